@@ -1,0 +1,132 @@
+package threshold
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/vault/shamir"
+)
+
+// ShareSize is the size in bytes of one share: one byte of the polynomials'
+// values for each byte of the server key, then the x coordinate (vault/shamir
+// appends it).
+const ShareSize = KeySize + 1
+
+// MaxShares is the largest number of custodians a key can be split among: the
+// field GF(2^8) has 255 non-zero x coordinates.
+const MaxShares = 255
+
+// Share is one custodian's share of a server key. Fewer than the threshold of
+// shares say nothing about the key, but a share is still handled as a secret.
+type Share struct{ secret }
+
+var errShare = errors.New("threshold: malformed share")
+
+// ParseShare checks and copies a share received from a custodian or a store;
+// the caller still owns b. It checks the form only: whether the share is the
+// one that was dealt is for Combine to tell, from its commitment.
+func ParseShare(b []byte) (Share, error) {
+	// x = 0 is the point where the polynomials hold the secret itself:
+	// vault/shamir never deals it, and no share may claim it.
+	if len(b) != ShareSize || b[ShareSize-1] == 0 {
+		return Share{}, errShare
+	}
+	return Share{secretFrom(b)}, nil
+}
+
+// x returns the share's x coordinate, or 0 for a zero or malformed value.
+func (s Share) x() byte {
+	b := s.Bytes()
+	if len(b) != ShareSize {
+		return 0
+	}
+	return b[ShareSize-1]
+}
+
+// Split splits the server key into n shares, any k of which rebuild it, with
+// 2 ≤ k ≤ n ≤ 255. Share i is meant for custodian i. The caller wipes the
+// key and, once they are sent, the shares.
+func Split(key ServerKey, n, k int) ([]Share, error) {
+	if err := checkThreshold(n, k); err != nil {
+		return nil, err
+	}
+	if len(key.Bytes()) != KeySize {
+		return nil, errors.New("threshold: split: the server key is empty")
+	}
+	parts, err := shamir.Split(key.Bytes(), n, k)
+	if err != nil {
+		return nil, fmt.Errorf("threshold: split: %w", err)
+	}
+	shares := make([]Share, n)
+	for i, p := range parts {
+		shares[i] = Share{secret{p: &p}}
+	}
+	return shares, nil
+}
+
+func checkThreshold(n, k int) error {
+	switch {
+	case k < 2:
+		return fmt.Errorf("threshold: the threshold is %d, and must be at least 2", k)
+	case n > MaxShares:
+		return fmt.Errorf("threshold: %d custodians, and there can be at most %d", n, MaxShares)
+	case k > n:
+		return fmt.Errorf("threshold: the threshold %d is more than the %d custodians", k, n)
+	}
+	return nil
+}
+
+// CommitmentSize is the size in bytes of a share commitment.
+const CommitmentSize = sha256.Size
+
+// Commitment binds one share to its unit, version and custodian. The client
+// keeps it in its vault when it deals the share, and checks the share that
+// the custodian returns against it. It is not secret.
+type Commitment [CommitmentSize]byte
+
+const commitLabel = "custos/v1/share"
+
+// Commit returns SHA-256("custos/v1/share" ‖ unit ‖ version ‖ peerID ‖ share),
+// encoded as docs/threshold.md says. peerID is the custodian's libp2p peer ID
+// in its binary form (the bytes of a peer.ID).
+func Commit(unit UnitID, version uint64, peerID []byte, s Share) Commitment {
+	b := make([]byte, 0, 4+len(commitLabel)+UnitIDSize+8+4+len(peerID)+ShareSize)
+	b = appendString(b, commitLabel)
+	b = append(b, unit[:]...)
+	b = appendVersion(b, version)
+	b = appendVar(b, peerID)
+	b = append(b, s.Bytes()...)
+	c := Commitment(sha256.Sum256(b))
+	clear(b)
+	return c
+}
+
+// Verify reports, in constant time, whether s is the share that c commits to
+// for this unit, version and custodian. A zero or malformed share is not.
+func (c Commitment) Verify(unit UnitID, version uint64, peerID []byte, s Share) bool {
+	if s.x() == 0 {
+		return false
+	}
+	want := Commit(unit, version, peerID, s)
+	return subtle.ConstantTimeCompare(c[:], want[:]) == 1
+}
+
+// String returns the commitment as 64 lower-case hexadecimal digits.
+func (c Commitment) String() string { return hex.EncodeToString(c[:]) }
+
+// MarshalText encodes the commitment as String does.
+func (c Commitment) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
+
+// UnmarshalText decodes what MarshalText wrote.
+func (c *Commitment) UnmarshalText(b []byte) error {
+	if len(b) != 2*CommitmentSize {
+		return errors.New("threshold: a commitment is 64 hexadecimal digits")
+	}
+	if _, err := hex.Decode(c[:], b); err != nil {
+		return errors.New("threshold: a commitment is 64 hexadecimal digits")
+	}
+	return nil
+}

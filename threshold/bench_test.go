@@ -47,7 +47,7 @@ func benchCombine(b *testing.B, k, n int) {
 	b.Run("baseline", func(b *testing.B) {
 		parts := make([][]byte, k)
 		for i := range parts {
-			parts[i] = d.shares[i].Bytes()
+			parts[i] = d.shares[i]
 		}
 		for b.Loop() {
 			if _, err := shamir.Combine(parts); err != nil {
@@ -57,7 +57,7 @@ func benchCombine(b *testing.B, k, n int) {
 	})
 	b.Run("custos", func(b *testing.B) {
 		for b.Loop() {
-			key, _, err := Combine(k, d.unit, d.version, slots)
+			key, _, err := Combine(k, d.unit, d.version, d.keyCommit, slots)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 package threshold
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,14 +13,19 @@ import (
 // fewer than the threshold of shares passed their commitments.
 var ErrNotEnoughShares = errors.New("threshold: not enough good shares")
 
+// ErrKeyMismatch is the error of Combine when k good shares combine to a key
+// other than the one committed to: the threshold given is not the one the key
+// was dealt with.
+var ErrKeyMismatch = errors.New("threshold: the shares combine to another key than was dealt (wrong threshold?)")
+
 // A Slot is one custodian's place in a unit's share set: who it is, the
-// commitment the client kept when it dealt the share, and the share the
-// custodian returned (the zero Share when it returned none).
+// commitment the client kept when it dealt the share, and the share bytes the
+// custodian returned (nil when it returned none).
 type Slot struct {
 	Node       string // the custodian's name, for messages
 	PeerID     []byte // its libp2p peer ID in binary form, bound into the commitment
 	Commitment Commitment
-	Share      Share
+	Share      []byte
 }
 
 // Blame names the custodians that did not contribute a good share.
@@ -50,40 +56,42 @@ func (e *NotEnoughSharesError) Error() string {
 // Is makes errors.Is(err, ErrNotEnoughShares) true.
 func (e *NotEnoughSharesError) Is(target error) bool { return target == ErrNotEnoughShares }
 
-// Combine rebuilds the server key of a unit version dealt with threshold k
-// from the slots of its custodians. Every share is checked against its
-// slot's commitment; a share that fails is dropped and its custodian named in
-// Blame.Bad, a custodian without a share is named in Blame.Missing. A slot
-// whose peer ID already came earlier, or whose share has the x coordinate of
-// a share already taken, does not count again. The first k good shares, in
-// slot order, make the key.
+// Combine rebuilds the server key of a unit version dealt with threshold k.
+// slots lists every custodian the key was dealt to, each with its share
+// commitment and the share it returned, if any; keyCommit is the Dealing's
+// KeyCommit. Every share is checked against its slot's commitment: a share
+// that fails is dropped and its custodian named in Blame.Bad, a custodian
+// without a share is named in Blame.Missing. The first k good shares, in slot
+// order, make the key, which must then match keyCommit.
 //
 // With fewer than k good shares Combine returns a *NotEnoughSharesError and
-// no key: it never returns a key made from fewer than k good shares. The
-// caller wipes the key, and keeps the blame to report even on success.
-func Combine(k int, unit UnitID, version uint64, slots []Slot) (ServerKey, Blame, error) {
-	if err := checkThreshold(len(slots), k); err != nil {
+// no key: it never returns a key made from fewer than k good shares, nor one
+// that does not match its commitment (ErrKeyMismatch). A slot list with an
+// empty or repeated peer ID is refused. The caller wipes the key and the
+// shares, and reports the blame even on success.
+func Combine(k int, unit UnitID, version uint64, keyCommit Commitment, slots []Slot) (ServerKey, Blame, error) {
+	if k < 2 || k > MaxShares || len(slots) > MaxShares {
+		return ServerKey{}, Blame{}, fmt.Errorf("threshold: cannot combine %d of %d shares", k, len(slots))
+	}
+	if err := checkPeerIDs(len(slots), func(i int) []byte { return slots[i].PeerID }); err != nil {
 		return ServerKey{}, Blame{}, err
 	}
 	var (
 		blame  Blame
 		parts  = make([][]byte, 0, k)
-		peers  = make(map[string]bool, len(slots))
 		usedXs [256]bool
 	)
 	for _, s := range slots {
-		if peers[string(s.PeerID)] {
-			continue
-		}
-		peers[string(s.PeerID)] = true
 		switch {
-		case s.Share.IsZero():
+		case s.Share == nil:
 			blame.Missing = append(blame.Missing, s.Node)
 		case !s.Commitment.Verify(unit, version, s.PeerID, s.Share):
 			blame.Bad = append(blame.Bad, s.Node)
-		case len(parts) < k && !usedXs[s.Share.x()]:
-			usedXs[s.Share.x()] = true
-			parts = append(parts, s.Share.Bytes())
+		case len(parts) < k && !usedXs[s.Share[ShareSize-1]]:
+			// Distinct commitments cannot hold one x twice unless they were
+			// forged; such a share is not counted again.
+			usedXs[s.Share[ShareSize-1]] = true
+			parts = append(parts, s.Share)
 		}
 	}
 	if len(parts) < k {
@@ -95,5 +103,11 @@ func Combine(k int, unit UnitID, version uint64, slots []Slot) (ServerKey, Blame
 		clear(b)
 		return ServerKey{}, blame, fmt.Errorf("threshold: internal error: combine: %v", err)
 	}
-	return ServerKey{secret{p: &b}}, blame, nil
+	key := ServerKey{adopt(b)}
+	got := CommitKey(key, unit, version)
+	if subtle.ConstantTimeCompare(got[:], keyCommit[:]) != 1 {
+		key.Wipe()
+		return ServerKey{}, blame, ErrKeyMismatch
+	}
+	return key, blame, nil
 }

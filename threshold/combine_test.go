@@ -34,12 +34,13 @@ func bitCount(v int) (c int) {
 
 // dealing is one unit version split among n named custodians.
 type dealing struct {
-	key     ServerKey
-	unit    UnitID
-	version uint64
-	k       int
-	shares  []Share
-	slots   []Slot // every slot with its commitment and no share
+	key       ServerKey
+	unit      UnitID
+	version   uint64
+	k         int
+	shares    [][]byte
+	keyCommit Commitment
+	slots     []Slot // every slot with its commitment and no share
 }
 
 func deal(t testing.TB, n, k int) dealing {
@@ -52,18 +53,18 @@ func deal(t testing.TB, n, k int) dealing {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shares, err := Split(key, n, k)
+	peers := make([][]byte, n)
+	for i := range peers {
+		peers[i] = specPeerID(fmt.Sprint("node ", i))
+	}
+	dealt, err := Deal(key, unit, 7, k, peers)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := dealing{key: key, unit: unit, version: 7, k: k, shares: shares}
-	for i, s := range shares {
-		peer := specPeerID(fmt.Sprint("node ", i))
-		d.slots = append(d.slots, Slot{
-			Node:       fmt.Sprintf("node-%d", i),
-			PeerID:     peer,
-			Commitment: Commit(unit, d.version, peer, s),
-		})
+	d := dealing{key: key, unit: unit, version: 7, k: k, keyCommit: dealt.KeyCommit}
+	for i, s := range dealt.Shares {
+		d.shares = append(d.shares, s.Bytes())
+		d.slots = append(d.slots, Slot{Node: fmt.Sprintf("node-%d", i), PeerID: peers[i], Commitment: dealt.Commitments[i]})
 	}
 	return d
 }
@@ -96,7 +97,7 @@ func TestCombineEveryKSubsetRebuildsTheKey(t *testing.T) {
 		t.Run(fmt.Sprintf("%d of %d", tc.k, tc.n), func(t *testing.T) {
 			d := deal(t, tc.n, tc.k)
 			for _, in := range subsets(tc.n, tc.k) {
-				key, blame, err := Combine(d.k, d.unit, d.version, d.with(in))
+				key, blame, err := Combine(d.k, d.unit, d.version, d.keyCommit, d.with(in))
 				if err != nil {
 					t.Fatalf("subset %v: %v", in, err)
 				}
@@ -116,7 +117,7 @@ func TestCombineRefusesEveryKMinusOneSubset(t *testing.T) {
 		t.Run(fmt.Sprintf("%d of %d", tc.k, tc.n), func(t *testing.T) {
 			d := deal(t, tc.n, tc.k)
 			for _, in := range subsets(tc.n, tc.k-1) {
-				key, _, err := Combine(d.k, d.unit, d.version, d.with(in))
+				key, _, err := Combine(d.k, d.unit, d.version, d.keyCommit, d.with(in))
 				var nes *NotEnoughSharesError
 				if !errors.Is(err, ErrNotEnoughShares) || !errors.As(err, &nes) {
 					t.Fatalf("subset %v: err = %v; want ErrNotEnoughShares", in, err)
@@ -135,25 +136,36 @@ func TestCombineRefusesEveryKMinusOneSubset(t *testing.T) {
 // corruptions are the ways a custodian can return a wrong share.
 var corruptions = []struct {
 	name  string
-	apply func(t testing.TB, d dealing, i int) Share
+	apply func(t testing.TB, d dealing, i int) []byte
 }{
-	{"altered value byte", func(t testing.TB, d dealing, i int) Share {
-		b := bytes.Clone(d.shares[i].Bytes())
+	{"altered value byte", func(t testing.TB, d dealing, i int) []byte {
+		b := bytes.Clone(d.shares[i])
 		b[0] ^= 0x01
-		return mustShare(b)
+		return b
 	}},
-	{"altered x coordinate", func(t testing.TB, d dealing, i int) Share {
-		b := bytes.Clone(d.shares[i].Bytes())
+	{"altered x coordinate", func(t testing.TB, d dealing, i int) []byte {
+		b := bytes.Clone(d.shares[i])
 		b[ShareSize-1] ^= 0x01
 		if b[ShareSize-1] == 0 {
 			b[ShareSize-1] = 0x02
 		}
-		return mustShare(b)
+		return b
 	}},
-	{"another custodian's share", func(t testing.TB, d dealing, i int) Share {
+	{"x coordinate zero", func(t testing.TB, d dealing, i int) []byte {
+		b := bytes.Clone(d.shares[i])
+		b[ShareSize-1] = 0
+		return b
+	}},
+	{"truncated share", func(t testing.TB, d dealing, i int) []byte {
+		return d.shares[i][:ShareSize-1]
+	}},
+	{"empty but present share", func(t testing.TB, d dealing, i int) []byte {
+		return []byte{}
+	}},
+	{"another custodian's share", func(t testing.TB, d dealing, i int) []byte {
 		return d.shares[(i+1)%len(d.shares)]
 	}},
-	{"share of another unit", func(t testing.TB, d dealing, i int) Share {
+	{"share of another unit", func(t testing.TB, d dealing, i int) []byte {
 		other := deal(t, len(d.shares), d.k)
 		return other.shares[i]
 	}},
@@ -165,6 +177,70 @@ func mustShare(b []byte) Share {
 		panic(err)
 	}
 	return s
+}
+
+func TestCombineRefusesABadSlotList(t *testing.T) {
+	d := deal(t, 5, 3)
+	all := []bool{true, true, true, true, true}
+	tests := []struct {
+		name  string
+		slots func() []Slot
+	}{
+		{"a custodian listed twice is refused", func() []Slot {
+			slots := d.with(all)
+			slots[2].PeerID = slots[0].PeerID
+			return slots
+		}},
+		{"a custodian without a peer ID is refused", func() []Slot {
+			slots := d.with(all)
+			slots[1].PeerID = nil
+			return slots
+		}},
+		{"an over-long peer ID is refused", func() []Slot {
+			slots := d.with(all)
+			slots[1].PeerID = make([]byte, MaxPeerIDLen+1)
+			return slots
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			key, _, err := Combine(d.k, d.unit, d.version, d.keyCommit, tc.slots())
+			if err == nil || errors.Is(err, ErrNotEnoughShares) || !key.IsZero() {
+				t.Fatalf("err = %v; want a refusal of the list and no key", err)
+			}
+		})
+	}
+}
+
+func TestCombineWithTheWrongThresholdIsRefused(t *testing.T) {
+	d := deal(t, 5, 3)
+	all := []bool{true, true, true, true, true}
+	for _, k := range []int{2} {
+		key, _, err := Combine(k, d.unit, d.version, d.keyCommit, d.with(all))
+		if !errors.Is(err, ErrKeyMismatch) || !key.IsZero() {
+			t.Fatalf("k = %d: err = %v; want ErrKeyMismatch and no key", k, err)
+		}
+	}
+	key, _, err := Combine(d.k, d.unit, d.version, Commitment{}, d.with(all))
+	if !errors.Is(err, ErrKeyMismatch) || !key.IsZero() {
+		t.Fatalf("a wrong key commitment: err = %v", err)
+	}
+}
+
+func TestDealRefusesABadCustodianList(t *testing.T) {
+	key, _ := NewServerKey()
+	p := specPeerID("a")
+	for name, peers := range map[string][][]byte{
+		"a custodian listed twice is refused": {p, specPeerID("b"), p},
+		"an empty peer ID is refused":         {p, nil, specPeerID("c")},
+		"too few custodians are refused":      {p},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Deal(key, UnitID{}, 1, 2, peers); err == nil {
+				t.Fatal("Deal succeeded")
+			}
+		})
+	}
 }
 
 func TestCombineNamesABadShareAndStillRebuildsTheKey(t *testing.T) {
@@ -184,7 +260,7 @@ func TestCombineNamesABadShareAndStillRebuildsTheKey(t *testing.T) {
 				for bad := 0; bad <= tc.k; bad++ {
 					slots := d.with(in)
 					slots[bad].Share = c.apply(t, d, bad)
-					key, blame, err := Combine(d.k, d.unit, d.version, slots)
+					key, blame, err := Combine(d.k, d.unit, d.version, d.keyCommit, slots)
 					if err != nil {
 						t.Fatalf("bad share at %d: %v", bad, err)
 					}
@@ -209,11 +285,6 @@ func TestCombineRules(t *testing.T) {
 		wantBad  []string
 		wantMiss []string
 	}{
-		{"the same custodian listed twice does not count twice", func() []Slot {
-			slots := d.with(two)
-			slots[2] = slots[0] // node-0 again, in place of node-2
-			return slots
-		}, nil, []string{"node-3", "node-4"}},
 		{"a replayed share from another custodian is caught", func() []Slot {
 			slots := d.with(two)
 			slots[2].Share = d.shares[0]
@@ -225,6 +296,9 @@ func TestCombineRules(t *testing.T) {
 			slots[2].Commitment = Commit(d.unit, d.version+1, slots[2].PeerID, d.shares[2])
 			return slots
 		}, []string{"node-2"}, []string{"node-3", "node-4"}},
+		{"only the answering custodians' slots are short of shares", func() []Slot {
+			return d.with(two)[:2]
+		}, nil, nil},
 		{"a share under another peer ID is caught", func() []Slot {
 			slots := d.with([]bool{true, true, true, false, false})
 			slots[2].PeerID = specPeerID("impostor")
@@ -233,10 +307,15 @@ func TestCombineRules(t *testing.T) {
 		{"with no shares every custodian is missing", func() []Slot {
 			return slices.Clone(d.slots)
 		}, nil, []string{"node-0", "node-1", "node-2", "node-3", "node-4"}},
+		{"a malformed share is blamed as bad, not missing", func() []Slot {
+			slots := d.with(two)
+			slots[2].Share = []byte{1, 2, 3}
+			return slots
+		}, []string{"node-2"}, []string{"node-3", "node-4"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			key, blame, err := Combine(d.k, d.unit, d.version, tc.slots())
+			key, blame, err := Combine(d.k, d.unit, d.version, d.keyCommit, tc.slots())
 			if !errors.Is(err, ErrNotEnoughShares) || !key.IsZero() {
 				t.Fatalf("err = %v, key zero %v; want ErrNotEnoughShares and no key", err, key.IsZero())
 			}
@@ -279,16 +358,26 @@ func TestSplitAndCombineCheckTheThreshold(t *testing.T) {
 			if tc.ok && len(shares) != tc.n {
 				t.Fatalf("%d shares; want %d", len(shares), tc.n)
 			}
-			// Combine checks the same bounds: a valid threshold with no
+			// Combine checks the bounds too: a valid threshold with no
 			// shares is short of shares, an invalid one is refused as such.
-			_, _, err = Combine(tc.k, UnitID{}, 1, make([]Slot, tc.n))
-			if errors.Is(err, ErrNotEnoughShares) != tc.ok || err == nil {
-				t.Fatalf("Combine(%d of %d) with no shares = %v", tc.k, tc.n, err)
+			if tc.n > MaxShares || tc.k < 2 {
+				slots := make([]Slot, tc.n)
+				for i := range slots {
+					slots[i].PeerID = []byte{byte(i), byte(i >> 8)}
+				}
+				_, _, err = Combine(tc.k, UnitID{}, 1, Commitment{}, slots)
+				if err == nil || errors.Is(err, ErrNotEnoughShares) {
+					t.Fatalf("Combine(%d of %d) = %v; want a refusal", tc.k, tc.n, err)
+				}
 			}
 		})
 	}
-	if _, err := Split(ServerKey{}, 3, 2); err == nil {
-		t.Error("Split of an empty key succeeded")
+	if _, err := Split(ServerKey{}, 3, 2); !errors.Is(err, ErrNoSecret) {
+		t.Errorf("Split of an empty key: %v", err)
+	}
+	key.Wipe()
+	if _, err := Split(key, 3, 2); !errors.Is(err, ErrNoSecret) {
+		t.Errorf("Split of a wiped key: %v", err)
 	}
 }
 

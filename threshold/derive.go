@@ -4,7 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/hkdf"
 	"crypto/sha256"
-	"errors"
+	"fmt"
 )
 
 // The HKDF labels of the design. Each derivation has its own, so no key can
@@ -16,6 +16,9 @@ const (
 	nodeAuthLabel  = "custos/v1/node-auth"
 )
 
+// MaxPeerIDLen bounds a peer ID in binary form; an Ed25519 one has 38 bytes.
+const MaxPeerIDLen = 128
+
 // derive is HKDF-SHA256 with a 32-byte output. It cannot fail for these
 // sizes, so an error is an impossible state.
 func derive(ikm, salt []byte, info string) secret {
@@ -23,34 +26,58 @@ func derive(ikm, salt []byte, info string) secret {
 	if err != nil {
 		panic("threshold: internal error: hkdf: " + err.Error())
 	}
-	return secret{p: &b}
+	return adopt(b)
+}
+
+// concatKeys returns a ‖ b of two whole, unwiped 32-byte secrets. Both have
+// a fixed length, so the concatenation is unambiguous.
+func concatKeys(a, b secret) ([]byte, error) {
+	x, err := a.usable(KeySize)
+	if err != nil {
+		return nil, err
+	}
+	y, err := b.usable(KeySize)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(make([]byte, 0, 2*KeySize), x...), y...), nil
 }
 
 // DeriveClientKey returns C = HKDF-SHA256(M, salt = unit, info =
 // "custos/v1/client-key"). The master secret alone never touches a record's
 // key: C is one of the two halves of the data key.
-func DeriveClientKey(m MasterSecret, unit UnitID) ClientKey {
-	return ClientKey{derive(m.Bytes(), unit[:], clientKeyLabel)}
+func DeriveClientKey(m MasterSecret, unit UnitID) (ClientKey, error) {
+	ikm, err := m.usable(KeySize)
+	if err != nil {
+		return ClientKey{}, err
+	}
+	return ClientKey{derive(ikm, unit[:], clientKeyLabel)}, nil
 }
 
 // DeriveDataKey returns K = HKDF-SHA256(C ‖ S, salt = unit ‖ version, info =
 // "custos/v1/data-key"). Neither the device (C) nor the custodians (S) can
-// make it alone, and each version of a unit has its own.
-func DeriveDataKey(c ClientKey, s ServerKey, unit UnitID, version uint64) DataKey {
-	ikm := make([]byte, 0, 2*KeySize)
-	ikm = append(append(ikm, c.Bytes()...), s.Bytes()...)
+// make it alone, and each version of a unit has its own. Derive K before
+// wiping S after a put.
+func DeriveDataKey(c ClientKey, s ServerKey, unit UnitID, version uint64) (DataKey, error) {
+	ikm, err := concatKeys(c.secret, s.secret)
+	if err != nil {
+		return DataKey{}, err
+	}
+	defer clear(ikm)
 	salt := appendVersion(append([]byte(nil), unit[:]...), version)
-	k := derive(ikm, salt, dataKeyLabel)
-	clear(ikm)
-	return DataKey{k}
+	return DataKey{derive(ikm, salt, dataKeyLabel)}, nil
 }
 
 // DeriveAuthSecret returns the device's authentication secret,
 // HKDF-SHA256(M, no salt, info = "custos/v1/auth"). It puts the device into
 // every login, so a node's stored public keys and the password together are
 // still not enough to log in.
-func DeriveAuthSecret(m MasterSecret) AuthSecret {
-	return AuthSecret{derive(m.Bytes(), nil, authLabel)}
+func DeriveAuthSecret(m MasterSecret) (AuthSecret, error) {
+	ikm, err := m.usable(KeySize)
+	if err != nil {
+		return AuthSecret{}, err
+	}
+	return AuthSecret{derive(ikm, nil, authLabel)}, nil
 }
 
 // NodeAuthKey is the Ed25519 key with which a user logs in at one node.
@@ -61,25 +88,42 @@ type NodeAuthKey struct{ secret } // the 64-byte ed25519.PrivateKey
 // info = "custos/v1/node-auth"). The salt makes a signature made for one node
 // useless at another, and a node stores only the public key.
 func DeriveNodeAuthKey(pw PasswordKey, a AuthSecret, peerID []byte) (NodeAuthKey, error) {
-	if len(peerID) == 0 {
-		return NodeAuthKey{}, errors.New("threshold: node auth key: empty peer ID")
+	if err := checkPeerID(peerID); err != nil {
+		return NodeAuthKey{}, err
 	}
-	ikm := make([]byte, 0, 2*KeySize)
-	ikm = append(append(ikm, pw.Bytes()...), a.Bytes()...)
+	ikm, err := concatKeys(pw.secret, a.secret)
+	if err != nil {
+		return NodeAuthKey{}, err
+	}
+	defer clear(ikm)
 	seed := derive(ikm, peerID, nodeAuthLabel)
-	clear(ikm)
-	priv := ed25519.NewKeyFromSeed(seed.Bytes())
-	seed.Wipe()
-	return NodeAuthKey{secret{p: (*[]byte)(&priv)}}, nil
+	defer seed.Wipe()
+	return NodeAuthKey{adopt(ed25519.NewKeyFromSeed(seed.Bytes()))}, nil
 }
 
-// Public returns the public key that the node stores at enrollment.
+func checkPeerID(peerID []byte) error {
+	if len(peerID) == 0 || len(peerID) > MaxPeerIDLen {
+		return fmt.Errorf("threshold: a peer ID is 1 to %d bytes, not %d", MaxPeerIDLen, len(peerID))
+	}
+	return nil
+}
+
+// Public returns the public key that the node stores at enrollment, or nil
+// for a zero or wiped key.
 func (k NodeAuthKey) Public() ed25519.PublicKey {
-	return ed25519.PrivateKey(k.Bytes()).Public().(ed25519.PublicKey)
+	priv, err := k.usable(ed25519.PrivateKeySize)
+	if err != nil {
+		return nil
+	}
+	return ed25519.PrivateKey(priv).Public().(ed25519.PublicKey)
 }
 
 // Sign signs msg with the key. The caller builds msg so that it names the
 // node, as the login transcript of the protocol does.
-func (k NodeAuthKey) Sign(msg []byte) []byte {
-	return ed25519.Sign(ed25519.PrivateKey(k.Bytes()), msg)
+func (k NodeAuthKey) Sign(msg []byte) ([]byte, error) {
+	priv, err := k.usable(ed25519.PrivateKeySize)
+	if err != nil {
+		return nil, err
+	}
+	return ed25519.Sign(ed25519.PrivateKey(priv), msg), nil
 }

@@ -3,6 +3,7 @@ package threshold
 import (
 	"bytes"
 	"crypto/ed25519"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -16,16 +17,48 @@ func TestDerivationsSeparate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c1, c2 := DeriveClientKey(m, UnitID{1}), DeriveClientKey(m, UnitID{2})
+	c1, _ := DeriveClientKey(m, UnitID{1})
+	c2, _ := DeriveClientKey(m, UnitID{2})
 	if bytes.Equal(c1.Bytes(), c2.Bytes()) {
 		t.Error("two units share a client key")
 	}
-	k1, k2 := DeriveDataKey(c1, s, UnitID{1}, 1), DeriveDataKey(c1, s, UnitID{1}, 2)
+	k1, _ := DeriveDataKey(c1, s, UnitID{1}, 1)
+	k2, _ := DeriveDataKey(c1, s, UnitID{1}, 2)
 	if bytes.Equal(k1.Bytes(), k2.Bytes()) {
 		t.Error("two versions share a data key")
 	}
-	if a := DeriveAuthSecret(m); bytes.Equal(a.Bytes(), c1.Bytes()) || bytes.Equal(a.Bytes(), m.Bytes()) {
+	if a, _ := DeriveAuthSecret(m); bytes.Equal(a.Bytes(), c1.Bytes()) || bytes.Equal(a.Bytes(), m.Bytes()) {
 		t.Error("the auth secret equals another key")
+	}
+}
+
+func TestDerivationsRefuseMissingSecrets(t *testing.T) {
+	m, _ := NewMasterSecret()
+	c, _ := DeriveClientKey(m, UnitID{})
+	s, _ := NewServerKey()
+	wiped, _ := NewServerKey()
+	wiped.Wipe()
+	pw := PasswordKey{secretFrom(make([]byte, KeySize))}
+	a, _ := DeriveAuthSecret(m)
+	errs := map[string]error{}
+	_, errs["a client key from a zero master secret"] = DeriveClientKey(MasterSecret{}, UnitID{})
+	_, errs["an auth secret from a zero master secret"] = DeriveAuthSecret(MasterSecret{})
+	_, errs["a data key from a zero server key"] = DeriveDataKey(c, ServerKey{}, UnitID{}, 1)
+	_, errs["a data key from a wiped server key"] = DeriveDataKey(c, wiped, UnitID{}, 1)
+	_, errs["a data key from a zero client key"] = DeriveDataKey(ClientKey{}, s, UnitID{}, 1)
+	_, errs["a node key from a zero password key"] = DeriveNodeAuthKey(PasswordKey{}, a, []byte("p"))
+	_, errs["a node key from a zero auth secret"] = DeriveNodeAuthKey(pw, AuthSecret{}, []byte("p"))
+	_, errs["a signature by a zero node key"] = NodeAuthKey{}.Sign([]byte("m"))
+	_, errs["a seal under a zero data key"] = Seal(DataKey{}, "u", UnitID{}, 1, nil)
+	for name, err := range errs {
+		t.Run(name+" is refused", func(t *testing.T) {
+			if !errors.Is(err, ErrNoSecret) {
+				t.Fatalf("err = %v; want ErrNoSecret", err)
+			}
+		})
+	}
+	if (NodeAuthKey{}).Public() != nil {
+		t.Error("a zero node key has a public key")
 	}
 }
 
@@ -34,7 +67,11 @@ func TestNodeAuthKeyIsBoundToItsNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pw, a := PasswordKey{secretFrom(bytes.Repeat([]byte{7}, KeySize))}, DeriveAuthSecret(m)
+	a, err := DeriveAuthSecret(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := PasswordKey{secretFrom(bytes.Repeat([]byte{7}, KeySize))}
 	ka, err := DeriveNodeAuthKey(pw, a, specPeerID("a"))
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +81,10 @@ func TestNodeAuthKeyIsBoundToItsNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	msg := []byte("login at a")
-	sig := ka.Sign(msg)
+	sig, err := ka.Sign(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !ed25519.Verify(ka.Public(), msg, sig) {
 		t.Fatal("a signature does not verify with its own node's key")
 	}

@@ -11,9 +11,10 @@ import (
 // SaltSize is the size in bytes of the password salt.
 const SaltSize = 16
 
-// Bounds on a stored PasswordKDF: the floor keeps a doctored vault from
-// weakening the hash below the design's parameters, the ceiling keeps one
-// from asking for more memory or time than a device can give.
+// Bounds on a stored PasswordKDF: the memory floor keeps a doctored vault
+// from weakening the hash below the design's 64 MiB (fewer passes over more
+// memory, as in RFC 9106's first recommendation, stay allowed), the ceiling
+// keeps one from asking for more memory or time than a device can give.
 const (
 	minArgon2Memory  = 64 * 1024 // KiB: 64 MiB, RFC 9106's second recommendation
 	maxArgon2Memory  = 4 << 20   // KiB: 4 GiB
@@ -26,9 +27,9 @@ const (
 // vault data (it is not secret), so the parameters can be raised later
 // without losing the old ones.
 type PasswordKDF struct {
-	Salt    []byte `json:"salt"`    // SaltSize random bytes, made at custos init
-	Time    uint32 `json:"time"`    // passes over the memory
-	Memory  uint32 `json:"memory"`  // KiB
+	Salt    []byte `json:"salt"` // SaltSize random bytes, made at custos init
+	Time    uint32 `json:"time"` // passes over the memory
+	Memory  uint32 `json:"memory_kib"`
 	Threads uint8  `json:"threads"` // lanes
 }
 
@@ -72,5 +73,5 @@ func (p PasswordKDF) Derive(password []byte) (PasswordKey, error) {
 		return PasswordKey{}, fmt.Errorf("threshold: the password is longer than %d bytes", maxPasswordBytes)
 	}
 	b := argon2.IDKey(password, p.Salt, p.Time, p.Memory, p.Threads, KeySize)
-	return PasswordKey{secret{p: &b}}, nil
+	return PasswordKey{adopt(b)}, nil
 }

@@ -8,6 +8,9 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
+// MaxUserLen is the longest user name a record can be bound to, in bytes.
+const MaxUserLen = 256
+
 // MaxRecordSize is the largest record that Seal takes, in bytes. Records are
 // credentials and notes; the cap keeps a corrupt vault from making Open
 // allocate without bound.
@@ -25,9 +28,10 @@ const (
 	adLabel        = "custos/v1"
 )
 
-// ErrOpen is the one error of Open: wrong key, truncated or altered record,
-// another user's, unit's or version's record, or an unknown format version.
-// It says no more, so a caller cannot be made into an oracle.
+// ErrOpen is matched by every error of Open: wrong key, truncated or altered
+// record, another user's, unit's or version's record. It says no more, so a
+// caller cannot be made into an oracle; only an unknown format version, which
+// is visible in the first byte anyway, is named in the message.
 var ErrOpen = errors.New("threshold: cannot open the sealed record (wrong key, damaged, or not this record)")
 
 // Seal encrypts a record of one user's unit version under the data key. The
@@ -44,9 +48,16 @@ func seal(k DataKey, nonce []byte, user string, unit UnitID, version uint64, rec
 	if len(record) > MaxRecordSize {
 		return nil, fmt.Errorf("threshold: the record is %d bytes, more than the %d allowed", len(record), MaxRecordSize)
 	}
-	aead, err := chacha20poly1305.NewX(k.Bytes())
+	key, err := k.usable(KeySize)
 	if err != nil {
-		return nil, errors.New("threshold: seal: the data key is empty")
+		return nil, err
+	}
+	if len(user) > MaxUserLen {
+		return nil, fmt.Errorf("threshold: the user name is longer than %d bytes", MaxUserLen)
+	}
+	aead, err := chacha20poly1305.NewX(key)
+	if err != nil {
+		return nil, fmt.Errorf("threshold: internal error: %v", err)
 	}
 	out := make([]byte, 0, sealedOverhead+len(record))
 	out = append(append(out, sealedV1), nonce...)
@@ -57,13 +68,17 @@ func seal(k DataKey, nonce []byte, user string, unit UnitID, version uint64, rec
 // record is authenticated whole, with the user, unit and version, before any
 // of it is returned. The caller wipes the record when done.
 func Open(k DataKey, user string, unit UnitID, version uint64, sealed []byte) ([]byte, error) {
-	if len(sealed) < sealedOverhead || len(sealed) > sealedOverhead+MaxRecordSize {
+	if len(sealed) < sealedOverhead || len(sealed) > sealedOverhead+MaxRecordSize || len(user) > MaxUserLen {
 		return nil, ErrOpen
 	}
 	if sealed[0] != sealedV1 {
 		return nil, fmt.Errorf("%w: unknown format version %d", ErrOpen, sealed[0])
 	}
-	aead, err := chacha20poly1305.NewX(k.Bytes())
+	key, err := k.usable(KeySize)
+	if err != nil {
+		return nil, ErrOpen
+	}
+	aead, err := chacha20poly1305.NewX(key)
 	if err != nil {
 		return nil, ErrOpen
 	}

@@ -2,6 +2,7 @@ package threshold
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 )
@@ -11,27 +12,42 @@ const KeySize = 32
 
 const redacted = "[redacted]"
 
+// ErrNoSecret is the error of an operation given a zero or wiped secret: it
+// would otherwise compute a key from public inputs alone.
+var ErrNoSecret = errors.New("threshold: a secret is missing or was wiped")
+
+var errEncodeSecret = errors.New("threshold: secrets are not encoded implicitly; store Bytes() on purpose")
+
 // secret holds key material. The bytes sit behind a pointer so that no fmt
 // verb reaches them, not even through an unexported struct field (fmt prints
 // only the address of a nested pointer), and so that every copy of a value
-// refers to, and wipes, the same memory. The zero value holds nothing.
-type secret struct{ p *[]byte }
-
-func newSecret(n int) secret {
-	b := make([]byte, n)
-	return secret{p: &b}
+// refers to, and wipes, the same memory. The zero value holds nothing. The
+// empty array makes the types incomparable: == would compare pointers.
+type secret struct {
+	p *box
+	_ [0]func()
 }
+
+type box struct {
+	b     []byte
+	wiped bool
+}
+
+func newSecret(n int) secret { return secret{p: &box{b: make([]byte, n)}} }
+
+// adopt makes b, which the caller gives up, into a secret.
+func adopt(b []byte) secret { return secret{p: &box{b: b}} }
 
 // secretFrom copies b into a new secret; the caller still owns b.
 func secretFrom(b []byte) secret {
 	s := newSecret(len(b))
-	copy(*s.p, b)
+	copy(s.p.b, b)
 	return s
 }
 
 func randomSecret(n int) (secret, error) {
 	s := newSecret(n)
-	if _, err := io.ReadFull(rand.Reader, *s.p); err != nil {
+	if _, err := io.ReadFull(rand.Reader, s.p.b); err != nil {
 		return secret{}, fmt.Errorf("read random bytes: %w", err)
 	}
 	return s, nil
@@ -43,20 +59,42 @@ func (s secret) Bytes() []byte {
 	if s.p == nil {
 		return nil
 	}
-	return *s.p
+	return s.p.b
 }
 
 // IsZero reports whether the value holds no secret at all (a zero value).
 func (s secret) IsZero() bool { return s.p == nil }
 
-// Wipe overwrites the secret with zeros, in every copy of the value.
-func (s secret) Wipe() { clear(s.Bytes()) }
+// usable returns the secret's bytes if it holds exactly n of them and was
+// not wiped, and ErrNoSecret otherwise.
+func (s secret) usable(n int) ([]byte, error) {
+	if s.p == nil || s.p.wiped || len(s.p.b) != n {
+		return nil, ErrNoSecret
+	}
+	return s.p.b, nil
+}
+
+// Wipe overwrites the secret with zeros, in every copy of the value, and
+// marks it so that no later derivation uses it.
+func (s secret) Wipe() {
+	if s.p != nil {
+		clear(s.p.b)
+		s.p.wiped = true
+	}
+}
 
 // String returns "[redacted]", never the secret.
 func (s secret) String() string { return redacted }
 
 // Format prints "[redacted]" for every verb, %x and %#v included.
 func (s secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, redacted) }
+
+// MarshalJSON fails: a secret written by accident as "{}" and read back as a
+// zero value would lose it silently.
+func (s secret) MarshalJSON() ([]byte, error) { return nil, errEncodeSecret }
+
+// UnmarshalJSON fails, for the same reason.
+func (s *secret) UnmarshalJSON([]byte) error { return errEncodeSecret }
 
 // ServerKey is the per-record key S that custodians hold in shares. It exists
 // whole only on the client, between Split or Combine and Wipe.

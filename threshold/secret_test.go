@@ -3,6 +3,7 @@ package threshold
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -21,7 +22,7 @@ func TestSecretsNeverPrint(t *testing.T) {
 		"Share":        mustShare(pattern),
 	}
 	// Traces of 0xa5 bytes in the forms fmt and encoding/json know.
-	leaks := []string{"a5a5", "A5A5", "165 165", "paWl", `\xa5`, "\u00a5"}
+	leaks := []string{"a5a5", "A5A5", "165 165", "10100101", "245 245", "paWl", `\xa5`, "\u00a5"}
 	for name, v := range values {
 		t.Run(name, func(t *testing.T) {
 			var out []string
@@ -33,11 +34,11 @@ func TestSecretsNeverPrint(t *testing.T) {
 					fmt.Sprintf(verb, &v))
 			}
 			out = append(out, fmt.Sprint(v), fmt.Sprintln(v), fmt.Sprint(holdUnexported(v)))
-			j, err := json.Marshal(map[string]any{"v": v})
-			if err != nil {
-				t.Fatal(err)
+			if j, err := json.Marshal(map[string]any{"v": v}); err == nil {
+				t.Fatalf("a secret was JSON-encoded as %s", j)
+			} else {
+				out = append(out, err.Error())
 			}
-			out = append(out, string(j))
 			for _, s := range out {
 				for _, l := range leaks {
 					if strings.Contains(s, l) {
@@ -77,10 +78,20 @@ func TestWipeReachesEveryCopy(t *testing.T) {
 			t.Fatal("a copy of the key survived Wipe")
 		}
 	}
+	if _, err := DeriveDataKey(ClientKey{secretFrom(make([]byte, KeySize))}, copied, UnitID{}, 1); !errors.Is(err, ErrNoSecret) {
+		t.Fatalf("a wiped server key was used: %v", err)
+	}
 	var zero ServerKey
 	zero.Wipe() // must not panic
 	if !zero.IsZero() || zero.Bytes() != nil {
 		t.Fatal("the zero key holds bytes")
+	}
+}
+
+func TestSecretsRefuseJSON(t *testing.T) {
+	var v struct{ M MasterSecret }
+	if err := json.Unmarshal([]byte(`{"M":{}}`), &v); err == nil {
+		t.Fatal("a master secret was decoded from JSON")
 	}
 }
 

@@ -37,34 +37,71 @@ func ParseShare(b []byte) (Share, error) {
 	return Share{secretFrom(b)}, nil
 }
 
-// x returns the share's x coordinate, or 0 for a zero or malformed value.
-func (s Share) x() byte {
-	b := s.Bytes()
-	if len(b) != ShareSize {
-		return 0
-	}
-	return b[ShareSize-1]
-}
-
 // Split splits the server key into n shares, any k of which rebuild it, with
-// 2 ≤ k ≤ n ≤ 255. Share i is meant for custodian i. The caller wipes the
-// key and, once they are sent, the shares.
+// 2 ≤ k ≤ n ≤ 255. Share i is meant for custodian i. Most callers want Deal,
+// which also makes the commitments. The caller wipes the key and, once they
+// are sent, the shares.
 func Split(key ServerKey, n, k int) ([]Share, error) {
 	if err := checkThreshold(n, k); err != nil {
 		return nil, err
 	}
-	if len(key.Bytes()) != KeySize {
-		return nil, errors.New("threshold: split: the server key is empty")
+	b, err := key.usable(KeySize)
+	if err != nil {
+		return nil, err
 	}
-	parts, err := shamir.Split(key.Bytes(), n, k)
+	parts, err := shamir.Split(b, n, k)
 	if err != nil {
 		return nil, fmt.Errorf("threshold: split: %w", err)
 	}
 	shares := make([]Share, n)
 	for i, p := range parts {
-		shares[i] = Share{secret{p: &p}}
+		shares[i] = Share{adopt(p)}
 	}
 	return shares, nil
+}
+
+// A Dealing is a server key split among custodians, with what the client
+// keeps to check the shares that come back.
+type Dealing struct {
+	Shares      []Share      // Shares[i] goes to custodian i; wipe once sent
+	Commitments []Commitment // Commitments[i] checks custodian i's share
+	KeyCommit   Commitment   // checks the key that the shares combine to
+}
+
+// Deal splits the server key of one unit version among the custodians with
+// these peer IDs (binary form, distinct), any k of whom can give it back, and
+// commits to every share and to the key. The caller keeps the commitments,
+// sends the shares and wipes them and the key.
+func Deal(key ServerKey, unit UnitID, version uint64, k int, peerIDs [][]byte) (*Dealing, error) {
+	if err := checkPeerIDs(len(peerIDs), func(i int) []byte { return peerIDs[i] }); err != nil {
+		return nil, err
+	}
+	shares, err := Split(key, len(peerIDs), k)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dealing{Shares: shares, KeyCommit: CommitKey(key, unit, version)}
+	for i, s := range shares {
+		d.Commitments = append(d.Commitments, Commit(unit, version, peerIDs[i], s.Bytes()))
+	}
+	return d, nil
+}
+
+// checkPeerIDs refuses an empty, over-long or repeated peer ID: a custodian
+// listed twice could hold two shares, or hide another's blame.
+func checkPeerIDs(n int, peerID func(int) []byte) error {
+	seen := make(map[string]bool, n)
+	for i := range n {
+		p := peerID(i)
+		if err := checkPeerID(p); err != nil {
+			return err
+		}
+		if seen[string(p)] {
+			return errors.New("threshold: a custodian is listed twice")
+		}
+		seen[string(p)] = true
+	}
+	return nil
 }
 
 func checkThreshold(n, k int) error {
@@ -91,27 +128,44 @@ const commitLabel = "custos/v1/share"
 
 // Commit returns SHA-256("custos/v1/share" ‖ unit ‖ version ‖ peerID ‖ share),
 // encoded as docs/threshold.md says. peerID is the custodian's libp2p peer ID
-// in its binary form (the bytes of a peer.ID).
-func Commit(unit UnitID, version uint64, peerID []byte, s Share) Commitment {
+// in its binary form (the bytes of a peer.ID); share is as dealt or received.
+func Commit(unit UnitID, version uint64, peerID []byte, share []byte) Commitment {
 	b := make([]byte, 0, 4+len(commitLabel)+UnitIDSize+8+4+len(peerID)+ShareSize)
 	b = appendString(b, commitLabel)
 	b = append(b, unit[:]...)
 	b = appendVersion(b, version)
 	b = appendVar(b, peerID)
-	b = append(b, s.Bytes()...)
+	b = append(b, share...)
 	c := Commitment(sha256.Sum256(b))
 	clear(b)
 	return c
 }
 
-// Verify reports, in constant time, whether s is the share that c commits to
-// for this unit, version and custodian. A zero or malformed share is not.
-func (c Commitment) Verify(unit UnitID, version uint64, peerID []byte, s Share) bool {
-	if s.x() == 0 {
+// Verify reports, in constant time, whether share is the one that c commits
+// to for this unit, version and custodian. A malformed share is not.
+func (c Commitment) Verify(unit UnitID, version uint64, peerID []byte, share []byte) bool {
+	if len(share) != ShareSize || share[ShareSize-1] == 0 {
 		return false
 	}
-	want := Commit(unit, version, peerID, s)
+	want := Commit(unit, version, peerID, share)
 	return subtle.ConstantTimeCompare(c[:], want[:]) == 1
+}
+
+const keyCommitLabel = "custos/v1/key"
+
+// CommitKey returns SHA-256("custos/v1/key" ‖ unit ‖ version ‖ key). Kept
+// beside the share commitments, it tells a key combined with the wrong
+// threshold from the right one. The key is 32 uniformly random bytes, so its
+// hash gives nothing to guess from.
+func CommitKey(key ServerKey, unit UnitID, version uint64) Commitment {
+	b := make([]byte, 0, 4+len(keyCommitLabel)+UnitIDSize+8+KeySize)
+	b = appendString(b, keyCommitLabel)
+	b = append(b, unit[:]...)
+	b = appendVersion(b, version)
+	b = append(b, key.Bytes()...)
+	c := Commitment(sha256.Sum256(b))
+	clear(b)
+	return c
 }
 
 // String returns the commitment as 64 lower-case hexadecimal digits.

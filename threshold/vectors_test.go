@@ -45,6 +45,7 @@ type vectorFile struct {
 	AuthSecret   []authVector      `json:"auth_secret"`
 	NodeAuthKey  []nodeAuthVector  `json:"node_auth_key"`
 	Commitment   []commitVector    `json:"commitment"`
+	KeyCommit    []keyCommitVector `json:"key_commitment"`
 	Shamir       []shamirVector    `json:"shamir"`
 	SealedRecord []sealedVector    `json:"sealed_record"`
 	OpenFailure  []openFailure     `json:"open_failure"`
@@ -92,6 +93,13 @@ type commitVector struct {
 	PeerID     hexBytes `json:"peer_id"`
 	Share      hexBytes `json:"share"`
 	Input      hexBytes `json:"input"`
+	Commitment hexBytes `json:"commitment"`
+}
+
+type keyCommitVector struct {
+	ServerKey  hexBytes `json:"server_key"`
+	UnitID     hexBytes `json:"unit_id"`
+	Version    uint64   `json:"version"`
 	Commitment hexBytes `json:"commitment"`
 }
 
@@ -212,6 +220,7 @@ func specVectors() vectorFile {
 	shares := specShares(secret, 3, []byte{7, 42, 99, 200, 255})
 	commitInput := specCat(specLP([]byte("custos/v1/share")), unit, specU64(version), specLP(peer), shares[0])
 	commitment := sha256.Sum256(commitInput)
+	keyCommit := sha256.Sum256(specCat(specLP([]byte("custos/v1/key")), unit, specU64(version), s))
 
 	const user = "alice@example.org"
 	record := `{"username":"svc-acme","password":"hunter2"}`
@@ -239,6 +248,7 @@ func specVectors() vectorFile {
 		AuthSecret:  []authVector{{m, a}},
 		NodeAuthKey: []nodeAuthVector{{pw, a, peer, seed, hexBytes(ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey))}},
 		Commitment:  []commitVector{{unit, version, peer, shares[0], commitInput, commitment[:]}},
+		KeyCommit:   []keyCommitVector{{s, unit, version, keyCommit[:]}},
 		Shamir:      []shamirVector{{3, secret, shares}},
 		SealedRecord: []sealedVector{{
 			DataKey: k, Nonce: nonce, User: user, UnitID: unit, Version: version,
@@ -282,6 +292,14 @@ func TestVectors(t *testing.T) {
 	t.Run("argon2id", func(t *testing.T) { checkArgon2Vectors(t, v.Argon2id) })
 	t.Run("derivations", func(t *testing.T) { checkDerivationVectors(t, v) })
 	t.Run("commitment", func(t *testing.T) { checkCommitVectors(t, v.Commitment) })
+	t.Run("key commitment", func(t *testing.T) {
+		for _, kv := range v.KeyCommit {
+			got := CommitKey(ServerKey{secretFrom(kv.ServerKey)}, unitOf(t, kv.UnitID), kv.Version)
+			if !bytes.Equal(got[:], kv.Commitment) {
+				t.Error("key commitment differs from the vector")
+			}
+		}
+	})
 	t.Run("shamir", func(t *testing.T) { checkShamirVectors(t, v.Shamir) })
 	t.Run("sealed record", func(t *testing.T) { checkSealedVectors(t, v.SealedRecord, v.OpenFailure) })
 }
@@ -313,13 +331,13 @@ func checkDerivationVectors(t *testing.T, v vectorFile) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := DeriveClientKey(m, unitOf(t, cv.UnitID)); !bytes.Equal(got.Bytes(), cv.ClientKey) {
+		if got, _ := DeriveClientKey(m, unitOf(t, cv.UnitID)); !bytes.Equal(got.Bytes(), cv.ClientKey) {
 			t.Error("client key differs from the vector")
 		}
 	}
 	for _, dv := range v.DataKey {
 		c, s := ClientKey{secretFrom(dv.ClientKey)}, ServerKey{secretFrom(dv.ServerKey)}
-		if got := DeriveDataKey(c, s, unitOf(t, dv.UnitID), dv.Version); !bytes.Equal(got.Bytes(), dv.DataKey) {
+		if got, _ := DeriveDataKey(c, s, unitOf(t, dv.UnitID), dv.Version); !bytes.Equal(got.Bytes(), dv.DataKey) {
 			t.Error("data key differs from the vector")
 		}
 	}
@@ -328,7 +346,7 @@ func checkDerivationVectors(t *testing.T, v vectorFile) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := DeriveAuthSecret(m); !bytes.Equal(got.Bytes(), av.AuthSecret) {
+		if got, _ := DeriveAuthSecret(m); !bytes.Equal(got.Bytes(), av.AuthSecret) {
 			t.Error("auth secret differs from the vector")
 		}
 	}
@@ -349,11 +367,11 @@ func checkCommitVectors(t *testing.T, vs []commitVector) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := Commit(unitOf(t, v.UnitID), v.Version, v.PeerID, s)
+		got := Commit(unitOf(t, v.UnitID), v.Version, v.PeerID, s.Bytes())
 		if !bytes.Equal(got[:], v.Commitment) {
 			t.Error("commitment differs from the vector")
 		}
-		if !Commitment(v.Commitment).Verify(unitOf(t, v.UnitID), v.Version, v.PeerID, s) {
+		if !Commitment(v.Commitment).Verify(unitOf(t, v.UnitID), v.Version, v.PeerID, s.Bytes()) {
 			t.Error("the vector's commitment does not verify its share")
 		}
 	}
@@ -370,12 +388,12 @@ func checkShamirVectors(t *testing.T, vs []shamirVector) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				slots[i] = Slot{Node: string(rune('a' + i)), PeerID: peer, Commitment: Commit(unit, 1, peer, s)}
+				slots[i] = Slot{Node: string(rune('a' + i)), PeerID: peer, Commitment: Commit(unit, 1, peer, s.Bytes())}
 				if subset[i] {
-					slots[i].Share = s
+					slots[i].Share = s.Bytes()
 				}
 			}
-			key, _, err := Combine(v.Threshold, unit, 1, slots)
+			key, _, err := Combine(v.Threshold, unit, 1, CommitKey(ServerKey{secretFrom(v.Secret)}, unit, 1), slots)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,7 +2,7 @@
 
 GO                    ?= go
 STATICCHECK_VERSION   ?= v0.8.2
-PROTOC_GEN_GO_VERSION ?= v1.36.11
+PROTOC_GEN_GO_VERSION ?= v1.36.12
 FUZZTIME              ?= 10s
 TESTFLAGS             ?=
 

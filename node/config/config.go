@@ -1,0 +1,128 @@
+package config
+
+import (
+	"path/filepath"
+	"time"
+)
+
+// Version is the format of node.yaml that this package reads and writes.
+const Version = 1
+
+// Config is a custodian node's configuration. The yaml tags are the keys of
+// node.yaml.
+type Config struct {
+	// Name is the node's name, [a-z0-9-], 1 to 32 characters. The audit log's
+	// checkpoints carry the origin "custos/<name>".
+	Name string `yaml:"name"`
+	// IdentityKey is the path of the Ed25519 identity key file.
+	IdentityKey string `yaml:"identity_key"`
+	// StorageKey is the path of the 32-byte storage key file.
+	StorageKey string `yaml:"storage_key"`
+	// DataDir is the Badger directory.
+	DataDir string `yaml:"data_dir"`
+	// Listen holds the multiaddrs the libp2p host listens on.
+	Listen []string `yaml:"listen"`
+	// Enrollment is "invite" (a one-time token per user) or "open".
+	Enrollment string `yaml:"enrollment"`
+	// HTTP is the host:port of the metrics, /healthz and /readyz server;
+	// "" turns it off.
+	HTTP   string `yaml:"http"`
+	Log    Log    `yaml:"log"`
+	Auth   Auth   `yaml:"auth"`
+	Limits Limits `yaml:"limits"`
+	// Auditors holds the peer IDs of the auditors, who may read every entry
+	// of the audit log.
+	Auditors []string `yaml:"auditors"`
+
+	// Dir is the directory relative paths are resolved against: the
+	// directory of the file for a Config from Load, "" (the working
+	// directory) otherwise. It is not a setting of the file.
+	Dir string `yaml:"-"`
+}
+
+// Log configures the node's logging.
+type Log struct {
+	Format string `yaml:"format"` // "json" or "console"
+	Level  string `yaml:"level"`  // "debug", "info", "warn" or "error"
+}
+
+// Auth configures login, lockout, sessions and invites.
+type Auth struct {
+	// MaxLoginFailures is the number of failed logins in a row after which
+	// an account is locked until an admin unlocks it.
+	MaxLoginFailures int           `yaml:"max_login_failures"`
+	ChallengeTTL     time.Duration `yaml:"challenge_ttl"` // how long a login challenge can be answered
+	SessionIdle      time.Duration `yaml:"session_idle"`  // a session unused this long expires
+	SessionMax       time.Duration `yaml:"session_max"`   // a session expires this long after login
+	BackoffBase      time.Duration `yaml:"backoff_base"`  // wait after the first failed login, doubled per failure
+	BackoffMax       time.Duration `yaml:"backoff_max"`   // the most the wait grows to
+	InviteTTL        time.Duration `yaml:"invite_ttl"`    // how long an invite token stays valid
+}
+
+// Limits configures rate limits and resource limits.
+type Limits struct {
+	UnitReleases      Bucket        `yaml:"unit_releases"`        // share releases per (user, unit)
+	UserReleases      Bucket        `yaml:"user_releases"`        // share releases per user
+	MaxBatch          int           `yaml:"max_batch"`            // units one share request may name
+	RequestTimeout    time.Duration `yaml:"request_timeout"`      // deadline of one stream
+	MaxConnections    int           `yaml:"max_connections"`      // open libp2p connections
+	MaxStreamsPerPeer int           `yaml:"max_streams_per_peer"` // open streams per peer
+	MaxMessageBytes   int           `yaml:"max_message_bytes"`    // size cap of one protocol message
+}
+
+// A Bucket is a token bucket: one token is added every Every, and at most
+// Burst are saved.
+type Bucket struct {
+	Burst int           `yaml:"burst"`
+	Every time.Duration `yaml:"every"`
+}
+
+// Default returns the configuration of a new node called name, with every
+// setting at its default. Paths are relative (to the file's directory once
+// written); Auditors is empty.
+func Default(name string) Config {
+	return Config{
+		Name:        name,
+		IdentityKey: "identity.key",
+		StorageKey:  "storage.key",
+		DataDir:     "data",
+		Listen: []string{
+			"/ip4/0.0.0.0/tcp/4001",
+			"/ip4/0.0.0.0/udp/4001/quic-v1",
+			"/ip4/0.0.0.0/tcp/4002/ws",
+		},
+		Enrollment: "invite",
+		HTTP:       "127.0.0.1:9464",
+		Log:        Log{Format: "json", Level: "info"},
+		Auth: Auth{
+			MaxLoginFailures: 10,
+			ChallengeTTL:     time.Minute,
+			SessionIdle:      15 * time.Minute,
+			SessionMax:       12 * time.Hour,
+			BackoffBase:      time.Second,
+			BackoffMax:       5 * time.Minute,
+			InviteTTL:        72 * time.Hour,
+		},
+		Limits: Limits{
+			UnitReleases:      Bucket{Burst: 10, Every: time.Minute},
+			UserReleases:      Bucket{Burst: 100, Every: 6 * time.Second},
+			MaxBatch:          MaxBatch,
+			RequestTimeout:    10 * time.Second,
+			MaxConnections:    1024,
+			MaxStreamsPerPeer: 64,
+			MaxMessageBytes:   1 << 20,
+		},
+	}
+}
+
+// Path resolves p against c.Dir. An absolute p, or any p when Dir is "", is
+// returned cleaned but otherwise unchanged, and "" stays "".
+func (c *Config) Path(p string) string {
+	if p == "" {
+		return ""
+	}
+	if filepath.IsAbs(p) || c.Dir == "" {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(c.Dir, p)
+}

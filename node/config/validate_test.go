@@ -1,0 +1,81 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		rule   string
+		change func(c *Config)
+		field  string // "" when the config is valid
+		msg    string
+	}{
+		{"the defaults are valid", func(c *Config) {}, "", ""},
+		{"a name of digits and hyphens is valid", func(c *Config) { c.Name = "0-custodian-9" }, "", ""},
+		{"a name of 32 characters is valid", func(c *Config) { c.Name = strings.Repeat("x", 32) }, "", ""},
+		{"an empty name is refused", func(c *Config) { c.Name = "" }, "name", "missing"},
+		{"a name of 33 characters is refused", func(c *Config) { c.Name = strings.Repeat("x", 33) }, "name", "33 characters"},
+		{"a name with an underscore is refused", func(c *Config) { c.Name = "acme_1" }, "name", "may hold only"},
+		{"a name with a slash is refused", func(c *Config) { c.Name = "a/b" }, "name", "may hold only"},
+		{"a name with non-ASCII letters is refused", func(c *Config) { c.Name = "zürich" }, "name", "may hold only"},
+		{"an empty identity key path is refused", func(c *Config) { c.IdentityKey = "" }, "identity_key", "missing"},
+		{"an empty data directory is refused", func(c *Config) { c.DataDir = "" }, "data_dir", "missing"},
+		{"a path with a newline is refused", func(c *Config) { c.StorageKey = "a\nb" }, "storage_key", "control character"},
+		{"one file for both keys is refused", func(c *Config) { c.StorageKey = "./identity.key" }, "storage_key", "identity key file too"},
+		{"no listen address is refused", func(c *Config) { c.Listen = nil }, "listen", "no address"},
+		{"a listen address given twice is refused", func(c *Config) { c.Listen = append(c.Listen, c.Listen[0]) }, "listen[3]", "listed twice (also listen[0])"},
+		{"udp without quic-v1 is refused", func(c *Config) { c.Listen = []string{"/ip4/0.0.0.0/udp/4001"} }, "listen[0]", "names no transport"},
+		{"an IPv6 QUIC address is valid", func(c *Config) { c.Listen = []string{"/ip6/::/udp/0/quic-v1"} }, "", ""},
+		{"a listen address with a newline is refused", func(c *Config) { c.Listen = []string{"/dns4/a\nb/tcp/1"} }, "listen[0]", "control character"},
+		{"an http address with a newline is refused", func(c *Config) { c.HTTP = "a\nb:1" }, "http", "not host:port"},
+		{"a path with a line separator is refused", func(c *Config) { c.DataDir = "a\u2028b" }, "data_dir", "control character"},
+		{"enrollment is case-sensitive", func(c *Config) { c.Enrollment = "Open" }, "enrollment", "neither invite nor open"},
+		{"an empty http address is valid (off)", func(c *Config) { c.HTTP = "" }, "", ""},
+		{"an http port above 65535 is refused", func(c *Config) { c.HTTP = "127.0.0.1:70000" }, "http", "not host:port"},
+		{"an http address with a named port is refused", func(c *Config) { c.HTTP = "localhost:http" }, "http", "not host:port"},
+		{"an IPv6 http address is valid", func(c *Config) { c.HTTP = "[::1]:9464" }, "", ""},
+		{"an unknown log format is refused", func(c *Config) { c.Log.Format = "text" }, "log.format", `"text" is not one of json or console`},
+		{"zero max_login_failures is refused", func(c *Config) { c.Auth.MaxLoginFailures = 0 }, "auth.max_login_failures", "0 is below the minimum 1"},
+		{"max_login_failures above 1000 is refused", func(c *Config) { c.Auth.MaxLoginFailures = 1001 }, "auth.max_login_failures", "above the maximum 1000"},
+		{"a zero challenge_ttl is refused", func(c *Config) { c.Auth.ChallengeTTL = 0 }, "auth.challenge_ttl", "0s is not a positive duration"},
+		{"a duration of centuries is refused", func(c *Config) { c.Auth.InviteTTL = 1 << 62 }, "auth.invite_ttl", "more than 100 years"},
+		{"session_idle equal to session_max is valid", func(c *Config) { c.Auth.SessionIdle = c.Auth.SessionMax }, "", ""},
+		{"backoff_max below backoff_base is refused", func(c *Config) { c.Auth.BackoffMax = 500 * time.Millisecond }, "auth.backoff_max", "shorter than auth.backoff_base (1s)"},
+		{"a zero burst is refused", func(c *Config) { c.Limits.UserReleases.Burst = 0 }, "limits.user_releases.burst", "below the minimum 1"},
+		{"a zero refill period is refused", func(c *Config) { c.Limits.UnitReleases.Every = 0 }, "limits.unit_releases.every", "not a positive duration"},
+		{"max_batch of 1024 is valid", func(c *Config) { c.Limits.MaxBatch = 1024 }, "", ""},
+		{"max_batch of 1025 is refused", func(c *Config) { c.Limits.MaxBatch = 1025 }, "limits.max_batch", "1025 is above the maximum 1024"},
+		{"zero max_batch is refused", func(c *Config) { c.Limits.MaxBatch = 0 }, "limits.max_batch", "below the minimum 1"},
+		{"zero max_connections is refused", func(c *Config) { c.Limits.MaxConnections = 0 }, "limits.max_connections", "below the minimum 1"},
+		{"negative max_streams_per_peer is refused", func(c *Config) { c.Limits.MaxStreamsPerPeer = -5 }, "limits.max_streams_per_peer", "below the minimum 1"},
+		{"a tiny max_message_bytes is refused", func(c *Config) { c.Limits.MaxMessageBytes = 100 }, "limits.max_message_bytes", "below the minimum 1024"},
+		{"a huge max_message_bytes is refused", func(c *Config) { c.Limits.MaxMessageBytes = 1 << 30 }, "limits.max_message_bytes", "above the maximum 67108864"},
+		{"valid auditors are accepted", func(c *Config) { c.Auditors = []string{auditorA, auditorB} }, "", ""},
+		{"an auditor that is not a peer ID is refused", func(c *Config) { c.Auditors = []string{auditorA, "alice"} }, "auditors[1]", "not a libp2p peer ID"},
+	} {
+		t.Run(tc.rule, func(t *testing.T) {
+			c := Default("acme-1")
+			tc.change(&c)
+			err := c.Validate()
+			if tc.field == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			probs := Problems(err)
+			if len(probs) != 1 {
+				t.Fatalf("got %d problems, want 1: %v", len(probs), err)
+			}
+			if p := probs[0]; p.Field != tc.field || !strings.Contains(p.Msg, tc.msg) || p.File != "" || p.Line != 0 {
+				t.Errorf("got %+v, want field %q and a message with %q", *p, tc.field, tc.msg)
+			}
+			if want := tc.field + ": "; !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("message %q does not start with %q", err, want)
+			}
+		})
+	}
+}

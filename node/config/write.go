@@ -1,0 +1,177 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// header opens every file WriteDefault writes.
+const header = `# node.yaml: the settings of one custos custodian node, read by
+#   custosd run --config node.yaml
+# Every setting is written out at its default value. Relative paths are relative
+# to the directory of this file; durations are written like 90s, 15m or 1h30m.
+# custosd refuses to start on an unknown setting or a bad value, naming the line.
+`
+
+// help is the comment written above each setting, by its YAML path. A test
+// checks that every setting has one.
+var help = map[string]string{
+	"version":      "Format of this file; leave it at 1.",
+	"name":         "Node name: a-z, 0-9 and -, up to 32 characters; its audit log origin is custos/<name>.",
+	"identity_key": "Ed25519 identity key file; its public key is the peer ID that clients pin.",
+	"storage_key":  "32-byte key file that wraps every stored share; back it up apart from data_dir.",
+	"data_dir":     "Database directory: shares, accounts, sessions and the audit log.",
+	"listen":       "Addresses to accept clients on (multiaddrs): TCP, QUIC, and WebSocket for browsers.",
+	"enrollment":   "Who may enroll: invite (one-time tokens from custosd invite) or open (testing only).",
+	"http":         "Address of /metrics, /healthz and /readyz; keep it private; \"\" turns it off.",
+	"log":          "Logging.",
+	"log.format":   "json for log collectors, or console for people.",
+	"log.level":    "Least severe level written: debug, info, warn or error.",
+	"auth":         "Login, lockout and sessions.",
+
+	"auth.max_login_failures": "Failed logins in a row that lock the account until an admin unlocks it (1-1000).",
+	"auth.challenge_ttl":      "How long a client has to answer a login challenge.",
+	"auth.session_idle":       "A session unused for this long ends.",
+	"auth.session_max":        "A session ends this long after its login, used or not.",
+	"auth.backoff_base":       "Wait imposed after a failed login; it doubles with each further failure.",
+	"auth.backoff_max":        "The longest that wait grows.",
+	"auth.invite_ttl":         "How long an invite token from custosd invite stays valid.",
+
+	"limits":                      "Rate and resource limits. A bucket allows burst releases at once, then one per every.",
+	"limits.unit_releases":        "Share releases of one unit (record) to one user.",
+	"limits.unit_releases.burst":  "Releases allowed at once.",
+	"limits.unit_releases.every":  "One more release allowed per this much time.",
+	"limits.user_releases":        "Share releases to one user, all units together.",
+	"limits.user_releases.burst":  "Releases allowed at once.",
+	"limits.user_releases.every":  "One more release allowed per this much time.",
+	"limits.max_batch":            "Units one share request may name (1 to 1024).",
+	"limits.request_timeout":      "Deadline of one request; a slower peer's stream is reset.",
+	"limits.max_connections":      "Open connections, from all peers together.",
+	"limits.max_streams_per_peer": "Open requests (streams) from one peer.",
+	"limits.max_message_bytes":    "Largest protocol message accepted, in bytes (1024 to 67108864).",
+
+	"auditors": "Peer IDs of auditors, who may read every audit log entry (users see their own).",
+}
+
+// WriteDefault checks c and writes it to a new file at path, mode 0600, with
+// every setting written out under a one-line comment saying what it does.
+// It refuses to overwrite an existing file (the error matches
+// fs.ErrExist). Load of the file gives back c, with its paths resolved.
+func WriteDefault(path string, c Config) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	data, err := encode(c)
+	if err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path) // a half-written config must not look like a real one
+		return fmt.Errorf("write config: %w", err)
+	}
+	return nil
+}
+
+// encode renders c as WriteDefault writes it.
+func encode(c Config) ([]byte, error) {
+	var b strings.Builder
+	b.WriteString(header)
+	err := encodeStruct(&b, reflect.ValueOf(file{Version: Version, Config: c}), "", 0)
+	return []byte(b.String()), err
+}
+
+func encodeStruct(b *strings.Builder, v reflect.Value, path string, indent int) error {
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if opts == "inline" {
+			if err := encodeStruct(b, v.Field(i), path, indent); err != nil {
+				return err
+			}
+			continue
+		}
+		p := join(path, name)
+		comment, ok := help[p]
+		if !ok {
+			return fmt.Errorf("internal error: setting %s has no comment", p)
+		}
+		pad := strings.Repeat(" ", indent)
+		if indent == 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(b, "%s# %s\n%s%s:", pad, comment, pad, name)
+		if err := encodeValue(b, v.Field(i), p, indent); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func encodeValue(b *strings.Builder, v reflect.Value, path string, indent int) error {
+	switch {
+	case v.Type() == durationType:
+		fmt.Fprintf(b, " %s\n", formatDuration(time.Duration(v.Int())))
+	case v.Kind() == reflect.Int:
+		fmt.Fprintf(b, " %s\n", strconv.FormatInt(v.Int(), 10))
+	case v.Kind() == reflect.String:
+		s, err := scalar(v.String())
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		fmt.Fprintf(b, " %s\n", s)
+	case v.Kind() == reflect.Slice:
+		if v.Len() == 0 {
+			b.WriteString(" []\n")
+			return nil
+		}
+		b.WriteString("\n")
+		for i := range v.Len() {
+			s, err := scalar(v.Index(i).String())
+			if err != nil {
+				return fmt.Errorf("%s[%d]: %w", path, i, err)
+			}
+			fmt.Fprintf(b, "%s  - %s\n", strings.Repeat(" ", indent), s)
+		}
+	case v.Kind() == reflect.Struct:
+		b.WriteString("\n")
+		return encodeStruct(b, v, path, indent+2)
+	default:
+		return fmt.Errorf("internal error: no rule for %s of type %s", path, v.Type())
+	}
+	return nil
+}
+
+// scalar renders s as a one-line YAML string, quoted only when it must be.
+func scalar(s string) (string, error) {
+	out, err := yaml.Marshal(&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s})
+	if err != nil {
+		return "", err
+	}
+	line := strings.TrimSuffix(string(out), "\n")
+	if strings.Contains(line, "\n") {
+		return "", errors.New("value does not fit on one line")
+	}
+	return line, nil
+}

@@ -84,7 +84,13 @@ func ToProto(err error) *Error {
 	if !errors.As(err, &se) {
 		return &Error{Code: Code_INTERNAL, Message: codeText(Code_INTERNAL)}
 	}
-	return &Error{Code: se.Code, Message: se.Error(), RetryAfterMs: uint64(se.RetryAfter / time.Millisecond)}
+	msg := se.Message
+	if msg == "" {
+		msg = codeText(se.Code)
+	}
+	// The retry-after travels in its own field; the client's Error adds it
+	// to the message, so it is not in the message here.
+	return &Error{Code: se.Code, Message: msg, RetryAfterMs: uint64(se.RetryAfter / time.Millisecond)}
 }
 
 // FromProto turns a received Error into a StatusError, or nil for none. The

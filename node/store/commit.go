@@ -16,7 +16,9 @@ import (
 // on top of one Badger transaction, moves the overlays of those that
 // succeeded into the transaction, and commits it with SyncWrites: one fsync
 // for the whole batch. Every caller is answered only after the commit that
-// holds its writes.
+// holds its writes. Before a batch runs, and before a commit once enough
+// has been written since the last look, the free-space guard (space.go)
+// must agree; if it does not, the requests fail and nothing is written.
 const (
 	maxBatch = 256
 	queueLen = 1024 // bounds the memory queued Updates can take
@@ -66,6 +68,14 @@ func (s *Store) writer() {
 }
 
 func (s *Store) runBatch(batch []*request) {
+	if err := s.space.check(); err != nil {
+		for _, r := range batch {
+			if r.state.CompareAndSwap(stateQueued, stateRunning) {
+				r.finish(err)
+			}
+		}
+		return
+	}
 	txn := s.db.NewTransaction(true)
 	var held []*request // requests whose overlays are in txn
 	for _, r := range batch {
@@ -172,7 +182,21 @@ func (s *Store) commitTxn(txn *badger.Txn, reqs []*request) {
 		txn.Discard()
 		return
 	}
+	// A batch split into several commits may write more than one check
+	// allows for; the guard looks again when it has.
+	if err := s.space.check(); err != nil {
+		txn.Discard()
+		for _, r := range reqs {
+			r.finish(err)
+		}
+		return
+	}
+	var size int64
+	for _, r := range reqs {
+		size += overlaySize(r.overlay)
+	}
 	err := txn.Commit()
+	s.space.wrote(size)
 	if err != nil {
 		s.log.Error("commit failed", zap.Int("updates", len(reqs)), zap.Error(err))
 		err = fmt.Errorf("store: commit: %w", err)

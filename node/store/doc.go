@@ -8,9 +8,15 @@
 // Update returns nil only after everything its function wrote has been
 // committed and fsynced, so a crash at any later instruction loses none of
 // it. Each function's writes are atomic: they become durable together or
-// not at all. An Update that returns its function's error, ctx's error or
-// ErrClosed wrote nothing; after a commit error (a failing disk) the
-// writes may or may not be there.
+// not at all. An Update that returns its function's error, ctx's error,
+// ErrDiskFull or ErrClosed wrote nothing; after a commit error (a failing
+// disk) the writes may or may not be there.
+//
+// Badger writes its logs through mmap into sparse files, where a full disk
+// is a SIGBUS, not an error. So the store takes no write unless the file
+// system has room for every hole Badger may fill and for the next log
+// (space.go); short of that, Updates fail with ErrDiskFull, which a node
+// answers as UNAVAILABLE.
 //
 // Concurrent Updates are queued to one writer goroutine, which runs up to
 // 256 of them against one Badger transaction and commits them with one

@@ -45,13 +45,20 @@ var (
 const StorageKeySize = 32
 
 // Badger settings. Encryption needs both caches; the data set (accounts,
-// 64-byte shares, log entries) is small, so modest caches are enough. Values
-// stay far below ValueLogFileSize, and a smaller file keeps the preallocated
-// value log (Badger sizes it at twice this) from dwarfing the data.
+// 64-byte shares, log entries) is small, so modest caches are enough.
+//
+// Badger preallocates each write-ahead log at twice memTableSize and each
+// value log file at twice valueLogFileSize, as sparse files, and the
+// free-space guard (space.go) must keep their holes and the next log free.
+// Small sizes keep that reserve practical (105 MiB for a new store, where
+// Badger's 64 MiB memtables would need nearly 400) while a memtable still
+// holds tens of thousands of the store's small records. Values stay far
+// below either size.
 const (
 	indexCacheSize   = 64 << 20
 	blockCacheSize   = 32 << 20
-	valueLogFileSize = 64 << 20
+	memTableSize     = 16 << 20
+	valueLogFileSize = 16 << 20
 )
 
 // Store is a custodian node's database. Its methods are safe for
@@ -76,6 +83,8 @@ type Store struct {
 
 	updates atomic.Int64 // Update functions committed
 	commits atomic.Int64 // Badger commits that carried them
+
+	space *spaceGuard // nil in memory
 }
 
 // derivedKeys are the two keys the storage key is expanded into.
@@ -115,6 +124,7 @@ func options(dir string, badgerKey []byte, log *zap.Logger) badger.Options {
 		WithBlockCacheSize(blockCacheSize).
 		WithSyncWrites(true).
 		WithNumVersionsToKeep(1).
+		WithMemTableSize(memTableSize).
 		WithValueLogFileSize(valueLogFileSize).
 		// The writer goroutine is the only writer, so there is nothing to
 		// conflict with.
@@ -174,6 +184,7 @@ func open(dir string, storageKey []byte, log *zap.Logger, tune func(badger.Optio
 		shareAEAD:  aead,
 		queue:      make(chan *request, queueLen),
 		writerDone: make(chan struct{}),
+		space:      newSpaceGuard(opts, log),
 	}
 	go s.writer()
 	if err := s.ensureKeyCheck(); err != nil {
@@ -184,13 +195,16 @@ func open(dir string, storageKey []byte, log *zap.Logger, tune func(badger.Optio
 }
 
 func openBadger(opts badger.Options) (*badger.DB, error) {
-	db, err := badger.Open(opts)
-	if err == nil {
-		return db, nil
-	}
 	where := opts.Dir
 	if opts.InMemory {
 		where = "memory"
+	}
+	if err := checkOpen(opts); err != nil {
+		return nil, fmt.Errorf("open store in %s: %w", where, err)
+	}
+	db, err := badger.Open(opts)
+	if err == nil {
+		return db, nil
 	}
 	switch {
 	case errors.Is(err, badger.ErrEncryptionKeyMismatch):
@@ -334,6 +348,11 @@ type Stats struct {
 	// last measured them (at Open, then once a minute). Value log files are
 	// preallocated, so this is an upper bound; 0 in memory.
 	DiskBytes int64
+	// ReserveBytes is the free space the store needs on its file system
+	// before it takes a write: the holes of Badger's sparse files plus room
+	// for the next write-ahead log and a margin (space.go). With less, every
+	// Update fails with ErrDiskFull. 0 in memory.
+	ReserveBytes int64
 	// Updates and Commits count, since Open, the Update functions committed
 	// and the Badger commits (fsyncs) that carried them.
 	Updates int64
@@ -369,6 +388,9 @@ func (s *Store) Stats() (Stats, error) {
 	}
 	lsm, vlog := s.db.Size()
 	st.DiskBytes = lsm + vlog
+	if st.ReserveBytes, err = s.space.reserve(); err != nil {
+		return Stats{}, err
+	}
 	st.Updates = s.updates.Load()
 	st.Commits = s.commits.Load()
 	return st, nil

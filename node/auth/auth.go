@@ -1,0 +1,197 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/node/audit"
+	"github.com/custos-network/custos/node/config"
+	"github.com/custos-network/custos/node/limits"
+	"github.com/custos-network/custos/node/store"
+)
+
+// Outcome errors that callers match besides the api ones.
+var (
+	errNoChallenge = api.Errorf(api.Code_UNAUTHENTICATED, "no login challenge is pending for this connection, or it expired")
+	errBadLogin    = api.Errorf(api.Code_UNAUTHENTICATED, "wrong user or password")
+	errNoSession   = api.Errorf(api.Code_UNAUTHENTICATED, "not logged in")
+	errExpired     = api.Errorf(api.Code_UNAUTHENTICATED, "the session expired; log in again")
+	errLocked      = api.Errorf(api.Code_LOCKED, "the account is locked after too many failed logins; ask the node's operator to unlock it")
+	errBadInvite   = api.Errorf(api.Code_UNAUTHENTICATED, "the invite token is not valid for this user, was used, or expired")
+)
+
+// maxPending bounds the login challenges held at once, so that connecting
+// peers cannot grow memory without bound.
+const maxPending = 10000
+
+// Session is one logged-in device.
+type Session struct {
+	User     string
+	Peer     peer.ID
+	Created  time.Time
+	LastUsed time.Time
+}
+
+type challenge struct {
+	user    string
+	nonce   []byte
+	expires time.Time
+}
+
+// Service enrolls and logs in the users of one node.
+type Service struct {
+	store *store.Store
+	log   *audit.Log
+	node  peer.ID
+	cfg   config.Auth
+	open  bool // enrollment: open
+	now   func() time.Time
+	hello *limits.Limiter // login challenges per device
+
+	mu       sync.Mutex
+	pending  map[peer.ID]challenge
+	sessions map[peer.ID]*Session
+}
+
+// New returns the service of the node with this peer ID. now may be nil for
+// the wall clock.
+func New(s *store.Store, l *audit.Log, node peer.ID, enrollment string, cfg config.Auth, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{
+		store: s, log: l, node: node, cfg: cfg, open: enrollment == "open", now: now,
+		hello:    limits.New(config.Bucket{Burst: 10, Every: 6 * time.Second}, maxPending, now),
+		pending:  map[peer.ID]challenge{},
+		sessions: map[peer.ID]*Session{},
+	}
+}
+
+// record appends an audit entry within tx.
+func (s *Service) record(tx *store.Tx, e *api.Entry) error {
+	_, err := s.log.AppendEntry(tx, e, s.now())
+	return err
+}
+
+// decide runs fn in one durable update and returns the outcome fn chose.
+// fn records its refusals as entries and returns them as its outcome rather
+// than as an error, so that the entry is kept; an error from the update
+// itself wins.
+func (s *Service) decide(ctx context.Context, fn func(tx *store.Tx) (outcome error, err error)) error {
+	var outcome error
+	err := s.store.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		outcome, err = fn(tx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return outcome
+}
+
+func code(err error) api.Code {
+	var se *api.StatusError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	return api.Code_OK
+}
+
+// Enroll registers the user with the device of this connection and the
+// login public key of the request.
+func (s *Service) Enroll(ctx context.Context, device peer.ID, req *api.EnrollRequest) error {
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	return s.decide(ctx, func(tx *store.Tx) (error, error) {
+		entry := &api.Entry{Kind: api.EntryKind_ENROLL, User: req.User, ClientPeerId: []byte(device)}
+		outcome := s.admit(tx, req)
+		if outcome == nil {
+			err := tx.PutAccount(&store.Account{
+				User: req.User, DevicePeerID: []byte(device), AuthPublicKey: req.AuthPublicKey, Created: s.now(),
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		entry.Outcome = code(outcome)
+		if outcome != nil {
+			entry.Reason = outcome.Error()
+		}
+		return outcome, s.record(tx, entry)
+	})
+}
+
+// admit checks that the user may enroll, and uses up the invite. Under
+// invite enrollment the token is checked first, so that a peer without a
+// valid one learns nothing, not even whether the user is enrolled, and a
+// used token is refused as such.
+func (s *Service) admit(tx *store.Tx, req *api.EnrollRequest) error {
+	hash := sha256.Sum256([]byte(req.Token))
+	if !s.open {
+		inv, err := tx.Invite(hash)
+		if errors.Is(err, store.ErrNotFound) {
+			return errBadInvite
+		}
+		if err != nil {
+			return err
+		}
+		if subtle.ConstantTimeCompare([]byte(inv.User), []byte(req.User)) != 1 || !s.now().Before(inv.Expires) {
+			return errBadInvite
+		}
+	}
+	switch _, err := tx.Account(req.User); {
+	case err == nil:
+		return api.Errorf(api.Code_ALREADY_EXISTS, "the user %s is enrolled already", req.User)
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	if s.open {
+		return nil
+	}
+	return tx.DeleteInvite(hash)
+}
+
+// Invite makes a one-time enrollment token for user, valid for ttl (the
+// configured invite_ttl when 0). Only its hash is stored.
+func (s *Service) Invite(ctx context.Context, user string, ttl time.Duration) (token string, expires time.Time, err error) {
+	if !api.ValidUser(user) {
+		return "", time.Time{}, api.Errorf(api.Code_INVALID_ARGUMENT, "%q is not a valid user name", user)
+	}
+	if ttl <= 0 {
+		ttl = s.cfg.InviteTTL
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", time.Time{}, fmt.Errorf("make invite: %w", err)
+	}
+	token = "custos-invite-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw[:]))
+	expires = s.now().Add(ttl)
+	err = s.decide(ctx, func(tx *store.Tx) (error, error) {
+		if _, err := tx.Account(user); err == nil {
+			return api.Errorf(api.Code_ALREADY_EXISTS, "the user %s is enrolled already", user), nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if err := tx.PutInvite(&store.Invite{Hash: sha256.Sum256([]byte(token)), User: user, Expires: expires, Created: s.now()}); err != nil {
+			return nil, err
+		}
+		return nil, s.record(tx, &api.Entry{Kind: api.EntryKind_INVITE, User: user, Admin: "invite until " + expires.UTC().Format(time.RFC3339)})
+	})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return token, expires, nil
+}

@@ -1,0 +1,19 @@
+// Package auth enrolls users at one custodian node and logs them in.
+//
+// A user enrolls once, with a one-time invite token or under open enrollment,
+// and registers their device's peer ID and their login public key for this
+// node. A login answers a fresh challenge with a signature by that key, over
+// a transcript that names this node and the device, on a libp2p connection
+// that proves the device key.
+//
+// Guesses are limited durably: an attempt is counted in the store before its
+// signature is checked, so a crash never refunds one; each failure makes the
+// next attempt wait longer (exponential backoff); after MaxLoginFailures the
+// account locks until an operator unlocks it, and the lock survives restarts.
+// Every enrollment, login, lock and unlock, and every refusal of one, is an
+// audit log entry, durable before the answer leaves.
+//
+// Challenges and sessions live in memory: a restart ends every session, and
+// clients log in again. A session is bound to (user, device peer ID) and
+// expires after an idle time and an absolute time.
+package auth

@@ -20,7 +20,7 @@ const maxCardSize = 64 << 10
 // enough for a client to dial the node and pin its key. It is YAML whose
 // first line is "version: 1".
 type Card struct {
-	Version int      `yaml:"version"`
+	Version int      `yaml:"version,omitempty"`
 	Name    string   `yaml:"name"`
 	PeerID  string   `yaml:"peer_id"`
 	Addrs   []string `yaml:"addrs"`

@@ -62,7 +62,7 @@ type Auth struct {
 // Limits configures rate limits and resource limits.
 type Limits struct {
 	UnitReleases      Bucket        `yaml:"unit_releases"`        // share releases per (user, unit)
-	UserReleases      Bucket        `yaml:"user_releases"`        // share releases per user
+	UserReleases      Bucket        `yaml:"user_releases"`        // release requests per user (a batch counts once)
 	MaxBatch          int           `yaml:"max_batch"`            // units one share request may name
 	RequestTimeout    time.Duration `yaml:"request_timeout"`      // deadline of one stream
 	MaxConnections    int           `yaml:"max_connections"`      // open libp2p connections

@@ -1,0 +1,341 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/custos-network/custos/node"
+	"github.com/custos-network/custos/node/config"
+)
+
+func initCmd() *cobra.Command {
+	var o node.InitOptions
+	cmd := &cobra.Command{
+		Use:   "init --dir DIR",
+		Short: "Make a new node directory with fresh keys and node.yaml",
+		Long: `init makes DIR (mode 0700) with a new Ed25519 identity key, a storage key and
+node.yaml, which holds every setting with its default written out and explained.
+It refuses a directory that holds a node already. Back up the two key files
+somewhere safe and offline: without the storage key, neither the store nor a
+backup can be read.`,
+		Example: `  custosd init --dir /var/lib/custos --name acme
+  custosd init --dir ./n1 --name n1 --listen /ip4/127.0.0.1/tcp/4001 --enrollment open`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Dir == "" {
+				return usageError{fmt.Errorf("--dir is required")}
+			}
+			path, id, err := node.Init(o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "made node %s\nconfig:  %s\npeer ID: %s\nstart it with: custosd run --config %s\n", filepath.Base(o.Dir), path, id, path)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&o.Dir, "dir", "", "the new node's directory")
+	cmd.Flags().StringVar(&o.Name, "name", "", "the node's name, lower-case letters, digits and hyphens (default: from --dir)")
+	cmd.Flags().StringArrayVar(&o.Listen, "listen", nil, "a multiaddr to listen on; repeat for several (default: TCP and QUIC on 4001, WebSocket on 4002)")
+	cmd.Flags().StringVar(&o.Enrollment, "enrollment", "invite", "how users enroll: invite (one-time tokens) or open (anyone; for development)")
+	return cmd
+}
+
+// configFlag adds --config to cmd and returns a loader for it.
+func configFlag(cmd *cobra.Command) func() (*config.Config, error) {
+	path := cmd.Flags().String("config", "node.yaml", "the node's node.yaml")
+	return func() (*config.Config, error) { return config.Load(*path) }
+}
+
+func runCmd() *cobra.Command {
+	var dev bool
+	cmd := &cobra.Command{
+		Use:   "run --config DIR/node.yaml",
+		Short: "Run the node until SIGINT or SIGTERM",
+		Long: `run starts the node: its libp2p host, its store, the operations HTTP server
+(metrics, /healthz, /readyz) and the admin socket. On SIGINT or SIGTERM it stops
+taking requests, finishes those in flight, closes the store and exits 0.`,
+		Example: `  custosd run --config /var/lib/custos/node.yaml
+  custosd run --config ./n1/node.yaml --dev`,
+	}
+	load := configFlag(cmd)
+	cmd.Flags().BoolVar(&dev, "dev", false, "log for a person (console format, debug level) instead of JSON")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, err := load()
+		if err != nil {
+			return err
+		}
+		log, err := newLogger(cfg.Log, dev)
+		if err != nil {
+			return err
+		}
+		defer log.Sync()
+		n, err := node.New(cfg, log)
+		if err != nil {
+			return err
+		}
+		return n.Run(cmd.Context())
+	}
+	return cmd
+}
+
+func newLogger(c config.Log, dev bool) (*zap.Logger, error) {
+	zc := zap.NewProductionConfig()
+	if dev {
+		zc = zap.NewDevelopmentConfig()
+	} else {
+		if c.Format == "console" {
+			zc.Encoding = "console"
+		}
+		level, err := zapcore.ParseLevel(c.Level)
+		if err != nil {
+			return nil, err
+		}
+		zc.Level = zap.NewAtomicLevelAt(level)
+	}
+	zc.DisableStacktrace = true
+	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	return zc.Build()
+}
+
+func cardCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "card --config DIR/node.yaml",
+		Short: "Print the running node's card for the network file",
+		Long: `card prints the node's card: its name, peer ID and the addresses it actually
+listens on. Hand the file to the network's organisations for custos network new.`,
+		Example: `  custosd card --config /var/lib/custos/node.yaml > acme.card`,
+	}
+	load := configFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, err := load()
+		if err != nil {
+			return err
+		}
+		card, err := node.AdminClient(cfg).Card(cmd.Context())
+		if err != nil {
+			return err
+		}
+		_, err = cmd.OutOrStdout().Write(card.Marshal())
+		return err
+	}
+	return cmd
+}
+
+func statusCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "status --config DIR/node.yaml",
+		Short:   "Print the running node's health, counts and log size",
+		Example: `  custosd status --config /var/lib/custos/node.yaml --json`,
+	}
+	load := configFlag(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, err := load()
+		if err != nil {
+			return err
+		}
+		st, err := node.AdminClient(cfg).Status(cmd.Context())
+		if err != nil {
+			return err
+		}
+		out := cmd.OutOrStdout()
+		if asJSON {
+			return json.NewEncoder(out).Encode(st)
+		}
+		ready := "ready"
+		if !st.Ready {
+			ready = "shutting down"
+		}
+		fmt.Fprintf(out, "node      %s (%s)\npeer ID   %s\nstate     %s, up %s\naccounts  %d (%d locked)\nshares    %d\nlog       %d entries\ndisk      %d bytes\naddresses %s\n",
+			st.Name, cfg.Path(node.ConfigFile), st.PeerID, ready, time.Since(st.Started).Round(time.Second),
+			st.Accounts, st.LockedAccounts, st.Shares, st.LogSize, st.DiskBytes, strings.Join(st.Addrs, "\n          "))
+		return nil
+	}
+	return cmd
+}
+
+func inviteCmd() *cobra.Command {
+	var user string
+	var ttl time.Duration
+	cmd := &cobra.Command{
+		Use:   "invite --user U --config DIR/node.yaml",
+		Short: "Make a one-time enrollment token for a user",
+		Long: `invite makes a one-time token with which the user enrolls at this node
+(custos enroll --token NODE=TOKEN). The token is printed on the last line; the node
+keeps only its hash. Send it to the user over a channel you trust.`,
+		Example: `  custosd invite --user alice --config /var/lib/custos/node.yaml
+  custosd invite --user ci-bot --ttl 1h --config /var/lib/custos/node.yaml`,
+	}
+	load := configFlag(cmd)
+	cmd.Flags().StringVar(&user, "user", "", "the user to invite")
+	cmd.Flags().DurationVar(&ttl, "ttl", 0, "how long the token is valid (default: auth.invite_ttl of node.yaml)")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if user == "" {
+			return usageError{fmt.Errorf("--user is required")}
+		}
+		cfg, err := load()
+		if err != nil {
+			return err
+		}
+		inv, err := node.AdminClient(cfg).Invite(cmd.Context(), user, ttl)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "invite for %s at %s, valid until %s:\n%s\n", inv.User, cfg.Name, inv.Expires.Local().Format(time.RFC3339), inv.Token)
+		return nil
+	}
+	return cmd
+}
+
+func lockCmd(lock bool) *cobra.Command {
+	var user string
+	verb, short := "unlock", "Unlock a user's account and clear its failed logins"
+	example := `  custosd unlock --user alice --config /var/lib/custos/node.yaml`
+	if lock {
+		verb, short = "lock", "Lock a user's account and end their sessions"
+		example = `  custosd lock --user alice --config /var/lib/custos/node.yaml`
+	}
+	cmd := &cobra.Command{Use: verb + " --user U --config DIR/node.yaml", Short: short, Example: example}
+	load := configFlag(cmd)
+	cmd.Flags().StringVar(&user, "user", "", "the user")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if user == "" {
+			return usageError{fmt.Errorf("--user is required")}
+		}
+		cfg, err := load()
+		if err != nil {
+			return err
+		}
+		c := node.AdminClient(cfg)
+		if lock {
+			err = c.Lock(cmd.Context(), user)
+		} else {
+			err = c.Unlock(cmd.Context(), user)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%sed %s at %s\n", verb, user, cfg.Name)
+		return nil
+	}
+	return cmd
+}
+
+func usersCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "users --config DIR/node.yaml",
+		Short:   "List the node's accounts",
+		Example: `  custosd users --config /var/lib/custos/node.yaml`,
+	}
+	load := configFlag(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, err := load()
+		if err != nil {
+			return err
+		}
+		users, err := node.AdminClient(cfg).Users(cmd.Context())
+		if err != nil {
+			return err
+		}
+		out := cmd.OutOrStdout()
+		if asJSON {
+			return json.NewEncoder(out).Encode(users)
+		}
+		for _, u := range users {
+			state := "active"
+			if u.Locked {
+				state = "LOCKED"
+			}
+			fmt.Fprintf(out, "%-24s %-7s failures %-3d enrolled %s  device %s\n", u.User, state, u.Failures, u.Created.Local().Format(time.DateOnly), u.Device)
+		}
+		if len(users) == 0 {
+			fmt.Fprintln(out, "no users")
+		}
+		return nil
+	}
+	return cmd
+}
+
+func backupCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "backup --out FILE --config DIR/node.yaml",
+		Short: "Write an encrypted backup of the running node",
+		Long: `backup writes the running node's whole store to FILE, encrypted (age) under a key
+derived from the node's storage key: keep the storage key to be able to restore.`,
+		Example: `  custosd backup --out /backups/acme-$(date +%F).age --config /var/lib/custos/node.yaml`,
+	}
+	load := configFlag(cmd)
+	cmd.Flags().StringVar(&out, "out", "", "the backup file to write (must not exist)")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if out == "" {
+			return usageError{fmt.Errorf("--out is required")}
+		}
+		cfg, err := load()
+		if err != nil {
+			return err
+		}
+		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		err = node.AdminClient(cfg).Backup(cmd.Context(), f)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(out)
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "wrote backup %s\n", out)
+		return nil
+	}
+	return cmd
+}
+
+func restoreCmd() *cobra.Command {
+	var in string
+	cmd := &cobra.Command{
+		Use:   "restore --in FILE --config DIR/node.yaml",
+		Short: "Restore a backup into a stopped node whose data directory is empty",
+		Long: `restore reads a backup written by custosd backup into the node's data
+directory, which must be empty or absent (move the old one aside first). The node
+must be stopped, and its storage key must be the one the backup was made with.`,
+		Example: `  custosd restore --in /backups/acme-2026-11-28.age --config /var/lib/custos/node.yaml`,
+	}
+	load := configFlag(cmd)
+	cmd.Flags().StringVar(&in, "in", "", "the backup file")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if in == "" {
+			return usageError{fmt.Errorf("--in is required")}
+		}
+		cfg, err := load()
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(in)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := node.Restore(cfg, f, zap.NewNop()); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "restored %s into %s\n", in, cfg.Path(cfg.DataDir))
+		return nil
+	}
+	return cmd
+}

@@ -1,0 +1,64 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+
+	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/node/auth"
+)
+
+func (n *Node) enroll(ctx context.Context, s network.Stream, r *api.Reader) error {
+	var req api.EnrollRequest
+	resp := &api.EnrollResponse{}
+	err := n.read(r, &req)
+	if err == nil {
+		err = n.auth.Enroll(ctx, s.Conn().RemotePeer(), &req)
+	}
+	return reply(s, resp, &resp.Error, err)
+}
+
+// login runs the two round trips of a login on one stream.
+func (n *Node) login(ctx context.Context, s network.Stream, r *api.Reader) error {
+	device := s.Conn().RemotePeer()
+	var hello api.LoginHello
+	ch := &api.LoginChallenge{}
+	err := n.read(r, &hello)
+	if err == nil {
+		ch.Nonce, err = n.auth.Hello(device, hello.User)
+	}
+	if err := reply(s, ch, &ch.Error, err); err != nil {
+		n.countLogin(err)
+		return err
+	}
+	var proof api.LoginProof
+	res := &api.LoginResult{}
+	err = n.read(r, &proof)
+	if err == nil {
+		err = proof.Validate()
+	}
+	if err == nil {
+		var sess *auth.Session
+		sess, err = n.auth.Login(ctx, device, proof.Signature)
+		if sess != nil {
+			res.IdleTimeoutMs = uint64(n.cfg.Auth.SessionIdle / time.Millisecond)
+			res.ExpiresUnixMs = uint64(sess.Created.Add(n.cfg.Auth.SessionMax).UnixMilli())
+		}
+		if errors.Is(err, api.ErrLocked) {
+			n.refreshGauges()
+		}
+	}
+	n.countLogin(err)
+	return reply(s, res, &res.Error, err)
+}
+
+func (n *Node) countLogin(err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = api.ToProto(err).GetCode().String()
+	}
+	n.metrics.logins.WithLabelValues(outcome).Inc()
+}

@@ -1,0 +1,46 @@
+package node
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the node's Prometheus series. Labels take only fixed values
+// (protocol IDs, codes, outcomes), never a user name or a peer ID.
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec   // by protocol and code
+	latency  *prometheus.HistogramVec // by protocol
+	releases *prometheus.CounterVec   // shares, by outcome
+	logins   *prometheus.CounterVec   // by outcome
+	logSize  prometheus.Gauge
+	locked   prometheus.Gauge
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "custos_requests_total", Help: "Protocol requests answered, by protocol and code.",
+		}, []string{"protocol", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "custos_request_duration_seconds", Help: "Time from a stream's opening to its answer, by protocol.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"protocol"}),
+		releases: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "custos_releases_total", Help: "Shares asked for, by outcome (released or the refusal code).",
+		}, []string{"outcome"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "custos_logins_total", Help: "Login attempts, by outcome.",
+		}, []string{"outcome"}),
+		logSize: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "custos_log_entries", Help: "Entries in the audit log.",
+		}),
+		locked: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "custos_locked_accounts", Help: "Accounts locked after failed logins or by an operator.",
+		}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.releases, m.logins, m.logSize, m.locked,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

@@ -1,0 +1,237 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	ma "github.com/multiformats/go-multiaddr"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/custos-network/custos/node/admin"
+	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/node/audit"
+	"github.com/custos-network/custos/node/auth"
+	"github.com/custos-network/custos/node/config"
+	"github.com/custos-network/custos/node/limits"
+	"github.com/custos-network/custos/node/store"
+)
+
+// maxLimiterKeys bounds the rate-limit buckets kept in memory.
+const maxLimiterKeys = 100_000
+
+// Node is one running custodian.
+type Node struct {
+	cfg     *config.Config
+	log     *zap.Logger
+	key     crypto.PrivKey
+	host    host.Host
+	store   *store.Store
+	audit   *audit.Log
+	auth    *auth.Service
+	units   *limits.Limiter // releases per (user, unit)
+	users   *limits.Limiter // releases per user
+	metrics *metrics
+	now     func() time.Time
+
+	opsListener   net.Listener // nil when cfg.HTTP is ""
+	adminListener net.Listener
+	backupPass    string
+	started       time.Time
+
+	inflight  sync.WaitGroup
+	mu        sync.Mutex // guards closing against inflight.Add
+	closing   atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New opens the node's store and starts listening. The protocols are served
+// at once; Run serves the rest and shuts down when its context ends.
+func New(cfg *config.Config, log *zap.Logger) (_ *Node, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	key, err := LoadIdentity(cfg.Path(cfg.IdentityKey))
+	if err != nil {
+		return nil, err
+	}
+	storageKey, err := LoadStorageKey(cfg.Path(cfg.StorageKey))
+	if err != nil {
+		return nil, err
+	}
+	defer clear(storageKey)
+	id, err := peer.IDFromPrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("identity key: %w", err)
+	}
+	// n is not the named result: a failed New returns nil, and the deferred
+	// Close must still reach what was opened.
+	n := &Node{cfg: cfg, log: log, key: key, metrics: newMetrics(), now: time.Now, started: time.Now(), backupPass: backupPassphrase(storageKey)}
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+	if n.store, err = store.Open(cfg.Path(cfg.DataDir), storageKey, log.Named("store")); err != nil {
+		return nil, err
+	}
+	if err := n.claimStore(id); err != nil {
+		return nil, err
+	}
+	raw, err := key.Raw()
+	if err != nil {
+		return nil, fmt.Errorf("identity key: %w", err)
+	}
+	if n.audit, err = audit.New(api.LogOrigin(cfg.Name), raw); err != nil {
+		return nil, err
+	}
+	n.auth = auth.New(n.store, n.audit, id, cfg.Enrollment, cfg.Auth, nil)
+	n.units = limits.New(cfg.Limits.UnitReleases, maxLimiterKeys, nil)
+	n.users = limits.New(cfg.Limits.UserReleases, maxLimiterKeys, nil)
+	if cfg.HTTP != "" {
+		if n.opsListener, err = net.Listen("tcp", cfg.HTTP); err != nil {
+			return nil, fmt.Errorf("ops http: %w", err)
+		}
+	}
+	if n.adminListener, err = admin.Listen(adminSocket(cfg)); err != nil {
+		return nil, err
+	}
+	if n.host, err = newHost(cfg, key); err != nil {
+		return nil, err
+	}
+	n.serveProtocols()
+	n.refreshGauges()
+	log.Info("node started", zap.String("name", cfg.Name), zap.Stringer("peer_id", id), zap.Any("addrs", n.Addrs()))
+	return n, nil
+}
+
+// claimStore binds the data directory to this identity the first time, and
+// refuses another node's directory afterwards.
+func (n *Node) claimStore(id peer.ID) error {
+	var owner []byte
+	err := n.store.View(func(tx *store.Tx) error {
+		var err error
+		owner, err = tx.Meta("peer_id")
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if owner == nil {
+		return n.store.Update(context.Background(), func(tx *store.Tx) error { return tx.SetMeta("peer_id", []byte(id)) })
+	}
+	if !bytes.Equal(owner, []byte(id)) {
+		other, _ := peer.IDFromBytes(owner)
+		return fmt.Errorf("the data directory %s belongs to node %s, not to this identity %s", n.cfg.Path(n.cfg.DataDir), other, id)
+	}
+	return nil
+}
+
+// ID is the node's peer ID.
+func (n *Node) ID() peer.ID { return n.host.ID() }
+
+// Addrs are the multiaddrs the node listens on, with its peer ID.
+func (n *Node) Addrs() []ma.Multiaddr { return n.host.Addrs() }
+
+// Card is the node's card with the addresses it actually listens on.
+func (n *Node) Card() *api.Card {
+	c := &api.Card{Name: n.cfg.Name, PeerID: n.ID().String()}
+	for _, a := range n.Addrs() {
+		c.Addrs = append(c.Addrs, a.String())
+	}
+	return c
+}
+
+// Run serves the operations HTTP server until ctx ends, then drains the
+// requests in flight and closes the node.
+func (n *Node) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	if n.opsListener != nil {
+		g.Go(func() error { return n.serveOps(gctx, n.opsListener) })
+	}
+	g.Go(func() error { return admin.Serve(gctx, n.adminListener, n, n.log.Named("admin")) })
+	err := g.Wait()
+	if cerr := n.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// enter admits a request unless the node is closing.
+func (n *Node) enter() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closing.Load() {
+		return false
+	}
+	n.inflight.Add(1)
+	return true
+}
+
+// Close stops taking requests, waits for those in flight (at most one
+// request timeout), then closes the host and the store. It is idempotent.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.mu.Lock()
+		n.closing.Store(true)
+		n.mu.Unlock()
+		if n.host != nil {
+			for _, p := range protocols {
+				n.host.RemoveStreamHandler(p)
+			}
+		}
+		done := make(chan struct{})
+		go func() { n.inflight.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(n.cfg.Limits.RequestTimeout + time.Second):
+			n.log.Warn("requests still running at shutdown; closing anyway")
+		}
+		var errs []error
+		if n.host != nil {
+			errs = append(errs, n.host.Close())
+		}
+		if n.opsListener != nil {
+			n.opsListener.Close()
+		}
+		if n.adminListener != nil {
+			n.adminListener.Close()
+		}
+		if n.store != nil {
+			errs = append(errs, n.store.Close())
+		}
+		n.closeErr = errors.Join(errs...)
+		n.log.Info("node stopped")
+	})
+	return n.closeErr
+}
+
+var protocols = []protocol.ID{
+	api.ProtocolEnroll, api.ProtocolLogin, api.ProtocolPut,
+	api.ProtocolRelease, api.ProtocolDelete, api.ProtocolList,
+}
+
+// refreshGauges sets the log size and locked-account gauges from the store.
+func (n *Node) refreshGauges() {
+	st, err := n.store.Stats()
+	if err != nil {
+		n.log.Warn("read store stats", zap.Error(err))
+		return
+	}
+	n.metrics.logSize.Set(float64(st.LogSize))
+	n.metrics.locked.Set(float64(st.LockedAccounts))
+}

@@ -1,0 +1,41 @@
+package node
+
+import (
+	"github.com/libp2p/go-libp2p/core/host"
+
+	"github.com/custos-network/custos/node/store"
+)
+
+// Test-only accessors for the external tests of this package. The names end
+// in ForTest so they cannot be mistaken for, or collide with, real API.
+
+// LogForTest returns every audit log entry as stored, oldest first, after
+// replaying the log to check that its Merkle tree is whole.
+func (n *Node) LogForTest() ([][]byte, error) {
+	var out [][]byte
+	err := n.store.View(func(tx *store.Tx) error {
+		size, _, err := n.audit.Replay(tx)
+		if err != nil {
+			return err
+		}
+		for i := range size {
+			e, err := tx.LogEntry(i)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// HostForTest returns the node's libp2p host.
+func (n *Node) HostForTest() host.Host { return n.host }
+
+// ClosingForTest reports whether Close has started.
+func (n *Node) ClosingForTest() bool { return n.closing.Load() }
+
+// StoreStatsForTest returns the store's counts, among them the commits
+// (fsyncs) and the updates they carried.
+func (n *Node) StoreStatsForTest() (store.Stats, error) { return n.store.Stats() }

@@ -1,0 +1,255 @@
+package node
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/node/auth"
+	"github.com/custos-network/custos/node/store"
+	"github.com/custos-network/custos/threshold"
+)
+
+// maxClockSkew is how far a release request's time may be from the node's.
+const maxClockSkew = 5 * time.Minute
+
+// record appends an audit entry, stamped with the node's time, within tx.
+func (n *Node) record(tx *store.Tx, e *api.Entry) (int64, error) {
+	return n.audit.AppendEntry(tx, e, n.now())
+}
+
+// session returns the stream's session, or UNAUTHENTICATED.
+func (n *Node) session(s network.Stream) (*auth.Session, error) {
+	return n.auth.Session(s.Conn().RemotePeer())
+}
+
+func unitOf(u *api.UnitRef) threshold.UnitID { return threshold.UnitID(u.UnitId) }
+
+func (n *Node) put(ctx context.Context, s network.Stream, r *api.Reader) error {
+	var req api.PutRequest
+	resp := &api.PutResponse{}
+	err := n.read(r, &req)
+	if err == nil {
+		resp.LogIndex, err = n.doPut(ctx, s.Conn().RemotePeer(), &req)
+	}
+	clear(req.Share)
+	return reply(s, resp, &resp.Error, err)
+}
+
+// doPut stores a share. Putting the same share again succeeds (a client may
+// retry after a lost answer); another share for the same version does not.
+func (n *Node) doPut(ctx context.Context, device peer.ID, req *api.PutRequest) (uint64, error) {
+	sess, err := n.auth.Session(device)
+	if err != nil {
+		return 0, err
+	}
+	if err := req.Validate(); err != nil {
+		return 0, err
+	}
+	var outcome error
+	var index int64
+	err = n.store.Update(ctx, func(tx *store.Tx) error {
+		outcome = nil
+		entry := &api.Entry{Kind: api.EntryKind_PUT, User: sess.User, ClientPeerId: []byte(device), Units: []*api.UnitRef{req.Unit}}
+		old, err := tx.Share(sess.User, unitOf(req.Unit), req.Unit.Version)
+		switch {
+		case err == nil:
+			same := subtle.ConstantTimeCompare(old, req.Share) == 1
+			clear(old)
+			if !same {
+				outcome = api.Errorf(api.Code_ALREADY_EXISTS, "this unit version holds another share already")
+				entry.Outcome, entry.Reason = api.Code_ALREADY_EXISTS, "another share for this version"
+			} else {
+				entry.Reason = "repeated"
+			}
+		case errors.Is(err, store.ErrNotFound):
+			if err := tx.PutShare(sess.User, unitOf(req.Unit), req.Unit.Version, req.Share); err != nil {
+				return err
+			}
+		default:
+			return err
+		}
+		index, err = n.record(tx, entry)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return uint64(index), outcome
+}
+
+func (n *Node) release(ctx context.Context, s network.Stream, r *api.Reader) error {
+	var req api.ReleaseRequest
+	resp := &api.ReleaseResponse{}
+	err := n.read(r, &req)
+	if err == nil {
+		err = n.doRelease(ctx, s, &req, resp)
+	}
+	err = reply(s, resp, &resp.Error, err)
+	for _, sh := range resp.Shares {
+		clear(sh.Share)
+	}
+	return err
+}
+
+// doRelease checks a release request and fills resp with the shares it
+// releases and the refusals of the others. Every decision, refusals
+// included, is one log entry with the device's signature, durable before
+// anything is answered.
+func (n *Node) doRelease(ctx context.Context, s network.Stream, req *api.ReleaseRequest, resp *api.ReleaseResponse) error {
+	device := s.Conn().RemotePeer()
+	sess, err := n.auth.Session(device)
+	if err != nil {
+		return err
+	}
+	if err := req.Validate(n.cfg.Limits.MaxBatch); err != nil {
+		return err
+	}
+	entry := &api.Entry{
+		Kind: api.EntryKind_RELEASE, User: sess.User, ClientPeerId: []byte(device), Units: req.Units,
+		RequestTimeUnixMs: req.TimeUnixMs, RequestNonce: req.Nonce, DeviceSignature: req.DeviceSignature,
+	}
+	msg := api.ReleaseTranscript([]byte(n.ID()), []byte(device), sess.User, req.TimeUnixMs, req.Nonce, req.Units)
+	var refusal error
+	if ok, err := s.Conn().RemotePublicKey().Verify(msg, req.DeviceSignature); err != nil || !ok {
+		refusal = api.Errorf(api.Code_UNAUTHENTICATED, "the device signature does not match the request")
+	} else if skew := n.now().Sub(time.UnixMilli(int64(req.TimeUnixMs))).Abs(); skew > maxClockSkew {
+		refusal = api.Errorf(api.Code_INVALID_ARGUMENT, "the device clock is %s off the node's; the most allowed is %s", skew.Round(time.Second), maxClockSkew)
+	} else if ok, wait := n.users.Allow(sess.User); !ok {
+		// The user's bucket counts requests, so that one batch unlock of
+		// many records is one token; each unit has its own bucket too.
+		refusal = &api.StatusError{Code: api.Code_RATE_LIMITED, Message: "too many release requests for this user", RetryAfter: wait}
+	}
+	var index int64
+	err = n.store.Update(ctx, func(tx *store.Tx) error {
+		resp.Shares = resp.Shares[:0]
+		entry.Refusals = nil
+		if refusal != nil {
+			entry.Outcome, entry.Reason = api.ToProto(refusal).Code, refusal.Error()
+		} else if err := n.collect(tx, sess.User, req.Units, entry, resp); err != nil {
+			return err
+		}
+		var err error
+		index, err = n.record(tx, entry)
+		return err
+	})
+	if err != nil {
+		for _, sh := range resp.Shares {
+			clear(sh.Share)
+		}
+		resp.Shares = nil
+		return err
+	}
+	resp.LogIndex = uint64(index)
+	n.countReleases(len(req.Units), entry.Refusals, refusal)
+	return refusal
+}
+
+// collect reads the user's shares of units into resp, refusing each unit
+// that does not exist or is over its rate limit, and notes the refusals in
+// the entry.
+func (n *Node) collect(tx *store.Tx, user string, units []*api.UnitRef, entry *api.Entry, resp *api.ReleaseResponse) error {
+	for i, u := range units {
+		out := &api.ReleasedShare{Unit: u}
+		share, err := tx.Share(user, unitOf(u), u.Version)
+		var refused error
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			refused = api.Errorf(api.Code_NOT_FOUND, "no share of this unit version")
+		case err != nil:
+			return err
+		default:
+			if ok, wait := n.units.Allow(user + "\x00" + string(u.UnitId)); !ok {
+				clear(share)
+				refused = &api.StatusError{Code: api.Code_RATE_LIMITED, Message: "too many releases of this unit", RetryAfter: wait}
+			}
+		}
+		if refused != nil {
+			out.Error = api.ToProto(refused)
+			entry.Refusals = append(entry.Refusals, &api.Refusal{UnitIndex: uint32(i), Code: out.Error.Code})
+		} else {
+			if alterShare != nil {
+				alterShare(share) // a test build's lying custodian; nil otherwise
+			}
+			out.Share = share
+		}
+		resp.Shares = append(resp.Shares, out)
+	}
+	if len(entry.Refusals) == len(units) {
+		entry.Outcome = entry.Refusals[0].Code
+	}
+	return nil
+}
+
+func (n *Node) countReleases(asked int, refusals []*api.Refusal, whole error) {
+	if whole != nil {
+		n.metrics.releases.WithLabelValues(api.ToProto(whole).Code.String()).Add(float64(asked))
+		return
+	}
+	for _, r := range refusals {
+		n.metrics.releases.WithLabelValues(r.Code.String()).Inc()
+	}
+	n.metrics.releases.WithLabelValues("released").Add(float64(asked - len(refusals)))
+}
+
+func (n *Node) delete(ctx context.Context, s network.Stream, r *api.Reader) error {
+	var req api.DeleteRequest
+	resp := &api.DeleteResponse{}
+	err := n.read(r, &req)
+	if err == nil {
+		err = n.doDelete(ctx, s.Conn().RemotePeer(), &req)
+	}
+	return reply(s, resp, &resp.Error, err)
+}
+
+func (n *Node) doDelete(ctx context.Context, device peer.ID, req *api.DeleteRequest) error {
+	sess, err := n.auth.Session(device)
+	if err != nil {
+		return err
+	}
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	var outcome error
+	err = n.store.Update(ctx, func(tx *store.Tx) error {
+		outcome = nil
+		entry := &api.Entry{Kind: api.EntryKind_DELETE, User: sess.User, ClientPeerId: []byte(device), Units: []*api.UnitRef{req.Unit}}
+		err := tx.DeleteShare(sess.User, unitOf(req.Unit), req.Unit.Version)
+		if errors.Is(err, store.ErrNotFound) {
+			outcome = api.Errorf(api.Code_NOT_FOUND, "no share of this unit version")
+			entry.Outcome, entry.Reason = api.Code_NOT_FOUND, "no such unit version"
+		} else if err != nil {
+			return err
+		}
+		_, err = n.record(tx, entry)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return outcome
+}
+
+func (n *Node) list(ctx context.Context, s network.Stream, r *api.Reader) error {
+	var req api.ListRequest
+	resp := &api.ListResponse{}
+	err := n.read(r, &req)
+	if err == nil {
+		var sess *auth.Session
+		if sess, err = n.session(s); err == nil {
+			err = n.store.View(func(tx *store.Tx) error {
+				units, err := tx.Units(sess.User)
+				for _, u := range units {
+					resp.Units = append(resp.Units, &api.UnitRef{UnitId: u.Unit[:], Version: u.Version})
+				}
+				return err
+			})
+		}
+	}
+	return reply(s, resp, &resp.Error, err)
+}

@@ -27,6 +27,9 @@ import (
 	"github.com/custos-network/custos/node/store"
 )
 
+// gaugePeriod is how often the store-derived gauges are refreshed.
+const gaugePeriod = 15 * time.Second
+
 // maxLimiterKeys bounds the rate-limit buckets kept in memory.
 const maxLimiterKeys = 100_000
 
@@ -164,6 +167,20 @@ func (n *Node) Run(ctx context.Context) error {
 		g.Go(func() error { return n.serveOps(gctx, n.opsListener) })
 	}
 	g.Go(func() error { return admin.Serve(gctx, n.adminListener, n, n.log.Named("admin")) })
+	g.Go(func() error {
+		// Entries appended by login and admin actions, and locks, show in
+		// the gauges within this period; releases and puts at once.
+		t := time.NewTicker(gaugePeriod)
+		defer t.Stop()
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-t.C:
+				n.refreshGauges()
+			}
+		}
+	})
 	err := g.Wait()
 	if cerr := n.Close(); err == nil {
 		err = cerr

@@ -39,3 +39,6 @@ func (n *Node) ClosingForTest() bool { return n.closing.Load() }
 // StoreStatsForTest returns the store's counts, among them the commits
 // (fsyncs) and the updates they carried.
 func (n *Node) StoreStatsForTest() (store.Stats, error) { return n.store.Stats() }
+
+// OpsAddrForTest is the address the operations HTTP server listens on.
+func (n *Node) OpsAddrForTest() string { return n.opsListener.Addr().String() }

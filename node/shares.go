@@ -20,7 +20,11 @@ const maxClockSkew = 5 * time.Minute
 
 // record appends an audit entry, stamped with the node's time, within tx.
 func (n *Node) record(tx *store.Tx, e *api.Entry) (int64, error) {
-	return n.audit.AppendEntry(tx, e, n.now())
+	index, err := n.audit.AppendEntry(tx, e, n.now())
+	if err == nil {
+		n.metrics.logSize.Set(float64(index + 1))
+	}
+	return index, err
 }
 
 // session returns the stream's session, or UNAUTHENTICATED.

@@ -65,9 +65,10 @@ const (
 // concurrent use. Functions passed to Update and View must not call the
 // Store's methods: an Update inside an Update never returns.
 type Store struct {
-	db        *badger.DB
-	log       *zap.Logger
-	shareAEAD cipher.AEAD
+	db          *badger.DB
+	log         *zap.Logger
+	shareAEAD   cipher.AEAD
+	reservePath string // the reserve file, "" in memory or without room
 
 	queue      chan *request
 	writerDone chan struct{}
@@ -186,6 +187,7 @@ func open(dir string, storageKey []byte, log *zap.Logger, tune func(badger.Optio
 		writerDone: make(chan struct{}),
 		space:      newSpaceGuard(opts, log),
 	}
+	s.makeReserve(dir, opts.MemTableSize+spaceMargin)
 	go s.writer()
 	if err := s.ensureKeyCheck(); err != nil {
 		_ = s.Close()
@@ -250,6 +252,7 @@ func (s *Store) Close() error {
 
 		s.dbmu.Lock()
 		defer s.dbmu.Unlock()
+		s.dropReserve()
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("store: close: %w", err)
 		}

@@ -47,6 +47,7 @@ type Status struct {
 	Shares         int       `json:"shares"`
 	LogSize        int64     `json:"log_size"`
 	DiskBytes      int64     `json:"disk_bytes"`
+	ReserveBytes   int64     `json:"reserve_bytes"` // free disk the store needs before it takes writes
 	Checkpoint     string    `json:"checkpoint"` // the latest signed checkpoint, as text
 }
 

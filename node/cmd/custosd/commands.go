@@ -154,9 +154,9 @@ func statusCmd() *cobra.Command {
 		if !st.Ready {
 			ready = "shutting down"
 		}
-		fmt.Fprintf(out, "node      %s (%s)\npeer ID   %s\nstate     %s, up %s\naccounts  %d (%d locked)\nshares    %d\nlog       %d entries\ndisk      %d bytes\naddresses %s\n",
+		fmt.Fprintf(out, "node      %s (%s)\npeer ID   %s\nstate     %s, up %s\naccounts  %d (%d locked)\nshares    %d\nlog       %d entries\ndisk      %.1f MiB used, %.1f MiB free space needed to take writes\naddresses %s\n",
 			st.Name, cfg.Path(node.ConfigFile), st.PeerID, ready, time.Since(st.Started).Round(time.Second),
-			st.Accounts, st.LockedAccounts, st.Shares, st.LogSize, st.DiskBytes, strings.Join(st.Addrs, "\n          "))
+			st.Accounts, st.LockedAccounts, st.Shares, st.LogSize, mib(st.DiskBytes), mib(st.ReserveBytes), strings.Join(st.Addrs, "\n          "))
 		return nil
 	}
 	return cmd
@@ -339,3 +339,5 @@ must be stopped, and its storage key must be the one the backup was made with.`,
 	}
 	return cmd
 }
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }

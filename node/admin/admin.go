@@ -48,7 +48,7 @@ type Status struct {
 	LogSize        int64     `json:"log_size"`
 	DiskBytes      int64     `json:"disk_bytes"`
 	ReserveBytes   int64     `json:"reserve_bytes"` // free disk the store needs before it takes writes
-	Checkpoint     string    `json:"checkpoint"` // the latest signed checkpoint, as text
+	Checkpoint     string    `json:"checkpoint"`    // the latest signed checkpoint, as text
 }
 
 // User is one account as an operator sees it.

@@ -351,6 +351,29 @@ func TestRefusals(t *testing.T) {
 			},
 		},
 		{
+			name: "login challenges over auth.logins are RATE_LIMITED with a retry-after",
+			// newEnv's own login took one of the three.
+			opts: opt(func(c *config.Config) { c.Auth.Logins = config.Bucket{Burst: 3, Every: time.Hour} }),
+			run: func(e *env) error {
+				for range 2 {
+					if err := e.alice.Login(e.ctx, e.n.ID()); err != nil {
+						return fmt.Errorf("a login within the bucket: %v", err)
+					}
+				}
+				return e.alice.Login(e.ctx, e.n.ID())
+			},
+			code: api.Code_RATE_LIMITED, msg: "too many logins from this device",
+			after: func(e *env, err error) {
+				var se *api.StatusError
+				if !errors.As(err, &se) || se.RetryAfter < 30*time.Minute {
+					e.t.Errorf("retry after %v, want about the bucket's hour", se.RetryAfter)
+				}
+				if f := e.failures("alice"); f != 0 {
+					e.t.Errorf("a refused challenge counted %d failures", f)
+				}
+			},
+		},
+		{
 			name: "a login during the backoff is RATE_LIMITED with a retry-after, and not counted",
 			opts: opt(func(c *config.Config) { c.Auth.BackoffBase = time.Minute }),
 			run: func(e *env) error {

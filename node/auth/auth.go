@@ -72,7 +72,7 @@ func New(s *store.Store, l *audit.Log, node peer.ID, enrollment string, cfg conf
 	}
 	return &Service{
 		store: s, log: l, node: node, cfg: cfg, open: enrollment == "open", now: now,
-		hello:    limits.New(config.Bucket{Burst: 10, Every: 6 * time.Second}, maxPending, now),
+		hello:    limits.New(cfg.Logins, maxPending, now),
 		pending:  map[peer.ID]challenge{},
 		sessions: map[peer.ID]*Session{},
 	}

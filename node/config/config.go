@@ -57,6 +57,7 @@ type Auth struct {
 	BackoffBase      time.Duration `yaml:"backoff_base"`  // wait after the first failed login, doubled per failure
 	BackoffMax       time.Duration `yaml:"backoff_max"`   // the most the wait grows to
 	InviteTTL        time.Duration `yaml:"invite_ttl"`    // how long an invite token stays valid
+	Logins           Bucket        `yaml:"logins"`        // login challenges per device
 }
 
 // Limits configures rate limits and resource limits.
@@ -102,6 +103,7 @@ func Default(name string) Config {
 			BackoffBase:      time.Second,
 			BackoffMax:       5 * time.Minute,
 			InviteTTL:        72 * time.Hour,
+			Logins:           Bucket{Burst: 30, Every: 2 * time.Second},
 		},
 		Limits: Limits{
 			UnitReleases:      Bucket{Burst: 10, Every: time.Minute},

@@ -106,6 +106,7 @@ func (c *Config) validate(p *problems) {
 			formatDuration(a.BackoffMax), formatDuration(a.BackoffBase))
 	}
 	checkDuration(p, "auth.invite_ttl", a.InviteTTL)
+	checkBucket(p, "auth.logins", a.Logins)
 
 	l := &c.Limits
 	checkBucket(p, "limits.unit_releases", l.UnitReleases)

@@ -43,6 +43,9 @@ var help = map[string]string{
 	"auth.backoff_base":       "Wait imposed after a failed login; it doubles with each further failure.",
 	"auth.backoff_max":        "The longest that wait grows.",
 	"auth.invite_ttl":         "How long an invite token from custosd invite stays valid.",
+	"auth.logins":             "Login challenges one device may ask for; guesses are limited apart, by failures.",
+	"auth.logins.burst":       "Challenges allowed at once.",
+	"auth.logins.every":       "One more challenge allowed per this much time.",
 
 	"limits":                      "Rate and resource limits. A bucket allows burst releases at once, then one per every.",
 	"limits.unit_releases":        "Share releases of one unit (record) to one user.",

@@ -1,0 +1,44 @@
+// Package vault reads and writes the user's local vault: one JSON file that
+// holds the device key, the client master secret, the password's Argon2id
+// parameters and, for every unit (record), what the client needs to get it
+// back from the custodians: its unit ID, version, threshold, the nodes it
+// was dealt to with a commitment to each share, and the sealed record.
+// docs/vault.md specifies the format.
+//
+// The vault is not encrypted under the user's password: a password-wrapped
+// file on a stolen device would let a thief test passwords offline, which
+// defeats the guess limits of the nodes. Its protection at rest is the file
+// mode 0600 in a directory of mode 0700; it is a secret file, like an SSH
+// private key.
+//
+// # What it guarantees
+//
+//   - A vault that Open returns passed every rule of the format: a known
+//     format version, exactly the fields of the format (each once, none
+//     null, nothing after the document), and valid values in each (see
+//     docs/vault.md). A file that fails is reported, with what is wrong,
+//     and never written to.
+//   - Create and Save write a complete file or none: a temporary file in the
+//     same directory is written, synced and renamed over the vault, and the
+//     directory is synced. A crash at any point leaves the old vault or the
+//     new one, never a mix; a temporary file that a crash left behind is
+//     ignored by Open and replaced by the next Save.
+//   - Save and Create write only a vault that passes the same rules as Open.
+//   - At most one Handle holds a vault at a time, across processes: Open
+//     takes an exclusive lock (flock(2) on the file beside it named
+//     path+".lock", which stays there) and waits up to 5 seconds for it.
+//   - Open refuses a vault file that its group or others may read or write,
+//     and one that is not a regular file (a symbolic link, for instance).
+//   - Errors and the printed forms of a Vault never hold the device key or
+//     the master secret; a Vault refuses to be JSON-encoded by accident.
+//
+// # What it leaves to the caller
+//
+//   - Wiping: call Vault.Wipe when done. Wiping is best effort in Go: the
+//     runtime may have copied the bytes, and the JSON encoder and decoder
+//     keep working copies of the file's text that nothing here can reach.
+//   - The network file is kept as the user gave it; parsing it is the
+//     client's work, as is keeping the vault's units consistent with it.
+//   - Locking relies on flock(2), which some network file systems do not
+//     honour; a vault belongs on a local disk.
+package vault

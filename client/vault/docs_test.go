@@ -1,0 +1,43 @@
+package vault
+
+import (
+	"bytes"
+	"encoding/base64"
+	"os"
+	"testing"
+)
+
+// The example in docs/vault.md is a valid vault, written exactly as custos
+// writes it, and its network field is the YAML shown beside it.
+func TestDocumentedExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/vault.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example := fenced(t, doc, "```json\n")
+	v, err := decode(example)
+	if err != nil {
+		t.Fatalf("the documented example does not decode: %v", err)
+	}
+	defer v.Wipe()
+	if again := mustEncode(t, v); !bytes.Equal(again, example) {
+		t.Errorf("the documented example is not in the form custos writes")
+	}
+	if yaml := fenced(t, doc, "```yaml\n"); !bytes.Equal(v.Network, yaml) {
+		t.Errorf("the documented network file is not the example's network field:\n%s", base64.StdEncoding.EncodeToString(yaml))
+	}
+}
+
+// fenced returns the first code block that opens with fence.
+func fenced(t *testing.T, doc []byte, fence string) []byte {
+	t.Helper()
+	_, rest, ok := bytes.Cut(doc, []byte(fence))
+	if !ok {
+		t.Fatalf("docs/vault.md has no %q block", fence)
+	}
+	block, _, ok := bytes.Cut(rest, []byte("```\n"))
+	if !ok {
+		t.Fatalf("the %q block in docs/vault.md does not end", fence)
+	}
+	return block
+}

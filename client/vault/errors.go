@@ -1,0 +1,26 @@
+package vault
+
+import "errors"
+
+// Errors to match with errors.Is. The errors of this package say what is
+// wrong and where, never a secret.
+var (
+	// ErrUnknownFormat: the file names a format this build does not read;
+	// the message holds the format found.
+	ErrUnknownFormat = errors.New("unknown vault format")
+	// ErrCorrupt: the file is not a valid vault; the message says why.
+	ErrCorrupt = errors.New("the vault file is damaged")
+	// ErrInvalid: a vault in memory breaks a rule of the format, so Create
+	// or Save wrote nothing, or PutUnit was given a malformed unit.
+	ErrInvalid = errors.New("the vault breaks a rule of its format")
+	// ErrExists: Create found a file at the path, or PutUnit a unit with the
+	// same label or ID.
+	ErrExists = errors.New("exists already")
+	// ErrNotFound: there is no vault at the path.
+	ErrNotFound = errors.New("no vault")
+	// ErrBusy: another process holds the vault.
+	ErrBusy = errors.New("another process is using the vault")
+	// ErrPermissions: the vault file may be read or written by its group or
+	// by others, who could take the device key from it.
+	ErrPermissions = errors.New("others may read or write the vault file")
+)

@@ -1,0 +1,169 @@
+package vault
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/custos-network/custos/threshold"
+)
+
+// Test keys come from fixed seeds, so that failures are reproducible. None
+// is anyone's real key.
+
+func testPrivKey(t testing.TB, seed byte) crypto.PrivKey {
+	t.Helper()
+	k, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, ed25519.SeedSize)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func testDeviceKey(t testing.TB, seed byte) []byte {
+	t.Helper()
+	b, err := crypto.MarshalPrivateKey(testPrivKey(t, seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func testPeerID(t testing.TB, seed byte) string {
+	t.Helper()
+	id, err := peer.IDFromPrivateKey(testPrivKey(t, seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id.String()
+}
+
+func testCommit(s string) threshold.Commitment { return sha256.Sum256([]byte(s)) }
+
+func testUnitID(b byte) threshold.UnitID {
+	var id threshold.UnitID
+	for i := range id {
+		id[i] = b + byte(i)
+	}
+	return id
+}
+
+var testTime = time.Date(2025, 3, 1, 12, 30, 0, 123456789, time.UTC)
+
+const testNetwork = `version: 1
+threshold: 2
+nodes:
+  - name: acme
+    peer_id: placeholder
+    addrs: [/ip4/192.0.2.1/udp/4001/quic-v1]
+`
+
+func testUnit(t testing.TB, label string, idByte byte) Unit {
+	t.Helper()
+	return Unit{
+		Label:     label,
+		ID:        testUnitID(idByte),
+		Version:   1,
+		Threshold: 2,
+		Nodes: []UnitNode{
+			{Name: "acme", PeerID: testPeerID(t, 0xa1), Commitment: testCommit(label + "/acme"), Stored: true},
+			{Name: "bolt", PeerID: testPeerID(t, 0xa2), Commitment: testCommit(label + "/bolt"), Stored: true},
+			{Name: "cove", PeerID: testPeerID(t, 0xa3), Commitment: testCommit(label + "/cove"), Stored: true},
+		},
+		KeyCommit: testCommit(label + "/key"),
+		Sealed:    append([]byte{0x01}, bytes.Repeat([]byte{idByte}, 60)...),
+		Created:   testTime,
+		Updated:   testTime.Add(time.Hour),
+	}
+}
+
+// testVault returns a valid vault with two units (one degraded) and a
+// pending delete.
+func testVault(t testing.TB) *Vault {
+	t.Helper()
+	bank := testUnit(t, "bank", 0x20)
+	bank.Version = 3
+	bank.Nodes[2].Stored = false
+	bank.Degraded = true
+	return &Vault{
+		User:         "alice@example.org",
+		Network:      []byte(testNetwork),
+		DeviceKey:    testDeviceKey(t, 0x01),
+		MasterSecret: bytes.Repeat([]byte{0x4d}, threshold.KeySize),
+		PasswordKDF: threshold.PasswordKDF{
+			Salt: bytes.Repeat([]byte{0x5a}, threshold.SaltSize), Time: 3, Memory: 64 * 1024, Threads: 4,
+		},
+		Units: []Unit{testUnit(t, "acme-portal", 0x10), bank},
+		PendingDeletes: []PendingDelete{
+			{ID: testUnitID(0x20), Version: 2, Nodes: []string{"cove"}},
+		},
+	}
+}
+
+// secretForms lists the ways the vault's secrets could show up in text.
+func secretForms(v *Vault) []string {
+	var out []string
+	for _, s := range [][]byte{v.DeviceKey, v.MasterSecret} {
+		out = append(out, base64.StdEncoding.EncodeToString(s), hex.EncodeToString(s), string(s))
+		// A window of the secret in the middle, in case only part leaked.
+		out = append(out, hex.EncodeToString(s[8:24]))
+	}
+	return out
+}
+
+// noSecrets fails the test if text holds a secret of v. It never prints the
+// text itself.
+func noSecrets(t *testing.T, v *Vault, what, text string) {
+	t.Helper()
+	for _, s := range secretForms(v) {
+		if strings.Contains(text, s) {
+			t.Errorf("%s holds a secret of the vault", what)
+			return
+		}
+	}
+}
+
+// vaultPath returns a path for a vault in a fresh directory.
+func vaultPath(t *testing.T) string {
+	t.Helper()
+	return filepath.Join(t.TempDir(), "custos", "vault.json")
+}
+
+// writeRaw puts b at path as a vault file would be, mode 0600.
+func writeRaw(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustEncode(t testing.TB, v *Vault) []byte {
+	t.Helper()
+	b, err := encode(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

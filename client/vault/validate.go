@@ -1,0 +1,246 @@
+package vault
+
+import (
+	"crypto/ed25519"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	pb "github.com/libp2p/go-libp2p/core/crypto/pb"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/threshold"
+)
+
+// Limits of the format.
+const (
+	// MaxLabelLen is the longest label, in bytes.
+	MaxLabelLen = 128
+	// MaxNetworkSize is the largest network file a vault keeps.
+	MaxNetworkSize = 1 << 20
+	// maxSealed leaves room above the largest record for any sealed
+	// format's header and tag (version 1 adds 41 bytes).
+	maxSealed = threshold.MaxRecordSize + 1024
+)
+
+// ValidLabel reports whether label can name a unit: 1 to 128 bytes of
+// UTF-8, every character printable (letters, marks, digits, punctuation,
+// symbols and the ASCII space), and no space at either end. Labels are
+// compared byte for byte, without Unicode normalisation.
+func ValidLabel(label string) bool {
+	if len(label) == 0 || len(label) > MaxLabelLen || !utf8.ValidString(label) {
+		return false
+	}
+	if label[0] == ' ' || label[len(label)-1] == ' ' {
+		return false
+	}
+	for _, r := range label {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// check says what breaks a rule of the format, or returns nil. Its messages
+// name fields, units and nodes, never a secret.
+func (v *Vault) check() error {
+	if !api.ValidUser(v.User) {
+		return fmt.Errorf("user name %q is not 1 to %d letters, digits and . _ @ + -", clip(v.User), api.MaxUserLen)
+	}
+	if len(v.Network) == 0 || len(v.Network) > MaxNetworkSize {
+		return fmt.Errorf("the network file is %d bytes; it must be 1 to %d", len(v.Network), MaxNetworkSize)
+	}
+	if err := checkDeviceKey(v.DeviceKey); err != nil {
+		return err
+	}
+	if len(v.MasterSecret) != threshold.KeySize {
+		return fmt.Errorf("the master secret is %d bytes, want %d", len(v.MasterSecret), threshold.KeySize)
+	}
+	if isZero(v.MasterSecret) {
+		return errors.New("the master secret is all zeros (wiped?)")
+	}
+	if err := v.PasswordKDF.Validate(); err != nil {
+		return fmt.Errorf("password_kdf: %s", strings.TrimPrefix(err.Error(), "threshold: "))
+	}
+	labels := make(map[string]bool, len(v.Units))
+	current := make(map[threshold.UnitID]uint64, len(v.Units))
+	for i := range v.Units {
+		u := &v.Units[i]
+		if err := checkUnit(u); err != nil {
+			if !ValidLabel(u.Label) {
+				return fmt.Errorf("units[%d]: %w", i, err)
+			}
+			return err
+		}
+		if labels[u.Label] {
+			return fmt.Errorf("units[%d]: the label %q is used twice", i, u.Label)
+		}
+		if _, ok := current[u.ID]; ok {
+			return fmt.Errorf("unit %q: its ID %s is another unit's too", u.Label, u.ID)
+		}
+		labels[u.Label] = true
+		current[u.ID] = u.Version
+	}
+	type ref struct {
+		id      threshold.UnitID
+		version uint64
+	}
+	pending := make(map[ref]bool, len(v.PendingDeletes))
+	for i, d := range v.PendingDeletes {
+		at := fmt.Sprintf("pending_deletes[%d]", i)
+		switch {
+		case d.ID == threshold.UnitID{}:
+			return fmt.Errorf("%s: the unit ID is all zeros", at)
+		case d.Version == 0:
+			return fmt.Errorf("%s: versions start at 1", at)
+		case len(d.Nodes) == 0:
+			return fmt.Errorf("%s: no nodes left to confirm; the entry should have been dropped", at)
+		case pending[ref{d.ID, d.Version}]:
+			return fmt.Errorf("%s: unit %s version %d is listed twice", at, d.ID, d.Version)
+		case current[d.ID] == d.Version:
+			// Retrying it would delete the only copy of a record.
+			return fmt.Errorf("%s: unit %s version %d is the unit's current version", at, d.ID, d.Version)
+		}
+		pending[ref{d.ID, d.Version}] = true
+		names := make(map[string]bool, len(d.Nodes))
+		for _, n := range d.Nodes {
+			if !api.ValidNodeName(n) {
+				return fmt.Errorf("%s: node name %q is not 1 to 32 lower-case letters, digits and hyphens", at, clip(n))
+			}
+			if names[n] {
+				return fmt.Errorf("%s: node %s is listed twice", at, n)
+			}
+			names[n] = true
+		}
+	}
+	return nil
+}
+
+// checkUnit checks one unit on its own.
+func checkUnit(u *Unit) error {
+	if !ValidLabel(u.Label) {
+		return fmt.Errorf("label %q is not 1 to %d bytes of printable text without a space at either end", clip(u.Label), MaxLabelLen)
+	}
+	at := fmt.Sprintf("unit %q", u.Label)
+	switch {
+	case u.ID == threshold.UnitID{}:
+		return fmt.Errorf("%s: the unit ID is all zeros", at)
+	case u.Version == 0:
+		return fmt.Errorf("%s: versions start at 1", at)
+	case len(u.Nodes) == 0:
+		return fmt.Errorf("%s: no nodes", at)
+	case len(u.Nodes) > threshold.MaxShares:
+		return fmt.Errorf("%s: %d nodes; a unit has at most %d", at, len(u.Nodes), threshold.MaxShares)
+	case u.Threshold < 2 || u.Threshold > len(u.Nodes):
+		return fmt.Errorf("%s: threshold %d; it must be from 2 to the unit's %d nodes", at, u.Threshold, len(u.Nodes))
+	case u.KeyCommit == threshold.Commitment{}:
+		return fmt.Errorf("%s: the key commitment is all zeros", at)
+	case len(u.Sealed) == 0 || len(u.Sealed) > maxSealed:
+		return fmt.Errorf("%s: the sealed record is %d bytes; it must be 1 to %d", at, len(u.Sealed), maxSealed)
+	}
+	if err := checkTime(u.Created); err != nil {
+		return fmt.Errorf("%s: created: %w", at, err)
+	}
+	if err := checkTime(u.Updated); err != nil {
+		return fmt.Errorf("%s: updated: %w", at, err)
+	}
+	names := make(map[string]bool, len(u.Nodes))
+	ids := make(map[string]bool, len(u.Nodes))
+	allStored := true
+	for i, n := range u.Nodes {
+		if !api.ValidNodeName(n.Name) {
+			return fmt.Errorf("%s: nodes[%d]: name %q is not 1 to 32 lower-case letters, digits and hyphens", at, i, clip(n.Name))
+		}
+		id, err := peer.Decode(n.PeerID)
+		if err != nil || id.String() != n.PeerID {
+			return fmt.Errorf("%s: node %s: %q is not a peer ID in base58", at, n.Name, clip(n.PeerID))
+		}
+		if n.Commitment == (threshold.Commitment{}) {
+			return fmt.Errorf("%s: node %s: the share commitment is all zeros", at, n.Name)
+		}
+		if names[n.Name] || ids[n.PeerID] {
+			return fmt.Errorf("%s: node %s is listed twice (by name or peer ID)", at, n.Name)
+		}
+		names[n.Name], ids[n.PeerID] = true, true
+		allStored = allStored && n.Stored
+	}
+	if u.Degraded == allStored {
+		if u.Degraded {
+			return fmt.Errorf("%s: marked degraded, but every node stores its share", at)
+		}
+		return fmt.Errorf("%s: some node does not store its share, but the unit is not marked degraded", at)
+	}
+	return nil
+}
+
+// checkTime accepts a time that is set and whose year in UTC has four
+// digits, so that it is written and read back as it is.
+func checkTime(t time.Time) error {
+	if t.IsZero() {
+		return errors.New("not set")
+	}
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		return fmt.Errorf("year %d is out of range", y)
+	}
+	return nil
+}
+
+// checkDeviceKey accepts an Ed25519 private key in libp2p's encoding, in the
+// form that crypto.MarshalPrivateKey writes (so that it is written back byte
+// for byte), whose public half is the one its seed gives.
+func checkDeviceKey(b []byte) error {
+	bad := errors.New("the device key is not a libp2p Ed25519 private key")
+	if len(b) == 0 {
+		return errors.New("the device key is missing (wiped?)")
+	}
+	key, err := crypto.UnmarshalPrivateKey(b)
+	if err != nil || key.Type() != pb.KeyType_Ed25519 {
+		return bad
+	}
+	again, err := crypto.MarshalPrivateKey(key)
+	if err != nil {
+		return bad
+	}
+	defer clear(again)
+	if subtle.ConstantTimeCompare(again, b) != 1 {
+		return errors.New("the device key is not in the form crypto.MarshalPrivateKey writes")
+	}
+	raw, err := key.Raw()
+	if err != nil || len(raw) != ed25519.PrivateKeySize {
+		return bad
+	}
+	defer clear(raw)
+	if isZero(raw[:ed25519.SeedSize]) {
+		return errors.New("the device key is all zeros (wiped?)")
+	}
+	want := ed25519.NewKeyFromSeed(raw[:ed25519.SeedSize])
+	defer clear(want)
+	if subtle.ConstantTimeCompare(want[ed25519.SeedSize:], raw[ed25519.SeedSize:]) != 1 {
+		return errors.New("the device key's public half does not match its private half")
+	}
+	return nil
+}
+
+func isZero(b []byte) bool {
+	var acc byte
+	for _, c := range b {
+		acc |= c
+	}
+	return acc == 0
+}
+
+// clip shortens text from the file that goes into an error message.
+func clip(s string) string {
+	const n = 64
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

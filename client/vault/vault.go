@@ -1,0 +1,161 @@
+package vault
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/custos-network/custos/threshold"
+)
+
+// Vault is the content of a vault file. Its fields are the file's fields;
+// docs/vault.md says what each holds and the rules each must follow.
+type Vault struct {
+	// User is the user's name at the custodians.
+	User string
+	// Network is the network file as the user gave it, byte for byte.
+	Network []byte
+	// DeviceKey is the device's libp2p identity: an Ed25519 private key as
+	// crypto.MarshalPrivateKey writes it. Secret.
+	DeviceKey []byte
+	// MasterSecret is the client master secret M, 32 bytes. Secret.
+	MasterSecret []byte
+	// PasswordKDF is the salt and Argon2id parameters of the password.
+	PasswordKDF threshold.PasswordKDF
+	// Units are the user's records, in label order (byte-wise) once saved.
+	Units []Unit
+	// PendingDeletes are unit versions that some nodes have not yet
+	// confirmed deleting; the client retries them on the next unlock.
+	PendingDeletes []PendingDelete
+}
+
+// Unit is what the vault keeps of one record: everything needed to collect
+// its shares, check them and open the sealed record.
+type Unit struct {
+	// Label is the user's name for the unit; it never leaves the device.
+	// See ValidLabel.
+	Label string `json:"label"`
+	// ID is the unit's random ID at the custodians.
+	ID threshold.UnitID `json:"id"`
+	// Version is the version of the unit these shares and this record are
+	// of, from 1.
+	Version uint64 `json:"version"`
+	// Threshold is how many of the Nodes must give their share back.
+	Threshold int `json:"threshold"`
+	// Nodes are the custodians the version was dealt to, in dealing order:
+	// share i went to Nodes[i].
+	Nodes []UnitNode `json:"nodes"`
+	// KeyCommit is the commitment to the server key of this version.
+	KeyCommit threshold.Commitment `json:"key_commit"`
+	// Sealed is the sealed record (docs/threshold.md).
+	Sealed []byte `json:"sealed"`
+	// Degraded is set when some node does not store its share; it must be
+	// true exactly when some UnitNode has Stored false.
+	Degraded bool `json:"degraded"`
+	// Created and Updated are when the unit was first put and when its
+	// current version was made. They are written in UTC.
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+}
+
+// UnitNode is one custodian of a unit version.
+type UnitNode struct {
+	// Name is the node's name in the network file.
+	Name string `json:"name"`
+	// PeerID is the node's libp2p peer ID in its base58 text form.
+	PeerID string `json:"peer_id"`
+	// Commitment checks the share the node holds.
+	Commitment threshold.Commitment `json:"commitment"`
+	// Stored is set once the node acknowledged storing its share.
+	Stored bool `json:"stored"`
+}
+
+// PendingDelete is a unit version whose deletion some nodes have not yet
+// confirmed.
+type PendingDelete struct {
+	ID      threshold.UnitID `json:"id"`
+	Version uint64           `json:"version"`
+	// Nodes are the names of the nodes still to confirm.
+	Nodes []string `json:"nodes"`
+}
+
+// Unit returns the unit with this label. The pointer is into v.Units: it
+// lets the caller change the unit in place, and is valid until the next
+// PutUnit, RemoveUnit or Save (which sorts the units).
+func (v *Vault) Unit(label string) (*Unit, bool) {
+	for i := range v.Units {
+		if v.Units[i].Label == label {
+			return &v.Units[i], true
+		}
+	}
+	return nil, false
+}
+
+// PutUnit adds a unit, in label order. It checks the unit against the rules
+// of the format (ErrInvalid) and refuses one whose label or ID another unit
+// has (ErrExists). The vault keeps copies of the unit's slices.
+func (v *Vault) PutUnit(u Unit) error {
+	if err := checkUnit(&u); err != nil {
+		return fmt.Errorf("put unit: %w: %w", ErrInvalid, err)
+	}
+	for i := range v.Units {
+		switch {
+		case v.Units[i].Label == u.Label:
+			return fmt.Errorf("put unit: a unit labelled %q %w", u.Label, ErrExists)
+		case v.Units[i].ID == u.ID:
+			return fmt.Errorf("put unit: a unit with ID %s (labelled %q) %w", u.ID, v.Units[i].Label, ErrExists)
+		}
+	}
+	u.Nodes = slices.Clone(u.Nodes)
+	u.Sealed = slices.Clone(u.Sealed)
+	i, _ := slices.BinarySearchFunc(v.Units, u.Label, func(x Unit, label string) int {
+		return strings.Compare(x.Label, label)
+	})
+	v.Units = slices.Insert(v.Units, i, u)
+	return nil
+}
+
+// RemoveUnit removes the unit with this label and reports whether there was
+// one. Deleting its shares at the nodes is the caller's work (see
+// PendingDeletes).
+func (v *Vault) RemoveUnit(label string) bool {
+	for i := range v.Units {
+		if v.Units[i].Label == label {
+			v.Units = slices.Delete(v.Units, i, i+1)
+			return true
+		}
+	}
+	return false
+}
+
+// Wipe overwrites the device key and the master secret with zeros and drops
+// them, so that the vault can no longer be saved. It is best effort (see the
+// package documentation).
+func (v *Vault) Wipe() {
+	clear(v.DeviceKey)
+	clear(v.MasterSecret)
+	v.DeviceKey, v.MasterSecret = nil, nil
+}
+
+// String describes the vault without its secrets.
+func (v Vault) String() string {
+	return fmt.Sprintf("vault{user: %q, units: %d, pending deletes: %d, secrets: [redacted]}",
+		v.User, len(v.Units), len(v.PendingDeletes))
+}
+
+// Format prints what String returns under every verb, %x and %#v included,
+// so that no verb reaches the secrets.
+func (v Vault) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, v.String()) }
+
+var errEncodeVault = errors.New("a vault is written by Create and Save, not encoded implicitly")
+
+// MarshalJSON fails: a vault written somewhere by accident would give away
+// its secrets.
+func (v Vault) MarshalJSON() ([]byte, error) { return nil, errEncodeVault }
+
+// UnmarshalJSON fails, for the same reason: a vault is read by Open, which
+// checks it.
+func (v *Vault) UnmarshalJSON([]byte) error { return errEncodeVault }

@@ -66,3 +66,7 @@ func (p *Process) StartEnv(t testing.TB, env []string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Signal sends sig to the process; SIGSTOP makes a node that accepts
+// connections (the kernel does) but never answers.
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }

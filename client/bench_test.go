@@ -1,0 +1,243 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/custos-network/custos/client"
+	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/node/nodetest"
+)
+
+// The benchmarks run against five real custosd processes, threshold 3, with
+// rate limits raised so that nothing is refused. Run them one at a time:
+//
+//	go test -run '^$' -bench WarmUnlock -benchtime 200x ./client/
+//	go test -run '^$' -bench ColdUnlock -benchtime 20x ./client/
+//	go test -run '^$' -bench BatchUnlock -benchtime 3x ./client/
+
+// latencies records each iteration's latency and reports its p50 and p99.
+type latencies []time.Duration
+
+func (l *latencies) time(fn func()) {
+	start := time.Now()
+	fn()
+	*l = append(*l, time.Since(start))
+}
+
+func (l latencies) report(b *testing.B) {
+	if len(l) == 0 {
+		return
+	}
+	s := slices.Clone(l)
+	slices.Sort(s)
+	at := func(p float64) time.Duration { return s[min(len(s)-1, int(p*float64(len(s))))] }
+	b.ReportMetric(float64(at(0.50)), "p50-ns")
+	b.ReportMetric(float64(at(0.99)), "p99-ns")
+}
+
+// BenchmarkWarmUnlock compares a Get on a warm session with its floor, B:
+// one bare request and answer to each of the 5 nodes in parallel on open
+// connections (an enrollment without a user, which a node refuses before
+// touching its store), then one fsync of a small file on the same disk, as
+// a node makes its log entry durable before it releases a share. Aims: the
+// get's p50 at most 1.5 times B's, its p99 at most 3 times B's.
+func BenchmarkWarmUnlock(b *testing.B) {
+	tn := startNet(b, 5, 3, nil)
+	ctx := context.Background()
+	c, _ := tn.unlocked(b, "alice", client.Options{})
+	if err := c.Put(ctx, "acme-portal", acme, client.PutOptions{}); err != nil {
+		b.Fatal(err)
+	}
+
+	b.Run("baseline", func(b *testing.B) {
+		dev := nodetest.NewDevice(b, "bench")
+		var infos []nodeInfo
+		for _, p := range tn.nodes {
+			info := p.Info(b)
+			if err := dev.Connect(ctx, info); err != nil {
+				b.Fatal(err)
+			}
+			infos = append(infos, nodeInfo{id: info.ID})
+		}
+		f, err := os.Create(filepath.Join(b.TempDir(), "fsync"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		entry := make([]byte, 512) // about one log entry
+		var lat latencies
+		b.ResetTimer()
+		for b.Loop() {
+			lat.time(func() {
+				var wg sync.WaitGroup
+				errs := make([]error, len(infos))
+				for i, n := range infos {
+					wg.Go(func() {
+						var resp api.EnrollResponse
+						errs[i] = dev.Call(ctx, n.id, api.ProtocolEnroll, &api.EnrollRequest{}, &resp)
+						if errs[i] == nil && !nodetest.IsCode(api.FromProto(resp.Error), api.Code_INVALID_ARGUMENT) {
+							errs[i] = fmt.Errorf("the node answered %v, want INVALID_ARGUMENT", resp.Error)
+						}
+					})
+				}
+				wg.Wait()
+				for _, err := range errs {
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				if _, err := f.WriteAt(entry, 0); err != nil {
+					b.Fatal(err)
+				}
+				if err := f.Sync(); err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
+		lat.report(b)
+	})
+
+	b.Run("get", func(b *testing.B) {
+		var lat latencies
+		b.ResetTimer()
+		for b.Loop() {
+			lat.time(func() {
+				rec, err := c.Get(ctx, "acme-portal")
+				if err != nil {
+					b.Fatal(err)
+				}
+				rec.Wipe()
+			})
+		}
+		lat.report(b)
+	})
+}
+
+type nodeInfo struct{ id peer.ID }
+
+// BenchmarkColdUnlock times one full Open and Unlock of a vault (and its
+// Close), and reports its parts: connect-ns, dialling all 5 nodes in
+// parallel (done first, so that the logins reuse the connections);
+// argon2-ns, the password hash at the vault's parameters; login-ns, the
+// login round trips at all 5 nodes in parallel. The last two are what
+// Unlock reports at debug level.
+//
+// A node answers at most 10 login challenges a minute per device, so the
+// benchmark moves to a new vault (a new device) every 8 unlocks.
+func BenchmarkColdUnlock(b *testing.B) {
+	tn := startNet(b, 5, 3, nil)
+	ctx := context.Background()
+	users := 0 // across runs of the sub-benchmark (-count)
+	b.Run("cold", func(b *testing.B) {
+		core, logs := observer.New(zapcore.DebugLevel)
+		log := zap.New(core)
+		var path string
+		uses, iters := 8, 0
+		var connect, argon, login time.Duration
+		for b.Loop() {
+			if uses == 8 {
+				b.StopTimer()
+				users++
+				path, uses = tn.vault(b, fmt.Sprintf("bench%d", users)), 0
+				b.StartTimer()
+			}
+			uses++
+			iters++
+			c, err := client.Open(path, client.Options{Logger: log})
+			if err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			for _, err := range c.ConnectAll(ctx) {
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			connect += time.Since(start)
+			if err := c.Unlock(ctx, password); err != nil {
+				b.Fatal(err)
+			}
+			if err := c.Close(); err != nil {
+				b.Fatal(err)
+			}
+			var got []observer.LoggedEntry
+			for _, e := range logs.TakeAll() {
+				if e.Message == "unlock" {
+					got = append(got, e)
+				}
+			}
+			if len(got) != 1 {
+				b.Fatalf("Unlock logged %d debug lines, want 1", len(got))
+			}
+			fields := got[0].ContextMap()
+			argon += fields["password_hash"].(time.Duration)
+			login += fields["logins"].(time.Duration)
+		}
+		n := float64(iters)
+		b.ReportMetric(float64(connect)/n, "connect-ns")
+		b.ReportMetric(float64(argon)/n, "argon2-ns")
+		b.ReportMetric(float64(login)/n, "login-ns")
+	})
+}
+
+// BenchmarkBatchUnlock opens 1000 records: one Get each (baseline), or one
+// GetMany of all (batch). ns/op is for the whole 1000.
+func BenchmarkBatchUnlock(b *testing.B) {
+	const records = 1000
+	tn := startNet(b, 5, 3, nil)
+	ctx := context.Background()
+	c, _ := tn.unlocked(b, "alice", client.Options{Timeout: 30 * time.Second})
+	labels := make([]string, records)
+	var wg sync.WaitGroup
+	errs := make([]error, records)
+	sem := make(chan struct{}, 16)
+	for i := range labels {
+		labels[i] = fmt.Sprintf("vendor-%04d", i)
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = c.Put(ctx, labels[i], acme, client.PutOptions{})
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+
+	b.Run("baseline", func(b *testing.B) {
+		for b.Loop() {
+			for _, l := range labels {
+				rec, err := c.Get(ctx, l)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rec.Wipe()
+			}
+		}
+	})
+	b.Run("batch", func(b *testing.B) {
+		for b.Loop() {
+			recs, err := c.GetMany(ctx, labels)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, r := range recs {
+				r.Wipe()
+			}
+		}
+	})
+}

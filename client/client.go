@@ -1,0 +1,460 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"go.uber.org/zap"
+
+	"github.com/custos-network/custos/client/vault"
+	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/threshold"
+)
+
+// Options tune a Client. The zero value takes the defaults.
+type Options struct {
+	// Timeout bounds one request to one node (default 10 s).
+	Timeout time.Duration
+	// Logger receives debug detail; the library logs nothing by default.
+	Logger *zap.Logger
+}
+
+// Client is one user's view of a custos network: their local vault, their
+// device's libp2p host, and, once unlocked, their sessions at the nodes.
+// Its methods are safe for concurrent use.
+type Client struct {
+	opts  Options
+	log   *zap.Logger
+	vh    *vault.Handle
+	v     *vault.Vault
+	net   *Network
+	host  host.Host
+	nodes []*custodian
+
+	mu       sync.Mutex // guards the vault's contents and unlocked
+	unlocked bool
+	pw       threshold.PasswordKey
+
+	// Logins that an Unlock stopped waiting for go on under bg, until
+	// Close cancels it and waits for them.
+	bg       context.Context
+	bgCancel context.CancelFunc
+	bgWait   sync.WaitGroup
+}
+
+// loginGrace is how long Unlock still waits for the other nodes once the
+// threshold of them accepted.
+const loginGrace = 250 * time.Millisecond
+
+// errPending is the error of a node whose login had not ended when Unlock
+// returned.
+var errPending = errors.New("no answer yet")
+
+// Init makes a new vault at path for user on the network described by
+// networkFile: a fresh device key, master secret and password salt. It
+// refuses to overwrite a vault. Nothing leaves the device.
+func Init(path string, networkFile []byte, user string) error {
+	if !api.ValidUser(user) {
+		return fmt.Errorf("%q is not a valid user name: use 1 to %d letters, digits and . _ @ + -", user, api.MaxUserLen)
+	}
+	if _, err := ParseNetwork(networkFile); err != nil {
+		return err
+	}
+	key, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		return err
+	}
+	rawKey, err := crypto.MarshalPrivateKey(key)
+	if err != nil {
+		return err
+	}
+	m, err := threshold.NewMasterSecret()
+	if err != nil {
+		return err
+	}
+	defer m.Wipe()
+	kdf, err := threshold.NewPasswordKDF()
+	if err != nil {
+		return err
+	}
+	v := &vault.Vault{
+		User: user, Network: networkFile, DeviceKey: rawKey,
+		MasterSecret: append([]byte(nil), m.Bytes()...), PasswordKDF: kdf,
+	}
+	defer v.Wipe()
+	return vault.Create(path, v)
+}
+
+// Open opens the vault at path (holding it against other writers until
+// Close) and starts the device's host. It does not log in; see Unlock.
+func Open(path string, opts Options) (*Client, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	vh, err := vault.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{opts: opts, log: opts.Logger, vh: vh, v: vh.Vault()}
+	c.bg, c.bgCancel = context.WithCancel(context.Background())
+	if err := c.start(); err != nil {
+		vh.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Client) start() error {
+	var err error
+	if c.net, err = ParseNetwork(c.v.Network); err != nil {
+		return fmt.Errorf("the vault's copy of the network file: %w", err)
+	}
+	key, err := crypto.UnmarshalPrivateKey(c.v.DeviceKey)
+	if err != nil {
+		return fmt.Errorf("the vault's device key: %w", err)
+	}
+	if c.host, err = newHost(key); err != nil {
+		return fmt.Errorf("start the device's host: %w", err)
+	}
+	for i := range c.net.Nodes {
+		info, err := c.net.node(i).AddrInfo()
+		if err != nil {
+			return err
+		}
+		c.nodes = append(c.nodes, &custodian{index: i, name: c.net.Nodes[i].Name, info: info, idText: info.ID.String()})
+	}
+	return nil
+}
+
+// User is the vault's user.
+func (c *Client) User() string { return c.v.User }
+
+// Network is the network the vault belongs to.
+func (c *Client) Network() *Network { return c.net }
+
+// Close locks the client, stops its host and releases the vault.
+func (c *Client) Close() error {
+	c.bgCancel()
+	c.bgWait.Wait()
+	c.Lock()
+	var errs []error
+	if c.host != nil {
+		errs = append(errs, c.host.Close())
+	}
+	c.v.Wipe()
+	errs = append(errs, c.vh.Close())
+	return errors.Join(errs...)
+}
+
+// Lock forgets the password key and every login key, and ends the
+// sessions on this side. Wiping is best effort (see package threshold).
+func (c *Client) Lock() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.unlocked = false
+	c.pw.Wipe()
+	c.pw = threshold.PasswordKey{}
+	for _, n := range c.nodes {
+		n.mu.Lock()
+		n.auth.Wipe()
+		n.auth, n.loggedIn = threshold.NodeAuthKey{}, false
+		n.mu.Unlock()
+	}
+}
+
+// deriveKeys hashes the password once (Argon2id) and derives the login key
+// for every node.
+func (c *Client) deriveKeys(password []byte) error {
+	pw, err := c.v.PasswordKDF.Derive(password)
+	if err != nil {
+		return err
+	}
+	m, err := threshold.MasterSecretFromBytes(c.v.MasterSecret)
+	if err != nil {
+		pw.Wipe()
+		return err
+	}
+	defer m.Wipe()
+	a, err := threshold.DeriveAuthSecret(m)
+	if err != nil {
+		pw.Wipe()
+		return err
+	}
+	defer a.Wipe()
+	for _, n := range c.nodes {
+		k, err := threshold.DeriveNodeAuthKey(pw, a, []byte(n.info.ID))
+		if err != nil {
+			pw.Wipe()
+			return err
+		}
+		n.mu.Lock()
+		n.auth.Wipe()
+		n.auth, n.loggedIn = k, false
+		n.mu.Unlock()
+	}
+	c.pw.Wipe()
+	c.pw = pw
+	return nil
+}
+
+// Enroll registers the user at every node: with its invite token from
+// tokens (node name → token), or without one where the node enrolls openly.
+// It returns each node's error, in network order; a node that has the user
+// already counts as enrolled.
+func (c *Client) Enroll(ctx context.Context, password []byte, tokens map[string]string) ([]*NodeError, error) {
+	for name := range tokens {
+		if !c.hasNode(name) {
+			return nil, fmt.Errorf("--token names node %q, which is not in the network file", name)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.deriveKeys(password); err != nil {
+		return nil, err
+	}
+	errs := c.fanOut(ctx, c.nodes, func(ctx context.Context, n *custodian) error {
+		n.mu.Lock()
+		pub := n.auth.Public()
+		n.mu.Unlock()
+		var resp api.EnrollResponse
+		req := &api.EnrollRequest{User: c.v.User, Token: tokens[n.name], AuthPublicKey: pub}
+		if err := c.call(ctx, n, api.ProtocolEnroll, req, &resp); err != nil {
+			return err
+		}
+		if err := api.FromProto(resp.Error); err != nil && !errors.Is(err, api.ErrAlreadyExists) {
+			return err
+		}
+		return nil
+	})
+	var failed []*NodeError
+	for i, err := range errs {
+		if err != nil {
+			failed = append(failed, &NodeError{Node: c.nodes[i].name, Err: err})
+		}
+	}
+	return failed, nil
+}
+
+func (c *Client) hasNode(name string) bool {
+	for _, n := range c.nodes {
+		if n.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Unlock hashes the password once and logs in at every node in parallel.
+// It succeeds when at least the threshold of nodes accept; otherwise it
+// returns a *QuorumError naming every node and its reason (matching
+// ErrWrongPassword when nodes refused the password, ErrLocked when an
+// account is locked). Deletions left pending by earlier runs are retried.
+func (c *Client) Unlock(ctx context.Context, password []byte) error {
+	start := time.Now()
+	c.mu.Lock()
+	err := c.deriveKeys(password)
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	hashed := time.Now()
+	errs := c.loginAll(ctx, c.net.Threshold)
+	qerr := c.quorum("unlock", c.net.Threshold, errs)
+	c.log.Debug("unlock", zap.Duration("password_hash", hashed.Sub(start)), zap.Duration("logins", time.Since(hashed)), zap.Bool("ok", qerr == nil))
+	if qerr != nil {
+		c.Lock()
+		return qerr
+	}
+	c.mu.Lock()
+	c.unlocked = true
+	c.mu.Unlock()
+	c.retryDeletes(ctx)
+	return nil
+}
+
+// loginAll logs in at every node in parallel. It returns when every login
+// ended, or loginGrace after need of them succeeded: a node that is down
+// does not hold up an unlock that enough others accepted. Logins still
+// running then go on in the background, and a success still opens its
+// session; their errors here are errPending.
+func (c *Client) loginAll(ctx context.Context, need int) []error {
+	type result struct {
+		i   int
+		err error
+	}
+	results := make(chan result, len(c.nodes))
+	lctx, cancel := context.WithTimeout(c.bg, c.opts.Timeout)
+	var running sync.WaitGroup
+	for i, n := range c.nodes {
+		running.Add(1)
+		go func() {
+			defer running.Done()
+			results <- result{i, c.login(lctx, n)}
+		}()
+	}
+	c.bgWait.Add(1)
+	go func() {
+		defer c.bgWait.Done()
+		running.Wait()
+		cancel()
+	}()
+	errs := make([]error, len(c.nodes))
+	for i := range errs {
+		errs[i] = errPending
+	}
+	var grace <-chan time.Time
+	ok := 0
+	for range c.nodes {
+		select {
+		case r := <-results:
+			errs[r.i] = r.err
+			if r.err == nil {
+				if ok++; ok == need {
+					grace = time.After(loginGrace)
+				}
+			}
+			continue
+		case <-grace:
+		case <-ctx.Done():
+		}
+		break
+	}
+	return errs
+}
+
+// quorum returns a *QuorumError when fewer than need of errs are nil.
+func (c *Client) quorum(op string, need int, errs []error) error {
+	q := &QuorumError{Op: op, Need: need}
+	wrong := false
+	for i, err := range errs {
+		if err == nil {
+			q.Have++
+			continue
+		}
+		if errors.Is(err, api.ErrUnauthenticated) {
+			wrong = true
+		}
+		q.Nodes = append(q.Nodes, &NodeError{Node: c.nodes[i].name, Err: err})
+	}
+	if q.Have >= need {
+		return nil
+	}
+	if wrong {
+		q.Nodes = append(q.Nodes, &NodeError{Node: "(all)", Err: ErrWrongPassword})
+	}
+	return q
+}
+
+// login logs in at one node with its login key.
+func (c *Client) login(ctx context.Context, n *custodian) error {
+	if err := c.connect(ctx, n); err != nil {
+		return err
+	}
+	s, err := c.host.NewStream(ctx, n.info.ID, api.ProtocolLogin)
+	if err != nil {
+		c.forget(ctx, n)
+		return fmt.Errorf("open login: %w", unwrapDial(err))
+	}
+	defer s.Close()
+	_ = s.SetDeadline(time.Now().Add(c.opts.Timeout))
+	defer context.AfterFunc(ctx, func() { s.Reset() })()
+	r := api.NewReader(s, api.MaxMessageSize)
+	if err := api.Write(s, &api.LoginHello{User: c.v.User}); err != nil {
+		c.forget(ctx, n)
+		return err
+	}
+	var ch api.LoginChallenge
+	if err := r.Read(&ch); err != nil {
+		c.forget(ctx, n)
+		return fmt.Errorf("read challenge: %w", err)
+	}
+	if err := api.FromProto(ch.Error); err != nil {
+		return err
+	}
+	if len(ch.Nonce) != api.NonceSize {
+		return errors.New("the node sent a malformed challenge")
+	}
+	n.mu.Lock()
+	sig, err := n.auth.Sign(api.LoginTranscript([]byte(n.info.ID), []byte(c.host.ID()), c.v.User, ch.Nonce))
+	n.mu.Unlock()
+	if err != nil {
+		return ErrVaultLocked
+	}
+	if err := api.Write(s, &api.LoginProof{Signature: sig}); err != nil {
+		return err
+	}
+	var res api.LoginResult
+	if err := r.Read(&res); err != nil {
+		c.forget(ctx, n)
+		return fmt.Errorf("read login result: %w", err)
+	}
+	if err := api.FromProto(res.Error); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.loggedIn, n.lastUsed = true, time.Now()
+	n.idle = time.Duration(res.IdleTimeoutMs) * time.Millisecond
+	n.expires = time.UnixMilli(int64(res.ExpiresUnixMs))
+	n.mu.Unlock()
+	return nil
+}
+
+// session makes sure the client has a live session at n, logging in again
+// when the last one is idle or expired (the login key stays in memory
+// while unlocked).
+func (c *Client) session(ctx context.Context, n *custodian) error {
+	n.mu.Lock()
+	now := time.Now()
+	live := n.loggedIn && now.Sub(n.lastUsed) < n.idle-time.Second && now.Before(n.expires.Add(-time.Second))
+	haveKey := !n.auth.IsZero()
+	if live {
+		n.lastUsed = now
+	}
+	n.mu.Unlock()
+	if live {
+		return nil
+	}
+	if !haveKey {
+		return ErrVaultLocked
+	}
+	return c.login(ctx, n)
+}
+
+// authed runs a request that needs a session at n, logging in again once
+// if the node says the session is gone (it may have restarted).
+func (c *Client) authed(ctx context.Context, n *custodian, req func() error) error {
+	if err := c.session(ctx, n); err != nil {
+		return err
+	}
+	err := req()
+	if errors.Is(err, api.ErrUnauthenticated) {
+		n.mu.Lock()
+		n.loggedIn = false
+		n.mu.Unlock()
+		if err := c.login(ctx, n); err != nil {
+			return err
+		}
+		err = req()
+	}
+	return err
+}
+
+// signRelease signs a release request with the device key.
+func (c *Client) signRelease(n *custodian, req *api.ReleaseRequest) error {
+	msg := api.ReleaseTranscript([]byte(n.info.ID), []byte(c.host.ID()), c.v.User, req.TimeUnixMs, req.Nonce, req.Units)
+	sig, err := c.host.Peerstore().PrivKey(c.host.ID()).Sign(msg)
+	if err != nil {
+		return err
+	}
+	req.DeviceSignature = sig
+	return nil
+}

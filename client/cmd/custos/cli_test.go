@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/custos-network/custos/client"
+	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/node/config"
+	"github.com/custos-network/custos/node/nodetest"
+)
+
+// TestMain makes the test binary double as custos inside the scripts of
+// testdata/script, and removes the custosd binary the tests built.
+func TestMain(m *testing.M) {
+	testscript.Main(removeBinary{m}, map[string]func(){"custos": main})
+}
+
+type removeBinary struct{ m *testing.M }
+
+func (r removeBinary) Run() int {
+	code := r.m.Run()
+	nodetest.RemoveBinary()
+	return code
+}
+
+// TestCLI runs the scripts in testdata/script. Besides testscript's own,
+// they have these commands:
+//
+//	exitcode CODE PROG ARGS...  run PROG (with the script's stdin) and fail
+//	                            unless it exits CODE; stdout and stderr are
+//	                            kept for the stdout and stderr commands
+//	devnet N K [LIAR...]        start N custosd processes n1..nN (invite
+//	                            enrollment, TCP on 127.0.0.1) and write their
+//	                            cards to cards/nI.card and the network file,
+//	                            threshold K, to network.yaml; the LIAR nodes
+//	                            alter every share they release
+//	fakecards N                 write N cards of nodes that do not run to
+//	                            cards/nI.card
+//	invite USER                 set $TOKEN_nI to an invite token for USER
+//	                            from every node of the devnet
+//	killnode NODE...            kill devnet nodes with SIGKILL
+//	sleep DURATION              wait, as for a node's login backoff
+//	nodes                       print each running node's shares and users:
+//	                            "nI shares=S" and "nI USER failures=F locked=L"
+//
+// Every node is killed when its script ends, also when it fails. A node
+// answers at most 10 login challenges a minute per device (node/auth), and
+// every custos command that unlocks logs in once: a script keeps to fewer.
+func TestCLI(t *testing.T) {
+	t.Parallel()
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			tb, ok := env.T().(testing.TB)
+			if !ok {
+				return errors.New("testscript's T is not a testing.TB")
+			}
+			env.Values[netKey{}] = &devnet{t: tb, nodes: map[string]*nodetest.Process{}}
+			env.Setenv("CUSTOS_VAULT", filepath.Join(env.WorkDir, "vault.json"))
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exitcode":  cmdExitCode,
+			"devnet":    cmdDevnet,
+			"fakecards": cmdFakeCards,
+			"invite":    cmdInvite,
+			"killnode":  cmdKill,
+			"nodes":     cmdNodes,
+			"sleep":     cmdSleep,
+		},
+	})
+}
+
+type netKey struct{}
+
+// devnet is the nodes one script started.
+type devnet struct {
+	t     testing.TB
+	names []string
+	nodes map[string]*nodetest.Process
+}
+
+func netOf(ts *testscript.TestScript) *devnet { return ts.Value(netKey{}).(*devnet) }
+
+func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exitcode CODE PROG ARGS...")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exitcode: %q is not an exit code", args[0])
+	}
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		got = ee.ExitCode()
+	default:
+		ts.Fatalf("run %s: %v", args[1], err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}
+
+// unlimited raises the nodes' rate limits and shortens the login backoff,
+// so that scripts run quickly.
+func unlimited(c *config.Config) {
+	c.Limits.UnitReleases = config.Bucket{Burst: 1 << 20, Every: time.Millisecond}
+	c.Limits.UserReleases = config.Bucket{Burst: 1 << 20, Every: time.Millisecond}
+	c.Auth.BackoffBase = 10 * time.Millisecond
+	c.Auth.BackoffMax = 100 * time.Millisecond
+}
+
+func cmdDevnet(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: devnet N K [LIAR...]")
+	}
+	n, err1 := strconv.Atoi(args[0])
+	k, err2 := strconv.Atoi(args[1])
+	if err1 != nil || err2 != nil {
+		ts.Fatalf("devnet: N and K are numbers")
+	}
+	d := netOf(ts)
+	if len(d.names) > 0 {
+		ts.Fatalf("devnet: a script starts one network")
+	}
+	ts.Check(os.MkdirAll(ts.MkAbs("cards"), 0o755))
+	var cards []*api.Card
+	for i := 1; i <= n; i++ {
+		name := fmt.Sprintf("n%d", i)
+		// TCP alone: a killed node then refuses a dial at once, where a
+		// QUIC dial would wait out the client's timeout.
+		var env []string
+		if slices.Contains(args[2:], name) {
+			env = []string{"CUSTOS_FAULT=alter-shares"}
+		}
+		// Every custosd of this test binary is built with the custosfault
+		// tag, which does nothing unless CUSTOS_FAULT is set.
+		nodetest.Binary(d.t, "custosfault")
+		p := nodetest.StartProcessEnv(d.t, name, env, nodetest.Invite, unlimited, nodetest.Listen("/ip4/127.0.0.1/tcp/0"))
+		d.names = append(d.names, name)
+		d.nodes[name] = p
+		card, err := p.Admin().Card(context.Background())
+		ts.Check(err)
+		ts.Check(os.WriteFile(ts.MkAbs(filepath.Join("cards", name+".card")), card.Marshal(), 0o644))
+		cards = append(cards, card)
+	}
+	nw, err := client.NewNetwork(k, cards)
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs("network.yaml"), nw.Marshal(), 0o644))
+}
+
+func cmdFakeCards(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: fakecards N")
+	}
+	n, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	ts.Check(os.MkdirAll(ts.MkAbs("cards"), 0o755))
+	for i := 1; i <= n; i++ {
+		_, pub, err := crypto.GenerateEd25519Key(rand.Reader)
+		ts.Check(err)
+		id, err := peer.IDFromPublicKey(pub)
+		ts.Check(err)
+		card := &api.Card{Name: fmt.Sprintf("n%d", i), PeerID: id.String(), Addrs: []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", 40000+i)}}
+		ts.Check(os.WriteFile(ts.MkAbs(filepath.Join("cards", card.Name+".card")), card.Marshal(), 0o644))
+	}
+}
+
+func cmdInvite(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: invite USER")
+	}
+	d := netOf(ts)
+	for _, name := range d.names {
+		inv, err := d.nodes[name].Admin().Invite(context.Background(), args[0], 0)
+		ts.Check(err)
+		ts.Setenv("TOKEN_"+name, inv.Token)
+	}
+}
+
+func cmdKill(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: killnode NODE...")
+	}
+	d := netOf(ts)
+	for _, name := range args {
+		p, ok := d.nodes[name]
+		if !ok {
+			ts.Fatalf("killnode: no node %s", name)
+		}
+		p.Kill(d.t)
+	}
+}
+
+func cmdNodes(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: nodes")
+	}
+	d := netOf(ts)
+	ctx := context.Background()
+	for _, name := range d.names {
+		p := d.nodes[name]
+		if p.Exited() {
+			continue
+		}
+		st, err := p.Admin().Status(ctx)
+		ts.Check(err)
+		fmt.Fprintf(ts.Stdout(), "%s shares=%d\n", name, st.Shares)
+		users, err := p.Admin().Users(ctx)
+		ts.Check(err)
+		for _, u := range users {
+			fmt.Fprintf(ts.Stdout(), "%s %s failures=%d locked=%v\n", name, u.User, u.Failures, u.Locked)
+		}
+	}
+}
+
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sleep DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	time.Sleep(d)
+}

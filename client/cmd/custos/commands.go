@@ -1,0 +1,401 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/custos-network/custos/client"
+	"github.com/custos-network/custos/node/api"
+)
+
+func networkCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "network", Short: "Make network files", Args: cobra.ArbitraryArgs, RunE: unknownCommand}
+	var k int
+	var out string
+	newCmd := &cobra.Command{
+		Use:   "new --threshold K --out FILE CARD...",
+		Short: "Make a network file from the nodes' cards",
+		Long: `network new makes the network file from the cards the nodes' operators printed
+with custosd card: every node's name, pinned peer ID and addresses, and the threshold
+K of nodes that must agree to open a record. Give the file to every user.`,
+		Example: `  custos network new --threshold 3 --out network.yaml acme.card globex.card initech.card umbrella.card hooli.card`,
+		RunE: func(cmd *cobra.Command, cards []string) error {
+			if out == "" || k == 0 || len(cards) == 0 {
+				return usageError{errors.New("network new needs --threshold, --out and the card files")}
+			}
+			var parsed []*api.Card
+			for _, f := range cards {
+				b, err := readCapped(f)
+				if err != nil {
+					return err
+				}
+				c, err := api.ParseCard(b)
+				if err != nil {
+					return fmt.Errorf("%s: %w", f, err)
+				}
+				parsed = append(parsed, c)
+			}
+			n, err := client.NewNetwork(k, parsed)
+			if err != nil {
+				return err
+			}
+			if err := writeNew(out, n.Marshal()); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d nodes, threshold %d\n", out, len(n.Nodes), n.Threshold)
+			return nil
+		},
+	}
+	newCmd.Flags().IntVar(&k, "threshold", 0, "how many nodes must agree to open a record")
+	newCmd.Flags().StringVar(&out, "out", "", "the network file to write (must not exist)")
+	cmd.AddCommand(newCmd)
+	return cmd
+}
+
+func writeNew(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func initCmd(g *globals) *cobra.Command {
+	var netFile, user string
+	cmd := &cobra.Command{
+		Use:   "init --network FILE --user NAME",
+		Short: "Make this device's vault for a network",
+		Long: `init makes the vault: a copy of the network file, a new device key, a master
+secret and a password salt, in a file only you can read. Nothing leaves the device.
+Then enroll at the nodes with custos enroll.`,
+		Example: `  custos init --network network.yaml --user alice`,
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if netFile == "" || user == "" {
+				return usageError{errors.New("init needs --network and --user")}
+			}
+			path, err := g.vaultPath()
+			if err != nil {
+				return err
+			}
+			b, err := readCapped(netFile)
+			if err != nil {
+				return err
+			}
+			if err := client.Init(path, b, user); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "made vault %s for %s\nnext: custos enroll --token NODE=TOKEN ... (tokens from each node's operator)\n", path, user)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&netFile, "network", "", "the network file")
+	cmd.Flags().StringVar(&user, "user", "", "your user name at the nodes")
+	return cmd
+}
+
+// open opens the vault; unlock also logs in.
+func (g *globals) open(ctx context.Context, unlock bool) (*client.Client, error) {
+	path, err := g.vaultPath()
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.Open(path, client.Options{Logger: warnings()})
+	if err != nil {
+		return nil, err
+	}
+	if !unlock {
+		return c, nil
+	}
+	pw, err := g.readPassword("Password: ", false)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	defer clear(pw)
+	if err := c.Unlock(ctx, pw); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// warnings is the library's logger in the CLI: its warnings (a node that
+// sent a wrong share, say) as "custos: warning: …" lines on stderr.
+func warnings() *zap.Logger {
+	enc := zapcore.NewConsoleEncoder(zapcore.EncoderConfig{
+		MessageKey: "msg", LevelKey: "level", ConsoleSeparator: " ",
+		EncodeLevel: func(_ zapcore.Level, e zapcore.PrimitiveArrayEncoder) { e.AppendString("custos: warning:") },
+	})
+	return zap.New(zapcore.NewCore(enc, zapcore.Lock(os.Stderr), zapcore.WarnLevel))
+}
+
+func enrollCmd(g *globals) *cobra.Command {
+	var tokens map[string]string
+	cmd := &cobra.Command{
+		Use:   "enroll [--token NODE=TOKEN]...",
+		Short: "Register this device and your password at every node",
+		Long: `enroll registers this device and a login key derived from your password at
+every node of the network, with the invite token each node's operator gave you (a
+node with open enrollment needs none). Choose the password here; it is never sent
+anywhere, and each node can only check it online, counting every guess.`,
+		Example: `  custos enroll --token acme=custos-invite-… --token globex=custos-invite-…`,
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.open(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			pw, err := g.readPassword("Choose a password: ", true)
+			if err != nil {
+				return err
+			}
+			defer clear(pw)
+			failed, err := c.Enroll(cmd.Context(), pw, tokens)
+			if err != nil {
+				return err
+			}
+			n := len(c.Network().Nodes)
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "enrolled at %d of %d nodes\n", n-len(failed), n)
+			for _, f := range failed {
+				fmt.Fprintf(out, "  not at %s\n", f)
+			}
+			if n-len(failed) < c.Network().Threshold {
+				return &client.QuorumError{Op: "enroll", Need: c.Network().Threshold, Have: n - len(failed), Nodes: failed}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringToStringVar(&tokens, "token", nil, "NODE=TOKEN: the invite token of a node (repeat per node)")
+	return cmd
+}
+
+func putCmd(g *globals) *cobra.Command {
+	var username string
+	var minAcks int
+	cmd := &cobra.Command{
+		Use:   "put LABEL [--username U]",
+		Short: "Store a secret under a label",
+		Long: `put seals a secret (read from a hidden prompt, or from stdin) under LABEL on
+this device and places one share of its key at every node. It succeeds only when
+every node stored its share (or --min-acks of them, at least threshold+1; such a
+record is listed as degraded); otherwise nothing is kept. The label never leaves
+this device.`,
+		Example: `  custos put acme-portal --username svc-acme
+  printf '%s' "$SECRET" | custos put acme-portal --username svc-acme --password-file ~/.custos-pw`,
+		Args: exactArgs(1, "one label"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			secret, err := readSecret()
+			if err != nil {
+				return err
+			}
+			defer clear(secret)
+			c, err := g.open(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			rec := &client.Record{Username: username, Password: string(secret)}
+			defer rec.Wipe()
+			if err := c.Put(cmd.Context(), args[0], rec, client.PutOptions{MinAcks: minAcks}); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "stored %s at %d nodes\n", args[0], len(c.Network().Nodes))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&username, "username", "", "the vendor username stored with the secret")
+	cmd.Flags().IntVar(&minAcks, "min-acks", 0, "succeed when this many nodes stored their share (default: all)")
+	return cmd
+}
+
+func getCmd(g *globals) *cobra.Command {
+	var field string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "get LABEL [--field F] [--json]",
+		Short: "Unlock a record and print it",
+		Long: `get asks the nodes for their shares, checks each, opens the record on this
+device and prints it: the username and password, or one --field (username or
+password) alone, which suits scripts. A node that sent a wrong share is named.`,
+		Example: `  custos get acme-portal
+  custos get acme-portal --field password --password-file ~/.custos-pw`,
+		Args: exactArgs(1, "one label"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// A mistyped field is refused before any node releases a share
+			// (and logs the release).
+			if _, err := (&client.Record{}).Field(field); field != "" && err != nil {
+				return usageError{err}
+			}
+			c, err := g.open(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			rec, err := c.Get(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			defer rec.Wipe()
+			out := cmd.OutOrStdout()
+			switch {
+			case field != "":
+				v, err := rec.Field(field)
+				if err != nil {
+					return usageError{err}
+				}
+				fmt.Fprintln(out, v)
+			case asJSON:
+				return json.NewEncoder(out).Encode(map[string]string{"label": args[0], "username": rec.Username, "password": rec.Password})
+			default:
+				fmt.Fprintf(out, "username: %s\npassword: %s\n", rec.Username, rec.Password)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&field, "field", "", "print one field alone: username or password")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func lsCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "ls [--json]",
+		Short:   "List the records in the vault (no secrets, no network)",
+		Example: `  custos ls`,
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.open(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			return printUnits(cmd.OutOrStdout(), c.List(), asJSON)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON lines")
+	return cmd
+}
+
+func printUnits(out io.Writer, units []client.Unit, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(out)
+		for _, u := range units {
+			if err := enc.Encode(map[string]any{"label": u.Label, "unit_id": u.ID.String(), "version": u.Version,
+				"threshold": u.Threshold, "nodes": u.Nodes, "degraded": u.Degraded, "created": u.Created}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(units) == 0 {
+		fmt.Fprintln(out, "no records; store one with custos put LABEL")
+	}
+	for _, u := range units {
+		state := ""
+		if u.Degraded {
+			state = "  DEGRADED (not stored at every node)"
+		}
+		fmt.Fprintf(out, "%-32s %d of %d  stored %s%s\n", u.Label, u.Threshold, u.Nodes, u.Created.Local().Format(time.DateTime), state)
+	}
+	return nil
+}
+
+func rmCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rm LABEL",
+		Short: "Delete a record here and its shares at the nodes",
+		Long: `rm deletes a record from the vault and its shares at every node that answers;
+nodes that do not are asked again at the next unlock.`,
+		Example: `  custos rm acme-portal`,
+		Args:    exactArgs(1, "one label"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.open(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if err := c.Delete(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", args[0])
+			return nil
+		},
+	}
+}
+
+func statusCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "status [--json]",
+		Short:   "Show each node: reachable, logged in, latency; and degraded records",
+		Example: `  custos status --password-file ~/.custos-pw`,
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.open(cmd.Context(), true)
+			if err != nil && !errors.Is(err, client.ErrNotEnoughCustodians) {
+				return err
+			}
+			if c == nil {
+				// Not enough nodes for a login: say why, and still show
+				// who answers.
+				fmt.Fprintf(cmd.ErrOrStderr(), "custos: warning: not logged in: %v\n", err)
+				if c, err = g.open(cmd.Context(), false); err != nil {
+					return err
+				}
+			}
+			defer c.Close()
+			out := cmd.OutOrStdout()
+			st := c.Status(cmd.Context())
+			if asJSON {
+				enc := json.NewEncoder(out)
+				for _, s := range st {
+					e := ""
+					if s.Err != nil {
+						e = s.Err.Error()
+					}
+					_ = enc.Encode(map[string]any{"node": s.Name, "peer_id": s.PeerID, "reachable": s.Reachable, "logged_in": s.LoggedIn, "latency_ms": s.Latency.Seconds() * 1000, "error": e})
+				}
+				return nil
+			}
+			for _, s := range st {
+				state := "unreachable"
+				switch {
+				case s.LoggedIn:
+					state = "logged in"
+				case s.Reachable:
+					state = "reachable"
+				}
+				line := fmt.Sprintf("%-16s %-12s %8s", s.Name, state, s.Latency.Round(100*time.Microsecond))
+				if s.Err != nil {
+					line += "  " + s.Err.Error()
+				}
+				fmt.Fprintln(out, line)
+			}
+			for _, u := range c.List() {
+				if u.Degraded {
+					fmt.Fprintf(out, "degraded: %s (not stored at every node)\n", u.Label)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON lines")
+	return cmd
+}

@@ -1,0 +1,148 @@
+// Command custos keeps vendor credentials on this device, sealed under keys
+// that only a threshold of custodian nodes can help open.
+//
+// Run `custos --help` for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/custos-network/custos/client"
+	"github.com/custos-network/custos/client/vault"
+)
+
+// Exit codes, as DESIGN.md sets them.
+const (
+	exitError  = 1
+	exitUsage  = 2
+	exitQuorum = 3 // not enough custodians agreed
+)
+
+// usageError marks an error in how the command was called.
+type usageError struct{ error }
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) (code int) {
+	defer func() {
+		// A panic is a bug; the user gets one line, not a stack trace.
+		if p := recover(); p != nil {
+			fmt.Fprintf(os.Stderr, "custos: internal error: %v (please report this)\n", p)
+			code = exitError
+		}
+	}()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	root := rootCmd()
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "custos: error: %v\n", err)
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintln(os.Stderr, "custos: hint: run custos --help, or custos COMMAND --help")
+		return exitUsage
+	case errors.Is(err, client.ErrNotEnoughCustodians) && !errors.Is(err, client.ErrWrongPassword) && !errors.Is(err, client.ErrLocked):
+		// A refused password or a locked account also leaves too few
+		// custodians, but retrying will not help: those are errors (1).
+		return exitQuorum
+	case errors.Is(err, client.ErrVaultLocked):
+		return exitError
+	}
+	if hint := hintFor(err); hint != "" {
+		fmt.Fprintf(os.Stderr, "custos: hint: %s\n", hint)
+	}
+	return exitError
+}
+
+func hintFor(err error) string {
+	switch {
+	case errors.Is(err, client.ErrLocked):
+		return "ask the node's operator to unlock your account (custosd unlock --user U)"
+	case errors.Is(err, client.ErrWrongPassword):
+		return "check the password (file); every node counts failed logins and locks the account after too many"
+	case errors.Is(err, os.ErrNotExist), errors.Is(err, vault.ErrNotFound):
+		return "make a vault with custos init, or point --vault or $CUSTOS_VAULT at yours"
+	}
+	return ""
+}
+
+// global flags
+type globals struct {
+	vault        string
+	passwordFile string
+	password     string // refused: see checkNoPassword
+}
+
+func rootCmd() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "custos",
+		Short: "Keep vendor credentials sealed on this device, opened only with a threshold of custodians",
+		Long: `custos keeps the usernames and passwords your automated processes log in with
+sealed on this device. Opening one needs this device's own key and a per-record key
+split among the custodian nodes of your network: you log in at each node on its own,
+each limits and logs every release, and the record opens only when a threshold of
+them agreed. The data never leaves this device.
+
+The vault is --vault, else $CUSTOS_VAULT, else the user's config directory. The
+password comes from a terminal prompt, or --password-file / $CUSTOS_PASSWORD_FILE
+for automation; never from the command line.
+
+Exit codes: 0 ok, 1 error, 2 usage, 3 not enough custodians agreed.`,
+		Example: `  custos network new --threshold 3 --out network.yaml a.card b.card c.card d.card e.card
+  custos init --network network.yaml --user alice
+  custos enroll --token a=custos-invite-… --token b=custos-invite-…
+  printf 's3cret' | custos put acme-portal --username svc-acme --password-file ~/.pw
+  custos get acme-portal --field password --password-file ~/.pw`,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		PersistentPreRunE: func(*cobra.Command, []string) error { return g.checkNoPassword() },
+		Args:              cobra.ArbitraryArgs,
+		RunE:              unknownCommand,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.vault, "vault", "", "the vault file (default $CUSTOS_VAULT, else the user's config directory)")
+	pf.StringVar(&g.passwordFile, "password-file", "", "read the password from this file (default $CUSTOS_PASSWORD_FILE, else a prompt)")
+	pf.StringVar(&g.password, "password", "", "refused: a password on the command line shows in ps and shell history")
+	_ = pf.MarkHidden("password")
+	root.AddCommand(networkCmd(), initCmd(g), enrollCmd(g), putCmd(g), getCmd(g), lsCmd(g), rmCmd(g), statusCmd(g))
+	return root
+}
+
+func (g *globals) checkNoPassword() error {
+	if g.password != "" {
+		return usageError{errors.New("custos never takes a password on the command line, where ps and shell history show it; use the prompt, --password-file or $CUSTOS_PASSWORD_FILE")}
+	}
+	return nil
+}
+
+// unknownCommand is the RunE of a command that only groups others: alone it
+// shows its help; with an argument that names no subcommand it is a usage
+// error (cobra's own "unknown command" error would exit 1).
+func unknownCommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return cmd.Help()
+	}
+	return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+}
+
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageError{fmt.Errorf("%s takes %s", cmd.CommandPath(), what)}
+		}
+		return nil
+	}
+}

@@ -1,0 +1,16 @@
+// Package client is the Go library of custos, for programs that keep
+// vendor credentials on their own device and unlock them through a
+// threshold of custodian nodes.
+//
+// A Client holds the user's local vault (package vault) and a libp2p host
+// with the device key. Unlock hashes the password once and logs in at every
+// node in parallel; at least the network's threshold must accept. Put seals
+// a record on the device and places one share of its server key at each
+// node; Get asks the nodes for their shares, checks each against the
+// commitment kept in the vault (naming any node that sent a wrong one),
+// combines the first threshold of good shares, opens the record and wipes
+// the keys. Lock forgets the password key and the login keys.
+//
+// Every node is dialled at the peer ID the network file pins; a node that
+// presents another key is refused before it is sent anything.
+package client

@@ -1,0 +1,531 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"go.uber.org/zap"
+
+	"github.com/custos-network/custos/client/vault"
+	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/threshold"
+)
+
+// PutOptions tune Put.
+type PutOptions struct {
+	// MinAcks lowers how many nodes must store their share, to no less
+	// than threshold+1; such a unit is listed as degraded. 0 means all.
+	MinAcks int
+}
+
+// Unit describes a record in the vault, without its secret.
+type Unit struct {
+	Label     string
+	ID        threshold.UnitID
+	Version   uint64
+	Threshold int
+	Nodes     int
+	Degraded  bool // stored at fewer than all of its nodes
+	Created   time.Time
+}
+
+func (c *Client) needUnlocked() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.unlocked {
+		return ErrVaultLocked
+	}
+	return nil
+}
+
+// Put seals rec under a new unit and places one share of its server key at
+// each node. It succeeds when every node acknowledged (or MinAcks did);
+// otherwise it removes the shares it placed, leaves the vault as it was and
+// returns a *QuorumError naming each node that failed.
+func (c *Client) Put(ctx context.Context, label string, rec *Record, o PutOptions) error {
+	if err := c.needUnlocked(); err != nil {
+		return err
+	}
+	if !vault.ValidLabel(label) {
+		return fmt.Errorf("%q is not a valid label: 1 to %d printable characters, no space at either end", label, vault.MaxLabelLen)
+	}
+	c.mu.Lock()
+	_, exists := c.v.Unit(label)
+	c.mu.Unlock()
+	if exists {
+		return fmt.Errorf("%q: %w", label, ErrExists)
+	}
+	need := len(c.nodes)
+	if o.MinAcks != 0 {
+		if o.MinAcks < c.net.Threshold+1 || o.MinAcks > len(c.nodes) {
+			return fmt.Errorf("--min-acks %d: it must be from %d (threshold+1) to %d", o.MinAcks, c.net.Threshold+1, len(c.nodes))
+		}
+		need = o.MinAcks
+	}
+	u, shares, err := c.seal(label, rec)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, s := range shares {
+			s.Wipe()
+		}
+	}()
+	ref := &api.UnitRef{UnitId: u.ID[:], Version: u.Version}
+	errs := c.fanOut(ctx, c.nodes, func(ctx context.Context, n *custodian) error {
+		return c.authed(ctx, n, func() error {
+			var resp api.PutResponse
+			if err := c.call(ctx, n, api.ProtocolPut, &api.PutRequest{Unit: ref, Share: shares[n.index].Bytes()}, &resp); err != nil {
+				return err
+			}
+			return api.FromProto(resp.Error)
+		})
+	})
+	if qerr := c.quorum("put "+label, need, errs); qerr != nil {
+		c.undoPut(ref, errs)
+		return qerr
+	}
+	for i, err := range errs {
+		u.Nodes[i].Stored = err == nil
+		u.Degraded = u.Degraded || err != nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.v.PutUnit(*u); err != nil {
+		return err
+	}
+	if err := c.vh.Save(); err != nil {
+		c.v.RemoveUnit(label)
+		return fmt.Errorf("save the vault: %w", err)
+	}
+	return nil
+}
+
+// seal makes a new unit for rec: unit ID, server key dealt among the
+// nodes, the sealed record. The server key and the other keys are wiped
+// before it returns; the shares are the caller's to wipe.
+func (c *Client) seal(label string, rec *Record) (*vault.Unit, []threshold.Share, error) {
+	id, err := threshold.NewUnitID()
+	if err != nil {
+		return nil, nil, err
+	}
+	const version = 1
+	s, err := threshold.NewServerKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer s.Wipe()
+	peers := make([][]byte, len(c.nodes))
+	for i, n := range c.nodes {
+		peers[i] = []byte(n.info.ID)
+	}
+	dealt, err := threshold.Deal(s, id, version, c.net.Threshold, peers)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := threshold.MasterSecretFromBytes(c.v.MasterSecret)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer m.Wipe()
+	ck, err := threshold.DeriveClientKey(m, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ck.Wipe()
+	k, err := threshold.DeriveDataKey(ck, s, id, version)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer k.Wipe()
+	plain, err := rec.marshal()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer clear(plain)
+	sealed, err := threshold.Seal(k, c.v.User, id, version, plain)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := time.Now().UTC()
+	u := &vault.Unit{Label: label, ID: id, Version: version, Threshold: c.net.Threshold, KeyCommit: dealt.KeyCommit, Sealed: sealed, Created: now, Updated: now}
+	for i, n := range c.nodes {
+		u.Nodes = append(u.Nodes, vault.UnitNode{Name: n.name, PeerID: n.idText, Commitment: dealt.Commitments[i]})
+	}
+	return u, dealt.Shares, nil
+}
+
+// undoPut removes the shares that a failed put placed. A node that cannot
+// be reached keeps an orphan share of a unit no vault names, which opens
+// nothing without the others; it is logged at debug level.
+func (c *Client) undoPut(ref *api.UnitRef, errs []error) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.Timeout)
+	defer cancel()
+	var placed []*custodian
+	for i, err := range errs {
+		if err == nil {
+			placed = append(placed, c.nodes[i])
+		}
+	}
+	c.fanOut(ctx, placed, func(ctx context.Context, n *custodian) error {
+		return c.deleteAt(ctx, n, ref)
+	})
+}
+
+func (c *Client) deleteAt(ctx context.Context, n *custodian, ref *api.UnitRef) error {
+	return c.authed(ctx, n, func() error {
+		var resp api.DeleteResponse
+		if err := c.call(ctx, n, api.ProtocolDelete, &api.DeleteRequest{Unit: ref}, &resp); err != nil {
+			return err
+		}
+		err := api.FromProto(resp.Error)
+		if errors.Is(err, api.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+}
+
+// List describes the vault's records, by label.
+func (c *Client) List() []Unit {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Unit, 0, len(c.v.Units))
+	for _, u := range c.v.Units {
+		out = append(out, Unit{Label: u.Label, ID: u.ID, Version: u.Version, Threshold: u.Threshold, Nodes: len(u.Nodes), Degraded: u.Degraded, Created: u.Created})
+	}
+	return out
+}
+
+// Get unlocks one record: see GetMany.
+func (c *Client) Get(ctx context.Context, label string) (*Record, error) {
+	recs, err := c.GetMany(ctx, []string{label})
+	if err != nil {
+		return nil, err
+	}
+	return recs[0], nil
+}
+
+// GetMany unlocks records by label with one release request per node (or
+// one per api.MaxBatch records). It asks every node in parallel, checks
+// each share against its commitment, combines the first threshold of good
+// shares per record, opens the record and wipes the keys. A record that
+// fewer than its threshold of nodes gave a good share for fails the whole
+// call with a *QuorumError naming each node and why.
+func (c *Client) GetMany(ctx context.Context, labels []string) ([]*Record, error) {
+	if err := c.needUnlocked(); err != nil {
+		return nil, err
+	}
+	units := make([]vault.Unit, len(labels))
+	c.mu.Lock()
+	for i, l := range labels {
+		u, ok := c.v.Unit(l)
+		if !ok {
+			c.mu.Unlock()
+			return nil, fmt.Errorf("%q: %w", l, ErrNotFound)
+		}
+		units[i] = *u
+	}
+	c.mu.Unlock()
+	got := c.release(ctx, units)
+	recs := make([]*Record, len(units))
+	for i := range units {
+		rec, err := c.open(&units[i], got, i)
+		if err != nil {
+			for _, r := range recs[:i] {
+				r.Wipe()
+			}
+			got.wipe()
+			return nil, err
+		}
+		recs[i] = rec
+	}
+	got.wipe()
+	return recs, nil
+}
+
+// released holds what each node answered: shares[node][unit] and the node's
+// error, if its whole request failed, or per unit.
+type released struct {
+	shares  [][][]byte
+	nodeErr []error
+	unitErr [][]error
+}
+
+func (r *released) wipe() {
+	for _, row := range r.shares {
+		for _, s := range row {
+			clear(s)
+		}
+	}
+}
+
+// release asks every node for the shares of units, in batches, and stops
+// waiting for the others once every unit has its threshold of shares that
+// pass their commitments: a slow or silent node does not slow an unlock
+// that enough others answered.
+func (c *Client) release(ctx context.Context, units []vault.Unit) *released {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r := &released{shares: make([][][]byte, len(c.nodes)), nodeErr: make([]error, len(c.nodes)), unitErr: make([][]error, len(c.nodes))}
+	var mu sync.Mutex
+	good := make([]int, len(units)) // shares that pass their commitment, per unit
+	enough := 0                     // units with good[i] >= their threshold
+	finished := make(chan struct{})
+	go func() {
+		c.fanOut(ctx, c.nodes, func(ctx context.Context, n *custodian) error {
+			shares, unitErrs := make([][]byte, len(units)), make([]error, len(units))
+			var err error
+			for start := 0; start < len(units) && err == nil; start += api.MaxBatch {
+				end := min(start+api.MaxBatch, len(units))
+				err = c.releaseBatch(ctx, n, units[start:end], shares[start:end], unitErrs[start:end])
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if enough == len(units) {
+				for _, s := range shares {
+					clear(s) // not needed any more
+				}
+				return nil
+			}
+			r.shares[n.index], r.unitErr[n.index], r.nodeErr[n.index] = shares, unitErrs, err
+			for i, u := range units {
+				if shares[i] != nil && verifies(&u, n, shares[i]) {
+					if good[i]++; good[i] == u.Threshold {
+						enough++
+					}
+				}
+			}
+			if enough == len(units) {
+				cancel()
+			}
+			return err
+		})
+		close(finished)
+	}()
+	select {
+	case <-finished:
+	case <-ctx.Done():
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Nodes still running see enough == len(units) (or a cancelled
+	// context) and keep nothing.
+	enough = len(units)
+	return r
+}
+
+// verifies reports whether share from node n passes its commitment for u.
+func verifies(u *vault.Unit, n *custodian, share []byte) bool {
+	for _, un := range u.Nodes {
+		if un.PeerID == n.idText {
+			return un.Commitment.Verify(u.ID, u.Version, []byte(n.info.ID), share)
+		}
+	}
+	return false
+}
+
+func (c *Client) releaseBatch(ctx context.Context, n *custodian, units []vault.Unit, shares [][]byte, unitErrs []error) error {
+	refs := make([]*api.UnitRef, len(units))
+	for i, u := range units {
+		refs[i] = &api.UnitRef{UnitId: append([]byte(nil), u.ID[:]...), Version: u.Version}
+	}
+	return c.authed(ctx, n, func() error {
+		req := &api.ReleaseRequest{Units: refs, TimeUnixMs: uint64(time.Now().UnixMilli()), Nonce: make([]byte, api.RequestNonceSize)}
+		if _, err := rand.Read(req.Nonce); err != nil {
+			return err
+		}
+		if err := c.signRelease(n, req); err != nil {
+			return err
+		}
+		var resp api.ReleaseResponse
+		if err := c.call(ctx, n, api.ProtocolRelease, req, &resp); err != nil {
+			return err
+		}
+		if err := api.FromProto(resp.Error); err != nil {
+			return err
+		}
+		if len(resp.Shares) != len(units) {
+			return fmt.Errorf("the node answered %d units for %d asked", len(resp.Shares), len(units))
+		}
+		for i, s := range resp.Shares {
+			if s.GetUnit().GetVersion() != units[i].Version || string(s.GetUnit().GetUnitId()) != string(units[i].ID[:]) {
+				unitErrs[i] = errors.New("the node answered for another unit")
+				continue
+			}
+			if err := api.FromProto(s.Error); err != nil {
+				unitErrs[i] = err
+				continue
+			}
+			shares[i] = s.Share
+		}
+		return nil
+	})
+}
+
+// open combines unit i's shares from got and opens its record.
+func (c *Client) open(u *vault.Unit, got *released, i int) (*Record, error) {
+	slots := make([]threshold.Slot, len(u.Nodes))
+	nodeIndex := map[string]int{}
+	for j, n := range c.nodes {
+		nodeIndex[n.idText] = j
+	}
+	reasons := map[string]error{}
+	for j, un := range u.Nodes {
+		k, ok := nodeIndex[un.PeerID]
+		slots[j] = threshold.Slot{Node: un.Name, Commitment: un.Commitment}
+		if ok {
+			slots[j].PeerID = []byte(c.nodes[k].info.ID)
+		} else {
+			slots[j].PeerID = peerBytes(un.PeerID)
+		}
+		switch {
+		case !ok:
+			reasons[un.Name] = errors.New("not in the network file any more")
+		case got.nodeErr[k] != nil:
+			reasons[un.Name] = got.nodeErr[k]
+		case got.shares[k] == nil:
+			reasons[un.Name] = errors.New("no answer was waited for")
+		case got.unitErr[k][i] != nil:
+			reasons[un.Name] = got.unitErr[k][i]
+		default:
+			slots[j].Share = got.shares[k][i]
+		}
+	}
+	s, blame, err := threshold.Combine(u.Threshold, u.ID, u.Version, u.KeyCommit, slots)
+	for _, name := range blame.Bad {
+		// Reported even when the record opens: the caller must learn
+		// which custodian lied.
+		reasons[name] = ErrBadShare
+		c.log.Warn("a custodian sent a share that does not match its commitment", zap.String("node", name), zap.String("label", u.Label))
+	}
+	if err != nil {
+		q := &QuorumError{Op: "get " + u.Label, Need: u.Threshold}
+		var nes *threshold.NotEnoughSharesError
+		if errors.As(err, &nes) {
+			q.Have = nes.Have
+		}
+		names := make([]string, 0, len(reasons))
+		for name := range reasons {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			q.Nodes = append(q.Nodes, &NodeError{Node: name, Err: reasons[name]})
+		}
+		if !errors.Is(err, threshold.ErrNotEnoughShares) {
+			return nil, fmt.Errorf("get %s: %w", u.Label, err)
+		}
+		return nil, q
+	}
+	defer s.Wipe()
+	m, err := threshold.MasterSecretFromBytes(c.v.MasterSecret)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Wipe()
+	ck, err := threshold.DeriveClientKey(m, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer ck.Wipe()
+	k, err := threshold.DeriveDataKey(ck, s, u.ID, u.Version)
+	if err != nil {
+		return nil, err
+	}
+	defer k.Wipe()
+	plain, err := threshold.Open(k, c.v.User, u.ID, u.Version, u.Sealed)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", u.Label, err)
+	}
+	defer clear(plain)
+	return parseRecord(plain)
+}
+
+// Delete removes a record: its shares at every node that answers, then its
+// entry in the vault. Nodes that could not be reached are kept in the vault
+// and asked again on the next Unlock.
+func (c *Client) Delete(ctx context.Context, label string) error {
+	if err := c.needUnlocked(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	u, ok := c.v.Unit(label)
+	c.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%q: %w", label, ErrNotFound)
+	}
+	ref := &api.UnitRef{UnitId: append([]byte(nil), u.ID[:]...), Version: u.Version}
+	errs := c.fanOut(ctx, c.nodes, func(ctx context.Context, n *custodian) error { return c.deleteAt(ctx, n, ref) })
+	pending := vault.PendingDelete{ID: u.ID, Version: u.Version}
+	for i, err := range errs {
+		if err != nil {
+			pending.Nodes = append(pending.Nodes, c.nodes[i].name)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.v.RemoveUnit(label)
+	if len(pending.Nodes) > 0 {
+		c.v.PendingDeletes = append(c.v.PendingDeletes, pending)
+	}
+	return c.vh.Save()
+}
+
+// retryDeletes asks again the nodes that missed a deletion.
+func (c *Client) retryDeletes(ctx context.Context) {
+	c.mu.Lock()
+	pend := append([]vault.PendingDelete(nil), c.v.PendingDeletes...)
+	c.mu.Unlock()
+	if len(pend) == 0 {
+		return
+	}
+	var left []vault.PendingDelete
+	for _, p := range pend {
+		ref := &api.UnitRef{UnitId: append([]byte(nil), p.ID[:]...), Version: p.Version}
+		var still []string
+		for _, name := range p.Nodes {
+			n := c.nodeNamed(name)
+			if n == nil {
+				continue // the node left the network
+			}
+			if err := c.deleteAt(ctx, n, ref); err != nil {
+				still = append(still, name)
+			}
+		}
+		if len(still) > 0 {
+			p.Nodes = still
+			left = append(left, p)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.v.PendingDeletes = left
+	if err := c.vh.Save(); err != nil {
+		c.log.Warn("save the vault after retrying deletions")
+	}
+}
+
+func (c *Client) nodeNamed(name string) *custodian {
+	for _, n := range c.nodes {
+		if n.name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// peerBytes is the binary form of a peer ID in text, or nil.
+func peerBytes(s string) []byte {
+	id, err := peer.Decode(s)
+	if err != nil {
+		return nil
+	}
+	return []byte(id)
+}

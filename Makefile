@@ -25,9 +25,8 @@ test: ## go vet, then every test with the race detector (TESTFLAGS adds flags)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $(TESTFLAGS) ./...
 
-demo: ## run a custodian devnet and the client journey (not built yet)
-	@echo "make demo: the demo (custodian devnet and the client journey) is not built yet; it arrives with the client issue" >&2
-	@exit 1
+demo: build ## run a local network of five nodes through the main user journey
+	@bash scripts/demo.sh
 
 bench: ## run the benchmarks and print each one against its baseline
 	@bash scripts/bench.sh

@@ -74,6 +74,7 @@ type userRequest struct {
 
 type errorBody struct {
 	Error string `json:"error"`
+	Code  string `json:"code"` // an api.Code name
 }
 
 const maxRequestBody = 4096
@@ -173,14 +174,14 @@ func respond(w http.ResponseWriter, log *zap.Logger, v any, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	if err != nil {
 		var se *api.StatusError
-		status, msg := http.StatusInternalServerError, "internal error; see the node's log"
+		code, msg := api.Code_INTERNAL, "internal error; see the node's log"
 		if errors.As(err, &se) {
-			status, msg = httpStatus(se.Code), se.Error()
+			code, msg = se.Code, se.Error()
 		} else {
 			log.Error("admin request failed", zap.Error(err))
 		}
-		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(errorBody{Error: msg})
+		w.WriteHeader(httpStatus(code))
+		_ = json.NewEncoder(w).Encode(errorBody{Error: msg, Code: code.String()})
 		return
 	}
 	_ = json.NewEncoder(w).Encode(v)

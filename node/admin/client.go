@@ -72,23 +72,13 @@ func (c *Client) send(ctx context.Context, method, path string, body io.Reader) 
 		if json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(&e) != nil || e.Error == "" {
 			e.Error = resp.Status
 		}
-		return nil, &api.StatusError{Code: codeOf(resp.StatusCode), Message: e.Error}
+		code, ok := api.Code_value[e.Code]
+		if !ok {
+			code = int32(api.Code_INTERNAL)
+		}
+		return nil, &api.StatusError{Code: api.Code(code), Message: e.Error}
 	}
 	return resp, nil
-}
-
-func codeOf(status int) api.Code {
-	switch status {
-	case http.StatusBadRequest:
-		return api.Code_INVALID_ARGUMENT
-	case http.StatusNotFound:
-		return api.Code_NOT_FOUND
-	case http.StatusConflict:
-		return api.Code_ALREADY_EXISTS
-	case http.StatusServiceUnavailable:
-		return api.Code_UNAVAILABLE
-	}
-	return api.Code_INTERNAL
 }
 
 // Status returns the node's health and size.

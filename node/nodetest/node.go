@@ -158,47 +158,13 @@ type Process struct {
 // is killed when the test ends, whatever happened.
 func StartProcess(t testing.TB, name string, opts ...Option) *Process {
 	t.Helper()
-	cfg := initNode(t, name, opts)
-	p := &Process{Config: cfg, Path: cfg.Path(node.ConfigFile), bin: Binary(t)}
-	t.Cleanup(func() { p.kill() })
-	p.Start(t)
-	return p
+	return StartProcessEnv(t, name, nil, opts...)
 }
 
 // Start starts the process and waits until its admin socket answers.
 func (p *Process) Start(t testing.TB) {
 	t.Helper()
-	logf, err := os.OpenFile(p.Config.Path("custosd.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	p.cmd = exec.Command(p.bin, "run", "--config", p.Path)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p.exited = make(chan error, 1)
-	go func(cmd *exec.Cmd, exited chan error) { exited <- cmd.Wait() }(p.cmd, p.exited)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := p.Admin().Status(ctx)
-		cancel()
-		if err == nil {
-			return
-		}
-		select {
-		case werr := <-p.exited:
-			p.exited <- werr
-			t.Fatalf("custosd exited at start: %v\n%s", werr, p.Log())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("custosd did not start within 30s: %v\n%s", err, p.Log())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	p.StartEnv(t, nil)
 }
 
 // Log returns what the process wrote.

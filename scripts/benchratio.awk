@@ -4,7 +4,7 @@
 # to print package paths relative to the module.
 
 function num(v) {
-	if (v == int(v)) return sprintf("%d", v)
+	if (v == int(v)) return sprintf("%.0f", v)
 	if (v >= 100) return sprintf("%.0f", v)
 	if (v >= 10) return sprintf("%.1f", v)
 	return sprintf("%.3g", v)

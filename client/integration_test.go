@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"github.com/custos-network/custos/client/vault"
 	"slices"
 	"strings"
 	"syscall"
@@ -527,5 +528,53 @@ func TestSilentNodeDoesNotHoldUpUnlock(t *testing.T) {
 	sameRecord(t, got, rec)
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("the get took %v with one silent node: it waited for it", d)
+	}
+}
+
+// A delete that a node misses is remembered in the vault and retried at
+// the next unlock, until the node confirms it.
+func TestDeleteIsRetriedAtTheNextUnlock(t *testing.T) {
+	tn := startNet(t, 4, 3, nil)
+	c, path := tn.unlocked(t, "alice", client.Options{})
+	if err := c.Put(context.Background(), "acme", &client.Record{Password: "pw"}, client.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	away := tn.nodes[3]
+	if err := away.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	c = open(t, path, client.Options{Timeout: 2 * time.Second})
+	if err := c.Unlock(context.Background(), password); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delete(context.Background(), "acme"); err != nil {
+		t.Fatalf("a delete that one node missed: %v", err)
+	}
+	if _, err := c.Get(context.Background(), "acme"); !errors.Is(err, client.ErrNotFound) {
+		t.Fatalf("Get after Delete = %v, want ErrNotFound", err)
+	}
+	c.Close()
+	if err := away.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if got := tn.shareCounts(t); !slices.Equal(got, []int{0, 0, 0, 1}) {
+		t.Fatalf("shares after the delete: %v, want only the missed node's", got)
+	}
+	c = open(t, path, client.Options{})
+	if err := c.Unlock(context.Background(), password); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if got := tn.shareCounts(t); !slices.Equal(got, []int{0, 0, 0, 0}) {
+		t.Fatalf("shares after the next unlock: %v, want none", got)
+	}
+	h, err := vault.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if p := h.Vault().PendingDeletes; len(p) != 0 {
+		t.Errorf("the vault still holds pending deletes: %v", p)
 	}
 }

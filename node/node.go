@@ -47,6 +47,8 @@ type Node struct {
 	metrics *metrics
 	now     func() time.Time
 
+	auditors map[peer.ID]bool // may read every audit log entry
+
 	opsListener   net.Listener // nil when cfg.HTTP is ""
 	adminListener net.Listener
 	backupPass    string
@@ -86,6 +88,14 @@ func New(cfg *config.Config, log *zap.Logger) (_ *Node, err error) {
 			n.Close()
 		}
 	}()
+	n.auditors = make(map[peer.ID]bool, len(cfg.Auditors))
+	for _, a := range cfg.Auditors {
+		aid, err := peer.Decode(a) // Validate checked it already
+		if err != nil {
+			return nil, fmt.Errorf("auditor %.64q: %w", a, err)
+		}
+		n.auditors[aid] = true
+	}
 	if n.store, err = store.Open(cfg.Path(cfg.DataDir), storageKey, log.Named("store")); err != nil {
 		return nil, err
 	}
@@ -240,6 +250,7 @@ func (n *Node) Close() error {
 var protocols = []protocol.ID{
 	api.ProtocolEnroll, api.ProtocolLogin, api.ProtocolPut,
 	api.ProtocolRelease, api.ProtocolDelete, api.ProtocolList,
+	api.ProtocolCheckpoint, api.ProtocolEntries, api.ProtocolProof,
 }
 
 // refreshGauges sets the log size and locked-account gauges from the store.

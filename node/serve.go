@@ -28,6 +28,9 @@ func (n *Node) serveProtocols() {
 	n.handle(api.ProtocolRelease, n.release)
 	n.handle(api.ProtocolDelete, n.delete)
 	n.handle(api.ProtocolList, n.list)
+	n.handle(api.ProtocolCheckpoint, n.checkpoint)
+	n.handle(api.ProtocolEntries, n.entries)
+	n.handle(api.ProtocolProof, n.proof)
 }
 
 // handle registers h for protocol id, wrapped with what every stream gets:

@@ -12,6 +12,10 @@ const (
 	ProtocolRelease protocol.ID = "/custos/shares/release/1.0.0"
 	ProtocolDelete  protocol.ID = "/custos/shares/delete/1.0.0"
 	ProtocolList    protocol.ID = "/custos/shares/list/1.0.0"
+
+	ProtocolCheckpoint protocol.ID = "/custos/audit/checkpoint/1.0.0"
+	ProtocolEntries    protocol.ID = "/custos/audit/entries/1.0.0"
+	ProtocolProof      protocol.ID = "/custos/audit/proof/1.0.0"
 )
 
 // Bounds every peer can rely on.

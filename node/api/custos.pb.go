@@ -1260,6 +1260,545 @@ func (x *Entry) GetRefusals() []*Refusal {
 	return nil
 }
 
+// /custos/audit/checkpoint/1.0.0: the latest signed checkpoint
+// (api.OpenCheckpoint), to any peer.
+type CheckpointRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointRequest) Reset() {
+	*x = CheckpointRequest{}
+	mi := &file_node_api_custos_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointRequest) ProtoMessage() {}
+
+func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_node_api_custos_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointRequest.ProtoReflect.Descriptor instead.
+func (*CheckpointRequest) Descriptor() ([]byte, []int) {
+	return file_node_api_custos_proto_rawDescGZIP(), []int{19}
+}
+
+type CheckpointResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Checkpoint    []byte                 `protobuf:"bytes,2,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointResponse) Reset() {
+	*x = CheckpointResponse{}
+	mi := &file_node_api_custos_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointResponse) ProtoMessage() {}
+
+func (x *CheckpointResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_node_api_custos_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointResponse.ProtoReflect.Descriptor instead.
+func (*CheckpointResponse) Descriptor() ([]byte, []int) {
+	return file_node_api_custos_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CheckpointResponse) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *CheckpointResponse) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+// /custos/audit/entries/1.0.0: the entries with indexes in [start, end), or
+// the first page of them. An auditor gets every entry of the page; a user
+// gets the entries of the page about them (Entry.user), each with its
+// inclusion proof. Anyone else is refused with UNAUTHENTICATED.
+type EntriesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Start         uint64                 `protobuf:"varint,1,opt,name=start,proto3" json:"start,omitempty"`
+	End           uint64                 `protobuf:"varint,2,opt,name=end,proto3" json:"end,omitempty"`     // at most the log size
+	Limit         uint32                 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"` // the most entries to read; 0 or over the node's page size for the node's page size
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EntriesRequest) Reset() {
+	*x = EntriesRequest{}
+	mi := &file_node_api_custos_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EntriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EntriesRequest) ProtoMessage() {}
+
+func (x *EntriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_node_api_custos_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EntriesRequest.ProtoReflect.Descriptor instead.
+func (*EntriesRequest) Descriptor() ([]byte, []int) {
+	return file_node_api_custos_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *EntriesRequest) GetStart() uint64 {
+	if x != nil {
+		return x.Start
+	}
+	return 0
+}
+
+func (x *EntriesRequest) GetEnd() uint64 {
+	if x != nil {
+		return x.End
+	}
+	return 0
+}
+
+func (x *EntriesRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// InclusionProof is the RFC 6962 proof that the entry at index is in the
+// tree of the checkpoint it comes with.
+type InclusionProof struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Hashes        [][]byte               `protobuf:"bytes,2,rep,name=hashes,proto3" json:"hashes,omitempty"` // 32 bytes each
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InclusionProof) Reset() {
+	*x = InclusionProof{}
+	mi := &file_node_api_custos_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InclusionProof) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InclusionProof) ProtoMessage() {}
+
+func (x *InclusionProof) ProtoReflect() protoreflect.Message {
+	mi := &file_node_api_custos_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InclusionProof.ProtoReflect.Descriptor instead.
+func (*InclusionProof) Descriptor() ([]byte, []int) {
+	return file_node_api_custos_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *InclusionProof) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *InclusionProof) GetHashes() [][]byte {
+	if x != nil {
+		return x.Hashes
+	}
+	return nil
+}
+
+type EntriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Error *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Start uint64                 `protobuf:"varint,2,opt,name=start,proto3" json:"start,omitempty"` // the request's start
+	// next is the index after the last entry the node read: the answer covers
+	// [start, next), and a reader wanting the rest asks again from next.
+	Next uint64 `protobuf:"varint,3,opt,name=next,proto3" json:"next,omitempty"`
+	// For an auditor, the entries of [start, next) in order; for a user, the
+	// entries of [start, next) about them, in order, at proofs[i].index.
+	Entries [][]byte `protobuf:"bytes,4,rep,name=entries,proto3" json:"entries,omitempty"`
+	// A signed checkpoint of a tree that holds every entry of the answer.
+	Checkpoint []byte `protobuf:"bytes,5,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// For a user, one per entry, against checkpoint; none for an auditor,
+	// who recomputes the tree from the entries.
+	Proofs        []*InclusionProof `protobuf:"bytes,6,rep,name=proofs,proto3" json:"proofs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EntriesResponse) Reset() {
+	*x = EntriesResponse{}
+	mi := &file_node_api_custos_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EntriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EntriesResponse) ProtoMessage() {}
+
+func (x *EntriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_node_api_custos_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EntriesResponse.ProtoReflect.Descriptor instead.
+func (*EntriesResponse) Descriptor() ([]byte, []int) {
+	return file_node_api_custos_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *EntriesResponse) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *EntriesResponse) GetStart() uint64 {
+	if x != nil {
+		return x.Start
+	}
+	return 0
+}
+
+func (x *EntriesResponse) GetNext() uint64 {
+	if x != nil {
+		return x.Next
+	}
+	return 0
+}
+
+func (x *EntriesResponse) GetEntries() [][]byte {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *EntriesResponse) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+func (x *EntriesResponse) GetProofs() []*InclusionProof {
+	if x != nil {
+		return x.Proofs
+	}
+	return nil
+}
+
+// /custos/audit/proof/1.0.0: an inclusion or a consistency proof, to any
+// peer. The reader checks it against checkpoints it has verified.
+type InclusionQuery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Size          uint64                 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"` // index < size <= the log size
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InclusionQuery) Reset() {
+	*x = InclusionQuery{}
+	mi := &file_node_api_custos_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InclusionQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InclusionQuery) ProtoMessage() {}
+
+func (x *InclusionQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_node_api_custos_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InclusionQuery.ProtoReflect.Descriptor instead.
+func (*InclusionQuery) Descriptor() ([]byte, []int) {
+	return file_node_api_custos_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *InclusionQuery) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *InclusionQuery) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+type ConsistencyQuery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OldSize       uint64                 `protobuf:"varint,1,opt,name=old_size,json=oldSize,proto3" json:"old_size,omitempty"`
+	NewSize       uint64                 `protobuf:"varint,2,opt,name=new_size,json=newSize,proto3" json:"new_size,omitempty"` // old_size <= new_size <= the log size
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsistencyQuery) Reset() {
+	*x = ConsistencyQuery{}
+	mi := &file_node_api_custos_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsistencyQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsistencyQuery) ProtoMessage() {}
+
+func (x *ConsistencyQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_node_api_custos_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsistencyQuery.ProtoReflect.Descriptor instead.
+func (*ConsistencyQuery) Descriptor() ([]byte, []int) {
+	return file_node_api_custos_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ConsistencyQuery) GetOldSize() uint64 {
+	if x != nil {
+		return x.OldSize
+	}
+	return 0
+}
+
+func (x *ConsistencyQuery) GetNewSize() uint64 {
+	if x != nil {
+		return x.NewSize
+	}
+	return 0
+}
+
+type ProofRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Query:
+	//
+	//	*ProofRequest_Inclusion
+	//	*ProofRequest_Consistency
+	Query         isProofRequest_Query `protobuf_oneof:"query"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProofRequest) Reset() {
+	*x = ProofRequest{}
+	mi := &file_node_api_custos_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProofRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProofRequest) ProtoMessage() {}
+
+func (x *ProofRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_node_api_custos_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProofRequest.ProtoReflect.Descriptor instead.
+func (*ProofRequest) Descriptor() ([]byte, []int) {
+	return file_node_api_custos_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ProofRequest) GetQuery() isProofRequest_Query {
+	if x != nil {
+		return x.Query
+	}
+	return nil
+}
+
+func (x *ProofRequest) GetInclusion() *InclusionQuery {
+	if x != nil {
+		if x, ok := x.Query.(*ProofRequest_Inclusion); ok {
+			return x.Inclusion
+		}
+	}
+	return nil
+}
+
+func (x *ProofRequest) GetConsistency() *ConsistencyQuery {
+	if x != nil {
+		if x, ok := x.Query.(*ProofRequest_Consistency); ok {
+			return x.Consistency
+		}
+	}
+	return nil
+}
+
+type isProofRequest_Query interface {
+	isProofRequest_Query()
+}
+
+type ProofRequest_Inclusion struct {
+	Inclusion *InclusionQuery `protobuf:"bytes,1,opt,name=inclusion,proto3,oneof"`
+}
+
+type ProofRequest_Consistency struct {
+	Consistency *ConsistencyQuery `protobuf:"bytes,2,opt,name=consistency,proto3,oneof"`
+}
+
+func (*ProofRequest_Inclusion) isProofRequest_Query() {}
+
+func (*ProofRequest_Consistency) isProofRequest_Query() {}
+
+type ProofResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Hashes        [][]byte               `protobuf:"bytes,2,rep,name=hashes,proto3" json:"hashes,omitempty"` // 32 bytes each
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProofResponse) Reset() {
+	*x = ProofResponse{}
+	mi := &file_node_api_custos_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProofResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProofResponse) ProtoMessage() {}
+
+func (x *ProofResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_node_api_custos_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProofResponse.ProtoReflect.Descriptor instead.
+func (*ProofResponse) Descriptor() ([]byte, []int) {
+	return file_node_api_custos_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ProofResponse) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *ProofResponse) GetHashes() [][]byte {
+	if x != nil {
+		return x.Hashes
+	}
+	return nil
+}
+
 var File_node_api_custos_proto protoreflect.FileDescriptor
 
 const file_node_api_custos_proto_rawDesc = "" +
@@ -1339,7 +1878,42 @@ const file_node_api_custos_proto_rawDesc = "" +
 	" \x01(\x04R\x11requestTimeUnixMs\x12#\n" +
 	"\rrequest_nonce\x18\v \x01(\fR\frequestNonce\x12)\n" +
 	"\x10device_signature\x18\f \x01(\fR\x0fdeviceSignature\x12.\n" +
-	"\brefusals\x18\r \x03(\v2\x12.custos.v1.RefusalR\brefusals*\x99\x01\n" +
+	"\brefusals\x18\r \x03(\v2\x12.custos.v1.RefusalR\brefusals\"\x13\n" +
+	"\x11CheckpointRequest\"\\\n" +
+	"\x12CheckpointResponse\x12&\n" +
+	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x02 \x01(\fR\n" +
+	"checkpoint\"N\n" +
+	"\x0eEntriesRequest\x12\x14\n" +
+	"\x05start\x18\x01 \x01(\x04R\x05start\x12\x10\n" +
+	"\x03end\x18\x02 \x01(\x04R\x03end\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\">\n" +
+	"\x0eInclusionProof\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x16\n" +
+	"\x06hashes\x18\x02 \x03(\fR\x06hashes\"\xd0\x01\n" +
+	"\x0fEntriesResponse\x12&\n" +
+	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\x12\x14\n" +
+	"\x05start\x18\x02 \x01(\x04R\x05start\x12\x12\n" +
+	"\x04next\x18\x03 \x01(\x04R\x04next\x12\x18\n" +
+	"\aentries\x18\x04 \x03(\fR\aentries\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x05 \x01(\fR\n" +
+	"checkpoint\x121\n" +
+	"\x06proofs\x18\x06 \x03(\v2\x19.custos.v1.InclusionProofR\x06proofs\":\n" +
+	"\x0eInclusionQuery\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\"H\n" +
+	"\x10ConsistencyQuery\x12\x19\n" +
+	"\bold_size\x18\x01 \x01(\x04R\aoldSize\x12\x19\n" +
+	"\bnew_size\x18\x02 \x01(\x04R\anewSize\"\x93\x01\n" +
+	"\fProofRequest\x129\n" +
+	"\tinclusion\x18\x01 \x01(\v2\x19.custos.v1.InclusionQueryH\x00R\tinclusion\x12?\n" +
+	"\vconsistency\x18\x02 \x01(\v2\x1b.custos.v1.ConsistencyQueryH\x00R\vconsistencyB\a\n" +
+	"\x05query\"O\n" +
+	"\rProofResponse\x12&\n" +
+	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\x12\x16\n" +
+	"\x06hashes\x18\x02 \x03(\fR\x06hashes*\x99\x01\n" +
 	"\x04Code\x12\x06\n" +
 	"\x02OK\x10\x00\x12\x13\n" +
 	"\x0fUNAUTHENTICATED\x10\x01\x12\n" +
@@ -1382,29 +1956,38 @@ func file_node_api_custos_proto_rawDescGZIP() []byte {
 }
 
 var file_node_api_custos_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_node_api_custos_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_node_api_custos_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_node_api_custos_proto_goTypes = []any{
-	(Code)(0),               // 0: custos.v1.Code
-	(EntryKind)(0),          // 1: custos.v1.EntryKind
-	(*Error)(nil),           // 2: custos.v1.Error
-	(*UnitRef)(nil),         // 3: custos.v1.UnitRef
-	(*EnrollRequest)(nil),   // 4: custos.v1.EnrollRequest
-	(*EnrollResponse)(nil),  // 5: custos.v1.EnrollResponse
-	(*LoginHello)(nil),      // 6: custos.v1.LoginHello
-	(*LoginChallenge)(nil),  // 7: custos.v1.LoginChallenge
-	(*LoginProof)(nil),      // 8: custos.v1.LoginProof
-	(*LoginResult)(nil),     // 9: custos.v1.LoginResult
-	(*PutRequest)(nil),      // 10: custos.v1.PutRequest
-	(*PutResponse)(nil),     // 11: custos.v1.PutResponse
-	(*ReleaseRequest)(nil),  // 12: custos.v1.ReleaseRequest
-	(*ReleasedShare)(nil),   // 13: custos.v1.ReleasedShare
-	(*ReleaseResponse)(nil), // 14: custos.v1.ReleaseResponse
-	(*DeleteRequest)(nil),   // 15: custos.v1.DeleteRequest
-	(*DeleteResponse)(nil),  // 16: custos.v1.DeleteResponse
-	(*ListRequest)(nil),     // 17: custos.v1.ListRequest
-	(*ListResponse)(nil),    // 18: custos.v1.ListResponse
-	(*Refusal)(nil),         // 19: custos.v1.Refusal
-	(*Entry)(nil),           // 20: custos.v1.Entry
+	(Code)(0),                  // 0: custos.v1.Code
+	(EntryKind)(0),             // 1: custos.v1.EntryKind
+	(*Error)(nil),              // 2: custos.v1.Error
+	(*UnitRef)(nil),            // 3: custos.v1.UnitRef
+	(*EnrollRequest)(nil),      // 4: custos.v1.EnrollRequest
+	(*EnrollResponse)(nil),     // 5: custos.v1.EnrollResponse
+	(*LoginHello)(nil),         // 6: custos.v1.LoginHello
+	(*LoginChallenge)(nil),     // 7: custos.v1.LoginChallenge
+	(*LoginProof)(nil),         // 8: custos.v1.LoginProof
+	(*LoginResult)(nil),        // 9: custos.v1.LoginResult
+	(*PutRequest)(nil),         // 10: custos.v1.PutRequest
+	(*PutResponse)(nil),        // 11: custos.v1.PutResponse
+	(*ReleaseRequest)(nil),     // 12: custos.v1.ReleaseRequest
+	(*ReleasedShare)(nil),      // 13: custos.v1.ReleasedShare
+	(*ReleaseResponse)(nil),    // 14: custos.v1.ReleaseResponse
+	(*DeleteRequest)(nil),      // 15: custos.v1.DeleteRequest
+	(*DeleteResponse)(nil),     // 16: custos.v1.DeleteResponse
+	(*ListRequest)(nil),        // 17: custos.v1.ListRequest
+	(*ListResponse)(nil),       // 18: custos.v1.ListResponse
+	(*Refusal)(nil),            // 19: custos.v1.Refusal
+	(*Entry)(nil),              // 20: custos.v1.Entry
+	(*CheckpointRequest)(nil),  // 21: custos.v1.CheckpointRequest
+	(*CheckpointResponse)(nil), // 22: custos.v1.CheckpointResponse
+	(*EntriesRequest)(nil),     // 23: custos.v1.EntriesRequest
+	(*InclusionProof)(nil),     // 24: custos.v1.InclusionProof
+	(*EntriesResponse)(nil),    // 25: custos.v1.EntriesResponse
+	(*InclusionQuery)(nil),     // 26: custos.v1.InclusionQuery
+	(*ConsistencyQuery)(nil),   // 27: custos.v1.ConsistencyQuery
+	(*ProofRequest)(nil),       // 28: custos.v1.ProofRequest
+	(*ProofResponse)(nil),      // 29: custos.v1.ProofResponse
 }
 var file_node_api_custos_proto_depIdxs = []int32{
 	0,  // 0: custos.v1.Error.code:type_name -> custos.v1.Code
@@ -1427,11 +2010,17 @@ var file_node_api_custos_proto_depIdxs = []int32{
 	3,  // 17: custos.v1.Entry.units:type_name -> custos.v1.UnitRef
 	0,  // 18: custos.v1.Entry.outcome:type_name -> custos.v1.Code
 	19, // 19: custos.v1.Entry.refusals:type_name -> custos.v1.Refusal
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	2,  // 20: custos.v1.CheckpointResponse.error:type_name -> custos.v1.Error
+	2,  // 21: custos.v1.EntriesResponse.error:type_name -> custos.v1.Error
+	24, // 22: custos.v1.EntriesResponse.proofs:type_name -> custos.v1.InclusionProof
+	26, // 23: custos.v1.ProofRequest.inclusion:type_name -> custos.v1.InclusionQuery
+	27, // 24: custos.v1.ProofRequest.consistency:type_name -> custos.v1.ConsistencyQuery
+	2,  // 25: custos.v1.ProofResponse.error:type_name -> custos.v1.Error
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_node_api_custos_proto_init() }
@@ -1439,13 +2028,17 @@ func file_node_api_custos_proto_init() {
 	if File_node_api_custos_proto != nil {
 		return
 	}
+	file_node_api_custos_proto_msgTypes[26].OneofWrappers = []any{
+		(*ProofRequest_Inclusion)(nil),
+		(*ProofRequest_Consistency)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_node_api_custos_proto_rawDesc), len(file_node_api_custos_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   19,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,163 @@
+package node
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/node/audit"
+	"github.com/custos-network/custos/node/store"
+)
+
+// The audit protocols let auditors and users read the log from outside.
+// Checkpoints and proofs reveal only tree sizes and hashes, so any peer may
+// have them; entries go to the auditors of the node's config (all of them)
+// and to logged-in users (their own, with inclusion proofs).
+//
+// Reading the log is not itself logged: DESIGN lists no entry for it, and
+// since checkpoints and proofs are public, an entry per read would let any
+// peer grow the log at will.
+
+// proofHashSize is what one hash adds to an answer on the wire: 32 bytes,
+// a tag and a length.
+const proofHashSize = tlog.HashSize + 2
+
+func (n *Node) checkpoint(ctx context.Context, s network.Stream, r *api.Reader) error {
+	var req api.CheckpointRequest
+	resp := &api.CheckpointResponse{}
+	err := n.read(r, &req)
+	if err == nil {
+		err = n.store.View(func(tx *store.Tx) error {
+			size, err := n.audit.Size(tx)
+			if err != nil {
+				return err
+			}
+			resp.Checkpoint, err = n.audit.Checkpoint(tx, size)
+			return err
+		})
+	}
+	return reply(s, resp, &resp.Error, err)
+}
+
+func (n *Node) entries(ctx context.Context, s network.Stream, r *api.Reader) error {
+	var req api.EntriesRequest
+	resp := &api.EntriesResponse{}
+	err := n.read(r, &req)
+	if err == nil {
+		err = n.doEntries(s.Conn().RemotePeer(), &req, resp)
+	}
+	if err != nil {
+		resp.Entries, resp.Proofs, resp.Checkpoint = nil, nil, nil
+	}
+	return reply(s, resp, &resp.Error, err)
+}
+
+// doEntries fills resp with one page of [req.Start, req.End): every entry
+// for an auditor, the reader's own with their proofs for a user. The page
+// and its proofs are read in one snapshot with the checkpoint they prove
+// against.
+func (n *Node) doEntries(device peer.ID, req *api.EntriesRequest, resp *api.EntriesResponse) error {
+	user := "" // "" for an auditor, who reads every entry
+	if !n.auditors[device] {
+		sess, err := n.auth.Session(device)
+		if err != nil {
+			return err
+		}
+		user = sess.User
+	}
+	return n.store.View(func(tx *store.Tx) error {
+		size, err := n.audit.Size(tx)
+		if err != nil {
+			return err
+		}
+		if err := req.Validate(size); err != nil {
+			return err
+		}
+		start, end := int64(req.Start), int64(req.End)
+		if req.Limit > 0 {
+			end = min(end, start+int64(req.Limit))
+		}
+		// Entries stops at audit.MaxEntries and audit.MaxEntriesBytes.
+		page, err := n.audit.Entries(tx, start, end)
+		if err != nil {
+			return err
+		}
+		if resp.Checkpoint, err = n.audit.Checkpoint(tx, size); err != nil {
+			return err
+		}
+		resp.Start, resp.Next = req.Start, req.Start+uint64(len(page))
+		if user == "" {
+			resp.Entries = page
+			return nil
+		}
+		// A user's page holds at most the auditor's page, plus a proof per
+		// entry: stop early when the proofs would push it past the cap.
+		budget := audit.MaxEntriesBytes
+		for i, b := range page {
+			index := start + int64(i)
+			e, err := api.ParseEntry(b)
+			if err != nil {
+				return fmt.Errorf("log entry %d: %w", index, err)
+			}
+			if e.User != user {
+				continue
+			}
+			proof, err := n.audit.InclusionProof(tx, index, size)
+			if err != nil {
+				return err
+			}
+			if budget -= len(b) + len(proof)*proofHashSize; budget < 0 && len(resp.Entries) > 0 {
+				resp.Next = uint64(index)
+				break
+			}
+			resp.Entries = append(resp.Entries, b)
+			resp.Proofs = append(resp.Proofs, &api.InclusionProof{Index: uint64(index), Hashes: hashBytes(proof)})
+		}
+		return nil
+	})
+}
+
+func (n *Node) proof(ctx context.Context, s network.Stream, r *api.Reader) error {
+	var req api.ProofRequest
+	resp := &api.ProofResponse{}
+	err := n.read(r, &req)
+	if err == nil {
+		err = n.store.View(func(tx *store.Tx) error {
+			size, err := n.audit.Size(tx)
+			if err != nil {
+				return err
+			}
+			if err := req.Validate(size); err != nil {
+				return err
+			}
+			var proof []tlog.Hash
+			switch q := req.Query.(type) {
+			case *api.ProofRequest_Inclusion:
+				proof, err = n.audit.InclusionProof(tx, int64(q.Inclusion.Index), int64(q.Inclusion.Size))
+			case *api.ProofRequest_Consistency:
+				proof, err = n.audit.ConsistencyProof(tx, int64(q.Consistency.OldSize), int64(q.Consistency.NewSize))
+			default:
+				// Validate refuses any other query.
+				return fmt.Errorf("internal error: proof query %T", req.Query)
+			}
+			resp.Hashes = hashBytes(proof)
+			return err
+		})
+	}
+	if err != nil {
+		resp.Hashes = nil
+	}
+	return reply(s, resp, &resp.Error, err)
+}
+
+func hashBytes(hs []tlog.Hash) [][]byte {
+	out := make([][]byte, len(hs))
+	for i := range hs {
+		out[i] = hs[i][:]
+	}
+	return out
+}

@@ -43,8 +43,13 @@ type custodian struct {
 	lastUsed time.Time
 }
 
-// newHost makes the device's libp2p host: no listening, every transport the
-// nodes may offer, and the same security and muxer choices.
+// NewHost makes a libp2p host that dials custos nodes as a device does,
+// with key as its identity: no listening, every transport the nodes may
+// offer, and the same security and muxer choices. An auditor's tool uses it
+// with the auditor key. The caller closes the host.
+func NewHost(key crypto.PrivKey) (host.Host, error) { return newHost(key) }
+
+// newHost makes the device's libp2p host (see NewHost).
 func newHost(key crypto.PrivKey) (host.Host, error) {
 	return libp2p.New(
 		libp2p.Identity(key),

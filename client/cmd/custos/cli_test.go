@@ -18,6 +18,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/custos-network/custos/client"
+	"github.com/custos-network/custos/client/auditor"
 	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/node/config"
 	"github.com/custos-network/custos/node/nodetest"
@@ -48,6 +49,8 @@ func (r removeBinary) Run() int {
 //	                            cards to cards/nI.card and the network file,
 //	                            threshold K, to network.yaml; the LIAR nodes
 //	                            alter every share they release
+//	auditnet N K KEYFILE        devnet N K, with the peer ID of the auditor
+//	                            key KEYFILE under every node's auditors
 //	fakecards N                 write N cards of nodes that do not run to
 //	                            cards/nI.card
 //	invite USER                 set $TOKEN_nI to an invite token for USER
@@ -77,6 +80,7 @@ func TestCLI(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exitcode":  cmdExitCode,
 			"devnet":    cmdDevnet,
+			"auditnet":  cmdAuditNet,
 			"fakecards": cmdFakeCards,
 			"invite":    cmdInvite,
 			"killnode":  cmdKill,
@@ -138,6 +142,27 @@ func cmdDevnet(ts *testscript.TestScript, neg bool, args []string) {
 	if err1 != nil || err2 != nil {
 		ts.Fatalf("devnet: N and K are numbers")
 	}
+	startDevnet(ts, n, k, args[2:])
+}
+
+func cmdAuditNet(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: auditnet N K KEYFILE")
+	}
+	n, err1 := strconv.Atoi(args[0])
+	k, err2 := strconv.Atoi(args[1])
+	if err1 != nil || err2 != nil {
+		ts.Fatalf("auditnet: N and K are numbers")
+	}
+	key, err := auditor.LoadKey(ts.MkAbs(args[2]))
+	ts.Check(err)
+	id, err := peer.IDFromPrivateKey(key)
+	ts.Check(err)
+	startDevnet(ts, n, k, nil, func(c *config.Config) { c.Auditors = []string{id.String()} })
+}
+
+// startDevnet starts the nodes of devnet and auditnet.
+func startDevnet(ts *testscript.TestScript, n, k int, liars []string, opts ...nodetest.Option) {
 	d := netOf(ts)
 	if len(d.names) > 0 {
 		ts.Fatalf("devnet: a script starts one network")
@@ -149,13 +174,13 @@ func cmdDevnet(ts *testscript.TestScript, neg bool, args []string) {
 		// TCP alone: a killed node then refuses a dial at once, where a
 		// QUIC dial would wait out the client's timeout.
 		var env []string
-		if slices.Contains(args[2:], name) {
+		if slices.Contains(liars, name) {
 			env = []string{"CUSTOS_FAULT=alter-shares"}
 		}
 		// Every custosd of this test binary is built with the custosfault
 		// tag, which does nothing unless CUSTOS_FAULT is set.
 		nodetest.Binary(d.t, "custosfault")
-		p := nodetest.StartProcessEnv(d.t, name, env, nodetest.Invite, unlimited, nodetest.Listen("/ip4/127.0.0.1/tcp/0"))
+		p := nodetest.StartProcessEnv(d.t, name, env, append([]nodetest.Option{nodetest.Invite, unlimited, nodetest.Listen("/ip4/127.0.0.1/tcp/0")}, opts...)...)
 		d.names = append(d.names, name)
 		d.nodes[name] = p
 		card, err := p.Admin().Card(context.Background())

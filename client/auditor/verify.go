@@ -1,0 +1,372 @@
+package auditor
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-libp2p/core/sec"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
+	"golang.org/x/mod/sumdb/tlog"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/custos-network/custos/client"
+	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/node/audit"
+)
+
+// callTimeout bounds one dial, and one request and its answer.
+const callTimeout = 20 * time.Second
+
+// maxEntryProblems caps the entry problems listed per node: a log rewritten
+// wholesale would otherwise give one per entry.
+const maxEntryProblems = 20
+
+// Verify checks the audit log of every node of network, in parallel, as the
+// package doc describes, dialling each at its pinned peer ID with key as the
+// auditor's identity. stateDir keeps the last checkpoint of each node that
+// verified, one file <node name>.checkpoint per node (the signed note as the
+// node served it); Verify makes the directory if needed.
+//
+// A node's checkpoint is recorded (replacing the older one) once it is
+// signed by the node and consistent with the recorded one, whatever the
+// full check then finds: it is what the node committed to, and a later
+// rollback is measured against it.
+//
+// What each node failed is in the Report; the error is for what stops the
+// audit as a whole (a bad network file, no state directory, no host).
+func Verify(ctx context.Context, network *client.Network, key crypto.PrivKey, stateDir string, full bool) (*Report, error) {
+	if network == nil {
+		return nil, errors.New("verify: no network file")
+	}
+	if err := network.Validate(); err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("verify: make the state directory: %w", err)
+	}
+	h, err := client.NewHost(key)
+	if err != nil {
+		return nil, fmt.Errorf("verify: make libp2p host: %w", err)
+	}
+	defer h.Close()
+	rep := &Report{Nodes: make([]NodeReport, len(network.Nodes))}
+	var wg sync.WaitGroup
+	for i := range network.Nodes {
+		a := &nodeAudit{h: h, card: network.Nodes[i], stateDir: stateDir, rep: &rep.Nodes[i]}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.run(ctx, full)
+		}()
+	}
+	wg.Wait()
+	return rep, nil
+}
+
+// nodeAudit is the audit of one node.
+type nodeAudit struct {
+	h        host.Host
+	card     api.Card
+	stateDir string
+	rep      *NodeReport
+
+	id           peer.ID
+	origin       string
+	pub          ed25519.PublicKey
+	entryProblem int
+}
+
+func (a *nodeAudit) fail(k Kind, index int64, format string, args ...any) {
+	a.rep.Problems = append(a.rep.Problems, Problem{Kind: k, Index: index, Message: fmt.Sprintf(format, args...)})
+}
+
+func (a *nodeAudit) run(ctx context.Context, full bool) {
+	*a.rep = NodeReport{Node: a.card.Name, PeerID: a.card.PeerID, Full: full}
+	info, err := a.card.AddrInfo()
+	if err != nil {
+		a.fail(Unreachable, -1, "%v", err)
+		return
+	}
+	a.id, a.origin = info.ID, api.LogOrigin(a.card.Name)
+	pk, err := a.id.ExtractPublicKey()
+	var raw []byte
+	if err == nil && pk.Type() == crypto.Ed25519 {
+		raw, err = pk.Raw()
+	}
+	if err != nil || len(raw) != ed25519.PublicKeySize {
+		a.fail(BadCheckpoint, -1, "its pinned peer ID %s holds no Ed25519 key", a.id)
+		return
+	}
+	a.pub = ed25519.PublicKey(raw)
+
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	err = a.h.Connect(cctx, info)
+	cancel()
+	var mismatch sec.ErrPeerIDMismatch
+	switch {
+	case errors.As(err, &mismatch):
+		a.fail(Unreachable, -1, "unreachable: the node presented another key than the network file pins (it is %s)", mismatch.Actual)
+		return
+	case err != nil:
+		a.fail(Unreachable, -1, "unreachable: %v", dialError(err))
+		return
+	}
+
+	var cr api.CheckpointResponse
+	if err := a.call(ctx, api.ProtocolCheckpoint, &api.CheckpointRequest{}, &cr); err != nil {
+		a.fail(Unreachable, -1, "unreachable: checkpoint: %v", err)
+		return
+	}
+	if err := api.FromProto(cr.Error); err != nil {
+		a.fail(Unreachable, -1, "it refused its checkpoint: %v", err)
+		return
+	}
+	cp, err := api.OpenCheckpoint(cr.Checkpoint, a.origin, a.pub)
+	if err != nil {
+		a.fail(BadCheckpoint, -1, "bad checkpoint signature or format: %v", err)
+		return
+	}
+	a.rep.Size = cp.Size
+
+	// The entries are worth checking even when the checkpoint is not
+	// consistent with the recorded one: they may say what happened.
+	a.checkState(ctx, cp, cr.Checkpoint)
+	if full {
+		a.checkEntries(ctx, cp)
+	}
+}
+
+// checkState compares cp with the checkpoint recorded for the node and
+// records cp if it is consistent. It reports whether it was.
+func (a *nodeAudit) checkState(ctx context.Context, cp api.Checkpoint, signed []byte) bool {
+	path := filepath.Join(a.stateDir, a.card.Name+".checkpoint")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		a.rep.First = true
+		return a.record(path, signed)
+	}
+	if err != nil {
+		a.fail(StateError, -1, "read the recorded checkpoint: %v", err)
+		return false
+	}
+	old, err := api.OpenCheckpoint(b, a.origin, a.pub)
+	if err != nil {
+		a.fail(StateError, -1, "the recorded checkpoint %s does not verify with the node's pinned key: %v", path, err)
+		return false
+	}
+	switch {
+	case cp.Size < old.Size:
+		a.fail(Rollback, -1, "rollback from size %d to %d", old.Size, cp.Size)
+		return false
+	case cp.Size == old.Size && cp.Root != old.Root:
+		a.fail(Fork, -1, "fork at size %d: its root is not the recorded one", cp.Size)
+		return false
+	case cp.Size == old.Size:
+		return true
+	}
+	var pr api.ProofResponse
+	req := &api.ProofRequest{Query: &api.ProofRequest_Consistency{Consistency: &api.ConsistencyQuery{OldSize: uint64(old.Size), NewSize: uint64(cp.Size)}}}
+	if err := a.call(ctx, api.ProtocolProof, req, &pr); err != nil {
+		a.fail(Unreachable, -1, "unreachable: consistency proof: %v", err)
+		return false
+	}
+	if err := api.FromProto(pr.Error); err != nil {
+		a.fail(Inconsistent, -1, "inconsistent: it refused a consistency proof from size %d to %d: %v", old.Size, cp.Size, err)
+		return false
+	}
+	proof, err := hashes(pr.Hashes)
+	if err == nil {
+		err = audit.VerifyConsistency(proof, old.Size, old.Root, cp.Size, cp.Root)
+	}
+	if err != nil {
+		a.fail(Inconsistent, -1, "inconsistent: size %d does not extend the recorded size %d: %v", cp.Size, old.Size, err)
+		return false
+	}
+	return a.record(path, signed)
+}
+
+// record writes the signed checkpoint to path atomically: a crash leaves
+// the old record or the new one, never a mix.
+func (a *nodeAudit) record(path string, signed []byte) bool {
+	if err := writeAtomic(path, signed); err != nil {
+		a.fail(StateError, -1, "record the checkpoint: %v", err)
+		return false
+	}
+	return true
+}
+
+func writeAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
+// checkEntries reads every entry of the tree of cp, recomputes its root and
+// checks each entry.
+func (a *nodeAudit) checkEntries(ctx context.Context, cp api.Checkpoint) {
+	var tree treeHasher
+	for start := int64(0); start < cp.Size; {
+		var er api.EntriesResponse
+		req := &api.EntriesRequest{Start: uint64(start), End: uint64(cp.Size)}
+		if err := a.call(ctx, api.ProtocolEntries, req, &er); err != nil {
+			a.fail(Unreachable, -1, "unreachable: entries from %d: %v", start, err)
+			return
+		}
+		if err := api.FromProto(er.Error); err != nil {
+			if errors.Is(err, api.ErrUnauthenticated) {
+				a.fail(NotAuditor, -1, "it refuses the auditor %s its entries: its operator must list that peer ID under auditors in node.yaml", a.h.ID())
+			} else {
+				a.fail(Unreachable, -1, "it refused entries from %d: %v", start, err)
+			}
+			return
+		}
+		if er.Start != uint64(start) || len(er.Entries) == 0 || er.Next != er.Start+uint64(len(er.Entries)) || er.Next > uint64(cp.Size) {
+			a.fail(BadAnswer, -1, "bad answer: entries from %d: %d entries for [%d, %d)", start, len(er.Entries), er.Start, er.Next)
+			return
+		}
+		for i, b := range er.Entries {
+			a.checkEntry(start+int64(i), b)
+			tree.add(b)
+		}
+		start = int64(er.Next)
+	}
+	if n := a.entryProblem - maxEntryProblems; n > 0 {
+		a.fail(MalformedEntry, -1, "and %d more entry problems", n)
+	}
+	if root := tree.root(); root != cp.Root {
+		a.fail(RootMismatch, -1, "root mismatch: the root of its %d entries is not the one its checkpoint signs (an entry was changed, removed or moved)", cp.Size)
+	}
+}
+
+func (a *nodeAudit) checkEntry(index int64, b []byte) {
+	var k Kind
+	var msg string
+	e, err := api.ParseEntry(b)
+	switch {
+	case err != nil:
+		k, msg = MalformedEntry, fmt.Sprintf("entry %d malformed: %v", index, err)
+	case e.Kind == api.EntryKind_RELEASE:
+		if err := e.VerifyDevice([]byte(a.id)); err != nil {
+			k, msg = UnsignedRelease, fmt.Sprintf("release entry %d not signed by its device: %v", index, err)
+		}
+	}
+	if k == 0 {
+		return
+	}
+	if a.entryProblem++; a.entryProblem <= maxEntryProblems {
+		a.fail(k, index, "%s", msg)
+	}
+}
+
+// call runs one request and its answer on a new stream to the node.
+func (a *nodeAudit) call(ctx context.Context, p protocol.ID, req, resp proto.Message) error {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	s, err := a.h.NewStream(ctx, a.id, p)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", p, err)
+	}
+	_ = s.SetDeadline(time.Now().Add(callTimeout))
+	defer context.AfterFunc(ctx, func() { s.Reset() })()
+	if err := api.Write(s, req); err != nil {
+		s.Reset()
+		return err
+	}
+	if err := api.NewReader(s, api.MaxMessageSize).Read(resp); err != nil {
+		s.Reset()
+		return fmt.Errorf("read answer: %w", err)
+	}
+	return s.Close()
+}
+
+// dialError shortens libp2p's dial errors, which list every address tried,
+// to their cause.
+func dialError(err error) error {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return errors.New("timed out")
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return errors.New("connection refused")
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return errors.New("no route to it")
+	case errors.Is(err, swarm.ErrNoAddresses):
+		return errors.New("no addresses to dial")
+	}
+	return err
+}
+
+func hashes(bs [][]byte) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(bs))
+	for i, b := range bs {
+		if len(b) != tlog.HashSize {
+			return nil, fmt.Errorf("a proof hash is %d bytes", len(b))
+		}
+		copy(out[i][:], b)
+	}
+	return out, nil
+}
+
+// treeHasher computes the RFC 6962 root of a sequence of entries in
+// O(log n) memory: stack holds the roots of the complete subtrees the
+// entries so far make, largest (leftmost) first, with their sizes.
+type treeHasher struct {
+	stack []subtree
+}
+
+type subtree struct {
+	root tlog.Hash
+	size int64
+}
+
+func (t *treeHasher) add(entry []byte) {
+	s := subtree{tlog.RecordHash(entry), 1}
+	for len(t.stack) > 0 && t.stack[len(t.stack)-1].size == s.size {
+		left := t.stack[len(t.stack)-1]
+		t.stack = t.stack[:len(t.stack)-1]
+		s = subtree{tlog.NodeHash(left.root, s.root), 2 * s.size}
+	}
+	t.stack = append(t.stack, s)
+}
+
+// root folds the subtrees from the right, as RFC 6962 puts the larger
+// subtrees on the left. The empty tree's root is SHA-256 of nothing.
+func (t *treeHasher) root() tlog.Hash {
+	if len(t.stack) == 0 {
+		return emptyRoot
+	}
+	r := t.stack[len(t.stack)-1].root
+	for i := len(t.stack) - 2; i >= 0; i-- {
+		r = tlog.NodeHash(t.stack[i].root, r)
+	}
+	return r
+}
+
+var emptyRoot = tlog.Hash(sha256.Sum256(nil))

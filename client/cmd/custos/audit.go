@@ -1,0 +1,191 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/custos-network/custos/client"
+	"github.com/custos-network/custos/client/auditor"
+)
+
+func auditCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Check the nodes' audit logs, as an auditor",
+		Long: `audit checks the custodian nodes' audit logs from outside: every checkpoint signed
+by the node's pinned key, consistent with the last one this auditor recorded, and
+with --full every entry read and hashed again.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: unknownCommand,
+	}
+	cmd.AddCommand(auditInitCmd(g), auditVerifyCmd(g))
+	return cmd
+}
+
+// auditorKeyPath is --key, else $CUSTOS_AUDITOR_KEY, else auditor.key next
+// to the vault.
+func (g *globals) auditorKeyPath(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if p := os.Getenv("CUSTOS_AUDITOR_KEY"); p != "" {
+		return p, nil
+	}
+	v, err := g.vaultPath()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(filepath.Dir(v), "auditor.key"), nil
+}
+
+func auditInitCmd(g *globals) *cobra.Command {
+	var keyFlag string
+	cmd := &cobra.Command{
+		Use:   "init [--key FILE]",
+		Short: "Make an auditor key and print its peer ID for the nodes' auditors list",
+		Long: `audit init makes the auditor's own Ed25519 key, in a file only you can read
+(--key, else $CUSTOS_AUDITOR_KEY, else auditor.key next to the vault), and prints its
+peer ID. Each node's operator adds that peer ID under auditors: in node.yaml, so that
+the node lets this auditor read every entry of its log. It never overwrites a key.`,
+		Example: `  custos audit init
+  custos audit init --key ~/audit/acme.key`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path, err := g.auditorKeyPath(keyFlag)
+			if err != nil {
+				return err
+			}
+			if keyFlag == "" && os.Getenv("CUSTOS_AUDITOR_KEY") == "" {
+				if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+					return err
+				}
+			}
+			id, err := auditor.NewKey(path)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "made auditor key %s\n%s\n", path, id)
+			fmt.Fprintf(out, "next: ask each node's operator to add this peer ID under auditors: in node.yaml\n")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&keyFlag, "key", "", "the auditor key file to make (default $CUSTOS_AUDITOR_KEY, else auditor.key next to the vault)")
+	return cmd
+}
+
+func auditVerifyCmd(g *globals) *cobra.Command {
+	var netFile, stateDir, keyFlag string
+	var full, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "verify [--network FILE] [--state DIR] [--key FILE] [--full] [--json]",
+		Short: "Check every node's signed checkpoint, its consistency, and with --full every entry",
+		Long: `audit verify checks, for every node of the network file, in parallel:
+
+  - its latest checkpoint is signed by the key its pinned peer ID names;
+  - it is consistent with the last checkpoint of the node kept in the state
+    directory: not smaller (a rollback), not another root at the same size (a fork),
+    and when larger, the node's consistency proof verifies. The first run records it.
+  - with --full, every entry, read with the auditor key: the root recomputed from
+    the entries is the checkpoint's, every entry decodes, and every release entry
+    carries its device's signature. Only --full sees an entry changed, removed or
+    moved behind the tree's back; it needs the auditor's peer ID under auditors: in
+    each node's node.yaml.
+
+The network file is --network, else the vault's copy. The state directory is --state,
+else custos/audit in the user's config directory. The key is --key, else
+$CUSTOS_AUDITOR_KEY, else auditor.key next to the vault (custos audit init).
+
+It prints one line per node. Exit codes: 0 every node passed, 1 a node failed a
+check (the report names it and what is wrong) or another error, 2 usage.`,
+		Example: `  custos audit verify --network network.yaml
+  custos audit verify --full --state /var/lib/custos-audit --key ~/audit/acme.key
+  custos audit verify --full --json`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			nw, err := g.auditNetwork(netFile)
+			if err != nil {
+				return err
+			}
+			if stateDir == "" {
+				dir, err := os.UserConfigDir()
+				if err != nil {
+					return fmt.Errorf("find the state directory: %w; use --state", err)
+				}
+				stateDir = filepath.Join(dir, "custos", "audit")
+			}
+			keyPath, err := g.auditorKeyPath(keyFlag)
+			if err != nil {
+				return err
+			}
+			key, err := auditor.LoadKey(keyPath)
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("%v (make one with custos audit init)", err)
+				}
+				return err
+			}
+			rep, err := auditor.Verify(cmd.Context(), nw, key, stateDir, full)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				for _, r := range rep.Nodes {
+					problems := []map[string]any{}
+					for _, p := range r.Problems {
+						problems = append(problems, map[string]any{"kind": p.Kind.String(), "index": p.Index, "message": p.Message})
+					}
+					_ = enc.Encode(map[string]any{"node": r.Node, "peer_id": r.PeerID, "ok": r.OK(), "size": r.Size, "first": r.First, "full": r.Full, "problems": problems})
+				}
+			} else {
+				for _, r := range rep.Nodes {
+					fmt.Fprintln(out, r.String())
+				}
+			}
+			if failed := rep.Failed(); len(failed) > 0 {
+				return fmt.Errorf("audit failed at %s", strings.Join(failed, ", "))
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&netFile, "network", "", "the network file (default the vault's copy)")
+	f.StringVar(&stateDir, "state", "", "where the last checkpoint of each node is kept (default custos/audit in the user's config directory)")
+	f.StringVar(&keyFlag, "key", "", "the auditor key file (default $CUSTOS_AUDITOR_KEY, else auditor.key next to the vault)")
+	f.BoolVar(&full, "full", false, "also read every entry, recompute the root and check every release's device signature")
+	f.BoolVar(&asJSON, "json", false, "print JSON lines")
+	return cmd
+}
+
+// auditNetwork reads the network file: path if given, else the vault's copy.
+func (g *globals) auditNetwork(path string) (*client.Network, error) {
+	if path != "" {
+		b, err := readCapped(path)
+		if err != nil {
+			return nil, err
+		}
+		return client.ParseNetwork(b)
+	}
+	v, err := g.vaultPath()
+	if err != nil {
+		return nil, usageError{fmt.Errorf("audit verify needs --network: %w", err)}
+	}
+	if _, err := os.Stat(v); errors.Is(err, fs.ErrNotExist) {
+		return nil, usageError{errors.New("audit verify needs --network (there is no vault to take the network file from)")}
+	}
+	c, err := client.Open(v, client.Options{Logger: warnings()})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return c.Network(), nil
+}

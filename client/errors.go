@@ -31,6 +31,9 @@ var (
 	// ErrBadShare: a node sent a share that does not match the commitment
 	// kept in the vault: it is faulty or lying.
 	ErrBadShare = errors.New("sent a share that does not match its commitment")
+	// ErrBadReceipt: a node's release answer came without a receipt that
+	// proves it logged the release; none of its shares were used.
+	ErrBadReceipt = errors.New("the node's receipt does not verify")
 )
 
 // NodeError is what went wrong at one node.

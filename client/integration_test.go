@@ -578,3 +578,86 @@ func TestDeleteIsRetriedAtTheNextUnlock(t *testing.T) {
 		t.Errorf("the vault still holds pending deletes: %v", p)
 	}
 }
+
+func TestReleaseWithoutValidReceiptIsRefused(t *testing.T) {
+	ctx := context.Background()
+	badReceipts := func(liars ...int) nodeSpec {
+		return func(i int) ([]string, []nodetest.Option) {
+			if slices.Contains(liars, i) {
+				return []string{"CUSTOS_FAULT=bad-receipt"}, nil
+			}
+			return nil, nil
+		}
+	}
+
+	t.Run("one node of five with bad receipts is named and skipped", func(t *testing.T) {
+		tn := startNet(t, 5, 3, badReceipts(1))
+		log, logs := observed()
+		c, path := tn.unlocked(t, "alice", client.Options{Logger: log})
+		if err := c.Put(ctx, "acme-portal", acme, client.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// A get does not wait for the slowest nodes: ask until n2 answered
+		// in time to be checked.
+		for i := 0; i < 40 && logs.Len() == 0; i++ {
+			rec, err := c.Get(ctx, "acme-portal")
+			if err != nil {
+				t.Fatalf("get with one node sending bad receipts: %v", err)
+			}
+			sameRecord(t, rec, acme)
+		}
+		if logs.Len() == 0 {
+			t.Fatal("40 gets and the node with bad receipts was never named")
+		}
+		for _, e := range logs.All() {
+			if e.Level != zapcore.WarnLevel || e.ContextMap()["node"] != "n2" {
+				t.Errorf("logged %s %q %v; want a warning naming n2", e.Level, e.Message, e.ContextMap())
+			}
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		h, err := vault.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		unit, _ := h.Vault().Unit("acme-portal")
+		from := map[string]bool{}
+		for _, r := range h.Vault().Receipts {
+			from[r.Node] = true
+			if len(r.Units) != 1 || r.Units[0].ID != unit.ID || r.Units[0].Version != unit.Version {
+				t.Errorf("a receipt from %s names other units", r.Node)
+			}
+		}
+		if len(from) < 3 || from["n2"] {
+			t.Errorf("the vault keeps receipts from %v; want at least three honest nodes and never n2", from)
+		}
+	})
+
+	t.Run("three nodes of five with bad receipts fail the get", func(t *testing.T) {
+		tn := startNet(t, 5, 3, badReceipts(0, 2, 4))
+		c, _ := tn.unlocked(t, "alice", client.Options{})
+		if err := c.Put(ctx, "acme-portal", acme, client.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := c.Get(ctx, "acme-portal")
+		if rec != nil {
+			t.Fatal("a record came back with 3 bad receipts of 5")
+		}
+		q, named := quorumError(t, err)
+		if q.Have != 2 || q.Need != 3 {
+			t.Errorf("need %d have %d, want 3 and 2", q.Need, q.Have)
+		}
+		for _, name := range []string{"n1", "n3", "n5"} {
+			if !errors.Is(named[name], client.ErrBadReceipt) {
+				t.Errorf("%s: %v, want ErrBadReceipt", name, named[name])
+			}
+		}
+		for _, name := range []string{"n2", "n4"} {
+			if named[name] != nil {
+				t.Errorf("%s, an honest node, is named: %v", name, named[name])
+			}
+		}
+	})
+}

@@ -1,19 +1,25 @@
 package client
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 	"time"
 
+	pb "github.com/libp2p/go-libp2p/core/crypto/pb"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"go.uber.org/zap"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/custos-network/custos/client/vault"
 	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/node/audit"
 	"github.com/custos-network/custos/threshold"
 )
 
@@ -214,10 +220,13 @@ func (c *Client) Get(ctx context.Context, label string) (*Record, error) {
 
 // GetMany unlocks records by label with one release request per node (or
 // one per api.MaxBatch records). It asks every node in parallel, checks
-// each share against its commitment, combines the first threshold of good
+// each answer's receipt (a node whose receipt does not verify is named with
+// ErrBadReceipt and none of its shares is used), checks each share against
+// its commitment, combines the first threshold of good
 // shares per record, opens the record and wipes the keys. A record that
 // fewer than its threshold of nodes gave a good share for fails the whole
-// call with a *QuorumError naming each node and why.
+// call with a *QuorumError naming each node and why. After an unlock the
+// verified receipts are kept in the vault (vault.MaxReceipts, the newest).
 func (c *Client) GetMany(ctx context.Context, labels []string) ([]*Record, error) {
 	if err := c.needUnlocked(); err != nil {
 		return nil, err
@@ -247,15 +256,35 @@ func (c *Client) GetMany(ctx context.Context, labels []string) ([]*Record, error
 		recs[i] = rec
 	}
 	got.wipe()
+	c.keepReceipts(got.receipts)
 	return recs, nil
+}
+
+// keepReceipts adds the verified receipts of a successful unlock to the
+// vault and saves it. The records are open by then: a vault that cannot be
+// saved is logged, not made the unlock's failure.
+func (c *Client) keepReceipts(rs []vault.Receipt) {
+	if len(rs) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err := c.v.AddReceipts(rs...)
+	if err == nil {
+		err = c.vh.Save()
+	}
+	if err != nil {
+		c.log.Warn("the release receipts could not be kept in the vault", zap.Error(err))
+	}
 }
 
 // released holds what each node answered: shares[node][unit] and the node's
 // error, if its whole request failed, or per unit.
 type released struct {
-	shares  [][][]byte
-	nodeErr []error
-	unitErr [][]error
+	shares   [][][]byte
+	nodeErr  []error
+	unitErr  [][]error
+	receipts []vault.Receipt // verified, of every node that answered in time
 }
 
 func (r *released) wipe() {
@@ -277,17 +306,35 @@ func (c *Client) release(ctx context.Context, units []vault.Unit) *released {
 	var mu sync.Mutex
 	good := make([]int, len(units)) // shares that pass their commitment, per unit
 	enough := 0                     // units with good[i] >= their threshold
+	done := false                   // release has returned r
 	finished := make(chan struct{})
 	go func() {
 		c.fanOut(ctx, c.nodes, func(ctx context.Context, n *custodian) error {
 			shares, unitErrs := make([][]byte, len(units)), make([]error, len(units))
+			var receipts []vault.Receipt
 			var err error
 			for start := 0; start < len(units) && err == nil; start += api.MaxBatch {
 				end := min(start+api.MaxBatch, len(units))
-				err = c.releaseBatch(ctx, n, units[start:end], shares[start:end], unitErrs[start:end])
+				var rcpt *vault.Receipt
+				rcpt, err = c.releaseBatch(ctx, n, units[start:end], shares[start:end], unitErrs[start:end])
+				if rcpt != nil {
+					receipts = append(receipts, *rcpt)
+				}
+			}
+			if errors.Is(err, ErrBadReceipt) {
+				// A node that cannot prove it logged the release is not
+				// trusted with any of it, earlier batches included.
+				c.log.Warn("a custodian sent a release receipt that does not verify", zap.String("node", n.name), zap.Error(err))
+				for i := range shares {
+					clear(shares[i])
+					shares[i] = nil
+				}
 			}
 			mu.Lock()
 			defer mu.Unlock()
+			if !done {
+				r.receipts = append(r.receipts, receipts...)
+			}
 			if enough == len(units) {
 				for _, s := range shares {
 					clear(s) // not needed any more
@@ -317,7 +364,7 @@ func (c *Client) release(ctx context.Context, units []vault.Unit) *released {
 	defer mu.Unlock()
 	// Nodes still running see enough == len(units) (or a cancelled
 	// context) and keep nothing.
-	enough = len(units)
+	enough, done = len(units), true
 	return r
 }
 
@@ -331,12 +378,16 @@ func verifies(u *vault.Unit, n *custodian, share []byte) bool {
 	return false
 }
 
-func (c *Client) releaseBatch(ctx context.Context, n *custodian, units []vault.Unit, shares [][]byte, unitErrs []error) error {
+// releaseBatch asks node n for its shares of units and returns the
+// answer's verified receipt. An answer whose receipt does not verify is
+// dropped whole: ErrBadReceipt, and no share of it used.
+func (c *Client) releaseBatch(ctx context.Context, n *custodian, units []vault.Unit, shares [][]byte, unitErrs []error) (*vault.Receipt, error) {
 	refs := make([]*api.UnitRef, len(units))
 	for i, u := range units {
 		refs[i] = &api.UnitRef{UnitId: append([]byte(nil), u.ID[:]...), Version: u.Version}
 	}
-	return c.authed(ctx, n, func() error {
+	var receipt *vault.Receipt
+	err := c.authed(ctx, n, func() error {
 		req := &api.ReleaseRequest{Units: refs, TimeUnixMs: uint64(time.Now().UnixMilli()), Nonce: make([]byte, api.RequestNonceSize)}
 		if _, err := rand.Read(req.Nonce); err != nil {
 			return err
@@ -354,6 +405,13 @@ func (c *Client) releaseBatch(ctx context.Context, n *custodian, units []vault.U
 		if len(resp.Shares) != len(units) {
 			return fmt.Errorf("the node answered %d units for %d asked", len(resp.Shares), len(units))
 		}
+		var err error
+		if receipt, err = c.checkReceipt(n, req, units, resp.Receipt); err != nil {
+			for _, s := range resp.Shares {
+				clear(s.Share)
+			}
+			return err
+		}
 		for i, s := range resp.Shares {
 			if s.GetUnit().GetVersion() != units[i].Version || string(s.GetUnit().GetUnitId()) != string(units[i].ID[:]) {
 				unitErrs[i] = errors.New("the node answered for another unit")
@@ -367,6 +425,66 @@ func (c *Client) releaseBatch(ctx context.Context, n *custodian, units []vault.U
 		}
 		return nil
 	})
+	return receipt, err
+}
+
+// checkReceipt verifies that r proves n logged exactly this release: the
+// checkpoint is signed by the key n's peer ID pins, the entry is in the
+// checkpoint's tree, and the entry is the release of units this device
+// asked for with req's nonce. Any failure is ErrBadReceipt.
+func (c *Client) checkReceipt(n *custodian, req *api.ReleaseRequest, units []vault.Unit, r *api.Receipt) (*vault.Receipt, error) {
+	bad := func(why string) error { return fmt.Errorf("%w: %s", ErrBadReceipt, why) }
+	if r == nil {
+		return nil, bad("there is none")
+	}
+	pub, err := nodeKey(n.info.ID)
+	if err != nil {
+		return nil, bad(err.Error())
+	}
+	cp, err := api.OpenCheckpoint(r.Checkpoint, api.LogOrigin(n.name), pub)
+	if err != nil {
+		return nil, bad("the checkpoint is not signed by the node")
+	}
+	proof := make(tlog.RecordProof, len(r.Proof))
+	for i, h := range r.Proof {
+		if len(h) != tlog.HashSize {
+			return nil, bad("the proof is malformed")
+		}
+		proof[i] = tlog.Hash(h)
+	}
+	if r.Index > math.MaxInt64 || audit.VerifyInclusion(proof, cp.Size, cp.Root, int64(r.Index), r.Entry) != nil {
+		return nil, bad("the entry is not in the checkpoint's log")
+	}
+	e, err := api.ParseEntry(r.Entry)
+	if err != nil {
+		return nil, bad("the entry is malformed")
+	}
+	if e.Kind != api.EntryKind_RELEASE || string(e.ClientPeerId) != string(c.host.ID()) || e.User != c.v.User ||
+		!bytes.Equal(e.RequestNonce, req.Nonce) || len(e.Units) != len(units) {
+		return nil, bad("the entry is not of this release")
+	}
+	refs := make([]vault.UnitRef, len(units))
+	for i, u := range units {
+		if e.Units[i].GetVersion() != u.Version || !bytes.Equal(e.Units[i].GetUnitId(), u.ID[:]) {
+			return nil, bad("the entry is not of this release")
+		}
+		refs[i] = vault.UnitRef{ID: u.ID, Version: u.Version}
+	}
+	return &vault.Receipt{Node: n.name, Units: refs, Index: r.Index, Checkpoint: r.Checkpoint, Entry: r.Entry}, nil
+}
+
+// nodeKey is the Ed25519 key a node's peer ID embeds: the key that signs
+// its checkpoints.
+func nodeKey(id peer.ID) (ed25519.PublicKey, error) {
+	pk, err := id.ExtractPublicKey()
+	if err != nil {
+		return nil, errors.New("the node's peer ID holds no key")
+	}
+	raw, err := pk.Raw()
+	if err != nil || pk.Type() != pb.KeyType_Ed25519 || len(raw) != ed25519.PublicKeySize {
+		return nil, errors.New("the node's key is not Ed25519")
+	}
+	return raw, nil
 }
 
 // open combines unit i's shares from got and opens its record.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -151,7 +152,47 @@ func (n *Node) doRelease(ctx context.Context, s network.Stream, req *api.Release
 	}
 	resp.LogIndex = uint64(index)
 	n.countReleases(len(req.Units), entry.Refusals, refusal)
+	if resp.Receipt, err = n.receipt(index); err != nil {
+		// The release is logged but cannot be proven: the client would
+		// refuse the shares anyway.
+		for _, sh := range resp.Shares {
+			clear(sh.Share)
+		}
+		resp.Shares = nil
+		return err
+	}
 	return refusal
+}
+
+// receipt proves the durable log entry at index to the client: the entry as
+// stored, the signed checkpoint of the log as it is now, and the inclusion
+// proof. The checkpoint's signature is cached by size, so answers that come
+// between two appends share one signing.
+func (n *Node) receipt(index int64) (*api.Receipt, error) {
+	r := &api.Receipt{Index: uint64(index)}
+	err := n.store.View(func(tx *store.Tx) error {
+		size, err := n.audit.Size(tx)
+		if err != nil {
+			return err
+		}
+		if r.Checkpoint, err = n.audit.Checkpoint(tx, size); err != nil {
+			return err
+		}
+		proof, err := n.audit.InclusionProof(tx, index, size)
+		if err != nil {
+			return err
+		}
+		r.Proof = hashBytes(proof)
+		r.Entry, err = tx.LogEntry(index)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("release receipt: %w", err)
+	}
+	if alterReceipt != nil {
+		alterReceipt(r) // a test build's lying custodian; nil otherwise
+	}
+	return r, nil
 }
 
 // collect reads the user's shares of units into resp, refusing each unit

@@ -39,6 +39,7 @@ type fileV1 struct {
 	PasswordKDF    threshold.PasswordKDF `json:"password_kdf"`
 	Units          []Unit                `json:"units"`
 	PendingDeletes []PendingDelete       `json:"pending_deletes"`
+	Receipts       []Receipt             `json:"receipts"`
 }
 
 // encode writes the vault as a version 1 file, units in label order and
@@ -54,6 +55,7 @@ func encode(v *Vault) ([]byte, error) {
 		PasswordKDF:    v.PasswordKDF,
 		Units:          make([]Unit, 0, len(v.Units)),
 		PendingDeletes: make([]PendingDelete, 0, len(v.PendingDeletes)),
+		Receipts:       make([]Receipt, 0, len(v.Receipts)),
 	}
 	for _, u := range v.Units {
 		u.Created, u.Updated = u.Created.UTC(), u.Updated.UTC()
@@ -61,6 +63,7 @@ func encode(v *Vault) ([]byte, error) {
 	}
 	slices.SortStableFunc(f.Units, func(a, b Unit) int { return strings.Compare(a.Label, b.Label) })
 	f.PendingDeletes = append(f.PendingDeletes, v.PendingDeletes...)
+	f.Receipts = append(f.Receipts, v.Receipts...)
 	b, err := json.MarshalIndent(&f, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode vault: %w", err)
@@ -117,6 +120,9 @@ func decode(b []byte) (*Vault, error) {
 	}
 	if len(f.PendingDeletes) > 0 {
 		v.PendingDeletes = f.PendingDeletes
+	}
+	if len(f.Receipts) > 0 {
+		v.Receipts = f.Receipts
 	}
 	for i := range v.Units {
 		u := &v.Units[i]

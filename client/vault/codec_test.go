@@ -50,12 +50,12 @@ func TestEncodeWritesCanonicalForm(t *testing.T) {
 		t.Errorf("times are not written as the same instant in UTC")
 	}
 	empty := testVault(t)
-	empty.Units, empty.PendingDeletes = nil, nil
+	empty.Units, empty.PendingDeletes, empty.Receipts = nil, nil, nil
 	b := mustEncode(t, empty)
-	if !bytes.Contains(b, []byte(`"units": []`)) || !bytes.Contains(b, []byte(`"pending_deletes": []`)) {
+	if !bytes.Contains(b, []byte(`"units": []`)) || !bytes.Contains(b, []byte(`"pending_deletes": []`)) || !bytes.Contains(b, []byte(`"receipts": []`)) {
 		t.Errorf("empty lists are not written as []")
 	}
-	if got, err := decode(b); err != nil || got.Units != nil || got.PendingDeletes != nil {
+	if got, err := decode(b); err != nil || got.Units != nil || got.PendingDeletes != nil || got.Receipts != nil {
 		t.Errorf("empty lists do not decode to nil (err %v)", err)
 	}
 }
@@ -159,6 +159,19 @@ var damaged = []struct {
 	{"pending delete of a unit's current version is refused", mutate(func(t testing.TB, v *Vault) { v.PendingDeletes[0].Version = 3 })},
 	{"pending delete naming a node twice is refused", mutate(func(t testing.TB, v *Vault) {
 		v.PendingDeletes[0].Nodes = []string{"cove", "cove"}
+	})},
+	{"receipt without units is refused", mutate(func(t testing.TB, v *Vault) { v.Receipts[0].Units = []UnitRef{} })},
+	{"receipt of unit version 0 is refused", mutate(func(t testing.TB, v *Vault) { v.Receipts[0].Units[1].Version = 0 })},
+	{"receipt of an all-zero unit ID is refused", mutate(func(t testing.TB, v *Vault) { v.Receipts[0].Units[0].ID = threshold.UnitID{} })},
+	{"receipt from a bad node name is refused", mutate(func(t testing.TB, v *Vault) { v.Receipts[0].Node = "Acme Corp" })},
+	{"receipt without a checkpoint is refused", mutate(func(t testing.TB, v *Vault) { v.Receipts[0].Checkpoint = []byte{} })},
+	{"receipt without an entry is refused", mutate(func(t testing.TB, v *Vault) { v.Receipts[0].Entry = []byte{} })},
+	{"receipt index beyond any log is refused", mutate(func(t testing.TB, v *Vault) { v.Receipts[0].Index = 1 << 48 })},
+	{"receipt without its entry field is refused", edit(`"entry":`, `"entri":`)},
+	{"more than 1000 receipts are refused", mutate(func(t testing.TB, v *Vault) {
+		for i := range MaxReceipts {
+			v.Receipts = append(v.Receipts, testReceipt(uint64(i)))
+		}
 	})},
 }
 

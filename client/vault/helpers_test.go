@@ -107,6 +107,18 @@ func testVault(t testing.TB) *Vault {
 		PendingDeletes: []PendingDelete{
 			{ID: testUnitID(0x20), Version: 2, Nodes: []string{"cove"}},
 		},
+		Receipts: []Receipt{testReceipt(57)},
+	}
+}
+
+// testReceipt returns a receipt of shape only: its bytes prove nothing.
+func testReceipt(index uint64) Receipt {
+	return Receipt{
+		Node:       "acme",
+		Units:      []UnitRef{{ID: testUnitID(0x10), Version: 1}, {ID: testUnitID(0x20), Version: 3}},
+		Index:      index,
+		Checkpoint: []byte("custos/acme\n58\n(root)\n\n— custos/acme (signature)\n"),
+		Entry:      bytes.Repeat([]byte{0x0e}, 90),
 	}
 }
 

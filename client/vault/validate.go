@@ -24,6 +24,16 @@ const (
 	MaxLabelLen = 128
 	// MaxNetworkSize is the largest network file a vault keeps.
 	MaxNetworkSize = 1 << 20
+	// MaxReceipts is how many release receipts a vault keeps, the newest:
+	// enough for the user's recent history, about a megabyte of file for
+	// releases of a few units each.
+	MaxReceipts = 1000
+	// maxReceiptBytes bounds the receipts' checkpoints, entries and unit
+	// references together, so that receipts of large batches cannot push
+	// the file towards MaxFileSize.
+	maxReceiptBytes = 16 << 20
+	// maxReceiptIndex is the audit log's largest index (audit.MaxSize).
+	maxReceiptIndex = 1<<48 - 1
 	// maxSealed leaves room above the largest record for any sealed
 	// format's header and tag (version 1 adds 41 bytes).
 	maxSealed = threshold.MaxRecordSize + 1024
@@ -118,6 +128,40 @@ func (v *Vault) check() error {
 				return fmt.Errorf("%s: node %s is listed twice", at, n)
 			}
 			names[n] = true
+		}
+	}
+	if len(v.Receipts) > MaxReceipts {
+		return fmt.Errorf("%d receipts; a vault keeps at most %d", len(v.Receipts), MaxReceipts)
+	}
+	for i := range v.Receipts {
+		if err := checkReceipt(&v.Receipts[i]); err != nil {
+			return fmt.Errorf("receipts[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// checkReceipt checks one receipt's shape. Its signature and proof were
+// checked when it was received, against the node's key of that time.
+func checkReceipt(r *Receipt) error {
+	switch {
+	case !api.ValidNodeName(r.Node):
+		return fmt.Errorf("node name %q is not 1 to 32 lower-case letters, digits and hyphens", clip(r.Node))
+	case len(r.Units) == 0 || len(r.Units) > api.MaxBatch:
+		return fmt.Errorf("%d units; a release names 1 to %d", len(r.Units), api.MaxBatch)
+	case r.Index > maxReceiptIndex:
+		return fmt.Errorf("log index %d is beyond any log", r.Index)
+	case len(r.Checkpoint) == 0 || len(r.Checkpoint) > api.MaxCheckpointSize:
+		return fmt.Errorf("the checkpoint is %d bytes; it must be 1 to %d", len(r.Checkpoint), api.MaxCheckpointSize)
+	case len(r.Entry) == 0 || len(r.Entry) > api.MaxEntrySize:
+		return fmt.Errorf("the entry is %d bytes; it must be 1 to %d", len(r.Entry), api.MaxEntrySize)
+	}
+	for i, u := range r.Units {
+		switch {
+		case u.ID == threshold.UnitID{}:
+			return fmt.Errorf("units[%d]: the unit ID is all zeros", i)
+		case u.Version == 0:
+			return fmt.Errorf("units[%d]: versions start at 1", i)
 		}
 	}
 	return nil

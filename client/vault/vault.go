@@ -30,6 +30,9 @@ type Vault struct {
 	// PendingDeletes are unit versions that some nodes have not yet
 	// confirmed deleting; the client retries them on the next unlock.
 	PendingDeletes []PendingDelete
+	// Receipts are the verified receipts of the user's releases, oldest
+	// first; the vault keeps the newest MaxReceipts.
+	Receipts []Receipt
 }
 
 // Unit is what the vault keeps of one record: everything needed to collect
@@ -80,6 +83,61 @@ type PendingDelete struct {
 	Version uint64           `json:"version"`
 	// Nodes are the names of the nodes still to confirm.
 	Nodes []string `json:"nodes"`
+}
+
+// Receipt is a node's verified proof that it logged a release of the
+// user's units: the entry as the node stored it and the node's signed
+// checkpoint of a tree that includes it. An auditor can later ask the node
+// for a consistency proof from that checkpoint to check the entry was kept.
+type Receipt struct {
+	// Node is the node's name in the network file.
+	Node string `json:"node"`
+	// Units are the unit versions the release asked for, in request order.
+	Units []UnitRef `json:"units"`
+	// Index is the entry's index in the node's log.
+	Index uint64 `json:"index"`
+	// Checkpoint is the node's signed checkpoint (docs/auditing.md).
+	Checkpoint []byte `json:"checkpoint"`
+	// Entry is the log entry, as the node stored it.
+	Entry []byte `json:"entry"`
+}
+
+// UnitRef names one version of a unit.
+type UnitRef struct {
+	ID      threshold.UnitID `json:"id"`
+	Version uint64           `json:"version"`
+}
+
+// AddReceipts appends receipts, which must follow the rules of the format
+// (ErrInvalid), and then drops the oldest beyond MaxReceipts: the vault is
+// not an archive, and the nodes' logs keep every entry. The vault keeps
+// copies of the receipts' slices.
+func (v *Vault) AddReceipts(rs ...Receipt) error {
+	for i := range rs {
+		if err := checkReceipt(&rs[i]); err != nil {
+			return fmt.Errorf("add receipt: %w: %w", ErrInvalid, err)
+		}
+	}
+	for _, r := range rs {
+		r.Units = slices.Clone(r.Units)
+		r.Checkpoint = slices.Clone(r.Checkpoint)
+		r.Entry = slices.Clone(r.Entry)
+		v.Receipts = append(v.Receipts, r)
+	}
+	drop, total := max(len(v.Receipts)-MaxReceipts, 0), 0
+	for i := len(v.Receipts) - 1; i >= drop; i-- {
+		if total += receiptBytes(&v.Receipts[i]); total > maxReceiptBytes {
+			drop = i + 1
+			break
+		}
+	}
+	v.Receipts = slices.Delete(v.Receipts, 0, drop)
+	return nil
+}
+
+// receiptBytes is about what r takes in the file before base64.
+func receiptBytes(r *Receipt) int {
+	return len(r.Checkpoint) + len(r.Entry) + len(r.Units)*(len(threshold.UnitID{})+8) + len(r.Node) + 8
 }
 
 // Unit returns the unit with this label. The pointer is into v.Units: it
@@ -142,8 +200,8 @@ func (v *Vault) Wipe() {
 
 // String describes the vault without its secrets.
 func (v Vault) String() string {
-	return fmt.Sprintf("vault{user: %q, units: %d, pending deletes: %d, secrets: [redacted]}",
-		v.User, len(v.Units), len(v.PendingDeletes))
+	return fmt.Sprintf("vault{user: %q, units: %d, pending deletes: %d, receipts: %d, secrets: [redacted]}",
+		v.User, len(v.Units), len(v.PendingDeletes), len(v.Receipts))
 }
 
 // Format prints what String returns under every verb, %x and %#v included,

@@ -146,3 +146,39 @@ func TestVaultNeverPrintsSecrets(t *testing.T) {
 		t.Errorf("a Vault was JSON-decoded without its checks")
 	}
 }
+
+func TestAddReceipts(t *testing.T) {
+	t.Run("receipts are kept oldest first, the newest 1000", func(t *testing.T) {
+		v := testVault(t)
+		for i := range MaxReceipts + 5 {
+			if err := v.AddReceipts(testReceipt(uint64(100 + i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(v.Receipts) != MaxReceipts || v.Receipts[0].Index != 105 || v.Receipts[MaxReceipts-1].Index != 100+MaxReceipts+4 {
+			t.Fatalf("kept %d receipts from index %d", len(v.Receipts), v.Receipts[0].Index)
+		}
+		if _, err := decode(mustEncode(t, v)); err != nil {
+			t.Fatalf("a vault of the most receipts does not decode: %v", err)
+		}
+	})
+	t.Run("a receipt that breaks a rule is refused", func(t *testing.T) {
+		v := testVault(t)
+		bad := testReceipt(1)
+		bad.Entry = nil
+		if err := v.AddReceipts(testReceipt(2), bad); !errors.Is(err, ErrInvalid) || len(v.Receipts) != 1 {
+			t.Fatalf("AddReceipts = %v with %d receipts, want ErrInvalid and none added", err, len(v.Receipts))
+		}
+	})
+	t.Run("the vault keeps its own copy", func(t *testing.T) {
+		v := testVault(t)
+		r := testReceipt(3)
+		if err := v.AddReceipts(r); err != nil {
+			t.Fatal(err)
+		}
+		r.Entry[0] ^= 0xff
+		if v.Receipts[1].Entry[0] != 0x0e {
+			t.Fatal("the vault's receipt changed with the caller's")
+		}
+	})
+}

@@ -827,6 +827,7 @@ type ReleaseResponse struct {
 	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
 	Shares        []*ReleasedShare       `protobuf:"bytes,2,rep,name=shares,proto3" json:"shares,omitempty"`
 	LogIndex      uint64                 `protobuf:"varint,3,opt,name=log_index,json=logIndex,proto3" json:"log_index,omitempty"` // the log entry of this release
+	Receipt       *Receipt               `protobuf:"bytes,4,opt,name=receipt,proto3" json:"receipt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -882,6 +883,84 @@ func (x *ReleaseResponse) GetLogIndex() uint64 {
 	return 0
 }
 
+func (x *ReleaseResponse) GetReceipt() *Receipt {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+// Receipt proves that a release answer's log entry is in the node's log:
+// the entry as stored, a signed checkpoint (api.SignCheckpoint) of a tree
+// that includes it, and the inclusion proof from the entry to that tree.
+type Receipt struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Entry         []byte                 `protobuf:"bytes,2,opt,name=entry,proto3" json:"entry,omitempty"`
+	Checkpoint    []byte                 `protobuf:"bytes,3,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	Proof         [][]byte               `protobuf:"bytes,4,rep,name=proof,proto3" json:"proof,omitempty"` // 32 bytes each
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Receipt) Reset() {
+	*x = Receipt{}
+	mi := &file_node_api_custos_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Receipt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Receipt) ProtoMessage() {}
+
+func (x *Receipt) ProtoReflect() protoreflect.Message {
+	mi := &file_node_api_custos_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
+func (*Receipt) Descriptor() ([]byte, []int) {
+	return file_node_api_custos_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Receipt) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *Receipt) GetEntry() []byte {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *Receipt) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+func (x *Receipt) GetProof() [][]byte {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
 // /custos/shares/delete/1.0.0
 type DeleteRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -892,7 +971,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_node_api_custos_proto_msgTypes[13]
+	mi := &file_node_api_custos_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -904,7 +983,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[13]
+	mi := &file_node_api_custos_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -917,7 +996,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{13}
+	return file_node_api_custos_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteRequest) GetUnit() *UnitRef {
@@ -936,7 +1015,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_node_api_custos_proto_msgTypes[14]
+	mi := &file_node_api_custos_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -948,7 +1027,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[14]
+	mi := &file_node_api_custos_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -961,7 +1040,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{14}
+	return file_node_api_custos_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeleteResponse) GetError() *Error {
@@ -980,7 +1059,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_node_api_custos_proto_msgTypes[15]
+	mi := &file_node_api_custos_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -992,7 +1071,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[15]
+	mi := &file_node_api_custos_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1084,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{15}
+	return file_node_api_custos_proto_rawDescGZIP(), []int{16}
 }
 
 type ListResponse struct {
@@ -1018,7 +1097,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_node_api_custos_proto_msgTypes[16]
+	mi := &file_node_api_custos_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1030,7 +1109,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[16]
+	mi := &file_node_api_custos_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1043,7 +1122,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{16}
+	return file_node_api_custos_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListResponse) GetError() *Error {
@@ -1071,7 +1150,7 @@ type Refusal struct {
 
 func (x *Refusal) Reset() {
 	*x = Refusal{}
-	mi := &file_node_api_custos_proto_msgTypes[17]
+	mi := &file_node_api_custos_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1083,7 +1162,7 @@ func (x *Refusal) String() string {
 func (*Refusal) ProtoMessage() {}
 
 func (x *Refusal) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[17]
+	mi := &file_node_api_custos_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1096,7 +1175,7 @@ func (x *Refusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
 func (*Refusal) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{17}
+	return file_node_api_custos_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Refusal) GetUnitIndex() uint32 {
@@ -1141,7 +1220,7 @@ type Entry struct {
 
 func (x *Entry) Reset() {
 	*x = Entry{}
-	mi := &file_node_api_custos_proto_msgTypes[18]
+	mi := &file_node_api_custos_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1153,7 +1232,7 @@ func (x *Entry) String() string {
 func (*Entry) ProtoMessage() {}
 
 func (x *Entry) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[18]
+	mi := &file_node_api_custos_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1166,7 +1245,7 @@ func (x *Entry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entry.ProtoReflect.Descriptor instead.
 func (*Entry) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{18}
+	return file_node_api_custos_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Entry) GetFormat() uint32 {
@@ -1270,7 +1349,7 @@ type CheckpointRequest struct {
 
 func (x *CheckpointRequest) Reset() {
 	*x = CheckpointRequest{}
-	mi := &file_node_api_custos_proto_msgTypes[19]
+	mi := &file_node_api_custos_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1282,7 +1361,7 @@ func (x *CheckpointRequest) String() string {
 func (*CheckpointRequest) ProtoMessage() {}
 
 func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[19]
+	mi := &file_node_api_custos_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1295,7 +1374,7 @@ func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointRequest.ProtoReflect.Descriptor instead.
 func (*CheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{19}
+	return file_node_api_custos_proto_rawDescGZIP(), []int{20}
 }
 
 type CheckpointResponse struct {
@@ -1308,7 +1387,7 @@ type CheckpointResponse struct {
 
 func (x *CheckpointResponse) Reset() {
 	*x = CheckpointResponse{}
-	mi := &file_node_api_custos_proto_msgTypes[20]
+	mi := &file_node_api_custos_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1399,7 @@ func (x *CheckpointResponse) String() string {
 func (*CheckpointResponse) ProtoMessage() {}
 
 func (x *CheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[20]
+	mi := &file_node_api_custos_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1412,7 @@ func (x *CheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointResponse.ProtoReflect.Descriptor instead.
 func (*CheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{20}
+	return file_node_api_custos_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CheckpointResponse) GetError() *Error {
@@ -1365,7 +1444,7 @@ type EntriesRequest struct {
 
 func (x *EntriesRequest) Reset() {
 	*x = EntriesRequest{}
-	mi := &file_node_api_custos_proto_msgTypes[21]
+	mi := &file_node_api_custos_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1377,7 +1456,7 @@ func (x *EntriesRequest) String() string {
 func (*EntriesRequest) ProtoMessage() {}
 
 func (x *EntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[21]
+	mi := &file_node_api_custos_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1390,7 +1469,7 @@ func (x *EntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntriesRequest.ProtoReflect.Descriptor instead.
 func (*EntriesRequest) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{21}
+	return file_node_api_custos_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *EntriesRequest) GetStart() uint64 {
@@ -1426,7 +1505,7 @@ type InclusionProof struct {
 
 func (x *InclusionProof) Reset() {
 	*x = InclusionProof{}
-	mi := &file_node_api_custos_proto_msgTypes[22]
+	mi := &file_node_api_custos_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1438,7 +1517,7 @@ func (x *InclusionProof) String() string {
 func (*InclusionProof) ProtoMessage() {}
 
 func (x *InclusionProof) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[22]
+	mi := &file_node_api_custos_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1451,7 +1530,7 @@ func (x *InclusionProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InclusionProof.ProtoReflect.Descriptor instead.
 func (*InclusionProof) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{22}
+	return file_node_api_custos_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *InclusionProof) GetIndex() uint64 {
@@ -1489,7 +1568,7 @@ type EntriesResponse struct {
 
 func (x *EntriesResponse) Reset() {
 	*x = EntriesResponse{}
-	mi := &file_node_api_custos_proto_msgTypes[23]
+	mi := &file_node_api_custos_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1501,7 +1580,7 @@ func (x *EntriesResponse) String() string {
 func (*EntriesResponse) ProtoMessage() {}
 
 func (x *EntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[23]
+	mi := &file_node_api_custos_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1514,7 +1593,7 @@ func (x *EntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntriesResponse.ProtoReflect.Descriptor instead.
 func (*EntriesResponse) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{23}
+	return file_node_api_custos_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *EntriesResponse) GetError() *Error {
@@ -1571,7 +1650,7 @@ type InclusionQuery struct {
 
 func (x *InclusionQuery) Reset() {
 	*x = InclusionQuery{}
-	mi := &file_node_api_custos_proto_msgTypes[24]
+	mi := &file_node_api_custos_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1583,7 +1662,7 @@ func (x *InclusionQuery) String() string {
 func (*InclusionQuery) ProtoMessage() {}
 
 func (x *InclusionQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[24]
+	mi := &file_node_api_custos_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1596,7 +1675,7 @@ func (x *InclusionQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InclusionQuery.ProtoReflect.Descriptor instead.
 func (*InclusionQuery) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{24}
+	return file_node_api_custos_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *InclusionQuery) GetIndex() uint64 {
@@ -1623,7 +1702,7 @@ type ConsistencyQuery struct {
 
 func (x *ConsistencyQuery) Reset() {
 	*x = ConsistencyQuery{}
-	mi := &file_node_api_custos_proto_msgTypes[25]
+	mi := &file_node_api_custos_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1635,7 +1714,7 @@ func (x *ConsistencyQuery) String() string {
 func (*ConsistencyQuery) ProtoMessage() {}
 
 func (x *ConsistencyQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[25]
+	mi := &file_node_api_custos_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +1727,7 @@ func (x *ConsistencyQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsistencyQuery.ProtoReflect.Descriptor instead.
 func (*ConsistencyQuery) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{25}
+	return file_node_api_custos_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ConsistencyQuery) GetOldSize() uint64 {
@@ -1678,7 +1757,7 @@ type ProofRequest struct {
 
 func (x *ProofRequest) Reset() {
 	*x = ProofRequest{}
-	mi := &file_node_api_custos_proto_msgTypes[26]
+	mi := &file_node_api_custos_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1690,7 +1769,7 @@ func (x *ProofRequest) String() string {
 func (*ProofRequest) ProtoMessage() {}
 
 func (x *ProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[26]
+	mi := &file_node_api_custos_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1703,7 +1782,7 @@ func (x *ProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProofRequest.ProtoReflect.Descriptor instead.
 func (*ProofRequest) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{26}
+	return file_node_api_custos_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ProofRequest) GetQuery() isProofRequest_Query {
@@ -1757,7 +1836,7 @@ type ProofResponse struct {
 
 func (x *ProofResponse) Reset() {
 	*x = ProofResponse{}
-	mi := &file_node_api_custos_proto_msgTypes[27]
+	mi := &file_node_api_custos_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1769,7 +1848,7 @@ func (x *ProofResponse) String() string {
 func (*ProofResponse) ProtoMessage() {}
 
 func (x *ProofResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[27]
+	mi := &file_node_api_custos_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1782,7 +1861,7 @@ func (x *ProofResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProofResponse.ProtoReflect.Descriptor instead.
 func (*ProofResponse) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{27}
+	return file_node_api_custos_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ProofResponse) GetError() *Error {
@@ -1846,11 +1925,19 @@ const file_node_api_custos_proto_rawDesc = "" +
 	"\rReleasedShare\x12&\n" +
 	"\x04unit\x18\x01 \x01(\v2\x12.custos.v1.UnitRefR\x04unit\x12\x14\n" +
 	"\x05share\x18\x02 \x01(\fR\x05share\x12&\n" +
-	"\x05error\x18\x03 \x01(\v2\x10.custos.v1.ErrorR\x05error\"\x88\x01\n" +
+	"\x05error\x18\x03 \x01(\v2\x10.custos.v1.ErrorR\x05error\"\xb6\x01\n" +
 	"\x0fReleaseResponse\x12&\n" +
 	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\x120\n" +
 	"\x06shares\x18\x02 \x03(\v2\x18.custos.v1.ReleasedShareR\x06shares\x12\x1b\n" +
-	"\tlog_index\x18\x03 \x01(\x04R\blogIndex\"7\n" +
+	"\tlog_index\x18\x03 \x01(\x04R\blogIndex\x12,\n" +
+	"\areceipt\x18\x04 \x01(\v2\x12.custos.v1.ReceiptR\areceipt\"k\n" +
+	"\aReceipt\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x14\n" +
+	"\x05entry\x18\x02 \x01(\fR\x05entry\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x03 \x01(\fR\n" +
+	"checkpoint\x12\x14\n" +
+	"\x05proof\x18\x04 \x03(\fR\x05proof\"7\n" +
 	"\rDeleteRequest\x12&\n" +
 	"\x04unit\x18\x01 \x01(\v2\x12.custos.v1.UnitRefR\x04unit\"8\n" +
 	"\x0eDeleteResponse\x12&\n" +
@@ -1956,7 +2043,7 @@ func file_node_api_custos_proto_rawDescGZIP() []byte {
 }
 
 var file_node_api_custos_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_node_api_custos_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_node_api_custos_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_node_api_custos_proto_goTypes = []any{
 	(Code)(0),                  // 0: custos.v1.Code
 	(EntryKind)(0),             // 1: custos.v1.EntryKind
@@ -1973,21 +2060,22 @@ var file_node_api_custos_proto_goTypes = []any{
 	(*ReleaseRequest)(nil),     // 12: custos.v1.ReleaseRequest
 	(*ReleasedShare)(nil),      // 13: custos.v1.ReleasedShare
 	(*ReleaseResponse)(nil),    // 14: custos.v1.ReleaseResponse
-	(*DeleteRequest)(nil),      // 15: custos.v1.DeleteRequest
-	(*DeleteResponse)(nil),     // 16: custos.v1.DeleteResponse
-	(*ListRequest)(nil),        // 17: custos.v1.ListRequest
-	(*ListResponse)(nil),       // 18: custos.v1.ListResponse
-	(*Refusal)(nil),            // 19: custos.v1.Refusal
-	(*Entry)(nil),              // 20: custos.v1.Entry
-	(*CheckpointRequest)(nil),  // 21: custos.v1.CheckpointRequest
-	(*CheckpointResponse)(nil), // 22: custos.v1.CheckpointResponse
-	(*EntriesRequest)(nil),     // 23: custos.v1.EntriesRequest
-	(*InclusionProof)(nil),     // 24: custos.v1.InclusionProof
-	(*EntriesResponse)(nil),    // 25: custos.v1.EntriesResponse
-	(*InclusionQuery)(nil),     // 26: custos.v1.InclusionQuery
-	(*ConsistencyQuery)(nil),   // 27: custos.v1.ConsistencyQuery
-	(*ProofRequest)(nil),       // 28: custos.v1.ProofRequest
-	(*ProofResponse)(nil),      // 29: custos.v1.ProofResponse
+	(*Receipt)(nil),            // 15: custos.v1.Receipt
+	(*DeleteRequest)(nil),      // 16: custos.v1.DeleteRequest
+	(*DeleteResponse)(nil),     // 17: custos.v1.DeleteResponse
+	(*ListRequest)(nil),        // 18: custos.v1.ListRequest
+	(*ListResponse)(nil),       // 19: custos.v1.ListResponse
+	(*Refusal)(nil),            // 20: custos.v1.Refusal
+	(*Entry)(nil),              // 21: custos.v1.Entry
+	(*CheckpointRequest)(nil),  // 22: custos.v1.CheckpointRequest
+	(*CheckpointResponse)(nil), // 23: custos.v1.CheckpointResponse
+	(*EntriesRequest)(nil),     // 24: custos.v1.EntriesRequest
+	(*InclusionProof)(nil),     // 25: custos.v1.InclusionProof
+	(*EntriesResponse)(nil),    // 26: custos.v1.EntriesResponse
+	(*InclusionQuery)(nil),     // 27: custos.v1.InclusionQuery
+	(*ConsistencyQuery)(nil),   // 28: custos.v1.ConsistencyQuery
+	(*ProofRequest)(nil),       // 29: custos.v1.ProofRequest
+	(*ProofResponse)(nil),      // 30: custos.v1.ProofResponse
 }
 var file_node_api_custos_proto_depIdxs = []int32{
 	0,  // 0: custos.v1.Error.code:type_name -> custos.v1.Code
@@ -2001,26 +2089,27 @@ var file_node_api_custos_proto_depIdxs = []int32{
 	2,  // 8: custos.v1.ReleasedShare.error:type_name -> custos.v1.Error
 	2,  // 9: custos.v1.ReleaseResponse.error:type_name -> custos.v1.Error
 	13, // 10: custos.v1.ReleaseResponse.shares:type_name -> custos.v1.ReleasedShare
-	3,  // 11: custos.v1.DeleteRequest.unit:type_name -> custos.v1.UnitRef
-	2,  // 12: custos.v1.DeleteResponse.error:type_name -> custos.v1.Error
-	2,  // 13: custos.v1.ListResponse.error:type_name -> custos.v1.Error
-	3,  // 14: custos.v1.ListResponse.units:type_name -> custos.v1.UnitRef
-	0,  // 15: custos.v1.Refusal.code:type_name -> custos.v1.Code
-	1,  // 16: custos.v1.Entry.kind:type_name -> custos.v1.EntryKind
-	3,  // 17: custos.v1.Entry.units:type_name -> custos.v1.UnitRef
-	0,  // 18: custos.v1.Entry.outcome:type_name -> custos.v1.Code
-	19, // 19: custos.v1.Entry.refusals:type_name -> custos.v1.Refusal
-	2,  // 20: custos.v1.CheckpointResponse.error:type_name -> custos.v1.Error
-	2,  // 21: custos.v1.EntriesResponse.error:type_name -> custos.v1.Error
-	24, // 22: custos.v1.EntriesResponse.proofs:type_name -> custos.v1.InclusionProof
-	26, // 23: custos.v1.ProofRequest.inclusion:type_name -> custos.v1.InclusionQuery
-	27, // 24: custos.v1.ProofRequest.consistency:type_name -> custos.v1.ConsistencyQuery
-	2,  // 25: custos.v1.ProofResponse.error:type_name -> custos.v1.Error
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	15, // 11: custos.v1.ReleaseResponse.receipt:type_name -> custos.v1.Receipt
+	3,  // 12: custos.v1.DeleteRequest.unit:type_name -> custos.v1.UnitRef
+	2,  // 13: custos.v1.DeleteResponse.error:type_name -> custos.v1.Error
+	2,  // 14: custos.v1.ListResponse.error:type_name -> custos.v1.Error
+	3,  // 15: custos.v1.ListResponse.units:type_name -> custos.v1.UnitRef
+	0,  // 16: custos.v1.Refusal.code:type_name -> custos.v1.Code
+	1,  // 17: custos.v1.Entry.kind:type_name -> custos.v1.EntryKind
+	3,  // 18: custos.v1.Entry.units:type_name -> custos.v1.UnitRef
+	0,  // 19: custos.v1.Entry.outcome:type_name -> custos.v1.Code
+	20, // 20: custos.v1.Entry.refusals:type_name -> custos.v1.Refusal
+	2,  // 21: custos.v1.CheckpointResponse.error:type_name -> custos.v1.Error
+	2,  // 22: custos.v1.EntriesResponse.error:type_name -> custos.v1.Error
+	25, // 23: custos.v1.EntriesResponse.proofs:type_name -> custos.v1.InclusionProof
+	27, // 24: custos.v1.ProofRequest.inclusion:type_name -> custos.v1.InclusionQuery
+	28, // 25: custos.v1.ProofRequest.consistency:type_name -> custos.v1.ConsistencyQuery
+	2,  // 26: custos.v1.ProofResponse.error:type_name -> custos.v1.Error
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_node_api_custos_proto_init() }
@@ -2028,7 +2117,7 @@ func file_node_api_custos_proto_init() {
 	if File_node_api_custos_proto != nil {
 		return
 	}
-	file_node_api_custos_proto_msgTypes[26].OneofWrappers = []any{
+	file_node_api_custos_proto_msgTypes[27].OneofWrappers = []any{
 		(*ProofRequest_Inclusion)(nil),
 		(*ProofRequest_Consistency)(nil),
 	}
@@ -2038,7 +2127,7 @@ func file_node_api_custos_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_node_api_custos_proto_rawDesc), len(file_node_api_custos_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   28,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

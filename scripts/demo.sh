@@ -74,4 +74,10 @@ show custos get acme-portal --field username
 step "Each node counted and logged every release"
 show custosd status --config "$dir/n1/node.yaml"
 
+step "An auditor checks every node's log: signed checkpoints, then consistency with the last run"
+show custos audit init --key "$dir/auditor.key"
+show custos audit verify --key "$dir/auditor.key" --state "$dir/audit"
+custos get globex-api --field username >/dev/null
+show custos audit verify --key "$dir/auditor.key" --state "$dir/audit"
+
 step "Done: stopping the nodes and removing $dir"

@@ -36,11 +36,33 @@ func (n *Node) checkpoint(ctx context.Context, s network.Stream, r *api.Reader) 
 			if err != nil {
 				return err
 			}
+			if forkRoot != nil {
+				resp.Checkpoint, err = n.forkedCheckpoint(tx, size)
+				return err
+			}
 			resp.Checkpoint, err = n.audit.Checkpoint(tx, size)
 			return err
 		})
 	}
 	return reply(s, resp, &resp.Error, err)
+}
+
+// forkedCheckpoint signs, for a custosfault build's lying node, a
+// checkpoint of the log's size with another root than its tree's.
+func (n *Node) forkedCheckpoint(tx *store.Tx, size int64) ([]byte, error) {
+	root, err := n.audit.TreeHash(tx, size)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := n.key.Raw()
+	if err != nil {
+		return nil, err
+	}
+	signer, err := api.NoteSigner(n.audit.Origin(), raw)
+	if err != nil {
+		return nil, err
+	}
+	return api.SignCheckpoint(api.Checkpoint{Origin: n.audit.Origin(), Size: size, Root: forkRoot(root)}, signer)
 }
 
 func (n *Node) entries(ctx context.Context, s network.Stream, r *api.Reader) error {

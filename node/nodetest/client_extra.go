@@ -23,7 +23,7 @@ func Listen(addrs ...string) Option {
 func StartProcessEnv(t testing.TB, name string, env []string, opts ...Option) *Process {
 	t.Helper()
 	cfg := initNode(t, name, opts)
-	p := &Process{Config: cfg, Path: cfg.Path(node.ConfigFile), bin: Binary(t)}
+	p := &Process{Config: cfg, Path: cfg.Path(node.ConfigFile)}
 	t.Cleanup(func() { p.kill() })
 	p.StartEnv(t, env)
 	return p
@@ -38,7 +38,7 @@ func (p *Process) StartEnv(t testing.TB, env []string) {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	p.cmd = exec.Command(p.bin, "run", "--config", p.Path)
+	p.cmd = exec.Command(binaryFor(t, env), "run", "--config", p.Path)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if err := p.cmd.Start(); err != nil {

@@ -3,7 +3,6 @@ package nodetest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,50 +105,63 @@ func (p *InProcess) Restart(t testing.TB) {
 func (p *InProcess) Info() peer.AddrInfo { return peer.AddrInfo{ID: p.ID(), Addrs: p.Addrs()} }
 
 var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
+	buildMu sync.Mutex
+	builds  = map[string]string{} // build tags → custosd built with them
 )
 
 // RemoveBinary removes what Binary built; call it from TestMain after the
 // tests ran.
 func RemoveBinary() {
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	for _, path := range builds {
+		os.RemoveAll(filepath.Dir(path))
 	}
+	builds = map[string]string{}
 }
 
-// Binary builds custosd once per test binary and returns its path. Tags are
-// the build tags of that one build (the first caller's).
+// Binary builds custosd with these build tags, once per test binary and set
+// of tags, and returns its path.
 func Binary(t testing.TB, tags ...string) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "custosd-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "custosd")
-		args := []string{"build", "-o", binPath}
-		if len(tags) > 0 {
-			args = append(args, "-tags", strings.Join(tags, ","))
-		}
-		out, err := exec.Command("go", append(args, "github.com/custos-network/custos/node/cmd/custosd")...).CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build custosd: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	key := strings.Join(tags, ",")
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if path, ok := builds[key]; ok {
+		return path
 	}
-	return binPath
+	dir, err := os.MkdirTemp("", "custosd-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "custosd")
+	args := []string{"build", "-o", path}
+	if key != "" {
+		args = append(args, "-tags", key)
+	}
+	if out, err := exec.Command("go", append(args, "github.com/custos-network/custos/node/cmd/custosd")...).CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		t.Fatalf("go build custosd: %v\n%s", err, out)
+	}
+	builds[key] = path
+	return path
+}
+
+// binaryFor is the custosd that env needs: the custosfault build when env
+// arms a fault (CUSTOS_FAULT=…), the plain one otherwise.
+func binaryFor(t testing.TB, env []string) string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "CUSTOS_FAULT=") {
+			return Binary(t, "custosfault")
+		}
+	}
+	return Binary(t)
 }
 
 // Process is a real custosd process on 127.0.0.1.
 type Process struct {
 	Config *config.Config
 	Path   string // node.yaml
-	bin    string
 	cmd    *exec.Cmd
 	exited chan error
 }

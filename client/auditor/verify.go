@@ -95,10 +95,28 @@ func (a *nodeAudit) fail(k Kind, index int64, format string, args ...any) {
 
 func (a *nodeAudit) run(ctx context.Context, full bool) {
 	*a.rep = NodeReport{Node: a.card.Name, PeerID: a.card.PeerID, Full: full}
+	cp, signed, ok := a.head(ctx)
+	if !ok {
+		return
+	}
+	a.rep.Size = cp.Size
+
+	// The entries are worth checking even when the checkpoint is not
+	// consistent with the recorded one: they may say what happened.
+	a.checkState(ctx, cp, signed)
+	if full {
+		a.checkEntries(ctx, cp)
+	}
+}
+
+// head dials the node at its pinned peer ID and returns its checkpoint,
+// verified with the pinned key, and the signed note. On failure it reports
+// the problem and returns false.
+func (a *nodeAudit) head(ctx context.Context) (api.Checkpoint, []byte, bool) {
 	info, err := a.card.AddrInfo()
 	if err != nil {
 		a.fail(Unreachable, -1, "%v", err)
-		return
+		return api.Checkpoint{}, nil, false
 	}
 	a.id, a.origin = info.ID, api.LogOrigin(a.card.Name)
 	pk, err := a.id.ExtractPublicKey()
@@ -108,7 +126,7 @@ func (a *nodeAudit) run(ctx context.Context, full bool) {
 	}
 	if err != nil || len(raw) != ed25519.PublicKeySize {
 		a.fail(BadCheckpoint, -1, "its pinned peer ID %s holds no Ed25519 key", a.id)
-		return
+		return api.Checkpoint{}, nil, false
 	}
 	a.pub = ed25519.PublicKey(raw)
 
@@ -119,34 +137,27 @@ func (a *nodeAudit) run(ctx context.Context, full bool) {
 	switch {
 	case errors.As(err, &mismatch):
 		a.fail(Unreachable, -1, "unreachable: the node presented another key than the network file pins (it is %s)", mismatch.Actual)
-		return
+		return api.Checkpoint{}, nil, false
 	case err != nil:
 		a.fail(Unreachable, -1, "unreachable: %v", dialError(err))
-		return
+		return api.Checkpoint{}, nil, false
 	}
 
 	var cr api.CheckpointResponse
 	if err := a.call(ctx, api.ProtocolCheckpoint, &api.CheckpointRequest{}, &cr); err != nil {
 		a.fail(Unreachable, -1, "unreachable: checkpoint: %v", err)
-		return
+		return api.Checkpoint{}, nil, false
 	}
 	if err := api.FromProto(cr.Error); err != nil {
 		a.fail(Unreachable, -1, "it refused its checkpoint: %v", err)
-		return
+		return api.Checkpoint{}, nil, false
 	}
 	cp, err := api.OpenCheckpoint(cr.Checkpoint, a.origin, a.pub)
 	if err != nil {
 		a.fail(BadCheckpoint, -1, "bad checkpoint signature or format: %v", err)
-		return
+		return api.Checkpoint{}, nil, false
 	}
-	a.rep.Size = cp.Size
-
-	// The entries are worth checking even when the checkpoint is not
-	// consistent with the recorded one: they may say what happened.
-	a.checkState(ctx, cp, cr.Checkpoint)
-	if full {
-		a.checkEntries(ctx, cp)
-	}
+	return cp, cr.Checkpoint, true
 }
 
 // checkState compares cp with the checkpoint recorded for the node and
@@ -232,13 +243,23 @@ func writeAtomic(path string, b []byte) error {
 // checkEntries reads every entry of the tree of cp, recomputes its root and
 // checks each entry.
 func (a *nodeAudit) checkEntries(ctx context.Context, cp api.Checkpoint) {
+	a.readEntries(ctx, cp, a.checkEntry)
+	if n := a.entryProblem - maxEntryProblems; n > 0 {
+		a.fail(MalformedEntry, -1, "and %d more entry problems", n)
+	}
+}
+
+// readEntries reads every entry of the tree of cp, in order, passes each to
+// fn, and checks that the root recomputed from them is cp's. It reports
+// whether every entry was read and the root matched.
+func (a *nodeAudit) readEntries(ctx context.Context, cp api.Checkpoint, fn func(index int64, b []byte)) bool {
 	var tree treeHasher
 	for start := int64(0); start < cp.Size; {
 		var er api.EntriesResponse
 		req := &api.EntriesRequest{Start: uint64(start), End: uint64(cp.Size)}
 		if err := a.call(ctx, api.ProtocolEntries, req, &er); err != nil {
 			a.fail(Unreachable, -1, "unreachable: entries from %d: %v", start, err)
-			return
+			return false
 		}
 		if err := api.FromProto(er.Error); err != nil {
 			if errors.Is(err, api.ErrUnauthenticated) {
@@ -246,24 +267,23 @@ func (a *nodeAudit) checkEntries(ctx context.Context, cp api.Checkpoint) {
 			} else {
 				a.fail(Unreachable, -1, "it refused entries from %d: %v", start, err)
 			}
-			return
+			return false
 		}
 		if er.Start != uint64(start) || len(er.Entries) == 0 || er.Next != er.Start+uint64(len(er.Entries)) || er.Next > uint64(cp.Size) {
 			a.fail(BadAnswer, -1, "bad answer: entries from %d: %d entries for [%d, %d)", start, len(er.Entries), er.Start, er.Next)
-			return
+			return false
 		}
 		for i, b := range er.Entries {
-			a.checkEntry(start+int64(i), b)
+			fn(start+int64(i), b)
 			tree.add(b)
 		}
 		start = int64(er.Next)
 	}
-	if n := a.entryProblem - maxEntryProblems; n > 0 {
-		a.fail(MalformedEntry, -1, "and %d more entry problems", n)
-	}
 	if root := tree.root(); root != cp.Root {
 		a.fail(RootMismatch, -1, "root mismatch: the root of its %d entries is not the one its checkpoint signs (an entry was changed, removed or moved)", cp.Size)
+		return false
 	}
+	return true
 }
 
 func (a *nodeAudit) checkEntry(index int64, b []byte) {

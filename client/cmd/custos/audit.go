@@ -25,7 +25,7 @@ with --full every entry read and hashed again.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: unknownCommand,
 	}
-	cmd.AddCommand(auditInitCmd(g), auditVerifyCmd(g))
+	cmd.AddCommand(auditInitCmd(g), auditVerifyCmd(g), auditLogCmd(g))
 	return cmd
 }
 
@@ -177,10 +177,10 @@ func (g *globals) auditNetwork(path string) (*client.Network, error) {
 	}
 	v, err := g.vaultPath()
 	if err != nil {
-		return nil, usageError{fmt.Errorf("audit verify needs --network: %w", err)}
+		return nil, usageError{fmt.Errorf("audit needs --network: %w", err)}
 	}
 	if _, err := os.Stat(v); errors.Is(err, fs.ErrNotExist) {
-		return nil, usageError{errors.New("audit verify needs --network (there is no vault to take the network file from)")}
+		return nil, usageError{errors.New("audit needs --network (there is no vault to take the network file from)")}
 	}
 	c, err := client.Open(v, client.Options{Logger: warnings()})
 	if err != nil {

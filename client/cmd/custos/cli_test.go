@@ -57,6 +57,8 @@ func (r removeBinary) Run() int {
 //	                            from every node of the devnet
 //	killnode NODE...            kill devnet nodes with SIGKILL
 //	sleep DURATION              wait, as for a node's login backoff
+//	unitid VAULT LABEL VAR      set $VAR to the unit ID (hex) of the record
+//	                            LABEL in the vault file VAULT
 //	nodes                       print each running node's shares and users:
 //	                            "nI shares=S" and "nI USER failures=F locked=L"
 //
@@ -86,6 +88,7 @@ func TestCLI(t *testing.T) {
 			"killnode":  cmdKill,
 			"nodes":     cmdNodes,
 			"sleep":     cmdSleep,
+			"unitid":    cmdUnitID,
 		},
 	})
 }
@@ -265,4 +268,20 @@ func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
 	d, err := time.ParseDuration(args[0])
 	ts.Check(err)
 	time.Sleep(d)
+}
+
+func cmdUnitID(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: unitid VAULT LABEL VAR")
+	}
+	c, err := client.Open(ts.MkAbs(args[0]), client.Options{})
+	ts.Check(err)
+	defer c.Close()
+	for _, u := range c.List() {
+		if u.Label == args[1] {
+			ts.Setenv(args[2], u.ID.String())
+			return
+		}
+	}
+	ts.Fatalf("unitid: no record %q in %s", args[1], args[0])
 }

@@ -117,7 +117,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 not enough custodians agreed.`,
 	pf.StringVar(&g.passwordFile, "password-file", "", "read the password from this file (default $CUSTOS_PASSWORD_FILE, else a prompt)")
 	pf.StringVar(&g.password, "password", "", "refused: a password on the command line shows in ps and shell history")
 	_ = pf.MarkHidden("password")
-	root.AddCommand(networkCmd(), initCmd(g), enrollCmd(g), putCmd(g), getCmd(g), lsCmd(g), rmCmd(g), statusCmd(g), auditCmd(g))
+	root.AddCommand(networkCmd(), initCmd(g), enrollCmd(g), putCmd(g), getCmd(g), lsCmd(g), rmCmd(g), statusCmd(g), historyCmd(g), auditCmd(g))
 	return root
 }
 

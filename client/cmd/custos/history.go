@@ -1,0 +1,85 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/custos-network/custos/client"
+)
+
+func historyCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "history [LABEL] [--json]",
+		Short: "Show every release of your records at every node, verified, newest first",
+		Long: `history logs in and asks every node, in parallel, for the entries of its audit
+log about you. Each comes with a proof that it is in the log the node signed with
+the key the network file pins; custos checks every one. It prints each release of
+your records, and each refused one: time, node, record (its label, or its unit ID
+in hex for a record no longer in the vault) and outcome, newest first. With LABEL,
+only that record's.
+
+A node whose answers do not verify, or that cannot be asked, is named and none of
+its entries are shown; the command then exits 1 after printing the others'.`,
+		Example: `  custos history
+  custos history acme-portal --json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			label := ""
+			if len(args) == 1 {
+				label = args[0]
+			}
+			c, err := g.open(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			hist, failed, err := c.History(cmd.Context(), label)
+			if err != nil {
+				return err
+			}
+			printHistory(cmd.OutOrStdout(), hist, asJSON)
+			if len(failed) > 0 {
+				names := make([]string, len(failed))
+				var b strings.Builder
+				for i, f := range failed {
+					names[i] = f.Node
+					fmt.Fprintf(&b, "\n  %s", f)
+				}
+				return fmt.Errorf("history: no verified answer from %s:%s", strings.Join(names, ", "), b.String())
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON lines")
+	return cmd
+}
+
+func printHistory(out io.Writer, hist []client.HistoryEntry, asJSON bool) {
+	enc := json.NewEncoder(out)
+	for _, h := range hist {
+		outcome := "released"
+		if !h.Released {
+			outcome = "refused: " + h.Outcome.String()
+			if h.Reason != "" {
+				outcome += " (" + h.Reason + ")"
+			}
+		}
+		if asJSON {
+			_ = enc.Encode(map[string]any{"time": h.Time.UTC().Format(time.RFC3339Nano), "node": h.Node, "index": h.Index,
+				"label": h.Label, "unit_id": h.UnitID, "version": h.Version, "released": h.Released,
+				"outcome": h.Outcome.String(), "reason": h.Reason})
+			continue
+		}
+		name := h.Label
+		if name == "" {
+			name = h.UnitID
+		}
+		fmt.Fprintf(out, "%s  %s  %s  %s\n", h.Time.UTC().Format(time.RFC3339), h.Node, name, outcome)
+	}
+}

@@ -1,0 +1,213 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/node/audit"
+)
+
+// ErrBadLog: a node's answer about its audit log does not verify against
+// its signed checkpoint; none of its entries are shown.
+var ErrBadLog = errors.New("the node's log answer does not verify")
+
+// HistoryEntry is one unit of one release request, as a node logged it.
+type HistoryEntry struct {
+	Time    time.Time
+	Node    string
+	Index   uint64 // the entry's index in the node's log
+	Label   string // the unit's label in the vault, or "" for a unit it no longer has
+	UnitID  string // hex
+	Version uint64
+	// Released is true when the node released its share; otherwise Outcome
+	// and Reason say why it refused.
+	Released bool
+	Outcome  api.Code
+	Reason   string
+}
+
+// History reads, at every node in parallel, the release entries of the
+// user's units from the node's audit log, as the user's own session may:
+// the node answers with the user's entries only, each with its inclusion
+// proof against a checkpoint signed by the key the network file pins. A
+// node whose answers do not verify is in the returned NodeErrors (matching
+// ErrBadLog), and none of its entries is returned; so is a node that cannot
+// be asked. With label, only that record's entries are returned (its
+// current unit ID, every version). Entries are newest first.
+func (c *Client) History(ctx context.Context, label string) ([]HistoryEntry, []*NodeError, error) {
+	if err := c.needUnlocked(); err != nil {
+		return nil, nil, err
+	}
+	labels := map[string]string{} // unit ID bytes → label
+	c.mu.Lock()
+	for _, u := range c.v.Units {
+		labels[string(u.ID[:])] = u.Label
+	}
+	u, ok := c.v.Unit(label)
+	var only []byte
+	if ok {
+		only = append([]byte(nil), u.ID[:]...)
+	}
+	c.mu.Unlock()
+	if label != "" && !ok {
+		return nil, nil, fmt.Errorf("%q: %w", label, ErrNotFound)
+	}
+	per := make([][]HistoryEntry, len(c.nodes))
+	errs := c.fanOut(ctx, c.nodes, func(ctx context.Context, n *custodian) error {
+		entries, err := c.userEntries(ctx, n)
+		if err != nil {
+			return err
+		}
+		for _, le := range entries {
+			per[n.index] = append(per[n.index], releases(n.name, le, labels, only)...)
+		}
+		return nil
+	})
+	var out []HistoryEntry
+	var failed []*NodeError
+	for i, err := range errs {
+		if err != nil {
+			failed = append(failed, &NodeError{Node: c.nodes[i].name, Err: err})
+			continue
+		}
+		out = append(out, per[i]...)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].Time.Equal(out[j].Time) {
+			return out[i].Time.After(out[j].Time)
+		}
+		if out[i].Node != out[j].Node {
+			return out[i].Node < out[j].Node
+		}
+		return out[i].Index > out[j].Index
+	})
+	return out, failed, nil
+}
+
+// loggedEntry is an entry of a node's log whose inclusion was verified.
+type loggedEntry struct {
+	index uint64
+	entry *api.Entry
+}
+
+// userEntries pages through n's log, up to the size of its checkpoint at
+// the start, with the user's session and checks every page: its checkpoint
+// signed by n's pinned key, each entry in its tree, in order, and the
+// user's. Any failure to verify matches ErrBadLog.
+func (c *Client) userEntries(ctx context.Context, n *custodian) ([]loggedEntry, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrBadLog, fmt.Sprintf(format, args...))
+	}
+	pub, err := nodeKey(n.info.ID)
+	if err != nil {
+		return nil, bad("%v", err)
+	}
+	origin := api.LogOrigin(n.name)
+	var cr api.CheckpointResponse
+	if err := c.call(ctx, n, api.ProtocolCheckpoint, &api.CheckpointRequest{}, &cr); err != nil {
+		return nil, err
+	}
+	if err := api.FromProto(cr.Error); err != nil {
+		return nil, err
+	}
+	head, err := api.OpenCheckpoint(cr.Checkpoint, origin, pub)
+	if err != nil {
+		return nil, bad("the checkpoint is not signed by the node")
+	}
+	var out []loggedEntry
+	for start := uint64(0); start < uint64(head.Size); {
+		var er api.EntriesResponse
+		err := c.authed(ctx, n, func() error {
+			er.Reset()
+			req := &api.EntriesRequest{Start: start, End: uint64(head.Size)}
+			if err := c.call(ctx, n, api.ProtocolEntries, req, &er); err != nil {
+				return err
+			}
+			return api.FromProto(er.Error)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if er.Start != start || er.Next <= start || er.Next > uint64(head.Size) || len(er.Proofs) != len(er.Entries) {
+			return nil, bad("entries from %d: an answer for [%d, %d) with %d entries and %d proofs", start, er.Start, er.Next, len(er.Entries), len(er.Proofs))
+		}
+		cp, err := api.OpenCheckpoint(er.Checkpoint, origin, pub)
+		if err != nil {
+			return nil, bad("entries from %d: the checkpoint is not signed by the node", start)
+		}
+		if cp.Size < head.Size {
+			return nil, bad("entries from %d: a checkpoint of size %d, smaller than %d", start, cp.Size, head.Size)
+		}
+		next := start // the least index the next entry may have
+		for i, b := range er.Entries {
+			p := er.Proofs[i]
+			if p == nil || p.Index < next || p.Index >= er.Next || p.Index > math.MaxInt64 {
+				return nil, bad("entries from %d: an entry out of order or out of the page", start)
+			}
+			proof := make(tlog.RecordProof, len(p.Hashes))
+			for j, h := range p.Hashes {
+				if len(h) != tlog.HashSize {
+					return nil, bad("entry %d: a malformed proof", p.Index)
+				}
+				proof[j] = tlog.Hash(h)
+			}
+			if audit.VerifyInclusion(proof, cp.Size, cp.Root, int64(p.Index), b) != nil {
+				return nil, bad("entry %d is not in its checkpoint's log", p.Index)
+			}
+			e, err := api.ParseEntry(b)
+			if err != nil {
+				return nil, bad("entry %d is malformed", p.Index)
+			}
+			// The node serves a user their own entries only; one of another
+			// user is not shown, whatever the node meant by it.
+			if e.User == c.v.User {
+				out = append(out, loggedEntry{index: p.Index, entry: e})
+			}
+			next = p.Index + 1
+		}
+		start = er.Next
+	}
+	return out, nil
+}
+
+// releases turns a release entry into one HistoryEntry per unit (only the
+// unit only, when not nil).
+func releases(node string, le loggedEntry, labels map[string]string, only []byte) []HistoryEntry {
+	e := le.entry
+	if e.Kind != api.EntryKind_RELEASE {
+		return nil
+	}
+	refused := map[uint32]api.Code{}
+	for _, r := range e.Refusals {
+		refused[r.GetUnitIndex()] = r.GetCode()
+	}
+	var out []HistoryEntry
+	for i, u := range e.Units {
+		id := u.GetUnitId()
+		if only != nil && !bytes.Equal(id, only) {
+			continue
+		}
+		h := HistoryEntry{
+			Time: time.UnixMilli(int64(e.TimeUnixMs)), Node: node, Index: le.index,
+			Label: labels[string(id)], UnitID: hex.EncodeToString(id), Version: u.GetVersion(),
+			Released: true, Outcome: api.Code_OK,
+		}
+		if code, ok := refused[uint32(i)]; ok {
+			h.Released, h.Outcome = false, code
+		}
+		if e.Outcome != api.Code_OK {
+			h.Released, h.Outcome, h.Reason = false, e.Outcome, e.Reason
+		}
+		out = append(out, h)
+	}
+	return out
+}

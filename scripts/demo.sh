@@ -80,4 +80,7 @@ show custos audit verify --key "$dir/auditor.key" --state "$dir/audit"
 custos get globex-api --field username >/dev/null
 show custos audit verify --key "$dir/auditor.key" --state "$dir/audit"
 
+step "alice sees every release of her records, each proved in the nodes' signed logs"
+show custos history acme-portal
+
 step "Done: stopping the nodes and removing $dir"

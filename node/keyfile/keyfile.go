@@ -1,0 +1,101 @@
+// Package keyfile reads and writes the key files of custos: a node's
+// identity and storage keys and an auditor's key. A key file is text: a
+// first line that names the kind of key and its format version, then the
+// key in standard base64. It is written once (never over another file),
+// with mode 0600, and refused when others can read it.
+package keyfile
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"os"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+)
+
+// MaxSize caps a key file; a real one is a few hundred bytes.
+const MaxSize = 4096
+
+// Write writes key to a new file at path under header, mode 0600. It never
+// replaces a file, and removes what it wrote when it fails, so a half-written
+// file never passes for a key.
+func Write(path, header string, key []byte) error {
+	body := []byte(header + "\n" + base64.StdEncoding.EncodeToString(key) + "\n")
+	defer clear(body)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("write key: %w", err)
+	}
+	_, err = f.Write(body)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("write key %s: %w", path, err)
+	}
+	return nil
+}
+
+// Read reads the key of the file at path, which must start with header.
+// The caller wipes the key.
+func Read(path, header string) ([]byte, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("read key: %w", err)
+	}
+	if info.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("read key %s: others can read it (mode %v); run chmod 600 %s", path, info.Mode().Perm(), path)
+	}
+	if info.Size() > MaxSize || !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("read key %s: not a key file", path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read key: %w", err)
+	}
+	defer clear(b)
+	first, rest, _ := bytes.Cut(b, []byte("\n"))
+	if string(first) != header {
+		return nil, fmt.Errorf("read key %s: not a %q file", path, header)
+	}
+	key, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(rest)))
+	if err != nil {
+		return nil, fmt.Errorf("read key %s: the key is not valid base64", path)
+	}
+	return key, nil
+}
+
+// NewEd25519 makes an Ed25519 key and writes it, libp2p-encoded, to a new
+// file at path under header.
+func NewEd25519(path, header string) (crypto.PrivKey, error) {
+	priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("make key: %w", err)
+	}
+	raw, err := crypto.MarshalPrivateKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("make key: %w", err)
+	}
+	defer clear(raw)
+	return priv, Write(path, header, raw)
+}
+
+// ReadEd25519 reads an Ed25519 key written by NewEd25519.
+func ReadEd25519(path, header string) (crypto.PrivKey, error) {
+	raw, err := Read(path, header)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(raw)
+	priv, err := crypto.UnmarshalPrivateKey(raw)
+	if err != nil || priv.Type() != crypto.Ed25519 {
+		return nil, fmt.Errorf("read key %s: not an Ed25519 identity key", path)
+	}
+	return priv, nil
+}

@@ -63,8 +63,9 @@ func (r removeBinary) Run() int {
 //	                            "nI shares=S" and "nI USER failures=F locked=L"
 //
 // Every node is killed when its script ends, also when it fails. A node
-// answers at most 10 login challenges a minute per device (node/auth), and
-// every custos command that unlocks logs in once: a script keeps to fewer.
+// answers a device's login challenges within its auth.logins bucket (30,
+// then one per 2 s), and every custos command that unlocks logs in once: a
+// script keeps to fewer.
 func TestCLI(t *testing.T) {
 	t.Parallel()
 	testscript.Run(t, testscript.Params{

@@ -5,11 +5,13 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"go.uber.org/zap"
 
 	"github.com/custos-network/custos/client/vault"
@@ -140,6 +142,26 @@ func (c *Client) User() string { return c.v.User }
 
 // Network is the network the vault belongs to.
 func (c *Client) Network() *Network { return c.net }
+
+// Device is the peer ID of the vault's device key: the client peer ID the
+// nodes log for this device's requests.
+func (c *Client) Device() peer.ID { return c.host.ID() }
+
+// Receipts returns copies of the release receipts the vault keeps, oldest
+// first (see GetMany), and whether older ones may have been dropped to keep
+// within the vault's bounds.
+func (c *Client) Receipts() (rs []vault.Receipt, pruned bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rs = make([]vault.Receipt, len(c.v.Receipts))
+	for i, r := range c.v.Receipts {
+		rs[i] = r
+		rs[i].Units = slices.Clone(r.Units)
+		rs[i].Checkpoint = slices.Clone(r.Checkpoint)
+		rs[i].Entry = slices.Clone(r.Entry)
+	}
+	return rs, c.v.ReceiptsMayBePruned()
+}
 
 // Close locks the client, stops its host and releases the vault.
 func (c *Client) Close() error {

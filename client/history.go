@@ -61,25 +61,13 @@ func (c *Client) History(ctx context.Context, label string) ([]HistoryEntry, []*
 	if label != "" && !ok {
 		return nil, nil, fmt.Errorf("%q: %w", label, ErrNotFound)
 	}
-	per := make([][]HistoryEntry, len(c.nodes))
-	errs := c.fanOut(ctx, c.nodes, func(ctx context.Context, n *custodian) error {
-		entries, err := c.userEntries(ctx, n)
-		if err != nil {
-			return err
-		}
-		for _, le := range entries {
-			per[n.index] = append(per[n.index], releases(n.name, le, labels, only)...)
-		}
-		return nil
-	})
+	logged, failed, err := c.Log(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	var out []HistoryEntry
-	var failed []*NodeError
-	for i, err := range errs {
-		if err != nil {
-			failed = append(failed, &NodeError{Node: c.nodes[i].name, Err: err})
-			continue
-		}
-		out = append(out, per[i]...)
+	for _, le := range logged {
+		out = append(out, releases(le, labels, only)...)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if !out[i].Time.Equal(out[j].Time) {
@@ -93,17 +81,49 @@ func (c *Client) History(ctx context.Context, label string) ([]HistoryEntry, []*
 	return out, failed, nil
 }
 
-// loggedEntry is an entry of a node's log whose inclusion was verified.
-type loggedEntry struct {
-	index uint64
-	entry *api.Entry
+// LoggedEntry is an entry of a node's log whose inclusion in the node's
+// signed tree was verified.
+type LoggedEntry struct {
+	Node  string // the node's name in the network file
+	Index uint64 // the entry's index in the node's log
+	Entry *api.Entry
+	Raw   []byte // the entry as the node stored it (and hashed it)
+}
+
+// Log reads, at every node in parallel, every entry of the node's audit log
+// about the user, as the user's own session may: each with its inclusion
+// proof against a checkpoint signed by the key the network file pins. A
+// node whose answers do not verify is in the returned NodeErrors (matching
+// ErrBadLog), and none of its entries is returned; so is a node that cannot
+// be asked. Entries are in network-file order of their nodes, then in log
+// order.
+func (c *Client) Log(ctx context.Context) ([]LoggedEntry, []*NodeError, error) {
+	if err := c.needUnlocked(); err != nil {
+		return nil, nil, err
+	}
+	per := make([][]LoggedEntry, len(c.nodes))
+	errs := c.fanOut(ctx, c.nodes, func(ctx context.Context, n *custodian) error {
+		var err error
+		per[n.index], err = c.userEntries(ctx, n)
+		return err
+	})
+	var out []LoggedEntry
+	var failed []*NodeError
+	for i, err := range errs {
+		if err != nil {
+			failed = append(failed, &NodeError{Node: c.nodes[i].name, Err: err})
+			continue
+		}
+		out = append(out, per[i]...)
+	}
+	return out, failed, nil
 }
 
 // userEntries pages through n's log, up to the size of its checkpoint at
 // the start, with the user's session and checks every page: its checkpoint
 // signed by n's pinned key, each entry in its tree, in order, and the
 // user's. Any failure to verify matches ErrBadLog.
-func (c *Client) userEntries(ctx context.Context, n *custodian) ([]loggedEntry, error) {
+func (c *Client) userEntries(ctx context.Context, n *custodian) ([]LoggedEntry, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrBadLog, fmt.Sprintf(format, args...))
 	}
@@ -123,7 +143,7 @@ func (c *Client) userEntries(ctx context.Context, n *custodian) ([]loggedEntry, 
 	if err != nil {
 		return nil, bad("the checkpoint is not signed by the node")
 	}
-	var out []loggedEntry
+	var out []LoggedEntry
 	for start := uint64(0); start < uint64(head.Size); {
 		var er api.EntriesResponse
 		err := c.authed(ctx, n, func() error {
@@ -170,7 +190,7 @@ func (c *Client) userEntries(ctx context.Context, n *custodian) ([]loggedEntry, 
 			// The node serves a user their own entries only; one of another
 			// user is not shown, whatever the node meant by it.
 			if e.User == c.v.User {
-				out = append(out, loggedEntry{index: p.Index, entry: e})
+				out = append(out, LoggedEntry{Node: n.name, Index: p.Index, Entry: e, Raw: b})
 			}
 			next = p.Index + 1
 		}
@@ -181,8 +201,8 @@ func (c *Client) userEntries(ctx context.Context, n *custodian) ([]loggedEntry, 
 
 // releases turns a release entry into one HistoryEntry per unit (only the
 // unit only, when not nil).
-func releases(node string, le loggedEntry, labels map[string]string, only []byte) []HistoryEntry {
-	e := le.entry
+func releases(le LoggedEntry, labels map[string]string, only []byte) []HistoryEntry {
+	e := le.Entry
 	if e.Kind != api.EntryKind_RELEASE {
 		return nil
 	}
@@ -197,7 +217,7 @@ func releases(node string, le loggedEntry, labels map[string]string, only []byte
 			continue
 		}
 		h := HistoryEntry{
-			Time: time.UnixMilli(int64(e.TimeUnixMs)), Node: node, Index: le.index,
+			Time: time.UnixMilli(int64(e.TimeUnixMs)), Node: le.Node, Index: le.Index,
 			Label: labels[string(id)], UnitID: hex.EncodeToString(id), Version: u.GetVersion(),
 			Released: true, Outcome: api.Code_OK,
 		}

@@ -363,7 +363,23 @@ func TestLyingNodeIsNamed(t *testing.T) {
 				t.Errorf("%s, an honest node, is named: %v", name, named[name])
 			}
 		}
+		// The failed unlock keeps every verified receipt, the liars' too:
+		// they logged the releases whose shares were wrong.
+		if from := receiptNodes(c); !slices.Equal(from, []string{"n1", "n2", "n3", "n4", "n5"}) {
+			t.Errorf("receipts from %v; want all five nodes", from)
+		}
 	})
+}
+
+// receiptNodes lists the nodes of the receipts c's vault keeps, sorted.
+func receiptNodes(c *client.Client) []string {
+	rs, _ := c.Receipts()
+	var from []string
+	for _, r := range rs {
+		from = append(from, r.Node)
+	}
+	slices.Sort(from)
+	return from
 }
 
 func TestWrongPasswordIsCounted(t *testing.T) {
@@ -658,6 +674,11 @@ func TestReleaseWithoutValidReceiptIsRefused(t *testing.T) {
 			if named[name] != nil {
 				t.Errorf("%s, an honest node, is named: %v", name, named[name])
 			}
+		}
+		// The failed unlock still keeps the honest nodes' receipts: they
+		// show an auditor whose releases these were.
+		if from := receiptNodes(c); !slices.Equal(from, []string{"n2", "n4"}) {
+			t.Errorf("receipts from %v; want n2 and n4", from)
 		}
 	})
 }

@@ -225,8 +225,10 @@ func (c *Client) Get(ctx context.Context, label string) (*Record, error) {
 // its commitment, combines the first threshold of good
 // shares per record, opens the record and wipes the keys. A record that
 // fewer than its threshold of nodes gave a good share for fails the whole
-// call with a *QuorumError naming each node and why. After an unlock the
-// verified receipts are kept in the vault (vault.MaxReceipts, the newest).
+// call with a *QuorumError naming each node and why. The verified receipts
+// are kept in the vault (vault.MaxReceipts, the newest), also of an unlock
+// that failed: every release a node logged for this device and answered in
+// time has its receipt, which custos audit report relies on.
 func (c *Client) GetMany(ctx context.Context, labels []string) ([]*Record, error) {
 	if err := c.needUnlocked(); err != nil {
 		return nil, err
@@ -251,6 +253,7 @@ func (c *Client) GetMany(ctx context.Context, labels []string) ([]*Record, error
 				r.Wipe()
 			}
 			got.wipe()
+			c.keepReceipts(got.receipts)
 			return nil, err
 		}
 		recs[i] = rec
@@ -260,9 +263,9 @@ func (c *Client) GetMany(ctx context.Context, labels []string) ([]*Record, error
 	return recs, nil
 }
 
-// keepReceipts adds the verified receipts of a successful unlock to the
-// vault and saves it. The records are open by then: a vault that cannot be
-// saved is logged, not made the unlock's failure.
+// keepReceipts adds the verified receipts of an unlock to the vault and
+// saves it. A vault that cannot be saved is logged, not made the unlock's
+// failure.
 func (c *Client) keepReceipts(rs []vault.Receipt) {
 	if len(rs) == 0 {
 		return

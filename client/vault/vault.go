@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/threshold"
 )
 
@@ -133,6 +134,19 @@ func (v *Vault) AddReceipts(rs ...Receipt) error {
 	}
 	v.Receipts = slices.Delete(v.Receipts, 0, drop)
 	return nil
+}
+
+// ReceiptsMayBePruned reports whether AddReceipts may have dropped older
+// receipts: the vault is at MaxReceipts, or within one largest receipt of
+// its byte bound. When it reports false, every receipt the vault was given
+// is still there.
+func (v *Vault) ReceiptsMayBePruned() bool {
+	total := 0
+	for i := range v.Receipts {
+		total += receiptBytes(&v.Receipts[i])
+	}
+	largest := api.MaxCheckpointSize + api.MaxEntrySize + api.MaxBatch*(len(threshold.UnitID{})+8) + 32 + 8 // 32: the longest node name
+	return len(v.Receipts) >= MaxReceipts || total > maxReceiptBytes-largest
 }
 
 // receiptBytes is about what r takes in the file before base64.

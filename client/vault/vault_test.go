@@ -1,10 +1,13 @@
 package vault
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/custos-network/custos/node/api"
 )
 
 func TestUnitLookup(t *testing.T) {
@@ -179,6 +182,32 @@ func TestAddReceipts(t *testing.T) {
 		r.Entry[0] ^= 0xff
 		if v.Receipts[1].Entry[0] != 0x0e {
 			t.Fatal("the vault's receipt changed with the caller's")
+		}
+	})
+	t.Run("ReceiptsMayBePruned is true whenever receipts were dropped", func(t *testing.T) {
+		v := testVault(t)
+		for i := range MaxReceipts + 1 {
+			if got := v.ReceiptsMayBePruned(); got != (len(v.Receipts) == MaxReceipts) {
+				t.Fatalf("after %d receipts: %v", len(v.Receipts), got)
+			}
+			if err := v.AddReceipts(testReceipt(uint64(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Large receipts reach the byte bound long before MaxReceipts.
+		v = testVault(t)
+		big := testReceipt(1)
+		big.Entry = bytes.Repeat([]byte{1}, api.MaxEntrySize)
+		for added := 1; ; added++ {
+			if err := v.AddReceipts(big); err != nil {
+				t.Fatal(err)
+			}
+			if len(v.Receipts) < added {
+				break // one was dropped
+			}
+		}
+		if len(v.Receipts) >= MaxReceipts || !v.ReceiptsMayBePruned() {
+			t.Fatalf("%d receipts kept after some were dropped, and ReceiptsMayBePruned is %v", len(v.Receipts), v.ReceiptsMayBePruned())
 		}
 	})
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
 
 	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/node/api"
@@ -21,7 +23,7 @@ var ErrNoSuchNode = errors.New("no such node in the network file")
 // returns them only if the checkpoint is signed by the node's pinned key,
 // the root of the entries is the checkpoint's, and every entry decodes;
 // otherwise the error says what the node failed.
-func Entries(ctx context.Context, network *client.Network, key crypto.PrivKey, node string) ([]*api.Entry, api.Checkpoint, error) {
+func Entries(ctx context.Context, network *client.Network, key crypto.PrivKey, node string) ([]client.LoggedEntry, api.Checkpoint, error) {
 	if network == nil {
 		return nil, api.Checkpoint{}, errors.New("read entries: no network file")
 	}
@@ -42,19 +44,58 @@ func Entries(ctx context.Context, network *client.Network, key crypto.PrivKey, n
 		return nil, api.Checkpoint{}, fmt.Errorf("read entries: make libp2p host: %w", err)
 	}
 	defer h.Close()
-	a := &nodeAudit{h: h, card: *card, rep: &NodeReport{Node: card.Name, PeerID: card.PeerID, Full: true}}
+	return readLog(ctx, h, *card)
+}
+
+// Logs reads the log of every node of network in parallel, as Entries
+// reads one. It returns the entries of each node that passed, by node
+// name, and the error of each node that did not.
+func Logs(ctx context.Context, network *client.Network, key crypto.PrivKey) (map[string][]client.LoggedEntry, map[string]error, error) {
+	if network == nil {
+		return nil, nil, errors.New("read logs: no network file")
+	}
+	if err := network.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("read logs: %w", err)
+	}
+	h, err := client.NewHost(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read logs: make libp2p host: %w", err)
+	}
+	defer h.Close()
+	logs, failed := map[string][]client.LoggedEntry{}, map[string]error{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, card := range network.Nodes {
+		wg.Go(func() {
+			entries, _, err := readLog(ctx, h, card)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed[card.Name] = err
+			} else {
+				logs[card.Name] = entries
+			}
+		})
+	}
+	wg.Wait()
+	return logs, failed, nil
+}
+
+// readLog reads and checks every entry of the node of card with h.
+func readLog(ctx context.Context, h host.Host, card api.Card) ([]client.LoggedEntry, api.Checkpoint, error) {
+	a := &nodeAudit{h: h, card: card, rep: &NodeReport{Node: card.Name, PeerID: card.PeerID, Full: true}}
 	cp, _, ok := a.head(ctx)
 	if !ok {
 		return nil, api.Checkpoint{}, a.err()
 	}
 	a.rep.Size = cp.Size
-	entries := make([]*api.Entry, 0, min(cp.Size, 1<<16))
+	entries := make([]client.LoggedEntry, 0, min(cp.Size, 1<<16))
 	ok = a.readEntries(ctx, cp, func(index int64, b []byte) {
 		e, err := api.ParseEntry(b)
 		if err != nil {
 			a.fail(MalformedEntry, index, "entry %d malformed: %v", index, err)
 		}
-		entries = append(entries, e)
+		entries = append(entries, client.LoggedEntry{Node: card.Name, Index: uint64(index), Entry: e, Raw: b})
 	})
 	if !ok || len(a.rep.Problems) > 0 {
 		return nil, api.Checkpoint{}, a.err()

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/spf13/cobra"
 
 	"github.com/custos-network/custos/client"
@@ -25,7 +26,7 @@ with --full every entry read and hashed again.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: unknownCommand,
 	}
-	cmd.AddCommand(auditInitCmd(g), auditVerifyCmd(g), auditLogCmd(g))
+	cmd.AddCommand(auditInitCmd(g), auditVerifyCmd(g), auditLogCmd(g), auditReportCmd(g))
 	return cmd
 }
 
@@ -43,6 +44,19 @@ func (g *globals) auditorKeyPath(flag string) (string, error) {
 		return "", err
 	}
 	return filepath.Join(filepath.Dir(v), "auditor.key"), nil
+}
+
+// auditorKey loads the auditor key (see auditorKeyPath).
+func (g *globals) auditorKey(flag string) (crypto.PrivKey, error) {
+	path, err := g.auditorKeyPath(flag)
+	if err != nil {
+		return nil, err
+	}
+	key, err := auditor.LoadKey(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%v (make one with custos audit init)", err)
+	}
+	return key, err
 }
 
 func auditInitCmd(g *globals) *cobra.Command {
@@ -121,15 +135,8 @@ check (the report names it and what is wrong) or another error, 2 usage.`,
 				}
 				stateDir = filepath.Join(dir, "custos", "audit")
 			}
-			keyPath, err := g.auditorKeyPath(keyFlag)
+			key, err := g.auditorKey(keyFlag)
 			if err != nil {
-				return err
-			}
-			key, err := auditor.LoadKey(keyPath)
-			if err != nil {
-				if errors.Is(err, fs.ErrNotExist) {
-					return fmt.Errorf("%v (make one with custos audit init)", err)
-				}
 				return err
 			}
 			rep, err := auditor.Verify(cmd.Context(), nw, key, stateDir, full)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"strings"
 	"time"
 
@@ -57,15 +56,8 @@ verify.`,
 			if err != nil {
 				return err
 			}
-			keyPath, err := g.auditorKeyPath(keyFlag)
+			key, err := g.auditorKey(keyFlag)
 			if err != nil {
-				return err
-			}
-			key, err := auditor.LoadKey(keyPath)
-			if err != nil {
-				if errors.Is(err, fs.ErrNotExist) {
-					return fmt.Errorf("%v (make one with custos audit init)", err)
-				}
 				return err
 			}
 			entries, _, err := auditor.Entries(cmd.Context(), nw, key, node)
@@ -73,12 +65,13 @@ verify.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			for i, e := range entries {
+			for _, le := range entries {
+				e := le.Entry
 				if (user != "" && e.User != user) || (unitID != nil && !hasUnit(e, unitID)) ||
 					(!from.IsZero() && entryTime(e).Before(from)) {
 					continue
 				}
-				printEntry(out, i, e, asJSON)
+				printEntry(out, le.Index, e, asJSON)
 			}
 			return nil
 		},
@@ -118,7 +111,7 @@ func entryTime(e *api.Entry) time.Time {
 	return time.UnixMilli(int64(e.TimeUnixMs))
 }
 
-func printEntry(out io.Writer, index int, e *api.Entry, asJSON bool) {
+func printEntry(out io.Writer, index uint64, e *api.Entry, asJSON bool) {
 	units := make([]string, len(e.Units))
 	for i, u := range e.Units {
 		units[i] = hex.EncodeToString(u.GetUnitId())

@@ -1,0 +1,317 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/custos-network/custos/client"
+	"github.com/custos-network/custos/client/auditor"
+	"github.com/custos-network/custos/client/vault"
+	"github.com/custos-network/custos/threshold"
+)
+
+func auditReportCmd(g *globals) *cobra.Command {
+	var netFile, keyFlag, unit string
+	var k int
+	var mine, asJSON bool
+	var window time.Duration
+	cmd := &cobra.Command{
+		Use:   "report --unit LABEL_OR_ID [--mine] [--network FILE] [--key FILE] [--threshold K] [--json]",
+		Short: "Show every unlock of a record at every node, and flag what the logs do not explain",
+		Long: `audit report reads every node's log, verified as audit log verifies it, and
+groups the releases of one record into unlocks: the requests of one device for one
+version, close together in its own signed clock. For each unlock it prints the time,
+the user, the device (its peer ID), and which nodes released, refused or logged
+nothing. It flags:
+
+  - an unlock released by fewer nodes than the threshold: no key can be made from
+    it, unless a node that released its share did not log it;
+  - a release to a device that is not this vault's;
+  - a release to this vault's device of which the vault holds no receipt (someone
+    used a copy of the device key), unless receipts from a threshold of nodes show
+    that this vault made the unlock and stopped waiting for the others;
+  - a receipt in the vault whose entry the node's log no longer holds.
+
+--unit is a label of the vault, or a unit ID in hex (as custos ls --json and the
+logs show it). The vault is used, without its password, when it holds the record or
+receipts of it; then a failed unlock of its own is explained by its receipts. The
+vault keeps the newest 1000 receipts: older unlocks are shown but not checked for
+receipts.
+
+By default the logs are read with the auditor key (as for audit log); with --mine,
+with the vault's own login instead (it asks for the password), which shows the
+user's own entries with their inclusion proofs. The threshold is the vault's for the
+record, else --threshold, else the network file's.
+
+Exit codes: 0 nothing flagged, 1 something flagged or a node's log could not be read
+and verified (each is named), 2 usage.`,
+		Example: `  custos audit report --unit acme-portal
+  custos audit report --unit acme-portal --mine
+  custos audit report --unit 3f2a9c0d4e5b6a7f8091a2b3c4d5e6f7 --network network.yaml --key ~/audit/acme.key --json`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if unit == "" {
+				return usageError{errors.New("audit report needs --unit LABEL_OR_ID")}
+			}
+			if k < 0 || k > 255 {
+				return usageError{fmt.Errorf("--threshold %d is not 1 to 255", k)}
+			}
+			if window < 0 {
+				return usageError{fmt.Errorf("--window %s is negative", window)}
+			}
+			c, err := g.openVaultIfAny(cmd.Context(), mine)
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				defer c.Close()
+			}
+			q := auditor.UnitQuery{Threshold: k, Window: window}
+			label, fromVault, err := resolveUnit(c, unit, &q)
+			if err != nil {
+				return err
+			}
+			nw := (*client.Network)(nil)
+			if netFile != "" || c == nil {
+				if nw, err = g.auditNetwork(netFile); err != nil {
+					return err
+				}
+			} else {
+				nw = c.Network()
+			}
+			if q.Threshold == 0 {
+				q.Threshold = nw.Threshold
+			}
+			for _, n := range nw.Nodes {
+				q.Nodes = append(q.Nodes, n.Name)
+			}
+
+			var logs map[string][]client.LoggedEntry
+			failed := map[string]error{}
+			if mine {
+				if logs, err = myLogs(cmd, g, c, failed); err != nil {
+					return err
+				}
+			} else {
+				key, err := g.auditorKey(keyFlag)
+				if err != nil {
+					return err
+				}
+				if logs, failed, err = auditor.Logs(cmd.Context(), nw, key); err != nil {
+					return err
+				}
+			}
+			if fromVault {
+				q.Device = c.Device()
+				q.Receipts, q.ReceiptsPruned = c.Receipts()
+			}
+			rep := auditor.ReportUnit(q, logs)
+			out := cmd.OutOrStdout()
+			if asJSON {
+				printReportJSON(out, rep, q)
+			} else {
+				printReport(out, rep, q, label, fromVault)
+			}
+			var problems []string
+			for _, n := range q.Nodes {
+				if err := failed[n]; err != nil {
+					problems = append(problems, fmt.Sprintf("node %s: not read: %v", n, err))
+				}
+			}
+			if n := rep.Flagged(); n > 0 {
+				problems = append(problems, fmt.Sprintf("%d flagged", n))
+			}
+			if len(problems) > 0 {
+				return fmt.Errorf("audit report: %s", strings.Join(problems, "; "))
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&unit, "unit", "", "the record: its label in the vault, or its unit ID in hex")
+	f.BoolVar(&mine, "mine", false, "read the logs with the vault's login (asks for the password), not the auditor key")
+	f.IntVar(&k, "threshold", 0, "the record's threshold, when the vault does not hold it (default the network file's)")
+	f.DurationVar(&window, "window", auditor.DefaultWindow, "how far apart the requests of one unlock may be, in the device's clock")
+	f.StringVar(&netFile, "network", "", "the network file (default the vault's copy)")
+	f.StringVar(&keyFlag, "key", "", "the auditor key file (default $CUSTOS_AUDITOR_KEY, else auditor.key next to the vault)")
+	f.BoolVar(&asJSON, "json", false, "print JSON lines: one per unlock, then one per flagged receipt")
+	return cmd
+}
+
+// openVaultIfAny opens the vault if there is one, unlocked when unlock is
+// set (which needs one).
+func (g *globals) openVaultIfAny(ctx context.Context, unlock bool) (*client.Client, error) {
+	path, err := g.vaultPath()
+	if err == nil {
+		_, err = os.Stat(path)
+	}
+	switch {
+	case err == nil || unlock:
+		// With unlock, open names what is missing.
+		return g.open(ctx, unlock)
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, vault.ErrNotFound):
+		return nil, nil // no vault: an auditor's report
+	default:
+		return nil, err
+	}
+}
+
+// resolveUnit sets q.Unit (and q.Threshold, from the vault, unless given)
+// from --unit. It returns the record's label, if the vault has one, and
+// whether the vault knows the unit (by a record or a receipt).
+func resolveUnit(c *client.Client, unit string, q *auditor.UnitQuery) (label string, fromVault bool, err error) {
+	var units []client.Unit
+	if c != nil {
+		units = c.List()
+	}
+	i := slices.IndexFunc(units, func(u client.Unit) bool { return u.Label == unit })
+	if i < 0 {
+		id, err := hex.DecodeString(unit)
+		if err != nil || len(id) != len(threshold.UnitID{}) {
+			if c == nil {
+				return "", false, usageError{fmt.Errorf("--unit %q is not a unit ID (32 hex digits), and there is no vault to find the label in", unit)}
+			}
+			return "", false, usageError{fmt.Errorf("--unit %q is neither a label in the vault nor a unit ID (32 hex digits)", unit)}
+		}
+		copy(q.Unit[:], id)
+		i = slices.IndexFunc(units, func(u client.Unit) bool { return u.ID == q.Unit })
+	}
+	if i >= 0 {
+		q.Unit, label = units[i].ID, units[i].Label
+		if q.Threshold == 0 {
+			q.Threshold = units[i].Threshold
+		}
+		return label, true, nil
+	}
+	if c == nil {
+		return "", false, nil
+	}
+	rs, _ := c.Receipts()
+	for _, r := range rs {
+		for _, u := range r.Units {
+			if u.ID == q.Unit {
+				return "", true, nil
+			}
+		}
+	}
+	return "", false, nil
+}
+
+// myLogs reads the user's own entries at every node with c's login; the
+// nodes it could not read and verify go into failed.
+func myLogs(cmd *cobra.Command, g *globals, c *client.Client, failed map[string]error) (map[string][]client.LoggedEntry, error) {
+	entries, nodeErrs, err := c.Log(cmd.Context())
+	if err != nil {
+		return nil, err
+	}
+	logs := map[string][]client.LoggedEntry{}
+	for _, n := range c.Network().Nodes {
+		logs[n.Name] = nil
+	}
+	for _, ne := range nodeErrs {
+		delete(logs, ne.Node)
+		failed[ne.Node] = ne.Err
+	}
+	for _, le := range entries {
+		logs[le.Node] = append(logs[le.Node], le)
+	}
+	return logs, nil
+}
+
+func printReport(out io.Writer, rep *auditor.UnitReport, q auditor.UnitQuery, label string, fromVault bool) {
+	name := hex.EncodeToString(q.Unit[:])
+	if label != "" {
+		name = fmt.Sprintf("%s (%s)", label, name)
+	}
+	checked := "no vault of it: receipts not checked"
+	if fromVault {
+		checked = "receipts checked against the vault"
+	}
+	fmt.Fprintf(out, "unit %s, threshold %d of %d nodes, %s\n", name, q.Threshold, len(q.Nodes), checked)
+	for _, u := range rep.Unlocks {
+		var released, receipts, refused, unread []string
+		for _, a := range u.Attempts {
+			switch {
+			case a.Released:
+				released = append(released, a.Node)
+				if a.Receipt {
+					receipts = append(receipts, a.Node)
+				}
+				if a.FromReceipt {
+					unread = append(unread, a.Node)
+				}
+			default:
+				refused = append(refused, fmt.Sprintf("%s:%s", a.Node, a.Outcome))
+			}
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s  v%d  user=%s  device=%s  released=%s", u.Time.UTC().Format(time.RFC3339), u.Version, orDash(u.User),
+			u.Client, list(released))
+		if fromVault {
+			fmt.Fprintf(&b, "  receipts=%s", list(receipts))
+			if u.Unchecked {
+				b.WriteString(" (older than the vault's receipts)")
+			}
+			if len(unread) > 0 {
+				fmt.Fprintf(&b, "  receipt-only=%s", list(unread))
+			}
+		}
+		if len(refused) > 0 {
+			fmt.Fprintf(&b, "  refused=%s", list(refused))
+		}
+		if len(u.Silent) > 0 {
+			fmt.Fprintf(&b, "  no-entry=%s", list(u.Silent))
+		}
+		fmt.Fprintln(out, b.String())
+		for _, f := range u.Flags {
+			fmt.Fprintf(out, "  FLAG: %s\n", f)
+		}
+	}
+	for _, f := range rep.Flags {
+		fmt.Fprintf(out, "FLAG: %s\n", f)
+	}
+	fmt.Fprintf(out, "%d unlocks, %d flagged\n", len(rep.Unlocks), rep.Flagged())
+}
+
+func printReportJSON(out io.Writer, rep *auditor.UnitReport, q auditor.UnitQuery) {
+	enc := json.NewEncoder(out)
+	for _, u := range rep.Unlocks {
+		attempts := make([]map[string]any, len(u.Attempts))
+		for i, a := range u.Attempts {
+			attempts[i] = map[string]any{"node": a.Node, "index": a.Index, "time": a.Time.UTC().Format(time.RFC3339Nano),
+				"released": a.Released, "outcome": a.Outcome.String(), "reason": a.Reason, "receipt": a.Receipt,
+				"receipt_only": a.FromReceipt}
+		}
+		_ = enc.Encode(map[string]any{"kind": "unlock", "unit_id": hex.EncodeToString(q.Unit[:]), "time": u.Time.UTC().Format(time.RFC3339Nano),
+			"user": u.User, "client": u.Client.String(), "version": u.Version, "released": nonNil(u.Released()),
+			"attempts": attempts, "no_entry": nonNil(u.Silent), "unchecked": u.Unchecked, "flags": nonNil(u.Flags)})
+	}
+	for _, f := range rep.Flags {
+		_ = enc.Encode(map[string]any{"kind": "receipt", "unit_id": hex.EncodeToString(q.Unit[:]), "flags": []string{f}})
+	}
+}
+
+func list(s []string) string {
+	if len(s) == 0 {
+		return "-"
+	}
+	return strings.Join(s, ",")
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -3,7 +3,6 @@ package auditor
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -253,7 +252,7 @@ func (a *nodeAudit) checkEntries(ctx context.Context, cp api.Checkpoint) {
 // fn, and checks that the root recomputed from them is cp's. It reports
 // whether every entry was read and the root matched.
 func (a *nodeAudit) readEntries(ctx context.Context, cp api.Checkpoint, fn func(index int64, b []byte)) bool {
-	var tree treeHasher
+	var tree audit.TreeHasher
 	for start := int64(0); start < cp.Size; {
 		var er api.EntriesResponse
 		req := &api.EntriesRequest{Start: uint64(start), End: uint64(cp.Size)}
@@ -275,11 +274,11 @@ func (a *nodeAudit) readEntries(ctx context.Context, cp api.Checkpoint, fn func(
 		}
 		for i, b := range er.Entries {
 			fn(start+int64(i), b)
-			tree.add(b)
+			tree.Add(b)
 		}
 		start = int64(er.Next)
 	}
-	if root := tree.root(); root != cp.Root {
+	if root := tree.Root(); root != cp.Root {
 		a.fail(RootMismatch, -1, "root mismatch: the root of its %d entries is not the one its checkpoint signs (an entry was changed, removed or moved)", cp.Size)
 		return false
 	}
@@ -353,40 +352,3 @@ func hashes(bs [][]byte) ([]tlog.Hash, error) {
 	}
 	return out, nil
 }
-
-// treeHasher computes the RFC 6962 root of a sequence of entries in
-// O(log n) memory: stack holds the roots of the complete subtrees the
-// entries so far make, largest (leftmost) first, with their sizes.
-type treeHasher struct {
-	stack []subtree
-}
-
-type subtree struct {
-	root tlog.Hash
-	size int64
-}
-
-func (t *treeHasher) add(entry []byte) {
-	s := subtree{tlog.RecordHash(entry), 1}
-	for len(t.stack) > 0 && t.stack[len(t.stack)-1].size == s.size {
-		left := t.stack[len(t.stack)-1]
-		t.stack = t.stack[:len(t.stack)-1]
-		s = subtree{tlog.NodeHash(left.root, s.root), 2 * s.size}
-	}
-	t.stack = append(t.stack, s)
-}
-
-// root folds the subtrees from the right, as RFC 6962 puts the larger
-// subtrees on the left. The empty tree's root is SHA-256 of nothing.
-func (t *treeHasher) root() tlog.Hash {
-	if len(t.stack) == 0 {
-		return emptyRoot
-	}
-	r := t.stack[len(t.stack)-1].root
-	for i := len(t.stack) - 2; i >= 0; i-- {
-		r = tlog.NodeHash(t.stack[i].root, r)
-	}
-	return r
-}
-
-var emptyRoot = tlog.Hash(sha256.Sum256(nil))

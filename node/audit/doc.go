@@ -21,6 +21,9 @@
 //     where the store disagrees: an entry changed, missing or moved, a stored
 //     hash changed or missing, or the size rolled back over entries still on
 //     disk.
+//   - TreeHasher recomputes a root from the entries alone, in order, in
+//     O(log n) memory: how an auditor checks a checkpoint against every
+//     entry it read.
 //   - Every index and size argument is checked, and an out-of-range one is an
 //     error (ErrInvalidArgument, ErrNotFound), never a panic or a hang.
 //

@@ -235,6 +235,7 @@ func (l *Log) Replay(tx Tx) (size int64, root tlog.Hash, err error) {
 	// combines with. After n entries, edge[level] is pending exactly when
 	// bit level of n is set, and those subtrees make up the tree.
 	var edge [64]tlog.Hash
+	var leaf leafHasher
 	for i := range n {
 		entry, err := tx.LogEntry(i)
 		if err != nil {
@@ -246,7 +247,7 @@ func (l *Log) Replay(tx Tx) (size int64, root tlog.Hash, err error) {
 		// Entry i completes the subtree at each level while i's bits are 1,
 		// and Append stored their hashes right after its leaf hash.
 		base := tlog.StoredHashIndex(0, i)
-		h := tlog.RecordHash(entry)
+		h := leaf.hash(entry)
 		for level := 0; ; level++ {
 			stored, err := tx.LogHash(base + int64(level))
 			if err != nil {
@@ -268,22 +269,7 @@ func (l *Log) Replay(tx Tx) (size int64, root tlog.Hash, err error) {
 	if _, err := tx.LogHash(tlog.StoredHashCount(n)); err == nil {
 		return 0, tlog.Hash{}, &CorruptError{Index: n, Reason: "a tree hash is stored beyond the log size (rolled back?)"}
 	}
-	if n == 0 {
-		return 0, emptyRoot, nil
-	}
-	// RFC 6962 puts the larger subtrees on the left: fold from the smallest.
-	have := false
-	for level := range 64 {
-		if (n>>level)&1 == 0 {
-			continue
-		}
-		if !have {
-			root, have = edge[level], true
-		} else {
-			root = tlog.NodeHash(edge[level], root)
-		}
-	}
-	return n, root, nil
+	return n, foldEdges(n, &edge), nil
 }
 
 // logSize reads the log size and checks it is one this package could have

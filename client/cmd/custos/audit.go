@@ -22,7 +22,9 @@ func auditCmd(g *globals) *cobra.Command {
 		Short: "Check the nodes' audit logs, as an auditor",
 		Long: `audit checks the custodian nodes' audit logs from outside: every checkpoint signed
 by the node's pinned key, consistent with the last one this auditor recorded, and
-with --full every entry read and hashed again.`,
+with --full every entry read and hashed again (verify). It prints a node's verified
+entries (log), and every unlock of one record at every node, flagged against the
+receipts the user's vault kept (report).`,
 		Args: cobra.ArbitraryArgs,
 		RunE: unknownCommand,
 	}

@@ -148,19 +148,31 @@ func (c *Client) Network() *Network { return c.net }
 func (c *Client) Device() peer.ID { return c.host.ID() }
 
 // Receipts returns copies of the release receipts the vault keeps, oldest
-// first (see GetMany), and whether older ones may have been dropped to keep
-// within the vault's bounds.
-func (c *Client) Receipts() (rs []vault.Receipt, pruned bool) {
+// first (see GetMany).
+func (c *Client) Receipts() []vault.Receipt {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rs = make([]vault.Receipt, len(c.v.Receipts))
+	rs := make([]vault.Receipt, len(c.v.Receipts))
 	for i, r := range c.v.Receipts {
 		rs[i] = r
 		rs[i].Units = slices.Clone(r.Units)
 		rs[i].Checkpoint = slices.Clone(r.Checkpoint)
 		rs[i].Entry = slices.Clone(r.Entry)
 	}
-	return rs, c.v.ReceiptsMayBePruned()
+	return rs
+}
+
+// Requests returns copies of the release requests the vault recorded,
+// oldest first (see GetMany), and whether older ones may have been dropped.
+func (c *Client) Requests() (rs []vault.Request, pruned bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rs = make([]vault.Request, len(c.v.Requests))
+	for i, r := range c.v.Requests {
+		rs[i] = r
+		rs[i].Nonce = slices.Clone(r.Nonce)
+	}
+	return rs, c.v.RequestsMayBePruned()
 }
 
 // Close locks the client, stops its host and releases the vault.

@@ -368,12 +368,25 @@ func TestLyingNodeIsNamed(t *testing.T) {
 		if from := receiptNodes(c); !slices.Equal(from, []string{"n1", "n2", "n3", "n4", "n5"}) {
 			t.Errorf("receipts from %v; want all five nodes", from)
 		}
+		if to := requestNodes(c); !slices.Equal(to, []string{"n1", "n2", "n3", "n4", "n5"}) {
+			t.Errorf("requests to %v recorded; want all five nodes", to)
+		}
 	})
 }
 
 // receiptNodes lists the nodes of the receipts c's vault keeps, sorted.
 func receiptNodes(c *client.Client) []string {
-	rs, _ := c.Receipts()
+	var from []string
+	for _, r := range c.Receipts() {
+		from = append(from, r.Node)
+	}
+	slices.Sort(from)
+	return from
+}
+
+// requestNodes lists the nodes of the requests c's vault recorded, sorted.
+func requestNodes(c *client.Client) []string {
+	rs, _ := c.Requests()
 	var from []string
 	for _, r := range rs {
 		from = append(from, r.Node)
@@ -679,6 +692,9 @@ func TestReleaseWithoutValidReceiptIsRefused(t *testing.T) {
 		// show an auditor whose releases these were.
 		if from := receiptNodes(c); !slices.Equal(from, []string{"n2", "n4"}) {
 			t.Errorf("receipts from %v; want n2 and n4", from)
+		}
+		if to := requestNodes(c); !slices.Equal(to, []string{"n1", "n2", "n3", "n4", "n5"}) {
+			t.Errorf("requests to %v recorded; want all five nodes", to)
 		}
 	})
 }

@@ -253,26 +253,29 @@ func (c *Client) GetMany(ctx context.Context, labels []string) ([]*Record, error
 				r.Wipe()
 			}
 			got.wipe()
-			c.keepReceipts(got.receipts)
+			c.keepReceipts(got)
 			return nil, err
 		}
 		recs[i] = rec
 	}
 	got.wipe()
-	c.keepReceipts(got.receipts)
+	c.keepReceipts(got)
 	return recs, nil
 }
 
-// keepReceipts adds the verified receipts of an unlock to the vault and
-// saves it. A vault that cannot be saved is logged, not made the unlock's
-// failure.
-func (c *Client) keepReceipts(rs []vault.Receipt) {
-	if len(rs) == 0 {
+// keepReceipts adds the requests of an unlock and their verified receipts
+// to the vault and saves it. A vault that cannot be saved is logged, not
+// made the unlock's failure.
+func (c *Client) keepReceipts(got *released) {
+	if len(got.requests) == 0 && len(got.receipts) == 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	err := c.v.AddReceipts(rs...)
+	err := c.v.AddRequests(got.requests...)
+	if err == nil {
+		err = c.v.AddReceipts(got.receipts...)
+	}
 	if err == nil {
 		err = c.vh.Save()
 	}
@@ -288,6 +291,7 @@ type released struct {
 	nodeErr  []error
 	unitErr  [][]error
 	receipts []vault.Receipt // verified, of every node that answered in time
+	requests []vault.Request // every request sent
 }
 
 func (r *released) wipe() {
@@ -311,6 +315,20 @@ func (c *Client) release(ctx context.Context, units []vault.Unit) *released {
 	enough := 0                     // units with good[i] >= their threshold
 	done := false                   // release has returned r
 	finished := make(chan struct{})
+	// Every request of this unlock is signed with the same time, so an
+	// audit can tell its requests from another unlock's; and each is
+	// recorded before it is sent, or not sent, so the vault knows every
+	// request it made (vault.Request).
+	asked := time.Now().UnixMilli()
+	send := func(n *custodian, req *api.ReleaseRequest) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return false
+		}
+		r.requests = append(r.requests, vault.Request{Node: n.name, Time: time.UnixMilli(asked), Nonce: req.Nonce})
+		return true
+	}
 	go func() {
 		c.fanOut(ctx, c.nodes, func(ctx context.Context, n *custodian) error {
 			shares, unitErrs := make([][]byte, len(units)), make([]error, len(units))
@@ -319,7 +337,7 @@ func (c *Client) release(ctx context.Context, units []vault.Unit) *released {
 			for start := 0; start < len(units) && err == nil; start += api.MaxBatch {
 				end := min(start+api.MaxBatch, len(units))
 				var rcpt *vault.Receipt
-				rcpt, err = c.releaseBatch(ctx, n, units[start:end], shares[start:end], unitErrs[start:end])
+				rcpt, err = c.releaseBatch(ctx, n, asked, send, units[start:end], shares[start:end], unitErrs[start:end])
 				if rcpt != nil {
 					receipts = append(receipts, *rcpt)
 				}
@@ -381,22 +399,27 @@ func verifies(u *vault.Unit, n *custodian, share []byte) bool {
 	return false
 }
 
-// releaseBatch asks node n for its shares of units and returns the
-// answer's verified receipt. An answer whose receipt does not verify is
-// dropped whole: ErrBadReceipt, and no share of it used.
-func (c *Client) releaseBatch(ctx context.Context, n *custodian, units []vault.Unit, shares [][]byte, unitErrs []error) (*vault.Receipt, error) {
+// releaseBatch asks node n for its shares of units, in a request signed
+// with the time asked that send records (or refuses, once the unlock is
+// over), and returns the answer's verified receipt. An answer whose receipt
+// does not verify is dropped whole: ErrBadReceipt, and no share of it used.
+func (c *Client) releaseBatch(ctx context.Context, n *custodian, asked int64, send func(*custodian, *api.ReleaseRequest) bool,
+	units []vault.Unit, shares [][]byte, unitErrs []error) (*vault.Receipt, error) {
 	refs := make([]*api.UnitRef, len(units))
 	for i, u := range units {
 		refs[i] = &api.UnitRef{UnitId: append([]byte(nil), u.ID[:]...), Version: u.Version}
 	}
 	var receipt *vault.Receipt
 	err := c.authed(ctx, n, func() error {
-		req := &api.ReleaseRequest{Units: refs, TimeUnixMs: uint64(time.Now().UnixMilli()), Nonce: make([]byte, api.RequestNonceSize)}
+		req := &api.ReleaseRequest{Units: refs, TimeUnixMs: uint64(asked), Nonce: make([]byte, api.RequestNonceSize)}
 		if _, err := rand.Read(req.Nonce); err != nil {
 			return err
 		}
 		if err := c.signRelease(n, req); err != nil {
 			return err
+		}
+		if !send(n, req) {
+			return context.Canceled
 		}
 		var resp api.ReleaseResponse
 		if err := c.call(ctx, n, api.ProtocolRelease, req, &resp); err != nil {

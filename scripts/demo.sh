@@ -83,7 +83,7 @@ show custos audit verify --key "$dir/auditor.key" --state "$dir/audit"
 step "alice sees every release of her records, each proved in the nodes' signed logs"
 show custos history acme-portal
 
-step "alice checks every unlock of globex-api against the receipts her vault kept"
+step "alice checks every unlock of globex-api against the requests and receipts her vault kept"
 show custos audit report --unit globex-api --mine
 
 step "Done: stopping the nodes and removing $dir"

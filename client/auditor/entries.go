@@ -44,13 +44,14 @@ func Entries(ctx context.Context, network *client.Network, key crypto.PrivKey, n
 		return nil, api.Checkpoint{}, fmt.Errorf("read entries: make libp2p host: %w", err)
 	}
 	defer h.Close()
-	return readLog(ctx, h, *card)
+	return readLog(ctx, h, *card, nil)
 }
 
 // Logs reads the log of every node of network in parallel, as Entries
-// reads one. It returns the entries of each node that passed, by node
-// name, and the error of each node that did not.
-func Logs(ctx context.Context, network *client.Network, key crypto.PrivKey) (map[string][]client.LoggedEntry, map[string]error, error) {
+// reads one, and keeps the entries keep reports true for (every entry is
+// still checked; keep nil keeps all). It returns the kept entries of each
+// node that passed, by node name, and the error of each node that did not.
+func Logs(ctx context.Context, network *client.Network, key crypto.PrivKey, keep func(*client.LoggedEntry) bool) (map[string][]client.LoggedEntry, map[string]error, error) {
 	if network == nil {
 		return nil, nil, errors.New("read logs: no network file")
 	}
@@ -67,7 +68,7 @@ func Logs(ctx context.Context, network *client.Network, key crypto.PrivKey) (map
 	var wg sync.WaitGroup
 	for _, card := range network.Nodes {
 		wg.Go(func() {
-			entries, _, err := readLog(ctx, h, card)
+			entries, _, err := readLog(ctx, h, card, keep)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -81,21 +82,25 @@ func Logs(ctx context.Context, network *client.Network, key crypto.PrivKey) (map
 	return logs, failed, nil
 }
 
-// readLog reads and checks every entry of the node of card with h.
-func readLog(ctx context.Context, h host.Host, card api.Card) ([]client.LoggedEntry, api.Checkpoint, error) {
+// readLog reads and checks every entry of the node of card with h, and
+// returns those keep reports true for (all, when keep is nil).
+func readLog(ctx context.Context, h host.Host, card api.Card, keep func(*client.LoggedEntry) bool) ([]client.LoggedEntry, api.Checkpoint, error) {
 	a := &nodeAudit{h: h, card: card, rep: &NodeReport{Node: card.Name, PeerID: card.PeerID, Full: true}}
 	cp, _, ok := a.head(ctx)
 	if !ok {
 		return nil, api.Checkpoint{}, a.err()
 	}
 	a.rep.Size = cp.Size
-	entries := make([]client.LoggedEntry, 0, min(cp.Size, 1<<16))
+	var entries []client.LoggedEntry
 	ok = a.readEntries(ctx, cp, func(index int64, b []byte) {
 		e, err := api.ParseEntry(b)
 		if err != nil {
 			a.fail(MalformedEntry, index, "entry %d malformed: %v", index, err)
 		}
-		entries = append(entries, client.LoggedEntry{Node: card.Name, Index: uint64(index), Entry: e, Raw: b})
+		le := client.LoggedEntry{Node: card.Name, Index: uint64(index), Entry: e, Raw: b}
+		if err == nil && (keep == nil || keep(&le)) {
+			entries = append(entries, le)
+		}
 	})
 	if !ok || len(a.rep.Problems) > 0 {
 		return nil, api.Checkpoint{}, a.err()

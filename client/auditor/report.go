@@ -30,8 +30,8 @@ const (
 	RootMismatch
 	// MalformedEntry: an entry does not decode (api.ParseEntry).
 	MalformedEntry
-	// UnsignedRelease: a release entry does not carry a valid signature by
-	// the device it names.
+	// UnsignedRelease: a release entry that was not refused as a whole
+	// (outcome OK) does not carry a valid signature by the device it names.
 	UnsignedRelease
 	// BadAnswer: the node answered a request with something malformed.
 	BadAnswer

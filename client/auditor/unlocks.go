@@ -15,27 +15,21 @@ import (
 	"github.com/custos-network/custos/threshold"
 )
 
-// DefaultWindow is how far apart in the device's own clock the requests
-// of one unlock may be. A client asks every node at once; a retry after a
-// new login comes within a call's timeout.
-const DefaultWindow = time.Minute
-
 // UnitQuery says which unit ReportUnit reports on and what is known of it.
 type UnitQuery struct {
 	Unit threshold.UnitID
 	// Threshold is how many shares make the unit's key (at least 1).
 	Threshold int
-	// Nodes are the names of every node of the network, in its order.
-	Nodes []string
+	// Network is the network whose logs were read.
+	Network *client.Network
 	// Device is the peer ID of the user's vault's device key, or "" when
-	// the report is made without the vault; Receipts are the vault's
-	// receipts, and ReceiptsPruned says the vault may have dropped older
-	// ones (client.Client.Receipts).
+	// the report is made without the vault. Receipts and Requests are the
+	// vault's, and RequestsPruned says the vault may have dropped older
+	// requests (client.Client.Requests).
 	Device         peer.ID
 	Receipts       []vault.Receipt
-	ReceiptsPruned bool
-	// Window is DefaultWindow when 0.
-	Window time.Duration
+	Requests       []vault.Request
+	RequestsPruned bool
 }
 
 // Attempt is one node's log entry of a request for the unit.
@@ -46,6 +40,8 @@ type Attempt struct {
 	Released bool
 	Outcome  api.Code // why it was refused, when not Released
 	Reason   string
+	// Asked is true when the user's vault recorded sending this request.
+	Asked bool
 	// Receipt is true when the user's vault holds this entry's receipt.
 	Receipt bool
 	// FromReceipt is true when the node's log was not read and the
@@ -53,10 +49,11 @@ type Attempt struct {
 	FromReceipt bool
 }
 
-// Unlock is the requests of one device for one version of the unit, close
-// together in time, and what each node did.
+// Unlock is the requests of one device for one version of the unit,
+// signed with one time: the client signs every request of an unlock with
+// the same time.
 type Unlock struct {
-	// Time is the device's own (signed) time of its first request.
+	// Time is the device's own signed time of the requests.
 	Time    time.Time
 	Client  peer.ID // the device that asked
 	User    string
@@ -65,10 +62,11 @@ type Unlock struct {
 	Attempts []Attempt
 	// Silent are the nodes whose log was read and holds nothing of it.
 	Silent []string
-	// Unchecked is true when the unlock is older than the vault's oldest
-	// receipt and the vault may have dropped its receipts.
+	// Unchecked is true when the unlock is no newer than the vault's
+	// oldest request and the vault may have dropped its requests: it is
+	// checked as without the vault.
 	Unchecked bool
-	// Flags say what in it the log and the vault do not explain.
+	// Flags say what in it the logs and the vault do not explain.
 	Flags []string
 }
 
@@ -86,11 +84,15 @@ func (u *Unlock) Released() []string {
 // UnitReport is every unlock of a unit that the nodes logged.
 type UnitReport struct {
 	Unlocks []Unlock // oldest first
-	// Flags are receipts of the vault that the nodes' logs contradict.
+	// Flags are what the logs show of a node itself: entries its device
+	// did not sign, one request logged twice, receipts of the vault that
+	// its log contradicts.
 	Flags []string
+	// Unread are the nodes whose logs were not read.
+	Unread []string
 }
 
-// Flagged is how many unlocks and receipts are flagged.
+// Flagged is how many unlocks and node findings are flagged.
 func (r *UnitReport) Flagged() int {
 	n := len(r.Flags)
 	for i := range r.Unlocks {
@@ -104,79 +106,103 @@ func (r *UnitReport) Flagged() int {
 // attempt is an Attempt with what grouping needs.
 type attempt struct {
 	Attempt
-	asked   time.Time // the device's signed time, else the node's
+	asked   time.Time // the device's signed time
 	client  peer.ID
 	user    string
 	version uint64
+	nonce   []byte
 	order   int // the node's place in the network
 }
 
 // ReportUnit groups the release entries about q.Unit in logs (the verified
 // entries of each node that was read, keyed by node name; a node read with
-// no entries has a key with an empty list) into unlocks and
-// flags what they do not explain:
+// no entries has a key with an empty list) into unlocks and flags what
+// they do not explain:
 //
-//   - an unlock released by fewer nodes than the threshold: no key can be
-//     made from it, unless a node that released its share did not log it
-//     (not flagged when the vault holds the receipts of all its releases:
-//     that is the user's own unlock that failed);
+//   - a release entry the device it names did not sign, or one request
+//     logged twice: the node wrote or changed the entry;
+//   - an unlock released by fewer nodes than the threshold, even counting
+//     every node not read as a release: no key can be made from it, unless
+//     a node that released its share did not log it (not flagged when the
+//     vault recorded every request of it: the user's own unlock failed);
 //   - with the vault: a release to a device that is not the vault's, and a
-//     release of the vault's device without a receipt in the vault, unless
-//     the unlock has receipts from at least the threshold of nodes (the
-//     client stops waiting for the others once it can make the key);
+//     release to the vault's device whose request the vault did not record
+//     (someone else holds the device key: a copy of the vault);
 //   - with the vault: a receipt of a node that was read whose entry is not
 //     in that node's log as read (the log was rolled back or rewritten).
+//
+// Grouping is by the signed request time, which the device chose: a device
+// key holder who signs a time already used lands in that unlock, and only
+// the vault's record of its own requests tells the two apart.
 func ReportUnit(q UnitQuery, logs map[string][]client.LoggedEntry) *UnitReport {
-	window := q.Window
-	if window <= 0 {
-		window = DefaultWindow
+	rep := &UnitReport{}
+	var nodes []string
+	order, peers := map[string]int{}, map[string]peer.ID{}
+	if q.Network != nil {
+		for i, card := range q.Network.Nodes {
+			nodes = append(nodes, card.Name)
+			order[card.Name] = i
+			peers[card.Name], _ = peer.Decode(card.PeerID)
+		}
 	}
-	order := map[string]int{}
-	for i, n := range q.Nodes {
-		order[n] = i
+	vaulted := q.Device != ""
+	asked := map[string]bool{} // node name + "/" + nonce
+	var oldest time.Time       // of the vault's oldest request
+	for _, r := range q.Requests {
+		asked[r.Node+"/"+string(r.Nonce)] = true
+		if oldest.IsZero() || r.Time.Before(oldest) {
+			oldest = r.Time
+		}
 	}
 	receipts := map[string]map[uint64]*vault.Receipt{}
-	var oldest time.Time // the request time of the vault's oldest receipt
 	for i := range q.Receipts {
 		r := &q.Receipts[i]
 		if receipts[r.Node] == nil {
 			receipts[r.Node] = map[uint64]*vault.Receipt{}
 		}
 		receipts[r.Node][r.Index] = r
-		if e, err := api.ParseEntry(r.Entry); err == nil {
-			if t := askedAt(e); oldest.IsZero() || t.Before(oldest) {
-				oldest = t
-			}
-		}
 	}
 
-	rep := &UnitReport{}
 	var all []attempt
-	for _, node := range q.Nodes {
+	for _, node := range nodes {
+		entries, read := logs[node]
+		if !read {
+			rep.Unread = append(rep.Unread, node)
+			// The vault's receipts of the node are entries it proved it
+			// logged: they keep its releases in their unlocks.
+			for _, r := range receipts[node] {
+				if e, err := api.ParseEntry(r.Entry); err == nil {
+					entries = append(entries, client.LoggedEntry{Node: node, Index: r.Index, Entry: e, Raw: r.Entry})
+				}
+			}
+			slices.SortFunc(entries, func(a, b client.LoggedEntry) int { return compareIndex(a.Index, b.Index) })
+		}
 		held := map[uint64]bool{} // indexes whose entry is as the receipt has it
-		for _, le := range logs[node] {
+		seen := map[string]uint64{}
+		for _, le := range entries {
 			if r := receipts[node][le.Index]; r != nil && bytes.Equal(r.Entry, le.Raw) {
 				held[le.Index] = true
 			}
-			if a, ok := unitAttempt(le, q.Unit); ok {
-				a.order, a.Receipt = order[node], held[le.Index]
-				all = append(all, a)
+			a, ok := unitAttempt(le, q.Unit)
+			if !ok {
+				continue
 			}
+			// A request refused as a whole may carry a bad signature: that
+			// is why the node refused it.
+			if le.Entry.Outcome == api.Code_OK && le.Entry.VerifyDevice([]byte(peers[node])) != nil {
+				rep.Flags = append(rep.Flags, fmt.Sprintf("node %s: its entry %d is a release of the unit that the device it names did not sign: the node wrote or changed it", node, le.Index))
+				continue
+			}
+			if first, twice := seen[string(a.nonce)]; twice {
+				rep.Flags = append(rep.Flags, fmt.Sprintf("node %s: its entries %d and %d log the same request: the node logged it twice", node, first, le.Index))
+				continue
+			}
+			seen[string(a.nonce)] = le.Index
+			a.order, a.Receipt, a.FromReceipt = order[node], held[le.Index], !read
+			a.Asked = asked[node+"/"+string(a.nonce)]
+			all = append(all, a)
 		}
-		if _, read := logs[node]; !read {
-			// The node's log was not read, but the vault's receipts of it
-			// are entries it proved it logged: they keep its releases in
-			// their unlocks.
-			for _, r := range receipts[node] {
-				e, err := api.ParseEntry(r.Entry)
-				if err != nil {
-					continue
-				}
-				if a, ok := unitAttempt(client.LoggedEntry{Node: node, Index: r.Index, Entry: e, Raw: r.Entry}, q.Unit); ok {
-					a.order, a.Receipt, a.FromReceipt = order[node], true, true
-					all = append(all, a)
-				}
-			}
+		if !read {
 			continue
 		}
 		for _, r := range receipts[node] {
@@ -190,71 +216,67 @@ func ReportUnit(q UnitQuery, logs map[string][]client.LoggedEntry) *UnitReport {
 		if c := a.asked.Compare(b.asked); c != 0 {
 			return c
 		}
+		if c := strings.Compare(string(a.client), string(b.client)); c != 0 {
+			return c
+		}
 		if a.order != b.order {
 			return a.order - b.order
 		}
-		return int(a.Index) - int(b.Index)
+		return compareIndex(a.Index, b.Index)
 	})
 
 	type key struct {
+		asked   int64
 		client  peer.ID
 		user    string
 		version uint64
 	}
-	open := map[key]int{} // the open unlock of each key, by index into rep.Unlocks
+	unlocks := map[key]int{} // index into rep.Unlocks
 	for _, a := range all {
-		k := key{a.client, a.user, a.version}
-		i, ok := open[k]
-		if ok {
-			u := &rep.Unlocks[i]
-			if a.asked.Sub(u.Time) > window || (a.Released && slices.Contains(u.Released(), a.Node)) {
-				ok = false
-			}
-		}
+		k := key{a.asked.UnixMilli(), a.client, a.user, a.version}
+		i, ok := unlocks[k]
 		if !ok {
 			rep.Unlocks = append(rep.Unlocks, Unlock{Time: a.asked, Client: a.client, User: a.user, Version: a.version})
 			i = len(rep.Unlocks) - 1
-			open[k] = i
+			unlocks[k] = i
 		}
 		rep.Unlocks[i].Attempts = append(rep.Unlocks[i].Attempts, a.Attempt)
 	}
 	for i := range rep.Unlocks {
 		u := &rep.Unlocks[i]
-		slices.SortStableFunc(u.Attempts, func(a, b Attempt) int { return order[a.Node] - order[b.Node] })
-		for _, n := range q.Nodes {
+		for _, n := range nodes {
 			if _, read := logs[n]; read && !slices.ContainsFunc(u.Attempts, func(a Attempt) bool { return a.Node == n }) {
 				u.Silent = append(u.Silent, n)
 			}
 		}
-		u.Unchecked = q.Device != "" && q.ReceiptsPruned && (oldest.IsZero() || u.Time.Before(oldest))
-		u.Flags = unlockFlags(u, q)
+		u.Unchecked = vaulted && q.RequestsPruned && (oldest.IsZero() || !u.Time.After(oldest))
+		u.Flags = unlockFlags(u, q, len(rep.Unread))
 	}
 	return rep
 }
 
 // unlockFlags is what ReportUnit flags in one unlock.
-func unlockFlags(u *Unlock, q UnitQuery) []string {
+func unlockFlags(u *Unlock, q UnitQuery, unread int) []string {
 	released := u.Released()
-	var receipted, missing []string
+	var foreign []string // released, with no request of the vault's
 	for _, n := range released {
-		if slices.ContainsFunc(u.Attempts, func(a Attempt) bool { return a.Node == n && a.Released && a.Receipt }) {
-			receipted = append(receipted, n)
-		} else {
-			missing = append(missing, n)
+		if !slices.ContainsFunc(u.Attempts, func(a Attempt) bool { return a.Node == n && a.Released && a.Asked }) {
+			foreign = append(foreign, n)
 		}
 	}
-	var flags []string
 	own := q.Device != "" && u.Client == q.Device
-	if len(released) > 0 && len(released) < q.Threshold && !(own && len(missing) == 0) {
+	checked := own && !u.Unchecked
+	var flags []string
+	if len(released) > 0 && len(released)+unread < q.Threshold && !(checked && len(foreign) == 0) {
 		flags = append(flags, fmt.Sprintf("released by %d node(s) (%s), fewer than the threshold of %d: the unlock failed, or a node that released its share did not log it",
 			len(released), strings.Join(released, ", "), q.Threshold))
 	}
 	switch {
-	case q.Device == "" || len(released) == 0 || u.Unchecked:
+	case q.Device == "" || len(released) == 0:
 	case !own:
 		flags = append(flags, fmt.Sprintf("released to device %s, which is not the vault's device", u.Client))
-	case len(missing) > 0 && len(receipted) < q.Threshold:
-		flags = append(flags, fmt.Sprintf("released by %s with no receipt in the vault: this vault did not ask for it", strings.Join(missing, ", ")))
+	case checked && len(foreign) > 0:
+		flags = append(flags, fmt.Sprintf("released by %s to the vault's device, for a request the vault did not send: someone else holds the device key", strings.Join(foreign, ", ")))
 	}
 	return flags
 }
@@ -266,20 +288,14 @@ func unitAttempt(le client.LoggedEntry, unit threshold.UnitID) (attempt, bool) {
 	if e == nil || e.Kind != api.EntryKind_RELEASE {
 		return attempt{}, false
 	}
-	at := -1
-	for i, u := range e.Units {
-		if bytes.Equal(u.GetUnitId(), unit[:]) {
-			at = i
-			break
-		}
-	}
+	at := slices.IndexFunc(e.Units, func(u *api.UnitRef) bool { return bytes.Equal(u.GetUnitId(), unit[:]) })
 	if at < 0 {
 		return attempt{}, false
 	}
 	a := attempt{
 		Attempt: Attempt{Node: le.Node, Index: le.Index, Time: time.UnixMilli(int64(e.TimeUnixMs)), Released: e.Outcome == api.Code_OK,
 			Outcome: e.Outcome, Reason: e.Reason},
-		asked: askedAt(e), user: e.User, version: e.Units[at].GetVersion(),
+		asked: time.UnixMilli(int64(e.RequestTimeUnixMs)), user: e.User, version: e.Units[at].GetVersion(), nonce: e.RequestNonce,
 	}
 	if id, err := peer.IDFromBytes(e.ClientPeerId); err == nil {
 		a.client = id
@@ -292,16 +308,17 @@ func unitAttempt(le client.LoggedEntry, unit threshold.UnitID) (attempt, bool) {
 	return a, true
 }
 
-// askedAt is the device's signed time of a release request, or the node's
-// time for an entry without one.
-func askedAt(e *api.Entry) time.Time {
-	if e.RequestTimeUnixMs != 0 {
-		return time.UnixMilli(int64(e.RequestTimeUnixMs))
-	}
-	return time.UnixMilli(int64(e.TimeUnixMs))
-}
-
 // names reports whether r is of a release that asked for unit.
 func names(r *vault.Receipt, unit threshold.UnitID) bool {
 	return slices.ContainsFunc(r.Units, func(u vault.UnitRef) bool { return u.ID == unit })
+}
+
+func compareIndex(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }

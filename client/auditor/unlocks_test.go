@@ -2,6 +2,7 @@ package auditor_test
 
 import (
 	"crypto/rand"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -17,54 +18,88 @@ import (
 	"github.com/custos-network/custos/threshold"
 )
 
-// logBook builds the verified logs of five nodes a to e for ReportUnit.
+// logBook builds the verified logs of five nodes a to e, threshold 3, and
+// a user's vault records, for ReportUnit.
 type logBook struct {
 	t        *testing.T
 	unit     threshold.UnitID
+	network  *client.Network
+	peers    map[string]peer.ID
 	logs     map[string][]client.LoggedEntry
 	receipts []vault.Receipt
+	requests []vault.Request
 }
 
-var reportNodes = []string{"a", "b", "c", "d", "e"}
-
 func newLogBook(t *testing.T) *logBook {
-	b := &logBook{t: t, logs: map[string][]client.LoggedEntry{}}
+	b := &logBook{t: t, logs: map[string][]client.LoggedEntry{}, peers: map[string]peer.ID{}}
 	rand.Read(b.unit[:])
-	for _, n := range reportNodes {
+	var cards []*api.Card
+	for i, n := range []string{"a", "b", "c", "d", "e"} {
+		id := newDevice(t).id
+		b.peers[n] = id
 		b.logs[n] = nil
+		cards = append(cards, &api.Card{Name: n, PeerID: id.String(), Addrs: []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", 4001+i)}})
 	}
+	nw, err := client.NewNetwork(3, cards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.network = nw
 	return b
 }
 
-func newDevice(t *testing.T) peer.ID {
-	_, pub, err := crypto.GenerateEd25519Key(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := peer.IDFromPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
+type device struct {
+	key crypto.PrivKey
+	id  peer.ID
 }
 
+func newDevice(t *testing.T) device {
+	key, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := peer.IDFromPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return device{key, id}
+}
+
+// how a request is logged and what the vault kept of it
+type how int
+
+const (
+	recorded  how = 1 << iota // the vault recorded the request
+	receipted                 // and kept the receipt of its answer
+	unsigned                  // the entry's signature does not match
+)
+
 // add logs at node a request by dev for the book's unit (and another unit)
-// at second s of the device's clock; outcome OK is a release. With
-// receipt, the vault keeps the entry's receipt.
-func (b *logBook) add(node string, dev peer.ID, s int, outcome api.Code, receipt bool) {
+// signed with second s; outcome OK is a release.
+func (b *logBook) add(node string, dev device, s int, outcome api.Code, h how) *api.Entry {
 	b.t.Helper()
 	var other threshold.UnitID
 	rand.Read(other[:])
 	e := &api.Entry{
-		TimeUnixMs: uint64(s*1000 + 5), Kind: api.EntryKind_RELEASE, User: "alice", ClientPeerId: []byte(dev),
+		TimeUnixMs: uint64(s*1000 + 5), Kind: api.EntryKind_RELEASE, User: "alice", ClientPeerId: []byte(dev.id),
 		Units:             []*api.UnitRef{{UnitId: other[:], Version: 1}, {UnitId: b.unit[:], Version: 2}},
 		Outcome:           outcome,
-		RequestTimeUnixMs: uint64(s * 1000), RequestNonce: []byte("0123456789abcdef"), DeviceSignature: []byte("sig"),
+		RequestTimeUnixMs: uint64(s * 1000), RequestNonce: make([]byte, api.RequestNonceSize),
 	}
-	b.append(node, e, receipt)
+	rand.Read(e.RequestNonce)
+	sig, err := dev.key.Sign(api.ReleaseTranscript([]byte(b.peers[node]), e.ClientPeerId, e.User, e.RequestTimeUnixMs, e.RequestNonce, e.Units))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	e.DeviceSignature = sig
+	if h&unsigned != 0 {
+		e.DeviceSignature[0] ^= 1
+	}
+	b.append(node, e, h)
+	return e
 }
 
-func (b *logBook) append(node string, e *api.Entry, receipt bool) {
+func (b *logBook) append(node string, e *api.Entry, h how) {
 	b.t.Helper()
 	raw, err := api.MarshalEntry(e)
 	if err != nil {
@@ -72,16 +107,20 @@ func (b *logBook) append(node string, e *api.Entry, receipt bool) {
 	}
 	index := uint64(len(b.logs[node]))
 	b.logs[node] = append(b.logs[node], client.LoggedEntry{Node: node, Index: index, Entry: e, Raw: raw})
-	if receipt {
+	if h&(recorded|receipted) != 0 {
+		b.requests = append(b.requests, vault.Request{Node: node, Time: time.UnixMilli(int64(e.RequestTimeUnixMs)), Nonce: e.RequestNonce})
+	}
+	if h&receipted != 0 {
 		b.receipts = append(b.receipts, vault.Receipt{Node: node, Index: index, Entry: raw, Checkpoint: []byte("cp"),
 			Units: []vault.UnitRef{{ID: b.unit, Version: 2}}})
 	}
 }
 
-func (b *logBook) report(dev peer.ID, pruned bool) *auditor.UnitReport {
-	q := auditor.UnitQuery{Unit: b.unit, Threshold: 3, Nodes: reportNodes, Device: dev, ReceiptsPruned: pruned}
-	if dev != "" {
-		q.Receipts = b.receipts
+// report reports as with dev's vault, or without a vault for device{}.
+func (b *logBook) report(dev device, pruned bool) *auditor.UnitReport {
+	q := auditor.UnitQuery{Unit: b.unit, Threshold: 3, Network: b.network, Device: dev.id, RequestsPruned: pruned}
+	if dev.id != "" {
+		q.Receipts, q.Requests = b.receipts, b.requests
 	}
 	return auditor.ReportUnit(q, b.logs)
 }
@@ -98,9 +137,9 @@ func TestReportUnitNormalUnlock(t *testing.T) {
 	dev := newDevice(t)
 	b := newLogBook(t)
 	for _, n := range []string{"c", "a", "b"} {
-		b.add(n, dev, 100, api.Code_OK, true)
+		b.add(n, dev, 100, api.Code_OK, receipted)
 	}
-	b.add("d", dev, 100, api.Code_OK, false) // answered after the key was made
+	b.add("d", dev, 100, api.Code_OK, recorded) // answered after the key was made
 	r := b.report(dev, false)
 	if len(r.Unlocks) != 1 || r.Flagged() != 0 {
 		t.Fatalf("want one unflagged unlock, got %d: %s", len(r.Unlocks), flagsOf(r))
@@ -109,69 +148,88 @@ func TestReportUnitNormalUnlock(t *testing.T) {
 	if got := u.Released(); !slices.Equal(got, []string{"a", "b", "c", "d"}) {
 		t.Errorf("released by %v, want a b c d in network order", got)
 	}
-	if !slices.Equal(u.Silent, []string{"e"}) || u.Client != dev || u.User != "alice" || u.Version != 2 ||
+	if !slices.Equal(u.Silent, []string{"e"}) || u.Client != dev.id || u.User != "alice" || u.Version != 2 ||
 		!u.Time.Equal(time.UnixMilli(100_000)) {
 		t.Errorf("unlock %+v", u)
+	}
+	if a := u.Attempts; !a[0].Receipt || !a[0].Asked || a[3].Receipt || !a[3].Asked {
+		t.Errorf("attempts %+v", a)
 	}
 }
 
 func TestReportUnitGrouping(t *testing.T) {
 	dev := newDevice(t)
 	b := newLogBook(t)
-	// Two unlocks two seconds apart: each node released in both.
-	for _, s := range []int{100, 102} {
-		for _, n := range []string{"a", "b", "c"} {
-			b.add(n, dev, s, api.Code_OK, true)
-		}
+	// Two unlocks interleaved a millisecond apart: each has its own time.
+	for _, n := range []string{"a", "b", "c", "d", "e"} {
+		b.add(n, dev, 100, api.Code_OK, recorded)
+		b.append(n, signedAt(b, n, dev, 100_001), recorded)
 	}
 	// One where a node refused first and released after a new login.
-	b.add("a", dev, 500, api.Code_UNAUTHENTICATED, false)
+	b.add("a", dev, 500, api.Code_UNAUTHENTICATED, recorded)
 	for _, n := range []string{"a", "b", "c"} {
-		b.add(n, dev, 501, api.Code_OK, true)
+		b.add(n, dev, 500, api.Code_OK, receipted)
 	}
-	// Requests further apart than the window are two unlocks, each flagged.
-	b.add("a", dev, 1000, api.Code_OK, false)
-	b.add("b", dev, 1000+int(auditor.DefaultWindow/time.Second)+1, api.Code_OK, false)
-	r := b.report("", false)
-	if len(r.Unlocks) != 5 {
-		t.Fatalf("%d unlocks, want 5", len(r.Unlocks))
+	r := b.report(dev, false)
+	if len(r.Unlocks) != 3 || r.Flagged() != 0 {
+		t.Fatalf("%d unlocks, flags %s", len(r.Unlocks), flagsOf(r))
 	}
-	if a := r.Unlocks[2].Attempts; len(a) != 4 || a[0].Released || a[0].Outcome != api.Code_UNAUTHENTICATED || !a[1].Released {
-		t.Errorf("the retried unlock: %+v", a)
-	}
-	for i, want := range []int{0, 0, 0, 1, 1} {
-		if got := len(r.Unlocks[i].Flags); got != want {
-			t.Errorf("unlock %d: %d flags, want %d: %v", i, got, want, r.Unlocks[i].Flags)
+	for i, want := range []int{5, 5, 4} {
+		if got := len(r.Unlocks[i].Attempts); got != want {
+			t.Errorf("unlock %d: %d attempts, want %d", i, got, want)
 		}
 	}
+	if a := r.Unlocks[2].Attempts; a[0].Released || a[0].Outcome != api.Code_UNAUTHENTICATED || !a[1].Released {
+		t.Errorf("the retried unlock: %+v", a)
+	}
+}
+
+// signedAt is a release by dev at node, signed with the time ms.
+func signedAt(b *logBook, node string, dev device, ms int64) *api.Entry {
+	e := &api.Entry{
+		TimeUnixMs: uint64(ms), Kind: api.EntryKind_RELEASE, User: "alice", ClientPeerId: []byte(dev.id),
+		Units:             []*api.UnitRef{{UnitId: b.unit[:], Version: 2}},
+		RequestTimeUnixMs: uint64(ms), RequestNonce: make([]byte, api.RequestNonceSize),
+	}
+	rand.Read(e.RequestNonce)
+	sig, err := dev.key.Sign(api.ReleaseTranscript([]byte(b.peers[node]), e.ClientPeerId, e.User, e.RequestTimeUnixMs, e.RequestNonce, e.Units))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	e.DeviceSignature = sig
+	return e
 }
 
 func TestReportUnitBelowThreshold(t *testing.T) {
 	dev := newDevice(t)
 	b := newLogBook(t)
-	b.add("a", dev, 100, api.Code_OK, true)
-	b.add("b", dev, 100, api.Code_OK, true)
-	b.add("c", dev, 100, api.Code_LOCKED, false)
-	// The vault's own unlock that failed: explained by its receipts.
+	b.add("a", dev, 100, api.Code_OK, receipted)
+	b.add("b", dev, 100, api.Code_OK, recorded)
+	b.add("c", dev, 100, api.Code_LOCKED, recorded)
+	// The vault's own unlock that failed: it recorded every request.
 	if r := b.report(dev, false); r.Flagged() != 0 {
 		t.Errorf("the device's own failed unlock is flagged: %s", flagsOf(r))
 	}
 	// Without the vault, nothing explains it.
-	r := b.report("", false)
+	r := b.report(device{}, false)
 	if f := flagsOf(r); r.Flagged() != 1 || !strings.Contains(f, "released by 2 node(s) (a, b), fewer than the threshold of 3") {
 		t.Errorf("flags: %s", f)
 	}
-	// Nor when a release has no receipt: a node may have released to
-	// someone else.
-	b.add("d", dev, 100, api.Code_OK, false) // d now makes 3: no longer below
-	b.add("a", dev, 300, api.Code_OK, true)
-	b.add("e", dev, 300, api.Code_OK, false)
+	// Unless a node not read may have released too.
+	delete(b.logs, "e")
+	if r := b.report(device{}, false); r.Flagged() != 0 || !slices.Equal(r.Unread, []string{"e"}) {
+		t.Errorf("with e not read: flags %s, unread %v", flagsOf(r), r.Unread)
+	}
+	b.logs["e"] = nil
+	// Two releases the vault did not ask for, in an unlock of its own time.
+	b.add("a", dev, 300, api.Code_OK, receipted)
+	b.add("e", dev, 300, api.Code_OK, 0)
 	r = b.report(dev, false)
-	if len(r.Unlocks) != 2 || len(r.Unlocks[0].Flags) != 1 || len(r.Unlocks[1].Flags) != 2 {
+	if len(r.Unlocks) != 2 || len(r.Unlocks[0].Flags) != 0 || len(r.Unlocks[1].Flags) != 2 {
 		t.Fatalf("flags: %s", flagsOf(r))
 	}
-	if f := r.Unlocks[0].Flags[0]; !strings.Contains(f, "released by d with no receipt in the vault") {
-		t.Errorf("first unlock: %s", f)
+	if f := r.Unlocks[1].Flags[1]; !strings.Contains(f, "released by e to the vault's device, for a request the vault did not send") {
+		t.Errorf("second unlock: %s", f)
 	}
 }
 
@@ -179,40 +237,69 @@ func TestReportUnitOtherDevice(t *testing.T) {
 	dev, thief := newDevice(t), newDevice(t)
 	b := newLogBook(t)
 	for _, n := range []string{"a", "b", "c"} {
-		b.add(n, dev, 100, api.Code_OK, true)
-		b.add(n, thief, 200, api.Code_OK, false)
+		b.add(n, thief, 50, api.Code_OK, 0)
+		b.add(n, dev, 100, api.Code_OK, receipted)
 	}
-	b.add("d", thief, 300, api.Code_NOT_FOUND, false) // refused only: not a release
+	b.add("d", thief, 300, api.Code_NOT_FOUND, 0) // refused only: not a release
 	r := b.report(dev, false)
-	if len(r.Unlocks) != 3 || r.Flagged() != 1 || len(r.Unlocks[1].Flags) != 1 ||
-		!strings.Contains(r.Unlocks[1].Flags[0], "released to device "+thief.String()+", which is not the vault's device") {
+	if len(r.Unlocks) != 3 || r.Flagged() != 1 || len(r.Unlocks[0].Flags) != 1 ||
+		!strings.Contains(r.Unlocks[0].Flags[0], "released to device "+thief.id.String()+", which is not the vault's device") {
 		t.Fatalf("flags: %s", flagsOf(r))
 	}
+	// Also when it is older than the vault's oldest request.
+	if r := b.report(dev, true); r.Flagged() != 1 || !r.Unlocks[0].Unchecked {
+		t.Errorf("pruned: flags %s", flagsOf(r))
+	}
 	// Without the vault, a device is as good as another.
-	if r := b.report("", false); r.Flagged() != 0 {
+	if r := b.report(device{}, false); r.Flagged() != 0 {
 		t.Errorf("flags without the vault: %s", flagsOf(r))
-	}
-	// A copy of the vault's own device key, used elsewhere.
-	b = newLogBook(t)
-	for _, n := range []string{"a", "b", "c"} {
-		b.add(n, dev, 100, api.Code_OK, false)
-	}
-	if r := b.report(dev, false); r.Flagged() != 1 || !strings.Contains(flagsOf(r), "released by a, b, c with no receipt in the vault") {
-		t.Errorf("flags: %s", flagsOf(r))
-	}
-	// Unless the vault may have dropped receipts that old.
-	b.add("a", dev, 900, api.Code_OK, true)
-	r = b.report(dev, true)
-	if r.Flagged() != 0 || !r.Unlocks[0].Unchecked || r.Unlocks[1].Unchecked {
-		t.Errorf("pruned vault: %s, unchecked %v %v", flagsOf(r), r.Unlocks[0].Unchecked, r.Unlocks[1].Unchecked)
 	}
 }
 
-func TestReportUnitReceiptContradicted(t *testing.T) {
+func TestReportUnitCopiedDeviceKey(t *testing.T) {
 	dev := newDevice(t)
 	b := newLogBook(t)
+	// The user's unlock got its key from a, b, c and stopped waiting.
 	for _, n := range []string{"a", "b", "c"} {
-		b.add(n, dev, 100, api.Code_OK, true)
+		b.add(n, dev, 100, api.Code_OK, receipted)
+	}
+	b.add("d", dev, 100, api.Code_OK, recorded)
+	// A copy of the device key asks e, and d again, signing the user's
+	// own time so as to hide in that unlock.
+	b.add("e", dev, 100, api.Code_OK, 0)
+	b.add("d", dev, 100, api.Code_OK, 0)
+	r := b.report(dev, false)
+	if len(r.Unlocks) != 1 || r.Flagged() != 1 {
+		t.Fatalf("%d unlocks, flags %s", len(r.Unlocks), flagsOf(r))
+	}
+	if f := r.Unlocks[0].Flags[0]; !strings.Contains(f, "released by e to the vault's device, for a request the vault did not send") {
+		t.Errorf("flag: %s", f)
+	}
+	// When the vault may have dropped requests that old, it cannot tell;
+	// nor of the unlock of its oldest request, which may be cut in two.
+	kept := len(b.requests)
+	for _, s := range []int{900, 950} {
+		for _, n := range []string{"a", "b", "c"} {
+			b.add(n, dev, s, api.Code_OK, receipted)
+		}
+	}
+	b.requests = b.requests[kept+1:]
+	r = b.report(dev, true)
+	if len(r.Unlocks) != 3 || r.Flagged() != 0 {
+		t.Fatalf("pruned: %d unlocks, flags %s", len(r.Unlocks), flagsOf(r))
+	}
+	for i, want := range []bool{true, true, false} {
+		if r.Unlocks[i].Unchecked != want {
+			t.Errorf("pruned: unlock %d unchecked %v, want %v", i, r.Unlocks[i].Unchecked, want)
+		}
+	}
+}
+
+func TestReportUnitNodeFindings(t *testing.T) {
+	dev := newDevice(t)
+	b := newLogBook(t)
+	for _, n := range []string{"a", "b", "c", "d"} {
+		b.add(n, dev, 100, api.Code_OK, receipted)
 	}
 	// Node b rewrote its entry: the receipt's entry is not in its log.
 	e := b.logs["b"][0].Entry
@@ -224,34 +311,56 @@ func TestReportUnitReceiptContradicted(t *testing.T) {
 	b.logs["b"][0].Raw = raw
 	// Node c rolled back past it.
 	b.logs["c"] = []client.LoggedEntry{}
-	// Node a could not be read: its receipt says nothing.
+	// Node d logged the same request twice.
+	b.logs["d"] = append(b.logs["d"], client.LoggedEntry{Node: "d", Index: 1, Entry: b.logs["d"][0].Entry, Raw: b.logs["d"][0].Raw})
+	// Node e made up a release the device never signed.
+	b.add("e", dev, 100, api.Code_OK, unsigned)
+	// And a refused request with a bad signature is just that.
+	b.add("e", dev, 200, api.Code_UNAUTHENTICATED, unsigned)
+	// Node a could not be read: its receipt stands for its release.
 	delete(b.logs, "a")
 	r := b.report(dev, false)
-	if len(r.Flags) != 2 || !strings.Contains(r.Flags[0], "node b: the vault holds a receipt of its log entry 0, which its log as read does not hold") ||
-		!strings.HasPrefix(r.Flags[1], "node c:") {
-		t.Fatalf("report flags: %q", r.Flags)
+	want := []string{
+		"node b: the vault holds a receipt of its log entry 0, which its log as read does not hold",
+		"node c: the vault holds a receipt of its log entry 0",
+		"node d: its entries 0 and 1 log the same request",
+		"node e: its entry 0 is a release of the unit that the device it names did not sign",
 	}
-	// b's rewritten release lost its receipt; a's is known from its receipt.
-	if len(r.Unlocks) != 1 || len(r.Unlocks[0].Flags) != 2 || !slices.Equal(r.Unlocks[0].Silent, []string{"c", "d", "e"}) {
-		t.Fatalf("unlock: %+v", r.Unlocks)
+	if len(r.Flags) != len(want) {
+		t.Fatalf("node findings: %q", r.Flags)
 	}
-	if a := r.Unlocks[0].Attempts; len(a) != 2 || a[0].Node != "a" || !a[0].FromReceipt || !a[0].Receipt || a[1].FromReceipt || a[1].Receipt {
-		t.Errorf("attempts: %+v", a)
+	for i, w := range want {
+		if !strings.HasPrefix(r.Flags[i], w) {
+			t.Errorf("finding %d: %q, want %q…", i, r.Flags[i], w)
+		}
+	}
+	if len(r.Unlocks) != 2 || len(r.Unlocks[0].Flags) != 0 || !slices.Equal(r.Unlocks[0].Released(), []string{"a", "b", "d"}) ||
+		!slices.Equal(r.Unlocks[0].Silent, []string{"c", "e"}) || !slices.Equal(r.Unread, []string{"a"}) {
+		t.Fatalf("unlocks: %+v, unread %v", r.Unlocks, r.Unread)
+	}
+	if a := r.Unlocks[0].Attempts[0]; a.Node != "a" || !a.FromReceipt || !a.Receipt {
+		t.Errorf("a's attempt: %+v", a)
+	}
+	if a := r.Unlocks[1].Attempts; len(a) != 1 || a[0].Node != "e" || a[0].Released || len(r.Unlocks[1].Flags) != 0 {
+		t.Errorf("the refused request: %+v", r.Unlocks[1])
 	}
 }
 
 func TestReportUnitIgnoresOtherEntries(t *testing.T) {
 	dev := newDevice(t)
 	b := newLogBook(t)
-	b.append("a", &api.Entry{Kind: api.EntryKind_PUT, User: "alice", Units: []*api.UnitRef{{UnitId: b.unit[:], Version: 2}}}, false)
-	b.append("a", &api.Entry{Kind: api.EntryKind_RELEASE, User: "alice", Units: []*api.UnitRef{{UnitId: make([]byte, 16), Version: 1}}}, false)
+	b.append("a", &api.Entry{Kind: api.EntryKind_PUT, User: "alice", Units: []*api.UnitRef{{UnitId: b.unit[:], Version: 2}}}, 0)
+	b.append("a", &api.Entry{Kind: api.EntryKind_RELEASE, User: "alice", Units: []*api.UnitRef{{UnitId: make([]byte, 16), Version: 1}}}, 0)
 	// A batch in which the unit itself was refused.
-	e := &api.Entry{Kind: api.EntryKind_RELEASE, User: "alice", ClientPeerId: []byte(dev), RequestTimeUnixMs: 5000,
-		Units:    []*api.UnitRef{{UnitId: make([]byte, 16), Version: 1}, {UnitId: b.unit[:], Version: 2}},
-		Refusals: []*api.Refusal{{UnitIndex: 1, Code: api.Code_RATE_LIMITED}},
-		Outcome:  api.Code_OK,
+	e := signedAt(b, "b", dev, 5000)
+	e.Units = []*api.UnitRef{{UnitId: make([]byte, 16), Version: 1}, {UnitId: b.unit[:], Version: 2}}
+	sig, err := dev.key.Sign(api.ReleaseTranscript([]byte(b.peers["b"]), e.ClientPeerId, e.User, e.RequestTimeUnixMs, e.RequestNonce, e.Units))
+	if err != nil {
+		t.Fatal(err)
 	}
-	b.append("b", e, false)
+	e.DeviceSignature = sig
+	e.Refusals = []*api.Refusal{{UnitIndex: 1, Code: api.Code_RATE_LIMITED}}
+	b.append("b", e, recorded)
 	r := b.report(dev, false)
 	if len(r.Unlocks) != 1 || r.Flagged() != 0 {
 		t.Fatalf("unlocks %+v, flags %s", r.Unlocks, flagsOf(r))

@@ -292,7 +292,9 @@ func (a *nodeAudit) checkEntry(index int64, b []byte) {
 	switch {
 	case err != nil:
 		k, msg = MalformedEntry, fmt.Sprintf("entry %d malformed: %v", index, err)
-	case e.Kind == api.EntryKind_RELEASE:
+	case e.Kind == api.EntryKind_RELEASE && e.Outcome == api.Code_OK:
+		// A request refused as a whole may carry a bad signature: that is
+		// why the node refused it.
 		if err := e.VerifyDevice([]byte(a.id)); err != nil {
 			k, msg = UnsignedRelease, fmt.Sprintf("release entry %d not signed by its device: %v", index, err)
 		}

@@ -2,8 +2,9 @@
 // holds the device key, the client master secret, the password's Argon2id
 // parameters and, for every unit (record), what the client needs to get it
 // back from the custodians: its unit ID, version, threshold, the nodes it
-// was dealt to with a commitment to each share, and the sealed record.
-// docs/vault.md specifies the format.
+// was dealt to with a commitment to each share, and the sealed record. For
+// audits, it also keeps the receipts of the user's releases and the release
+// requests the client sent. docs/vault.md specifies the format.
 //
 // The vault is not encrypted under the user's password: a password-wrapped
 // file on a stolen device would let a thief test passwords offline, which

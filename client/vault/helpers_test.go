@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/threshold"
 )
 
@@ -87,8 +88,8 @@ func testUnit(t testing.TB, label string, idByte byte) Unit {
 	}
 }
 
-// testVault returns a valid vault with two units (one degraded) and a
-// pending delete.
+// testVault returns a valid vault with two units (one degraded), a pending
+// delete, a receipt and two requests.
 func testVault(t testing.TB) *Vault {
 	t.Helper()
 	bank := testUnit(t, "bank", 0x20)
@@ -108,6 +109,17 @@ func testVault(t testing.TB) *Vault {
 			{ID: testUnitID(0x20), Version: 2, Nodes: []string{"cove"}},
 		},
 		Receipts: []Receipt{testReceipt(57)},
+		Requests: []Request{testRequest("acme", 1), testRequest("bolt", 2)},
+	}
+}
+
+// testRequest returns a request whose nonce is n, repeated, made at
+// testTime to the millisecond plus n seconds.
+func testRequest(node string, n byte) Request {
+	return Request{
+		Node:  node,
+		Time:  testTime.Truncate(time.Millisecond).Add(time.Duration(n) * time.Second),
+		Nonce: bytes.Repeat([]byte{n}, api.RequestNonceSize),
 	}
 }
 

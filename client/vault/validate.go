@@ -28,6 +28,8 @@ const (
 	// enough for the user's recent history, about a megabyte of file for
 	// releases of a few units each.
 	MaxReceipts = 1000
+	// MaxRequests is how many release requests a vault keeps, the newest.
+	MaxRequests = 5000
 	// maxReceiptBytes bounds the receipts' checkpoints, entries and unit
 	// references together, so that receipts of large batches cannot push
 	// the file towards MaxFileSize.
@@ -137,6 +139,28 @@ func (v *Vault) check() error {
 		if err := checkReceipt(&v.Receipts[i]); err != nil {
 			return fmt.Errorf("receipts[%d]: %w", i, err)
 		}
+	}
+	if len(v.Requests) > MaxRequests {
+		return fmt.Errorf("%d requests; a vault keeps at most %d", len(v.Requests), MaxRequests)
+	}
+	for i := range v.Requests {
+		if err := checkRequest(&v.Requests[i]); err != nil {
+			return fmt.Errorf("requests[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// checkRequest checks one request's shape.
+func checkRequest(r *Request) error {
+	switch {
+	case !api.ValidNodeName(r.Node):
+		return fmt.Errorf("node name %q is not 1 to 32 lower-case letters, digits and hyphens", clip(r.Node))
+	case len(r.Nonce) != api.RequestNonceSize:
+		return fmt.Errorf("the nonce is %d bytes; it must be %d", len(r.Nonce), api.RequestNonceSize)
+	}
+	if err := checkTime(r.Time); err != nil {
+		return fmt.Errorf("time: %w", err)
 	}
 	return nil
 }

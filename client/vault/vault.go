@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/threshold"
 )
 
@@ -34,6 +33,9 @@ type Vault struct {
 	// Receipts are the verified receipts of the user's releases, oldest
 	// first; the vault keeps the newest MaxReceipts.
 	Receipts []Receipt
+	// Requests are the release requests the client sent, oldest first; the
+	// vault keeps the newest MaxRequests.
+	Requests []Request
 }
 
 // Unit is what the vault keeps of one record: everything needed to collect
@@ -136,23 +138,46 @@ func (v *Vault) AddReceipts(rs ...Receipt) error {
 	return nil
 }
 
-// ReceiptsMayBePruned reports whether AddReceipts may have dropped older
-// receipts: the vault is at MaxReceipts, or within one largest receipt of
-// its byte bound. When it reports false, every receipt the vault was given
-// is still there.
-func (v *Vault) ReceiptsMayBePruned() bool {
-	total := 0
-	for i := range v.Receipts {
-		total += receiptBytes(&v.Receipts[i])
-	}
-	largest := api.MaxCheckpointSize + api.MaxEntrySize + api.MaxBatch*(len(threshold.UnitID{})+8) + 32 + 8 // 32: the longest node name
-	return len(v.Receipts) >= MaxReceipts || total > maxReceiptBytes-largest
-}
-
 // receiptBytes is about what r takes in the file before base64.
 func receiptBytes(r *Receipt) int {
 	return len(r.Checkpoint) + len(r.Entry) + len(r.Units)*(len(threshold.UnitID{})+8) + len(r.Node) + 8
 }
+
+// Request is a release request this vault's client sent to a node, answered
+// or not. The node's log entry of the release holds the same nonce, which is
+// how an audit tells this vault's releases from others'.
+type Request struct {
+	// Node is the node's name in the network file.
+	Node string `json:"node"`
+	// Time is the request's signed time (millisecond precision; UTC).
+	Time time.Time `json:"time"`
+	// Nonce is the request's random nonce, api.RequestNonceSize bytes.
+	Nonce []byte `json:"nonce"`
+}
+
+// AddRequests appends requests, which must follow the rules of the format
+// (ErrInvalid), and then drops the oldest beyond MaxRequests. It sets each
+// request's time in UTC, to the millisecond, as the request signed it. The
+// vault keeps copies of the nonces.
+func (v *Vault) AddRequests(rs ...Request) error {
+	add := make([]Request, len(rs))
+	for i, r := range rs {
+		r.Time = r.Time.UTC().Truncate(time.Millisecond)
+		if err := checkRequest(&r); err != nil {
+			return fmt.Errorf("add request: %w: %w", ErrInvalid, err)
+		}
+		r.Nonce = slices.Clone(r.Nonce)
+		add[i] = r
+	}
+	v.Requests = append(v.Requests, add...)
+	v.Requests = slices.Delete(v.Requests, 0, max(len(v.Requests)-MaxRequests, 0))
+	return nil
+}
+
+// RequestsMayBePruned reports whether AddRequests may have dropped older
+// requests: the vault is at MaxRequests. When it reports false, every
+// request the vault was given is still there.
+func (v *Vault) RequestsMayBePruned() bool { return len(v.Requests) >= MaxRequests }
 
 // Unit returns the unit with this label. The pointer is into v.Units: it
 // lets the caller change the unit in place, and is valid until the next
@@ -214,8 +239,8 @@ func (v *Vault) Wipe() {
 
 // String describes the vault without its secrets.
 func (v Vault) String() string {
-	return fmt.Sprintf("vault{user: %q, units: %d, pending deletes: %d, receipts: %d, secrets: [redacted]}",
-		v.User, len(v.Units), len(v.PendingDeletes), len(v.Receipts))
+	return fmt.Sprintf("vault{user: %q, units: %d, pending deletes: %d, receipts: %d, requests: %d, secrets: [redacted]}",
+		v.User, len(v.Units), len(v.PendingDeletes), len(v.Receipts), len(v.Requests))
 }
 
 // Format prints what String returns under every verb, %x and %#v included,

@@ -18,6 +18,7 @@ import (
 	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/client/auditor"
 	"github.com/custos-network/custos/client/vault"
+	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/threshold"
 )
 
@@ -25,34 +26,37 @@ func auditReportCmd(g *globals) *cobra.Command {
 	var netFile, keyFlag, unit string
 	var k int
 	var mine, asJSON bool
-	var window time.Duration
 	cmd := &cobra.Command{
 		Use:   "report --unit LABEL_OR_ID [--mine] [--network FILE] [--key FILE] [--threshold K] [--json]",
 		Short: "Show every unlock of a record at every node, and flag what the logs do not explain",
 		Long: `audit report reads every node's log, verified as audit log verifies it, and
 groups the releases of one record into unlocks: the requests of one device for one
-version, close together in its own signed clock. For each unlock it prints the time,
-the user, the device (its peer ID), and which nodes released, refused or logged
-nothing. It flags:
+version, signed with one time (custos signs every request of an unlock with the
+same time). For each unlock it prints the time, the user, the device (its peer ID),
+and which nodes released, refused or logged nothing. It flags:
 
-  - an unlock released by fewer nodes than the threshold: no key can be made from
-    it, unless a node that released its share did not log it;
+  - a release entry its device did not sign, or one request logged twice: the
+    node wrote or changed its log;
+  - an unlock released by fewer nodes than the threshold (counting the nodes not
+    read as releases): no key can be made from it, unless a node that released
+    its share did not log it;
   - a release to a device that is not this vault's;
-  - a release to this vault's device of which the vault holds no receipt (someone
-    used a copy of the device key), unless receipts from a threshold of nodes show
-    that this vault made the unlock and stopped waiting for the others;
+  - a release to this vault's device for a request the vault did not send: the
+    vault records every release request it sends, answered or not, so this is
+    someone else holding the device key (a copy of the vault);
   - a receipt in the vault whose entry the node's log no longer holds.
 
 --unit is a label of the vault, or a unit ID in hex (as custos ls --json and the
 logs show it). The vault is used, without its password, when it holds the record or
-receipts of it; then a failed unlock of its own is explained by its receipts. The
-vault keeps the newest 1000 receipts: older unlocks are shown but not checked for
-receipts.
+receipts of it; its own unlock that failed is then explained by its requests. The
+vault keeps the newest 5000 requests: once it has dropped some, unlocks no newer
+than the oldest it kept are checked as without the vault.
 
-By default the logs are read with the auditor key (as for audit log); with --mine,
-with the vault's own login instead (it asks for the password), which shows the
-user's own entries with their inclusion proofs. The threshold is the vault's for the
-record, else --threshold, else the network file's.
+By default the logs are read with the auditor key (as for audit log), from the
+nodes of --network, else of the vault's network file. With --mine they are read with
+the vault's own login instead (it asks for the password), which shows the user's
+own entries with their inclusion proofs, from the vault's network. The threshold is
+--threshold, else the vault's for the record, else the network file's.
 
 Exit codes: 0 nothing flagged, 1 something flagged or a node's log could not be read
 and verified (each is named), 2 usage.`,
@@ -64,11 +68,8 @@ and verified (each is named), 2 usage.`,
 			if unit == "" {
 				return usageError{errors.New("audit report needs --unit LABEL_OR_ID")}
 			}
-			if k < 0 || k > 255 {
-				return usageError{fmt.Errorf("--threshold %d is not 1 to 255", k)}
-			}
-			if window < 0 {
-				return usageError{fmt.Errorf("--window %s is negative", window)}
+			if mine && (netFile != "" || keyFlag != "") {
+				return usageError{errors.New("--mine reads the logs with the vault's login from the vault's network; --network and --key are for the auditor key")}
 			}
 			c, err := g.openVaultIfAny(cmd.Context(), mine)
 			if err != nil {
@@ -77,30 +78,34 @@ and verified (each is named), 2 usage.`,
 			if c != nil {
 				defer c.Close()
 			}
-			q := auditor.UnitQuery{Threshold: k, Window: window}
+			q := auditor.UnitQuery{Threshold: k}
 			label, fromVault, err := resolveUnit(c, unit, &q)
 			if err != nil {
 				return err
 			}
-			nw := (*client.Network)(nil)
 			if netFile != "" || c == nil {
-				if nw, err = g.auditNetwork(netFile); err != nil {
+				if q.Network, err = g.auditNetwork(netFile); err != nil {
 					return err
 				}
 			} else {
-				nw = c.Network()
+				q.Network = c.Network()
 			}
 			if q.Threshold == 0 {
-				q.Threshold = nw.Threshold
+				q.Threshold = q.Network.Threshold
 			}
-			for _, n := range nw.Nodes {
-				q.Nodes = append(q.Nodes, n.Name)
+			if q.Threshold < 1 || q.Threshold > len(q.Network.Nodes) {
+				return usageError{fmt.Errorf("--threshold %d is not 1 to the %d nodes of the network", q.Threshold, len(q.Network.Nodes))}
+			}
+			if fromVault {
+				q.Device = c.Device()
+				q.Receipts = c.Receipts()
+				q.Requests, q.RequestsPruned = c.Requests()
 			}
 
 			var logs map[string][]client.LoggedEntry
 			failed := map[string]error{}
 			if mine {
-				if logs, err = myLogs(cmd, g, c, failed); err != nil {
+				if logs, err = myLogs(cmd, c, failed); err != nil {
 					return err
 				}
 			} else {
@@ -108,26 +113,20 @@ and verified (each is named), 2 usage.`,
 				if err != nil {
 					return err
 				}
-				if logs, failed, err = auditor.Logs(cmd.Context(), nw, key); err != nil {
+				if logs, failed, err = auditor.Logs(cmd.Context(), q.Network, key, aboutUnit(q)); err != nil {
 					return err
 				}
-			}
-			if fromVault {
-				q.Device = c.Device()
-				q.Receipts, q.ReceiptsPruned = c.Receipts()
 			}
 			rep := auditor.ReportUnit(q, logs)
 			out := cmd.OutOrStdout()
 			if asJSON {
-				printReportJSON(out, rep, q)
+				printReportJSON(out, rep, q, failed)
 			} else {
 				printReport(out, rep, q, label, fromVault)
 			}
 			var problems []string
-			for _, n := range q.Nodes {
-				if err := failed[n]; err != nil {
-					problems = append(problems, fmt.Sprintf("node %s: not read: %v", n, err))
-				}
+			for _, n := range rep.Unread {
+				problems = append(problems, fmt.Sprintf("node %s: not read: %v", n, failed[n]))
 			}
 			if n := rep.Flagged(); n > 0 {
 				problems = append(problems, fmt.Sprintf("%d flagged", n))
@@ -141,12 +140,27 @@ and verified (each is named), 2 usage.`,
 	f := cmd.Flags()
 	f.StringVar(&unit, "unit", "", "the record: its label in the vault, or its unit ID in hex")
 	f.BoolVar(&mine, "mine", false, "read the logs with the vault's login (asks for the password), not the auditor key")
-	f.IntVar(&k, "threshold", 0, "the record's threshold, when the vault does not hold it (default the network file's)")
-	f.DurationVar(&window, "window", auditor.DefaultWindow, "how far apart the requests of one unlock may be, in the device's clock")
+	f.IntVar(&k, "threshold", 0, "the record's threshold (default the vault's for the record, else the network file's)")
 	f.StringVar(&netFile, "network", "", "the network file (default the vault's copy)")
 	f.StringVar(&keyFlag, "key", "", "the auditor key file (default $CUSTOS_AUDITOR_KEY, else auditor.key next to the vault)")
-	f.BoolVar(&asJSON, "json", false, "print JSON lines: one per unlock, then one per flagged receipt")
+	f.BoolVar(&asJSON, "json", false, "print JSON lines: one per unlock, then one per node finding and per node not read")
 	return cmd
+}
+
+// aboutUnit keeps, of a node's log, the release entries that name q's unit
+// and the entries the vault's receipts are of: all ReportUnit looks at.
+func aboutUnit(q auditor.UnitQuery) func(*client.LoggedEntry) bool {
+	receipted := map[string]bool{}
+	for _, r := range q.Receipts {
+		receipted[fmt.Sprintf("%s/%d", r.Node, r.Index)] = true
+	}
+	return func(le *client.LoggedEntry) bool {
+		if receipted[fmt.Sprintf("%s/%d", le.Node, le.Index)] {
+			return true
+		}
+		return le.Entry.Kind == api.EntryKind_RELEASE &&
+			slices.ContainsFunc(le.Entry.Units, func(u *api.UnitRef) bool { return string(u.GetUnitId()) == string(q.Unit[:]) })
+	}
 }
 
 // openVaultIfAny opens the vault if there is one, unlocked when unlock is
@@ -197,8 +211,7 @@ func resolveUnit(c *client.Client, unit string, q *auditor.UnitQuery) (label str
 	if c == nil {
 		return "", false, nil
 	}
-	rs, _ := c.Receipts()
-	for _, r := range rs {
+	for _, r := range c.Receipts() {
 		for _, u := range r.Units {
 			if u.ID == q.Unit {
 				return "", true, nil
@@ -210,7 +223,7 @@ func resolveUnit(c *client.Client, unit string, q *auditor.UnitQuery) (label str
 
 // myLogs reads the user's own entries at every node with c's login; the
 // nodes it could not read and verify go into failed.
-func myLogs(cmd *cobra.Command, g *globals, c *client.Client, failed map[string]error) (map[string][]client.LoggedEntry, error) {
+func myLogs(cmd *cobra.Command, c *client.Client, failed map[string]error) (map[string][]client.LoggedEntry, error) {
 	entries, nodeErrs, err := c.Log(cmd.Context())
 	if err != nil {
 		return nil, err
@@ -229,24 +242,31 @@ func myLogs(cmd *cobra.Command, g *globals, c *client.Client, failed map[string]
 	return logs, nil
 }
 
+// timeMs is RFC 3339 to the millisecond: the requests of one unlock share
+// their time to the millisecond.
+const timeMs = "2006-01-02T15:04:05.000Z07:00"
+
 func printReport(out io.Writer, rep *auditor.UnitReport, q auditor.UnitQuery, label string, fromVault bool) {
 	name := hex.EncodeToString(q.Unit[:])
 	if label != "" {
 		name = fmt.Sprintf("%s (%s)", label, name)
 	}
-	checked := "no vault of it: receipts not checked"
+	checked := "no vault of it: its requests and receipts not checked"
 	if fromVault {
-		checked = "receipts checked against the vault"
+		checked = "checked against the vault's requests and receipts"
 	}
-	fmt.Fprintf(out, "unit %s, threshold %d of %d nodes, %s\n", name, q.Threshold, len(q.Nodes), checked)
+	fmt.Fprintf(out, "unit %s, threshold %d of %d nodes, %s\n", name, q.Threshold, len(q.Network.Nodes), checked)
 	for _, u := range rep.Unlocks {
-		var released, receipts, refused, unread []string
+		var released, receipts, unasked, refused, unread []string
 		for _, a := range u.Attempts {
 			switch {
 			case a.Released:
 				released = append(released, a.Node)
 				if a.Receipt {
 					receipts = append(receipts, a.Node)
+				}
+				if !a.Asked {
+					unasked = append(unasked, a.Node)
 				}
 				if a.FromReceipt {
 					unread = append(unread, a.Node)
@@ -256,12 +276,14 @@ func printReport(out io.Writer, rep *auditor.UnitReport, q auditor.UnitQuery, la
 			}
 		}
 		var b strings.Builder
-		fmt.Fprintf(&b, "%s  v%d  user=%s  device=%s  released=%s", u.Time.UTC().Format(time.RFC3339), u.Version, orDash(u.User),
+		fmt.Fprintf(&b, "%s  v%d  user=%s  device=%s  released=%s", u.Time.UTC().Format(timeMs), u.Version, orDash(u.User),
 			u.Client, list(released))
 		if fromVault {
 			fmt.Fprintf(&b, "  receipts=%s", list(receipts))
 			if u.Unchecked {
-				b.WriteString(" (older than the vault's receipts)")
+				b.WriteString("  (no newer than the vault's oldest request: not checked against it)")
+			} else if len(unasked) > 0 && u.Client == q.Device {
+				fmt.Fprintf(&b, "  not-asked=%s", list(unasked))
 			}
 			if len(unread) > 0 {
 				fmt.Fprintf(&b, "  receipt-only=%s", list(unread))
@@ -284,21 +306,25 @@ func printReport(out io.Writer, rep *auditor.UnitReport, q auditor.UnitQuery, la
 	fmt.Fprintf(out, "%d unlocks, %d flagged\n", len(rep.Unlocks), rep.Flagged())
 }
 
-func printReportJSON(out io.Writer, rep *auditor.UnitReport, q auditor.UnitQuery) {
+func printReportJSON(out io.Writer, rep *auditor.UnitReport, q auditor.UnitQuery, failed map[string]error) {
 	enc := json.NewEncoder(out)
+	unit := hex.EncodeToString(q.Unit[:])
 	for _, u := range rep.Unlocks {
 		attempts := make([]map[string]any, len(u.Attempts))
 		for i, a := range u.Attempts {
 			attempts[i] = map[string]any{"node": a.Node, "index": a.Index, "time": a.Time.UTC().Format(time.RFC3339Nano),
-				"released": a.Released, "outcome": a.Outcome.String(), "reason": a.Reason, "receipt": a.Receipt,
+				"released": a.Released, "outcome": a.Outcome.String(), "reason": a.Reason, "asked": a.Asked, "receipt": a.Receipt,
 				"receipt_only": a.FromReceipt}
 		}
-		_ = enc.Encode(map[string]any{"kind": "unlock", "unit_id": hex.EncodeToString(q.Unit[:]), "time": u.Time.UTC().Format(time.RFC3339Nano),
+		_ = enc.Encode(map[string]any{"kind": "unlock", "unit_id": unit, "time": u.Time.UTC().Format(time.RFC3339Nano),
 			"user": u.User, "client": u.Client.String(), "version": u.Version, "released": nonNil(u.Released()),
 			"attempts": attempts, "no_entry": nonNil(u.Silent), "unchecked": u.Unchecked, "flags": nonNil(u.Flags)})
 	}
 	for _, f := range rep.Flags {
-		_ = enc.Encode(map[string]any{"kind": "receipt", "unit_id": hex.EncodeToString(q.Unit[:]), "flags": []string{f}})
+		_ = enc.Encode(map[string]any{"kind": "node", "unit_id": unit, "flags": []string{f}})
+	}
+	for _, n := range rep.Unread {
+		_ = enc.Encode(map[string]any{"kind": "unread", "unit_id": unit, "node": n, "error": fmt.Sprint(failed[n])})
 	}
 }
 

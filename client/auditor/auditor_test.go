@@ -115,6 +115,14 @@ func (n *auditNet) traffic() {
 		if _, err := n.dev.Release(ctx, id, u); err != nil {
 			n.t.Fatal(err)
 		}
+		// A request with a bad signature is refused and logged with it:
+		// not a release its device did not sign.
+		req := n.dev.ReleaseRequest(id, u)
+		req.DeviceSignature[0] ^= 1
+		var resp api.ReleaseResponse
+		if err := n.dev.Call(ctx, id, api.ProtocolRelease, req, &resp); err != nil || resp.GetError().GetCode() != api.Code_UNAUTHENTICATED {
+			n.t.Fatalf("a badly signed release request: %v, %v; want UNAUTHENTICATED", err, resp.GetError())
+		}
 	}
 }
 

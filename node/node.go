@@ -44,6 +44,7 @@ type Node struct {
 	auth    *auth.Service
 	units   *limits.Limiter // releases per (user, unit)
 	users   *limits.Limiter // releases per user
+	seen    *seenRequests   // release requests within the clock skew
 	metrics *metrics
 	now     func() time.Time
 
@@ -112,6 +113,10 @@ func New(cfg *config.Config, log *zap.Logger) (_ *Node, err error) {
 	n.auth = auth.New(n.store, n.audit, id, cfg.Enrollment, cfg.Auth, nil)
 	n.units = limits.New(cfg.Limits.UnitReleases, maxLimiterKeys, nil)
 	n.users = limits.New(cfg.Limits.UserReleases, maxLimiterKeys, nil)
+	n.seen = newSeenRequests()
+	if err := n.seedSeenRequests(); err != nil {
+		return nil, fmt.Errorf("read the recent release requests from the log: %w", err)
+	}
 	if cfg.HTTP != "" {
 		if n.opsListener, err = net.Listen("tcp", cfg.HTTP); err != nil {
 			return nil, fmt.Errorf("ops http: %w", err)

@@ -670,6 +670,41 @@ func TestRefusals(t *testing.T) {
 			code: api.Code_OK,
 		},
 		{
+			name: "a release request sent again is INVALID_ARGUMENT and logged",
+			run: func(e *env) error {
+				req := e.alice.ReleaseRequest(e.n.ID(), e.unit)
+				if _, err := e.release(e.alice, req); err != nil {
+					return fmt.Errorf("the first time: %w", err)
+				}
+				resp, err := e.release(e.alice, req)
+				if resp != nil && len(resp.GetShares()) > 0 && len(resp.Shares[0].GetShare()) > 0 {
+					return errors.New("the replay got a share")
+				}
+				return err
+			},
+			code: api.Code_INVALID_ARGUMENT, msg: "served before",
+			after: func(e *env, _ error) { e.lastIs(api.EntryKind_RELEASE, api.Code_INVALID_ARGUMENT) },
+		},
+		{
+			name: "a release request sent again after a restart is still refused",
+			run: func(e *env) error {
+				req := e.alice.ReleaseRequest(e.n.ID(), e.unit)
+				if _, err := e.release(e.alice, req); err != nil {
+					return fmt.Errorf("the first time: %w", err)
+				}
+				e.n.Restart(e.t)
+				if err := e.alice.Connect(e.ctx, e.n.Info()); err != nil {
+					return err
+				}
+				if err := e.alice.Login(e.ctx, e.n.ID()); err != nil {
+					return err
+				}
+				_, err := e.release(e.alice, req)
+				return err
+			},
+			code: api.Code_INVALID_ARGUMENT, msg: "served before",
+		},
+		{
 			name: "a put of another share for an existing unit version is ALREADY_EXISTS and keeps the first",
 			run: func(e *env) error {
 				_, err := e.alice.Put(e.ctx, e.n.ID(), e.unit, nodetest.Share())

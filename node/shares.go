@@ -125,6 +125,10 @@ func (n *Node) doRelease(ctx context.Context, s network.Stream, req *api.Release
 		refusal = api.Errorf(api.Code_UNAUTHENTICATED, "the device signature does not match the request")
 	} else if skew := n.now().Sub(time.UnixMilli(int64(req.TimeUnixMs))).Abs(); skew > maxClockSkew {
 		refusal = api.Errorf(api.Code_INVALID_ARGUMENT, "the device clock is %s off the node's; the most allowed is %s", skew.Round(time.Second), maxClockSkew)
+	} else if isNew, full := n.seen.add(device, req.Nonce, time.UnixMilli(int64(req.TimeUnixMs)), n.now()); full {
+		refusal = api.Errorf(api.Code_UNAVAILABLE, "too many release requests within the last minutes")
+	} else if !isNew {
+		refusal = api.Errorf(api.Code_INVALID_ARGUMENT, "this request was served before: a signed request is served once")
 	} else if ok, wait := n.users.Allow(sess.User); !ok {
 		// The user's bucket counts requests, so that one batch unlock of
 		// many records is one token; each unit has its own bucket too.

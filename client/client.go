@@ -162,17 +162,13 @@ func (c *Client) Receipts() []vault.Receipt {
 	return rs
 }
 
-// Requests returns copies of the release requests the vault recorded,
-// oldest first (see GetMany), and whether older ones may have been dropped.
-func (c *Client) Requests() (rs []vault.Request, pruned bool) {
+// Requests returns the release requests in the vault's journal, in the
+// order they were sent (see GetMany), and the newest time of any request
+// the journal dropped (zero if none): see vault.Handle.Requests.
+func (c *Client) Requests() (rs []vault.Request, droppedUntil time.Time, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rs = make([]vault.Request, len(c.v.Requests))
-	for i, r := range c.v.Requests {
-		rs[i] = r
-		rs[i].Nonce = slices.Clone(r.Nonce)
-	}
-	return rs, c.v.RequestsMayBePruned()
+	return c.vh.Requests()
 }
 
 // Close locks the client, stops its host and releases the vault.

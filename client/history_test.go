@@ -3,9 +3,11 @@ package client_test
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 
 	"github.com/custos-network/custos/client"
+	"github.com/custos-network/custos/client/vault"
 	"github.com/custos-network/custos/node/api"
 )
 
@@ -88,8 +90,8 @@ func TestHistoryShowsOnlyTheUsersOwnReleases(t *testing.T) {
 
 // TestVaultRecordsEveryRequestItSent: after unlocks that stop waiting once
 // they have enough shares, every release the nodes logged for this device
-// has its nonce among the vault's requests, and the requests of one unlock
-// share one signed time.
+// has its nonce in the vault's request journal, and the requests of one
+// unlock share one signed time.
 func TestVaultRecordsEveryRequestItSent(t *testing.T) {
 	tn := startNet(t, 5, 3, nil)
 	ctx := context.Background()
@@ -103,19 +105,22 @@ func TestVaultRecordsEveryRequestItSent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	reqs, pruned := c.Requests()
+	reqs, dropped, err := c.Requests()
+	if err != nil {
+		t.Fatal(err)
+	}
 	sent := map[string]bool{}
 	times := map[int64]int{}
 	for _, r := range reqs {
 		sent[r.Node+"/"+string(r.Nonce)] = true
 		times[r.Time.UnixMilli()]++
 	}
-	if pruned || len(times) != unlocks {
-		t.Fatalf("%d requests at %d distinct times (pruned %v); want one time per unlock, %d", len(reqs), len(times), pruned, unlocks)
+	if !dropped.IsZero() || len(times) != unlocks {
+		t.Fatalf("%d requests at %d distinct times (dropped until %v); want one time per unlock, %d", len(reqs), len(times), dropped, unlocks)
 	}
 	for tm, n := range times {
-		if n < 3 || n > 5 {
-			t.Errorf("the unlock at %d sent %d requests; want 3 to 5", tm, n)
+		if n != 5 {
+			t.Errorf("the unlock at %d recorded %d requests; want one per node, 5", tm, n)
 		}
 	}
 	logged, failed, err := c.Log(ctx)
@@ -142,6 +147,32 @@ func TestVaultRecordsEveryRequestItSent(t *testing.T) {
 		e, err := api.ParseEntry(r.Entry)
 		if err != nil || !sent[r.Node+"/"+string(e.RequestNonce)] {
 			t.Errorf("a receipt from %s is of no recorded request", r.Node)
+		}
+	}
+}
+
+// TestUnlockNeedsItsRequestsRecorded: when the vault's request journal
+// cannot take the unlock's requests, no request is sent.
+func TestUnlockNeedsItsRequestsRecorded(t *testing.T) {
+	tn := startNet(t, 3, 2, nil)
+	ctx := context.Background()
+	c, path := tn.unlocked(t, "alice", client.Options{})
+	if err := c.Put(ctx, "acme-portal", acme, client.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".requests", []byte("custos-requests/1\nnot a request\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if rec, err := c.Get(ctx, "acme-portal"); rec != nil || !errors.Is(err, vault.ErrCorrupt) {
+		t.Fatalf("get with a damaged journal: %v, %v; want vault.ErrCorrupt", rec, err)
+	}
+	logged, failed, err := c.Log(ctx)
+	if err != nil || len(failed) > 0 {
+		t.Fatal(err, failed)
+	}
+	for _, le := range logged {
+		if le.Entry.Kind == api.EntryKind_RELEASE {
+			t.Errorf("%s logged a release request (entry %d) the journal did not record", le.Node, le.Index)
 		}
 	}
 }

@@ -386,7 +386,10 @@ func receiptNodes(c *client.Client) []string {
 
 // requestNodes lists the nodes of the requests c's vault recorded, sorted.
 func requestNodes(c *client.Client) []string {
-	rs, _ := c.Requests()
+	rs, _, err := c.Requests()
+	if err != nil {
+		return []string{err.Error()}
+	}
 	var from []string
 	for _, r := range rs {
 		from = append(from, r.Node)

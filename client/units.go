@@ -244,7 +244,10 @@ func (c *Client) GetMany(ctx context.Context, labels []string) ([]*Record, error
 		units[i] = *u
 	}
 	c.mu.Unlock()
-	got := c.release(ctx, units)
+	got, err := c.release(ctx, units)
+	if err != nil {
+		return nil, err
+	}
 	recs := make([]*Record, len(units))
 	for i := range units {
 		rec, err := c.open(&units[i], got, i)
@@ -263,19 +266,16 @@ func (c *Client) GetMany(ctx context.Context, labels []string) ([]*Record, error
 	return recs, nil
 }
 
-// keepReceipts adds the requests of an unlock and their verified receipts
-// to the vault and saves it. A vault that cannot be saved is logged, not
-// made the unlock's failure.
+// keepReceipts adds the verified receipts of an unlock to the vault and
+// saves it. A vault that cannot be saved is logged, not made the unlock's
+// failure.
 func (c *Client) keepReceipts(got *released) {
-	if len(got.requests) == 0 && len(got.receipts) == 0 {
+	if len(got.receipts) == 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	err := c.v.AddRequests(got.requests...)
-	if err == nil {
-		err = c.v.AddReceipts(got.receipts...)
-	}
+	err := c.v.AddReceipts(got.receipts...)
 	if err == nil {
 		err = c.vh.Save()
 	}
@@ -291,7 +291,6 @@ type released struct {
 	nodeErr  []error
 	unitErr  [][]error
 	receipts []vault.Receipt // verified, of every node that answered in time
-	requests []vault.Request // every request sent
 }
 
 func (r *released) wipe() {
@@ -306,7 +305,34 @@ func (r *released) wipe() {
 // waiting for the others once every unit has its threshold of shares that
 // pass their commitments: a slow or silent node does not slow an unlock
 // that enough others answered.
-func (c *Client) release(ctx context.Context, units []vault.Unit) *released {
+//
+// Every request of the unlock is signed with the same time, so an audit
+// can tell its requests from another unlock's, and every request's nonce
+// is in the vault's request journal before any is sent: an audit can then
+// tell this vault's releases from those of someone holding a copy of the
+// device key. An unlock whose requests cannot be recorded is not made.
+func (c *Client) release(ctx context.Context, units []vault.Unit) (*released, error) {
+	asked := time.Now().UnixMilli()
+	batches := (len(units) + api.MaxBatch - 1) / api.MaxBatch
+	nonces := make([][][]byte, len(c.nodes)) // by node, then batch
+	var record []vault.Request
+	for _, n := range c.nodes {
+		for range batches {
+			nonce := make([]byte, api.RequestNonceSize)
+			if _, err := rand.Read(nonce); err != nil {
+				return nil, err
+			}
+			nonces[n.index] = append(nonces[n.index], nonce)
+			record = append(record, vault.Request{Node: n.name, Time: time.UnixMilli(asked), Nonce: nonce})
+		}
+	}
+	c.mu.Lock()
+	err := c.vh.AppendRequests(record...)
+	c.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("record the release requests in the vault's journal: %w", err)
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r := &released{shares: make([][][]byte, len(c.nodes)), nodeErr: make([]error, len(c.nodes)), unitErr: make([][]error, len(c.nodes))}
@@ -315,29 +341,15 @@ func (c *Client) release(ctx context.Context, units []vault.Unit) *released {
 	enough := 0                     // units with good[i] >= their threshold
 	done := false                   // release has returned r
 	finished := make(chan struct{})
-	// Every request of this unlock is signed with the same time, so an
-	// audit can tell its requests from another unlock's; and each is
-	// recorded before it is sent, or not sent, so the vault knows every
-	// request it made (vault.Request).
-	asked := time.Now().UnixMilli()
-	send := func(n *custodian, req *api.ReleaseRequest) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		if done {
-			return false
-		}
-		r.requests = append(r.requests, vault.Request{Node: n.name, Time: time.UnixMilli(asked), Nonce: req.Nonce})
-		return true
-	}
 	go func() {
 		c.fanOut(ctx, c.nodes, func(ctx context.Context, n *custodian) error {
 			shares, unitErrs := make([][]byte, len(units)), make([]error, len(units))
 			var receipts []vault.Receipt
 			var err error
-			for start := 0; start < len(units) && err == nil; start += api.MaxBatch {
+			for b, start := 0, 0; start < len(units) && err == nil; b, start = b+1, start+api.MaxBatch {
 				end := min(start+api.MaxBatch, len(units))
 				var rcpt *vault.Receipt
-				rcpt, err = c.releaseBatch(ctx, n, asked, send, units[start:end], shares[start:end], unitErrs[start:end])
+				rcpt, err = c.releaseBatch(ctx, n, asked, nonces[n.index][b], units[start:end], shares[start:end], unitErrs[start:end])
 				if rcpt != nil {
 					receipts = append(receipts, *rcpt)
 				}
@@ -386,7 +398,7 @@ func (c *Client) release(ctx context.Context, units []vault.Unit) *released {
 	// Nodes still running see enough == len(units) (or a cancelled
 	// context) and keep nothing.
 	enough, done = len(units), true
-	return r
+	return r, nil
 }
 
 // verifies reports whether share from node n passes its commitment for u.
@@ -399,11 +411,11 @@ func verifies(u *vault.Unit, n *custodian, share []byte) bool {
 	return false
 }
 
-// releaseBatch asks node n for its shares of units, in a request signed
-// with the time asked that send records (or refuses, once the unlock is
-// over), and returns the answer's verified receipt. An answer whose receipt
-// does not verify is dropped whole: ErrBadReceipt, and no share of it used.
-func (c *Client) releaseBatch(ctx context.Context, n *custodian, asked int64, send func(*custodian, *api.ReleaseRequest) bool,
+// releaseBatch asks node n for its shares of units, in a request with the
+// time asked and the nonce the journal recorded, and returns the answer's
+// verified receipt. An answer whose receipt does not verify is dropped
+// whole: ErrBadReceipt, and no share of it used.
+func (c *Client) releaseBatch(ctx context.Context, n *custodian, asked int64, nonce []byte,
 	units []vault.Unit, shares [][]byte, unitErrs []error) (*vault.Receipt, error) {
 	refs := make([]*api.UnitRef, len(units))
 	for i, u := range units {
@@ -411,15 +423,11 @@ func (c *Client) releaseBatch(ctx context.Context, n *custodian, asked int64, se
 	}
 	var receipt *vault.Receipt
 	err := c.authed(ctx, n, func() error {
-		req := &api.ReleaseRequest{Units: refs, TimeUnixMs: uint64(asked), Nonce: make([]byte, api.RequestNonceSize)}
-		if _, err := rand.Read(req.Nonce); err != nil {
-			return err
-		}
+		// A retry after a new login sends the same request again: the
+		// node did not log the one its session refused.
+		req := &api.ReleaseRequest{Units: refs, TimeUnixMs: uint64(asked), Nonce: nonce}
 		if err := c.signRelease(n, req); err != nil {
 			return err
-		}
-		if !send(n, req) {
-			return context.Canceled
 		}
 		var resp api.ReleaseResponse
 		if err := c.call(ctx, n, api.ProtocolRelease, req, &resp); err != nil {

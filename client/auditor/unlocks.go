@@ -23,13 +23,13 @@ type UnitQuery struct {
 	// Network is the network whose logs were read.
 	Network *client.Network
 	// Device is the peer ID of the user's vault's device key, or "" when
-	// the report is made without the vault. Receipts and Requests are the
-	// vault's, and RequestsPruned says the vault may have dropped older
-	// requests (client.Client.Requests).
-	Device         peer.ID
-	Receipts       []vault.Receipt
-	Requests       []vault.Request
-	RequestsPruned bool
+	// the report is made without the vault. Receipts are the vault's;
+	// Requests and DroppedUntil are its request journal's
+	// (client.Client.Requests).
+	Device       peer.ID
+	Receipts     []vault.Receipt
+	Requests     []vault.Request
+	DroppedUntil time.Time
 }
 
 // Attempt is one node's log entry of a request for the unit.
@@ -62,9 +62,9 @@ type Unlock struct {
 	Attempts []Attempt
 	// Silent are the nodes whose log was read and holds nothing of it.
 	Silent []string
-	// Unchecked is true when the unlock is no newer than the vault's
-	// oldest request and the vault may have dropped its requests: it is
-	// checked as without the vault.
+	// Unchecked is true when the unlock is no newer than the newest
+	// request the vault's journal dropped: whether the vault sent its
+	// requests is not checked.
 	Unchecked bool
 	// Flags say what in it the logs and the vault do not explain.
 	Flags []string
@@ -103,6 +103,9 @@ func (r *UnitReport) Flagged() int {
 	return n
 }
 
+// maxFindings caps the findings listed per node.
+const maxFindings = 10
+
 // attempt is an Attempt with what grouping needs.
 type attempt struct {
 	Attempt
@@ -119,21 +122,23 @@ type attempt struct {
 // no entries has a key with an empty list) into unlocks and flags what
 // they do not explain:
 //
-//   - a release entry the device it names did not sign, or one request
-//     logged twice: the node wrote or changed the entry;
+//   - a release entry the device it names did not sign: the node wrote or
+//     changed it; two releases for one request: the node released again to
+//     a replay, or logged one release twice;
 //   - an unlock released by fewer nodes than the threshold, even counting
 //     every node not read as a release: no key can be made from it, unless
 //     a node that released its share did not log it (not flagged when the
 //     vault recorded every request of it: the user's own unlock failed);
 //   - with the vault: a release to a device that is not the vault's, and a
-//     release to the vault's device whose request the vault did not record
-//     (someone else holds the device key: a copy of the vault);
+//     release to the vault's device whose request is not in the vault's
+//     journal (someone else holds the device key: a copy of the vault),
+//     unless the unlock is no newer than what the journal dropped;
 //   - with the vault: a receipt of a node that was read whose entry is not
 //     in that node's log as read (the log was rolled back or rewritten).
 //
 // Grouping is by the signed request time, which the device chose: a device
-// key holder who signs a time already used lands in that unlock, and only
-// the vault's record of its own requests tells the two apart.
+// key holder who signs a time already used lands in that unlock, where the
+// vault's journal still tells its releases from the vault's own.
 func ReportUnit(q UnitQuery, logs map[string][]client.LoggedEntry) *UnitReport {
 	rep := &UnitReport{}
 	var nodes []string
@@ -147,12 +152,8 @@ func ReportUnit(q UnitQuery, logs map[string][]client.LoggedEntry) *UnitReport {
 	}
 	vaulted := q.Device != ""
 	asked := map[string]bool{} // node name + "/" + nonce
-	var oldest time.Time       // of the vault's oldest request
 	for _, r := range q.Requests {
 		asked[r.Node+"/"+string(r.Nonce)] = true
-		if oldest.IsZero() || r.Time.Before(oldest) {
-			oldest = r.Time
-		}
 	}
 	receipts := map[string]map[uint64]*vault.Receipt{}
 	for i := range q.Receipts {
@@ -177,8 +178,9 @@ func ReportUnit(q UnitQuery, logs map[string][]client.LoggedEntry) *UnitReport {
 			}
 			slices.SortFunc(entries, func(a, b client.LoggedEntry) int { return compareIndex(a.Index, b.Index) })
 		}
-		held := map[uint64]bool{} // indexes whose entry is as the receipt has it
-		seen := map[string]uint64{}
+		held := map[uint64]bool{}       // indexes whose entry is as the receipt has it
+		released := map[string]uint64{} // the first release of each nonce
+		var findings []string
 		for _, le := range entries {
 			if r := receipts[node][le.Index]; r != nil && bytes.Equal(r.Entry, le.Raw) {
 				held[le.Index] = true
@@ -190,28 +192,35 @@ func ReportUnit(q UnitQuery, logs map[string][]client.LoggedEntry) *UnitReport {
 			// A request refused as a whole may carry a bad signature: that
 			// is why the node refused it.
 			if le.Entry.Outcome == api.Code_OK && le.Entry.VerifyDevice([]byte(peers[node])) != nil {
-				rep.Flags = append(rep.Flags, fmt.Sprintf("node %s: its entry %d is a release of the unit that the device it names did not sign: the node wrote or changed it", node, le.Index))
+				findings = append(findings, fmt.Sprintf("node %s: its entry %d is a release of the unit that the device it names did not sign: the node wrote or changed it", node, le.Index))
 				continue
 			}
-			if first, twice := seen[string(a.nonce)]; twice {
-				rep.Flags = append(rep.Flags, fmt.Sprintf("node %s: its entries %d and %d log the same request: the node logged it twice", node, first, le.Index))
-				continue
+			if a.Released {
+				if first, twice := released[string(a.nonce)]; twice {
+					findings = append(findings, fmt.Sprintf("node %s: its entries %d and %d release for one request: it released again to a replayed request, or logged one release twice", node, first, le.Index))
+				} else {
+					released[string(a.nonce)] = le.Index
+				}
 			}
-			seen[string(a.nonce)] = le.Index
 			a.order, a.Receipt, a.FromReceipt = order[node], held[le.Index], !read
 			a.Asked = asked[node+"/"+string(a.nonce)]
 			all = append(all, a)
 		}
-		if !read {
-			continue
-		}
-		for _, r := range receipts[node] {
-			if !held[r.Index] && names(r, q.Unit) {
-				rep.Flags = append(rep.Flags, fmt.Sprintf("node %s: the vault holds a receipt of its log entry %d, which its log as read does not hold (the log was rolled back or rewritten)", node, r.Index))
+		if read {
+			for _, r := range receipts[node] {
+				if !held[r.Index] && names(r, q.Unit) {
+					findings = append(findings, fmt.Sprintf("node %s: the vault holds a receipt of its log entry %d, which its log as read does not hold (the log was rolled back or rewritten)", node, r.Index))
+				}
 			}
 		}
+		// A node that rewrote its log wholesale would give a finding per
+		// entry: the first few say what it did.
+		slices.Sort(findings)
+		if len(findings) > maxFindings {
+			findings = append(findings[:maxFindings], fmt.Sprintf("node %s: and %d more findings", node, len(findings)-maxFindings))
+		}
+		rep.Flags = append(rep.Flags, findings...)
 	}
-	slices.Sort(rep.Flags)
 	slices.SortStableFunc(all, func(a, b attempt) int {
 		if c := a.asked.Compare(b.asked); c != 0 {
 			return c
@@ -249,7 +258,7 @@ func ReportUnit(q UnitQuery, logs map[string][]client.LoggedEntry) *UnitReport {
 				u.Silent = append(u.Silent, n)
 			}
 		}
-		u.Unchecked = vaulted && q.RequestsPruned && (oldest.IsZero() || !u.Time.After(oldest))
+		u.Unchecked = vaulted && !q.DroppedUntil.IsZero() && !u.Time.After(q.DroppedUntil)
 		u.Flags = unlockFlags(u, q, len(rep.Unread))
 	}
 	return rep
@@ -258,10 +267,10 @@ func ReportUnit(q UnitQuery, logs map[string][]client.LoggedEntry) *UnitReport {
 // unlockFlags is what ReportUnit flags in one unlock.
 func unlockFlags(u *Unlock, q UnitQuery, unread int) []string {
 	released := u.Released()
-	var foreign []string // released, with no request of the vault's
-	for _, n := range released {
-		if !slices.ContainsFunc(u.Attempts, func(a Attempt) bool { return a.Node == n && a.Released && a.Asked }) {
-			foreign = append(foreign, n)
+	var foreign []string // nodes with a release the vault did not ask for
+	for _, a := range u.Attempts {
+		if a.Released && !a.Asked && !slices.Contains(foreign, a.Node) {
+			foreign = append(foreign, a.Node)
 		}
 	}
 	own := q.Device != "" && u.Client == q.Device

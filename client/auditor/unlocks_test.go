@@ -87,11 +87,7 @@ func (b *logBook) add(node string, dev device, s int, outcome api.Code, h how) *
 		RequestTimeUnixMs: uint64(s * 1000), RequestNonce: make([]byte, api.RequestNonceSize),
 	}
 	rand.Read(e.RequestNonce)
-	sig, err := dev.key.Sign(api.ReleaseTranscript([]byte(b.peers[node]), e.ClientPeerId, e.User, e.RequestTimeUnixMs, e.RequestNonce, e.Units))
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	e.DeviceSignature = sig
+	b.sign(node, dev, e)
 	if h&unsigned != 0 {
 		e.DeviceSignature[0] ^= 1
 	}
@@ -116,11 +112,21 @@ func (b *logBook) append(node string, e *api.Entry, h how) {
 	}
 }
 
-// report reports as with dev's vault, or without a vault for device{}.
-func (b *logBook) report(dev device, pruned bool) *auditor.UnitReport {
-	q := auditor.UnitQuery{Unit: b.unit, Threshold: 3, Network: b.network, Device: dev.id, RequestsPruned: pruned}
+// report reports as with dev's vault, or without a vault for device{},
+// whose request journal dropped the requests up to second dropped (none
+// if 0).
+func (b *logBook) report(dev device, dropped int) *auditor.UnitReport {
+	q := auditor.UnitQuery{Unit: b.unit, Threshold: 3, Network: b.network, Device: dev.id}
 	if dev.id != "" {
-		q.Receipts, q.Requests = b.receipts, b.requests
+		q.Receipts = b.receipts
+		for _, r := range b.requests {
+			if r.Time.After(time.Unix(int64(dropped), 0)) || dropped == 0 {
+				q.Requests = append(q.Requests, r)
+			}
+		}
+		if dropped != 0 {
+			q.DroppedUntil = time.Unix(int64(dropped), 0)
+		}
 	}
 	return auditor.ReportUnit(q, b.logs)
 }
@@ -140,7 +146,7 @@ func TestReportUnitNormalUnlock(t *testing.T) {
 		b.add(n, dev, 100, api.Code_OK, receipted)
 	}
 	b.add("d", dev, 100, api.Code_OK, recorded) // answered after the key was made
-	r := b.report(dev, false)
+	r := b.report(dev, 0)
 	if len(r.Unlocks) != 1 || r.Flagged() != 0 {
 		t.Fatalf("want one unflagged unlock, got %d: %s", len(r.Unlocks), flagsOf(r))
 	}
@@ -170,7 +176,7 @@ func TestReportUnitGrouping(t *testing.T) {
 	for _, n := range []string{"a", "b", "c"} {
 		b.add(n, dev, 500, api.Code_OK, receipted)
 	}
-	r := b.report(dev, false)
+	r := b.report(dev, 0)
 	if len(r.Unlocks) != 3 || r.Flagged() != 0 {
 		t.Fatalf("%d unlocks, flags %s", len(r.Unlocks), flagsOf(r))
 	}
@@ -192,12 +198,18 @@ func signedAt(b *logBook, node string, dev device, ms int64) *api.Entry {
 		RequestTimeUnixMs: uint64(ms), RequestNonce: make([]byte, api.RequestNonceSize),
 	}
 	rand.Read(e.RequestNonce)
+	b.sign(node, dev, e)
+	return e
+}
+
+// sign signs e as dev's request to node.
+func (b *logBook) sign(node string, dev device, e *api.Entry) {
+	b.t.Helper()
 	sig, err := dev.key.Sign(api.ReleaseTranscript([]byte(b.peers[node]), e.ClientPeerId, e.User, e.RequestTimeUnixMs, e.RequestNonce, e.Units))
 	if err != nil {
 		b.t.Fatal(err)
 	}
 	e.DeviceSignature = sig
-	return e
 }
 
 func TestReportUnitBelowThreshold(t *testing.T) {
@@ -207,24 +219,24 @@ func TestReportUnitBelowThreshold(t *testing.T) {
 	b.add("b", dev, 100, api.Code_OK, recorded)
 	b.add("c", dev, 100, api.Code_LOCKED, recorded)
 	// The vault's own unlock that failed: it recorded every request.
-	if r := b.report(dev, false); r.Flagged() != 0 {
+	if r := b.report(dev, 0); r.Flagged() != 0 {
 		t.Errorf("the device's own failed unlock is flagged: %s", flagsOf(r))
 	}
 	// Without the vault, nothing explains it.
-	r := b.report(device{}, false)
+	r := b.report(device{}, 0)
 	if f := flagsOf(r); r.Flagged() != 1 || !strings.Contains(f, "released by 2 node(s) (a, b), fewer than the threshold of 3") {
 		t.Errorf("flags: %s", f)
 	}
 	// Unless a node not read may have released too.
 	delete(b.logs, "e")
-	if r := b.report(device{}, false); r.Flagged() != 0 || !slices.Equal(r.Unread, []string{"e"}) {
+	if r := b.report(device{}, 0); r.Flagged() != 0 || !slices.Equal(r.Unread, []string{"e"}) {
 		t.Errorf("with e not read: flags %s, unread %v", flagsOf(r), r.Unread)
 	}
 	b.logs["e"] = nil
 	// Two releases the vault did not ask for, in an unlock of its own time.
 	b.add("a", dev, 300, api.Code_OK, receipted)
 	b.add("e", dev, 300, api.Code_OK, 0)
-	r = b.report(dev, false)
+	r = b.report(dev, 0)
 	if len(r.Unlocks) != 2 || len(r.Unlocks[0].Flags) != 0 || len(r.Unlocks[1].Flags) != 2 {
 		t.Fatalf("flags: %s", flagsOf(r))
 	}
@@ -241,17 +253,17 @@ func TestReportUnitOtherDevice(t *testing.T) {
 		b.add(n, dev, 100, api.Code_OK, receipted)
 	}
 	b.add("d", thief, 300, api.Code_NOT_FOUND, 0) // refused only: not a release
-	r := b.report(dev, false)
+	r := b.report(dev, 0)
 	if len(r.Unlocks) != 3 || r.Flagged() != 1 || len(r.Unlocks[0].Flags) != 1 ||
 		!strings.Contains(r.Unlocks[0].Flags[0], "released to device "+thief.id.String()+", which is not the vault's device") {
 		t.Fatalf("flags: %s", flagsOf(r))
 	}
-	// Also when it is older than the vault's oldest request.
-	if r := b.report(dev, true); r.Flagged() != 1 || !r.Unlocks[0].Unchecked {
+	// Also when it is older than what the vault's journal dropped.
+	if r := b.report(dev, 100); r.Flagged() != 1 || !r.Unlocks[0].Unchecked {
 		t.Errorf("pruned: flags %s", flagsOf(r))
 	}
 	// Without the vault, a device is as good as another.
-	if r := b.report(device{}, false); r.Flagged() != 0 {
+	if r := b.report(device{}, 0); r.Flagged() != 0 {
 		t.Errorf("flags without the vault: %s", flagsOf(r))
 	}
 }
@@ -264,27 +276,25 @@ func TestReportUnitCopiedDeviceKey(t *testing.T) {
 		b.add(n, dev, 100, api.Code_OK, receipted)
 	}
 	b.add("d", dev, 100, api.Code_OK, recorded)
-	// A copy of the device key asks e, and d again, signing the user's
+	// A copy of the device key asks e, and a again, signing the user's
 	// own time so as to hide in that unlock.
 	b.add("e", dev, 100, api.Code_OK, 0)
-	b.add("d", dev, 100, api.Code_OK, 0)
-	r := b.report(dev, false)
+	b.add("a", dev, 100, api.Code_OK, 0)
+	r := b.report(dev, 0)
 	if len(r.Unlocks) != 1 || r.Flagged() != 1 {
 		t.Fatalf("%d unlocks, flags %s", len(r.Unlocks), flagsOf(r))
 	}
-	if f := r.Unlocks[0].Flags[0]; !strings.Contains(f, "released by e to the vault's device, for a request the vault did not send") {
+	if f := r.Unlocks[0].Flags[0]; !strings.Contains(f, "released by a, e to the vault's device, for a request the vault did not send") {
 		t.Errorf("flag: %s", f)
 	}
-	// When the vault may have dropped requests that old, it cannot tell;
-	// nor of the unlock of its oldest request, which may be cut in two.
-	kept := len(b.requests)
+	// When the journal dropped requests that old, it cannot tell; nor of
+	// an unlock as old as the newest dropped request.
 	for _, s := range []int{900, 950} {
 		for _, n := range []string{"a", "b", "c"} {
 			b.add(n, dev, s, api.Code_OK, receipted)
 		}
 	}
-	b.requests = b.requests[kept+1:]
-	r = b.report(dev, true)
+	r = b.report(dev, 900)
 	if len(r.Unlocks) != 3 || r.Flagged() != 0 {
 		t.Fatalf("pruned: %d unlocks, flags %s", len(r.Unlocks), flagsOf(r))
 	}
@@ -319,11 +329,11 @@ func TestReportUnitNodeFindings(t *testing.T) {
 	b.add("e", dev, 200, api.Code_UNAUTHENTICATED, unsigned)
 	// Node a could not be read: its receipt stands for its release.
 	delete(b.logs, "a")
-	r := b.report(dev, false)
+	r := b.report(dev, 0)
 	want := []string{
 		"node b: the vault holds a receipt of its log entry 0, which its log as read does not hold",
 		"node c: the vault holds a receipt of its log entry 0",
-		"node d: its entries 0 and 1 log the same request",
+		"node d: its entries 0 and 1 release for one request",
 		"node e: its entry 0 is a release of the unit that the device it names did not sign",
 	}
 	if len(r.Flags) != len(want) {
@@ -354,14 +364,10 @@ func TestReportUnitIgnoresOtherEntries(t *testing.T) {
 	// A batch in which the unit itself was refused.
 	e := signedAt(b, "b", dev, 5000)
 	e.Units = []*api.UnitRef{{UnitId: make([]byte, 16), Version: 1}, {UnitId: b.unit[:], Version: 2}}
-	sig, err := dev.key.Sign(api.ReleaseTranscript([]byte(b.peers["b"]), e.ClientPeerId, e.User, e.RequestTimeUnixMs, e.RequestNonce, e.Units))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.DeviceSignature = sig
+	b.sign("b", dev, e)
 	e.Refusals = []*api.Refusal{{UnitIndex: 1, Code: api.Code_RATE_LIMITED}}
 	b.append("b", e, recorded)
-	r := b.report(dev, false)
+	r := b.report(dev, 0)
 	if len(r.Unlocks) != 1 || r.Flagged() != 0 {
 		t.Fatalf("unlocks %+v, flags %s", r.Unlocks, flagsOf(r))
 	}

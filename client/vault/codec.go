@@ -40,7 +40,6 @@ type fileV1 struct {
 	Units          []Unit                `json:"units"`
 	PendingDeletes []PendingDelete       `json:"pending_deletes"`
 	Receipts       []Receipt             `json:"receipts"`
-	Requests       []Request             `json:"requests"`
 }
 
 // encode writes the vault as a version 1 file, units in label order and
@@ -57,7 +56,6 @@ func encode(v *Vault) ([]byte, error) {
 		Units:          make([]Unit, 0, len(v.Units)),
 		PendingDeletes: make([]PendingDelete, 0, len(v.PendingDeletes)),
 		Receipts:       make([]Receipt, 0, len(v.Receipts)),
-		Requests:       make([]Request, 0, len(v.Requests)),
 	}
 	for _, u := range v.Units {
 		u.Created, u.Updated = u.Created.UTC(), u.Updated.UTC()
@@ -66,10 +64,6 @@ func encode(v *Vault) ([]byte, error) {
 	slices.SortStableFunc(f.Units, func(a, b Unit) int { return strings.Compare(a.Label, b.Label) })
 	f.PendingDeletes = append(f.PendingDeletes, v.PendingDeletes...)
 	f.Receipts = append(f.Receipts, v.Receipts...)
-	for _, r := range v.Requests {
-		r.Time = r.Time.UTC()
-		f.Requests = append(f.Requests, r)
-	}
 	b, err := json.MarshalIndent(&f, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode vault: %w", err)
@@ -130,15 +124,9 @@ func decode(b []byte) (*Vault, error) {
 	if len(f.Receipts) > 0 {
 		v.Receipts = f.Receipts
 	}
-	if len(f.Requests) > 0 {
-		v.Requests = f.Requests
-	}
 	for i := range v.Units {
 		u := &v.Units[i]
 		u.Created, u.Updated = u.Created.UTC(), u.Updated.UTC()
-	}
-	for i := range v.Requests {
-		v.Requests[i].Time = v.Requests[i].Time.UTC()
 	}
 	if err := v.check(); err != nil {
 		v.Wipe()

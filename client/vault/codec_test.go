@@ -39,7 +39,6 @@ func TestEncodeWritesCanonicalForm(t *testing.T) {
 	v := testVault(t)
 	v.Units[0], v.Units[1] = v.Units[1], v.Units[0]
 	v.Units[0].Created = v.Units[0].Created.In(time.FixedZone("", 5*3600))
-	v.Requests[0].Time = v.Requests[0].Time.In(time.FixedZone("", -7*3600))
 	got, err := decode(mustEncode(t, v))
 	if err != nil {
 		t.Fatalf("decode: %v", err)
@@ -50,18 +49,15 @@ func TestEncodeWritesCanonicalForm(t *testing.T) {
 	if got.Units[1].Created.Location().String() != "UTC" || !got.Units[1].Created.Equal(testTime) {
 		t.Errorf("times are not written as the same instant in UTC")
 	}
-	if got.Requests[0].Time.Location().String() != "UTC" || !got.Requests[0].Time.Equal(v.Requests[0].Time) {
-		t.Errorf("request times are not written as the same instant in UTC")
-	}
 	empty := testVault(t)
-	empty.Units, empty.PendingDeletes, empty.Receipts, empty.Requests = nil, nil, nil, nil
+	empty.Units, empty.PendingDeletes, empty.Receipts = nil, nil, nil
 	b := mustEncode(t, empty)
-	for _, key := range []string{"units", "pending_deletes", "receipts", "requests"} {
+	for _, key := range []string{"units", "pending_deletes", "receipts"} {
 		if !bytes.Contains(b, []byte(`"`+key+`": []`)) {
 			t.Errorf("an empty %s list is not written as []", key)
 		}
 	}
-	if got, err := decode(b); err != nil || got.Units != nil || got.PendingDeletes != nil || got.Receipts != nil || got.Requests != nil {
+	if got, err := decode(b); err != nil || got.Units != nil || got.PendingDeletes != nil || got.Receipts != nil {
 		t.Errorf("empty lists do not decode to nil (err %v)", err)
 	}
 }
@@ -174,19 +170,7 @@ var damaged = []struct {
 	{"receipt without an entry is refused", mutate(func(t testing.TB, v *Vault) { v.Receipts[0].Entry = []byte{} })},
 	{"receipt index beyond any log is refused", mutate(func(t testing.TB, v *Vault) { v.Receipts[0].Index = 1 << 48 })},
 	{"receipt without its entry field is refused", edit(`"entry":`, `"entri":`)},
-	{"request from a bad node name is refused", mutate(func(t testing.TB, v *Vault) { v.Requests[0].Node = "Acme Corp" })},
-	{"request with a 15-byte nonce is refused", mutate(func(t testing.TB, v *Vault) { v.Requests[0].Nonce = v.Requests[0].Nonce[:15] })},
-	{"request with a 17-byte nonce is refused", mutate(func(t testing.TB, v *Vault) { v.Requests[1].Nonce = append(v.Requests[1].Nonce, 0) })},
-	{"request without a time is refused", mutate(func(t testing.TB, v *Vault) { v.Requests[0].Time = time.Time{} })},
-	{"request time that is not RFC 3339 is refused", editRe(`"time": "[^"]*"`, `"time": "now"`)},
-	{"request without its nonce field is refused", edit(`"nonce":`, `"nonse":`)},
-	{"a vault without requests is refused", editRe(`,\s*"requests": \[[^\]]*\]`, ``)},
-	{"null requests are refused", editRe(`"requests": \[[^\]]*\]`, `"requests": null`)},
-	{"more than 5000 requests are refused", mutate(func(t testing.TB, v *Vault) {
-		for i := range MaxRequests {
-			v.Requests = append(v.Requests, testRequest("cove", byte(i)))
-		}
-	})},
+	{"a requests list is refused: requests are in the journal", editRe(`,\s*"receipts": `, `, "requests": [], "receipts": `)},
 	{"more than 1000 receipts are refused", mutate(func(t testing.TB, v *Vault) {
 		for i := range MaxReceipts {
 			v.Receipts = append(v.Receipts, testReceipt(uint64(i)))
@@ -284,8 +268,6 @@ func TestErrorsNameTheProblem(t *testing.T) {
 		{"unknown field is named", edit(`"user": `, `"extra": 1, "user": `), `unknown field "extra"`},
 		{"bad threshold names the unit", mutate(func(t testing.TB, v *Vault) { v.Units[1].Threshold = 9 }), `unit "bank": threshold 9`},
 		{"weak KDF is named", mutate(func(t testing.TB, v *Vault) { v.PasswordKDF.Memory = 1024 }), "password_kdf: Argon2id memory 1024 KiB"},
-		{"a short nonce is named with its request", mutate(func(t testing.TB, v *Vault) { v.Requests[1].Nonce = v.Requests[1].Nonce[:5] }), "requests[1]: the nonce is 5 bytes; it must be 16"},
-		{"a missing requests list is named", editRe(`,\s*"requests": \[[^\]]*\]`, ``), `the vault has no field "requests"`},
 		{"bad base64 is named without its value", editRe(`"master_secret": "[^"]*"`, `"master_secret": "%%%%"`), "master_secret is not valid base64"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

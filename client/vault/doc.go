@@ -3,8 +3,10 @@
 // parameters and, for every unit (record), what the client needs to get it
 // back from the custodians: its unit ID, version, threshold, the nodes it
 // was dealt to with a commitment to each share, and the sealed record. For
-// audits, it also keeps the receipts of the user's releases and the release
-// requests the client sent. docs/vault.md specifies the format.
+// audits, it also keeps the receipts of the user's releases, and beside it
+// a journal of the release requests the client sent (path+".requests"),
+// which Handle.AppendRequests appends to and syncs before a request is
+// sent. docs/vault.md specifies both formats.
 //
 // The vault is not encrypted under the user's password: a password-wrapped
 // file on a stolen device would let a thief test passwords offline, which
@@ -30,6 +32,13 @@
 //     path+".lock", which stays there) and waits up to 5 seconds for it.
 //   - Open refuses a vault file that its group or others may read or write,
 //     and one that is not a regular file (a symbolic link, for instance).
+//   - A request that AppendRequests returned from is on disk. The journal is
+//     read as strictly as the vault, and a damaged one is never written to;
+//     a last line cut short by a crash is ignored, then cut off by the next
+//     append. The journal holds at most 2*MaxRequests-1 requests: it is
+//     compacted to the newest MaxRequests atomically, as Save writes, and
+//     keeps the newest time it dropped. It is refused, like the vault, if it
+//     is not a regular file or others may read or write it.
 //   - Errors and the printed forms of a Vault never hold the device key or
 //     the master secret; a Vault refuses to be JSON-encoded by accident.
 //

@@ -28,6 +28,31 @@ func TestDocumentedExample(t *testing.T) {
 	}
 }
 
+// The journal example in docs/vault.md is a valid journal, written exactly
+// as custos writes it, and records the request of the example's receipt.
+func TestDocumentedJournal(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/vault.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example := fenced(t, doc, "```text\n")
+	j, err := parseJournal(example)
+	if err != nil {
+		t.Fatalf("the documented journal does not parse: %v", err)
+	}
+	if !bytes.Equal(j.encode(), example) {
+		t.Errorf("the documented journal is not in the form custos writes")
+	}
+	v, err := decode(fenced(t, doc, "```json\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Wipe()
+	if len(j.reqs) == 0 || j.reqs[0].Node != v.Receipts[0].Node || !bytes.Contains(v.Receipts[0].Entry, j.reqs[0].Nonce) {
+		t.Errorf("the documented journal's first request is not the one of the example's receipt")
+	}
+}
+
 // fenced returns the first code block that opens with fence.
 func fenced(t *testing.T, doc []byte, fence string) []byte {
 	t.Helper()

@@ -5,22 +5,25 @@ import "errors"
 // Errors to match with errors.Is. The errors of this package say what is
 // wrong and where, never a secret.
 var (
-	// ErrUnknownFormat: the file names a format this build does not read;
-	// the message holds the format found.
+	// ErrUnknownFormat: the vault or request journal names a format this
+	// build does not read; the message holds the format found.
 	ErrUnknownFormat = errors.New("unknown vault format")
-	// ErrCorrupt: the file is not a valid vault; the message says why.
+	// ErrCorrupt: the file is not a valid vault or request journal; the
+	// message says which file and why.
 	ErrCorrupt = errors.New("the vault file is damaged")
 	// ErrInvalid: a vault in memory breaks a rule of the format, so Create
-	// or Save wrote nothing, or PutUnit was given a malformed unit.
+	// or Save wrote nothing, or PutUnit, AddReceipts or AppendRequests was
+	// given a malformed entry.
 	ErrInvalid = errors.New("the vault breaks a rule of its format")
-	// ErrExists: Create found a file at the path, or PutUnit a unit with the
-	// same label or ID.
+	// ErrExists: Create found a file at the path or a request journal beside
+	// it, or PutUnit a unit with the same label or ID.
 	ErrExists = errors.New("exists already")
 	// ErrNotFound: there is no vault at the path.
 	ErrNotFound = errors.New("no vault")
 	// ErrBusy: another process holds the vault.
 	ErrBusy = errors.New("another process is using the vault")
 	// ErrPermissions: the vault file may be read or written by its group or
-	// by others, who could take the device key from it.
+	// by others, who could take the device key from it; or the request
+	// journal may, who could hide releases in it.
 	ErrPermissions = errors.New("others may read or write the vault file")
 )

@@ -31,9 +31,10 @@ func DefaultPath() (string, error) {
 }
 
 // Create writes v as a new vault at path. It makes the directory (mode 0700)
-// if it is missing, refuses a path where a file exists (ErrExists) and a
-// vault that breaks a rule of the format (ErrInvalid), and writes the file
-// atomically with mode 0600. v is not kept.
+// if it is missing, refuses a path where a file exists, or beside which a
+// request journal exists (ErrExists), and a vault that breaks a rule of the
+// format (ErrInvalid), and writes the file atomically with mode 0600. It
+// does not make the journal: the first AppendRequests does. v is not kept.
 func Create(path string, v *Vault) error {
 	if err := v.check(); err != nil {
 		return fmt.Errorf("create vault: %w: %w", ErrInvalid, err)
@@ -48,6 +49,13 @@ func Create(path string, v *Vault) error {
 	defer lk.unlock()
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("create vault: %s %w", path, ErrExists)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("create vault: %w", err)
+	}
+	// A journal left by another vault would make its requests look like
+	// this vault's to an audit.
+	if _, err := os.Lstat(journalPath(path)); err == nil {
+		return fmt.Errorf("create vault: the request journal %s %w; it belongs to another vault: move it away", journalPath(path), ErrExists)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("create vault: %w", err)
 	}
@@ -98,30 +106,11 @@ func open(path string, wait time.Duration) (*Handle, error) {
 // load reads the vault file, which must be a regular file that only its
 // owner may read or write.
 func load(path string) (*Vault, error) {
-	info, err := os.Lstat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ErrNotFound
-	} else if err != nil {
-		return nil, err
-	}
-	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("it is not a regular file (%s); a vault is not a link or a device", info.Mode().Type())
-	}
-	f, err := os.Open(path)
+	f, info, err := openPrivate(path, os.O_RDONLY, "it holds the device key")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	// Look again at what was opened, in case the path changed in between.
-	if info, err = f.Stat(); err != nil {
-		return nil, err
-	}
-	if !info.Mode().IsRegular() {
-		return nil, errors.New("it is not a regular file")
-	}
-	if perm := info.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("%w (mode %#o): it holds the device key; run chmod 600 %s", ErrPermissions, perm, path)
-	}
 	if info.Size() > MaxFileSize {
 		return nil, fmt.Errorf("%w: it is larger than %d MiB", ErrCorrupt, MaxFileSize>>20)
 	}
@@ -133,6 +122,43 @@ func load(path string) (*Vault, error) {
 		return nil, fmt.Errorf("read: %w", err)
 	}
 	return decode(b)
+}
+
+// openPrivate opens the file at path with flag (which must not create it)
+// and returns it with its FileInfo. It refuses a missing file
+// (ErrNotFound), one that is not a regular file (a link, say, which it does
+// not follow: a link swapped in after the look is caught by comparing the
+// file opened with the one looked at) and one that its group or others may
+// read or write (ErrPermissions, with why it matters and the fix).
+func openPrivate(path string, flag int, why string) (*os.File, fs.FileInfo, error) {
+	info, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, ErrNotFound
+	} else if err != nil {
+		return nil, nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("it is not a regular file (%s); it may not be a link or a device", info.Mode().Type())
+	}
+	f, err := os.OpenFile(path, flag, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Look again at what was opened, in case the path changed in between.
+	opened, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if !opened.Mode().IsRegular() || !os.SameFile(info, opened) {
+		f.Close()
+		return nil, nil, errors.New("it is not a regular file, or it changed while being opened")
+	}
+	if perm := opened.Mode().Perm(); perm&0o077 != 0 {
+		f.Close()
+		return nil, nil, fmt.Errorf("%w (mode %#o): %s; run chmod 600 %s", ErrPermissions, perm, why, path)
+	}
+	return f, opened, nil
 }
 
 // Vault returns the vault in memory, for the caller to read and change;

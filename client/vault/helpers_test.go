@@ -89,7 +89,7 @@ func testUnit(t testing.TB, label string, idByte byte) Unit {
 }
 
 // testVault returns a valid vault with two units (one degraded), a pending
-// delete, a receipt and two requests.
+// delete and a receipt.
 func testVault(t testing.TB) *Vault {
 	t.Helper()
 	bank := testUnit(t, "bank", 0x20)
@@ -109,7 +109,6 @@ func testVault(t testing.TB) *Vault {
 			{ID: testUnitID(0x20), Version: 2, Nodes: []string{"cove"}},
 		},
 		Receipts: []Receipt{testReceipt(57)},
-		Requests: []Request{testRequest("acme", 1), testRequest("bolt", 2)},
 	}
 }
 

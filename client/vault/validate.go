@@ -28,7 +28,9 @@ const (
 	// enough for the user's recent history, about a megabyte of file for
 	// releases of a few units each.
 	MaxReceipts = 1000
-	// MaxRequests is how many release requests a vault keeps, the newest.
+	// MaxRequests is how many release requests the request journal keeps
+	// when it is compacted, the newest; it compacts when it would reach
+	// 2*MaxRequests.
 	MaxRequests = 5000
 	// maxReceiptBytes bounds the receipts' checkpoints, entries and unit
 	// references together, so that receipts of large batches cannot push
@@ -138,14 +140,6 @@ func (v *Vault) check() error {
 	for i := range v.Receipts {
 		if err := checkReceipt(&v.Receipts[i]); err != nil {
 			return fmt.Errorf("receipts[%d]: %w", i, err)
-		}
-	}
-	if len(v.Requests) > MaxRequests {
-		return fmt.Errorf("%d requests; a vault keeps at most %d", len(v.Requests), MaxRequests)
-	}
-	for i := range v.Requests {
-		if err := checkRequest(&v.Requests[i]); err != nil {
-			return fmt.Errorf("requests[%d]: %w", i, err)
 		}
 	}
 	return nil

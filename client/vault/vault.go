@@ -33,9 +33,6 @@ type Vault struct {
 	// Receipts are the verified receipts of the user's releases, oldest
 	// first; the vault keeps the newest MaxReceipts.
 	Receipts []Receipt
-	// Requests are the release requests the client sent, oldest first; the
-	// vault keeps the newest MaxRequests.
-	Requests []Request
 }
 
 // Unit is what the vault keeps of one record: everything needed to collect
@@ -144,8 +141,9 @@ func receiptBytes(r *Receipt) int {
 }
 
 // Request is a release request this vault's client sent to a node, answered
-// or not. The node's log entry of the release holds the same nonce, which is
-// how an audit tells this vault's releases from others'.
+// or not, as the request journal records it (Handle.AppendRequests). The
+// node's log entry of the release holds the same nonce, which is how an
+// audit tells this vault's releases from others'.
 type Request struct {
 	// Node is the node's name in the network file.
 	Node string `json:"node"`
@@ -154,30 +152,6 @@ type Request struct {
 	// Nonce is the request's random nonce, api.RequestNonceSize bytes.
 	Nonce []byte `json:"nonce"`
 }
-
-// AddRequests appends requests, which must follow the rules of the format
-// (ErrInvalid), and then drops the oldest beyond MaxRequests. It sets each
-// request's time in UTC, to the millisecond, as the request signed it. The
-// vault keeps copies of the nonces.
-func (v *Vault) AddRequests(rs ...Request) error {
-	add := make([]Request, len(rs))
-	for i, r := range rs {
-		r.Time = r.Time.UTC().Truncate(time.Millisecond)
-		if err := checkRequest(&r); err != nil {
-			return fmt.Errorf("add request: %w: %w", ErrInvalid, err)
-		}
-		r.Nonce = slices.Clone(r.Nonce)
-		add[i] = r
-	}
-	v.Requests = append(v.Requests, add...)
-	v.Requests = slices.Delete(v.Requests, 0, max(len(v.Requests)-MaxRequests, 0))
-	return nil
-}
-
-// RequestsMayBePruned reports whether AddRequests may have dropped older
-// requests: the vault is at MaxRequests. When it reports false, every
-// request the vault was given is still there.
-func (v *Vault) RequestsMayBePruned() bool { return len(v.Requests) >= MaxRequests }
 
 // Unit returns the unit with this label. The pointer is into v.Units: it
 // lets the caller change the unit in place, and is valid until the next
@@ -239,8 +213,8 @@ func (v *Vault) Wipe() {
 
 // String describes the vault without its secrets.
 func (v Vault) String() string {
-	return fmt.Sprintf("vault{user: %q, units: %d, pending deletes: %d, receipts: %d, requests: %d, secrets: [redacted]}",
-		v.User, len(v.Units), len(v.PendingDeletes), len(v.Receipts), len(v.Requests))
+	return fmt.Sprintf("vault{user: %q, units: %d, pending deletes: %d, receipts: %d, secrets: [redacted]}",
+		v.User, len(v.Units), len(v.PendingDeletes), len(v.Receipts))
 }
 
 // Format prints what String returns under every verb, %x and %#v included,

@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"testing"
-	"time"
 )
 
 func TestUnitLookup(t *testing.T) {
@@ -181,91 +179,6 @@ func TestAddReceipts(t *testing.T) {
 		r.Entry[0] ^= 0xff
 		if v.Receipts[1].Entry[0] != 0x0e {
 			t.Fatal("the vault's receipt changed with the caller's")
-		}
-	})
-}
-
-func TestAddRequests(t *testing.T) {
-	t.Run("requests are kept oldest first, the newest 5000", func(t *testing.T) {
-		v := testVault(t) // which holds two requests already
-		base := testTime.Truncate(time.Millisecond)
-		for i := range MaxRequests + 5 {
-			r := testRequest("cove", 0)
-			r.Time = base.Add(time.Duration(i) * time.Second)
-			if err := v.AddRequests(r); err != nil {
-				t.Fatal(err)
-			}
-		}
-		first, last := v.Requests[0].Time, v.Requests[MaxRequests-1].Time
-		if len(v.Requests) != MaxRequests || first.Sub(base) != 5*time.Second || last.Sub(base) != (MaxRequests+4)*time.Second {
-			t.Fatalf("kept %d requests from %v to %v", len(v.Requests), first, last)
-		}
-		if _, err := decode(mustEncode(t, v)); err != nil {
-			t.Fatalf("a vault of the most requests does not decode: %v", err)
-		}
-	})
-	t.Run("a request that breaks a rule is refused and none is added", func(t *testing.T) {
-		for _, bad := range []func(*Request){
-			func(r *Request) { r.Node = "Acme Corp" },
-			func(r *Request) { r.Nonce = r.Nonce[:15] },
-			func(r *Request) { r.Nonce = nil },
-			func(r *Request) { r.Time = time.Time{} },
-		} {
-			v := testVault(t)
-			r := testRequest("acme", 9)
-			bad(&r)
-			if err := v.AddRequests(testRequest("bolt", 8), r); !errors.Is(err, ErrInvalid) || len(v.Requests) != 2 {
-				t.Fatalf("AddRequests = %v with %d requests, want ErrInvalid and none added", err, len(v.Requests))
-			}
-		}
-	})
-	t.Run("the vault keeps its own copy of the nonce", func(t *testing.T) {
-		v := testVault(t)
-		r := testRequest("acme", 3)
-		if err := v.AddRequests(r); err != nil {
-			t.Fatal(err)
-		}
-		r.Nonce[0] ^= 0xff
-		if v.Requests[2].Nonce[0] != 3 {
-			t.Fatal("the vault's request changed with the caller's")
-		}
-	})
-	t.Run("the time is kept in UTC to the millisecond", func(t *testing.T) {
-		v := testVault(t)
-		r := testRequest("acme", 4)
-		r.Time = time.Date(2026, 1, 20, 17, 2, 5, 512999999, time.FixedZone("CET", 3600)) // with no monotonic reading
-		if err := v.AddRequests(r); err != nil {
-			t.Fatal(err)
-		}
-		want := time.Date(2026, 1, 20, 16, 2, 5, 512000000, time.UTC)
-		if got := v.Requests[2].Time; got != want {
-			t.Fatalf("the request's time is %v, want %v", got, want)
-		}
-		r.Time = time.Now() // with a monotonic reading, which the file cannot hold
-		if err := v.AddRequests(r); err != nil {
-			t.Fatal(err)
-		}
-		got, err := decode(mustEncode(t, v))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got.Requests, v.Requests) {
-			t.Fatal("the requests differ after a round trip")
-		}
-	})
-	t.Run("RequestsMayBePruned is true from MaxRequests on", func(t *testing.T) {
-		v := testVault(t)
-		v.Requests = nil
-		for i := range MaxRequests + 1 {
-			if got := v.RequestsMayBePruned(); got != (len(v.Requests) == MaxRequests) {
-				t.Fatalf("after %d requests: %v", len(v.Requests), got)
-			}
-			if err := v.AddRequests(testRequest("acme", byte(i))); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if len(v.Requests) != MaxRequests || !v.RequestsMayBePruned() {
-			t.Fatalf("%d requests kept after one was dropped, and RequestsMayBePruned is %v", len(v.Requests), v.RequestsMayBePruned())
 		}
 	})
 }

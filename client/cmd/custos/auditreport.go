@@ -35,22 +35,23 @@ version, signed with one time (custos signs every request of an unlock with the
 same time). For each unlock it prints the time, the user, the device (its peer ID),
 and which nodes released, refused or logged nothing. It flags:
 
-  - a release entry its device did not sign, or one request logged twice: the
-    node wrote or changed its log;
+  - a release entry its device did not sign: the node wrote or changed its log;
+    two releases for one request: the node served a replay, or logged twice;
   - an unlock released by fewer nodes than the threshold (counting the nodes not
     read as releases): no key can be made from it, unless a node that released
     its share did not log it;
   - a release to a device that is not this vault's;
   - a release to this vault's device for a request the vault did not send: the
-    vault records every release request it sends, answered or not, so this is
-    someone else holding the device key (a copy of the vault);
+    vault records every release request in its journal before it sends it, so
+    this is someone else holding the device key (a copy of the vault);
   - a receipt in the vault whose entry the node's log no longer holds.
 
 --unit is a label of the vault, or a unit ID in hex (as custos ls --json and the
 logs show it). The vault is used, without its password, when it holds the record or
 receipts of it; its own unlock that failed is then explained by its requests. The
-vault keeps the newest 5000 requests: once it has dropped some, unlocks no newer
-than the oldest it kept are checked as without the vault.
+journal keeps the newest 5000 requests: once it has dropped some, an unlock no newer
+than the newest it dropped is not checked against it (a release to another device is
+still flagged).
 
 By default the logs are read with the auditor key (as for audit log), from the
 nodes of --network, else of the vault's network file. With --mine they are read with
@@ -99,7 +100,9 @@ and verified (each is named), 2 usage.`,
 			if fromVault {
 				q.Device = c.Device()
 				q.Receipts = c.Receipts()
-				q.Requests, q.RequestsPruned = c.Requests()
+				if q.Requests, q.DroppedUntil, err = c.Requests(); err != nil {
+					return err
+				}
 			}
 
 			var logs map[string][]client.LoggedEntry
@@ -281,7 +284,7 @@ func printReport(out io.Writer, rep *auditor.UnitReport, q auditor.UnitQuery, la
 		if fromVault {
 			fmt.Fprintf(&b, "  receipts=%s", list(receipts))
 			if u.Unchecked {
-				b.WriteString("  (no newer than the vault's oldest request: not checked against it)")
+				b.WriteString("  (no newer than what the vault's journal dropped: not checked against it)")
 			} else if len(unasked) > 0 && u.Client == q.Device {
 				fmt.Fprintf(&b, "  not-asked=%s", list(unasked))
 			}

@@ -1,0 +1,385 @@
+package vault
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/custos-network/custos/node/api"
+)
+
+// The request journal is a text file beside the vault, appended to before
+// every release request is sent; docs/vault.md ("The request journal")
+// specifies it. It is apart from the vault because an append and a sync
+// are cheap, and rewriting the vault before every request is not.
+
+const (
+	// requestsFormat is the first line of every request journal: the
+	// format's name and version.
+	requestsFormat     = requestsFormatName + "1"
+	requestsFormatName = "custos-requests/"
+	droppedKey         = "dropped-until"
+	// journalTime is the one form of a time in the journal: UTC, to the
+	// millisecond.
+	journalTime = "2006-01-02T15:04:05.000Z"
+	// maxRequestLine is the longest request line: the longest node name
+	// (api.ValidNodeName), a time and a nonce in hex, and their separators.
+	maxRequestLine = 32 + 1 + len(journalTime) + 1 + 2*api.RequestNonceSize + 1
+	// maxJournalSize is the largest journal that is read: the header, a
+	// dropped-until line and 2*MaxRequests requests. An append that would
+	// reach 2*MaxRequests compacts the journal instead.
+	maxJournalSize = len(requestsFormat) + 1 + len(droppedKey) + 1 + len(journalTime) + 1 + 2*MaxRequests*maxRequestLine
+	// whyPrivate is why the journal must be the owner's alone.
+	whyPrivate = "it tells an audit which releases are this vault's"
+)
+
+// journalPath returns where the request journal of the vault at path is.
+func journalPath(path string) string { return path + ".requests" }
+
+// journalError words one of this package's sentinel errors for the journal,
+// and matches it with errors.Is.
+type journalError struct {
+	msg string
+	is  error
+}
+
+func (e *journalError) Error() string { return e.msg }
+func (e *journalError) Unwrap() error { return e.is }
+
+var (
+	errJournalCorrupt = &journalError{"the request journal is damaged", ErrCorrupt}
+	errJournalFormat  = &journalError{"unknown request journal format", ErrUnknownFormat}
+)
+
+// AppendRequests appends rs to the vault's request journal and syncs it to
+// disk before it returns: a request is sent only once it is recorded.
+// It refuses a request that breaks a rule (ErrInvalid; nothing written), a
+// closed handle (os.ErrClosed) and a damaged journal (ErrCorrupt, naming the
+// file: it is never written to then). When the journal holds 2*MaxRequests
+// requests it is compacted to the newest MaxRequests (atomically, as Save
+// writes the vault) and the newest time of those dropped is kept in it.
+//
+// Times are kept in UTC, to the millisecond, as the requests signed them.
+// The first append makes the journal, mode 0600; one that its group or
+// others may read or write is refused (ErrPermissions), as is one of
+// another format version (ErrUnknownFormat).
+func (h *Handle) AppendRequests(rs ...Request) error {
+	if h.lk == nil {
+		return fmt.Errorf("append requests: %w", os.ErrClosed)
+	}
+	add := make([]Request, len(rs))
+	for i, r := range rs {
+		r.Time = r.Time.UTC().Truncate(time.Millisecond)
+		if err := checkRequest(&r); err != nil {
+			return fmt.Errorf("append requests: %w: request %d: %w", ErrInvalid, i, err)
+		}
+		add[i] = r
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	path := journalPath(h.path)
+	if err := appendJournal(path, add); err != nil {
+		return fmt.Errorf("append requests to %s: %w", path, err)
+	}
+	return nil
+}
+
+// Requests returns copies of the requests in the journal, in the order they
+// were appended, and droppedUntil: the newest time of any request the
+// journal dropped (zero if none). A request no newer than droppedUntil may
+// have been dropped, so an audit cannot tell from the journal whether the
+// vault sent it. A missing journal is empty. A damaged one is ErrCorrupt.
+// One of another format version is ErrUnknownFormat, and one that its
+// group or others may read or write ErrPermissions.
+func (h *Handle) Requests() (rs []Request, droppedUntil time.Time, err error) {
+	if h.lk == nil {
+		return nil, time.Time{}, fmt.Errorf("read requests: %w", os.ErrClosed)
+	}
+	path := journalPath(h.path)
+	f, info, err := openPrivate(path, os.O_RDONLY, whyPrivate)
+	if errors.Is(err, ErrNotFound) {
+		return nil, time.Time{}, nil
+	} else if err != nil {
+		return nil, time.Time{}, fmt.Errorf("read requests from %s: %w", path, err)
+	}
+	defer f.Close()
+	j, err := readJournal(f, info.Size())
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("read requests from %s: %w", path, err)
+	}
+	return j.reqs, j.droppedUntil, nil
+}
+
+// appendJournal records add, which the caller checked, in the journal at
+// path.
+func appendJournal(path string, add []Request) error {
+	// One open for reading and appending, so that what is checked is what
+	// is written to.
+	f, info, err := openPrivate(path, os.O_RDWR|os.O_APPEND, whyPrivate)
+	if errors.Is(err, ErrNotFound) {
+		if len(add) >= 2*MaxRequests {
+			return new(journal).compact(path, add)
+		}
+		return createJournal(path, add)
+	} else if err != nil {
+		return err
+	}
+	defer f.Close()
+	j, err := readJournal(f, info.Size())
+	if err != nil {
+		return err
+	}
+	if len(j.reqs)+len(add) >= 2*MaxRequests {
+		return j.compact(path, add)
+	}
+	var b []byte
+	if j.end == 0 {
+		// The first append was cut short before its header was whole.
+		b = append(b, requestsFormat+"\n"...)
+	}
+	for i := range add {
+		b = appendRequestLine(b, &add[i])
+	}
+	if info.Size() > j.end {
+		// What a crash cut short was never sent: drop it, so that the new
+		// lines start on a line of their own.
+		if err := f.Truncate(j.end); err != nil {
+			return err
+		}
+	}
+	if _, err := f.Write(b); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// createJournal makes the journal at path with add in it. O_EXCL: the file
+// is new, so no link planted at the name is followed.
+func createJournal(path string, add []Request) error {
+	j := &journal{reqs: add}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(j.encode())
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		// What was written, if anything, is a cut-short append, which the
+		// next append mends.
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// compact rewrites the journal at path with the newest MaxRequests of its
+// requests and add, and moves dropped-until up to the newest time of those
+// it drops.
+func (j *journal) compact(path string, add []Request) error {
+	all := append(j.reqs, add...)
+	cut := len(all) - MaxRequests
+	for _, r := range all[:cut] {
+		if r.Time.After(j.droppedUntil) {
+			j.droppedUntil = r.Time
+		}
+	}
+	j.reqs = all[cut:]
+	return writeAtomic(path, j.encode())
+}
+
+// journal is a request journal in memory.
+type journal struct {
+	reqs         []Request
+	droppedUntil time.Time // zero if none dropped
+	// end is the length of the journal's complete lines, header included:
+	// bytes after it are an append that a crash cut short. It is 0 when
+	// even the header is not whole.
+	end int64
+}
+
+// readJournal reads and parses the size bytes of f.
+func readJournal(f *os.File, size int64) (*journal, error) {
+	if size > int64(maxJournalSize) {
+		return nil, fmt.Errorf("%w: it is %d bytes; a journal holds at most %d", errJournalCorrupt, size, maxJournalSize)
+	}
+	b := make([]byte, size)
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, fmt.Errorf("read: %w", err)
+	}
+	return parseJournal(b)
+}
+
+// parseJournal parses a journal file, ignoring a last line without its
+// newline. Errors match ErrCorrupt or ErrUnknownFormat, name the line and
+// quote at most a short, clipped token of it.
+func parseJournal(b []byte) (*journal, error) {
+	if len(b) > maxJournalSize {
+		return nil, fmt.Errorf("%w: it is %d bytes; a journal holds at most %d", errJournalCorrupt, len(b), maxJournalSize)
+	}
+	end := bytes.LastIndexByte(b, '\n') + 1
+	j := &journal{end: int64(end)}
+	if end == 0 {
+		// No line is whole: the first append was cut short, if this is
+		// the start of a header.
+		if !bytes.HasPrefix([]byte(requestsFormat+"\n"), b) {
+			return nil, headerError(string(b))
+		}
+		return j, nil
+	}
+	first, rest, _ := strings.Cut(string(b[:end]), "\n")
+	if first != requestsFormat {
+		return nil, headerError(first)
+	}
+	count := strings.Count(rest, "\n")
+	j.reqs = make([]Request, 0, count)
+	nonces := make([]byte, count*api.RequestNonceSize) // one allocation for all
+	for n := 2; rest != ""; n++ {
+		var line string
+		line, rest, _ = strings.Cut(rest, "\n")
+		node, tail, ok := strings.Cut(line, " ")
+		if ok && node == droppedKey && !strings.Contains(tail, " ") {
+			if n != 2 {
+				return nil, fmt.Errorf("%w: line %d: %s may only be line 2", errJournalCorrupt, n, droppedKey)
+			}
+			t, err := parseJournalTime(tail)
+			if err != nil {
+				return nil, fmt.Errorf("%w: line %d: %s: %w", errJournalCorrupt, n, droppedKey, err)
+			}
+			j.droppedUntil = t
+			continue
+		}
+		nonce := nonces[:api.RequestNonceSize:api.RequestNonceSize]
+		nonces = nonces[api.RequestNonceSize:]
+		r, err := parseRequestLine(line, nonce)
+		if err != nil {
+			return nil, fmt.Errorf("%w: line %d: %w", errJournalCorrupt, n, err)
+		}
+		j.reqs = append(j.reqs, r)
+	}
+	return j, nil
+}
+
+// headerError says what is wrong with a first line that is not
+// requestsFormat: another version of the format, or not the format at all.
+func headerError(line string) error {
+	if v, ok := strings.CutPrefix(line, requestsFormatName); ok {
+		if n, err := strconv.Atoi(v); err == nil && n > 1 && strconv.Itoa(n) == v {
+			return fmt.Errorf("%w %q: a newer custos wrote it (this one reads %q)", errJournalFormat, line, requestsFormat)
+		}
+	}
+	return fmt.Errorf("%w: line 1: the header is not %q", errJournalCorrupt, requestsFormat)
+}
+
+// parseRequestLine parses a request line, decoding its nonce into nonce.
+func parseRequestLine(line string, nonce []byte) (Request, error) {
+	node, rest, ok1 := strings.Cut(line, " ")
+	ts, hexNonce, ok2 := strings.Cut(rest, " ")
+	if !ok1 || !ok2 || strings.Contains(hexNonce, " ") {
+		return Request{}, errors.New("not a request: want a node name, a time and a nonce, each after a single space")
+	}
+	if !api.ValidNodeName(node) {
+		return Request{}, fmt.Errorf("node name %q is not 1 to 32 lower-case letters, digits and hyphens", clip(node))
+	}
+	t, err := parseJournalTime(ts)
+	if err != nil {
+		return Request{}, err
+	}
+	if !isLowerHex(hexNonce) || len(hexNonce) != 2*len(nonce) {
+		return Request{}, fmt.Errorf("the nonce is not %d lower-case hexadecimal digits", 2*api.RequestNonceSize)
+	}
+	hex.Decode(nonce, []byte(hexNonce)) // checked above
+	r := Request{Node: node, Time: t, Nonce: nonce}
+	if err := checkRequest(&r); err != nil {
+		return Request{}, err
+	}
+	return r, nil
+}
+
+func isLowerHex(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+var errJournalTime = errors.New("the time is not in the form 2006-01-02T15:04:05.000Z")
+
+// parseJournalTime reads a time written as journalTime writes it, and no
+// other way. It is time.Parse for the one layout, without its cost: the
+// journal may hold ten thousand times, read before every unlock.
+func parseJournalTime(s string) (time.Time, error) {
+	if len(s) != len(journalTime) {
+		return time.Time{}, errJournalTime
+	}
+	// The layout has a digit wherever s must have one, and elsewhere the
+	// character s must have.
+	for i := range len(s) {
+		if l := journalTime[i]; '0' <= l && l <= '9' {
+			if s[i] < '0' || s[i] > '9' {
+				return time.Time{}, errJournalTime
+			}
+		} else if s[i] != l {
+			return time.Time{}, errJournalTime
+		}
+	}
+	num := func(from, to int) int {
+		n := 0
+		for _, c := range []byte(s[from:to]) {
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := num(0, 4), num(5, 7), num(8, 10)
+	hour, minute, sec := num(11, 13), num(14, 16), num(17, 19)
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, num(20, 23)*int(time.Millisecond), time.UTC)
+	// time.Date carries what is out of range over (February 30 is March
+	// 2): only a time that exists comes back as written.
+	y, m, d := t.Date()
+	h, mi, se := t.Clock()
+	if y != year || int(m) != month || d != day || h != hour || mi != minute || se != sec {
+		return time.Time{}, errJournalTime
+	}
+	if err := checkTime(t); err != nil {
+		return time.Time{}, fmt.Errorf("the time: %w", err)
+	}
+	return t, nil
+}
+
+// encode writes the journal in its one form.
+func (j *journal) encode() []byte {
+	b := make([]byte, 0, len(requestsFormat)+1+len(droppedKey)+len(journalTime)+2+len(j.reqs)*maxRequestLine)
+	b = append(b, requestsFormat+"\n"...)
+	if !j.droppedUntil.IsZero() {
+		b = append(b, droppedKey+" "...)
+		b = j.droppedUntil.UTC().AppendFormat(b, journalTime)
+		b = append(b, '\n')
+	}
+	for i := range j.reqs {
+		b = appendRequestLine(b, &j.reqs[i])
+	}
+	return b
+}
+
+// appendRequestLine appends r's line to b.
+func appendRequestLine(b []byte, r *Request) []byte {
+	b = append(b, r.Node...)
+	b = append(b, ' ')
+	b = r.Time.UTC().AppendFormat(b, journalTime)
+	b = append(b, ' ')
+	b = hex.AppendEncode(b, r.Nonce)
+	return append(b, '\n')
+}

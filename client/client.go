@@ -42,6 +42,8 @@ type Client struct {
 	mu       sync.Mutex // guards the vault's contents and unlocked
 	unlocked bool
 	pw       threshold.PasswordKey
+	unsaved  int       // unlocks whose receipts are not saved yet
+	saved    time.Time // when receipts were last saved
 
 	// Logins that an Unlock stopped waiting for go on under bg, until
 	// Close cancels it and waits for them.
@@ -106,7 +108,7 @@ func Open(path string, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{opts: opts, log: opts.Logger, vh: vh, v: vh.Vault()}
+	c := &Client{opts: opts, log: opts.Logger, vh: vh, v: vh.Vault(), saved: time.Now()}
 	c.bg, c.bgCancel = context.WithCancel(context.Background())
 	if err := c.start(); err != nil {
 		vh.Close()
@@ -171,10 +173,16 @@ func (c *Client) Requests() (rs []vault.Request, droppedUntil time.Time, err err
 	return c.vh.Requests()
 }
 
-// Close locks the client, stops its host and releases the vault.
+// Close saves the receipts not saved yet (see GetMany), locks the client,
+// stops its host and releases the vault.
 func (c *Client) Close() error {
 	c.bgCancel()
 	c.bgWait.Wait()
+	c.mu.Lock()
+	if c.unsaved > 0 {
+		c.saveReceipts()
+	}
+	c.mu.Unlock()
 	c.Lock()
 	var errs []error
 	if c.host != nil {

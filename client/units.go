@@ -227,8 +227,8 @@ func (c *Client) Get(ctx context.Context, label string) (*Record, error) {
 // fewer than its threshold of nodes gave a good share for fails the whole
 // call with a *QuorumError naming each node and why. The verified receipts
 // are kept in the vault (vault.MaxReceipts, the newest), also of an unlock
-// that failed: every release a node logged for this device and answered in
-// time has its receipt, which custos audit report relies on.
+// that failed, and saved with it every 64 unlocks, every minute and on
+// Close.
 func (c *Client) GetMany(ctx context.Context, labels []string) ([]*Record, error) {
 	if err := c.needUnlocked(); err != nil {
 		return nil, err
@@ -266,22 +266,41 @@ func (c *Client) GetMany(ctx context.Context, labels []string) ([]*Record, error
 	return recs, nil
 }
 
-// keepReceipts adds the verified receipts of an unlock to the vault and
-// saves it. A vault that cannot be saved is logged, not made the unlock's
-// failure.
+// Receipts are saved with the vault at most every receiptBatch unlocks or
+// receiptDelay, whichever comes first, and when the client closes: a save
+// rewrites the whole vault. The request journal, not the receipts, is what
+// an audit needs to tell this vault's releases from others'.
+const (
+	receiptBatch = 64
+	receiptDelay = time.Minute
+)
+
+// keepReceipts adds the verified receipts of an unlock to the vault, and
+// saves it when it is time to. A vault that cannot be saved is logged, not
+// made the unlock's failure.
 func (c *Client) keepReceipts(got *released) {
 	if len(got.receipts) == 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	err := c.v.AddReceipts(got.receipts...)
-	if err == nil {
-		err = c.vh.Save()
-	}
-	if err != nil {
+	if err := c.v.AddReceipts(got.receipts...); err != nil {
 		c.log.Warn("the release receipts could not be kept in the vault", zap.Error(err))
+		return
 	}
+	if c.unsaved++; c.unsaved >= receiptBatch || time.Since(c.saved) >= receiptDelay {
+		c.saveReceipts()
+	}
+}
+
+// saveReceipts saves the vault for the receipts not saved yet. The caller
+// holds c.mu.
+func (c *Client) saveReceipts() {
+	if err := c.vh.Save(); err != nil {
+		c.log.Warn("the release receipts could not be kept in the vault", zap.Error(err))
+		return
+	}
+	c.unsaved, c.saved = 0, time.Now()
 }
 
 // released holds what each node answered: shares[node][unit] and the node's

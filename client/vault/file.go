@@ -76,6 +76,9 @@ type Handle struct {
 	path string
 	lk   *fileLock // nil once closed
 	v    *Vault
+	// journal is what this handle last read or wrote of the request
+	// journal, so that an append need not read it again (nil: read it).
+	journal *journalTail
 }
 
 // Open locks the vault at path, waiting up to 5 seconds for another process

@@ -86,10 +86,21 @@ func (h *Handle) AppendRequests(rs ...Request) error {
 		return nil
 	}
 	path := journalPath(h.path)
-	if err := appendJournal(path, add); err != nil {
+	tail, err := appendJournal(path, add, h.journal)
+	h.journal = tail
+	if err != nil {
 		return fmt.Errorf("append requests to %s: %w", path, err)
 	}
 	return nil
+}
+
+// journalTail is what an append needs to know of a journal that it wrote
+// last: its length and how many requests it holds. The vault's lock keeps
+// other custos processes from writing in between; a journal of another
+// length than recorded is read again.
+type journalTail struct {
+	size  int64
+	count int
 }
 
 // Requests returns copies of the requests in the journal, in the order they
@@ -119,52 +130,70 @@ func (h *Handle) Requests() (rs []Request, droppedUntil time.Time, err error) {
 }
 
 // appendJournal records add, which the caller checked, in the journal at
-// path.
-func appendJournal(path string, add []Request) error {
+// path, and returns what it then knows of the journal (nil if nothing).
+// With last, what the previous append left, and a journal of that length,
+// it appends without reading the journal again.
+func appendJournal(path string, add []Request, last *journalTail) (*journalTail, error) {
 	// One open for reading and appending, so that what is checked is what
 	// is written to.
 	f, info, err := openPrivate(path, os.O_RDWR|os.O_APPEND, whyPrivate)
 	if errors.Is(err, ErrNotFound) {
+		j := &journal{reqs: add}
 		if len(add) >= 2*MaxRequests {
-			return new(journal).compact(path, add)
+			j.reqs = nil
+			err = j.compact(path, add)
+		} else {
+			err = createJournal(path, j)
 		}
-		return createJournal(path, add)
+		if err != nil {
+			return nil, err
+		}
+		return j.tail(), nil
 	} else if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
-	j, err := readJournal(f, info.Size())
-	if err != nil {
-		return err
-	}
-	if len(j.reqs)+len(add) >= 2*MaxRequests {
-		return j.compact(path, add)
-	}
 	var b []byte
-	if j.end == 0 {
-		// The first append was cut short before its header was whole.
-		b = append(b, requestsFormat+"\n"...)
+	tail := last
+	if tail == nil || tail.size != info.Size() || tail.count+len(add) >= 2*MaxRequests {
+		j, err := readJournal(f, info.Size())
+		if err != nil {
+			return nil, err
+		}
+		if len(j.reqs)+len(add) >= 2*MaxRequests {
+			if err := j.compact(path, add); err != nil {
+				return nil, err
+			}
+			return j.tail(), nil
+		}
+		if j.end == 0 {
+			// The first append was cut short before its header was whole.
+			b = append(b, requestsFormat+"\n"...)
+		}
+		if info.Size() > j.end {
+			// What a crash cut short was never sent: drop it, so that the
+			// new lines start on a line of their own.
+			if err := f.Truncate(j.end); err != nil {
+				return nil, err
+			}
+		}
+		tail = &journalTail{size: j.end, count: len(j.reqs)}
 	}
 	for i := range add {
 		b = appendRequestLine(b, &add[i])
 	}
-	if info.Size() > j.end {
-		// What a crash cut short was never sent: drop it, so that the new
-		// lines start on a line of their own.
-		if err := f.Truncate(j.end); err != nil {
-			return err
-		}
-	}
 	if _, err := f.Write(b); err != nil {
-		return err
+		return nil, err
 	}
-	return f.Sync()
+	if err := f.Sync(); err != nil {
+		return nil, err
+	}
+	return &journalTail{size: tail.size + int64(len(b)), count: tail.count + len(add)}, nil
 }
 
-// createJournal makes the journal at path with add in it. O_EXCL: the file
-// is new, so no link planted at the name is followed.
-func createJournal(path string, add []Request) error {
-	j := &journal{reqs: add}
+// createJournal makes the journal at path holding j. O_EXCL: the file is
+// new, so no link planted at the name is followed.
+func createJournal(path string, j *journal) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
@@ -197,6 +226,12 @@ func (j *journal) compact(path string, add []Request) error {
 	}
 	j.reqs = all[cut:]
 	return writeAtomic(path, j.encode())
+}
+
+// tail is what an append needs to know of j once it is on disk as encode
+// writes it.
+func (j *journal) tail() *journalTail {
+	return &journalTail{size: int64(len(j.encode())), count: len(j.reqs)}
 }
 
 // journal is a request journal in memory.

@@ -453,3 +453,26 @@ func TestCreateRefusesAnotherVaultsJournal(t *testing.T) {
 		t.Fatalf("Create made a vault beside another vault's journal")
 	}
 }
+
+// An append reads the journal again when it is not as this handle left it:
+// a line written behind its back is checked like any other.
+func TestJournalChangedBehindTheHandleIsReadAgain(t *testing.T) {
+	h, path := openNew(t)
+	start := testTime.Truncate(time.Millisecond)
+	for i := range 3 {
+		if err := h.AppendRequests(numbered(i, start)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.OpenFile(path+".requests", os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("not a request\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := h.AppendRequests(numbered(3, start)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("append to a journal changed behind the handle: %v, want ErrCorrupt", err)
+	}
+}

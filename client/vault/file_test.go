@@ -352,15 +352,7 @@ func TestSaveRefusesInvalidVault(t *testing.T) {
 }
 
 func TestSaveSortsUnits(t *testing.T) {
-	path := vaultPath(t)
-	if err := Create(path, testVault(t)); err != nil {
-		t.Fatal(err)
-	}
-	h, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h, _ := openNew(t)
 	v := h.Vault()
 	v.Units = append(v.Units, testUnit(t, "aaa", 0x40)) // appended out of order
 	if err := h.Save(); err != nil {
@@ -372,14 +364,7 @@ func TestSaveSortsUnits(t *testing.T) {
 }
 
 func TestCloseIsIdempotentAndEndsSaving(t *testing.T) {
-	path := vaultPath(t)
-	if err := Create(path, testVault(t)); err != nil {
-		t.Fatal(err)
-	}
-	h, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, _ := openNew(t)
 	if err := h.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}

@@ -190,3 +190,19 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// openNew creates a vault at a fresh path and opens it; the handle is
+// closed when the test ends.
+func openNew(t *testing.T) (*Handle, string) {
+	t.Helper()
+	path := vaultPath(t)
+	if err := Create(path, testVault(t)); err != nil {
+		t.Fatal(err)
+	}
+	h, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h, path
+}

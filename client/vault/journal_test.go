@@ -15,22 +15,6 @@ import (
 	"github.com/custos-network/custos/node/api"
 )
 
-// openNew creates a vault at a fresh path and opens it; the handle is
-// closed when the test ends.
-func openNew(t *testing.T) (*Handle, string) {
-	t.Helper()
-	path := vaultPath(t)
-	if err := Create(path, testVault(t)); err != nil {
-		t.Fatal(err)
-	}
-	h, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	return h, path
-}
-
 func mustRequests(t *testing.T, h *Handle) ([]Request, time.Time) {
 	t.Helper()
 	rs, until, err := h.Requests()

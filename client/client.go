@@ -400,7 +400,7 @@ func (c *Client) login(ctx context.Context, n *custodian) error {
 	s, err := c.host.NewStream(ctx, n.info.ID, api.ProtocolLogin)
 	if err != nil {
 		c.forget(ctx, n)
-		return fmt.Errorf("open login: %w", unwrapDial(err))
+		return fmt.Errorf("open login: %w", DialCause(err))
 	}
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(c.opts.Timeout))

@@ -91,14 +91,14 @@ func (c *Client) connect(ctx context.Context, n *custodian) error {
 		return fmt.Errorf("%w (it is %s)", ErrImpostor, mismatch.Actual)
 	}
 	if err != nil {
-		return fmt.Errorf("cannot reach it: %w", unwrapDial(err))
+		return fmt.Errorf("cannot reach it: %w", DialCause(err))
 	}
 	return nil
 }
 
-// unwrapDial shortens libp2p's dial errors, which list every address
+// DialCause shortens libp2p's dial errors, which list every address
 // tried, to their cause.
-func unwrapDial(err error) error {
+func DialCause(err error) error {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return errors.New("timed out")
@@ -120,7 +120,7 @@ func (c *Client) call(ctx context.Context, n *custodian, p protocol.ID, req, res
 	s, err := c.host.NewStream(ctx, n.info.ID, p)
 	if err != nil {
 		c.forget(ctx, n)
-		return fmt.Errorf("open %s: %w", p, unwrapDial(err))
+		return fmt.Errorf("open %s: %w", p, DialCause(err))
 	}
 	deadline := time.Now().Add(c.opts.Timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -17,7 +16,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/core/sec"
-	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"golang.org/x/mod/sumdb/tlog"
 	"google.golang.org/protobuf/proto"
 
@@ -138,7 +136,7 @@ func (a *nodeAudit) head(ctx context.Context) (api.Checkpoint, []byte, bool) {
 		a.fail(Unreachable, -1, "unreachable: the node presented another key than the network file pins (it is %s)", mismatch.Actual)
 		return api.Checkpoint{}, nil, false
 	case err != nil:
-		a.fail(Unreachable, -1, "unreachable: %v", dialError(err))
+		a.fail(Unreachable, -1, "unreachable: %v", client.DialCause(err))
 		return api.Checkpoint{}, nil, false
 	}
 
@@ -326,22 +324,6 @@ func (a *nodeAudit) call(ctx context.Context, p protocol.ID, req, resp proto.Mes
 		return fmt.Errorf("read answer: %w", err)
 	}
 	return s.Close()
-}
-
-// dialError shortens libp2p's dial errors, which list every address tried,
-// to their cause.
-func dialError(err error) error {
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
-		return errors.New("timed out")
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return errors.New("connection refused")
-	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return errors.New("no route to it")
-	case errors.Is(err, swarm.ErrNoAddresses):
-		return errors.New("no addresses to dial")
-	}
-	return err
 }
 
 func hashes(bs [][]byte) ([]tlog.Hash, error) {

@@ -40,7 +40,7 @@ func (s *seenRequests) add(device peer.ID, nonce []byte, asked, now time.Time) (
 	if _, ok := s.seen[key]; ok {
 		return false, false
 	}
-	if len(s.seen) >= s.pruneAt {
+	if len(s.seen) >= min(s.pruneAt, maxSeenRequests) {
 		for k, t := range s.seen {
 			if now.Sub(t) > maxClockSkew {
 				delete(s.seen, k)
@@ -79,7 +79,7 @@ func (n *Node) seedSeenRequests() error {
 				return nil
 			}
 			device, err := peer.IDFromBytes(e.ClientPeerId)
-			if e.Kind != api.EntryKind_RELEASE || err != nil || signatureRefused(e) {
+			if e.Kind != api.EntryKind_RELEASE || err != nil || refusedBeforeSeen(e) {
 				continue
 			}
 			n.seen.add(device, e.RequestNonce, time.UnixMilli(int64(e.RequestTimeUnixMs)), now)
@@ -88,8 +88,10 @@ func (n *Node) seedSeenRequests() error {
 	})
 }
 
-// signatureRefused reports whether e records a request refused for its
-// signature: one never taken, so not remembered.
-func signatureRefused(e *api.Entry) bool {
-	return e.Outcome == api.Code_UNAUTHENTICATED
+// refusedBeforeSeen reports whether e records a request refused before
+// doRelease remembers it: for its signature (UNAUTHENTICATED) or its clock
+// (INVALID_ARGUMENT; a replay, refused with that code too, is remembered
+// already).
+func refusedBeforeSeen(e *api.Entry) bool {
+	return e.Outcome == api.Code_UNAUTHENTICATED || e.Outcome == api.Code_INVALID_ARGUMENT
 }

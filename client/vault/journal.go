@@ -138,17 +138,10 @@ func appendJournal(path string, add []Request, last *journalTail) (*journalTail,
 	// is written to.
 	f, info, err := openPrivate(path, os.O_RDWR|os.O_APPEND, whyPrivate)
 	if errors.Is(err, ErrNotFound) {
-		j := &journal{reqs: add}
 		if len(add) >= 2*MaxRequests {
-			j.reqs = nil
-			err = j.compact(path, add)
-		} else {
-			err = createJournal(path, j)
+			return new(journal).compact(path, add)
 		}
-		if err != nil {
-			return nil, err
-		}
-		return j.tail(), nil
+		return createJournal(path, &journal{reqs: add})
 	} else if err != nil {
 		return nil, err
 	}
@@ -161,10 +154,7 @@ func appendJournal(path string, add []Request, last *journalTail) (*journalTail,
 			return nil, err
 		}
 		if len(j.reqs)+len(add) >= 2*MaxRequests {
-			if err := j.compact(path, add); err != nil {
-				return nil, err
-			}
-			return j.tail(), nil
+			return j.compact(path, add)
 		}
 		if j.end == 0 {
 			// The first append was cut short before its header was whole.
@@ -193,12 +183,13 @@ func appendJournal(path string, add []Request, last *journalTail) (*journalTail,
 
 // createJournal makes the journal at path holding j. O_EXCL: the file is
 // new, so no link planted at the name is followed.
-func createJournal(path string, j *journal) error {
+func createJournal(path string, j *journal) (*journalTail, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = f.Write(j.encode())
+	b := j.encode()
+	_, err = f.Write(b)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -208,15 +199,18 @@ func createJournal(path string, j *journal) error {
 	if err != nil {
 		// What was written, if anything, is a cut-short append, which the
 		// next append mends.
-		return err
+		return nil, err
 	}
-	return syncDir(filepath.Dir(path))
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return nil, err
+	}
+	return &journalTail{size: int64(len(b)), count: len(j.reqs)}, nil
 }
 
 // compact rewrites the journal at path with the newest MaxRequests of its
 // requests and add, and moves dropped-until up to the newest time of those
 // it drops.
-func (j *journal) compact(path string, add []Request) error {
+func (j *journal) compact(path string, add []Request) (*journalTail, error) {
 	all := append(j.reqs, add...)
 	cut := len(all) - MaxRequests
 	for _, r := range all[:cut] {
@@ -225,13 +219,11 @@ func (j *journal) compact(path string, add []Request) error {
 		}
 	}
 	j.reqs = all[cut:]
-	return writeAtomic(path, j.encode())
-}
-
-// tail is what an append needs to know of j once it is on disk as encode
-// writes it.
-func (j *journal) tail() *journalTail {
-	return &journalTail{size: int64(len(j.encode())), count: len(j.reqs)}
+	b := j.encode()
+	if err := writeAtomic(path, b); err != nil {
+		return nil, err
+	}
+	return &journalTail{size: int64(len(b)), count: len(j.reqs)}, nil
 }
 
 // journal is a request journal in memory.
@@ -354,38 +346,10 @@ func isLowerHex(s string) bool {
 var errJournalTime = errors.New("the time is not in the form 2006-01-02T15:04:05.000Z")
 
 // parseJournalTime reads a time written as journalTime writes it, and no
-// other way. It is time.Parse for the one layout, without its cost: the
-// journal may hold ten thousand times, read before every unlock.
+// other way: what time.Parse accepts must format back to s.
 func parseJournalTime(s string) (time.Time, error) {
-	if len(s) != len(journalTime) {
-		return time.Time{}, errJournalTime
-	}
-	// The layout has a digit wherever s must have one, and elsewhere the
-	// character s must have.
-	for i := range len(s) {
-		if l := journalTime[i]; '0' <= l && l <= '9' {
-			if s[i] < '0' || s[i] > '9' {
-				return time.Time{}, errJournalTime
-			}
-		} else if s[i] != l {
-			return time.Time{}, errJournalTime
-		}
-	}
-	num := func(from, to int) int {
-		n := 0
-		for _, c := range []byte(s[from:to]) {
-			n = n*10 + int(c-'0')
-		}
-		return n
-	}
-	year, month, day := num(0, 4), num(5, 7), num(8, 10)
-	hour, minute, sec := num(11, 13), num(14, 16), num(17, 19)
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, num(20, 23)*int(time.Millisecond), time.UTC)
-	// time.Date carries what is out of range over (February 30 is March
-	// 2): only a time that exists comes back as written.
-	y, m, d := t.Date()
-	h, mi, se := t.Clock()
-	if y != year || int(m) != month || d != day || h != hour || mi != minute || se != sec {
+	t, err := time.Parse(journalTime, s)
+	if err != nil || t.Format(journalTime) != s {
 		return time.Time{}, errJournalTime
 	}
 	if err := checkTime(t); err != nil {

@@ -178,13 +178,13 @@ func (c *Client) Requests() (rs []vault.Request, droppedUntil time.Time, err err
 func (c *Client) Close() error {
 	c.bgCancel()
 	c.bgWait.Wait()
+	var errs []error
 	c.mu.Lock()
 	if c.unsaved > 0 {
-		c.saveReceipts()
+		errs = append(errs, c.saveReceipts())
 	}
 	c.mu.Unlock()
 	c.Lock()
-	var errs []error
 	if c.host != nil {
 		errs = append(errs, c.host.Close())
 	}

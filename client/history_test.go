@@ -164,7 +164,7 @@ func TestUnlockNeedsItsRequestsRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	if rec, err := c.Get(ctx, "acme-portal"); rec != nil || !errors.Is(err, vault.ErrCorrupt) {
-		t.Fatalf("get with a damaged journal: %v, %v; want vault.ErrCorrupt", rec, err)
+		t.Fatalf("get with a damaged journal: a record %v, %v; want none and vault.ErrCorrupt", rec != nil, err)
 	}
 	logged, failed, err := c.Log(ctx)
 	if err != nil || len(failed) > 0 {

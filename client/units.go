@@ -227,8 +227,8 @@ func (c *Client) Get(ctx context.Context, label string) (*Record, error) {
 // fewer than its threshold of nodes gave a good share for fails the whole
 // call with a *QuorumError naming each node and why. The verified receipts
 // are kept in the vault (vault.MaxReceipts, the newest), also of an unlock
-// that failed, and saved with it every 64 unlocks, every minute and on
-// Close.
+// that failed, and saved with it every 64 unlocks, at the first unlock a
+// minute after the last save, and on Close.
 func (c *Client) GetMany(ctx context.Context, labels []string) ([]*Record, error) {
 	if err := c.needUnlocked(); err != nil {
 		return nil, err
@@ -266,10 +266,11 @@ func (c *Client) GetMany(ctx context.Context, labels []string) ([]*Record, error
 	return recs, nil
 }
 
-// Receipts are saved with the vault at most every receiptBatch unlocks or
-// receiptDelay, whichever comes first, and when the client closes: a save
-// rewrites the whole vault. The request journal, not the receipts, is what
-// an audit needs to tell this vault's releases from others'.
+// Receipts are saved with the vault after receiptBatch unlocks, or at the
+// first unlock receiptDelay after the last save, and when the client
+// closes: a save rewrites the whole vault. The request journal, not the
+// receipts, is what an audit needs to tell this vault's releases from
+// others'.
 const (
 	receiptBatch = 64
 	receiptDelay = time.Minute
@@ -289,18 +290,20 @@ func (c *Client) keepReceipts(got *released) {
 		return
 	}
 	if c.unsaved++; c.unsaved >= receiptBatch || time.Since(c.saved) >= receiptDelay {
-		c.saveReceipts()
+		if err := c.saveReceipts(); err != nil {
+			c.log.Warn("the release receipts could not be kept in the vault", zap.Error(err))
+		}
 	}
 }
 
 // saveReceipts saves the vault for the receipts not saved yet. The caller
 // holds c.mu.
-func (c *Client) saveReceipts() {
+func (c *Client) saveReceipts() error {
 	if err := c.vh.Save(); err != nil {
-		c.log.Warn("the release receipts could not be kept in the vault", zap.Error(err))
-		return
+		return fmt.Errorf("save the release receipts: %w", err)
 	}
 	c.unsaved, c.saved = 0, time.Now()
+	return nil
 }
 
 // released holds what each node answered: shares[node][unit] and the node's

@@ -153,16 +153,16 @@ and verified (each is named), 2 usage.`,
 // aboutUnit keeps, of a node's log, the release entries that name q's unit
 // and the entries the vault's receipts are of: all ReportUnit looks at.
 func aboutUnit(q auditor.UnitQuery) func(*client.LoggedEntry) bool {
-	receipted := map[string]bool{}
+	type at struct {
+		node  string
+		index uint64
+	}
+	receipted := map[at]bool{}
 	for _, r := range q.Receipts {
-		receipted[fmt.Sprintf("%s/%d", r.Node, r.Index)] = true
+		receipted[at{r.Node, r.Index}] = true
 	}
 	return func(le *client.LoggedEntry) bool {
-		if receipted[fmt.Sprintf("%s/%d", le.Node, le.Index)] {
-			return true
-		}
-		return le.Entry.Kind == api.EntryKind_RELEASE &&
-			slices.ContainsFunc(le.Entry.Units, func(u *api.UnitRef) bool { return string(u.GetUnitId()) == string(q.Unit[:]) })
+		return receipted[at{le.Node, le.Index}] || (le.Entry.Kind == api.EntryKind_RELEASE && hasUnit(le.Entry, q.Unit[:]))
 	}
 }
 

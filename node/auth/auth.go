@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -58,6 +59,11 @@ type Service struct {
 	open  bool // enrollment: open
 	now   func() time.Time
 	hello *limits.Limiter // login challenges per device
+	// strangers bounds the logged refusals of devices that are not
+	// enrolled (auth.stranger_log); unlogged counts those refused unlogged
+	// since the last logged one.
+	strangers *limits.Limiter
+	unlogged  atomic.Int64
 
 	mu       sync.Mutex
 	pending  map[peer.ID]challenge
@@ -72,9 +78,10 @@ func New(s *store.Store, l *audit.Log, node peer.ID, enrollment string, cfg conf
 	}
 	return &Service{
 		store: s, log: l, node: node, cfg: cfg, open: enrollment == "open", now: now,
-		hello:    limits.New(cfg.Logins, maxPending, now),
-		pending:  map[peer.ID]challenge{},
-		sessions: map[peer.ID]*Session{},
+		hello:     limits.New(cfg.Logins, maxPending, now),
+		strangers: limits.New(cfg.StrangerLog, 1, now),
+		pending:   map[peer.ID]challenge{},
+		sessions:  map[peer.ID]*Session{},
 	}
 }
 
@@ -82,6 +89,23 @@ func New(s *store.Store, l *audit.Log, node peer.ID, enrollment string, cfg conf
 func (s *Service) record(tx *store.Tx, e *api.Entry) error {
 	_, err := s.log.AppendEntry(tx, e, s.now())
 	return err
+}
+
+// refuseStranger refuses a login or enrollment of a device that is not
+// enrolled, with outcome, and logs the refusal within tx while
+// auth.stranger_log allows. Past it the refusal is the same but unlogged:
+// it counts no guess against any account, and the next logged one says how
+// many went unlogged before it.
+func (s *Service) refuseStranger(tx *store.Tx, entry *api.Entry, outcome error, reason string) (error, error) {
+	if ok, _ := s.strangers.Allow(""); !ok {
+		s.unlogged.Add(1)
+		return outcome, nil
+	}
+	if n := s.unlogged.Swap(0); n > 0 {
+		reason = fmt.Sprintf("%s (after %d refusals like it not logged: auth.stranger_log)", reason, n)
+	}
+	entry.Outcome, entry.Reason = code(outcome), reason
+	return outcome, s.record(tx, entry)
 }
 
 // decide runs fn in one durable update and returns the outcome fn chose.
@@ -126,11 +150,10 @@ func (s *Service) Enroll(ctx context.Context, device peer.ID, req *api.EnrollReq
 				return nil, err
 			}
 		}
-		entry.Outcome = code(outcome)
 		if outcome != nil {
-			entry.Reason = outcome.Error()
+			return s.refuseStranger(tx, entry, outcome, outcome.Error())
 		}
-		return outcome, s.record(tx, entry)
+		return nil, s.record(tx, entry)
 	})
 }
 

@@ -76,11 +76,11 @@ func (s *Service) Login(ctx context.Context, device peer.ID, signature []byte) (
 		}
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			return refuse(errBadLogin, "unknown user")
+			return s.refuseStranger(tx, entry, errBadLogin, "unknown user")
 		case err != nil:
 			return nil, err
 		case !bytes.Equal(a.DevicePeerID, []byte(device)):
-			return refuse(errBadLogin, "another device")
+			return s.refuseStranger(tx, entry, errBadLogin, "another device")
 		case a.Locked:
 			return refuse(errLocked, "the account is locked")
 		case s.now().Before(a.NextAttempt):

@@ -58,6 +58,10 @@ type Auth struct {
 	BackoffMax       time.Duration `yaml:"backoff_max"`   // the most the wait grows to
 	InviteTTL        time.Duration `yaml:"invite_ttl"`    // how long an invite token stays valid
 	Logins           Bucket        `yaml:"logins"`        // login challenges per device
+	// StrangerLog bounds the log entries of refused logins and enrollments
+	// from devices that are not enrolled, node-wide: anyone can make fresh
+	// keys, and each refusal would otherwise grow the log.
+	StrangerLog Bucket `yaml:"stranger_log"`
 }
 
 // Limits configures rate limits and resource limits.
@@ -104,6 +108,7 @@ func Default(name string) Config {
 			BackoffMax:       5 * time.Minute,
 			InviteTTL:        72 * time.Hour,
 			Logins:           Bucket{Burst: 30, Every: 2 * time.Second},
+			StrangerLog:      Bucket{Burst: 100, Every: 10 * time.Second},
 		},
 		Limits: Limits{
 			UnitReleases:      Bucket{Burst: 10, Every: time.Minute},

@@ -107,6 +107,7 @@ func (c *Config) validate(p *problems) {
 	}
 	checkDuration(p, "auth.invite_ttl", a.InviteTTL)
 	checkBucket(p, "auth.logins", a.Logins)
+	checkBucket(p, "auth.stranger_log", a.StrangerLog)
 
 	l := &c.Limits
 	checkBucket(p, "limits.unit_releases", l.UnitReleases)

@@ -46,6 +46,9 @@ var help = map[string]string{
 	"auth.logins":             "Login challenges one device may ask for; guesses are limited apart, by failures.",
 	"auth.logins.burst":       "Challenges allowed at once.",
 	"auth.logins.every":       "One more challenge allowed per this much time.",
+	"auth.stranger_log":       "Log entries of refusals to devices not enrolled here (node-wide); past it, unlogged.",
+	"auth.stranger_log.burst": "Refusals logged at once.",
+	"auth.stranger_log.every": "One more logged refusal allowed per this much time.",
 
 	"limits":                      "Rate and resource limits. A bucket allows burst releases at once, then one per every.",
 	"limits.unit_releases":        "Share releases of one unit (record) to one user.",

@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
@@ -111,6 +112,10 @@ func New(cfg *config.Config, log *zap.Logger) (_ *Node, err error) {
 		return nil, err
 	}
 	n.auth = auth.New(n.store, n.audit, id, cfg.Enrollment, cfg.Auth, nil)
+	n.metrics.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "custos_unlogged_refusals_total",
+		Help: "Refused logins and enrollments of devices not enrolled here that went unlogged (auth.stranger_log).",
+	}, func() float64 { return float64(n.auth.UnloggedRefusals()) }))
 	n.units = limits.New(cfg.Limits.UnitReleases, maxLimiterKeys, nil)
 	n.users = limits.New(cfg.Limits.UserReleases, maxLimiterKeys, nil)
 	n.seen = newSeenRequests()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +48,9 @@ func TestStrangerRefusalsAreBounded(t *testing.T) {
 	}
 	if got := len(rawLog(t, n)) - start; got != 3 {
 		t.Fatalf("%d refusals of strangers logged, want the burst of 3", got)
+	}
+	if _, body := get(t, "http://"+n.OpsAddrForTest()+"/metrics"); !regexp.MustCompile(`(?m)^custos_unlogged_refusals_total 8$`).MatchString(body) {
+		t.Errorf("/metrics does not count the 8 unlogged refusals")
 	}
 
 	// An enrolled user's failed logins are still every one logged.

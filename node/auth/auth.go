@@ -64,6 +64,8 @@ type Service struct {
 	// since the last logged one.
 	strangers *limits.Limiter
 	unlogged  atomic.Int64
+	// unloggedTotal counts every refusal left unlogged, for the metrics.
+	unloggedTotal atomic.Int64
 
 	mu       sync.Mutex
 	pending  map[peer.ID]challenge
@@ -91,6 +93,10 @@ func (s *Service) record(tx *store.Tx, e *api.Entry) error {
 	return err
 }
 
+// UnloggedRefusals is how many refusals of devices not enrolled went
+// unlogged since the service started (auth.stranger_log).
+func (s *Service) UnloggedRefusals() int64 { return s.unloggedTotal.Load() }
+
 // refuseStranger refuses a login or enrollment of a device that is not
 // enrolled, with outcome, and logs the refusal within tx while
 // auth.stranger_log allows. Past it the refusal is the same but unlogged:
@@ -99,6 +105,7 @@ func (s *Service) record(tx *store.Tx, e *api.Entry) error {
 func (s *Service) refuseStranger(tx *store.Tx, entry *api.Entry, outcome error, reason string) (error, error) {
 	if ok, _ := s.strangers.Allow(""); !ok {
 		s.unlogged.Add(1)
+		s.unloggedTotal.Add(1)
 		return outcome, nil
 	}
 	if n := s.unlogged.Swap(0); n > 0 {

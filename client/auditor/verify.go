@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/custos-network/custos/client"
+	"github.com/custos-network/custos/internal/atomicfile"
 	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/node/audit"
 )
@@ -209,32 +210,11 @@ func (a *nodeAudit) checkState(ctx context.Context, cp api.Checkpoint, signed []
 // record writes the signed checkpoint to path atomically: a crash leaves
 // the old record or the new one, never a mix.
 func (a *nodeAudit) record(path string, signed []byte) bool {
-	if err := writeAtomic(path, signed); err != nil {
+	if err := atomicfile.Write(path, "", signed); err != nil {
 		a.fail(StateError, -1, "record the checkpoint: %v", err)
 		return false
 	}
 	return true
-}
-
-func writeAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
 }
 
 // checkEntries reads every entry of the tree of cp, recomputes its root and

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/custos-network/custos/internal/atomicfile"
 	"github.com/custos-network/custos/node/api"
 )
 
@@ -201,7 +202,7 @@ func createJournal(path string, j *journal) (*journalTail, error) {
 		// next append mends.
 		return nil, err
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
 		return nil, err
 	}
 	return &journalTail{size: int64(len(b)), count: len(j.reqs)}, nil

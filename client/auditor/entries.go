@@ -24,10 +24,7 @@ var ErrNoSuchNode = errors.New("no such node in the network file")
 // the root of the entries is the checkpoint's, and every entry decodes;
 // otherwise the error says what the node failed.
 func Entries(ctx context.Context, network *client.Network, key crypto.PrivKey, node string) ([]client.LoggedEntry, api.Checkpoint, error) {
-	if network == nil {
-		return nil, api.Checkpoint{}, errors.New("read entries: no network file")
-	}
-	if err := network.Validate(); err != nil {
+	if err := checkNetwork(network); err != nil {
 		return nil, api.Checkpoint{}, fmt.Errorf("read entries: %w", err)
 	}
 	var card *api.Card
@@ -47,15 +44,20 @@ func Entries(ctx context.Context, network *client.Network, key crypto.PrivKey, n
 	return readLog(ctx, h, *card, nil)
 }
 
+// checkNetwork refuses a missing or invalid network file.
+func checkNetwork(network *client.Network) error {
+	if network == nil {
+		return errors.New("no network file")
+	}
+	return network.Validate()
+}
+
 // Logs reads the log of every node of network in parallel, as Entries
 // reads one, and keeps the entries keep reports true for (every entry is
 // still checked; keep nil keeps all). It returns the kept entries of each
 // node that passed, by node name, and the error of each node that did not.
 func Logs(ctx context.Context, network *client.Network, key crypto.PrivKey, keep func(*client.LoggedEntry) bool) (map[string][]client.LoggedEntry, map[string]error, error) {
-	if network == nil {
-		return nil, nil, errors.New("read logs: no network file")
-	}
-	if err := network.Validate(); err != nil {
+	if err := checkNetwork(network); err != nil {
 		return nil, nil, fmt.Errorf("read logs: %w", err)
 	}
 	h, err := client.NewHost(key)

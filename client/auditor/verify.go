@@ -46,10 +46,7 @@ const maxEntryProblems = 20
 // What each node failed is in the Report; the error is for what stops the
 // audit as a whole (a bad network file, no state directory, no host).
 func Verify(ctx context.Context, network *client.Network, key crypto.PrivKey, stateDir string, full bool) (*Report, error) {
-	if network == nil {
-		return nil, errors.New("verify: no network file")
-	}
-	if err := network.Validate(); err != nil {
+	if err := checkNetwork(network); err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
@@ -64,11 +61,7 @@ func Verify(ctx context.Context, network *client.Network, key crypto.PrivKey, st
 	var wg sync.WaitGroup
 	for i := range network.Nodes {
 		a := &nodeAudit{h: h, card: network.Nodes[i], stateDir: stateDir, rep: &rep.Nodes[i]}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a.run(ctx, full)
-		}()
+		wg.Go(func() { a.run(ctx, full) })
 	}
 	wg.Wait()
 	return rep, nil

@@ -17,11 +17,15 @@ type metrics struct {
 	locked   prometheus.Gauge
 }
 
+// labelPeerGone is the code label of a request whose peer hung up, reset
+// the stream or let its deadline pass before it was answered.
+const labelPeerGone = "PEER_GONE"
+
 func newMetrics() *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "custos_requests_total", Help: "Protocol requests answered, by protocol and code.",
+			Name: "custos_requests_total", Help: "Protocol requests, by protocol and code (" + labelPeerGone + ": the peer left unanswered).",
 		}, []string{"protocol", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "custos_request_duration_seconds", Help: "Time from a stream's opening to its answer, by protocol.",

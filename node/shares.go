@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -144,8 +145,10 @@ func (n *Node) doRelease(ctx context.Context, s network.Stream, req *api.Release
 			return err
 		}
 		var err error
-		index, err = n.record(tx, entry)
-		return err
+		if index, err = n.record(tx, entry); err != nil {
+			return err
+		}
+		return storeFault("update")
 	})
 	if err != nil {
 		for _, sh := range resp.Shares {
@@ -168,6 +171,20 @@ func (n *Node) doRelease(ctx context.Context, s network.Stream, req *api.Release
 	return refusal
 }
 
+// releaseStoreFault, when set, fails a step of every release as a store
+// error would: "update", the log update (after the entry is appended), or
+// "receipt", the read of its receipt. Only tests of this package set it
+// (release_export_test.go); it is nil otherwise.
+var releaseStoreFault atomic.Pointer[func(step string) error]
+
+// storeFault is releaseStoreFault's error for step, nil when unset.
+func storeFault(step string) error {
+	if f := releaseStoreFault.Load(); f != nil {
+		return (*f)(step)
+	}
+	return nil
+}
+
 // receipt proves the durable log entry at index to the client: the entry as
 // stored, the signed checkpoint of the log as it is now, and the inclusion
 // proof. The checkpoint's signature is cached by size, so answers that come
@@ -175,6 +192,9 @@ func (n *Node) doRelease(ctx context.Context, s network.Stream, req *api.Release
 func (n *Node) receipt(index int64) (*api.Receipt, error) {
 	r := &api.Receipt{Index: uint64(index)}
 	err := n.store.View(func(tx *store.Tx) error {
+		if err := storeFault("receipt"); err != nil {
+			return err
+		}
 		size, err := n.audit.Size(tx)
 		if err != nil {
 			return err

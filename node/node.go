@@ -36,18 +36,20 @@ const maxLimiterKeys = 100_000
 
 // Node is one running custodian.
 type Node struct {
-	cfg     *config.Config
-	log     *zap.Logger
-	key     crypto.PrivKey
-	host    host.Host
-	store   *store.Store
-	audit   *audit.Log
-	auth    *auth.Service
-	units   *limits.Limiter // releases per (user, unit)
-	users   *limits.Limiter // releases per user
-	seen    *seenRequests   // release requests within the clock skew
-	metrics *metrics
-	now     func() time.Time
+	cfg   *config.Config
+	log   *zap.Logger
+	key   crypto.PrivKey
+	host  host.Host
+	store *store.Store
+	audit *audit.Log
+	auth  *auth.Service
+	units *limits.Limiter // releases per (user, unit)
+	users *limits.Limiter // releases per user
+	// logged refusals of release requests past the user's budget, per user
+	refusalLog *limits.LogBudget
+	seen       *seenRequests // release requests within the clock skew
+	metrics    *metrics
+	now        func() time.Time
 
 	auditors map[peer.ID]bool // may read every audit log entry
 
@@ -118,7 +120,8 @@ func New(cfg *config.Config, log *zap.Logger) (_ *Node, err error) {
 	}, func() float64 { return float64(n.auth.UnloggedRefusals()) }))
 	n.units = limits.New(cfg.Limits.UnitReleases, maxLimiterKeys, nil)
 	n.users = limits.New(cfg.Limits.UserReleases, maxLimiterKeys, nil)
-	n.seen = newSeenRequests()
+	n.refusalLog = limits.NewLogBudget(config.Bucket{Burst: 1, Every: cfg.Limits.UserReleases.Every}, maxLimiterKeys, nil)
+	n.seen = newSeenRequests(seenBounds.total, seenBounds.perUser)
 	if err := n.seedSeenRequests(); err != nil {
 		return nil, fmt.Errorf("read the recent release requests from the log: %w", err)
 	}

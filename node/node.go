@@ -121,7 +121,7 @@ func New(cfg *config.Config, log *zap.Logger) (_ *Node, err error) {
 	n.units = limits.New(cfg.Limits.UnitReleases, maxLimiterKeys, nil)
 	n.users = limits.New(cfg.Limits.UserReleases, maxLimiterKeys, nil)
 	n.refusalLog = limits.NewLogBudget(config.Bucket{Burst: 1, Every: cfg.Limits.UserReleases.Every}, maxLimiterKeys, nil)
-	n.seen = newSeenRequests(seenBounds.total, seenBounds.perUser)
+	n.seen = replayMemory(cfg.Limits.UserReleases)
 	if err := n.seedSeenRequests(); err != nil {
 		return nil, fmt.Errorf("read the recent release requests from the log: %w", err)
 	}

@@ -19,7 +19,6 @@ func FailReleaseStoreForTest(t testing.TB, step string, err error) {
 // SetReplayBoundsForTest bounds the replay memory of the nodes made after
 // it, node-wide and per user, until the test ends.
 func SetReplayBoundsForTest(t testing.TB, total, perUser int) {
-	old := seenBounds
-	seenBounds.total, seenBounds.perUser = total, perUser
-	t.Cleanup(func() { seenBounds = old })
+	testSeenBounds = &struct{ total, perUser int }{total, perUser}
+	t.Cleanup(func() { testSeenBounds = nil })
 }

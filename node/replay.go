@@ -7,23 +7,45 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/node/config"
 	"github.com/custos-network/custos/node/store"
 )
 
 // The replay memory's bounds: node-wide, and per user, so that one user's
 // requests cannot fill it for the others. A request is remembered only
-// once the user's budget (limits.user_releases) took it, so at the default
-// limits a user holds about 200 (the burst, and one per 6 s over the 10
-// minutes a request is kept); the share leaves room for an operator's
-// higher limits.
+// once the user's budget (limits.user_releases) took it, and for at most
+// twice the clock skew, so a user's share is what that budget allows in
+// that time: about 200 requests at the default limits, but never less than
+// minSeenPerUser, nor more than the whole memory (as under limits an
+// operator lifted).
 const (
 	maxSeenRequests = 1 << 20
-	maxSeenPerUser  = 1 << 12
+	minSeenPerUser  = 1 << 12
 )
 
-// seenBounds are the bounds New gives the node's replay memory; tests of
-// this package make them small (release_export_test.go).
-var seenBounds = struct{ total, perUser int }{maxSeenRequests, maxSeenPerUser}
+// userShare is a user's share of a replay memory of total requests, for
+// users' budget b.
+func userShare(b config.Bucket, total int) int {
+	share := int64(minSeenPerUser)
+	if b.Every > 0 {
+		share = max(share, int64(b.Burst)+int64(2*maxClockSkew/b.Every)+1)
+	}
+	return int(min(share, int64(total)))
+}
+
+// testSeenBounds, when set, replaces the bounds of the replay memory of the
+// nodes made after it. Only tests of this package set it
+// (release_export_test.go).
+var testSeenBounds *struct{ total, perUser int }
+
+// replayMemory returns the replay memory of a node whose users' budget is
+// b.
+func replayMemory(b config.Bucket) *seenRequests {
+	if tb := testSeenBounds; tb != nil {
+		return newSeenRequests(tb.total, tb.perUser)
+	}
+	return newSeenRequests(maxSeenRequests, userShare(b, maxSeenRequests))
+}
 
 // prunes are at least this far apart in a memory that a prune left full,
 // so that a flood against a full memory does not buy a scan of it per

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/custos-network/custos/node/config"
 )
 
 func nonce() []byte {
@@ -16,7 +18,7 @@ func nonce() []byte {
 }
 
 func TestSeenRequestsForgetsOnlyWhatTheClockRefuses(t *testing.T) {
-	s := newSeenRequests(maxSeenRequests, maxSeenPerUser)
+	s := newSeenRequests(maxSeenRequests, minSeenPerUser)
 	now := time.Now()
 	dev := peer.ID("device")
 	old, recent := nonce(), nonce()
@@ -130,5 +132,21 @@ func TestSeenRequestsFullIsNotRescannedPerRequest(t *testing.T) {
 	}
 	if isNew, _ := s.add("alice", "d", nonce(), now.Add(pruneGap), now.Add(pruneGap)); !isNew {
 		t.Error("after the gap, the aged-out request's room was not found")
+	}
+}
+
+func TestUserShareFollowsTheUserBudget(t *testing.T) {
+	for _, tc := range []struct {
+		rule string
+		b    config.Bucket
+		want int
+	}{
+		{"the default budget gets the least share", config.Default("n").Limits.UserReleases, minSeenPerUser},
+		{"a budget above it gets what it allows in twice the skew", config.Bucket{Burst: 1000, Every: 100 * time.Millisecond}, 1000 + 6000 + 1},
+		{"a budget above the memory gets all of it", config.Bucket{Burst: 1 << 30, Every: time.Nanosecond}, maxSeenRequests},
+	} {
+		if got := userShare(tc.b, maxSeenRequests); got != tc.want {
+			t.Errorf("%s: userShare(%v) = %d, want %d", tc.rule, tc.b, got, tc.want)
+		}
 	}
 }

@@ -24,7 +24,10 @@ func heapInUse() uint64 {
 // TestStalledStreamsHoldLittleMemory: streams that each claim the largest
 // message and then send nothing make the node hold memory for what they
 // sent, not for what they claimed (480 streams claiming 1 MiB each would
-// otherwise hold 480 MiB until their deadline).
+// otherwise hold 480 MiB until their deadline). It measures the Go heap,
+// not the RSS: pages fresh from the OS stay untouched until written, but a
+// running node reuses freed ones, which Go zeroes (a custosd reading 1 MiB
+// in full per such stream reached 511 MiB RSS by the third wave of 480).
 func TestStalledStreamsHoldLittleMemory(t *testing.T) {
 	const peers, perPeer = 8, 60 // within limits.max_streams_per_peer (64)
 	const bound = 64 << 20       // the devices' side of the streams is in this process too

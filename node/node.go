@@ -36,20 +36,22 @@ const maxLimiterKeys = 100_000
 
 // Node is one running custodian.
 type Node struct {
-	cfg   *config.Config
-	log   *zap.Logger
-	key   crypto.PrivKey
-	host  host.Host
-	store *store.Store
-	audit *audit.Log
-	auth  *auth.Service
-	units *limits.Limiter // releases per (user, unit)
-	users *limits.Limiter // releases per user
-	// logged refusals of release requests past the user's budget, per user
+	cfg     *config.Config
+	log     *zap.Logger
+	key     crypto.PrivKey
+	host    host.Host
+	store   *store.Store
+	audit   *audit.Log
+	auth    *auth.Service
+	units   *limits.Limiter // releases per (user, unit)
+	users   *limits.Limiter // releases per user
+	seen    *seenRequests   // release requests within the clock skew
+	metrics *metrics
+	now     func() time.Time
+
+	// refusalLog bounds the logged refusals of release requests past the
+	// user's budget, per user.
 	refusalLog *limits.LogBudget
-	seen       *seenRequests // release requests within the clock skew
-	metrics    *metrics
-	now        func() time.Time
 
 	auditors map[peer.ID]bool // may read every audit log entry
 

@@ -13,15 +13,21 @@ type metrics struct {
 	latency  *prometheus.HistogramVec // by protocol
 	releases *prometheus.CounterVec   // shares, by outcome
 	logins   *prometheus.CounterVec   // by outcome
-	logSize  prometheus.Gauge
-	locked   prometheus.Gauge
+	// release requests refused past the user's budget and not logged
+	unloggedReleases prometheus.Counter
+	logSize          prometheus.Gauge
+	locked           prometheus.Gauge
 }
+
+// labelPeerGone is the code label of a request whose peer hung up, reset
+// the stream or let its deadline pass before it was answered.
+const labelPeerGone = "PEER_GONE"
 
 func newMetrics() *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "custos_requests_total", Help: "Protocol requests answered, by protocol and code.",
+			Name: "custos_requests_total", Help: "Protocol requests, by protocol and code (" + labelPeerGone + ": the peer left unanswered).",
 		}, []string{"protocol", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "custos_request_duration_seconds", Help: "Time from a stream's opening to its answer, by protocol.",
@@ -33,6 +39,10 @@ func newMetrics() *metrics {
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "custos_logins_total", Help: "Login attempts, by outcome.",
 		}, []string{"outcome"}),
+		unloggedReleases: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "custos_unlogged_release_refusals_total",
+			Help: "Release requests refused for the user's limits.user_releases past one logged refusal per period, unlogged.",
+		}),
 		logSize: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "custos_log_entries", Help: "Entries in the audit log.",
 		}),
@@ -40,7 +50,7 @@ func newMetrics() *metrics {
 			Name: "custos_locked_accounts", Help: "Accounts locked after failed logins or by an operator.",
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.releases, m.logins, m.logSize, m.locked,
+	m.reg.MustRegister(m.requests, m.latency, m.releases, m.logins, m.unloggedReleases, m.logSize, m.locked,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

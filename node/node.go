@@ -49,6 +49,10 @@ type Node struct {
 	metrics *metrics
 	now     func() time.Time
 
+	// refusalLog bounds the logged refusals of release requests past the
+	// user's budget, per user.
+	refusalLog *limits.LogBudget
+
 	auditors map[peer.ID]bool // may read every audit log entry
 
 	opsListener   net.Listener // nil when cfg.HTTP is ""
@@ -118,7 +122,8 @@ func New(cfg *config.Config, log *zap.Logger) (_ *Node, err error) {
 	}, func() float64 { return float64(n.auth.UnloggedRefusals()) }))
 	n.units = limits.New(cfg.Limits.UnitReleases, maxLimiterKeys, nil)
 	n.users = limits.New(cfg.Limits.UserReleases, maxLimiterKeys, nil)
-	n.seen = newSeenRequests()
+	n.refusalLog = limits.NewLogBudget(config.Bucket{Burst: 1, Every: cfg.Limits.UserReleases.Every}, maxLimiterKeys, nil)
+	n.seen = replayMemory(cfg.Limits.UserReleases)
 	if err := n.seedSeenRequests(); err != nil {
 		return nil, fmt.Errorf("read the recent release requests from the log: %w", err)
 	}

@@ -13,7 +13,8 @@ import (
 )
 
 // checkReceipt verifies r as a client does: the checkpoint with the node's
-// key, the entry's inclusion in it, and that the entry is req's release.
+// key, the entry's inclusion in it, and that the entry is req's release, or
+// req's refusal as a whole (which names no units).
 func checkReceipt(t *testing.T, n *nodetest.InProcess, d *nodetest.Device, req *api.ReleaseRequest, r *api.Receipt) *api.Entry {
 	t.Helper()
 	if r == nil {
@@ -36,6 +37,9 @@ func checkReceipt(t *testing.T, n *nodetest.InProcess, d *nodetest.Device, req *
 	}
 	if e.Kind != api.EntryKind_RELEASE || !bytes.Equal(e.ClientPeerId, []byte(d.Host.ID())) || !bytes.Equal(e.RequestNonce, req.Nonce) {
 		t.Fatalf("the receipt's entry is a %s by another request", e.Kind)
+	}
+	if e.Outcome != api.Code_OK && len(e.Units) == 0 && len(e.Refusals) == 0 {
+		return e
 	}
 	if len(e.Units) != len(req.Units) || !bytes.Equal(e.Units[0].UnitId, req.Units[0].UnitId) {
 		t.Fatal("the receipt's entry names other units")

@@ -49,8 +49,7 @@ func (n *Node) handle(id protocol.ID, h handler) {
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Limits.RequestTimeout)
 		defer cancel()
 		err := n.call(ctx, h, s)
-		code := api.ToProto(err).GetCode()
-		n.metrics.requests.WithLabelValues(name, code.String()).Inc()
+		n.metrics.requests.WithLabelValues(name, outcomeLabel(err)).Inc()
 		n.metrics.latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
 		var se *api.StatusError
 		switch {
@@ -97,6 +96,16 @@ func (n *Node) call(ctx context.Context, h handler, s network.Stream) (err error
 		}
 	}()
 	return h(ctx, s, api.NewReader(s, n.cfg.Limits.MaxMessageBytes))
+}
+
+// outcomeLabel is the code label of a request's outcome in the metrics. A
+// peer that left before it was answered is counted apart from INTERNAL:
+// anyone can hang up, and that is no fault of the node's to alert on.
+func outcomeLabel(err error) string {
+	if errors.Is(err, errPeerGone) {
+		return labelPeerGone
+	}
+	return api.ToProto(err).GetCode().String()
 }
 
 // errPeerGone marks a failure to read a request because the peer left, was

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -104,8 +105,10 @@ func (n *Node) release(ctx context.Context, s network.Stream, r *api.Reader) err
 
 // doRelease checks a release request and fills resp with the shares it
 // releases and the refusals of the others. Every decision, refusals
-// included, is one log entry with the device's signature, durable before
-// anything is answered.
+// included, is one log entry, durable before anything is answered; the
+// entry of a request the node took holds its units and the device's
+// signature. Past the user's budget, refusals are logged within
+// refusalLog only (see logRefusal).
 func (n *Node) doRelease(ctx context.Context, s network.Stream, req *api.ReleaseRequest, resp *api.ReleaseResponse) error {
 	device := s.Conn().RemotePeer()
 	sess, err := n.auth.Session(device)
@@ -116,36 +119,30 @@ func (n *Node) doRelease(ctx context.Context, s network.Stream, req *api.Release
 		return err
 	}
 	entry := &api.Entry{
-		Kind: api.EntryKind_RELEASE, User: sess.User, ClientPeerId: []byte(device), Units: req.Units,
-		RequestTimeUnixMs: req.TimeUnixMs, RequestNonce: req.Nonce, DeviceSignature: req.DeviceSignature,
+		Kind: api.EntryKind_RELEASE, User: sess.User, ClientPeerId: []byte(device),
+		RequestTimeUnixMs: req.TimeUnixMs, RequestNonce: req.Nonce,
 	}
-	msg := api.ReleaseTranscript([]byte(n.ID()), []byte(device), sess.User, req.TimeUnixMs, req.Nonce, req.Units)
-	var refusal error
-	if ok, err := s.Conn().RemotePublicKey().Verify(msg, req.DeviceSignature); err != nil || !ok {
-		refusal = api.Errorf(api.Code_UNAUTHENTICATED, "the device signature does not match the request")
-	} else if skew := n.now().Sub(time.UnixMilli(int64(req.TimeUnixMs))).Abs(); skew > maxClockSkew {
-		refusal = api.Errorf(api.Code_INVALID_ARGUMENT, "the device clock is %s off the node's; the most allowed is %s", skew.Round(time.Second), maxClockSkew)
-	} else if isNew, full := n.seen.add(device, req.Nonce, time.UnixMilli(int64(req.TimeUnixMs)), n.now()); full {
-		refusal = api.Errorf(api.Code_UNAVAILABLE, "too many release requests within the last minutes")
-	} else if !isNew {
-		refusal = api.Errorf(api.Code_INVALID_ARGUMENT, "this request was served before: a signed request is served once")
-	} else if ok, wait := n.users.Allow(sess.User); !ok {
-		// The user's bucket counts requests, so that one batch unlock of
-		// many records is one token; each unit has its own bucket too.
-		refusal = &api.StatusError{Code: api.Code_RATE_LIMITED, Message: "too many release requests for this user", RetryAfter: wait}
+	refusal := n.admit(s, sess.User, req)
+	if refusal == nil {
+		entry.Units, entry.DeviceSignature = req.Units, req.DeviceSignature
+	} else if !n.logRefusal(sess.User, refusal, entry) {
+		n.countReleases(len(req.Units), nil, refusal)
+		return refusal
 	}
 	var index int64
 	err = n.store.Update(ctx, func(tx *store.Tx) error {
 		resp.Shares = resp.Shares[:0]
 		entry.Refusals = nil
 		if refusal != nil {
-			entry.Outcome, entry.Reason = api.ToProto(refusal).Code, refusal.Error()
+			entry.Outcome = api.ToProto(refusal).Code
 		} else if err := n.collect(tx, sess.User, req.Units, entry, resp); err != nil {
 			return err
 		}
 		var err error
-		index, err = n.record(tx, entry)
-		return err
+		if index, err = n.record(tx, entry); err != nil {
+			return err
+		}
+		return storeFault("update")
 	})
 	if err != nil {
 		for _, sh := range resp.Shares {
@@ -168,6 +165,74 @@ func (n *Node) doRelease(ctx context.Context, s network.Stream, req *api.Release
 	return refusal
 }
 
+// admit decides whether to take a release request, or refuses it as a
+// whole. The user's budget is charged first, so that no request, however
+// bad, costs the node a log entry or replay memory past it; then the
+// device's signature, its clock and the replay memory are checked, in the
+// order that keeps a request the node refuses out of the memory.
+func (n *Node) admit(s network.Stream, user string, req *api.ReleaseRequest) error {
+	device := s.Conn().RemotePeer()
+	// The user's bucket counts requests, so that one batch unlock of many
+	// records is one token; each unit has its own bucket too.
+	if ok, wait := n.users.Allow(user); !ok {
+		return &api.StatusError{Code: api.Code_RATE_LIMITED, Message: "too many release requests for this user", RetryAfter: wait}
+	}
+	msg := api.ReleaseTranscript([]byte(n.ID()), []byte(device), user, req.TimeUnixMs, req.Nonce, req.Units)
+	if ok, err := s.Conn().RemotePublicKey().Verify(msg, req.DeviceSignature); err != nil || !ok {
+		return api.Errorf(api.Code_UNAUTHENTICATED, "the device signature does not match the request")
+	}
+	now, asked := n.now(), time.UnixMilli(int64(req.TimeUnixMs))
+	if skew := now.Sub(asked).Abs(); skew > maxClockSkew {
+		return api.Errorf(api.Code_INVALID_ARGUMENT, "the device clock is %s off the node's; the most allowed is %s", skew.Round(time.Second), maxClockSkew)
+	}
+	switch isNew, full := n.seen.add(user, device, req.Nonce, asked, now); {
+	case full:
+		return api.Errorf(api.Code_UNAVAILABLE, "too many release requests within the last minutes")
+	case !isNew:
+		return api.Errorf(api.Code_INVALID_ARGUMENT, "this request was served before: a signed request is served once")
+	}
+	return nil
+}
+
+// logRefusal readies entry to log the refusal of a whole request, and
+// reports whether to log it. The entry names no units: none was looked up,
+// and a list of up to limits.max_batch of them would let a device grow the
+// log by 20 KiB a request; without the list the device's signature proves
+// nothing, so it is dropped too. Refusals that the user's budget took a
+// token for are all logged. Those past the budget (RATE_LIMITED, the only
+// refusal admit makes before charging it) cost the sender nothing: they
+// are logged within the user's refusalLog bucket, the next logged one
+// counting those that were not.
+func (n *Node) logRefusal(user string, refusal error, entry *api.Entry) bool {
+	entry.Reason = refusal.Error()
+	if api.ToProto(refusal).Code != api.Code_RATE_LIMITED {
+		return true
+	}
+	ok, before := n.refusalLog.Log(user)
+	if !ok {
+		n.metrics.unloggedReleases.Inc()
+		return false
+	}
+	if before > 0 {
+		entry.Reason = fmt.Sprintf("%s (after %d refusals like it not logged)", entry.Reason, before)
+	}
+	return true
+}
+
+// releaseStoreFault, when set, fails a step of every release as a store
+// error would: "update", the log update (after the entry is appended), or
+// "receipt", the read of its receipt. Only tests of this package set it
+// (release_export_test.go); it is nil otherwise.
+var releaseStoreFault atomic.Pointer[func(step string) error]
+
+// storeFault is releaseStoreFault's error for step, nil when unset.
+func storeFault(step string) error {
+	if f := releaseStoreFault.Load(); f != nil {
+		return (*f)(step)
+	}
+	return nil
+}
+
 // receipt proves the durable log entry at index to the client: the entry as
 // stored, the signed checkpoint of the log as it is now, and the inclusion
 // proof. The checkpoint's signature is cached by size, so answers that come
@@ -175,6 +240,9 @@ func (n *Node) doRelease(ctx context.Context, s network.Stream, req *api.Release
 func (n *Node) receipt(index int64) (*api.Receipt, error) {
 	r := &api.Receipt{Index: uint64(index)}
 	err := n.store.View(func(tx *store.Tx) error {
+		if err := storeFault("receipt"); err != nil {
+			return err
+		}
 		size, err := n.audit.Size(tx)
 		if err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/multiformats/go-varint"
 	"google.golang.org/protobuf/proto"
@@ -42,14 +43,39 @@ func (r *Reader) Read(m proto.Message) error {
 	if n > uint64(r.max) {
 		return ErrFrameTooLarge
 	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(r.r, buf); err != nil {
+	buf, err := readBody(r.r, int(n))
+	if err != nil {
 		return fmt.Errorf("read message: %w", err)
 	}
 	if err := proto.Unmarshal(buf, m); err != nil {
 		return fmt.Errorf("decode message: %w", err)
 	}
 	return nil
+}
+
+// firstChunk is what readBody allocates before any byte of a body arrives.
+const firstChunk = 4096
+
+// readBody reads a body of n bytes into a buffer that grows as the bytes
+// arrive, doubling from firstChunk and never past n. A peer that claims a
+// large message and stalls so holds about twice what it sent, not what it
+// claimed: the claim is bounded by the cap, but many streams times the cap
+// is more memory than a node has. The doubling keeps the copying to about
+// n bytes in all. A body that ends early is io.ErrUnexpectedEOF.
+func readBody(r io.Reader, n int) ([]byte, error) {
+	buf := make([]byte, 0, min(n, firstChunk))
+	for len(buf) < n {
+		have := len(buf)
+		want := min(n, max(2*have, firstChunk))
+		buf = slices.Grow(buf, want-have)[:want]
+		if _, err := io.ReadFull(r, buf[have:]); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return buf, nil
 }
 
 // Write writes m with its length prefix in one write.

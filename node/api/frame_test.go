@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
+	"runtime"
+	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/multiformats/go-varint"
 	"google.golang.org/protobuf/proto"
@@ -57,6 +61,8 @@ func TestFrameRules(t *testing.T) {
 		{"a length one over a small cap is refused", varint.ToUvarint(11), 10, ErrFrameTooLarge},
 		{"an empty stream is an unexpected end", nil, 10, io.ErrUnexpectedEOF},
 		{"a truncated body is an error", append(varint.ToUvarint(5), 1, 2), 10, io.ErrUnexpectedEOF},
+		{"a length with no body after it is an unexpected end", varint.ToUvarint(5), 10, io.ErrUnexpectedEOF},
+		{"a body that ends after its first chunk is an unexpected end", append(varint.ToUvarint(3*firstChunk), make([]byte, firstChunk+1)...), 1 << 20, io.ErrUnexpectedEOF},
 		{"a non-minimal length prefix is refused", []byte{0x85, 0x00}, 10, varint.ErrNotMinimal},
 	}
 	for _, tc := range tests {
@@ -83,6 +89,55 @@ func TestFrameRules(t *testing.T) {
 			t.Fatalf("Write = %v", err)
 		}
 	})
+}
+
+// A message larger than the first chunk arrives whole, whether the stream
+// hands it over at once or a few bytes at a time.
+func TestFrameLargeMessage(t *testing.T) {
+	want := &LoginHello{User: strings.Repeat("u", 5*firstChunk+7)}
+	var buf bytes.Buffer
+	if err := Write(&buf, want); err != nil {
+		t.Fatal(err)
+	}
+	for name, src := range map[string]io.Reader{
+		"at once":       bytes.NewReader(buf.Bytes()),
+		"a byte a time": iotest.OneByteReader(bytes.NewReader(buf.Bytes())),
+	} {
+		var got LoginHello
+		if err := NewReader(src, MaxMessageSize).Read(&got); err != nil || got.User != want.User {
+			t.Errorf("%s: read %d bytes of user, %v; want %d", name, len(got.User), err, len(want.User))
+		}
+	}
+}
+
+// stalled yields its bytes and then fails, as a stream whose peer sent a
+// length prefix and part of a body, then stopped until the deadline.
+type stalled struct{ r io.Reader }
+
+func (s *stalled) Read(b []byte) (int, error) {
+	n, err := s.r.Read(b)
+	if err == io.EOF {
+		return n, os.ErrDeadlineExceeded
+	}
+	return n, err
+}
+
+// A peer that claims the largest message and sends a few bytes makes the
+// reader allocate about what it sent, not what it claimed.
+func TestReadHoldsOnlyWhatArrived(t *testing.T) {
+	const claimed = 64 << 20
+	in := append(varint.ToUvarint(claimed), make([]byte, 100)...)
+	r := NewReader(&stalled{bytes.NewReader(in)}, claimed)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	err := r.Read(&LoginHello{})
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read = %v; want the stream's deadline error", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
+		t.Errorf("reading a 64 MiB claim with 100 bytes sent allocated %d KiB; want at most 1 MiB", got>>10)
+	}
 }
 
 func FuzzRead(f *testing.F) {

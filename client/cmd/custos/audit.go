@@ -216,11 +216,7 @@ func printVerify(out io.Writer, rep *auditor.Report, vaultPath string, accept []
 		fmt.Fprintln(out, r.String())
 	}
 	if vaultPath != "" {
-		n := 0
-		for _, r := range rep.Nodes {
-			n += r.UserCheckpoints
-		}
-		fmt.Fprintf(out, "vault %s: %d of its checkpoints checked\n", vaultPath, n)
+		fmt.Fprintf(out, "vault %s: %d of its checkpoints checked\n", vaultPath, userCheckpoints(rep))
 		for _, s := range rep.UserSkipped {
 			fmt.Fprintf(out, "vault: %s\n", s)
 		}
@@ -233,6 +229,15 @@ func printVerify(out io.Writer, rep *auditor.Report, vaultPath string, accept []
 			fmt.Fprintf(out, "hint: if %s was restored from a backup, check with its operator, then accept the restore: custos audit verify --accept %s (docs/auditing.md)\n", r.Node, r.Node)
 		}
 	}
+}
+
+// userCheckpoints is how many checkpoints of the vault were checked.
+func userCheckpoints(rep *auditor.Report) int {
+	n := 0
+	for _, r := range rep.Nodes {
+		n += r.UserCheckpoints
+	}
+	return n
 }
 
 func printVerifyJSON(out io.Writer, rep *auditor.Report, vaultPath string) {
@@ -254,7 +259,7 @@ func printVerifyJSON(out io.Writer, rep *auditor.Report, vaultPath string) {
 		_ = enc.Encode(obj)
 	}
 	if vaultPath != "" {
-		_ = enc.Encode(map[string]any{"vault": vaultPath, "skipped": nonNil(rep.UserSkipped)})
+		_ = enc.Encode(map[string]any{"vault": vaultPath, "checkpoints": userCheckpoints(rep), "skipped": nonNil(rep.UserSkipped)})
 	}
 }
 

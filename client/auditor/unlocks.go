@@ -202,7 +202,7 @@ func ReportUnit(q UnitQuery, logs map[string][]client.LoggedEntry) *UnitReport {
 			}
 			// A refusal the device did not sign is a bad request the node
 			// rightly refused; one it signed may hide a release.
-			if le.Entry.Outcome != api.Code_OK && signed {
+			if signed {
 				if f := falseRefusal(node, le, receipts[node][le.Index], held[le.Index]); f != "" {
 					findings = append(findings, f)
 				}
@@ -276,15 +276,15 @@ func ReportUnit(q UnitQuery, logs map[string][]client.LoggedEntry) *UnitReport {
 	return rep
 }
 
-// falseRefusal is the finding of a refused entry le that its device
-// signed, if any: the vault holds the receipt the node answered it with
-// (r, held when its entry is le's), or the node gives a bad signature as
-// the reason.
+// falseRefusal is the finding of an entry le that its device signed, if
+// any: the vault keeps the receipt the node answered it with as evidence
+// (r, held when its entry is le's; see evidence), or le refuses the
+// request for a bad signature.
 func falseRefusal(node string, le client.LoggedEntry, r *vault.Receipt, held bool) string {
 	switch {
 	case r != nil && held && evidence(r):
 		return fmt.Sprintf("node %s: its entry %d refuses (%s) a request for the unit that its device signed, yet the vault holds the receipt the node answered it with: it may have released the share and logged a refusal",
-			node, le.Index, le.Entry.Outcome)
+			node, le.Index, refusalOf(le.Entry))
 	case le.Entry.Outcome == api.Code_UNAUTHENTICATED:
 		return fmt.Sprintf("node %s: its entry %d refuses a request for the unit for a bad device signature, yet the signature verifies: the node wrote or changed it", node, le.Index)
 	}

@@ -79,7 +79,8 @@ func userCheckpoints(v *vault.Vault, nw *client.Network) []UserCheckpoint {
 // evidence reports whether the user keeps r as evidence of a lying node:
 // a receipt whose entry refuses the request. A node that refuses a request
 // sends no receipt the client keeps, so such a receipt shows the node
-// answered the request as served while it logged a refusal.
+// answered the request as served while it logged a refusal. (A client that
+// marks the receipts it keeps as evidence is to be matched here too.)
 func evidence(r *vault.Receipt) bool {
 	e, err := api.ParseEntry(r.Entry)
 	return err == nil && e.Kind == api.EntryKind_RELEASE && e.Outcome != api.Code_OK

@@ -343,12 +343,17 @@ func (a *nodeAudit) checkEntry(index int64, b []byte) {
 	switch {
 	case err != nil:
 		k, msg = MalformedEntry, fmt.Sprintf("entry %d malformed: %v", index, err)
-	case e.Kind == api.EntryKind_RELEASE && e.Outcome == api.Code_OK:
-		if err := e.VerifyDevice([]byte(a.id)); err != nil {
+	case e.Kind == api.EntryKind_RELEASE && (e.Outcome == api.Code_OK || len(e.Units) > 0):
+		// Every release entry that names units is checked, whatever its
+		// outcome; a refusal its device did not sign is a bad request the
+		// node rightly refused.
+		err := e.VerifyDevice([]byte(a.id))
+		switch {
+		case err != nil && e.Outcome == api.Code_OK:
 			k, msg = UnsignedRelease, fmt.Sprintf("release entry %d not signed by its device: %v", index, err)
+		case err == nil:
+			k, msg = a.checkRefusal(index, e, b)
 		}
-	case e.Kind == api.EntryKind_RELEASE && len(e.Units) > 0:
-		k, msg = a.checkRefusal(index, e, b)
 	}
 	if k == 0 {
 		return
@@ -358,22 +363,27 @@ func (a *nodeAudit) checkEntry(index int64, b []byte) {
 	}
 }
 
-// checkRefusal checks a release entry e (encoded b) that refuses a
-// request naming units. A refusal the device did not sign is a bad request
-// the node rightly refused. One it signed is a FalseRefusal when the user
-// keeps the receipt the node answered it with, or when the node gives a
-// bad signature as the reason.
+// checkRefusal checks a release entry e (encoded b) that its device
+// signed: it is a FalseRefusal when the user keeps the receipt the node
+// answered it with as evidence (see evidence), or when it refuses the
+// request for a bad signature.
 func (a *nodeAudit) checkRefusal(index int64, e *api.Entry, b []byte) (Kind, string) {
-	if e.VerifyDevice([]byte(a.id)) != nil {
-		return 0, ""
-	}
 	if r, ok := a.refused[uint64(index)]; ok && bytes.Equal(r, b) {
-		return FalseRefusal, fmt.Sprintf("entry %d refuses (%s) a request its device signed, yet the user's vault holds the receipt the node answered it with: it may have released the shares and logged a refusal", index, e.Outcome)
+		return FalseRefusal, fmt.Sprintf("entry %d refuses (%s) a request its device signed, yet the user's vault holds the receipt the node answered it with: it may have released the shares and logged a refusal", index, refusalOf(e))
 	}
 	if e.Outcome == api.Code_UNAUTHENTICATED {
 		return FalseRefusal, fmt.Sprintf("entry %d refuses a request for a bad device signature, yet the signature verifies", index)
 	}
 	return 0, ""
+}
+
+// refusalOf says what e refuses: the whole request's code, or how many of
+// its units.
+func refusalOf(e *api.Entry) string {
+	if e.Outcome != api.Code_OK {
+		return e.Outcome.String()
+	}
+	return fmt.Sprintf("%d of %d units", len(e.Refusals), len(e.Units))
 }
 
 // call runs one request and its answer on a new stream to the node.

@@ -147,12 +147,17 @@ func (n *auditNet) network() *client.Network {
 
 func (n *auditNet) verify(key crypto.PrivKey, full bool) *auditor.Report {
 	n.t.Helper()
-	rep, err := auditor.Verify(context.Background(), n.network(), key, n.state, full)
+	return n.verifyWith(key, auditor.Options{Full: full})
+}
+
+func (n *auditNet) verifyWith(key crypto.PrivKey, o auditor.Options) *auditor.Report {
+	n.t.Helper()
+	rep, err := auditor.Verify(context.Background(), n.network(), key, n.state, o)
 	if err != nil {
 		n.t.Fatal(err)
 	}
 	for _, r := range rep.Nodes {
-		n.t.Logf("full=%v: %s", full, r.String())
+		n.t.Logf("full=%v vault=%v accept=%v: %s", o.Full, o.User != nil, o.Accept, r.String())
 	}
 	return rep
 }

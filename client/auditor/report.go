@@ -38,20 +38,36 @@ const (
 	// StateError: the state directory's record of the node cannot be read
 	// or written.
 	StateError
+	// SplitView: a checkpoint the node showed a user, kept in the user's
+	// vault, is not consistent with the tree it shows the auditor: the
+	// node shows different people different histories.
+	SplitView
+	// BadUserCheckpoint: a checkpoint of the node in the user's vault does
+	// not verify with the node's pinned key. The vault's copy is damaged
+	// or was not made by the node: it proves nothing against the node.
+	BadUserCheckpoint
+	// FalseRefusal: an entry refuses a release request that its device
+	// did sign, while the user holds the receipt the node answered it
+	// with, or while the entry gives the device's signature as the reason.
+	// The node may have released the shares and logged a refusal.
+	FalseRefusal
 )
 
 var kindNames = map[Kind]string{
-	Unreachable:     "unreachable",
-	BadCheckpoint:   "bad checkpoint",
-	Rollback:        "rollback",
-	Fork:            "fork",
-	Inconsistent:    "inconsistent",
-	NotAuditor:      "not an auditor",
-	RootMismatch:    "root mismatch",
-	MalformedEntry:  "malformed entry",
-	UnsignedRelease: "release not signed by its device",
-	BadAnswer:       "bad answer",
-	StateError:      "state",
+	Unreachable:       "unreachable",
+	BadCheckpoint:     "bad checkpoint",
+	Rollback:          "rollback",
+	Fork:              "fork",
+	Inconsistent:      "inconsistent",
+	NotAuditor:        "not an auditor",
+	RootMismatch:      "root mismatch",
+	MalformedEntry:    "malformed entry",
+	UnsignedRelease:   "release not signed by its device",
+	BadAnswer:         "bad answer",
+	StateError:        "state",
+	SplitView:         "split view",
+	BadUserCheckpoint: "bad checkpoint in the vault",
+	FalseRefusal:      "refusal of a signed request",
 }
 
 func (k Kind) String() string {
@@ -64,7 +80,7 @@ func (k Kind) String() string {
 // Problem is one failed check at one node.
 type Problem struct {
 	Kind    Kind
-	Index   int64  // the entry, for MalformedEntry and UnsignedRelease; else -1
+	Index   int64  // the entry, for MalformedEntry, UnsignedRelease and FalseRefusal; else -1
 	Message string // for people: what is wrong, with sizes and indexes
 }
 
@@ -80,7 +96,16 @@ type NodeReport struct {
 	// node, so this one was recorded without a consistency check.
 	First bool
 	// Full is true when the entries were checked.
-	Full     bool
+	Full bool
+	// UserCheckpoints is how many distinct checkpoints of the node that a
+	// user's vault holds were checked against the node's tree.
+	UserCheckpoints int
+	// Restores are the restores of the node that this auditor accepted
+	// (Options.Accept), oldest first, Accepted among them if this run
+	// accepted one.
+	Restores []AcceptedRestore
+	// Accepted is the restore this run accepted, or nil.
+	Accepted *AcceptedRestore
 	Problems []Problem
 }
 
@@ -104,8 +129,17 @@ func (r *NodeReport) String() string {
 		if r.First {
 			what = "first checkpoint recorded"
 		}
+		if r.Accepted != nil {
+			what = fmt.Sprintf("restore accepted: %s", r.Accepted)
+		}
 		if r.Full {
 			what += ", every entry checked"
+		}
+		if r.UserCheckpoints > 0 {
+			what += fmt.Sprintf(", vault checkpoints consistent: %d", r.UserCheckpoints)
+		}
+		if n := len(r.Restores); n > 0 && r.Accepted == nil {
+			what += fmt.Sprintf(", restores accepted before: %d, the last: %s", n, &r.Restores[n-1])
 		}
 		return fmt.Sprintf("%s: OK, size %d (%s)", r.Node, r.Size, what)
 	}
@@ -120,6 +154,11 @@ func (r *NodeReport) String() string {
 // file, in its order.
 type Report struct {
 	Nodes []NodeReport
+	// UserSkipped says, per node, why checkpoints of the user's vault
+	// were not checked: the node is not in the network file audited, or
+	// the vault pins it at another peer ID. It is not a problem of any
+	// node.
+	UserSkipped []string
 }
 
 // OK reports whether every node passed every check.

@@ -85,7 +85,8 @@ func (u *Unlock) Released() []string {
 type UnitReport struct {
 	Unlocks []Unlock // oldest first
 	// Flags are what the logs show of a node itself: entries its device
-	// did not sign, one request logged twice, receipts of the vault that
+	// did not sign, refusals of requests it did sign that the vault holds
+	// receipts of, one request logged twice, receipts of the vault that
 	// its log contradicts.
 	Flags []string
 	// Unread are the nodes whose logs were not read.
@@ -125,6 +126,11 @@ type attempt struct {
 //   - a release entry the device it names did not sign: the node wrote or
 //     changed it; two releases for one request: the node released again to
 //     a replay, or logged one release twice;
+//   - an entry that refuses a request its device signed, while the vault
+//     holds the receipt the node answered it with (or while the node gives
+//     a bad signature as the reason): the node may have released the share
+//     and logged a refusal (a refusal the device did not sign is a bad
+//     request, rightly refused, and not flagged);
 //   - an unlock released by fewer nodes than the threshold, even counting
 //     every node not read as a release: no key can be made from it, unless
 //     a node that released its share did not log it (not flagged when the
@@ -189,11 +195,17 @@ func ReportUnit(q UnitQuery, logs map[string][]client.LoggedEntry) *UnitReport {
 			if !ok {
 				continue
 			}
-			// A request refused as a whole may carry a bad signature: that
-			// is why the node refused it.
-			if le.Entry.Outcome == api.Code_OK && le.Entry.VerifyDevice([]byte(peers[node])) != nil {
+			signed := le.Entry.VerifyDevice([]byte(peers[node])) == nil
+			if le.Entry.Outcome == api.Code_OK && !signed {
 				findings = append(findings, fmt.Sprintf("node %s: its entry %d is a release of the unit that the device it names did not sign: the node wrote or changed it", node, le.Index))
 				continue
+			}
+			// A refusal the device did not sign is a bad request the node
+			// rightly refused; one it signed may hide a release.
+			if signed {
+				if f := falseRefusal(node, le, receipts[node][le.Index], held[le.Index]); f != "" {
+					findings = append(findings, f)
+				}
 			}
 			if a.Released {
 				if first, twice := released[string(a.nonce)]; twice {
@@ -262,6 +274,21 @@ func ReportUnit(q UnitQuery, logs map[string][]client.LoggedEntry) *UnitReport {
 		u.Flags = unlockFlags(u, q, len(rep.Unread))
 	}
 	return rep
+}
+
+// falseRefusal is the finding of an entry le that its device signed, if
+// any: the vault keeps the receipt the node answered it with as evidence
+// (r, held when its entry is le's; see evidence), or le refuses the
+// request for a bad signature.
+func falseRefusal(node string, le client.LoggedEntry, r *vault.Receipt, held bool) string {
+	switch {
+	case r != nil && held && evidence(r):
+		return fmt.Sprintf("node %s: its entry %d refuses (%s) a request for the unit that its device signed, yet the vault holds the receipt the node answered it with: it may have released the share and logged a refusal",
+			node, le.Index, refusalOf(le.Entry))
+	case le.Entry.Outcome == api.Code_UNAUTHENTICATED:
+		return fmt.Sprintf("node %s: its entry %d refuses a request for the unit for a bad device signature, yet the signature verifies: the node wrote or changed it", node, le.Index)
+	}
+	return ""
 }
 
 // unlockFlags is what ReportUnit flags in one unlock.

@@ -171,8 +171,9 @@ func TestReportUnitGrouping(t *testing.T) {
 		b.add(n, dev, 100, api.Code_OK, recorded)
 		b.append(n, signedAt(b, n, dev, 100_001), recorded)
 	}
-	// One where a node refused first and released after a new login.
-	b.add("a", dev, 500, api.Code_UNAUTHENTICATED, recorded)
+	// One where a node refused first (over its rate limit) and released
+	// to a retry.
+	b.add("a", dev, 500, api.Code_RATE_LIMITED, recorded)
 	for _, n := range []string{"a", "b", "c"} {
 		b.add(n, dev, 500, api.Code_OK, receipted)
 	}
@@ -185,7 +186,7 @@ func TestReportUnitGrouping(t *testing.T) {
 			t.Errorf("unlock %d: %d attempts, want %d", i, got, want)
 		}
 	}
-	if a := r.Unlocks[2].Attempts; a[0].Released || a[0].Outcome != api.Code_UNAUTHENTICATED || !a[1].Released {
+	if a := r.Unlocks[2].Attempts; a[0].Released || a[0].Outcome != api.Code_RATE_LIMITED || !a[1].Released {
 		t.Errorf("the retried unlock: %+v", a)
 	}
 }
@@ -374,4 +375,41 @@ func TestReportUnitIgnoresOtherEntries(t *testing.T) {
 	if a := r.Unlocks[0].Attempts; len(a) != 1 || a[0].Node != "b" || a[0].Released || a[0].Outcome != api.Code_RATE_LIMITED {
 		t.Errorf("attempts %+v", a)
 	}
+}
+
+func TestReportUnitRefusalOfASignedRequest(t *testing.T) {
+	dev := newDevice(t)
+	b := newLogBook(t)
+	for _, n := range []string{"a", "b", "c"} {
+		b.add(n, dev, 100, api.Code_OK, receipted)
+	}
+	// Node d answered a request it logged as refused with a receipt,
+	// which the vault keeps; node e refused one "for a bad signature"
+	// that verifies.
+	b.add("d", dev, 100, api.Code_NOT_FOUND, receipted)
+	b.add("e", dev, 100, api.Code_UNAUTHENTICATED, recorded)
+	// Refusals with nothing against them: a bad request, and a refusal
+	// the vault kept no receipt of.
+	b.add("e", dev, 200, api.Code_UNAUTHENTICATED, recorded|unsigned)
+	b.add("b", dev, 300, api.Code_RATE_LIMITED, recorded)
+	want := []string{
+		"node d: its entry 0 refuses (NOT_FOUND) a request for the unit that its device signed, yet the vault holds the receipt",
+		"node e: its entry 0 refuses a request for the unit for a bad device signature, yet the signature verifies",
+	}
+	check := func(name string, r *auditor.UnitReport, want []string) {
+		t.Helper()
+		if len(r.Flags) != len(want) {
+			t.Fatalf("%s: node findings %q, want %d", name, r.Flags, len(want))
+		}
+		for i, w := range want {
+			if !strings.HasPrefix(r.Flags[i], w) {
+				t.Errorf("%s: finding %d: %q, want %q…", name, i, r.Flags[i], w)
+			}
+		}
+	}
+	check("with the vault", b.report(dev, 0), want)
+	check("without the vault", b.report(device{}, 0), want[1:])
+	// A node not read: its receipt stands for its entry.
+	delete(b.logs, "d")
+	check("d not read", b.report(dev, 0), want)
 }

@@ -1,6 +1,7 @@
 package auditor
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,11 +34,34 @@ const callTimeout = 20 * time.Second
 // wholesale would otherwise give one per entry.
 const maxEntryProblems = 20
 
+// Options say what Verify checks besides each node's checkpoint and its
+// consistency with the recorded one.
+type Options struct {
+	// Full reads every entry of every node's log with the auditor's key:
+	// the root recomputed from the entries must be the checkpoint's, every
+	// entry must decode, and every release entry must be one its device
+	// signed (see the package doc).
+	Full bool
+	// User, when set, is what a user's vault holds (ReadVault): each
+	// checkpoint it holds of a node must verify with the node's pinned key
+	// and be of one history with the checkpoint the node serves the
+	// auditor; with Full, an entry that refuses a request its device
+	// signed, whose receipt the user keeps, is a FalseRefusal.
+	User *UserView
+	// Accept names nodes whose restore from a backup the auditor accepts:
+	// when such a node's checkpoint no longer extends the recorded one and
+	// its log holds a restore entry that explains it, its checkpoint is
+	// recorded in place of the old one, which is kept in <node>.restores
+	// (see AcceptedRestore). Verify reads every entry of such a node.
+	Accept []string
+}
+
 // Verify checks the audit log of every node of network, in parallel, as the
-// package doc describes, dialling each at its pinned peer ID with key as the
-// auditor's identity. stateDir keeps the last checkpoint of each node that
-// verified, one file <node name>.checkpoint per node (the signed note as the
-// node served it); Verify makes the directory if needed.
+// package doc and o describe, dialling each at its pinned peer ID with key
+// as the auditor's identity. stateDir keeps the last checkpoint of each
+// node that verified, one file <node name>.checkpoint per node (the signed
+// note as the node served it), and the restores accepted, <node
+// name>.restores; Verify makes the directory if needed.
 //
 // A node's checkpoint is recorded (replacing the older one) once it is
 // signed by the node and consistent with the recorded one, whatever the
@@ -44,10 +69,18 @@ const maxEntryProblems = 20
 // rollback is measured against it.
 //
 // What each node failed is in the Report; the error is for what stops the
-// audit as a whole (a bad network file, no state directory, no host).
-func Verify(ctx context.Context, network *client.Network, key crypto.PrivKey, stateDir string, full bool) (*Report, error) {
+// audit as a whole (a bad network file, a node to accept that the network
+// file does not name, no state directory, no host).
+func Verify(ctx context.Context, network *client.Network, key crypto.PrivKey, stateDir string, o Options) (*Report, error) {
 	if err := checkNetwork(network); err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
+	}
+	accept := map[string]bool{}
+	for _, name := range o.Accept {
+		if !slices.ContainsFunc(network.Nodes, func(c api.Card) bool { return c.Name == name }) {
+			return nil, fmt.Errorf("verify: accept a restore of %q: %w", name, ErrNoSuchNode)
+		}
+		accept[name] = true
 	}
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("verify: make the state directory: %w", err)
@@ -57,11 +90,16 @@ func Verify(ctx context.Context, network *client.Network, key crypto.PrivKey, st
 		return nil, fmt.Errorf("verify: make libp2p host: %w", err)
 	}
 	defer h.Close()
-	rep := &Report{Nodes: make([]NodeReport, len(network.Nodes))}
+	rep := &Report{Nodes: make([]NodeReport, len(network.Nodes)), UserSkipped: unknownNodes(o.User, network)}
 	var wg sync.WaitGroup
 	for i := range network.Nodes {
-		a := &nodeAudit{h: h, card: network.Nodes[i], stateDir: stateDir, rep: &rep.Nodes[i]}
-		wg.Go(func() { a.run(ctx, full) })
+		a := &nodeAudit{h: h, card: network.Nodes[i], stateDir: stateDir, rep: &rep.Nodes[i], accept: accept[network.Nodes[i].Name]}
+		var skipped string
+		a.userCheckpoints, a.refused, skipped = userOf(o.User, a.card)
+		if skipped != "" {
+			rep.UserSkipped = append(rep.UserSkipped, skipped)
+		}
+		wg.Go(func() { a.run(ctx, o.Full) })
 	}
 	wg.Wait()
 	return rep, nil
@@ -73,6 +111,11 @@ type nodeAudit struct {
 	card     api.Card
 	stateDir string
 	rep      *NodeReport
+	accept   bool // accept a restore (Options.Accept)
+	// userCheckpoints are the node's checkpoints in the user's vault;
+	// refused the entries of the user's evidence receipts, by index.
+	userCheckpoints []UserCheckpoint
+	refused         map[uint64][]byte
 
 	id           peer.ID
 	origin       string
@@ -82,6 +125,11 @@ type nodeAudit struct {
 
 func (a *nodeAudit) fail(k Kind, index int64, format string, args ...any) {
 	a.rep.Problems = append(a.rep.Problems, Problem{Kind: k, Index: index, Message: fmt.Sprintf(format, args...)})
+}
+
+// statePath is the node's file in the state directory with this suffix.
+func (a *nodeAudit) statePath(suffix string) string {
+	return filepath.Join(a.stateDir, a.card.Name+suffix)
 }
 
 func (a *nodeAudit) run(ctx context.Context, full bool) {
@@ -95,6 +143,7 @@ func (a *nodeAudit) run(ctx context.Context, full bool) {
 	// The entries are worth checking even when the checkpoint is not
 	// consistent with the recorded one: they may say what happened.
 	a.checkState(ctx, cp, signed)
+	a.checkUser(ctx, cp, a.userCheckpoints)
 	if full {
 		a.checkEntries(ctx, cp)
 	}
@@ -152,52 +201,83 @@ func (a *nodeAudit) head(ctx context.Context) (api.Checkpoint, []byte, bool) {
 }
 
 // checkState compares cp with the checkpoint recorded for the node and
-// records cp if it is consistent. It reports whether it was.
-func (a *nodeAudit) checkState(ctx context.Context, cp api.Checkpoint, signed []byte) bool {
-	path := filepath.Join(a.stateDir, a.card.Name+".checkpoint")
-	b, err := os.ReadFile(path)
+// records cp if it is consistent, or if the auditor accepts a restore that
+// explains why it is not (acceptRestore).
+func (a *nodeAudit) checkState(ctx context.Context, cp api.Checkpoint, signed []byte) {
+	path := a.statePath(".checkpoint")
+	b, err := readCapped(path, api.MaxCheckpointSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		a.rep.First = true
-		return a.record(path, signed)
+		a.record(path, signed)
+		return
 	}
 	if err != nil {
 		a.fail(StateError, -1, "read the recorded checkpoint: %v", err)
-		return false
+		return
 	}
 	old, err := api.OpenCheckpoint(b, a.origin, a.pub)
 	if err != nil {
 		a.fail(StateError, -1, "the recorded checkpoint %s does not verify with the node's pinned key: %v", path, err)
-		return false
+		return
+	}
+	if a.rep.Restores, err = a.loadRestores(); err != nil {
+		a.fail(StateError, -1, "read the accepted restores: %v", err)
+		return
+	}
+	why := a.compare(ctx, old, cp)
+	switch {
+	case why == nil:
+		a.record(path, signed)
+	case why.Kind == Unreachable || !a.accept:
+		a.rep.Problems = append(a.rep.Problems, *why)
+	default:
+		a.acceptRestore(ctx, old, b, cp, signed, *why)
+	}
+}
+
+// compare says how cp does not extend the recorded checkpoint old (nil
+// when it does).
+func (a *nodeAudit) compare(ctx context.Context, old, cp api.Checkpoint) *Problem {
+	problem := func(k Kind, format string, args ...any) *Problem {
+		return &Problem{Kind: k, Index: -1, Message: fmt.Sprintf(format, args...)}
 	}
 	switch {
 	case cp.Size < old.Size:
-		a.fail(Rollback, -1, "rollback from size %d to %d", old.Size, cp.Size)
-		return false
+		return problem(Rollback, "rollback from size %d to %d", old.Size, cp.Size)
 	case cp.Size == old.Size && cp.Root != old.Root:
-		a.fail(Fork, -1, "fork at size %d: its root is not the recorded one", cp.Size)
-		return false
+		return problem(Fork, "fork at size %d: its root is not the recorded one", cp.Size)
 	case cp.Size == old.Size:
-		return true
+		return nil
 	}
+	err := a.extends(ctx, old, cp)
+	switch {
+	case errors.Is(err, errNoAnswer):
+		return problem(Unreachable, "unreachable: consistency proof: %v", err)
+	case err != nil:
+		return problem(Inconsistent, "inconsistent: size %d does not extend the recorded size %d: %v", cp.Size, old.Size, err)
+	}
+	return nil
+}
+
+// errNoAnswer is extends's error when the node could not be asked.
+var errNoAnswer = errors.New("no answer")
+
+// extends asks the node for a consistency proof from old to cur (old the
+// smaller) and checks it. It reports errNoAnswer when the request failed.
+func (a *nodeAudit) extends(ctx context.Context, old, cur api.Checkpoint) error {
 	var pr api.ProofResponse
-	req := &api.ProofRequest{Query: &api.ProofRequest_Consistency{Consistency: &api.ConsistencyQuery{OldSize: uint64(old.Size), NewSize: uint64(cp.Size)}}}
+	req := &api.ProofRequest{Query: &api.ProofRequest_Consistency{Consistency: &api.ConsistencyQuery{OldSize: uint64(old.Size), NewSize: uint64(cur.Size)}}}
 	if err := a.call(ctx, api.ProtocolProof, req, &pr); err != nil {
-		a.fail(Unreachable, -1, "unreachable: consistency proof: %v", err)
-		return false
+		return fmt.Errorf("%w: %w", errNoAnswer, err)
 	}
 	if err := api.FromProto(pr.Error); err != nil {
-		a.fail(Inconsistent, -1, "inconsistent: it refused a consistency proof from size %d to %d: %v", old.Size, cp.Size, err)
-		return false
+		return fmt.Errorf("it refused a consistency proof from size %d to %d: %w", old.Size, cur.Size, err)
 	}
 	proof, err := hashes(pr.Hashes)
 	if err == nil {
-		err = audit.VerifyConsistency(proof, old.Size, old.Root, cp.Size, cp.Root)
+		err = audit.VerifyConsistency(proof, old.Size, old.Root, cur.Size, cur.Root)
 	}
-	if err != nil {
-		a.fail(Inconsistent, -1, "inconsistent: size %d does not extend the recorded size %d: %v", cp.Size, old.Size, err)
-		return false
-	}
-	return a.record(path, signed)
+	return err
 }
 
 // record writes the signed checkpoint to path atomically: a crash leaves
@@ -263,11 +343,16 @@ func (a *nodeAudit) checkEntry(index int64, b []byte) {
 	switch {
 	case err != nil:
 		k, msg = MalformedEntry, fmt.Sprintf("entry %d malformed: %v", index, err)
-	case e.Kind == api.EntryKind_RELEASE && e.Outcome == api.Code_OK:
-		// A request refused as a whole may carry a bad signature: that is
-		// why the node refused it.
-		if err := e.VerifyDevice([]byte(a.id)); err != nil {
+	case e.Kind == api.EntryKind_RELEASE && (e.Outcome == api.Code_OK || len(e.Units) > 0):
+		// Every release entry that names units is checked, whatever its
+		// outcome; a refusal its device did not sign is a bad request the
+		// node rightly refused.
+		err := e.VerifyDevice([]byte(a.id))
+		switch {
+		case err != nil && e.Outcome == api.Code_OK:
 			k, msg = UnsignedRelease, fmt.Sprintf("release entry %d not signed by its device: %v", index, err)
+		case err == nil:
+			k, msg = a.checkRefusal(index, e, b)
 		}
 	}
 	if k == 0 {
@@ -276,6 +361,29 @@ func (a *nodeAudit) checkEntry(index int64, b []byte) {
 	if a.entryProblem++; a.entryProblem <= maxEntryProblems {
 		a.fail(k, index, "%s", msg)
 	}
+}
+
+// checkRefusal checks a release entry e (encoded b) that its device
+// signed: it is a FalseRefusal when the user keeps the receipt the node
+// answered it with as evidence (see evidence), or when it refuses the
+// request for a bad signature.
+func (a *nodeAudit) checkRefusal(index int64, e *api.Entry, b []byte) (Kind, string) {
+	if r, ok := a.refused[uint64(index)]; ok && bytes.Equal(r, b) {
+		return FalseRefusal, fmt.Sprintf("entry %d refuses (%s) a request its device signed, yet the user's vault holds the receipt the node answered it with: it may have released the shares and logged a refusal", index, refusalOf(e))
+	}
+	if e.Outcome == api.Code_UNAUTHENTICATED {
+		return FalseRefusal, fmt.Sprintf("entry %d refuses a request for a bad device signature, yet the signature verifies", index)
+	}
+	return 0, ""
+}
+
+// refusalOf says what e refuses: the whole request's code, or how many of
+// its units.
+func refusalOf(e *api.Entry) string {
+	if e.Outcome != api.Code_OK {
+		return e.Outcome.String()
+	}
+	return fmt.Sprintf("%d of %d units", len(e.Refusals), len(e.Units))
 }
 
 // call runs one request and its answer on a new stream to the node.

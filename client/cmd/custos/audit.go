@@ -4,16 +4,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/spf13/cobra"
 
 	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/client/auditor"
+	"github.com/custos-network/custos/node/api"
 )
 
 func auditCmd(g *globals) *cobra.Command {
@@ -99,9 +103,10 @@ the node lets this auditor read every entry of its log. It never overwrites a ke
 
 func auditVerifyCmd(g *globals) *cobra.Command {
 	var netFile, stateDir, keyFlag string
+	var accept []string
 	var full, asJSON bool
 	cmd := &cobra.Command{
-		Use:   "verify [--network FILE] [--state DIR] [--key FILE] [--full] [--json]",
+		Use:   "verify [--network FILE] [--vault FILE] [--state DIR] [--key FILE] [--full] [--accept NODE]... [--json]",
 		Short: "Check every node's signed checkpoint, its consistency, and with --full every entry",
 		Long: `audit verify checks, for every node of the network file, in parallel:
 
@@ -109,11 +114,23 @@ func auditVerifyCmd(g *globals) *cobra.Command {
   - it is consistent with the last checkpoint of the node kept in the state
     directory: not smaller (a rollback), not another root at the same size (a fork),
     and when larger, the node's consistency proof verifies. The first run records it.
+  - with a vault (--vault, or the vault whose network file is used): every
+    checkpoint the nodes showed its user, kept with the vault's receipts, is signed
+    by the node and of one history with the one the node shows the auditor, so a
+    node that showed one user a forked log is named (split view). The vault is read
+    without its password and never written to.
   - with --full, every entry, read with the auditor key: the root recomputed from
-    the entries is the checkpoint's, every entry decodes, and every release entry
-    carries its device's signature. Only --full sees an entry changed, removed or
-    moved behind the tree's back; it needs the auditor's peer ID under auditors: in
-    each node's node.yaml.
+    the entries is the checkpoint's, every entry decodes, every release entry
+    carries its device's signature, and (with a vault) no entry refuses a request
+    its device signed while the vault holds the receipt the node answered it with.
+    Only --full sees an entry changed, removed or moved behind the tree's back; it
+    needs the auditor's peer ID under auditors: in each node's node.yaml.
+
+A node restored from a backup (custosd restore) fails as a rollback, fork or
+inconsistent. Check with its operator first; then --accept NODE accepts the restore,
+only if the node's log holds the entry custosd restore writes right after the
+restored log: its checkpoint is recorded as the new base, and the one it replaces is
+kept in the state directory (NODE.restores) and shown by later runs.
 
 The network file is --network, else the vault's copy. The state directory is --state,
 else custos/audit in the user's config directory. The key is --key, else
@@ -123,12 +140,19 @@ It prints one line per node. Exit codes: 0 every node passed, 1 a node failed a
 check (the report names it and what is wrong) or another error, 2 usage.`,
 		Example: `  custos audit verify --network network.yaml
   custos audit verify --full --state /var/lib/custos-audit --key ~/audit/acme.key
+  custos audit verify --network network.yaml --vault alice-vault.json
+  custos audit verify --network network.yaml --accept acme
   custos audit verify --full --json`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			nw, err := g.auditNetwork(netFile)
 			if err != nil {
 				return err
+			}
+			for _, name := range accept {
+				if !slices.ContainsFunc(nw.Nodes, func(c api.Card) bool { return c.Name == name }) {
+					return usageError{fmt.Errorf("--accept %q: the network file has no such node", name)}
+				}
 			}
 			if stateDir == "" {
 				dir, err := os.UserConfigDir()
@@ -141,24 +165,25 @@ check (the report names it and what is wrong) or another error, 2 usage.`,
 			if err != nil {
 				return err
 			}
-			rep, err := auditor.Verify(cmd.Context(), nw, key, stateDir, full)
+			o := auditor.Options{Full: full, Accept: accept}
+			vaultPath, err := g.auditVault(netFile)
+			if err != nil {
+				return err
+			}
+			if vaultPath != "" {
+				if o.User, err = auditor.ReadVault(vaultPath); err != nil {
+					return err
+				}
+			}
+			rep, err := auditor.Verify(cmd.Context(), nw, key, stateDir, o)
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(out)
-				for _, r := range rep.Nodes {
-					problems := []map[string]any{}
-					for _, p := range r.Problems {
-						problems = append(problems, map[string]any{"kind": p.Kind.String(), "index": p.Index, "message": p.Message})
-					}
-					_ = enc.Encode(map[string]any{"node": r.Node, "peer_id": r.PeerID, "ok": r.OK(), "size": r.Size, "first": r.First, "full": r.Full, "problems": problems})
-				}
+				printVerifyJSON(out, rep, vaultPath)
 			} else {
-				for _, r := range rep.Nodes {
-					fmt.Fprintln(out, r.String())
-				}
+				printVerify(out, rep, vaultPath, accept)
 			}
 			if failed := rep.Failed(); len(failed) > 0 {
 				return fmt.Errorf("audit failed at %s", strings.Join(failed, ", "))
@@ -171,8 +196,76 @@ check (the report names it and what is wrong) or another error, 2 usage.`,
 	f.StringVar(&stateDir, "state", "", "where the last checkpoint of each node is kept (default custos/audit in the user's config directory)")
 	f.StringVar(&keyFlag, "key", "", "the auditor key file (default $CUSTOS_AUDITOR_KEY, else auditor.key next to the vault)")
 	f.BoolVar(&full, "full", false, "also read every entry, recompute the root and check every release's device signature")
+	f.StringSliceVar(&accept, "accept", nil, "accept the restore from a backup of this node, if its log shows it (repeatable)")
 	f.BoolVar(&asJSON, "json", false, "print JSON lines")
 	return cmd
+}
+
+// auditVault is the vault whose checkpoints audit verify checks: the one
+// --vault names, or the one whose network file it uses (no --network);
+// "" for none.
+func (g *globals) auditVault(netFile string) (string, error) {
+	if g.vault == "" && netFile != "" {
+		return "", nil
+	}
+	return g.vaultPath()
+}
+
+func printVerify(out io.Writer, rep *auditor.Report, vaultPath string, accept []string) {
+	for _, r := range rep.Nodes {
+		fmt.Fprintln(out, r.String())
+	}
+	if vaultPath != "" {
+		fmt.Fprintf(out, "vault %s: %d of its checkpoints checked\n", vaultPath, userCheckpoints(rep))
+		for _, s := range rep.UserSkipped {
+			fmt.Fprintf(out, "vault: %s\n", s)
+		}
+	}
+	for _, r := range rep.Nodes {
+		switch {
+		case slices.Contains(accept, r.Node) && r.OK() && r.Accepted == nil:
+			fmt.Fprintf(out, "%s: nothing to accept: its log extends the recorded checkpoint\n", r.Node)
+		case !slices.Contains(accept, r.Node) && (r.Has(auditor.Rollback) || r.Has(auditor.Fork) || r.Has(auditor.Inconsistent)):
+			fmt.Fprintf(out, "hint: if %s was restored from a backup, check with its operator, then accept the restore: custos audit verify --accept %s (docs/auditing.md)\n", r.Node, r.Node)
+		}
+	}
+}
+
+// userCheckpoints is how many checkpoints of the vault were checked.
+func userCheckpoints(rep *auditor.Report) int {
+	n := 0
+	for _, r := range rep.Nodes {
+		n += r.UserCheckpoints
+	}
+	return n
+}
+
+func printVerifyJSON(out io.Writer, rep *auditor.Report, vaultPath string) {
+	enc := json.NewEncoder(out)
+	for _, r := range rep.Nodes {
+		problems := []map[string]any{}
+		for _, p := range r.Problems {
+			problems = append(problems, map[string]any{"kind": p.Kind.String(), "index": p.Index, "message": p.Message})
+		}
+		restores := []map[string]any{}
+		for _, a := range r.Restores {
+			restores = append(restores, restoreJSON(&a))
+		}
+		obj := map[string]any{"node": r.Node, "peer_id": r.PeerID, "ok": r.OK(), "size": r.Size, "first": r.First, "full": r.Full,
+			"problems": problems, "vault_checkpoints": r.UserCheckpoints, "restores": restores}
+		if r.Accepted != nil {
+			obj["accepted"] = restoreJSON(r.Accepted)
+		}
+		_ = enc.Encode(obj)
+	}
+	if vaultPath != "" {
+		_ = enc.Encode(map[string]any{"vault": vaultPath, "checkpoints": userCheckpoints(rep), "skipped": nonNil(rep.UserSkipped)})
+	}
+}
+
+func restoreJSON(a *auditor.AcceptedRestore) map[string]any {
+	return map[string]any{"entry": a.Entry, "admin": a.Admin, "replaced_size": a.ReplacedSize, "replaced": string(a.Replaced),
+		"named": a.Named, "size": a.Size, "accepted": a.Accepted.UTC().Format(time.RFC3339)}
 }
 
 // auditNetwork reads the network file: path if given, else the vault's copy.

@@ -44,7 +44,11 @@ and which nodes released, refused or logged nothing. It flags:
   - a release to this vault's device for a request the vault did not send: the
     vault records every release request in its journal before it sends it, so
     this is someone else holding the device key (a copy of the vault);
-  - a receipt in the vault whose entry the node's log no longer holds.
+  - a receipt in the vault whose entry the node's log no longer holds;
+  - an entry that refuses a request its device signed, while the vault holds the
+    receipt the node answered it with (or while it gives a bad signature as the
+    reason and the signature verifies): the node may have released the share and
+    logged a refusal. A refusal whose signature does not verify is a bad request.
 
 --unit is a label of the vault, or a unit ID in hex (as custos ls --json and the
 logs show it). The vault is used, without its password, when it holds the record or

@@ -1,0 +1,180 @@
+package auditor_test
+
+import (
+	"context"
+	"crypto/rand"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"go.uber.org/zap"
+
+	"github.com/custos-network/custos/client/auditor"
+	"github.com/custos-network/custos/client/vault"
+	"github.com/custos-network/custos/node"
+	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/node/audit"
+	"github.com/custos-network/custos/node/nodetest"
+	"github.com/custos-network/custos/node/store"
+)
+
+// withLog runs fn on the log of the stopped node p as the node keeps it:
+// its store, and its audit log signing with the node's identity key. What
+// fn appends is in the node's tree, as if the node had logged it.
+func withLog(t *testing.T, p *nodetest.Process, fn func(tx *store.Tx, l *audit.Log) error) {
+	t.Helper()
+	id, err := node.LoadIdentity(p.Config.Path(p.Config.IdentityKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := id.Raw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clear(raw)
+	l, err := audit.New(api.LogOrigin(p.Config.Name), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := node.LoadStorageKey(p.Config.Path(p.Config.StorageKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clear(key)
+	s, err := store.Open(p.Config.Path(p.Config.DataDir), key, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(context.Background(), func(tx *store.Tx) error { return fn(tx, l) })
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A node that releases a share and logs the request as refused writes an
+// entry that refuses a request its device signed. verify --full names it
+// when the user's vault holds the receipt the node answered it with, and
+// when the refusal gives a bad signature as its reason though the
+// signature verifies; a refusal with nothing against it is a refusal, and
+// a bad request (its signature does not verify) stays unflagged.
+func TestRefusalOfASignedRequestIsNamed(t *testing.T) {
+	n := startAuditNet(t)
+	n.traffic() // holds refused requests with bad signatures
+	path := n.userVault(t, "bob")
+
+	// What bob's vault knows: its device key and the record's unit.
+	h, err := vault.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := h.Vault()
+	devKey, err := crypto.UnmarshalPrivateKey(v.DeviceKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	device, err := peer.IDFromPrivateKey(devKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit := v.Units[0]
+	v.Wipe()
+	h.Close()
+
+	// Node n3 logs three of bob's signed requests as refused: one it
+	// answered with a receipt, which bob's vault keeps, one "for a bad
+	// signature", and one plainly (rate limited, nothing kept).
+	signed := func(outcome api.Code) *api.Entry {
+		e := &api.Entry{Kind: api.EntryKind_RELEASE, User: "bob", ClientPeerId: []byte(device),
+			Units:             []*api.UnitRef{{UnitId: unit.ID[:], Version: unit.Version}},
+			RequestTimeUnixMs: uint64(time.Now().UnixMilli()), RequestNonce: make([]byte, api.RequestNonceSize),
+			Outcome: outcome, Reason: "refused"}
+		rand.Read(e.RequestNonce)
+		sig, err := devKey.Sign(api.ReleaseTranscript([]byte(n.ids[2]), e.ClientPeerId, e.User, e.RequestTimeUnixMs, e.RequestNonce, e.Units))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.DeviceSignature = sig
+		return e
+	}
+	var receipt vault.Receipt
+	var withReceipt, badReason int64
+	n.procs[2].Stop(t)
+	withLog(t, n.procs[2], func(tx *store.Tx, l *audit.Log) error {
+		var err error
+		if withReceipt, err = l.AppendEntry(tx, signed(api.Code_NOT_FOUND), time.Now()); err != nil {
+			return err
+		}
+		if badReason, err = l.AppendEntry(tx, signed(api.Code_UNAUTHENTICATED), time.Now()); err != nil {
+			return err
+		}
+		if _, err = l.AppendEntry(tx, signed(api.Code_RATE_LIMITED), time.Now()); err != nil {
+			return err
+		}
+		size, err := l.Size(tx)
+		if err != nil {
+			return err
+		}
+		receipt = vault.Receipt{Node: "n3", Units: []vault.UnitRef{{ID: unit.ID, Version: unit.Version}}, Index: uint64(withReceipt)}
+		if receipt.Checkpoint, err = l.Checkpoint(tx, size); err != nil {
+			return err
+		}
+		receipt.Entry, err = tx.LogEntry(withReceipt)
+		return err
+	})
+	n.restart(2, nil)
+	addReceipt(t, path, receipt)
+
+	rep := n.verify(n.key, true)
+	wantOnly(t, rep, map[string]auditor.Kind{"n3": auditor.FalseRefusal})
+	wantIndexes(t, rep.Node("n3"), auditor.FalseRefusal, badReason)
+
+	view, err := auditor.ReadVault(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep = n.verifyWith(n.key, auditor.Options{Full: true, User: view})
+	wantOnly(t, rep, map[string]auditor.Kind{"n3": auditor.FalseRefusal})
+	wantIndexes(t, rep.Node("n3"), auditor.FalseRefusal, withReceipt, badReason)
+}
+
+// addReceipt adds r to the vault at path, as the client keeps a receipt.
+func addReceipt(t *testing.T, path string, r vault.Receipt) {
+	t.Helper()
+	h, err := vault.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	v := h.Vault()
+	defer v.Wipe()
+	if err := v.AddReceipts(r); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Save(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantIndexes checks that the problems of kind k name exactly these
+// entries.
+func wantIndexes(t *testing.T, r *auditor.NodeReport, k auditor.Kind, want ...int64) {
+	t.Helper()
+	var got []int64
+	for _, p := range r.Problems {
+		if p.Kind == k {
+			got = append(got, p.Index)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%s: %q problems at %v, want %v", r.Node, k, got, want)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("%s: %q problems at %v, want %v", r.Node, k, got, want)
+		}
+	}
+}

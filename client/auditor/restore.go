@@ -1,0 +1,301 @@
+package auditor
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/custos-network/custos/internal/atomicfile"
+	"github.com/custos-network/custos/node/api"
+)
+
+// A restored node (custosd restore) has lost the entries after its
+// backup, so an auditor who recorded a later checkpoint sees a rollback,
+// a fork or an inconsistent tree. custosd restore appends an ADMIN entry
+// right after the restored log, whose admin text is
+//
+//	restore: backup of log size N
+//
+// followed, when the data directory held a log before, by
+//
+//	 replaces a log of size M with root R
+//
+// (R the standard base64 of the root hash). With Options.Accept, Verify
+// accepts such a restore: it records the node's checkpoint in place of the
+// recorded one, and keeps the one it replaced in <node>.restores.
+
+// restoreEntry is what a restore entry's admin text says.
+type restoreEntry struct {
+	backupSize int64
+	// replaced is set when the text says what log the restore replaced.
+	replaced     bool
+	replacedSize int64
+	replacedRoot tlog.Hash
+}
+
+const (
+	restoreText   = "restore: backup of log size "
+	replacesText  = " replaces a log of size "
+	replacedRoot  = " with root "
+	isRestoreText = "restore:"
+)
+
+// parseRestore reads a restore entry's admin text, strictly: one form for
+// one meaning.
+func parseRestore(text string) (restoreEntry, error) {
+	bad := fmt.Errorf("the admin text %.200q is not a restore entry's", text)
+	rest, ok := strings.CutPrefix(text, restoreText)
+	if !ok {
+		return restoreEntry{}, bad
+	}
+	num, rest, more := strings.Cut(rest, " ")
+	var r restoreEntry
+	if r.backupSize, ok = parseSize(num); !ok {
+		return restoreEntry{}, bad
+	}
+	if !more {
+		return r, nil
+	}
+	rest, ok = strings.CutPrefix(" "+rest, replacesText)
+	if !ok {
+		return restoreEntry{}, bad
+	}
+	num, root, ok := strings.Cut(rest, replacedRoot)
+	if !ok {
+		return restoreEntry{}, bad
+	}
+	if r.replacedSize, ok = parseSize(num); !ok {
+		return restoreEntry{}, bad
+	}
+	raw, err := base64.StdEncoding.DecodeString(root)
+	if err != nil || len(raw) != tlog.HashSize || base64.StdEncoding.EncodeToString(raw) != root {
+		return restoreEntry{}, bad
+	}
+	r.replaced = true
+	copy(r.replacedRoot[:], raw)
+	return r, nil
+}
+
+// parseSize reads a tree size in canonical decimal.
+func parseSize(s string) (int64, bool) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || strconv.FormatInt(n, 10) != s {
+		return 0, false
+	}
+	return n, true
+}
+
+// explains says why the restore entry at index does not explain a log
+// that no longer extends the recorded checkpoint old ("" when it does): it
+// must directly follow the restored log, that log must end below old (the
+// entries from there on are what the restore dropped), and what it says it
+// replaced must not be smaller than old, nor of old's size with another
+// root.
+func (r restoreEntry) explains(index int64, old api.Checkpoint) string {
+	switch {
+	case index != r.backupSize:
+		return fmt.Sprintf("the restore entry %d does not directly follow the restored log of size %d", index, r.backupSize)
+	case r.backupSize >= old.Size:
+		return fmt.Sprintf("the restore entry %d restored a log of size %d, not smaller than the recorded size %d", index, r.backupSize, old.Size)
+	case r.replaced && r.replacedSize < old.Size:
+		return fmt.Sprintf("the restore entry %d replaced a log of size %d, smaller than the recorded size %d", index, r.replacedSize, old.Size)
+	case r.replaced && r.replacedSize == old.Size && r.replacedRoot != old.Root:
+		return fmt.Sprintf("the restore entry %d replaced a log of the recorded size %d with another root than the recorded one", index, old.Size)
+	}
+	return ""
+}
+
+// AcceptedRestore is a restore of a node that the auditor accepted: the
+// checkpoint recorded before it, and the restore entry that explains why
+// the node's log no longer extends it.
+type AcceptedRestore struct {
+	// Accepted is when the auditor accepted it.
+	Accepted time.Time
+	// Entry is the index of the restore entry: the size of the restored
+	// log, where the node's history left the recorded one.
+	Entry int64
+	// Admin is the restore entry's admin text.
+	Admin string
+	// Replaced is the checkpoint recorded before, the signed note.
+	Replaced []byte
+	// ReplacedSize is Replaced's tree size.
+	ReplacedSize int64
+	// Named is true when the restore entry names the recorded checkpoint
+	// (its size and root) as the log it replaced. Otherwise that the
+	// restore dropped the recorded log is the operator's word.
+	Named bool
+	// Size is the tree size of the checkpoint recorded in its place.
+	Size int64
+}
+
+func (r *AcceptedRestore) String() string {
+	named := "the entry does not name the recorded checkpoint"
+	if r.Named {
+		named = "the entry names the recorded checkpoint"
+	}
+	return fmt.Sprintf("the restore at entry %d replaced the recorded size %d (%s; accepted %s)",
+		r.Entry, r.ReplacedSize, named, r.Accepted.UTC().Format(time.RFC3339))
+}
+
+// The <node>.restores file of the state directory.
+const (
+	restoresFormat   = "custos auditor restores v1"
+	maxRestores      = 1000
+	maxRestoresBytes = maxRestores * 2 * api.MaxCheckpointSize
+)
+
+type restoresFile struct {
+	Format   string          `json:"format"`
+	Restores []restoreRecord `json:"restores"`
+}
+
+type restoreRecord struct {
+	Accepted time.Time `json:"accepted"`
+	Entry    int64     `json:"entry"`
+	Admin    string    `json:"admin"`
+	Replaced string    `json:"replaced"`
+	Named    bool      `json:"named"`
+	Size     int64     `json:"size"`
+}
+
+func (a *nodeAudit) restoresPath() string { return a.statePath(".restores") }
+
+// loadRestores reads the restores of the node the auditor accepted, and
+// checks each: its replaced checkpoint signed by the node, its admin text
+// a restore entry's.
+func (a *nodeAudit) loadRestores() ([]AcceptedRestore, error) {
+	path := a.restoresPath()
+	b, err := readCapped(path, maxRestoresBytes)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var f restoresFile
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&f); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if f.Format != restoresFormat {
+		return nil, fmt.Errorf("%s: format %.64q, want %q", path, f.Format, restoresFormat)
+	}
+	if len(f.Restores) > maxRestores {
+		return nil, fmt.Errorf("%s: %d restores, more than %d", path, len(f.Restores), maxRestores)
+	}
+	out := make([]AcceptedRestore, len(f.Restores))
+	for i, r := range f.Restores {
+		old, err := api.OpenCheckpoint([]byte(r.Replaced), a.origin, a.pub)
+		if err != nil {
+			return nil, fmt.Errorf("%s: restore %d: the replaced checkpoint does not verify with the node's pinned key: %w", path, i, err)
+		}
+		if _, err := parseRestore(r.Admin); err != nil || r.Entry < 0 || r.Size < 0 {
+			return nil, fmt.Errorf("%s: restore %d is malformed", path, i)
+		}
+		out[i] = AcceptedRestore{Accepted: r.Accepted, Entry: r.Entry, Admin: r.Admin, Replaced: []byte(r.Replaced),
+			ReplacedSize: old.Size, Named: r.Named, Size: r.Size}
+	}
+	return out, nil
+}
+
+// saveRestores writes the accepted restores atomically.
+func (a *nodeAudit) saveRestores(rs []AcceptedRestore) error {
+	if len(rs) > maxRestores {
+		return fmt.Errorf("more than %d accepted restores", maxRestores)
+	}
+	f := restoresFile{Format: restoresFormat, Restores: make([]restoreRecord, len(rs))}
+	for i, r := range rs {
+		f.Restores[i] = restoreRecord{Accepted: r.Accepted.UTC(), Entry: r.Entry, Admin: r.Admin, Replaced: string(r.Replaced), Named: r.Named, Size: r.Size}
+	}
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(a.restoresPath(), "", append(b, '\n'))
+}
+
+// acceptRestore is Options.Accept for a node whose checkpoint cp no longer
+// extends the recorded old (the problem why). It reads every entry of cp's
+// tree; if the last restore entry that explains the change (see explains)
+// is there, it keeps old in the node's restores and records cp (signed) in
+// its place. Otherwise it reports why, and why no restore was accepted.
+func (a *nodeAudit) acceptRestore(ctx context.Context, old api.Checkpoint, oldSigned []byte, cp api.Checkpoint, signed []byte, why Problem) {
+	notAccepted := func(format string, args ...any) {
+		why.Message += "; not accepted: " + fmt.Sprintf(format, args...)
+		a.rep.Problems = append(a.rep.Problems, why)
+	}
+	var found *AcceptedRestore
+	var refused []string // why the restore entries seen explain nothing
+	ok := a.readEntries(ctx, cp, func(index int64, b []byte) {
+		e, err := api.ParseEntry(b)
+		if err != nil || e.Kind != api.EntryKind_ADMIN || !strings.HasPrefix(e.Admin, isRestoreText) {
+			return
+		}
+		r, err := parseRestore(e.Admin)
+		if err != nil {
+			refused = append(refused, fmt.Sprintf("entry %d: %v", index, err))
+			return
+		}
+		if reason := r.explains(index, old); reason != "" {
+			refused = append(refused, reason)
+			return
+		}
+		found = &AcceptedRestore{Entry: index, Admin: e.Admin, Replaced: oldSigned, ReplacedSize: old.Size,
+			Named: r.replaced && r.replacedSize == old.Size && r.replacedRoot == old.Root, Size: cp.Size}
+	})
+	switch {
+	case !ok:
+		notAccepted("its log could not be read and verified")
+		return
+	case found == nil && len(refused) == 0:
+		notAccepted("its log of size %d holds no restore entry", cp.Size)
+		return
+	case found == nil:
+		notAccepted("%s", strings.Join(refused, "; "))
+		return
+	}
+	found.Accepted = time.Now().UTC()
+	restores := a.rep.Restores
+	if n := len(restores); n == 0 || !bytes.Equal(restores[n-1].Replaced, oldSigned) || restores[n-1].Entry != found.Entry {
+		// The same restore twice is a run that crashed before it recorded
+		// the new checkpoint: keep it once.
+		restores = append(restores, *found)
+	}
+	if err := a.saveRestores(restores); err != nil {
+		a.fail(StateError, -1, "record the accepted restore: %v", err)
+		return
+	}
+	if !a.record(a.statePath(".checkpoint"), signed) {
+		return
+	}
+	a.rep.Restores, a.rep.Accepted = restores, found
+}
+
+// readCapped reads the file at path, refusing one larger than limit.
+func readCapped(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return b, nil
+}

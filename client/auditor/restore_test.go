@@ -1,0 +1,164 @@
+package auditor_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/custos-network/custos/client/auditor"
+	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/node/audit"
+	"github.com/custos-network/custos/node/nodetest"
+	"github.com/custos-network/custos/node/store"
+)
+
+// A node restored from a backup (custosd backup, more entries, custosd
+// restore) rolls back below what the auditor recorded. The auditor accepts
+// it, once, from the restore entry in its log: the node's checkpoint
+// becomes the new base, the replaced one is kept and shown by later runs,
+// and the node is audited as before from there on.
+func TestAcceptedRestoreBecomesTheNewBase(t *testing.T) {
+	n := startAuditNet(t)
+	n.traffic()
+	p := n.procs[1]
+	ctx := context.Background()
+	backup := filepath.Join(t.TempDir(), "n2.backup")
+	f, err := os.Create(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Admin().Backup(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.Admin().Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backupSize := st.LogSize // the backup holds its own entry
+
+	n.traffic()
+	recorded := n.verify(n.key, false).Node("n2").Size
+	if recorded <= backupSize {
+		t.Fatalf("recorded size %d, backup size %d", recorded, backupSize)
+	}
+
+	p.Stop(t)
+	data := p.Config.Path(p.Config.DataDir)
+	if err := os.Rename(data, data+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(nodetest.Binary(t), "restore", "--in", backup, "--config", p.Path).CombinedOutput(); err != nil {
+		t.Fatalf("custosd restore: %v\n%s", err, out)
+	}
+	ensureRestoreEntry(t, p, backupSize)
+	n.restart(1, nil)
+
+	rep := n.verify(n.key, false)
+	wantOnly(t, rep, map[string]auditor.Kind{"n2": auditor.Rollback})
+
+	rep = n.verifyWith(n.key, auditor.Options{Accept: []string{"n2"}})
+	wantOnly(t, rep, nil)
+	r := rep.Node("n2")
+	if a := r.Accepted; a == nil || a.Entry != backupSize || a.ReplacedSize != recorded || a.Size != r.Size ||
+		!strings.HasPrefix(a.Admin, fmt.Sprintf("restore: backup of log size %d", backupSize)) {
+		t.Fatalf("accepted: %+v", a)
+	}
+	if !strings.Contains(r.String(), fmt.Sprintf("restore accepted: the restore at entry %d replaced the recorded size %d", backupSize, recorded)) {
+		t.Errorf("report: %s", r)
+	}
+
+	// From the new base on, the node is audited as before, and the
+	// restore is shown.
+	n.traffic()
+	rep = n.verify(n.key, true)
+	wantOnly(t, rep, nil)
+	r = rep.Node("n2")
+	if len(r.Restores) != 1 || r.Accepted != nil || r.Restores[0].ReplacedSize != recorded ||
+		!strings.Contains(r.String(), "restores accepted before: 1, the last: the restore at entry") {
+		t.Errorf("a later run: %s", r)
+	}
+	if _, err := api.OpenCheckpoint(r.Restores[0].Replaced, api.LogOrigin("n2"), pinnedKey(t, n, 1)); err != nil {
+		t.Errorf("the replaced checkpoint kept: %v", err)
+	}
+
+	// Accepting again finds nothing to accept, and keeps one restore.
+	rep = n.verifyWith(n.key, auditor.Options{Accept: []string{"n2"}})
+	wantOnly(t, rep, nil)
+	if r := rep.Node("n2"); r.Accepted != nil || len(r.Restores) != 1 {
+		t.Errorf("accepting again: %s", r)
+	}
+
+	// The kept checkpoint is checked each run: one changed in the state
+	// directory is refused.
+	path := filepath.Join(n.state, "n2.restores")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The note's size line, as JSON escapes it.
+	size := fmt.Sprintf(`\n%d\n`, recorded)
+	if !bytes.Contains(b, []byte(size)) {
+		t.Fatalf("%s does not hold the replaced size line %s", path, size)
+	}
+	b = bytes.Replace(b, []byte(size), []byte(fmt.Sprintf(`\n%d\n`, recorded+1)), 1)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantOnly(t, n.verify(n.key, false), map[string]auditor.Kind{"n2": auditor.StateError})
+}
+
+// ensureRestoreEntry makes sure the restored log of node p holds, at index
+// backupSize, the entry custosd restore writes after the restored log. A
+// custosd restore that writes none (before it was taught to) gets it
+// written here, in the documented text, as it would: one ADMIN entry
+// appended to the log of the stopped node.
+func ensureRestoreEntry(t *testing.T, p *nodetest.Process, backupSize int64) {
+	t.Helper()
+	withLog(t, p, func(tx *store.Tx, l *audit.Log) error {
+		size, err := l.Size(tx)
+		if err != nil {
+			return err
+		}
+		if size == backupSize+1 {
+			b, err := tx.LogEntry(backupSize)
+			if err != nil {
+				return err
+			}
+			e, err := api.ParseEntry(b)
+			if err != nil || e.Kind != api.EntryKind_ADMIN || !strings.HasPrefix(e.Admin, "restore: ") {
+				return fmt.Errorf("the entry after the restored log is not a restore entry (%v)", err)
+			}
+			return nil
+		}
+		if size != backupSize {
+			return fmt.Errorf("the restored log has size %d, the backup's was %d", size, backupSize)
+		}
+		t.Logf("custosd restore wrote no restore entry: writing it as documented")
+		_, err = l.AppendEntry(tx, &api.Entry{Kind: api.EntryKind_ADMIN, Admin: fmt.Sprintf("restore: backup of log size %d", backupSize)}, time.Now())
+		return err
+	})
+}
+
+// pinnedKey is node i's public key, from its peer ID.
+func pinnedKey(t *testing.T, n *auditNet, i int) ed25519.PublicKey {
+	t.Helper()
+	pk, err := n.ids[i].ExtractPublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := pk.Raw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ed25519.PublicKey(raw)
+}

@@ -24,7 +24,7 @@ import (
 
 // Outcome errors that callers match besides the api ones.
 var (
-	errNoChallenge = api.Errorf(api.Code_UNAUTHENTICATED, "no login challenge is pending for this connection, or it expired")
+	errNoChallenge = api.Errorf(api.Code_UNAUTHENTICATED, "no login challenge is pending on this stream, or it expired")
 	errBadLogin    = api.Errorf(api.Code_UNAUTHENTICATED, "wrong user or password")
 	errNoSession   = api.Errorf(api.Code_UNAUTHENTICATED, "not logged in")
 	errExpired     = api.Errorf(api.Code_UNAUTHENTICATED, "the session expired; log in again")
@@ -32,9 +32,19 @@ var (
 	errBadInvite   = api.Errorf(api.Code_UNAUTHENTICATED, "the invite token is not valid for this user, was used, or expired")
 )
 
-// maxPending bounds the login challenges held at once, so that connecting
-// peers cannot grow memory without bound.
-const maxPending = 10000
+// notEnrolled refuses a device that is not the one enrolled for user here.
+// It is the same whether the user does not exist or exists with another
+// device, so it tells a peer nothing about other people's accounts; and a
+// device knows its own enrollment.
+func notEnrolled(user string) error {
+	return api.Errorf(api.Code_NOT_FOUND, "this device is not enrolled for the user %s at this node", user)
+}
+
+// maxLoginBuckets bounds the devices whose login challenges are rate
+// limited at once (auth.logins). Only enrolled devices get a bucket, so
+// only enrollments, not fresh keys, could fill it; a full table refuses new
+// devices with RATE_LIMITED for at most one bucket's refill time.
+const maxLoginBuckets = 1 << 16
 
 // Session is one logged-in device.
 type Session struct {
@@ -42,12 +52,6 @@ type Session struct {
 	Peer     peer.ID
 	Created  time.Time
 	LastUsed time.Time
-}
-
-type challenge struct {
-	user    string
-	nonce   []byte
-	expires time.Time
 }
 
 // Service enrolls and logs in the users of one node.
@@ -58,7 +62,7 @@ type Service struct {
 	cfg   config.Auth
 	open  bool // enrollment: open
 	now   func() time.Time
-	hello *limits.Limiter // login challenges per device
+	hello *limits.Limiter // login challenges per enrolled device
 	// strangers bounds the logged refusals of devices that are not
 	// enrolled (auth.stranger_log); unlogged counts those refused unlogged
 	// since the last logged one.
@@ -68,7 +72,6 @@ type Service struct {
 	unloggedTotal atomic.Int64
 
 	mu       sync.Mutex
-	pending  map[peer.ID]challenge
 	sessions map[peer.ID]*Session
 }
 
@@ -80,9 +83,8 @@ func New(s *store.Store, l *audit.Log, node peer.ID, enrollment string, cfg conf
 	}
 	return &Service{
 		store: s, log: l, node: node, cfg: cfg, open: enrollment == "open", now: now,
-		hello:     limits.New(cfg.Logins, maxPending, now),
+		hello:     limits.New(cfg.Logins, maxLoginBuckets, now),
 		strangers: limits.New(cfg.StrangerLog, 1, now),
-		pending:   map[peer.ID]challenge{},
 		sessions:  map[peer.ID]*Session{},
 	}
 }
@@ -103,16 +105,29 @@ func (s *Service) UnloggedRefusals() int64 { return s.unloggedTotal.Load() }
 // it counts no guess against any account, and the next logged one says how
 // many went unlogged before it.
 func (s *Service) refuseStranger(tx *store.Tx, entry *api.Entry, outcome error, reason string) (error, error) {
+	reason, ok := s.strangerReason(reason)
+	if !ok {
+		return outcome, nil
+	}
+	entry.Outcome, entry.Reason = code(outcome), reason
+	return outcome, s.record(tx, entry)
+}
+
+// strangerReason takes one logged refusal of a device not enrolled from
+// auth.stranger_log and returns the reason to log, which counts the
+// refusals left unlogged before it; when the budget is spent it counts
+// this refusal as unlogged and returns false. It decides before any store
+// access, so that an unlogged refusal costs no write at all.
+func (s *Service) strangerReason(reason string) (string, bool) {
 	if ok, _ := s.strangers.Allow(""); !ok {
 		s.unlogged.Add(1)
 		s.unloggedTotal.Add(1)
-		return outcome, nil
+		return "", false
 	}
 	if n := s.unlogged.Swap(0); n > 0 {
 		reason = fmt.Sprintf("%s (after %d refusals like it not logged: auth.stranger_log)", reason, n)
 	}
-	entry.Outcome, entry.Reason = code(outcome), reason
-	return outcome, s.record(tx, entry)
+	return reason, true
 }
 
 // decide runs fn in one durable update and returns the outcome fn chose.

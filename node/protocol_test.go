@@ -273,7 +273,7 @@ func TestRefusals(t *testing.T) {
 		{
 			name: "another device cannot enroll a taken user name",
 			run:  func(e *env) error { return device(e.t, e.n, "alice").Enroll(e.ctx, e.n.ID(), "") },
-			code: api.Code_ALREADY_EXISTS, msg: "enrolled already",
+			code: api.Code_INVALID_ARGUMENT, msg: "enrolled at this node with another device",
 		},
 		{
 			name: "another device cannot log in as a user, and is not counted against them",
@@ -499,7 +499,7 @@ func TestRefusals(t *testing.T) {
 		{
 			name: "enrolling twice is ALREADY_EXISTS",
 			run:  func(e *env) error { return e.alice.Enroll(e.ctx, e.n.ID(), "") },
-			code: api.Code_ALREADY_EXISTS, msg: "enrolled already",
+			code: api.Code_ALREADY_EXISTS, msg: "this device is enrolled already",
 			after: func(e *env, _ error) {
 				e.lastIs(api.EntryKind_ENROLL, api.Code_ALREADY_EXISTS)
 				e.releasable()

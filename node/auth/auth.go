@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -30,6 +31,7 @@ var (
 	errExpired     = api.Errorf(api.Code_UNAUTHENTICATED, "the session expired; log in again")
 	errLocked      = api.Errorf(api.Code_LOCKED, "the account is locked after too many failed logins; ask the node's operator to unlock it")
 	errBadInvite   = api.Errorf(api.Code_UNAUTHENTICATED, "the invite token is not valid for this user, was used, or expired")
+	errEnrolled    = api.Errorf(api.Code_ALREADY_EXISTS, "this device is enrolled already")
 )
 
 // notEnrolled refuses a device that is not the one enrolled for user here.
@@ -156,57 +158,75 @@ func code(err error) api.Code {
 }
 
 // Enroll registers the user with the device of this connection and the
-// login public key of the request.
+// login public key of the request. Its outcomes let a client report
+// truthfully, node by node, what is the case (see admit).
 func (s *Service) Enroll(ctx context.Context, device peer.ID, req *api.EnrollRequest) error {
 	if err := req.Validate(); err != nil {
 		return err
 	}
 	return s.decide(ctx, func(tx *store.Tx) (error, error) {
 		entry := &api.Entry{Kind: api.EntryKind_ENROLL, User: req.User, ClientPeerId: []byte(device)}
-		outcome := s.admit(tx, req)
-		if outcome == nil {
-			err := tx.PutAccount(&store.Account{
-				User: req.User, DevicePeerID: []byte(device), AuthPublicKey: req.AuthPublicKey, Created: s.now(),
-			})
-			if err != nil {
-				return nil, err
-			}
+		outcome, err := s.admit(tx, device, req)
+		if err != nil {
+			return nil, err
 		}
 		if outcome != nil {
 			return s.refuseStranger(tx, entry, outcome, outcome.Error())
+		}
+		err = tx.PutAccount(&store.Account{
+			User: req.User, DevicePeerID: []byte(device), AuthPublicKey: req.AuthPublicKey, Created: s.now(),
+		})
+		if err != nil {
+			return nil, err
 		}
 		return nil, s.record(tx, entry)
 	})
 }
 
-// admit checks that the user may enroll, and uses up the invite. Under
-// invite enrollment the token is checked first, so that a peer without a
-// valid one learns nothing, not even whether the user is enrolled, and a
-// used token is refused as such.
-func (s *Service) admit(tx *store.Tx, req *api.EnrollRequest) error {
+// admit decides whether device may enroll as req.User, and uses up the
+// invite when it may. The checks run in this order, so that each refusal
+// says what is true and no token is used up for nothing:
+//
+//   - this device is enrolled for the user already: ALREADY_EXISTS, before
+//     the token is looked at (the device knows its own enrollment);
+//   - under invite enrollment, a token that is not valid for this user, was
+//     used or expired: UNAUTHENTICATED, so that a peer without a valid one
+//     learns nothing, not even whether the user is enrolled;
+//   - the user is enrolled with another device: INVALID_ARGUMENT, and the
+//     token stays good;
+//   - otherwise the device may enroll: outcome nil.
+//
+// err is the store's failure, which aborts the update.
+func (s *Service) admit(tx *store.Tx, device peer.ID, req *api.EnrollRequest) (outcome, err error) {
+	a, err := tx.Account(req.User)
+	switch {
+	case err == nil && bytes.Equal(a.DevicePeerID, []byte(device)):
+		return errEnrolled, nil
+	case errors.Is(err, store.ErrNotFound):
+		a = nil
+	case err != nil:
+		return nil, err
+	}
 	hash := sha256.Sum256([]byte(req.Token))
 	if !s.open {
 		inv, err := tx.Invite(hash)
 		if errors.Is(err, store.ErrNotFound) {
-			return errBadInvite
+			return errBadInvite, nil
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if subtle.ConstantTimeCompare([]byte(inv.User), []byte(req.User)) != 1 || !s.now().Before(inv.Expires) {
-			return errBadInvite
+			return errBadInvite, nil
 		}
 	}
-	switch _, err := tx.Account(req.User); {
-	case err == nil:
-		return api.Errorf(api.Code_ALREADY_EXISTS, "the user %s is enrolled already", req.User)
-	case !errors.Is(err, store.ErrNotFound):
-		return err
+	if a != nil {
+		return api.Errorf(api.Code_INVALID_ARGUMENT, "the user %s is enrolled at this node with another device", req.User), nil
 	}
 	if s.open {
-		return nil
+		return nil, nil
 	}
-	return tx.DeleteInvite(hash)
+	return nil, tx.DeleteInvite(hash)
 }
 
 // Invite makes a one-time enrollment token for user, valid for ttl (the

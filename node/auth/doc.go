@@ -13,9 +13,10 @@
 // with its stream; no node-wide table of challenges exists to be filled.
 //
 // Guesses are limited durably: an attempt is counted in the store before its
-// signature is checked, so a crash never refunds one; each failure makes the
-// next attempt wait longer (exponential backoff); after MaxLoginFailures the
-// account locks until an operator unlocks it, and the lock survives restarts.
+// signature is checked, so a crash never refunds one, and an attempt that
+// never finished stays a failure; each failure makes the next attempt wait
+// longer (exponential backoff); after MaxLoginFailures the account locks
+// until an operator unlocks it, and the lock survives restarts.
 // Every enrollment, login, lock and unlock, and every refusal of one, is an
 // audit log entry, durable before the answer leaves.
 //

@@ -95,11 +95,20 @@ func (s *Service) refuseHello(ctx context.Context, device peer.ID, user string, 
 	return outcome
 }
 
+// verifySignature checks a login signature. It is a variable only so that
+// a test can stop the node at this instruction, between the count of an
+// attempt and its check.
+var verifySignature = ed25519.Verify
+
 // Login checks the answer to challenge c, which Hello returned on the same
 // stream, and, when it is right, opens a session.
 //
-// The attempt is counted durably before the signature is checked; the
-// outcome is logged durably before Login returns.
+// The attempt is counted durably before the signature is checked, so a
+// crash at any instruction after that refunds no guess; the outcome is
+// logged durably before Login returns. Counted attempts whose outcome was
+// never recorded (the node crashed, or its store failed, in between) count
+// as failures: once there are max_login_failures of them the next attempt
+// locks the account.
 func (s *Service) Login(ctx context.Context, c *Challenge, signature []byte) (*Session, error) {
 	if c == nil || c.answered || !s.now().Before(c.expires) {
 		return nil, errNoChallenge
@@ -123,6 +132,8 @@ func (s *Service) Login(ctx context.Context, c *Challenge, signature []byte) (*S
 			return nil, err
 		case a.Locked:
 			return refuse(errLocked, "the account is locked")
+		case a.Failures >= s.cfg.MaxLoginFailures:
+			return s.lockUnfinished(tx, a, entry)
 		case s.now().Before(a.NextAttempt):
 			wait := a.NextAttempt.Sub(s.now())
 			return refuse(&api.StatusError{Code: api.Code_RATE_LIMITED, Message: "wait before the next login", RetryAfter: wait}, "backoff")
@@ -132,10 +143,13 @@ func (s *Service) Login(ctx context.Context, c *Challenge, signature []byte) (*S
 		pub = a.AuthPublicKey
 		return nil, tx.PutAccount(a)
 	})
+	if errors.Is(err, errLocked) {
+		s.endSessions(c.user)
+	}
 	if err != nil {
 		return nil, err
 	}
-	good := ed25519.Verify(pub, api.LoginTranscript([]byte(s.node), []byte(device), c.user, c.nonce), signature)
+	good := verifySignature(pub, api.LoginTranscript([]byte(s.node), []byte(device), c.user, c.nonce), signature)
 	// Record the outcome: reset on success, lock after too many failures.
 	err = s.decide(ctx, func(tx *store.Tx) (error, error) {
 		a, err := tx.Account(c.user)
@@ -177,6 +191,20 @@ func (s *Service) Login(ctx context.Context, c *Challenge, signature []byte) (*S
 	s.sessions[device] = sess
 	s.mu.Unlock()
 	return sess, nil
+}
+
+// lockUnfinished locks an account that has max_login_failures counted
+// attempts with no success since, some of which never finished: the node
+// crashed, or its store failed, after counting them and before recording
+// their outcome. Any of them may have been a wrong guess, so they count as
+// failures, and the attempt that finds them is refused.
+func (s *Service) lockUnfinished(tx *store.Tx, a *store.Account, entry *api.Entry) (error, error) {
+	reason := fmt.Sprintf("%d failed logins, counting those that never finished", a.Failures)
+	entry.Outcome, entry.Reason = api.Code_LOCKED, reason
+	if err := s.record(tx, entry); err != nil {
+		return nil, err
+	}
+	return s.lock(tx, a, peer.ID(entry.ClientPeerId), reason)
 }
 
 // lock locks a's account within tx and logs the lock, and returns LOCKED.

@@ -21,14 +21,19 @@ func (n *Node) enroll(ctx context.Context, s network.Stream, r *api.Reader) erro
 	return reply(s, resp, &resp.Error, err)
 }
 
-// login runs the two round trips of a login on one stream.
+// login runs the two round trips of a login on one stream. The challenge
+// lives in this function, so it ends with the stream: nothing a peer
+// leaves unanswered is held once its stream ends.
 func (n *Node) login(ctx context.Context, s network.Stream, r *api.Reader) error {
-	device := s.Conn().RemotePeer()
 	var hello api.LoginHello
+	var c *auth.Challenge
 	ch := &api.LoginChallenge{}
 	err := n.read(r, &hello)
 	if err == nil {
-		ch.Nonce, err = n.auth.Hello(device, hello.User)
+		c, err = n.auth.Hello(ctx, s.Conn().RemotePeer(), hello.User)
+	}
+	if err == nil {
+		ch.Nonce = c.Nonce()
 	}
 	if err := reply(s, ch, &ch.Error, err); err != nil {
 		n.countLogin(err)
@@ -42,7 +47,7 @@ func (n *Node) login(ctx context.Context, s network.Stream, r *api.Reader) error
 	}
 	if err == nil {
 		var sess *auth.Session
-		sess, err = n.auth.Login(ctx, device, proof.Signature)
+		sess, err = n.auth.Login(ctx, c, proof.Signature)
 		if sess != nil {
 			res.IdleTimeoutMs = uint64(n.cfg.Auth.SessionIdle / time.Millisecond)
 			res.ExpiresUnixMs = uint64(sess.Created.Add(n.cfg.Auth.SessionMax).UnixMilli())

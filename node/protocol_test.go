@@ -273,14 +273,14 @@ func TestRefusals(t *testing.T) {
 		{
 			name: "another device cannot enroll a taken user name",
 			run:  func(e *env) error { return device(e.t, e.n, "alice").Enroll(e.ctx, e.n.ID(), "") },
-			code: api.Code_ALREADY_EXISTS, msg: "enrolled already",
+			code: api.Code_INVALID_ARGUMENT, msg: "enrolled at this node with another device",
 		},
 		{
 			name: "another device cannot log in as a user, and is not counted against them",
 			run:  func(e *env) error { return device(e.t, e.n, "alice").Login(e.ctx, e.n.ID()) },
-			code: api.Code_UNAUTHENTICATED, msg: "wrong user or password",
+			code: api.Code_NOT_FOUND, msg: "this device is not enrolled for the user alice at this node",
 			after: func(e *env, _ error) {
-				last := e.lastIs(api.EntryKind_LOGIN, api.Code_UNAUTHENTICATED)
+				last := e.lastIs(api.EntryKind_LOGIN, api.Code_NOT_FOUND)
 				if bytes.Equal(last.ClientPeerId, []byte(e.alice.Host.ID())) {
 					e.t.Error("the refused login is logged as alice's device")
 				}
@@ -499,7 +499,7 @@ func TestRefusals(t *testing.T) {
 		{
 			name: "enrolling twice is ALREADY_EXISTS",
 			run:  func(e *env) error { return e.alice.Enroll(e.ctx, e.n.ID(), "") },
-			code: api.Code_ALREADY_EXISTS, msg: "enrolled already",
+			code: api.Code_ALREADY_EXISTS, msg: "this device is enrolled already",
 			after: func(e *env, _ error) {
 				e.lastIs(api.EntryKind_ENROLL, api.Code_ALREADY_EXISTS)
 				e.releasable()

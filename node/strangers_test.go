@@ -38,8 +38,8 @@ func TestStrangerRefusalsAreBounded(t *testing.T) {
 	}
 	const tries = 10
 	for i := range tries {
-		if err := stranger(i); !errors.Is(err, api.ErrUnauthenticated) {
-			t.Fatalf("stranger %d: %v, want UNAUTHENTICATED", i, err)
+		if err := stranger(i); !errors.Is(err, api.ErrNotFound) {
+			t.Fatalf("stranger %d: %v, want NOT_FOUND", i, err)
 		}
 	}
 	// A refused enrollment (no invite token) is a stranger's refusal too.
@@ -66,7 +66,7 @@ func TestStrangerRefusalsAreBounded(t *testing.T) {
 	}
 
 	time.Sleep(every + 50*time.Millisecond)
-	if err := stranger(tries); !errors.Is(err, api.ErrUnauthenticated) {
+	if err := stranger(tries); !errors.Is(err, api.ErrNotFound) {
 		t.Fatal(err)
 	}
 	last := entries(t, n, start+6)

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -24,17 +25,28 @@ import (
 
 // Outcome errors that callers match besides the api ones.
 var (
-	errNoChallenge = api.Errorf(api.Code_UNAUTHENTICATED, "no login challenge is pending for this connection, or it expired")
+	errNoChallenge = api.Errorf(api.Code_UNAUTHENTICATED, "no login challenge is pending on this stream, or it expired")
 	errBadLogin    = api.Errorf(api.Code_UNAUTHENTICATED, "wrong user or password")
 	errNoSession   = api.Errorf(api.Code_UNAUTHENTICATED, "not logged in")
 	errExpired     = api.Errorf(api.Code_UNAUTHENTICATED, "the session expired; log in again")
 	errLocked      = api.Errorf(api.Code_LOCKED, "the account is locked after too many failed logins; ask the node's operator to unlock it")
 	errBadInvite   = api.Errorf(api.Code_UNAUTHENTICATED, "the invite token is not valid for this user, was used, or expired")
+	errEnrolled    = api.Errorf(api.Code_ALREADY_EXISTS, "this device is enrolled already")
 )
 
-// maxPending bounds the login challenges held at once, so that connecting
-// peers cannot grow memory without bound.
-const maxPending = 10000
+// notEnrolled refuses a device that is not the one enrolled for user here.
+// It is the same whether the user does not exist or exists with another
+// device, so it tells a peer nothing about other people's accounts; and a
+// device knows its own enrollment.
+func notEnrolled(user string) error {
+	return api.Errorf(api.Code_NOT_FOUND, "this device is not enrolled for the user %s at this node", user)
+}
+
+// maxLoginBuckets bounds the devices whose login challenges are rate
+// limited at once (auth.logins). Only enrolled devices get a bucket, so
+// only enrollments, not fresh keys, could fill it; a full table refuses new
+// devices with RATE_LIMITED for at most one bucket's refill time.
+const maxLoginBuckets = 1 << 16
 
 // Session is one logged-in device.
 type Session struct {
@@ -42,12 +54,6 @@ type Session struct {
 	Peer     peer.ID
 	Created  time.Time
 	LastUsed time.Time
-}
-
-type challenge struct {
-	user    string
-	nonce   []byte
-	expires time.Time
 }
 
 // Service enrolls and logs in the users of one node.
@@ -58,7 +64,7 @@ type Service struct {
 	cfg   config.Auth
 	open  bool // enrollment: open
 	now   func() time.Time
-	hello *limits.Limiter // login challenges per device
+	hello *limits.Limiter // login challenges per enrolled device
 	// strangers bounds the logged refusals of devices that are not
 	// enrolled (auth.stranger_log); unlogged counts those refused unlogged
 	// since the last logged one.
@@ -68,7 +74,6 @@ type Service struct {
 	unloggedTotal atomic.Int64
 
 	mu       sync.Mutex
-	pending  map[peer.ID]challenge
 	sessions map[peer.ID]*Session
 }
 
@@ -80,9 +85,8 @@ func New(s *store.Store, l *audit.Log, node peer.ID, enrollment string, cfg conf
 	}
 	return &Service{
 		store: s, log: l, node: node, cfg: cfg, open: enrollment == "open", now: now,
-		hello:     limits.New(cfg.Logins, maxPending, now),
+		hello:     limits.New(cfg.Logins, maxLoginBuckets, now),
 		strangers: limits.New(cfg.StrangerLog, 1, now),
-		pending:   map[peer.ID]challenge{},
 		sessions:  map[peer.ID]*Session{},
 	}
 }
@@ -103,16 +107,29 @@ func (s *Service) UnloggedRefusals() int64 { return s.unloggedTotal.Load() }
 // it counts no guess against any account, and the next logged one says how
 // many went unlogged before it.
 func (s *Service) refuseStranger(tx *store.Tx, entry *api.Entry, outcome error, reason string) (error, error) {
+	reason, ok := s.strangerReason(reason)
+	if !ok {
+		return outcome, nil
+	}
+	entry.Outcome, entry.Reason = code(outcome), reason
+	return outcome, s.record(tx, entry)
+}
+
+// strangerReason takes one logged refusal of a device not enrolled from
+// auth.stranger_log and returns the reason to log, which counts the
+// refusals left unlogged before it; when the budget is spent it counts
+// this refusal as unlogged and returns false. It decides before any store
+// access, so that an unlogged refusal costs no write at all.
+func (s *Service) strangerReason(reason string) (string, bool) {
 	if ok, _ := s.strangers.Allow(""); !ok {
 		s.unlogged.Add(1)
 		s.unloggedTotal.Add(1)
-		return outcome, nil
+		return "", false
 	}
 	if n := s.unlogged.Swap(0); n > 0 {
 		reason = fmt.Sprintf("%s (after %d refusals like it not logged: auth.stranger_log)", reason, n)
 	}
-	entry.Outcome, entry.Reason = code(outcome), reason
-	return outcome, s.record(tx, entry)
+	return reason, true
 }
 
 // decide runs fn in one durable update and returns the outcome fn chose.
@@ -141,57 +158,75 @@ func code(err error) api.Code {
 }
 
 // Enroll registers the user with the device of this connection and the
-// login public key of the request.
+// login public key of the request. Its outcomes let a client report
+// truthfully, node by node, what is the case (see admit).
 func (s *Service) Enroll(ctx context.Context, device peer.ID, req *api.EnrollRequest) error {
 	if err := req.Validate(); err != nil {
 		return err
 	}
 	return s.decide(ctx, func(tx *store.Tx) (error, error) {
 		entry := &api.Entry{Kind: api.EntryKind_ENROLL, User: req.User, ClientPeerId: []byte(device)}
-		outcome := s.admit(tx, req)
-		if outcome == nil {
-			err := tx.PutAccount(&store.Account{
-				User: req.User, DevicePeerID: []byte(device), AuthPublicKey: req.AuthPublicKey, Created: s.now(),
-			})
-			if err != nil {
-				return nil, err
-			}
+		outcome, err := s.admit(tx, device, req)
+		if err != nil {
+			return nil, err
 		}
 		if outcome != nil {
 			return s.refuseStranger(tx, entry, outcome, outcome.Error())
+		}
+		err = tx.PutAccount(&store.Account{
+			User: req.User, DevicePeerID: []byte(device), AuthPublicKey: req.AuthPublicKey, Created: s.now(),
+		})
+		if err != nil {
+			return nil, err
 		}
 		return nil, s.record(tx, entry)
 	})
 }
 
-// admit checks that the user may enroll, and uses up the invite. Under
-// invite enrollment the token is checked first, so that a peer without a
-// valid one learns nothing, not even whether the user is enrolled, and a
-// used token is refused as such.
-func (s *Service) admit(tx *store.Tx, req *api.EnrollRequest) error {
+// admit decides whether device may enroll as req.User, and uses up the
+// invite when it may. The checks run in this order, so that each refusal
+// says what is true and no token is used up for nothing:
+//
+//   - this device is enrolled for the user already: ALREADY_EXISTS, before
+//     the token is looked at (the device knows its own enrollment);
+//   - under invite enrollment, a token that is not valid for this user, was
+//     used or expired: UNAUTHENTICATED, so that a peer without a valid one
+//     learns nothing, not even whether the user is enrolled;
+//   - the user is enrolled with another device: INVALID_ARGUMENT, and the
+//     token stays good;
+//   - otherwise the device may enroll: outcome nil.
+//
+// err is the store's failure, which aborts the update.
+func (s *Service) admit(tx *store.Tx, device peer.ID, req *api.EnrollRequest) (outcome, err error) {
+	a, err := tx.Account(req.User)
+	switch {
+	case err == nil && bytes.Equal(a.DevicePeerID, []byte(device)):
+		return errEnrolled, nil
+	case errors.Is(err, store.ErrNotFound):
+		a = nil
+	case err != nil:
+		return nil, err
+	}
 	hash := sha256.Sum256([]byte(req.Token))
 	if !s.open {
 		inv, err := tx.Invite(hash)
 		if errors.Is(err, store.ErrNotFound) {
-			return errBadInvite
+			return errBadInvite, nil
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if subtle.ConstantTimeCompare([]byte(inv.User), []byte(req.User)) != 1 || !s.now().Before(inv.Expires) {
-			return errBadInvite
+			return errBadInvite, nil
 		}
 	}
-	switch _, err := tx.Account(req.User); {
-	case err == nil:
-		return api.Errorf(api.Code_ALREADY_EXISTS, "the user %s is enrolled already", req.User)
-	case !errors.Is(err, store.ErrNotFound):
-		return err
+	if a != nil {
+		return api.Errorf(api.Code_INVALID_ARGUMENT, "the user %s is enrolled at this node with another device", req.User), nil
 	}
 	if s.open {
-		return nil
+		return nil, nil
 	}
-	return tx.DeleteInvite(hash)
+	return nil, tx.DeleteInvite(hash)
 }
 
 // Invite makes a one-time enrollment token for user, valid for ttl (the

@@ -6,14 +6,21 @@
 // a transcript that names this node and the device, on a libp2p connection
 // that proves the device key.
 //
+// Only the device enrolled for a user gets a challenge for that user: a
+// hello from any other is refused (NOT_FOUND) after one store read, and
+// holds nothing at the node, because fresh device keys cost an attacker
+// nothing. The challenge lives in the login stream's handler, so it ends
+// with its stream; no node-wide table of challenges exists to be filled.
+//
 // Guesses are limited durably: an attempt is counted in the store before its
-// signature is checked, so a crash never refunds one; each failure makes the
-// next attempt wait longer (exponential backoff); after MaxLoginFailures the
-// account locks until an operator unlocks it, and the lock survives restarts.
+// signature is checked, so a crash never refunds one, and an attempt that
+// never finished stays a failure; each failure makes the next attempt wait
+// longer (exponential backoff); after MaxLoginFailures the account locks
+// until an operator unlocks it, and the lock survives restarts.
 // Every enrollment, login, lock and unlock, and every refusal of one, is an
 // audit log entry, durable before the answer leaves.
 //
-// Challenges and sessions live in memory: a restart ends every session, and
-// clients log in again. A session is bound to (user, device peer ID) and
+// Sessions live in memory: a restart ends every session, and clients log in
+// again. A session is bound to (user, device peer ID) and
 // expires after an idle time and an absolute time.
 package auth

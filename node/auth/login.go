@@ -16,12 +16,43 @@ import (
 	"github.com/custos-network/custos/node/store"
 )
 
-// Hello starts a login of user from device: it returns a fresh challenge,
-// the same for a user who exists and one who does not. A new Hello replaces
-// the device's pending challenge.
-func (s *Service) Hello(device peer.ID, user string) ([]byte, error) {
+// A Challenge is one login in progress: the nonce that Hello gave an
+// enrolled device for one user. The login stream's handler holds it, so it
+// lives no longer than its stream: there is no node-wide table of pending
+// challenges for anyone to fill, and nothing to clean up when a connection
+// closes. It is answered at most once.
+type Challenge struct {
+	user     string
+	device   peer.ID
+	nonce    []byte
+	expires  time.Time
+	answered bool
+}
+
+// Nonce is the challenge's nonce, for the device to sign.
+func (c *Challenge) Nonce() []byte { return c.nonce }
+
+// Hello starts a login of user from device and returns its challenge.
+//
+// Only the device enrolled for user gets one. Any other is refused with
+// NOT_FOUND after one store read and no write (beyond its log entry, within
+// auth.stranger_log), and leaves nothing behind, not even a rate limiter's
+// bucket: fresh device keys are free, and whatever they could fill would
+// make enrolled devices' logins fail or wait.
+func (s *Service) Hello(ctx context.Context, device peer.ID, user string) (*Challenge, error) {
 	if !api.ValidUser(user) {
 		return nil, api.Errorf(api.Code_INVALID_ARGUMENT, "a user name is 1 to %d letters, digits and . _ @ + -", api.MaxUserLen)
+	}
+	var why string
+	err := s.store.View(func(tx *store.Tx) (err error) {
+		_, why, err = enrolledAccount(tx, device, user)
+		return err
+	})
+	if why != "" {
+		return nil, s.refuseHello(ctx, device, user, err, why)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if ok, wait := s.hello.Allow(string(device)); !ok {
 		return nil, &api.StatusError{Code: api.Code_RATE_LIMITED, Message: "too many logins from this device", RetryAfter: wait}
@@ -30,59 +61,79 @@ func (s *Service) Hello(device peer.ID, user string) ([]byte, error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("make challenge: %w", err)
 	}
-	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.pending) >= maxPending {
-		for p, c := range s.pending {
-			if now.After(c.expires) {
-				delete(s.pending, p)
-			}
-		}
-		if len(s.pending) >= maxPending {
-			return nil, &api.StatusError{Code: api.Code_UNAVAILABLE, Message: "too many logins in progress", RetryAfter: time.Second}
-		}
+	return &Challenge{user: user, device: device, nonce: nonce, expires: s.now().Add(s.cfg.ChallengeTTL)}, nil
+}
+
+// enrolledAccount returns user's account when device is the one enrolled
+// for it. Otherwise it returns the refusal (notEnrolled) and why, for the
+// log: "unknown user" or "another device". Any other error is the store's.
+func enrolledAccount(tx *store.Tx, device peer.ID, user string) (a *store.Account, why string, err error) {
+	a, err = tx.Account(user)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, "unknown user", notEnrolled(user)
+	case err != nil:
+		return nil, "", err
+	case !bytes.Equal(a.DevicePeerID, []byte(device)):
+		return nil, "another device", notEnrolled(user)
 	}
-	s.pending[device] = challenge{user: user, nonce: nonce, expires: now.Add(s.cfg.ChallengeTTL)}
-	return nonce, nil
+	return a, "", nil
 }
 
-// takeChallenge removes and returns the device's pending challenge: each
-// one is answered at most once.
-func (s *Service) takeChallenge(device peer.ID) (challenge, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.pending[device]
-	delete(s.pending, device)
-	return c, ok && s.now().Before(c.expires)
+// refuseHello answers a hello from a device not enrolled for user with
+// outcome, and logs the refusal while auth.stranger_log allows. Past it
+// nothing at all is written.
+func (s *Service) refuseHello(ctx context.Context, device peer.ID, user string, outcome error, why string) error {
+	reason, logged := s.strangerReason(why)
+	if !logged {
+		return outcome
+	}
+	entry := &api.Entry{Kind: api.EntryKind_LOGIN, User: user, ClientPeerId: []byte(device), Outcome: code(outcome), Reason: reason}
+	if err := s.store.Update(ctx, func(tx *store.Tx) error { return s.record(tx, entry) }); err != nil {
+		return err
+	}
+	return outcome
 }
 
-// Login checks the device's answer to its pending challenge and, when it is
-// right, opens a session. The attempt is counted durably before the
-// signature is checked; the outcome is logged durably before Login returns.
-func (s *Service) Login(ctx context.Context, device peer.ID, signature []byte) (*Session, error) {
-	c, ok := s.takeChallenge(device)
-	if !ok {
+// verifySignature checks a login signature. It is a variable only so that
+// a test can stop the node at this instruction, between the count of an
+// attempt and its check.
+var verifySignature = ed25519.Verify
+
+// Login checks the answer to challenge c, which Hello returned on the same
+// stream, and, when it is right, opens a session.
+//
+// The attempt is counted durably before the signature is checked, so a
+// crash at any instruction after that refunds no guess; the outcome is
+// logged durably before Login returns. Counted attempts whose outcome was
+// never recorded (the node crashed, or its store failed, in between) count
+// as failures: once there are max_login_failures of them the next attempt
+// locks the account.
+func (s *Service) Login(ctx context.Context, c *Challenge, signature []byte) (*Session, error) {
+	if c == nil || c.answered || !s.now().Before(c.expires) {
 		return nil, errNoChallenge
 	}
+	c.answered = true
+	device := c.device
 	entry := &api.Entry{Kind: api.EntryKind_LOGIN, User: c.user, ClientPeerId: []byte(device)}
 	var pub []byte
 	// Count the attempt, or refuse it without counting.
 	err := s.decide(ctx, func(tx *store.Tx) (error, error) {
-		a, err := tx.Account(c.user)
+		a, why, err := enrolledAccount(tx, device, c.user)
 		refuse := func(outcome error, reason string) (error, error) {
 			entry.Outcome, entry.Reason = code(outcome), reason
 			return outcome, s.record(tx, entry)
 		}
 		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return s.refuseStranger(tx, entry, errBadLogin, "unknown user")
+		case why != "":
+			// Enrolled at the hello, no more: the account changed since.
+			return s.refuseStranger(tx, entry, err, why)
 		case err != nil:
 			return nil, err
-		case !bytes.Equal(a.DevicePeerID, []byte(device)):
-			return s.refuseStranger(tx, entry, errBadLogin, "another device")
 		case a.Locked:
 			return refuse(errLocked, "the account is locked")
+		case a.Failures >= s.cfg.MaxLoginFailures:
+			return s.lockUnfinished(tx, a, entry)
 		case s.now().Before(a.NextAttempt):
 			wait := a.NextAttempt.Sub(s.now())
 			return refuse(&api.StatusError{Code: api.Code_RATE_LIMITED, Message: "wait before the next login", RetryAfter: wait}, "backoff")
@@ -92,10 +143,13 @@ func (s *Service) Login(ctx context.Context, device peer.ID, signature []byte) (
 		pub = a.AuthPublicKey
 		return nil, tx.PutAccount(a)
 	})
+	if errors.Is(err, errLocked) {
+		s.endSessions(c.user)
+	}
 	if err != nil {
 		return nil, err
 	}
-	good := ed25519.Verify(pub, api.LoginTranscript([]byte(s.node), []byte(device), c.user, c.nonce), signature)
+	good := verifySignature(pub, api.LoginTranscript([]byte(s.node), []byte(device), c.user, c.nonce), signature)
 	// Record the outcome: reset on success, lock after too many failures.
 	err = s.decide(ctx, func(tx *store.Tx) (error, error) {
 		a, err := tx.Account(c.user)
@@ -122,12 +176,7 @@ func (s *Service) Login(ctx context.Context, device peer.ID, signature []byte) (
 		if a.Failures < s.cfg.MaxLoginFailures || a.Locked {
 			return errBadLogin, nil
 		}
-		a.Locked, a.LockedAt = true, s.now()
-		if err := tx.PutAccount(a); err != nil {
-			return nil, err
-		}
-		return errLocked, s.record(tx, &api.Entry{Kind: api.EntryKind_LOCK, User: c.user, ClientPeerId: []byte(device),
-			Reason: fmt.Sprintf("%d failed logins", a.Failures)})
+		return s.lock(tx, a, device, fmt.Sprintf("%d failed logins", a.Failures))
 	})
 	if errors.Is(err, errLocked) {
 		// A locked account keeps no session, as after an operator's lock.
@@ -142,6 +191,29 @@ func (s *Service) Login(ctx context.Context, device peer.ID, signature []byte) (
 	s.sessions[device] = sess
 	s.mu.Unlock()
 	return sess, nil
+}
+
+// lockUnfinished locks an account that has max_login_failures counted
+// attempts with no success since, some of which never finished: the node
+// crashed, or its store failed, after counting them and before recording
+// their outcome. Any of them may have been a wrong guess, so they count as
+// failures, and the attempt that finds them is refused.
+func (s *Service) lockUnfinished(tx *store.Tx, a *store.Account, entry *api.Entry) (error, error) {
+	reason := fmt.Sprintf("%d failed logins, counting those that never finished", a.Failures)
+	entry.Outcome, entry.Reason = api.Code_LOCKED, reason
+	if err := s.record(tx, entry); err != nil {
+		return nil, err
+	}
+	return s.lock(tx, a, peer.ID(entry.ClientPeerId), reason)
+}
+
+// lock locks a's account within tx and logs the lock, and returns LOCKED.
+func (s *Service) lock(tx *store.Tx, a *store.Account, device peer.ID, reason string) (error, error) {
+	a.Locked, a.LockedAt = true, s.now()
+	if err := tx.PutAccount(a); err != nil {
+		return nil, err
+	}
+	return errLocked, s.record(tx, &api.Entry{Kind: api.EntryKind_LOCK, User: a.User, ClientPeerId: []byte(device), Reason: reason})
 }
 
 // Session returns the device's live session and marks it used, or fails

@@ -1,0 +1,270 @@
+package auth
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"go.uber.org/zap"
+
+	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/node/audit"
+	"github.com/custos-network/custos/node/config"
+	"github.com/custos-network/custos/node/store"
+)
+
+// testNode is the login service of one node on a real store in a
+// directory, which a test can stop and start again, as a node restarts.
+type testNode struct {
+	t     *testing.T
+	dir   string
+	key   []byte // storage key
+	id    peer.ID
+	cfg   config.Auth
+	clock *testClock
+	store *store.Store
+	svc   *Service
+}
+
+// testClock is a clock a test moves forward, past backoffs.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func newTestNode(t *testing.T, cfg config.Auth) *testNode {
+	t.Helper()
+	n := &testNode{t: t, dir: filepath.Join(t.TempDir(), "data"), key: make([]byte, store.StorageKeySize), cfg: cfg,
+		clock: &testClock{now: time.Now()}}
+	if _, err := rand.Read(n.key); err != nil {
+		t.Fatal(err)
+	}
+	n.id = newPeer(t)
+	n.start()
+	t.Cleanup(func() { n.store.Close() })
+	return n
+}
+
+// start opens the store and makes a new service on it, as a node start does.
+func (n *testNode) start() {
+	n.t.Helper()
+	st, err := store.Open(n.dir, n.key, zap.NewNop())
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	l, err := audit.New(api.LogOrigin("n1"), ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)))
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.store, n.svc = st, New(st, l, n.id, "open", n.cfg, n.clock.Now)
+}
+
+// restart drops the service, with everything it held in memory, closes the
+// store and starts again on the same directory.
+func (n *testNode) restart() {
+	n.t.Helper()
+	if err := n.store.Close(); err != nil && !errors.Is(err, store.ErrClosed) {
+		n.t.Fatal(err)
+	}
+	n.start()
+}
+
+// account reads user's account from the store.
+func (n *testNode) account(user string) *store.Account {
+	n.t.Helper()
+	var a *store.Account
+	err := n.store.View(func(tx *store.Tx) (err error) {
+		a, err = tx.Account(user)
+		return err
+	})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return a
+}
+
+// lastEntries returns the newest count entries of the audit log.
+func (n *testNode) lastEntries(count int) []*api.Entry {
+	n.t.Helper()
+	var out []*api.Entry
+	err := n.store.View(func(tx *store.Tx) error {
+		size, err := tx.LogSize()
+		if err != nil {
+			return err
+		}
+		for i := max(0, size-int64(count)); i < size; i++ {
+			b, err := tx.LogEntry(i)
+			if err != nil {
+				return err
+			}
+			e, err := api.ParseEntry(b)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return out
+}
+
+func newPeer(t *testing.T) peer.ID {
+	t.Helper()
+	_, pub, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := peer.IDFromPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// testDevice is an enrolled device: its peer ID and its login key here.
+type testDevice struct {
+	user string
+	id   peer.ID
+	key  ed25519.PrivateKey
+}
+
+func (n *testNode) enroll(user string) *testDevice {
+	n.t.Helper()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	d := &testDevice{user: user, id: newPeer(n.t), key: key}
+	req := &api.EnrollRequest{User: user, AuthPublicKey: key.Public().(ed25519.PublicKey)}
+	if err := n.svc.Enroll(context.Background(), d.id, req); err != nil {
+		n.t.Fatal(err)
+	}
+	return d
+}
+
+// login runs a whole login of d with its right login key.
+func (n *testNode) login(d *testDevice) error {
+	n.t.Helper()
+	ctx := context.Background()
+	c, err := n.svc.Hello(ctx, d.id, d.user)
+	if err != nil {
+		return err
+	}
+	sig := ed25519.Sign(d.key, api.LoginTranscript([]byte(n.id), []byte(d.id), d.user, c.Nonce()))
+	_, err = n.svc.Login(ctx, c, sig)
+	return err
+}
+
+// errCrash stands for the node's process dying.
+var errCrash = errors.New("the node crashed")
+
+// crashAtCheck makes the node "crash" when it checks a login signature,
+// until the test ends: the goroutine stops there, as a killed process
+// would, and nothing after that instruction runs.
+func crashAtCheck(t *testing.T) {
+	setVerify(t, func(ed25519.PublicKey, []byte, []byte) bool { panic(errCrash) })
+}
+
+func setVerify(t *testing.T, f func(ed25519.PublicKey, []byte, []byte) bool) {
+	old := verifySignature
+	verifySignature = f
+	t.Cleanup(func() { verifySignature = old })
+}
+
+// loginCrashing runs a login that crashes the node, and fails the test if
+// it did not.
+func (n *testNode) loginCrashing(d *testDevice) {
+	n.t.Helper()
+	defer func() {
+		if p := recover(); p != errCrash {
+			n.t.Fatalf("the login did not stop at the signature check (recovered %v)", p)
+		}
+	}()
+	err := n.login(d)
+	n.t.Fatalf("the login finished: %v", err)
+}
+
+// TestLoginAttemptStaysCountedWhenTheNodeStopsBeforeTheCheck: the node
+// counts a login attempt durably before it checks the signature, so a
+// crash or a failing store between the two refunds no guess, even for the
+// right password; and a run of attempts that never finish locks the
+// account as failures do.
+func TestLoginAttemptStaysCountedWhenTheNodeStopsBeforeTheCheck(t *testing.T) {
+	cfg := config.Default("n1").Auth
+	cfg.MaxLoginFailures = 3
+
+	t.Run("a crash at the signature check keeps the attempt counted", func(t *testing.T) {
+		n := newTestNode(t, cfg)
+		alice := n.enroll("alice")
+		crashAtCheck(t)
+		n.loginCrashing(alice)
+		n.restart()
+		if f := n.account("alice").Failures; f != 1 {
+			t.Fatalf("after the crash and a restart alice has %d failures, want 1", f)
+		}
+	})
+
+	t.Run("a store failure before the outcome is recorded keeps the attempt counted", func(t *testing.T) {
+		n := newTestNode(t, cfg)
+		alice := n.enroll("alice")
+		setVerify(t, func(pub ed25519.PublicKey, msg, sig []byte) bool {
+			n.store.Close()
+			return ed25519.Verify(pub, msg, sig)
+		})
+		if err := n.login(alice); err == nil {
+			t.Fatal("a login whose outcome could not be recorded succeeded")
+		}
+		n.restart()
+		if f := n.account("alice").Failures; f != 1 {
+			t.Fatalf("after the store failed alice has %d failures, want 1 (the right signature must not refund it)", f)
+		}
+	})
+
+	t.Run("max_login_failures attempts that never finish lock the account", func(t *testing.T) {
+		n := newTestNode(t, cfg)
+		alice := n.enroll("alice")
+		crashAtCheck(t)
+		for range cfg.MaxLoginFailures {
+			n.loginCrashing(alice)
+			n.restart()
+			n.clock.Advance(cfg.BackoffMax) // past the backoff
+		}
+		verifySignature = ed25519.Verify
+		if err := n.login(alice); !errors.Is(err, api.ErrLocked) {
+			t.Fatalf("the login after %d crashes: %v, want LOCKED", cfg.MaxLoginFailures, err)
+		}
+		n.restart()
+		if a := n.account("alice"); !a.Locked {
+			t.Fatal("the lock did not survive a restart")
+		}
+		last := n.lastEntries(2)
+		if last[0].Kind != api.EntryKind_LOGIN || last[0].Outcome != api.Code_LOCKED || last[1].Kind != api.EntryKind_LOCK {
+			t.Errorf("the log ends %s/%s, %s; want the refused LOGIN and the LOCK", last[0].Kind, last[0].Outcome, last[1].Kind)
+		}
+		if err := n.login(alice); !errors.Is(err, api.ErrLocked) {
+			t.Fatalf("the right password on a locked account: %v, want LOCKED", err)
+		}
+	})
+}

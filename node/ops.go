@@ -114,7 +114,7 @@ func (n *Node) Backup(ctx context.Context, w io.Writer) error {
 // stopped node whose configuration is cfg. The directory must be empty or
 // absent: restore never merges into a live store.
 func Restore(cfg *config.Config, r io.Reader, log *zap.Logger) error {
-	storageKey, err := LoadStorageKey(cfg.Path(cfg.StorageKey))
+	storageKey, err := ReadStorageKey(context.Background(), cfg, log)
 	if err != nil {
 		return err
 	}

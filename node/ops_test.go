@@ -16,6 +16,7 @@ import (
 	"github.com/custos-network/custos/node"
 	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/node/audit"
+	"github.com/custos-network/custos/node/config"
 	"github.com/custos-network/custos/node/nodetest"
 	"github.com/custos-network/custos/node/store"
 	"github.com/custos-network/custos/threshold"
@@ -69,7 +70,7 @@ func TestOpsBackupRestoreRoundTrip(t *testing.T) {
 	if err := node.Restore(&restored, bytes.NewReader(backup.Bytes()), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
-	s := openStore(t, restored.DataDir, restored.StorageKey)
+	s := openStore(t, restored.DataDir, restored.StorageKey.File)
 	err = s.View(func(tx *store.Tx) error {
 		for u, want := range units {
 			got, err := tx.Share("alice", threshold.UnitID(u.UnitId), u.Version)
@@ -125,14 +126,14 @@ func TestOpsRestoreRefusesAnotherNodesKeyAndDamage(t *testing.T) {
 		want       string
 	}{
 		{"another node's storage key", filepath.Join(otherDir, "storage.key"), backup.Bytes(), "not a backup of this node"},
-		{"truncated backup", p.Config.StorageKey, backup.Bytes()[:backup.Len()-100], ""},
-		{"flipped byte", p.Config.StorageKey, flip(backup.Bytes(), backup.Len()/2), ""},
-		{"not a backup", p.Config.StorageKey, []byte("hello\n"), "not a backup of this node"},
+		{"truncated backup", p.Config.StorageKey.File, backup.Bytes()[:backup.Len()-100], ""},
+		{"flipped byte", p.Config.StorageKey.File, flip(backup.Bytes(), backup.Len()/2), ""},
+		{"not a backup", p.Config.StorageKey.File, []byte("hello\n"), "not a backup of this node"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := *p.Config
-			cfg.StorageKey = tt.storageKey
+			cfg.StorageKey = config.KeySource{File: tt.storageKey}
 			cfg.DataDir = filepath.Join(t.TempDir(), "restored")
 			err := node.Restore(&cfg, bytes.NewReader(tt.backup), zap.NewNop())
 			if err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,15 +86,17 @@ func TestOpsBackupRestoreRoundTrip(t *testing.T) {
 			t.Errorf("alice's account after restore: %+v, %v", a, err)
 		}
 		n, err := tx.LogSize()
-		if err != nil || n != st.LogSize {
-			t.Errorf("log size %d after restore (%v), %d before", n, err, st.LogSize)
+		if err != nil || n != st.LogSize+1 {
+			t.Errorf("log size %d after restore (%v), %d before; want the backup's log and the restore's entry", n, err, st.LogSize)
 		}
-		b, err := tx.LogEntry(n - 1)
-		if err != nil {
-			return err
-		}
-		if e, err := api.ParseEntry(b); err != nil || e.Kind != api.EntryKind_ADMIN || e.Admin != "backup" {
-			t.Errorf("the last entry of the backup is %v (%v), want the ADMIN entry of the backup itself", e, err)
+		for i, want := range []string{"backup", fmt.Sprintf("restore: backup of log size %d", st.LogSize)} {
+			b, err := tx.LogEntry(st.LogSize - 1 + int64(i))
+			if err != nil {
+				return err
+			}
+			if e, err := api.ParseEntry(b); err != nil || e.Kind != api.EntryKind_ADMIN || e.Admin != want {
+				t.Errorf("entry %d after the restore is %v (%v), want the ADMIN entry %q", st.LogSize-1+int64(i), e, err, want)
+			}
 		}
 		return nil
 	})
@@ -239,8 +242,8 @@ func openStore(t *testing.T, dir, keyFile string) *store.Store {
 	return s
 }
 
-// checkCheckpoint checks that the restored log replays to the root of the
-// checkpoint the node signed before.
+// checkCheckpoint checks that the restored log replays, and extends the
+// checkpoint the node signed before the backup by one entry, the restore's.
 func checkCheckpoint(t *testing.T, p *nodetest.InProcess, s *store.Store, signed string) {
 	t.Helper()
 	cp, err := api.OpenCheckpoint([]byte(signed), api.LogOrigin(p.Config.Name), publicKey(t, p))
@@ -252,12 +255,16 @@ func checkCheckpoint(t *testing.T, p *nodetest.InProcess, s *store.Store, signed
 		t.Fatal(err)
 	}
 	err = s.View(func(tx *store.Tx) error {
-		n, root, err := l.Replay(tx)
+		n, _, err := l.Replay(tx)
 		if err != nil {
 			return err
 		}
-		if n != cp.Size || root != cp.Root {
-			t.Errorf("the restored log replays to size %d, the checkpoint before the backup was of size %d, or the roots differ", n, cp.Size)
+		old, err := l.TreeHash(tx, cp.Size)
+		if err != nil {
+			return err
+		}
+		if n != cp.Size+1 || old != cp.Root {
+			t.Errorf("the restored log has %d entries, the checkpoint before the backup was of size %d, or the roots of that size differ", n, cp.Size)
 		}
 		return nil
 	})

@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -378,8 +381,9 @@ func appendFile(t *testing.T, path, data string) {
 	}
 }
 
-func TestProcessBackupRestoreBringsEverythingBack(t *testing.T) {
+func TestProcessRestoreBringsTheBackupBackAndLogsTheRollback(t *testing.T) {
 	t.Parallel()
+	ctx := context.Background()
 	p := nodetest.StartProcess(t, "n1")
 	d, id := enroll(t, p, "alice")
 	login(t, d, id)
@@ -394,16 +398,23 @@ func TestProcessBackupRestoreBringsEverythingBack(t *testing.T) {
 	if out, stderr, code := runCustosd(t, "backup", "--out", backup, "--config", p.Path); code != 0 {
 		t.Fatalf("custosd backup: exit %d\n%s%s", code, out, stderr)
 	}
-	before, err := p.Admin().Status(context.Background())
+	atBackup, err := p.Admin().Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Put after the backup: the restore rolls these back.
+	later, _ := put(t, d, id)
+	before, err := p.Admin().Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	stop(t, p)
 
-	// The data directory holds the store: restore refuses to touch it.
+	// The data directory holds the store: restore refuses to touch it
+	// unless told to replace it.
 	_, stderr, code := runCustosd(t, "restore", "--in", backup, "--config", p.Path)
-	if code != 1 || !strings.Contains(stderr, "not empty") {
-		t.Errorf("restore into the live data directory: exit %d, want 1 and \"not empty\":\n%s", code, stderr)
+	if code != 1 || !strings.Contains(stderr, "not empty; add --replace") {
+		t.Errorf("restore into the live data directory: exit %d, want 1 and \"not empty; add --replace\":\n%s", code, stderr)
 	}
 	// Another node's storage key does not open the backup.
 	other := initTestNode(t)
@@ -415,27 +426,60 @@ func TestProcessBackupRestoreBringsEverythingBack(t *testing.T) {
 		t.Errorf("a refused restore left %d files in the other node's data directory", len(entries))
 	}
 
-	data := p.Config.Path(p.Config.DataDir)
-	if err := os.Rename(data, data+".old"); err != nil {
-		t.Fatal(err)
+	out, stderr, code := runCustosd(t, "restore", "--in", backup, "--replace", "--config", p.Path)
+	if code != 0 {
+		t.Fatalf("custosd restore --replace: exit %d\n%s%s", code, out, stderr)
 	}
-	if out, stderr, code := runCustosd(t, "restore", "--in", backup, "--config", p.Path); code != 0 {
-		t.Fatalf("custosd restore into an empty data directory: exit %d\n%s%s", code, out, stderr)
+	cp, err := api.OpenCheckpoint([]byte(before.Checkpoint), api.LogOrigin("n1"), nodeKey(t, p.Config))
+	if err != nil || cp.Size != before.LogSize {
+		t.Fatalf("the checkpoint before the restore: %+v, %v", cp, err)
 	}
+	entry := fmt.Sprintf("restore: backup of log size %d replaces a log of size %d with root %s",
+		atBackup.LogSize, before.LogSize, base64.StdEncoding.EncodeToString(cp.Root[:]))
+	if !strings.Contains(out, "\nlogged: "+entry+"\n") || !strings.Contains(out, "the store it replaced is in "+p.Config.Path(p.Config.DataDir)+".replaced-") {
+		t.Errorf("custosd restore printed:\n%s\nwant the entry %q and where the old store went", out, entry)
+	}
+
 	p.Start(t)
-	after, err := p.Admin().Status(context.Background())
+	after, err := p.Admin().Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after.LogSize != before.LogSize || after.Accounts != before.Accounts || after.Shares != before.Shares {
-		t.Errorf("after the restore: log %d, accounts %d, shares %d; before: %d, %d, %d",
-			after.LogSize, after.Accounts, after.Shares, before.LogSize, before.Accounts, before.Shares)
+	if after.LogSize != atBackup.LogSize+1 || after.Accounts != atBackup.Accounts || after.Shares != atBackup.Shares {
+		t.Errorf("after the restore: log %d, accounts %d, shares %d; at the backup: %d, %d, %d, and the restore adds one entry",
+			after.LogSize, after.Accounts, after.Shares, atBackup.LogSize, atBackup.Accounts, atBackup.Shares)
 	}
 	id = connect(t, d, p)
 	login(t, d, id)
 	checkShares(t, d, id, units)
+	// The share put after the backup is gone: the node says NOT_FOUND,
+	// which clients take as a degraded record.
+	ctx2, cancel := context.WithTimeout(ctx, 10*time.Second)
+	_, resp, err := release(ctx2, d, id, later)
+	cancel()
+	if err != nil || len(resp.Shares) != 1 || !nodetest.IsCode(api.FromProto(resp.Shares[0].Error), api.Code_NOT_FOUND) {
+		t.Errorf("release of the unit put after the backup: %v, %v; want NOT_FOUND", resp, err)
+	}
 	stop(t, p)
-	openOffline(t, p.Config).checkLog(t, []string{before.Checkpoint})
+	o := openOffline(t, p.Config)
+	o.checkLog(t, []string{atBackup.Checkpoint})
+	if entries := o.entries(t); entries[atBackup.LogSize].Kind != api.EntryKind_ADMIN || entries[atBackup.LogSize].Admin != entry {
+		t.Errorf("entry %d after the restore is %v, want the ADMIN entry %q", atBackup.LogSize, entries[atBackup.LogSize], entry)
+	}
+}
+
+// nodeKey returns the public identity key of the node of cfg.
+func nodeKey(t *testing.T, cfg *config.Config) ed25519.PublicKey {
+	t.Helper()
+	priv, err := node.LoadIdentity(cfg.Path(cfg.IdentityKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := priv.GetPublic().Raw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
 
 // A full disk is made for real: the node's data directory is on a 256 MiB

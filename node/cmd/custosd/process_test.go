@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -283,6 +284,13 @@ func TestProcessStartupErrorsAreOneClearLine(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "chmod 600"},
+		{"storage key credential outside systemd", func(t *testing.T, dir string) {
+			setStorageKey(t, filepath.Join(dir, node.ConfigFile), "{credential: custos-storage-key}")
+		}, "$CREDENTIALS_DIRECTORY is not set"},
+		{"storage key command that fails", func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, "fail.sh"), "#!/bin/sh\necho 'kms: access denied' >&2\nexit 3\n", 0o700)
+			setStorageKey(t, filepath.Join(dir, node.ConfigFile), "{command: [./fail.sh]}")
+		}, "command ./fail.sh: failed (exit status 3)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -318,6 +326,71 @@ func TestProcessStartupErrorsAreOneClearLine(t *testing.T) {
 	// Put right, node a starts again: the refusals changed nothing.
 	a.Start(t)
 	stop(t, a)
+}
+
+// setStorageKey rewrites the storage_key section of the node.yaml at path
+// to source, a YAML flow mapping.
+func setStorageKey(t *testing.T, path, source string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := regexp.MustCompile(`(?m)^storage_key:.*\n(?:  .*\n)*`)
+	if !section.Match(b) {
+		t.Fatalf("%s has no storage_key section", path)
+	}
+	writeFile(t, path, section.ReplaceAllLiteralString(string(b), "storage_key: "+source+"\n"), 0o600)
+}
+
+// TestProcessStartsWithItsStorageKeyOffTheDisk moves a node's storage key
+// off its disk, into a credentials directory as systemd makes one and then
+// behind a command, and checks that the node opens the same store.
+func TestProcessStartsWithItsStorageKeyOffTheDisk(t *testing.T) {
+	t.Parallel()
+	p := nodetest.StartProcess(t, "n1")
+	d, id := enroll(t, p, "alice")
+	login(t, d, id)
+	units := map[string]held{}
+	for range 3 {
+		u, sh := put(t, d, id)
+		units[string(u.UnitId)] = held{unit: u, share: sh}
+	}
+	stop(t, p)
+
+	keyFile := p.Config.StorageKey.File
+	body, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, kms := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(creds, "custos-storage-key"), string(body), 0o400)
+	writeFile(t, filepath.Join(kms, "sealed.key"), string(body), 0o600) // stands for a KMS's ciphertext
+	writeFile(t, filepath.Join(kms, "unseal"), "#!/bin/sh\nexec cat \"$1\"\n", 0o700)
+	if err := os.Remove(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	sources := []struct {
+		name, yaml string
+		env        []string
+	}{
+		{"credential", "{credential: custos-storage-key}", []string{"CREDENTIALS_DIRECTORY=" + creds}},
+		{"command", fmt.Sprintf("{command: [%s, %s]}", filepath.Join(kms, "unseal"), filepath.Join(kms, "sealed.key")), nil},
+	}
+	for _, src := range sources {
+		setStorageKey(t, p.Path, src.yaml)
+		p.StartEnv(t, src.env)
+		id = connect(t, d, p)
+		login(t, d, id)
+		checkShares(t, d, id, units)
+		u, sh := put(t, d, id)
+		units[string(u.UnitId)] = held{unit: u, share: sh}
+		stop(t, p)
+	}
+	key := strings.TrimSpace(strings.SplitN(string(body), "\n", 2)[1])
+	if strings.Contains(p.Log(), key[:16]) {
+		t.Error("the node's log shows the storage key")
+	}
 }
 
 // initTestNode makes a node directory that listens on 127.0.0.1 only.

@@ -66,6 +66,9 @@ var errKeySize = fmt.Errorf("a storage key is %d bytes", StorageKeySize)
 // and none holds the key. ctx bounds a command (besides its own timeout).
 // The caller wipes the key.
 func ReadStorageKey(ctx context.Context, cfg *config.Config, log *zap.Logger) ([]byte, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	src := cfg.StorageKey
 	switch src.Kind() {
 	case config.SourceFile:

@@ -263,3 +263,33 @@ func writeMode(t *testing.T, path, body string, mode os.FileMode) {
 		t.Fatal(err)
 	}
 }
+
+// FuzzParseStorageKey feeds the storage key parser (what a credential or a
+// command gives) arbitrary bytes: it never panics, gives a key of the right
+// size or an error, and never puts the input in its error.
+func FuzzParseStorageKey(f *testing.F) {
+	key := bytes.Repeat([]byte{7}, StorageKeySize)
+	f.Add([]byte(storageHeader + "\n" + base64.StdEncoding.EncodeToString(key) + "\n"))
+	f.Add([]byte(storageHeader + "\r\n" + base64.StdEncoding.EncodeToString(key)))
+	f.Add([]byte(identityHeader + "\n" + base64.StdEncoding.EncodeToString(key) + "\n"))
+	f.Add([]byte(storageHeader + "\n" + base64.StdEncoding.EncodeToString(key[:5]) + "\n\n\n"))
+	f.Add([]byte(""))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := parseStorageKey(b)
+		if err != nil {
+			if got != nil {
+				t.Fatal("a key with an error")
+			}
+			if _, rest, ok := bytes.Cut(b, []byte("\n")); ok && len(rest) >= 8 && strings.Contains(err.Error(), string(rest)) {
+				t.Fatalf("the error %q shows the input", err)
+			}
+			return
+		}
+		if len(got) != StorageKeySize {
+			t.Fatalf("a key of %d bytes", len(got))
+		}
+		if !bytes.HasPrefix(b, []byte(storageHeader+"\n")) {
+			t.Fatal("a key from input without the header line")
+		}
+	})
+}

@@ -27,7 +27,9 @@ func initCmd() *cobra.Command {
 node.yaml, which holds every setting with its default written out and explained.
 It refuses a directory that holds a node already. Back up the two key files
 somewhere safe and offline: without the storage key, neither the store nor a
-backup can be read.`,
+backup can be read. The storage key starts as a file on this disk; move it into a
+TPM-sealed systemd credential or behind a KMS command (storage_key in node.yaml,
+docs/operating.md) so that a copy of the disk does not hold it.`,
 		Example: `  custosd init --dir /var/lib/custos --name acme
   custosd init --dir ./n1 --name n1 --listen /ip4/127.0.0.1/tcp/4001 --enrollment open`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -39,6 +41,8 @@ backup can be read.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "made node %s\nconfig:  %s\npeer ID: %s\nstart it with: custosd run --config %s\n", filepath.Base(o.Dir), path, id, path)
+			fmt.Fprintf(cmd.OutOrStdout(), "the storage key is in %s, on this disk; to move it off, see storage_key in node.yaml\n",
+				filepath.Join(o.Dir, "storage.key"))
 			return nil
 		},
 	}

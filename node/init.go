@@ -45,7 +45,7 @@ func Init(o InitOptions) (string, peer.ID, error) {
 		return "", "", err
 	}
 	path := filepath.Join(o.Dir, ConfigFile)
-	for _, p := range []string{path, cfg.Path(cfg.IdentityKey), cfg.Path(cfg.StorageKey), cfg.Path(cfg.DataDir)} {
+	for _, p := range []string{path, cfg.Path(cfg.IdentityKey), cfg.Path(cfg.StorageKey.File), cfg.Path(cfg.DataDir)} {
 		if exists(p) {
 			return "", "", fmt.Errorf("%s holds a node already (%s); refusing to overwrite it", o.Dir, filepath.Base(p))
 		}
@@ -60,7 +60,7 @@ func Init(o InitOptions) (string, peer.ID, error) {
 	if err != nil {
 		return "", "", err
 	}
-	if err := newStorageKey(cfg.Path(cfg.StorageKey)); err != nil {
+	if err := newStorageKey(cfg.Path(cfg.StorageKey.File)); err != nil {
 		return "", "", err
 	}
 	if err := config.WriteDefault(path, cfg); err != nil {

@@ -69,7 +69,7 @@ func TestInitWritesPrivateDirAndKeys(t *testing.T) {
 	if got, _ := peer.IDFromPrivateKey(key); got != id {
 		t.Errorf("Init returned peer ID %s, the identity key's is %s", id, got)
 	}
-	if _, err := LoadStorageKey(cfg.StorageKey); err != nil {
+	if _, err := LoadStorageKey(cfg.StorageKey.File); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(cfg.DataDir); !os.IsNotExist(err) {

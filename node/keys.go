@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -8,7 +9,9 @@ import (
 	"os"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"go.uber.org/zap"
 
+	"github.com/custos-network/custos/node/config"
 	"github.com/custos-network/custos/node/keyfile"
 )
 
@@ -42,7 +45,7 @@ func newStorageKey(path string) error {
 	return keyfile.Write(path, storageHeader, key)
 }
 
-// LoadStorageKey reads the node's storage key; the caller wipes it.
+// LoadStorageKey reads a storage key file; the caller wipes the key.
 func LoadStorageKey(path string) ([]byte, error) {
 	key, err := keyfile.Read(path, storageHeader)
 	if err != nil {
@@ -50,7 +53,44 @@ func LoadStorageKey(path string) ([]byte, error) {
 	}
 	if len(key) != StorageKeySize {
 		clear(key)
-		return nil, fmt.Errorf("read key %s: a storage key is %d bytes", path, StorageKeySize)
+		return nil, fmt.Errorf("read key %s: %w", path, errKeySize)
+	}
+	return key, nil
+}
+
+var errKeySize = fmt.Errorf("a storage key is %d bytes", StorageKeySize)
+
+// ReadStorageKey reads the node's storage key from where cfg.StorageKey
+// says: a key file, a systemd credential or a command's output, each in the
+// key file format. Every error says which source failed and how to fix it,
+// and none holds the key. ctx bounds a command (besides its own timeout).
+// The caller wipes the key.
+func ReadStorageKey(ctx context.Context, cfg *config.Config, log *zap.Logger) ([]byte, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	src := cfg.StorageKey
+	switch src.Kind() {
+	case config.SourceFile:
+		return LoadStorageKey(cfg.Path(src.File))
+	case config.SourceCredential:
+		return readCredential(os.Getenv(credentialsDirEnv), src.Credential)
+	case config.SourceCommand:
+		return runKeyCommand(ctx, src.Command, cfg.Dir, log)
+	}
+	return nil, fmt.Errorf("read storage key: storage_key names %s", src)
+}
+
+// parseStorageKey returns the storage key of a key file's contents; the
+// caller wipes b and the key.
+func parseStorageKey(b []byte) ([]byte, error) {
+	key, err := keyfile.Parse(b, storageHeader)
+	if err != nil {
+		return nil, err
+	}
+	if len(key) != StorageKeySize {
+		clear(key)
+		return nil, errKeySize
 	}
 	return key, nil
 }

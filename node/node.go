@@ -77,7 +77,7 @@ func New(cfg *config.Config, log *zap.Logger) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	storageKey, err := LoadStorageKey(cfg.Path(cfg.StorageKey))
+	storageKey, err := ReadStorageKey(context.Background(), cfg, log)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,6 @@ import (
 
 	"filippo.io/age"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"go.uber.org/zap"
 
 	"github.com/custos-network/custos/node/admin"
 	"github.com/custos-network/custos/node/api"
@@ -108,29 +107,6 @@ func (n *Node) Backup(ctx context.Context, w io.Writer) error {
 		return fmt.Errorf("backup: %w", err)
 	}
 	return aw.Close()
-}
-
-// Restore restores a backup made by Backup into the data directory of the
-// stopped node whose configuration is cfg. The directory must be empty or
-// absent: restore never merges into a live store.
-func Restore(cfg *config.Config, r io.Reader, log *zap.Logger) error {
-	storageKey, err := LoadStorageKey(cfg.Path(cfg.StorageKey))
-	if err != nil {
-		return err
-	}
-	defer clear(storageKey)
-	id, err := age.NewScryptIdentity(backupPassphrase(storageKey))
-	if err != nil {
-		return err
-	}
-	plain, err := age.Decrypt(r, id)
-	if err != nil {
-		return fmt.Errorf("restore: not a backup of this node, or damaged: %w", err)
-	}
-	if err := store.RestoreInto(cfg.Path(cfg.DataDir), storageKey, plain, log); err != nil {
-		return err
-	}
-	return nil
 }
 
 // adminSocket is where the node's admin socket lives.

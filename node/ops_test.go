@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/custos-network/custos/node"
 	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/node/audit"
+	"github.com/custos-network/custos/node/config"
 	"github.com/custos-network/custos/node/nodetest"
 	"github.com/custos-network/custos/node/store"
 	"github.com/custos-network/custos/threshold"
@@ -69,7 +71,7 @@ func TestOpsBackupRestoreRoundTrip(t *testing.T) {
 	if err := node.Restore(&restored, bytes.NewReader(backup.Bytes()), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
-	s := openStore(t, restored.DataDir, restored.StorageKey)
+	s := openStore(t, restored.DataDir, restored.StorageKey.File)
 	err = s.View(func(tx *store.Tx) error {
 		for u, want := range units {
 			got, err := tx.Share("alice", threshold.UnitID(u.UnitId), u.Version)
@@ -84,15 +86,17 @@ func TestOpsBackupRestoreRoundTrip(t *testing.T) {
 			t.Errorf("alice's account after restore: %+v, %v", a, err)
 		}
 		n, err := tx.LogSize()
-		if err != nil || n != st.LogSize {
-			t.Errorf("log size %d after restore (%v), %d before", n, err, st.LogSize)
+		if err != nil || n != st.LogSize+1 {
+			t.Errorf("log size %d after restore (%v), %d before; want the backup's log and the restore's entry", n, err, st.LogSize)
 		}
-		b, err := tx.LogEntry(n - 1)
-		if err != nil {
-			return err
-		}
-		if e, err := api.ParseEntry(b); err != nil || e.Kind != api.EntryKind_ADMIN || e.Admin != "backup" {
-			t.Errorf("the last entry of the backup is %v (%v), want the ADMIN entry of the backup itself", e, err)
+		for i, want := range []string{"backup", fmt.Sprintf("restore: backup of log size %d", st.LogSize)} {
+			b, err := tx.LogEntry(st.LogSize - 1 + int64(i))
+			if err != nil {
+				return err
+			}
+			if e, err := api.ParseEntry(b); err != nil || e.Kind != api.EntryKind_ADMIN || e.Admin != want {
+				t.Errorf("entry %d after the restore is %v (%v), want the ADMIN entry %q", st.LogSize-1+int64(i), e, err, want)
+			}
 		}
 		return nil
 	})
@@ -125,14 +129,14 @@ func TestOpsRestoreRefusesAnotherNodesKeyAndDamage(t *testing.T) {
 		want       string
 	}{
 		{"another node's storage key", filepath.Join(otherDir, "storage.key"), backup.Bytes(), "not a backup of this node"},
-		{"truncated backup", p.Config.StorageKey, backup.Bytes()[:backup.Len()-100], ""},
-		{"flipped byte", p.Config.StorageKey, flip(backup.Bytes(), backup.Len()/2), ""},
-		{"not a backup", p.Config.StorageKey, []byte("hello\n"), "not a backup of this node"},
+		{"truncated backup", p.Config.StorageKey.File, backup.Bytes()[:backup.Len()-100], ""},
+		{"flipped byte", p.Config.StorageKey.File, flip(backup.Bytes(), backup.Len()/2), ""},
+		{"not a backup", p.Config.StorageKey.File, []byte("hello\n"), "not a backup of this node"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := *p.Config
-			cfg.StorageKey = tt.storageKey
+			cfg.StorageKey = config.KeySource{File: tt.storageKey}
 			cfg.DataDir = filepath.Join(t.TempDir(), "restored")
 			err := node.Restore(&cfg, bytes.NewReader(tt.backup), zap.NewNop())
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -238,8 +242,8 @@ func openStore(t *testing.T, dir, keyFile string) *store.Store {
 	return s
 }
 
-// checkCheckpoint checks that the restored log replays to the root of the
-// checkpoint the node signed before.
+// checkCheckpoint checks that the restored log replays, and extends the
+// checkpoint the node signed before the backup by one entry, the restore's.
 func checkCheckpoint(t *testing.T, p *nodetest.InProcess, s *store.Store, signed string) {
 	t.Helper()
 	cp, err := api.OpenCheckpoint([]byte(signed), api.LogOrigin(p.Config.Name), publicKey(t, p))
@@ -251,12 +255,16 @@ func checkCheckpoint(t *testing.T, p *nodetest.InProcess, s *store.Store, signed
 		t.Fatal(err)
 	}
 	err = s.View(func(tx *store.Tx) error {
-		n, root, err := l.Replay(tx)
+		n, _, err := l.Replay(tx)
 		if err != nil {
 			return err
 		}
-		if n != cp.Size || root != cp.Root {
-			t.Errorf("the restored log replays to size %d, the checkpoint before the backup was of size %d, or the roots differ", n, cp.Size)
+		old, err := l.TreeHash(tx, cp.Size)
+		if err != nil {
+			return err
+		}
+		if n != cp.Size+1 || old != cp.Root {
+			t.Errorf("the restored log has %d entries, the checkpoint before the backup was of size %d, or the roots of that size differ", n, cp.Size)
 		}
 		return nil
 	})

@@ -167,7 +167,7 @@ func (n *auditNet) tamper(i int, fn func(tx *store.Tx, size int64) error) {
 	n.t.Helper()
 	p := n.procs[i]
 	p.Stop(n.t)
-	key, err := node.LoadStorageKey(p.Config.Path(p.Config.StorageKey))
+	key, err := node.LoadStorageKey(p.Config.Path(p.Config.StorageKey.File))
 	if err != nil {
 		n.t.Fatal(err)
 	}

@@ -2,7 +2,10 @@ package config
 
 import (
 	"path/filepath"
+	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Version is the format of node.yaml that this package reads and writes.
@@ -16,8 +19,8 @@ type Config struct {
 	Name string `yaml:"name"`
 	// IdentityKey is the path of the Ed25519 identity key file.
 	IdentityKey string `yaml:"identity_key"`
-	// StorageKey is the path of the 32-byte storage key file.
-	StorageKey string `yaml:"storage_key"`
+	// StorageKey says where the 32-byte storage key comes from.
+	StorageKey KeySource `yaml:"storage_key"`
 	// DataDir is the Badger directory.
 	DataDir string `yaml:"data_dir"`
 	// Listen holds the multiaddrs the libp2p host listens on.
@@ -89,7 +92,7 @@ func Default(name string) Config {
 	return Config{
 		Name:        name,
 		IdentityKey: "identity.key",
-		StorageKey:  "storage.key",
+		StorageKey:  KeySource{File: "storage.key"},
 		DataDir:     "data",
 		Listen: []string{
 			"/ip4/0.0.0.0/tcp/4001",
@@ -132,4 +135,78 @@ func (c *Config) Path(p string) string {
 		return filepath.Clean(p)
 	}
 	return filepath.Join(c.Dir, p)
+}
+
+// A KeySource says where a key comes from; exactly one field is set. Each
+// source gives the same thing: the contents of a key file (package
+// node/keyfile), a header line and the key in base64.
+//
+// A key file sits on the node's disk, so a copy of that disk (or of the
+// VM) holds the key too. A systemd credential (LoadCredentialEncrypted=,
+// which a TPM can seal to the machine) and a command (a KMS or HSM client)
+// keep it off the disk.
+type KeySource struct {
+	// File is the path of the key file.
+	File string `yaml:"file,omitempty"`
+	// Credential is the name of a systemd credential, read from the file
+	// of that name in $CREDENTIALS_DIRECTORY.
+	Credential string `yaml:"credential,omitempty"`
+	// Command is a program and its arguments, run without a shell in the
+	// config file's directory, that prints the key file on stdout.
+	Command []string `yaml:"command,omitempty"`
+}
+
+// The names of the key sources, as KeySource.Kind returns them.
+const (
+	SourceFile       = "file"
+	SourceCredential = "credential"
+	SourceCommand    = "command"
+)
+
+// Kind returns the source that is set ("file", "credential" or "command"),
+// or "" when none or more than one is.
+func (k KeySource) Kind() string {
+	kind, n := "", 0
+	if k.File != "" {
+		kind, n = SourceFile, n+1
+	}
+	if k.Credential != "" {
+		kind, n = SourceCredential, n+1
+	}
+	if len(k.Command) > 0 {
+		kind, n = SourceCommand, n+1
+	}
+	if n != 1 {
+		return ""
+	}
+	return kind
+}
+
+// String names the source for an operator, as "file PATH", "credential
+// NAME" or "command PROGRAM ARGS...".
+func (k KeySource) String() string {
+	switch k.Kind() {
+	case SourceFile:
+		return "file " + k.File
+	case SourceCredential:
+		return "credential " + k.Credential
+	case SourceCommand:
+		return "command " + strings.Join(k.Command, " ")
+	}
+	return "no single key source"
+}
+
+// UnmarshalYAML replaces the whole source, so that a file's storage_key
+// section overrides the default file rather than adding to it.
+func (k *KeySource) UnmarshalYAML(n *yaml.Node) error {
+	type plain KeySource
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	if len(p.Command) == 0 {
+		p.Command = nil
+	}
+	*k = KeySource(p)
+	return nil
 }

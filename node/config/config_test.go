@@ -26,7 +26,7 @@ const examplePath = "../../configs/node.example.yaml"
 func resolved(c Config, dir string) Config {
 	c.Dir = dir
 	c.IdentityKey = c.Path(c.IdentityKey)
-	c.StorageKey = c.Path(c.StorageKey)
+	c.StorageKey.File = c.Path(c.StorageKey.File)
 	c.DataDir = c.Path(c.DataDir)
 	return c
 }
@@ -41,7 +41,7 @@ func TestDefaultIsValid(t *testing.T) {
 func TestWriteDefaultLoadsBack(t *testing.T) {
 	custom := Default("n0")
 	custom.IdentityKey = "/etc/custos/id key: #1"
-	custom.StorageKey = "keys/storage.key"
+	custom.StorageKey = KeySource{File: "keys/storage.key"}
 	custom.DataDir = "  spaced dir"
 	custom.Listen = []string{"/ip6/::1/tcp/0", "/dns4/example.com/udp/1/quic-v1"}
 	custom.Enrollment = "open"
@@ -54,7 +54,11 @@ func TestWriteDefaultLoadsBack(t *testing.T) {
 		MaxBatch: 1, RequestTimeout: time.Minute, MaxConnections: 1, MaxStreamsPerPeer: 1, MaxMessageBytes: 4096}
 	custom.Auditors = []string{auditorA, auditorB}
 
-	for name, c := range map[string]Config{"default": Default("example"), "every setting changed": custom} {
+	credential, command := Default("n1"), Default("n2")
+	credential.StorageKey = KeySource{Credential: "custos-storage-key"}
+	command.StorageKey = KeySource{Command: []string{"./get key.sh", "--id", "arn:aws:kms:eu-west-1:1:key/x", "# not a comment", ""}}
+	for name, c := range map[string]Config{"default": Default("example"), "every setting changed": custom,
+		"storage key from a credential": credential, "storage key from a command": command} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "node.yaml")
@@ -106,10 +110,19 @@ func TestWriteDefaultRefusesAnInvalidConfig(t *testing.T) {
 }
 
 func TestEverySettingIsCommented(t *testing.T) {
-	b, err := encode(Default("example"))
-	if err != nil {
-		t.Fatal(err) // encode fails on a setting without a comment
+	// The default file, and the settings it leaves out: the other sources
+	// of the storage key.
+	var all strings.Builder
+	for _, k := range []KeySource{{File: "storage.key"}, {Credential: "c"}, {Command: []string{"c"}}} {
+		c := Default("example")
+		c.StorageKey = k
+		b, err := encode(c)
+		if err != nil {
+			t.Fatal(err) // encode fails on a setting without a comment
+		}
+		all.Write(b)
 	}
+	b := []byte(all.String())
 	// And no comment is left over from a setting that is gone.
 	for path := range help {
 		key := path[strings.LastIndex(path, ".")+1:]
@@ -166,7 +179,7 @@ func TestPath(t *testing.T) {
 func TestLoadResolvesPathsAgainstTheFilesDirectory(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "node.yaml")
-	if err := os.WriteFile(path, []byte("version: 1\nname: a\ndata_dir: db\nstorage_key: /abs/storage.key\n"), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte("version: 1\nname: a\ndata_dir: db\nstorage_key: {file: /abs/storage.key}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c, err := Load(path)
@@ -174,7 +187,7 @@ func TestLoadResolvesPathsAgainstTheFilesDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Dir != dir || c.DataDir != filepath.Join(dir, "db") || c.IdentityKey != filepath.Join(dir, "identity.key") ||
-		c.StorageKey != "/abs/storage.key" {
+		c.StorageKey.File != "/abs/storage.key" {
 		t.Errorf("got Dir %q, DataDir %q, IdentityKey %q, StorageKey %q", c.Dir, c.DataDir, c.IdentityKey, c.StorageKey)
 	}
 }

@@ -21,6 +21,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("{version: 1, name: \"\\x00\"}"))
 	f.Add([]byte("version: 1\nname: a\nauth:\n  session_idle: 1e3h\n"))
 	f.Add([]byte(""))
+	f.Add([]byte("version: 1\nname: a\nstorage_key: {credential: custos-storage-key}\n"))
+	f.Add([]byte("version: 1\nname: a\nstorage_key:\n  command: [/usr/bin/kms, --id, \"1\"]\n"))
+	f.Add([]byte("version: 1\nname: a\nstorage_key: storage.key\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := parse(data)
 		if err != nil {

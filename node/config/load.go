@@ -34,8 +34,9 @@ type file struct {
 // wrapped: errors.Is(err, fs.ErrNotExist) tells a missing file.
 //
 // The returned Config has Dir set to the file's directory (made absolute
-// when possible), and IdentityKey, StorageKey and DataDir resolved against
-// it, so they can be used as they are.
+// when possible), and IdentityKey, StorageKey.File and DataDir resolved
+// against it, so they can be used as they are. (A StorageKey.Command runs in
+// that directory, so its relative paths need no resolving.)
 func Load(path string) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -59,7 +60,7 @@ func Load(path string) (*Config, error) {
 	}
 	c.Dir = dir
 	c.IdentityKey = c.Path(c.IdentityKey)
-	c.StorageKey = c.Path(c.StorageKey)
+	c.StorageKey.File = c.Path(c.StorageKey.File)
 	c.DataDir = c.Path(c.DataDir)
 	return c, nil
 }
@@ -191,7 +192,10 @@ type walker struct {
 	lines map[string]int // setting path -> line
 }
 
-var durationType = reflect.TypeFor[time.Duration]()
+var (
+	durationType  = reflect.TypeFor[time.Duration]()
+	keySourceType = reflect.TypeFor[KeySource]()
+)
 
 // line returns the line of field, or of the closest enclosing setting that
 // the file has (a missing limits.max_batch inside a present limits: section
@@ -342,6 +346,8 @@ func (w *walker) mismatch(n *yaml.Node, t reflect.Type, path string) {
 	}
 	var want string
 	switch {
+	case t == keySourceType:
+		want = "a section naming where the key comes from, such as {file: storage.key}"
 	case t == durationType:
 		want = "a duration such as 15m"
 	case t.Kind() == reflect.Int:

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -72,6 +73,13 @@ func TestLoadRefuses(t *testing.T) {
 		{"a negative duration is refused", head + "limits:\n  request_timeout: -1s\n", "limits.request_timeout", 4, "not a positive duration"},
 		{"session_idle longer than session_max is refused", head + "auth:\n  session_idle: 13h\n", "auth.session_idle", 4, "longer than auth.session_max"},
 		{"an http address without a port is refused", head + "http: localhost\n", "http", 3, "not host:port"},
+		{"a storage key given as a bare path is refused with the section to write", head + "storage_key: storage.key\n", "storage_key", 3, "such as {file: storage.key}, got \"storage.key\""},
+		{"a storage key from two sources is refused", head + "storage_key:\n  file: k\n  command: [get-key]\n", "storage_key", 3, "gives file and command"},
+		{"an empty storage key section is refused", head + "storage_key: {}\n", "storage_key", 3, "missing; give one of file"},
+		{"a misspelt key source gets a hint", head + "storage_key:\n  credentials: k\n", "storage_key.credentials", 4, "did you mean storage_key.credential?"},
+		{"a command given as one string is refused", head + "storage_key:\n  command: get-key --id 1\n", "storage_key.command", 4, "want a list"},
+		{"an empty command is refused", head + "storage_key:\n  command: []\n", "storage_key", 3, "missing; give one of file"},
+		{"a bad credential name is refused with its line", head + "storage_key:\n  credential: a/b\n", "storage_key.credential", 4, "not a credential name"},
 	} {
 		t.Run(tc.rule, func(t *testing.T) {
 			c, path, err := loadFile(t, tc.content)
@@ -148,6 +156,30 @@ func TestLeftOutSettingsTakeTheirDefaults(t *testing.T) {
 	want = resolved(want, filepath.Dir(path))
 	if !equalConfig(*c, want) {
 		t.Errorf("got %+v\nwant %+v", *c, want)
+	}
+}
+
+func TestAStorageKeySectionReplacesTheDefaultFile(t *testing.T) {
+	for _, tc := range []struct {
+		content string
+		want    KeySource
+	}{
+		{"storage_key:\n  credential: custos-storage-key\n", KeySource{Credential: "custos-storage-key"}},
+		{"storage_key:\n  command:\n    - ./get-key\n    - --id\n    - \"7\"\n", KeySource{Command: []string{"./get-key", "--id", "7"}}},
+		{"storage_key:\n  file: keys/storage.key\n", KeySource{File: "keys/storage.key"}},
+		{"storage_key:\n", KeySource{File: "storage.key"}}, // an empty section keeps the default
+	} {
+		c, path, err := loadFile(t, "version: 1\nname: n\n"+tc.content)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.content, err)
+		}
+		want := tc.want
+		if want.File != "" {
+			want.File = filepath.Join(filepath.Dir(path), want.File)
+		}
+		if !reflect.DeepEqual(c.StorageKey, want) {
+			t.Errorf("%q: got %+v, want %+v", tc.content, c.StorageKey, want)
+		}
 	}
 }
 

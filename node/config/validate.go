@@ -47,10 +47,10 @@ func (c *Config) validate(p *problems) {
 	}
 
 	checkPath(p, "identity_key", c.IdentityKey)
-	checkPath(p, "storage_key", c.StorageKey)
+	checkKeySource(p, "storage_key", c.StorageKey)
 	checkPath(p, "data_dir", c.DataDir)
-	if c.IdentityKey != "" && filepath.Clean(c.IdentityKey) == filepath.Clean(c.StorageKey) {
-		p.add("storage_key", "%q is the identity key file too; the two keys need two files", c.StorageKey)
+	if c.IdentityKey != "" && c.StorageKey.File != "" && filepath.Clean(c.IdentityKey) == filepath.Clean(c.StorageKey.File) {
+		p.add("storage_key.file", "%q is the identity key file too; the two keys need two files", c.StorageKey.File)
 	}
 
 	if len(c.Listen) == 0 {
@@ -145,6 +145,72 @@ func checkPath(p *problems, field, s string) {
 	case !printable(s):
 		p.add(field, "%q holds a control character or invalid UTF-8", s)
 	}
+}
+
+// Bounds of a key source.
+const (
+	MaxCredentialName = 255 // a file name, as systemd requires
+	MaxCommandArgs    = 64
+	MaxCommandArg     = 4096
+)
+
+// checkKeySource checks that exactly one source is set, and that one.
+func checkKeySource(p *problems, field string, k KeySource) {
+	var set []string
+	if k.File != "" {
+		set = append(set, SourceFile)
+	}
+	if k.Credential != "" {
+		set = append(set, SourceCredential)
+	}
+	if len(k.Command) > 0 {
+		set = append(set, SourceCommand)
+	}
+	switch len(set) {
+	case 0:
+		p.add(field, "missing; give one of file (a key file), credential (a systemd credential) or command (a program that prints the key)")
+		return
+	case 1:
+	default:
+		p.add(field, "gives %s; give only one source of the key", strings.Join(set, " and "))
+		return
+	}
+	switch set[0] {
+	case SourceFile:
+		checkPath(p, field+".file", k.File)
+	case SourceCredential:
+		if !validCredentialName(k.Credential) {
+			p.add(field+".credential", "%q is not a credential name: 1 to %d of A-Z a-z 0-9 . _ - (as in LoadCredentialEncrypted=NAME:PATH), not . or ..",
+				k.Credential, MaxCredentialName)
+		}
+	case SourceCommand:
+		if len(k.Command) > MaxCommandArgs {
+			p.add(field+".command", "%d arguments; the most is %d (put a longer command in a script)", len(k.Command), MaxCommandArgs)
+			return
+		}
+		for i, arg := range k.Command {
+			f := fmt.Sprintf("%s.command[%d]", field, i)
+			switch {
+			case i == 0 && strings.TrimSpace(arg) == "":
+				p.add(f, "no program; give the program's path first, then its arguments")
+			case len(arg) > MaxCommandArg:
+				p.add(f, "%d bytes long; the most is %d", len(arg), MaxCommandArg)
+			case !printable(arg):
+				p.add(f, "%.64q holds a control character or invalid UTF-8", arg)
+			}
+		}
+	}
+}
+
+// validCredentialName accepts the names of systemd credentials that custosd
+// takes: file names of safe characters.
+func validCredentialName(s string) bool {
+	if s == "" || len(s) > MaxCredentialName || s == "." || s == ".." {
+		return false
+	}
+	return strings.TrimFunc(s, func(r rune) bool {
+		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
+	}) == ""
 }
 
 // printable reports whether s is valid UTF-8 without control characters or

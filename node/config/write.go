@@ -20,21 +20,30 @@ const header = `# node.yaml: the settings of one custos custodian node, read by
 # custosd refuses to start on an unknown setting or a bad value, naming the line.
 `
 
-// help is the comment written above each setting, by its YAML path. A test
-// checks that every setting has one.
+// help is the comment written above each setting, by its YAML path, one
+// line of the file per line of text. A test checks that every setting has
+// one. Settings of a section that the file may leave out (the key sources
+// other than the one in use) are written only when set.
 var help = map[string]string{
 	"version":      "Format of this file; leave it at 1.",
 	"name":         "Node name: a-z, 0-9 and -, up to 32 characters; its audit log origin is custos/<name>.",
 	"identity_key": "Ed25519 identity key file; its public key is the peer ID that clients pin.",
-	"storage_key":  "Key that encrypts data_dir and seals every share; back it up apart from data_dir.",
-	"data_dir":     "Database directory: shares, accounts, lockouts and the audit log.",
-	"listen":       "Addresses to accept clients on (multiaddrs): TCP, QUIC, and WebSocket for browsers.",
-	"enrollment":   "Who may enroll: invite (one-time tokens from custosd invite) or open (testing only).",
-	"http":         "Address of /metrics, /healthz and /readyz; keep it private; \"\" turns it off.",
-	"log":          "Logging.",
-	"log.format":   "json for log collectors, or console for people.",
-	"log.level":    "Least severe level written: debug, info, warn or error.",
-	"auth":         "Login, lockout and sessions.",
+	"storage_key": `Where the key that encrypts data_dir and seals every share comes from; one of:
+  file: PATH          a key file; whoever copies this disk has the key as well
+  credential: NAME    a systemd credential (LoadCredentialEncrypted=; a TPM can seal it)
+  command: [ARGV...]  a program (a KMS or HSM client) that prints the key file
+Keep a copy offline, apart from data_dir and its backups (docs/operating.md).`,
+	"storage_key.file":       "Key file (custos storage key v1), relative to this file's directory.",
+	"storage_key.credential": "Name of the systemd credential that holds the key file.",
+	"storage_key.command":    "Program, then its arguments (no shell); it must print the key file within 30s.",
+	"data_dir":               "Database directory: shares, accounts, lockouts and the audit log.",
+	"listen":                 "Addresses to accept clients on (multiaddrs): TCP, QUIC, and WebSocket for browsers.",
+	"enrollment":             "Who may enroll: invite (one-time tokens from custosd invite) or open (testing only).",
+	"http":                   "Address of /metrics, /healthz and /readyz; keep it private; \"\" turns it off.",
+	"log":                    "Logging.",
+	"log.format":             "json for log collectors, or console for people.",
+	"log.level":              "Least severe level written: debug, info, warn or error.",
+	"auth":                   "Login, lockout and sessions.",
 
 	"auth.max_login_failures": "Failed logins in a row that lock the account until an admin unlocks it (1-1000).",
 	"auth.challenge_ttl":      "How long a client has to answer a login challenge.",
@@ -109,7 +118,7 @@ func encodeStruct(b *strings.Builder, v reflect.Value, path string, indent int) 
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "-" || !f.IsExported() {
+		if name == "-" || !f.IsExported() || opts == "omitempty" && v.Field(i).IsZero() {
 			continue
 		}
 		if opts == "inline" {
@@ -127,7 +136,10 @@ func encodeStruct(b *strings.Builder, v reflect.Value, path string, indent int) 
 		if indent == 0 {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(b, "%s# %s\n%s%s:", pad, comment, pad, name)
+		for _, line := range strings.Split(comment, "\n") {
+			fmt.Fprintf(b, "%s# %s\n", pad, line)
+		}
+		fmt.Fprintf(b, "%s%s:", pad, name)
 		if err := encodeValue(b, v.Field(i), p, indent); err != nil {
 			return err
 		}

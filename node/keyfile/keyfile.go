@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 
@@ -60,15 +61,35 @@ func Read(path, header string) ([]byte, error) {
 		return nil, fmt.Errorf("read key: %w", err)
 	}
 	defer clear(b)
-	first, rest, _ := bytes.Cut(b, []byte("\n"))
-	if string(first) != header {
-		return nil, fmt.Errorf("read key %s: not a %q file", path, header)
-	}
-	key, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(rest)))
+	key, err := Parse(b, header)
 	if err != nil {
-		return nil, fmt.Errorf("read key %s: the key is not valid base64", path)
+		return nil, fmt.Errorf("read key %s: %w", path, err)
 	}
 	return key, nil
+}
+
+// Parse returns the key of a key file's contents b, which must start with
+// header, for keys that come from elsewhere than a file of their own (a
+// systemd credential, a command's output). Its errors name no source and
+// never hold the key. The caller wipes b and the key.
+func Parse(b []byte, header string) ([]byte, error) {
+	if len(b) > MaxSize {
+		return nil, fmt.Errorf("not a key file: more than %d bytes", MaxSize)
+	}
+	first, rest, _ := bytes.Cut(b, []byte("\n"))
+	if string(first) != header {
+		return nil, fmt.Errorf("not a %q file", header)
+	}
+	// Decode without the string conversions, which would leave copies of
+	// the key that nothing wipes.
+	rest = bytes.TrimSpace(rest)
+	key := make([]byte, base64.StdEncoding.DecodedLen(len(rest)))
+	n, err := base64.StdEncoding.Decode(key, rest)
+	if err != nil {
+		clear(key)
+		return nil, errors.New("the key is not valid base64")
+	}
+	return key[:n], nil
 }
 
 // NewEd25519 makes an Ed25519 key and writes it, libp2p-encoded, to a new

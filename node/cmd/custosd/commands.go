@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/custos-network/custos/node"
 	"github.com/custos-network/custos/node/config"
+	"github.com/custos-network/custos/node/store"
 )
 
 func initCmd() *cobra.Command {
@@ -25,7 +27,9 @@ func initCmd() *cobra.Command {
 node.yaml, which holds every setting with its default written out and explained.
 It refuses a directory that holds a node already. Back up the two key files
 somewhere safe and offline: without the storage key, neither the store nor a
-backup can be read.`,
+backup can be read. The storage key starts as a file on this disk; move it into a
+TPM-sealed systemd credential or behind a KMS command (storage_key in node.yaml,
+docs/operating.md) so that a copy of the disk does not hold it.`,
 		Example: `  custosd init --dir /var/lib/custos --name acme
   custosd init --dir ./n1 --name n1 --listen /ip4/127.0.0.1/tcp/4001 --enrollment open`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -37,6 +41,8 @@ backup can be read.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "made node %s\nconfig:  %s\npeer ID: %s\nstart it with: custosd run --config %s\n", filepath.Base(o.Dir), path, id, path)
+			fmt.Fprintf(cmd.OutOrStdout(), "the storage key is in %s, on this disk; to move it off, see storage_key in node.yaml\n",
+				filepath.Join(o.Dir, "storage.key"))
 			return nil
 		},
 	}
@@ -308,16 +314,28 @@ derived from the node's storage key: keep the storage key to be able to restore.
 
 func restoreCmd() *cobra.Command {
 	var in string
+	var replace bool
 	cmd := &cobra.Command{
-		Use:   "restore --in FILE --config DIR/node.yaml",
-		Short: "Restore a backup into a stopped node whose data directory is empty",
-		Long: `restore reads a backup written by custosd backup into the node's data
-directory, which must be empty or absent (move the old one aside first). The node
-must be stopped, and its storage key must be the one the backup was made with.`,
-		Example: `  custosd restore --in /backups/acme-2026-11-28.age --config /var/lib/custos/node.yaml`,
+		Use:   "restore --in FILE --config DIR/node.yaml [--replace]",
+		Short: "Restore a backup into the stopped node, and log that it did",
+		Long: `restore reads a backup written by custosd backup into the node's data directory.
+The node must be stopped, and its storage key must be the one the backup was made
+with. The data directory must be empty or absent, unless --replace is given: then
+the store it holds is moved aside to DATA_DIR.replaced-TIME (delete it yourself once
+you no longer need it).
+
+Restore appends one ADMIN entry to the restored log, so that users and auditors
+see the rollback for what it is:
+  restore: backup of log size N
+  restore: backup of log size N replaces a log of size M with root R
+Records put after the backup are gone from this node; auditors who checked a
+later checkpoint see an inconsistent log, and accept the restore with
+custos audit verify --accept NODE (see docs/operating.md).`,
+		Example: `  custosd restore --in /backups/acme-2026-11-28.age --config /var/lib/custos/node.yaml --replace`,
 	}
 	load := configFlag(cmd)
 	cmd.Flags().StringVar(&in, "in", "", "the backup file")
+	cmd.Flags().BoolVar(&replace, "replace", false, "move a data directory that holds a store aside instead of refusing it")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if in == "" {
 			return usageError{fmt.Errorf("--in is required")}
@@ -331,10 +349,24 @@ must be stopped, and its storage key must be the one the backup was made with.`,
 			return err
 		}
 		defer f.Close()
-		if err := node.Restore(cfg, f, zap.NewNop()); err != nil {
+		// What a storage key command writes to stderr is shown as it is.
+		log, err := newLogger(config.Log{Format: "console", Level: "warn"}, false)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "restored %s into %s\n", in, cfg.Path(cfg.DataDir))
+		defer log.Sync()
+		done, err := node.RestoreWith(cmd.Context(), cfg, f, node.RestoreOptions{Replace: replace}, log)
+		if errors.Is(err, store.ErrNotEmpty) {
+			return fmt.Errorf("%w; add --replace to move the store it holds aside, or move it yourself", err)
+		}
+		if err != nil {
+			return err
+		}
+		out := cmd.OutOrStdout()
+		fmt.Fprintf(out, "restored %s into %s\nlogged: %s\n", in, cfg.Path(cfg.DataDir), done.Entry)
+		if done.Aside != "" {
+			fmt.Fprintf(out, "the store it replaced is in %s\n", done.Aside)
+		}
 		return nil
 	}
 	return cmd

@@ -222,7 +222,7 @@ func openOffline(t testing.TB, cfg *config.Config) *offline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := node.LoadStorageKey(cfg.Path(cfg.StorageKey))
+	key, err := node.LoadStorageKey(cfg.Path(cfg.StorageKey.File))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -280,6 +284,13 @@ func TestProcessStartupErrorsAreOneClearLine(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "chmod 600"},
+		{"storage key credential outside systemd", func(t *testing.T, dir string) {
+			setStorageKey(t, filepath.Join(dir, node.ConfigFile), "{credential: custos-storage-key}")
+		}, "$CREDENTIALS_DIRECTORY is not set"},
+		{"storage key command that fails", func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, "fail.sh"), "#!/bin/sh\necho 'kms: access denied' >&2\nexit 3\n", 0o700)
+			setStorageKey(t, filepath.Join(dir, node.ConfigFile), "{command: [./fail.sh]}")
+		}, "command ./fail.sh: failed (exit status 3)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -315,6 +326,71 @@ func TestProcessStartupErrorsAreOneClearLine(t *testing.T) {
 	// Put right, node a starts again: the refusals changed nothing.
 	a.Start(t)
 	stop(t, a)
+}
+
+// setStorageKey rewrites the storage_key section of the node.yaml at path
+// to source, a YAML flow mapping.
+func setStorageKey(t *testing.T, path, source string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := regexp.MustCompile(`(?m)^storage_key:.*\n(?:  .*\n)*`)
+	if !section.Match(b) {
+		t.Fatalf("%s has no storage_key section", path)
+	}
+	writeFile(t, path, section.ReplaceAllLiteralString(string(b), "storage_key: "+source+"\n"), 0o600)
+}
+
+// TestProcessStartsWithItsStorageKeyOffTheDisk moves a node's storage key
+// off its disk, into a credentials directory as systemd makes one and then
+// behind a command, and checks that the node opens the same store.
+func TestProcessStartsWithItsStorageKeyOffTheDisk(t *testing.T) {
+	t.Parallel()
+	p := nodetest.StartProcess(t, "n1")
+	d, id := enroll(t, p, "alice")
+	login(t, d, id)
+	units := map[string]held{}
+	for range 3 {
+		u, sh := put(t, d, id)
+		units[string(u.UnitId)] = held{unit: u, share: sh}
+	}
+	stop(t, p)
+
+	keyFile := p.Config.StorageKey.File
+	body, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, kms := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(creds, "custos-storage-key"), string(body), 0o400)
+	writeFile(t, filepath.Join(kms, "sealed.key"), string(body), 0o600) // stands for a KMS's ciphertext
+	writeFile(t, filepath.Join(kms, "unseal"), "#!/bin/sh\nexec cat \"$1\"\n", 0o700)
+	if err := os.Remove(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	sources := []struct {
+		name, yaml string
+		env        []string
+	}{
+		{"credential", "{credential: custos-storage-key}", []string{"CREDENTIALS_DIRECTORY=" + creds}},
+		{"command", fmt.Sprintf("{command: [%s, %s]}", filepath.Join(kms, "unseal"), filepath.Join(kms, "sealed.key")), nil},
+	}
+	for _, src := range sources {
+		setStorageKey(t, p.Path, src.yaml)
+		p.StartEnv(t, src.env)
+		id = connect(t, d, p)
+		login(t, d, id)
+		checkShares(t, d, id, units)
+		u, sh := put(t, d, id)
+		units[string(u.UnitId)] = held{unit: u, share: sh}
+		stop(t, p)
+	}
+	key := strings.TrimSpace(strings.SplitN(string(body), "\n", 2)[1])
+	if strings.Contains(p.Log(), key[:16]) {
+		t.Error("the node's log shows the storage key")
+	}
 }
 
 // initTestNode makes a node directory that listens on 127.0.0.1 only.
@@ -378,8 +454,9 @@ func appendFile(t *testing.T, path, data string) {
 	}
 }
 
-func TestProcessBackupRestoreBringsEverythingBack(t *testing.T) {
+func TestProcessRestoreBringsTheBackupBackAndLogsTheRollback(t *testing.T) {
 	t.Parallel()
+	ctx := context.Background()
 	p := nodetest.StartProcess(t, "n1")
 	d, id := enroll(t, p, "alice")
 	login(t, d, id)
@@ -394,16 +471,23 @@ func TestProcessBackupRestoreBringsEverythingBack(t *testing.T) {
 	if out, stderr, code := runCustosd(t, "backup", "--out", backup, "--config", p.Path); code != 0 {
 		t.Fatalf("custosd backup: exit %d\n%s%s", code, out, stderr)
 	}
-	before, err := p.Admin().Status(context.Background())
+	atBackup, err := p.Admin().Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Put after the backup: the restore rolls these back.
+	later, _ := put(t, d, id)
+	before, err := p.Admin().Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	stop(t, p)
 
-	// The data directory holds the store: restore refuses to touch it.
+	// The data directory holds the store: restore refuses to touch it
+	// unless told to replace it.
 	_, stderr, code := runCustosd(t, "restore", "--in", backup, "--config", p.Path)
-	if code != 1 || !strings.Contains(stderr, "not empty") {
-		t.Errorf("restore into the live data directory: exit %d, want 1 and \"not empty\":\n%s", code, stderr)
+	if code != 1 || !strings.Contains(stderr, "not empty; add --replace") {
+		t.Errorf("restore into the live data directory: exit %d, want 1 and \"not empty; add --replace\":\n%s", code, stderr)
 	}
 	// Another node's storage key does not open the backup.
 	other := initTestNode(t)
@@ -415,27 +499,60 @@ func TestProcessBackupRestoreBringsEverythingBack(t *testing.T) {
 		t.Errorf("a refused restore left %d files in the other node's data directory", len(entries))
 	}
 
-	data := p.Config.Path(p.Config.DataDir)
-	if err := os.Rename(data, data+".old"); err != nil {
-		t.Fatal(err)
+	out, stderr, code := runCustosd(t, "restore", "--in", backup, "--replace", "--config", p.Path)
+	if code != 0 {
+		t.Fatalf("custosd restore --replace: exit %d\n%s%s", code, out, stderr)
 	}
-	if out, stderr, code := runCustosd(t, "restore", "--in", backup, "--config", p.Path); code != 0 {
-		t.Fatalf("custosd restore into an empty data directory: exit %d\n%s%s", code, out, stderr)
+	cp, err := api.OpenCheckpoint([]byte(before.Checkpoint), api.LogOrigin("n1"), nodeKey(t, p.Config))
+	if err != nil || cp.Size != before.LogSize {
+		t.Fatalf("the checkpoint before the restore: %+v, %v", cp, err)
 	}
+	entry := fmt.Sprintf("restore: backup of log size %d replaces a log of size %d with root %s",
+		atBackup.LogSize, before.LogSize, base64.StdEncoding.EncodeToString(cp.Root[:]))
+	if !strings.Contains(out, "\nlogged: "+entry+"\n") || !strings.Contains(out, "the store it replaced is in "+p.Config.Path(p.Config.DataDir)+".replaced-") {
+		t.Errorf("custosd restore printed:\n%s\nwant the entry %q and where the old store went", out, entry)
+	}
+
 	p.Start(t)
-	after, err := p.Admin().Status(context.Background())
+	after, err := p.Admin().Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after.LogSize != before.LogSize || after.Accounts != before.Accounts || after.Shares != before.Shares {
-		t.Errorf("after the restore: log %d, accounts %d, shares %d; before: %d, %d, %d",
-			after.LogSize, after.Accounts, after.Shares, before.LogSize, before.Accounts, before.Shares)
+	if after.LogSize != atBackup.LogSize+1 || after.Accounts != atBackup.Accounts || after.Shares != atBackup.Shares {
+		t.Errorf("after the restore: log %d, accounts %d, shares %d; at the backup: %d, %d, %d, and the restore adds one entry",
+			after.LogSize, after.Accounts, after.Shares, atBackup.LogSize, atBackup.Accounts, atBackup.Shares)
 	}
 	id = connect(t, d, p)
 	login(t, d, id)
 	checkShares(t, d, id, units)
+	// The share put after the backup is gone: the node says NOT_FOUND,
+	// which clients take as a degraded record.
+	ctx2, cancel := context.WithTimeout(ctx, 10*time.Second)
+	_, resp, err := release(ctx2, d, id, later)
+	cancel()
+	if err != nil || len(resp.Shares) != 1 || !nodetest.IsCode(api.FromProto(resp.Shares[0].Error), api.Code_NOT_FOUND) {
+		t.Errorf("release of the unit put after the backup: %v, %v; want NOT_FOUND", resp, err)
+	}
 	stop(t, p)
-	openOffline(t, p.Config).checkLog(t, []string{before.Checkpoint})
+	o := openOffline(t, p.Config)
+	o.checkLog(t, []string{atBackup.Checkpoint})
+	if entries := o.entries(t); entries[atBackup.LogSize].Kind != api.EntryKind_ADMIN || entries[atBackup.LogSize].Admin != entry {
+		t.Errorf("entry %d after the restore is %v, want the ADMIN entry %q", atBackup.LogSize, entries[atBackup.LogSize], entry)
+	}
+}
+
+// nodeKey returns the public identity key of the node of cfg.
+func nodeKey(t *testing.T, cfg *config.Config) ed25519.PublicKey {
+	t.Helper()
+	priv, err := node.LoadIdentity(cfg.Path(cfg.IdentityKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := priv.GetPublic().Raw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
 
 // A full disk is made for real: the node's data directory is on a 256 MiB

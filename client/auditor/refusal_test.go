@@ -37,7 +37,7 @@ func withLog(t *testing.T, p *nodetest.Process, fn func(tx *store.Tx, l *audit.L
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := node.LoadStorageKey(p.Config.Path(p.Config.StorageKey))
+	key, err := node.LoadStorageKey(p.Config.Path(p.Config.StorageKey.File))
 	if err != nil {
 		t.Fatal(err)
 	}

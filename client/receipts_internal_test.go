@@ -17,7 +17,9 @@ import (
 // was, lets the client use the node's shares.
 func TestReceiptEntryMustRecordTheAnsweredRelease(t *testing.T) {
 	device, user := []byte("device-peer-id"), "alice"
-	unit := func(b byte, v uint64) *api.UnitRef { return &api.UnitRef{UnitId: bytes.Repeat([]byte{b}, 16), Version: v} }
+	unit := func(b byte, v uint64) *api.UnitRef {
+		return &api.UnitRef{UnitId: bytes.Repeat([]byte{b}, 16), Version: v}
+	}
 	req := func() *api.ReleaseRequest {
 		return &api.ReleaseRequest{
 			Units: []*api.UnitRef{unit(1, 1), unit(2, 4), unit(3, 1)}, TimeUnixMs: 1_760_000_000_123,
@@ -84,9 +86,15 @@ func TestReceiptEntryMustRecordTheAnsweredRelease(t *testing.T) {
 		{"another device is another entry", func(e *api.Entry, _ []*api.ReleasedShare) { e.ClientPeerId = []byte("other-device") }, vault.EvidenceOtherEntry},
 		{"another user is another entry", func(e *api.Entry, _ []*api.ReleasedShare) { e.User = "bob" }, vault.EvidenceOtherEntry},
 		{"another kind is another entry", func(e *api.Entry, _ []*api.ReleasedShare) { e.Kind = api.EntryKind_PUT }, vault.EvidenceOtherEntry},
-		{"another unit is another entry", func(e *api.Entry, _ []*api.ReleasedShare) { e.Units = []*api.UnitRef{unit(1, 1), unit(2, 4), unit(4, 1)} }, vault.EvidenceOtherEntry},
-		{"another version is another entry", func(e *api.Entry, _ []*api.ReleasedShare) { e.Units = []*api.UnitRef{unit(1, 1), unit(2, 3), unit(3, 1)} }, vault.EvidenceOtherEntry},
-		{"units in another order are another entry", func(e *api.Entry, _ []*api.ReleasedShare) { e.Units = []*api.UnitRef{unit(3, 1), unit(2, 4), unit(1, 1)} }, vault.EvidenceOtherEntry},
+		{"another unit is another entry", func(e *api.Entry, _ []*api.ReleasedShare) {
+			e.Units = []*api.UnitRef{unit(1, 1), unit(2, 4), unit(4, 1)}
+		}, vault.EvidenceOtherEntry},
+		{"another version is another entry", func(e *api.Entry, _ []*api.ReleasedShare) {
+			e.Units = []*api.UnitRef{unit(1, 1), unit(2, 3), unit(3, 1)}
+		}, vault.EvidenceOtherEntry},
+		{"units in another order are another entry", func(e *api.Entry, _ []*api.ReleasedShare) {
+			e.Units = []*api.UnitRef{unit(3, 1), unit(2, 4), unit(1, 1)}
+		}, vault.EvidenceOtherEntry},
 		{"a unit fewer is another entry", func(e *api.Entry, _ []*api.ReleasedShare) { e.Units = e.Units[:2] }, vault.EvidenceOtherEntry},
 		{"an entry without units that is not refused is another entry", func(e *api.Entry, _ []*api.ReleasedShare) {
 			e.Units, e.Refusals = nil, nil

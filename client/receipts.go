@@ -47,8 +47,9 @@ func distrusted(err error) bool {
 // req (matchEntry) with the refusals of resp. It returns the receipt to
 // keep: with the error too when the receipt is evidence of a lie
 // (ErrFalseReceipt, ErrForkedLog). A receipt that does not verify is
-// ErrBadReceipt, and is not kept. Once everything verified, the checkpoint
-// is kept as n's newest when it is newer.
+// ErrBadReceipt, and is not kept. A checkpoint proven consistent is kept
+// as n's newest when it is newer, even when its entry proves a lie: the
+// node must then keep that entry in its log too.
 func (c *Client) checkReceipt(n *custodian, req *api.ReleaseRequest, units []vault.Unit, resp *api.ReleaseResponse, kept *keptCheckpoint) (*vault.Receipt, error) {
 	bad := func(why string) error { return fmt.Errorf("%w: %s", ErrBadReceipt, why) }
 	r := resp.Receipt

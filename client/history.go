@@ -40,8 +40,9 @@ type HistoryEntry struct {
 // the node answers with the user's entries only, each with its inclusion
 // proof against a checkpoint signed by the key the network file pins. A
 // node whose answers do not verify is in the returned NodeErrors (matching
-// ErrBadLog), and none of its entries is returned; so is a node that cannot
-// be asked. With label, only that record's entries are returned (its
+// ErrBadLog, or ErrForkedLog for a checkpoint that does not extend the one
+// the vault keeps of the node), and none of its entries is returned; so is
+// a node that cannot be asked. With label, only that record's entries are returned (its
 // current unit ID, every version). Entries are newest first.
 func (c *Client) History(ctx context.Context, label string) ([]HistoryEntry, []*NodeError, error) {
 	if err := c.needUnlocked(); err != nil {
@@ -94,8 +95,10 @@ type LoggedEntry struct {
 // about the user, as the user's own session may: each with its inclusion
 // proof against a checkpoint signed by the key the network file pins. A
 // node whose answers do not verify is in the returned NodeErrors (matching
-// ErrBadLog), and none of its entries is returned; so is a node that cannot
-// be asked. Entries are in network-file order of their nodes, then in log
+// ErrBadLog, or ErrForkedLog as for History), and none of its entries is
+// returned; so is a node that cannot be asked. Every checkpoint read is
+// checked against the one the vault keeps of its node, and the newest is
+// kept (saved with the receipts). Entries are in network-file order of their nodes, then in log
 // order.
 func (c *Client) Log(ctx context.Context) ([]LoggedEntry, []*NodeError, error) {
 	if err := c.needUnlocked(); err != nil {
@@ -122,7 +125,9 @@ func (c *Client) Log(ctx context.Context) ([]LoggedEntry, []*NodeError, error) {
 // userEntries pages through n's log, up to the size of its checkpoint at
 // the start, with the user's session and checks every page: its checkpoint
 // signed by n's pinned key, each entry in its tree, in order, and the
-// user's. Any failure to verify matches ErrBadLog.
+// user's. Any failure to verify matches ErrBadLog. Every checkpoint must
+// also be consistent with the one the vault keeps of n (ErrForkedLog), and
+// the newest is kept.
 func (c *Client) userEntries(ctx context.Context, n *custodian) ([]LoggedEntry, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrBadLog, fmt.Sprintf(format, args...))
@@ -142,6 +147,16 @@ func (c *Client) userEntries(ctx context.Context, n *custodian) ([]LoggedEntry, 
 	head, err := api.OpenCheckpoint(cr.Checkpoint, origin, pub)
 	if err != nil {
 		return nil, bad("the checkpoint is not signed by the node")
+	}
+	// Every checkpoint of the read is proven consistent with the one the
+	// vault keeps of n, through the newest the read has seen (newest), which
+	// is then kept.
+	kept := c.keptCheckpointOf(n)
+	newest := &keptCheckpoint{raw: cr.Checkpoint, Checkpoint: head}
+	if kept != nil {
+		if err := c.proveExtends(ctx, n, kept, newest); err != nil {
+			return nil, err
+		}
 	}
 	var out []LoggedEntry
 	for start := uint64(0); start < uint64(head.Size); {
@@ -167,6 +182,11 @@ func (c *Client) userEntries(ctx context.Context, n *custodian) ([]LoggedEntry, 
 		if cp.Size < head.Size {
 			return nil, bad("entries from %d: a checkpoint of size %d, smaller than %d", start, cp.Size, head.Size)
 		}
+		page, err := c.pageExtends(ctx, n, newest, &keptCheckpoint{raw: er.Checkpoint, Checkpoint: cp})
+		if err != nil {
+			return nil, err
+		}
+		newest = page
 		next := start // the least index the next entry may have
 		for i, b := range er.Entries {
 			p := er.Proofs[i]
@@ -196,7 +216,45 @@ func (c *Client) userEntries(ctx context.Context, n *custodian) ([]LoggedEntry, 
 		}
 		start = er.Next
 	}
+	kept2, err := c.advanceCheckpoint(n, kept, newest.Checkpoint, newest.raw)
+	if err != nil {
+		return nil, err
+	}
+	if kept2 {
+		c.mu.Lock()
+		c.unsaved++ // the newer checkpoint is saved with the receipts
+		c.mu.Unlock()
+	}
 	return out, nil
+}
+
+// pageExtends checks that the checkpoint of a page of entries and the
+// newest of the read so far are of one log, whichever is larger, and
+// returns the newer one.
+func (c *Client) pageExtends(ctx context.Context, n *custodian, newest, page *keptCheckpoint) (*keptCheckpoint, error) {
+	if page.Size < newest.Size {
+		return newest, c.proveExtends(ctx, n, page, newest)
+	}
+	return page, c.proveExtends(ctx, n, newest, page)
+}
+
+// proveExtends checks that the verified checkpoint b of n extends a, an
+// earlier one: the same root at the same size, or, at a larger size, with
+// the consistency proof that n's proof protocol gives. A failure, b older
+// than a included, is ErrForkedLog; a node that cannot be asked, its error.
+func (c *Client) proveExtends(ctx context.Context, n *custodian, a, b *keptCheckpoint) error {
+	if b.Size <= a.Size {
+		return a.extendedBy(b.Checkpoint, nil)
+	}
+	var pr api.ProofResponse
+	req := &api.ProofRequest{Query: &api.ProofRequest_Consistency{Consistency: &api.ConsistencyQuery{OldSize: uint64(a.Size), NewSize: uint64(b.Size)}}}
+	if err := c.call(ctx, n, api.ProtocolProof, req, &pr); err != nil {
+		return err
+	}
+	if err := api.FromProto(pr.Error); err != nil {
+		return err
+	}
+	return a.extendedBy(b.Checkpoint, pr.Hashes)
 }
 
 // releases turns a release entry into one HistoryEntry per unit (only the

@@ -1,13 +1,12 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"math"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -15,11 +14,9 @@ import (
 	pb "github.com/libp2p/go-libp2p/core/crypto/pb"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"go.uber.org/zap"
-	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/custos-network/custos/client/vault"
 	"github.com/custos-network/custos/node/api"
-	"github.com/custos-network/custos/node/audit"
 	"github.com/custos-network/custos/threshold"
 )
 
@@ -219,11 +216,15 @@ func (c *Client) Get(ctx context.Context, label string) (*Record, error) {
 }
 
 // GetMany unlocks records by label with one release request per node (or
-// one per api.MaxBatch records). It asks every node in parallel, checks
-// each answer's receipt (a node whose receipt does not verify is named with
-// ErrBadReceipt and none of its shares is used), checks each share against
-// its commitment, combines the first threshold of good
-// shares per record, opens the record and wipes the keys. A record that
+// one per api.MaxBatch records). It first checks each record's MAC in the
+// vault (a damaged one is ErrDamagedRecord, and no node is asked). It asks
+// every node in parallel, checks each answer's receipt (a node whose
+// receipt does not prove its answer is named with ErrBadReceipt,
+// ErrFalseReceipt or ErrForkedLog, and none of its shares is used; see
+// checkReceipt), checks each share against its commitment, combines the
+// first threshold of good shares per record, opens the record and wipes
+// the keys. A node that proves it no longer holds a share it had
+// acknowledged (NOT_FOUND) makes the record degraded in the vault. A record that
 // fewer than its threshold of nodes gave a good share for fails the whole
 // call with a *QuorumError naming each node and why. The verified receipts
 // are kept in the vault (vault.MaxReceipts, the newest), also of an unlock
@@ -233,21 +234,15 @@ func (c *Client) GetMany(ctx context.Context, labels []string) ([]*Record, error
 	if err := c.needUnlocked(); err != nil {
 		return nil, err
 	}
-	units := make([]vault.Unit, len(labels))
-	c.mu.Lock()
-	for i, l := range labels {
-		u, ok := c.v.Unit(l)
-		if !ok {
-			c.mu.Unlock()
-			return nil, fmt.Errorf("%q: %w", l, ErrNotFound)
-		}
-		units[i] = *u
+	units, err := c.units(labels)
+	if err != nil {
+		return nil, err
 	}
-	c.mu.Unlock()
 	got, err := c.release(ctx, units)
 	if err != nil {
 		return nil, err
 	}
+	c.markLost(got.lost)
 	recs := make([]*Record, len(units))
 	for i := range units {
 		rec, err := c.open(&units[i], got, i)
@@ -264,6 +259,27 @@ func (c *Client) GetMany(ctx context.Context, labels []string) ([]*Record, error
 	got.wipe()
 	c.keepReceipts(got)
 	return recs, nil
+}
+
+// units returns copies of the vault's units with these labels, each checked
+// against its MAC: a label not in the vault is ErrNotFound, a damaged unit
+// ErrDamagedRecord, before any node is asked.
+func (c *Client) units(labels []string) ([]vault.Unit, error) {
+	units := make([]vault.Unit, len(labels))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, l := range labels {
+		u, ok := c.v.Unit(l)
+		if !ok {
+			return nil, fmt.Errorf("%q: %w", l, ErrNotFound)
+		}
+		if err := c.v.CheckUnit(u); err != nil {
+			return nil, err
+		}
+		units[i] = *u
+		units[i].Nodes = slices.Clone(u.Nodes)
+	}
+	return units, nil
 }
 
 // Receipts are saved with the vault after receiptBatch unlocks, or at the
@@ -313,6 +329,56 @@ type released struct {
 	nodeErr  []error
 	unitErr  [][]error
 	receipts []vault.Receipt // verified, of every node that answered in time
+	lost     []lostShare     // shares that nodes proved they no longer hold
+}
+
+// lostShare is a unit version whose share a node answered NOT_FOUND for,
+// with a receipt that proves it logged that refusal.
+type lostShare struct {
+	node    string
+	id      threshold.UnitID
+	version uint64
+}
+
+// lostShares lists the units that n refused as NOT_FOUND.
+func lostShares(n *custodian, units []vault.Unit, unitErrs []error) []lostShare {
+	var out []lostShare
+	for i, err := range unitErrs {
+		if errors.Is(err, api.ErrNotFound) {
+			out = append(out, lostShare{node: n.name, id: units[i].ID, version: units[i].Version})
+		}
+	}
+	return out
+}
+
+// markLost records in the vault that the nodes of lost no longer hold
+// their shares: each unit they had acknowledged is degraded (custos ls and
+// status show it, and a reshare mends it). The vault is saved at once: a
+// node that lost shares (restored from an older backup, say) is rare, and
+// the user should learn of it.
+func (c *Client) markLost(lost []lostShare) {
+	if len(lost) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	changed := false
+	for _, l := range lost {
+		ok, err := c.v.MarkNotStored(l.id, l.version, l.node)
+		if err != nil {
+			c.log.Warn("a record's lost share could not be noted", zap.String("node", l.node), zap.Error(err))
+			continue
+		}
+		if ok {
+			c.log.Warn("a custodian no longer holds its share of a record: the record is degraded", zap.String("node", l.node), zap.Stringer("unit", l.id))
+			changed = true
+		}
+	}
+	if changed {
+		if err := c.vh.Save(); err != nil {
+			c.log.Warn("the vault could not be saved with a degraded record", zap.Error(err))
+		}
+	}
 }
 
 func (r *released) wipe() {
@@ -376,10 +442,11 @@ func (c *Client) release(ctx context.Context, units []vault.Unit) (*released, er
 					receipts = append(receipts, *rcpt)
 				}
 			}
-			if errors.Is(err, ErrBadReceipt) {
-				// A node that cannot prove it logged the release is not
-				// trusted with any of it, earlier batches included.
-				c.log.Warn("a custodian sent a release receipt that does not verify", zap.String("node", n.name), zap.Error(err))
+			if distrusted(err) {
+				// A node that cannot prove it logged the release it
+				// answered is not trusted with any of it, earlier batches
+				// included.
+				c.log.Warn("a custodian's release receipt does not prove its answer; none of its shares is used", zap.String("node", n.name), zap.Error(err))
 				for i := range shares {
 					clear(shares[i])
 					shares[i] = nil
@@ -389,6 +456,9 @@ func (c *Client) release(ctx context.Context, units []vault.Unit) (*released, er
 			defer mu.Unlock()
 			if !done {
 				r.receipts = append(r.receipts, receipts...)
+				if err == nil {
+					r.lost = append(r.lost, lostShares(n, units, unitErrs)...)
+				}
 			}
 			if enough == len(units) {
 				for _, s := range shares {
@@ -434,9 +504,12 @@ func verifies(u *vault.Unit, n *custodian, share []byte) bool {
 }
 
 // releaseBatch asks node n for its shares of units, in a request with the
-// time asked and the nonce the journal recorded, and returns the answer's
-// verified receipt. An answer whose receipt does not verify is dropped
-// whole: ErrBadReceipt, and no share of it used.
+// time asked, the nonce the journal recorded and the size of the checkpoint
+// of n the vault keeps, and returns the answer's verified receipt. An
+// answer whose receipt does not prove it (checkReceipt) is dropped whole:
+// no share of it is used, and the error matches ErrBadReceipt,
+// ErrFalseReceipt or ErrForkedLog; a receipt that is evidence of the lie
+// is returned with the error.
 func (c *Client) releaseBatch(ctx context.Context, n *custodian, asked int64, nonce []byte,
 	units []vault.Unit, shares [][]byte, unitErrs []error) (*vault.Receipt, error) {
 	refs := make([]*api.UnitRef, len(units))
@@ -447,7 +520,8 @@ func (c *Client) releaseBatch(ctx context.Context, n *custodian, asked int64, no
 	err := c.authed(ctx, n, func() error {
 		// A retry after a new login sends the same request again: the
 		// node did not log the one its session refused.
-		req := &api.ReleaseRequest{Units: refs, TimeUnixMs: uint64(asked), Nonce: nonce}
+		kept := c.keptCheckpointOf(n)
+		req := &api.ReleaseRequest{Units: refs, TimeUnixMs: uint64(asked), Nonce: nonce, KnownSize: kept.size()}
 		if err := c.signRelease(n, req); err != nil {
 			return err
 		}
@@ -459,10 +533,13 @@ func (c *Client) releaseBatch(ctx context.Context, n *custodian, asked int64, no
 			return err
 		}
 		if len(resp.Shares) != len(units) {
+			for _, s := range resp.Shares {
+				clear(s.Share)
+			}
 			return fmt.Errorf("the node answered %d units for %d asked", len(resp.Shares), len(units))
 		}
 		var err error
-		if receipt, err = c.checkReceipt(n, req, units, resp.Receipt); err != nil {
+		if receipt, err = c.checkReceipt(n, req, units, &resp, kept); err != nil {
 			for _, s := range resp.Shares {
 				clear(s.Share)
 			}
@@ -482,51 +559,6 @@ func (c *Client) releaseBatch(ctx context.Context, n *custodian, asked int64, no
 		return nil
 	})
 	return receipt, err
-}
-
-// checkReceipt verifies that r proves n logged exactly this release: the
-// checkpoint is signed by the key n's peer ID pins, the entry is in the
-// checkpoint's tree, and the entry is the release of units this device
-// asked for with req's nonce. Any failure is ErrBadReceipt.
-func (c *Client) checkReceipt(n *custodian, req *api.ReleaseRequest, units []vault.Unit, r *api.Receipt) (*vault.Receipt, error) {
-	bad := func(why string) error { return fmt.Errorf("%w: %s", ErrBadReceipt, why) }
-	if r == nil {
-		return nil, bad("there is none")
-	}
-	pub, err := nodeKey(n.info.ID)
-	if err != nil {
-		return nil, bad(err.Error())
-	}
-	cp, err := api.OpenCheckpoint(r.Checkpoint, api.LogOrigin(n.name), pub)
-	if err != nil {
-		return nil, bad("the checkpoint is not signed by the node")
-	}
-	proof := make(tlog.RecordProof, len(r.Proof))
-	for i, h := range r.Proof {
-		if len(h) != tlog.HashSize {
-			return nil, bad("the proof is malformed")
-		}
-		proof[i] = tlog.Hash(h)
-	}
-	if r.Index > math.MaxInt64 || audit.VerifyInclusion(proof, cp.Size, cp.Root, int64(r.Index), r.Entry) != nil {
-		return nil, bad("the entry is not in the checkpoint's log")
-	}
-	e, err := api.ParseEntry(r.Entry)
-	if err != nil {
-		return nil, bad("the entry is malformed")
-	}
-	if e.Kind != api.EntryKind_RELEASE || string(e.ClientPeerId) != string(c.host.ID()) || e.User != c.v.User ||
-		!bytes.Equal(e.RequestNonce, req.Nonce) || len(e.Units) != len(units) {
-		return nil, bad("the entry is not of this release")
-	}
-	refs := make([]vault.UnitRef, len(units))
-	for i, u := range units {
-		if e.Units[i].GetVersion() != u.Version || !bytes.Equal(e.Units[i].GetUnitId(), u.ID[:]) {
-			return nil, bad("the entry is not of this release")
-		}
-		refs[i] = vault.UnitRef{ID: u.ID, Version: u.Version}
-	}
-	return &vault.Receipt{Node: n.name, Units: refs, Index: r.Index, Checkpoint: r.Checkpoint, Entry: r.Entry}, nil
 }
 
 // nodeKey is the Ed25519 key a node's peer ID embeds: the key that signs
@@ -629,12 +661,11 @@ func (c *Client) Delete(ctx context.Context, label string) error {
 	if err := c.needUnlocked(); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	u, ok := c.v.Unit(label)
-	c.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("%q: %w", label, ErrNotFound)
+	units, err := c.units([]string{label})
+	if err != nil {
+		return err
 	}
+	u := &units[0]
 	ref := &api.UnitRef{UnitId: append([]byte(nil), u.ID[:]...), Version: u.Version}
 	errs := c.fanOut(ctx, c.nodes, func(ctx context.Context, n *custodian) error { return c.deleteAt(ctx, n, ref) })
 	pending := vault.PendingDelete{ID: u.ID, Version: u.Version}

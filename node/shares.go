@@ -22,6 +22,9 @@ const maxClockSkew = 5 * time.Minute
 
 // record appends an audit entry, stamped with the node's time, within tx.
 func (n *Node) record(tx *store.Tx, e *api.Entry) (int64, error) {
+	if alterEntry != nil {
+		alterEntry(e) // a test build's lying custodian; nil otherwise
+	}
 	index, err := n.audit.AppendEntry(tx, e, n.now())
 	if err == nil {
 		n.metrics.logSize.Set(float64(index + 1))
@@ -153,7 +156,7 @@ func (n *Node) doRelease(ctx context.Context, s network.Stream, req *api.Release
 	}
 	resp.LogIndex = uint64(index)
 	n.countReleases(len(req.Units), entry.Refusals, refusal)
-	if resp.Receipt, err = n.receipt(index); err != nil {
+	if resp.Receipt, err = n.receipt(index, req.KnownSize); err != nil {
 		// The release is logged but cannot be proven: the client would
 		// refuse the shares anyway.
 		for _, sh := range resp.Shares {
@@ -234,11 +237,15 @@ func storeFault(step string) error {
 }
 
 // receipt proves the durable log entry at index to the client: the entry as
-// stored, the signed checkpoint of the log as it is now, and the inclusion
-// proof. The checkpoint's signature is cached by size, so answers that come
-// between two appends share one signing.
-func (n *Node) receipt(index int64) (*api.Receipt, error) {
-	r := &api.Receipt{Index: uint64(index)}
+// stored, the signed checkpoint of the log as it is now, the inclusion
+// proof, and the consistency proof from the tree of knownSize entries (the
+// newest checkpoint the client holds of this node) to the checkpoint's,
+// all read in one transaction so that they prove one tree. A knownSize of
+// 0, or beyond the log, gets no consistency proof: the client then judges
+// the checkpoint against its own. The checkpoint's signature is cached by
+// size, so answers that come between two appends share one signing.
+func (n *Node) receipt(index int64, knownSize uint64) (*api.Receipt, error) {
+	r := &api.Receipt{}
 	err := n.store.View(func(tx *store.Tx) error {
 		if err := storeFault("receipt"); err != nil {
 			return err
@@ -247,6 +254,10 @@ func (n *Node) receipt(index int64) (*api.Receipt, error) {
 		if err != nil {
 			return err
 		}
+		if proveOther != nil {
+			index = proveOther(tx, index) // a test build's lying custodian; nil otherwise
+		}
+		r.Index = uint64(index)
 		if r.Checkpoint, err = n.audit.Checkpoint(tx, size); err != nil {
 			return err
 		}
@@ -255,6 +266,13 @@ func (n *Node) receipt(index int64) (*api.Receipt, error) {
 			return err
 		}
 		r.Proof = hashBytes(proof)
+		if knownSize > 0 && knownSize < uint64(size) {
+			consistency, err := n.audit.ConsistencyProof(tx, int64(knownSize), size)
+			if err != nil {
+				return err
+			}
+			r.Consistency = hashBytes(consistency)
+		}
 		r.Entry, err = tx.LogEntry(index)
 		return err
 	})

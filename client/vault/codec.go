@@ -19,18 +19,24 @@ import (
 	"github.com/custos-network/custos/threshold"
 )
 
-// Format is the value of the first field of every vault file: the format's
-// name and version.
-const Format = formatName + "1"
+// Format is the value of the first field of every vault file that this
+// build writes: the format's name and version. It also reads version 1
+// (FormatV1).
+const Format = formatName + "2"
+
+// FormatV1 is the format of vaults written before units had a MAC and
+// vaults kept checkpoints. Open reads it, seals every unit as read, and
+// Save writes the vault as Format.
+const FormatV1 = formatName + "1"
 
 const formatName = "custos-vault/"
 
 // MaxFileSize is the largest vault file that Open reads, in bytes.
 const MaxFileSize = 64 << 20
 
-// fileV1 is the vault file, version 1. Its field order is the file's key
+// fileV2 is the vault file, version 2. Its field order is the file's key
 // order, so "format" comes first.
-type fileV1 struct {
+type fileV2 struct {
 	Format         string                `json:"format"`
 	User           string                `json:"user"`
 	Network        []byte                `json:"network"`
@@ -40,13 +46,49 @@ type fileV1 struct {
 	Units          []Unit                `json:"units"`
 	PendingDeletes []PendingDelete       `json:"pending_deletes"`
 	Receipts       []Receipt             `json:"receipts"`
+	Checkpoints    []NodeCheckpoint      `json:"checkpoints"`
+}
+
+// fileV1 is the vault file, version 1: version 2 without the units' MACs,
+// the receipts' evidence and the kept checkpoints.
+type fileV1 struct {
+	Format         string                `json:"format"`
+	User           string                `json:"user"`
+	Network        []byte                `json:"network"`
+	DeviceKey      []byte                `json:"device_key"`
+	MasterSecret   []byte                `json:"master_secret"`
+	PasswordKDF    threshold.PasswordKDF `json:"password_kdf"`
+	Units          []unitV1              `json:"units"`
+	PendingDeletes []PendingDelete       `json:"pending_deletes"`
+	Receipts       []receiptV1           `json:"receipts"`
+}
+
+type unitV1 struct {
+	Label     string               `json:"label"`
+	ID        threshold.UnitID     `json:"id"`
+	Version   uint64               `json:"version"`
+	Threshold int                  `json:"threshold"`
+	Nodes     []UnitNode           `json:"nodes"`
+	KeyCommit threshold.Commitment `json:"key_commit"`
+	Sealed    []byte               `json:"sealed"`
+	Degraded  bool                 `json:"degraded"`
+	Created   time.Time            `json:"created"`
+	Updated   time.Time            `json:"updated"`
+}
+
+type receiptV1 struct {
+	Node       string    `json:"node"`
+	Units      []UnitRef `json:"units"`
+	Index      uint64    `json:"index"`
+	Checkpoint []byte    `json:"checkpoint"`
+	Entry      []byte    `json:"entry"`
 }
 
 // encode writes the vault as a version 1 file, units in label order and
 // times in UTC. It does not check the vault. The caller clears the result,
 // which holds the secrets.
 func encode(v *Vault) ([]byte, error) {
-	f := fileV1{
+	f := fileV2{
 		Format:         Format,
 		User:           v.User,
 		Network:        v.Network,
@@ -56,6 +98,7 @@ func encode(v *Vault) ([]byte, error) {
 		Units:          make([]Unit, 0, len(v.Units)),
 		PendingDeletes: make([]PendingDelete, 0, len(v.PendingDeletes)),
 		Receipts:       make([]Receipt, 0, len(v.Receipts)),
+		Checkpoints:    make([]NodeCheckpoint, 0, len(v.Checkpoints)),
 	}
 	for _, u := range v.Units {
 		u.Created, u.Updated = u.Created.UTC(), u.Updated.UTC()
@@ -64,6 +107,7 @@ func encode(v *Vault) ([]byte, error) {
 	slices.SortStableFunc(f.Units, func(a, b Unit) int { return strings.Compare(a.Label, b.Label) })
 	f.PendingDeletes = append(f.PendingDeletes, v.PendingDeletes...)
 	f.Receipts = append(f.Receipts, v.Receipts...)
+	f.Checkpoints = append(f.Checkpoints, v.Checkpoints...)
 	b, err := json.MarshalIndent(&f, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode vault: %w", err)
@@ -89,24 +133,42 @@ func decode(b []byte) (*Vault, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	if format != Format {
-		if n, err := strconv.Atoi(strings.TrimPrefix(format, formatName)); err == nil && n > 1 && strings.HasPrefix(format, formatName) {
+	var v *Vault
+	switch format {
+	case Format:
+		v, err = decodeV2(b)
+	case FormatV1:
+		v, err = decodeV1(b)
+	default:
+		if n, err := strconv.Atoi(strings.TrimPrefix(format, formatName)); err == nil && n > 2 && strings.HasPrefix(format, formatName) {
 			return nil, fmt.Errorf("%w %q: a newer custos wrote it (this one reads %q)", ErrUnknownFormat, format, Format)
 		}
-		return nil, fmt.Errorf("%w %q (this build reads %q)", ErrUnknownFormat, clip(format), Format)
+		return nil, fmt.Errorf("%w %q (this build reads %q and %q)", ErrUnknownFormat, clip(format), Format, FormatV1)
 	}
-	if err := checkShape(b, reflect.TypeFor[fileV1]()); err != nil {
+	if err != nil {
+		return nil, err
+	}
+	for i := range v.Units {
+		u := &v.Units[i]
+		u.Created, u.Updated = u.Created.UTC(), u.Updated.UTC()
+	}
+	if err := v.check(); err != nil {
+		v.Wipe()
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	var f fileV1
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&f); err != nil {
-		// checkShape has seen every value, so this is not expected; the
-		// decoder's message may quote the file, so it is not passed on.
-		clear(f.DeviceKey)
-		clear(f.MasterSecret)
-		return nil, fmt.Errorf("%w: a value is malformed", ErrCorrupt)
+	for i := 1; i < len(v.Units); i++ {
+		if v.Units[i-1].Label >= v.Units[i].Label {
+			v.Wipe()
+			return nil, fmt.Errorf("%w: units[%d] is out of label order", ErrCorrupt, i)
+		}
+	}
+	return v, nil
+}
+
+func decodeV2(b []byte) (*Vault, error) {
+	f, err := decodeFile[fileV2](b, func(f *fileV2) { clear(f.DeviceKey); clear(f.MasterSecret) })
+	if err != nil {
+		return nil, err
 	}
 	v := &Vault{
 		User:         f.User,
@@ -124,21 +186,61 @@ func decode(b []byte) (*Vault, error) {
 	if len(f.Receipts) > 0 {
 		v.Receipts = f.Receipts
 	}
-	for i := range v.Units {
-		u := &v.Units[i]
-		u.Created, u.Updated = u.Created.UTC(), u.Updated.UTC()
-	}
-	if err := v.check(); err != nil {
-		v.Wipe()
-		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
-	}
-	for i := 1; i < len(v.Units); i++ {
-		if v.Units[i-1].Label >= v.Units[i].Label {
-			v.Wipe()
-			return nil, fmt.Errorf("%w: units[%d] is out of label order", ErrCorrupt, i)
-		}
+	if len(f.Checkpoints) > 0 {
+		v.Checkpoints = f.Checkpoints
 	}
 	return v, nil
+}
+
+// decodeV1 reads a version 1 file as a vault of this version. Its units are
+// sealed as read: version 1 had nothing to check them against.
+func decodeV1(b []byte) (*Vault, error) {
+	f, err := decodeFile[fileV1](b, func(f *fileV1) { clear(f.DeviceKey); clear(f.MasterSecret) })
+	if err != nil {
+		return nil, err
+	}
+	v := &Vault{
+		User:           f.User,
+		Network:        f.Network,
+		DeviceKey:      f.DeviceKey,
+		MasterSecret:   f.MasterSecret,
+		PasswordKDF:    f.PasswordKDF,
+		PendingDeletes: f.PendingDeletes,
+	}
+	if len(f.PendingDeletes) == 0 {
+		v.PendingDeletes = nil
+	}
+	for _, u := range f.Units {
+		v.Units = append(v.Units, Unit{
+			Label: u.Label, ID: u.ID, Version: u.Version, Threshold: u.Threshold, Nodes: u.Nodes,
+			KeyCommit: u.KeyCommit, Sealed: u.Sealed, Degraded: u.Degraded, Created: u.Created, Updated: u.Updated,
+		})
+		// A master secret of the wrong size leaves the MAC unset; the
+		// vault's check then names the master secret.
+		_ = v.SealUnit(&v.Units[len(v.Units)-1])
+	}
+	for _, r := range f.Receipts {
+		v.Receipts = append(v.Receipts, Receipt{Node: r.Node, Units: r.Units, Index: r.Index, Checkpoint: r.Checkpoint, Entry: r.Entry})
+	}
+	return v, nil
+}
+
+// decodeFile checks b's shape against the file type F and decodes it. On a
+// failure it clears what wipe clears of the half-decoded file.
+func decodeFile[F any](b []byte, wipe func(*F)) (*F, error) {
+	if err := checkShape(b, reflect.TypeFor[F]()); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	var f F
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&f); err != nil {
+		// checkShape has seen every value, so this is not expected; the
+		// decoder's message may quote the file, so it is not passed on.
+		wipe(&f)
+		return nil, fmt.Errorf("%w: a value is malformed", ErrCorrupt)
+	}
+	return &f, nil
 }
 
 // readFormat returns the value of the document's first key, which must be

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"reflect"
 	"regexp"
 	"strings"
@@ -20,7 +21,7 @@ import (
 func TestEncodeDecodeRoundTrip(t *testing.T) {
 	v := testVault(t)
 	b := mustEncode(t, v)
-	if !bytes.HasPrefix(b, []byte("{\n  \"format\": \"custos-vault/1\",\n")) {
+	if !bytes.HasPrefix(b, []byte("{\n  \"format\": \"custos-vault/2\",\n")) {
 		t.Fatalf("the file does not start with its format")
 	}
 	got, err := decode(b)
@@ -50,14 +51,14 @@ func TestEncodeWritesCanonicalForm(t *testing.T) {
 		t.Errorf("times are not written as the same instant in UTC")
 	}
 	empty := testVault(t)
-	empty.Units, empty.PendingDeletes, empty.Receipts = nil, nil, nil
+	empty.Units, empty.PendingDeletes, empty.Receipts, empty.Checkpoints = nil, nil, nil, nil
 	b := mustEncode(t, empty)
-	for _, key := range []string{"units", "pending_deletes", "receipts"} {
+	for _, key := range []string{"units", "pending_deletes", "receipts", "checkpoints"} {
 		if !bytes.Contains(b, []byte(`"`+key+`": []`)) {
 			t.Errorf("an empty %s list is not written as []", key)
 		}
 	}
-	if got, err := decode(b); err != nil || got.Units != nil || got.PendingDeletes != nil || got.Receipts != nil {
+	if got, err := decode(b); err != nil || got.Units != nil || got.PendingDeletes != nil || got.Receipts != nil || got.Checkpoints != nil {
 		t.Errorf("empty lists do not decode to nil (err %v)", err)
 	}
 }
@@ -74,17 +75,17 @@ var damaged = []struct {
 	{"garbage is refused", func(testing.TB) []byte { b := make([]byte, 512); rand.Read(b); return b }},
 	{"a JSON list is refused", raw(`[]`)},
 	{"an empty object is refused", raw(`{}`)},
-	{"a file not starting with format is refused", edit(`"format": "custos-vault/1",`, ``)},
-	{"format must be the first key", edit(`"format": "custos-vault/1",
+	{"a file not starting with format is refused", edit(`"format": "custos-vault/2",`, ``)},
+	{"format must be the first key", edit(`"format": "custos-vault/2",
   "user": "alice@example.org",`, `"user": "alice@example.org",
-  "format": "custos-vault/1",`)},
+  "format": "custos-vault/2",`)},
 	{"a format that is not a string is refused", raw(`{"format": 1}`)},
 	{"truncated file is refused", func(t testing.TB) []byte { b := mustEncode(t, testVault(t)); return b[:len(b)/2] }},
 	{"file missing its closing brace is refused", func(t testing.TB) []byte { b := mustEncode(t, testVault(t)); return b[:len(b)-2] }},
 	{"data after the vault is refused", func(t testing.TB) []byte { return append(mustEncode(t, testVault(t)), "{}"...) }},
 	{"invalid UTF-8 is refused", edit(`"label": "bank"`, "\"label\": \"b\xffnk\"")},
 	{"a file over the size cap is refused", func(testing.TB) []byte {
-		return append([]byte(`{"format": "custos-vault/1", "user": "`), make([]byte, MaxFileSize)...)
+		return append([]byte(`{"format": "custos-vault/2", "user": "`), make([]byte, MaxFileSize)...)
 	}},
 	// Fields.
 	{"unknown field is refused", edit(`"user": `, `"extra": 1,
@@ -176,6 +177,26 @@ var damaged = []struct {
 			v.Receipts = append(v.Receipts, testReceipt(uint64(i)))
 		}
 	})},
+	{"receipt with unknown evidence is refused", mutate(func(t testing.TB, v *Vault) { v.Receipts[1].Evidence = "lie" })},
+	{"receipt without its evidence field is refused", editRe(`,\s*"evidence": ""`, ``)},
+	// Units' MACs and the kept checkpoints.
+	{"unit without a MAC is refused", mutate(func(t testing.TB, v *Vault) { v.Units[0].MAC = []byte{} })},
+	{"unit with a short MAC is refused", mutate(func(t testing.TB, v *Vault) { v.Units[0].MAC = v.Units[0].MAC[:16] })},
+	{"unit without its mac field is refused", editRe(`,\s*"mac": "[^"]*"`, ``)},
+	{"a vault without its checkpoints field is refused", editRe(`,\s*"checkpoints": \[[^\]]*\]`, ``)},
+	{"checkpoint of a bad node name is refused", mutate(func(t testing.TB, v *Vault) { v.Checkpoints[0].Node = "Acme Corp" })},
+	{"empty checkpoint is refused", mutate(func(t testing.TB, v *Vault) { v.Checkpoints[0].Checkpoint = []byte{} })},
+	{"checkpoint over the size cap is refused", mutate(func(t testing.TB, v *Vault) { v.Checkpoints[0].Checkpoint = make([]byte, 4097) })},
+	{"two checkpoints of one node are refused", mutate(func(t testing.TB, v *Vault) { v.Checkpoints[1].Node = "acme" })},
+	{"checkpoints out of node order are refused", mutate(func(t testing.TB, v *Vault) {
+		v.Checkpoints[0], v.Checkpoints[1] = v.Checkpoints[1], v.Checkpoints[0]
+	})},
+	{"more than 1024 checkpoints are refused", mutate(func(t testing.TB, v *Vault) {
+		v.Checkpoints = nil
+		for i := range MaxCheckpoints + 1 {
+			v.Checkpoints = append(v.Checkpoints, NodeCheckpoint{Node: fmt.Sprintf("n%04d", i), Checkpoint: []byte("c")})
+		}
+	})},
 }
 
 func raw(s string) func(testing.TB) []byte { return func(testing.TB) []byte { return []byte(s) } }
@@ -240,13 +261,13 @@ func TestDecodeRefusesDamagedFiles(t *testing.T) {
 
 func TestDecodeRefusesUnknownFormats(t *testing.T) {
 	for _, tc := range []struct{ name, format, inMessage string }{
-		{"a later version is named", "custos-vault/2", `"custos-vault/2"`},
+		{"a later version is named", "custos-vault/3", `"custos-vault/3"`},
 		{"version 0 is named", "custos-vault/0", `"custos-vault/0"`},
 		{"another format is named", "age-encryption.org/v1", `"age-encryption.org/v1"`},
 		{"a long format is clipped", strings.Repeat("x", 10000), "xxx…"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := edit(`"custos-vault/1"`, `"`+tc.format+`"`)(t)
+			b := edit(`"custos-vault/2"`, `"`+tc.format+`"`)(t)
 			_, err := decode(b)
 			if !errors.Is(err, ErrUnknownFormat) || errors.Is(err, ErrCorrupt) {
 				t.Fatalf("decode: got %v, want ErrUnknownFormat", err)

@@ -2,8 +2,10 @@
 // holds the device key, the client master secret, the password's Argon2id
 // parameters and, for every unit (record), what the client needs to get it
 // back from the custodians: its unit ID, version, threshold, the nodes it
-// was dealt to with a commitment to each share, and the sealed record. For
-// audits, it also keeps the receipts of the user's releases, and beside it
+// was dealt to with a commitment to each share, the sealed record and a MAC
+// over all of these. For audits, it also keeps the receipts of the user's
+// releases (those kept as evidence of a lying node too), the newest
+// checkpoint it verified of each node's log, and beside it
 // a journal of the release requests the client sent (path+".requests"),
 // which Handle.AppendRequests appends to and syncs before a request is
 // sent. docs/vault.md specifies both formats.
@@ -39,11 +41,19 @@
 //     compacted to the newest MaxRequests atomically, as Save writes, and
 //     keeps the newest time it dropped. It is refused, like the vault, if it
 //     is not a regular file or others may read or write it.
+//   - PutUnit and MarkNotStored seal the unit they add or change with its MAC
+//     (SealUnit); MarkNotStored first checks the MAC of the unit it changes,
+//     so it never seals damage.
 //   - Errors and the printed forms of a Vault never hold the device key or
 //     the master secret; a Vault refuses to be JSON-encoded by accident.
 //
 // # What it leaves to the caller
 //
+//   - Checking a unit's MAC (CheckUnit) before using it: reading a vault
+//     checks only the MAC's size, so that one damaged unit does not make the
+//     others unreadable.
+//   - Verifying a checkpoint's signature and consistency before keeping it
+//     (SetCheckpoint): the vault checks only its shape.
 //   - Wiping: call Vault.Wipe when done. Wiping is best effort in Go: the
 //     runtime may have copied the bytes, and the JSON encoder and decoder
 //     keep working copies of the file's text that nothing here can reach.

@@ -26,6 +26,13 @@ func TestDocumentedExample(t *testing.T) {
 	if yaml := fenced(t, doc, "```yaml\n"); !bytes.Equal(v.Network, yaml) {
 		t.Errorf("the documented network file is not the example's network field:\n%s", base64.StdEncoding.EncodeToString(yaml))
 	}
+	// The example's MAC is a known answer of the documented construction.
+	for i := range v.Units {
+		u := &v.Units[i]
+		if err := v.CheckUnit(u); err != nil || !bytes.Equal(u.MAC, specUnitMAC(v.MasterSecret, u)) {
+			t.Errorf("the documented unit %q does not carry the MAC docs/vault.md specifies (%v)", u.Label, err)
+		}
+	}
 }
 
 // The journal example in docs/vault.md is a valid journal, written exactly

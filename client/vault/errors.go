@@ -18,6 +18,10 @@ var (
 	// ErrExists: Create found a file at the path or a request journal beside
 	// it, or PutUnit a unit with the same label or ID.
 	ErrExists = errors.New("exists already")
+	// ErrDamaged: a unit's fields do not match its MAC (Vault.CheckUnit):
+	// the record in the vault was damaged or edited, and no node was asked
+	// for it. The other records are not affected.
+	ErrDamaged = errors.New("the record in the vault is damaged")
 	// ErrNotFound: there is no vault at the path.
 	ErrNotFound = errors.New("no vault")
 	// ErrBusy: another process holds the vault.

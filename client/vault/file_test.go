@@ -126,7 +126,7 @@ func TestOpenNeverWritesADamagedFile(t *testing.T) {
 		name string
 		make func(t testing.TB) []byte
 	}{
-		{"unknown format version is left alone", edit(`"custos-vault/1"`, `"custos-vault/2"`)},
+		{"unknown format version is left alone", edit(`"custos-vault/2"`, `"custos-vault/3"`)},
 	}, damaged...)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -354,7 +354,11 @@ func TestSaveRefusesInvalidVault(t *testing.T) {
 func TestSaveSortsUnits(t *testing.T) {
 	h, _ := openNew(t)
 	v := h.Vault()
-	v.Units = append(v.Units, testUnit(t, "aaa", 0x40)) // appended out of order
+	aaa := testUnit(t, "aaa", 0x40)
+	if err := v.SealUnit(&aaa); err != nil {
+		t.Fatal(err)
+	}
+	v.Units = append(v.Units, aaa) // appended out of order
 	if err := h.Save(); err != nil {
 		t.Fatalf("Save: %v", err)
 	}

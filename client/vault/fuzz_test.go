@@ -13,7 +13,7 @@ func FuzzDecode(f *testing.F) {
 	v := testVault(f)
 	f.Add(mustEncode(f, v))
 	empty := testVault(f)
-	empty.Units, empty.PendingDeletes, empty.Receipts = nil, nil, nil
+	empty.Units, empty.PendingDeletes, empty.Receipts, empty.Checkpoints = nil, nil, nil, nil
 	f.Add(mustEncode(f, empty))
 	for _, tc := range damaged {
 		if b := tc.make(f); len(b) < 1<<16 {
@@ -21,6 +21,7 @@ func FuzzDecode(f *testing.F) {
 		}
 	}
 	f.Add([]byte(`{"format":"custos-vault/1","user":"a","network":"eA==","device_key":"","master_secret":"","password_kdf":{"salt":"","time":0,"memory_kib":0,"threads":0},"units":[],"pending_deletes":[],"receipts":[]}`))
+	f.Add([]byte(`{"format":"custos-vault/2","user":"a","network":"eA==","device_key":"","master_secret":"","password_kdf":{"salt":"","time":0,"memory_kib":0,"threads":0},"units":[],"pending_deletes":[],"receipts":[],"checkpoints":[]}`))
 
 	f.Fuzz(checkDecode)
 }

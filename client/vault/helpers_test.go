@@ -88,15 +88,18 @@ func testUnit(t testing.TB, label string, idByte byte) Unit {
 	}
 }
 
-// testVault returns a valid vault with two units (one degraded), a pending
-// delete and a receipt.
+// testVault returns a valid vault with two sealed units (one degraded), a
+// pending delete, two receipts (one kept as evidence) and the checkpoints
+// of two nodes.
 func testVault(t testing.TB) *Vault {
 	t.Helper()
 	bank := testUnit(t, "bank", 0x20)
 	bank.Version = 3
 	bank.Nodes[2].Stored = false
 	bank.Degraded = true
-	return &Vault{
+	lie := testReceipt(58)
+	lie.Node, lie.Evidence = "bolt", EvidenceRefusal
+	v := &Vault{
 		User:         "alice@example.org",
 		Network:      []byte(testNetwork),
 		DeviceKey:    testDeviceKey(t, 0x01),
@@ -108,8 +111,18 @@ func testVault(t testing.TB) *Vault {
 		PendingDeletes: []PendingDelete{
 			{ID: testUnitID(0x20), Version: 2, Nodes: []string{"cove"}},
 		},
-		Receipts: []Receipt{testReceipt(57)},
+		Receipts: []Receipt{testReceipt(57), lie},
+		Checkpoints: []NodeCheckpoint{
+			{Node: "acme", Checkpoint: testReceipt(57).Checkpoint},
+			{Node: "bolt", Checkpoint: []byte("custos/bolt\n61\n(root)\n\n— custos/bolt (signature)\n")},
+		},
 	}
+	for i := range v.Units {
+		if err := v.SealUnit(&v.Units[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return v
 }
 
 // testRequest returns a request whose nonce is n, repeated, made at

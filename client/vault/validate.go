@@ -32,6 +32,10 @@ const (
 	// when it is compacted, the newest; it compacts when it would reach
 	// 2*MaxRequests.
 	MaxRequests = 5000
+	// MaxCheckpoints is how many nodes' checkpoints a vault keeps: more
+	// than a network file names (threshold.MaxShares), so that those of
+	// nodes a reshare left stay for audits.
+	MaxCheckpoints = 1024
 	// maxReceiptBytes bounds the receipts' checkpoints, entries and unit
 	// references together, so that receipts of large batches cannot push
 	// the file towards MaxFileSize.
@@ -142,6 +146,35 @@ func (v *Vault) check() error {
 			return fmt.Errorf("receipts[%d]: %w", i, err)
 		}
 	}
+	return checkCheckpoints(v.Checkpoints)
+}
+
+// checkCheckpoints checks the kept checkpoints: at most MaxCheckpoints, in
+// node-name order, one per node.
+func checkCheckpoints(cs []NodeCheckpoint) error {
+	if len(cs) > MaxCheckpoints {
+		return fmt.Errorf("%d checkpoints; a vault keeps at most %d", len(cs), MaxCheckpoints)
+	}
+	for i := range cs {
+		if err := checkNodeCheckpoint(&cs[i]); err != nil {
+			return fmt.Errorf("checkpoints[%d]: %w", i, err)
+		}
+		if i > 0 && cs[i-1].Node >= cs[i].Node {
+			return fmt.Errorf("checkpoints[%d]: node %s is out of order or listed twice", i, cs[i].Node)
+		}
+	}
+	return nil
+}
+
+// checkNodeCheckpoint checks one kept checkpoint's shape. Its signature
+// was checked when it was kept, against the node's key of that time.
+func checkNodeCheckpoint(c *NodeCheckpoint) error {
+	switch {
+	case !api.ValidNodeName(c.Node):
+		return fmt.Errorf("node name %q is not 1 to 32 lower-case letters, digits and hyphens", clip(c.Node))
+	case len(c.Checkpoint) == 0 || len(c.Checkpoint) > api.MaxCheckpointSize:
+		return fmt.Errorf("node %s: the checkpoint is %d bytes; it must be 1 to %d", c.Node, len(c.Checkpoint), api.MaxCheckpointSize)
+	}
 	return nil
 }
 
@@ -173,6 +206,11 @@ func checkReceipt(r *Receipt) error {
 		return fmt.Errorf("the checkpoint is %d bytes; it must be 1 to %d", len(r.Checkpoint), api.MaxCheckpointSize)
 	case len(r.Entry) == 0 || len(r.Entry) > api.MaxEntrySize:
 		return fmt.Errorf("the entry is %d bytes; it must be 1 to %d", len(r.Entry), api.MaxEntrySize)
+	}
+	switch r.Evidence {
+	case "", EvidenceRefusal, EvidenceOtherEntry, EvidenceFork:
+	default:
+		return fmt.Errorf("evidence %q is not %q, %q, %q or empty", clip(r.Evidence), EvidenceRefusal, EvidenceOtherEntry, EvidenceFork)
 	}
 	for i, u := range r.Units {
 		switch {
@@ -206,6 +244,8 @@ func checkUnit(u *Unit) error {
 		return fmt.Errorf("%s: the key commitment is all zeros", at)
 	case len(u.Sealed) == 0 || len(u.Sealed) > maxSealed:
 		return fmt.Errorf("%s: the sealed record is %d bytes; it must be 1 to %d", at, len(u.Sealed), maxSealed)
+	case len(u.MAC) != MACSize:
+		return fmt.Errorf("%s: the MAC is %d bytes; it must be %d", at, len(u.MAC), MACSize)
 	}
 	if err := checkTime(u.Created); err != nil {
 		return fmt.Errorf("%s: created: %w", at, err)

@@ -33,6 +33,13 @@ type Vault struct {
 	// Receipts are the verified receipts of the user's releases, oldest
 	// first; the vault keeps the newest MaxReceipts.
 	Receipts []Receipt
+	// Checkpoints hold, per node, the newest checkpoint of its log that the
+	// client verified, in node-name order (byte-wise). Every receipt and
+	// log answer of the node must be consistent with it. Auditors read
+	// them (custos audit verify --vault) to find a node that showed this
+	// user another log than it shows them. See Checkpoint and
+	// SetCheckpoint.
+	Checkpoints []NodeCheckpoint
 }
 
 // Unit is what the vault keeps of one record: everything needed to collect
@@ -62,6 +69,12 @@ type Unit struct {
 	// current version was made. They are written in UTC.
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"`
+	// MAC is the unit's integrity tag: HMAC-SHA256 under a key derived
+	// from the master secret, over every other field (see SealUnit and
+	// CheckUnit). The client checks it before it asks any node for the
+	// unit, so that a damaged unit is told as such, not blamed on the
+	// custodians.
+	MAC []byte `json:"mac"`
 }
 
 // UnitNode is one custodian of a unit version.
@@ -100,7 +113,72 @@ type Receipt struct {
 	Checkpoint []byte `json:"checkpoint"`
 	// Entry is the log entry, as the node stored it.
 	Entry []byte `json:"entry"`
+	// Evidence is empty for the receipt of a release the client took. A
+	// receipt that verified (signed checkpoint, entry included) but
+	// proves that the node lied is kept all the same, with Evidence saying
+	// what it proves: EvidenceRefusal, EvidenceOtherEntry or EvidenceFork.
+	// None of the node's shares of that answer was used.
+	Evidence string `json:"evidence"`
 }
+
+// What a receipt kept as evidence proves (Receipt.Evidence).
+const (
+	// EvidenceRefusal: the entry refuses a unit (or the whole request)
+	// that the node's answer released: the node released and logged a
+	// refusal. The entry carries the device's signature of the request.
+	EvidenceRefusal = "refusal"
+	// EvidenceOtherEntry: the entry is not of the request the node
+	// answered (another request of the device, such as an earlier release,
+	// another device, user or units), or refuses what the answer did not.
+	EvidenceOtherEntry = "other-entry"
+	// EvidenceFork: the checkpoint is not consistent with the one the
+	// vault kept of the node (Checkpoints): older, of the same size with
+	// another root, or not proven to extend it. The node showed this user
+	// two logs.
+	EvidenceFork = "fork"
+)
+
+// NodeCheckpoint is the newest checkpoint of a node's log that the client
+// verified: signed by the key the network file pins for the node, and
+// consistent with every earlier one the client kept of it.
+type NodeCheckpoint struct {
+	// Node is the node's name in the network file.
+	Node string `json:"node"`
+	// Checkpoint is the node's signed checkpoint (docs/auditing.md).
+	Checkpoint []byte `json:"checkpoint"`
+}
+
+// Checkpoint returns the checkpoint kept of node, or nil. The slice is the
+// vault's: the caller must not change it.
+func (v *Vault) Checkpoint(node string) []byte {
+	i, ok := slices.BinarySearchFunc(v.Checkpoints, node, compareNode)
+	if !ok {
+		return nil
+	}
+	return v.Checkpoints[i].Checkpoint
+}
+
+// SetCheckpoint keeps a copy of cp as node's checkpoint, in place of the
+// one kept before. It checks only the shape (ErrInvalid): whether cp is
+// signed and extends the old one is the caller's to verify first.
+func (v *Vault) SetCheckpoint(node string, cp []byte) error {
+	c := NodeCheckpoint{Node: node, Checkpoint: slices.Clone(cp)}
+	if err := checkNodeCheckpoint(&c); err != nil {
+		return fmt.Errorf("set checkpoint: %w: %w", ErrInvalid, err)
+	}
+	i, ok := slices.BinarySearchFunc(v.Checkpoints, node, compareNode)
+	switch {
+	case ok:
+		v.Checkpoints[i] = c
+	case len(v.Checkpoints) >= MaxCheckpoints:
+		return fmt.Errorf("set checkpoint: %w: a vault keeps the checkpoints of at most %d nodes", ErrInvalid, MaxCheckpoints)
+	default:
+		v.Checkpoints = slices.Insert(v.Checkpoints, i, c)
+	}
+	return nil
+}
+
+func compareNode(c NodeCheckpoint, node string) int { return strings.Compare(c.Node, node) }
 
 // UnitRef names one version of a unit.
 type UnitRef struct {
@@ -165,10 +243,16 @@ func (v *Vault) Unit(label string) (*Unit, bool) {
 	return nil, false
 }
 
-// PutUnit adds a unit, in label order. It checks the unit against the rules
-// of the format (ErrInvalid) and refuses one whose label or ID another unit
+// PutUnit adds a unit, in label order, and sets its MAC (SealUnit): the
+// caller vouches for every field. It checks the unit against the rules of
+// the format (ErrInvalid) and refuses one whose label or ID another unit
 // has (ErrExists). The vault keeps copies of the unit's slices.
 func (v *Vault) PutUnit(u Unit) error {
+	u.Nodes = slices.Clone(u.Nodes)
+	u.Sealed = slices.Clone(u.Sealed)
+	if err := v.SealUnit(&u); err != nil {
+		return fmt.Errorf("put unit: %w", err)
+	}
 	if err := checkUnit(&u); err != nil {
 		return fmt.Errorf("put unit: %w: %w", ErrInvalid, err)
 	}
@@ -180,8 +264,6 @@ func (v *Vault) PutUnit(u Unit) error {
 			return fmt.Errorf("put unit: a unit with ID %s (labelled %q) %w", u.ID, v.Units[i].Label, ErrExists)
 		}
 	}
-	u.Nodes = slices.Clone(u.Nodes)
-	u.Sealed = slices.Clone(u.Sealed)
 	i, _ := slices.BinarySearchFunc(v.Units, u.Label, func(x Unit, label string) int {
 		return strings.Compare(x.Label, label)
 	})
@@ -213,8 +295,8 @@ func (v *Vault) Wipe() {
 
 // String describes the vault without its secrets.
 func (v Vault) String() string {
-	return fmt.Sprintf("vault{user: %q, units: %d, pending deletes: %d, receipts: %d, secrets: [redacted]}",
-		v.User, len(v.Units), len(v.PendingDeletes), len(v.Receipts))
+	return fmt.Sprintf("vault{user: %q, units: %d, pending deletes: %d, receipts: %d, checkpoints: %d, secrets: [redacted]}",
+		v.User, len(v.Units), len(v.PendingDeletes), len(v.Receipts), len(v.Checkpoints))
 }
 
 // Format prints what String returns under every verb, %x and %#v included,

@@ -700,8 +700,12 @@ type ReleaseRequest struct {
 	TimeUnixMs      uint64                 `protobuf:"varint,2,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`             // the client's clock; the node allows some skew
 	Nonce           []byte                 `protobuf:"bytes,3,opt,name=nonce,proto3" json:"nonce,omitempty"`                                            // 16 random bytes, so no two requests are alike
 	DeviceSignature []byte                 `protobuf:"bytes,4,opt,name=device_signature,json=deviceSignature,proto3" json:"device_signature,omitempty"` // over api.ReleaseTranscript, by the device key
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The size of the newest checkpoint of this node the client has verified
+	// (0 for none): the receipt proves its checkpoint consistent with it.
+	// Not signed: it asks for a proof and grants nothing.
+	KnownSize     uint64 `protobuf:"varint,5,opt,name=known_size,json=knownSize,proto3" json:"known_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReleaseRequest) Reset() {
@@ -760,6 +764,13 @@ func (x *ReleaseRequest) GetDeviceSignature() []byte {
 		return x.DeviceSignature
 	}
 	return nil
+}
+
+func (x *ReleaseRequest) GetKnownSize() uint64 {
+	if x != nil {
+		return x.KnownSize
+	}
+	return 0
 }
 
 type ReleasedShare struct {
@@ -894,11 +905,15 @@ func (x *ReleaseResponse) GetReceipt() *Receipt {
 // the entry as stored, a signed checkpoint (api.SignCheckpoint) of a tree
 // that includes it, and the inclusion proof from the entry to that tree.
 type Receipt struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
-	Entry         []byte                 `protobuf:"bytes,2,opt,name=entry,proto3" json:"entry,omitempty"`
-	Checkpoint    []byte                 `protobuf:"bytes,3,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
-	Proof         [][]byte               `protobuf:"bytes,4,rep,name=proof,proto3" json:"proof,omitempty"` // 32 bytes each
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Index      uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Entry      []byte                 `protobuf:"bytes,2,opt,name=entry,proto3" json:"entry,omitempty"`
+	Checkpoint []byte                 `protobuf:"bytes,3,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	Proof      [][]byte               `protobuf:"bytes,4,rep,name=proof,proto3" json:"proof,omitempty"` // 32 bytes each
+	// The RFC 6962 consistency proof from the tree of the request's
+	// known_size to the checkpoint's tree: empty when known_size is 0, equal
+	// to the checkpoint's size, or beyond it (the node cannot prove it).
+	Consistency   [][]byte `protobuf:"bytes,5,rep,name=consistency,proto3" json:"consistency,omitempty"` // 32 bytes each
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -957,6 +972,13 @@ func (x *Receipt) GetCheckpoint() []byte {
 func (x *Receipt) GetProof() [][]byte {
 	if x != nil {
 		return x.Proof
+	}
+	return nil
+}
+
+func (x *Receipt) GetConsistency() [][]byte {
+	if x != nil {
+		return x.Consistency
 	}
 	return nil
 }
@@ -1915,13 +1937,15 @@ const file_node_api_custos_proto_rawDesc = "" +
 	"\x05share\x18\x02 \x01(\fR\x05share\"R\n" +
 	"\vPutResponse\x12&\n" +
 	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\x12\x1b\n" +
-	"\tlog_index\x18\x02 \x01(\x04R\blogIndex\"\x9d\x01\n" +
+	"\tlog_index\x18\x02 \x01(\x04R\blogIndex\"\xbc\x01\n" +
 	"\x0eReleaseRequest\x12(\n" +
 	"\x05units\x18\x01 \x03(\v2\x12.custos.v1.UnitRefR\x05units\x12 \n" +
 	"\ftime_unix_ms\x18\x02 \x01(\x04R\n" +
 	"timeUnixMs\x12\x14\n" +
 	"\x05nonce\x18\x03 \x01(\fR\x05nonce\x12)\n" +
-	"\x10device_signature\x18\x04 \x01(\fR\x0fdeviceSignature\"u\n" +
+	"\x10device_signature\x18\x04 \x01(\fR\x0fdeviceSignature\x12\x1d\n" +
+	"\n" +
+	"known_size\x18\x05 \x01(\x04R\tknownSize\"u\n" +
 	"\rReleasedShare\x12&\n" +
 	"\x04unit\x18\x01 \x01(\v2\x12.custos.v1.UnitRefR\x04unit\x12\x14\n" +
 	"\x05share\x18\x02 \x01(\fR\x05share\x12&\n" +
@@ -1930,14 +1954,15 @@ const file_node_api_custos_proto_rawDesc = "" +
 	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\x120\n" +
 	"\x06shares\x18\x02 \x03(\v2\x18.custos.v1.ReleasedShareR\x06shares\x12\x1b\n" +
 	"\tlog_index\x18\x03 \x01(\x04R\blogIndex\x12,\n" +
-	"\areceipt\x18\x04 \x01(\v2\x12.custos.v1.ReceiptR\areceipt\"k\n" +
+	"\areceipt\x18\x04 \x01(\v2\x12.custos.v1.ReceiptR\areceipt\"\x8d\x01\n" +
 	"\aReceipt\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x14\n" +
 	"\x05entry\x18\x02 \x01(\fR\x05entry\x12\x1e\n" +
 	"\n" +
 	"checkpoint\x18\x03 \x01(\fR\n" +
 	"checkpoint\x12\x14\n" +
-	"\x05proof\x18\x04 \x03(\fR\x05proof\"7\n" +
+	"\x05proof\x18\x04 \x03(\fR\x05proof\x12 \n" +
+	"\vconsistency\x18\x05 \x03(\fR\vconsistency\"7\n" +
 	"\rDeleteRequest\x12&\n" +
 	"\x04unit\x18\x01 \x01(\v2\x12.custos.v1.UnitRefR\x04unit\"8\n" +
 	"\x0eDeleteResponse\x12&\n" +

@@ -1,0 +1,185 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/custos-network/custos/client"
+	"github.com/custos-network/custos/client/vault"
+	"github.com/custos-network/custos/node/nodetest"
+)
+
+// A node shows a user one branch of a forked log and then the other: its
+// data directory was copied while it was stopped, it ran on, and later a
+// process with its identity ran on the copy, so that each history has
+// other entries at the same indexes. The client that verified a checkpoint
+// of the first branch names the node when it is shown the second, and does
+// not use its shares; the other nodes still give the record back.
+func TestNodeShowingAForkedLogIsNamed(t *testing.T) {
+	ctx := context.Background()
+	addr := freeTCP(t) // n1 keeps its address across restarts
+	tn := startNet(t, 3, 2, func(i int) ([]string, []nodetest.Option) {
+		if i == 0 {
+			return nil, []nodetest.Option{nodetest.Listen(addr)}
+		}
+		return nil, nil
+	})
+	n1 := tn.nodes[0]
+	log, logs := observed()
+	alice, _ := tn.unlocked(t, "alice", client.Options{Logger: log})
+	bob, _ := tn.unlocked(t, "bob", client.Options{})
+	if err := alice.Put(ctx, "acme-portal", acme, client.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.Put(ctx, "bob-record", globex, client.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The copy: n1 stopped, its data directory taken as it is.
+	n1.Stop(t)
+	data := n1.Config.Path(n1.Config.DataDir)
+	snapshot := filepath.Join(t.TempDir(), "n1-data")
+	copyDir(t, data, snapshot)
+	n1.Start(t)
+	copied := status(t, n1).LogSize
+
+	// Branch A: alice's releases, until her vault keeps a checkpoint of n1
+	// beyond the copy.
+	for i := 0; i < 40 && keptSize(t, alice, "n1") <= copied; i++ {
+		if _, err := alice.Get(ctx, "acme-portal"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A history read checks n1's checkpoint against the kept one too, and
+	// keeps the newer.
+	before := status(t, n1).LogSize
+	if _, failed, err := alice.History(ctx, ""); err != nil || len(failed) > 0 {
+		t.Fatalf("history on branch A: %v %v", err, failed)
+	}
+	seen := keptSize(t, alice, "n1")
+	if seen <= copied || seen < before {
+		t.Fatalf("alice keeps n1's checkpoint of size %d; want at least the log's size %d before the history read, beyond the copy's %d", seen, before, copied)
+	}
+	keptA := checkpointOf(alice, "n1")
+
+	// Branch B: n1's identity on the copy, where bob's releases take the
+	// indexes that alice's took on branch A, and more.
+	n1.Stop(t)
+	if err := os.Rename(data, data+".branch-a"); err != nil {
+		t.Fatal(err)
+	}
+	copyDir(t, snapshot, data)
+	n1.Start(t)
+	for i := 0; i < 80 && status(t, n1).LogSize <= seen+2; i++ {
+		if _, err := bob.Get(ctx, "bob-record"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if size := status(t, n1).LogSize; size <= seen+2 {
+		t.Fatalf("branch B grew only to %d entries; want past branch A's %d", size, seen)
+	}
+
+	// Alice is shown branch B: n1 is named, the record comes from n2 and n3.
+	for i := 0; i < 40 && !namedIn(logs, "n1", client.ErrForkedLog); i++ {
+		rec, err := alice.Get(ctx, "acme-portal")
+		if err != nil {
+			t.Fatalf("get with n1 showing a fork: %v", err)
+		}
+		sameRecord(t, rec, acme)
+	}
+	if !namedIn(logs, "n1", client.ErrForkedLog) {
+		t.Fatal("40 gets and the node showing a forked log was never named")
+	}
+	if !bytes.Equal(checkpointOf(alice, "n1"), keptA) {
+		t.Error("the vault no longer keeps the checkpoint of branch A")
+	}
+	if proof := evidenceOf(alice, "n1"); len(proof) == 0 || proof[0].Evidence != vault.EvidenceFork {
+		t.Errorf("evidence of n1: %+v, want its receipt of branch B kept as a fork", proof)
+	}
+	_, failed, err := alice.History(ctx, "")
+	if err != nil || len(failed) != 1 || failed[0].Node != "n1" || !errors.Is(failed[0].Err, client.ErrForkedLog) {
+		t.Errorf("history on branch B: %v, failed %v; want n1 named as a fork", err, failed)
+	}
+
+	// With n2 down, n1 would have to make up the threshold.
+	tn.nodes[1].Kill(t)
+	rec, err := alice.Get(ctx, "acme-portal")
+	if rec != nil {
+		t.Fatal("a record opened with the share of a node showing a fork")
+	}
+	_, named := quorumError(t, err)
+	if !errors.Is(named["n1"], client.ErrForkedLog) {
+		t.Errorf("n1: %v, want ErrForkedLog", named["n1"])
+	}
+	if named["n3"] != nil {
+		t.Errorf("n3, an honest node, is named: %v", named["n3"])
+	}
+}
+
+// freeTCP is a TCP multiaddr on 127.0.0.1 at a port free just now.
+func freeTCP(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", l.Addr().(*net.TCPAddr).Port)
+}
+
+// copyDir copies the regular files of a directory tree.
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		to := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(to, 0o700)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(to, b, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkpointOf is the checkpoint c's vault keeps of node, or nil.
+func checkpointOf(c *client.Client, node string) []byte {
+	for _, cp := range c.Checkpoints() {
+		if cp.Node == node {
+			return cp.Checkpoint
+		}
+	}
+	return nil
+}
+
+// keptSize is the tree size of the checkpoint c's vault keeps of node, 0
+// for none. The size is the note's second line.
+func keptSize(t *testing.T, c *client.Client, node string) int64 {
+	t.Helper()
+	cp := checkpointOf(c, node)
+	if cp == nil {
+		return 0
+	}
+	lines := bytes.SplitN(cp, []byte("\n"), 3)
+	size, err := strconv.ParseInt(string(lines[1]), 10, 64)
+	if err != nil {
+		t.Fatalf("the kept checkpoint of %s: %v", node, err)
+	}
+	return size
+}

@@ -1,0 +1,279 @@
+package vault
+
+import (
+	"bytes"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/custos-network/custos/threshold"
+)
+
+// Every field of a unit is covered by its MAC: a change to any one of them
+// makes CheckUnit report the unit as damaged, by label and nothing more.
+func TestUnitMACCoversEveryField(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(u *Unit)
+	}{
+		{"another label is damage", func(u *Unit) { u.Label = "acme-portal2" }},
+		{"another unit ID is damage", func(u *Unit) { u.ID[15] ^= 1 }},
+		{"another version is damage", func(u *Unit) { u.Version++ }},
+		{"another threshold is damage", func(u *Unit) { u.Threshold = 3 }},
+		{"a node fewer is damage", func(u *Unit) { u.Nodes = u.Nodes[:2] }},
+		{"nodes in another order are damage", func(u *Unit) { u.Nodes[0], u.Nodes[1] = u.Nodes[1], u.Nodes[0] }},
+		{"another node name is damage", func(u *Unit) { u.Nodes[1].Name = "bolt2" }},
+		{"another peer ID is damage", func(u *Unit) { u.Nodes[1].PeerID = u.Nodes[2].PeerID }},
+		{"another share commitment is damage", func(u *Unit) { u.Nodes[2].Commitment[0] ^= 1 }},
+		{"another stored flag is damage", func(u *Unit) { u.Nodes[0].Stored = false }},
+		{"another key commitment is damage", func(u *Unit) { u.KeyCommit[31] ^= 0x80 }},
+		{"another sealed record is damage", func(u *Unit) { u.Sealed[10] ^= 1 }},
+		{"a longer sealed record is damage", func(u *Unit) { u.Sealed = append(u.Sealed, 0) }},
+		{"another degraded flag is damage", func(u *Unit) { u.Degraded = true }},
+		{"another creation time is damage", func(u *Unit) { u.Created = u.Created.Add(time.Nanosecond) }},
+		{"another update time is damage", func(u *Unit) { u.Updated = u.Updated.Add(-time.Second) }},
+		{"another MAC is damage", func(u *Unit) { u.MAC[0] ^= 1 }},
+		{"no MAC is damage", func(u *Unit) { u.MAC = nil }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := testVault(t)
+			u := &v.Units[0]
+			if err := v.CheckUnit(u); err != nil {
+				t.Fatalf("the unit as sealed: %v", err)
+			}
+			tc.change(u)
+			err := v.CheckUnit(u)
+			if !errors.Is(err, ErrDamaged) {
+				t.Fatalf("CheckUnit = %v, want ErrDamaged", err)
+			}
+			noSecrets(t, v, "the error", err.Error())
+		})
+	}
+}
+
+func TestUnitMACIsTheVaults(t *testing.T) {
+	v, other := testVault(t), testVault(t)
+	other.MasterSecret[0] ^= 1
+	if err := other.CheckUnit(&v.Units[0]); !errors.Is(err, ErrDamaged) {
+		t.Errorf("a unit sealed under another master secret: %v, want ErrDamaged", err)
+	}
+	if err := v.CheckUnit(&v.Units[0]); err != nil {
+		t.Errorf("the vault's own unit: %v", err)
+	}
+	v.Wipe()
+	if err := v.CheckUnit(&v.Units[0]); err == nil || errors.Is(err, ErrDamaged) {
+		t.Errorf("a wiped vault checks units: %v", err)
+	}
+}
+
+// The time zone of a time is not part of the unit: the same instant reads
+// back in UTC and still checks.
+func TestUnitMACSurvivesASaveInUTC(t *testing.T) {
+	v := testVault(t)
+	u := &v.Units[0]
+	u.Created = u.Created.In(time.FixedZone("", -7*3600))
+	if err := v.SealUnit(u); err != nil {
+		t.Fatal(err)
+	}
+	got, err := decode(mustEncode(t, v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := got.CheckUnit(&got.Units[0]); err != nil {
+		t.Errorf("after a round trip: %v", err)
+	}
+}
+
+// specUnitMAC is the MAC as docs/vault.md writes it out, with the
+// primitives alone: the package must agree with it, byte for byte.
+func specUnitMAC(master []byte, u *Unit) []byte {
+	lp := func(b, x []byte) []byte { return append(binary.BigEndian.AppendUint32(b, uint32(len(x))), x...) }
+	flag := func(b []byte, x bool) []byte {
+		if x {
+			return append(b, 1)
+		}
+		return append(b, 0)
+	}
+	when := func(b []byte, t time.Time) []byte {
+		return binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(b, uint64(t.Unix())), uint32(t.Nanosecond()))
+	}
+	var m []byte
+	m = lp(m, []byte(u.Label))
+	m = append(m, u.ID[:]...)
+	m = binary.BigEndian.AppendUint64(m, u.Version)
+	m = binary.BigEndian.AppendUint64(m, uint64(u.Threshold))
+	m = binary.BigEndian.AppendUint32(m, uint32(len(u.Nodes)))
+	for _, n := range u.Nodes {
+		m = lp(m, []byte(n.Name))
+		m = lp(m, []byte(n.PeerID))
+		m = append(m, n.Commitment[:]...)
+		m = flag(m, n.Stored)
+	}
+	m = append(m, u.KeyCommit[:]...)
+	m = lp(m, u.Sealed)
+	m = flag(m, u.Degraded)
+	m = when(when(m, u.Created), u.Updated)
+	key, err := hkdf.Key(sha256.New, master, nil, "custos/v1/vault-unit", 32)
+	if err != nil {
+		panic(err)
+	}
+	h := hmac.New(sha256.New, key)
+	h.Write(m)
+	return h.Sum(nil)
+}
+
+func TestUnitMACMatchesTheSpec(t *testing.T) {
+	v := testVault(t)
+	for i := range v.Units {
+		if want := specUnitMAC(v.MasterSecret, &v.Units[i]); !bytes.Equal(v.Units[i].MAC, want) {
+			t.Errorf("unit %q: the MAC is not the one docs/vault.md specifies", v.Units[i].Label)
+		}
+	}
+}
+
+func TestMarkNotStored(t *testing.T) {
+	t.Run("a node that lost its share makes the unit degraded", func(t *testing.T) {
+		v := testVault(t)
+		u := v.Units[0]
+		changed, err := v.MarkNotStored(u.ID, u.Version, "bolt")
+		if err != nil || !changed {
+			t.Fatalf("MarkNotStored = %v, %v", changed, err)
+		}
+		got := &v.Units[0]
+		if got.Nodes[1].Stored || !got.Degraded || !got.Nodes[0].Stored || !got.Nodes[2].Stored {
+			t.Fatalf("after MarkNotStored: degraded %v, nodes %+v", got.Degraded, got.Nodes)
+		}
+		if err := v.CheckUnit(got); err != nil {
+			t.Fatalf("the changed unit is not sealed again: %v", err)
+		}
+		if _, err := decode(mustEncode(t, v)); err != nil {
+			t.Fatalf("the vault no longer follows its rules: %v", err)
+		}
+	})
+	t.Run("nothing changes for another version, node or a node not storing", func(t *testing.T) {
+		v := testVault(t)
+		before := mustEncode(t, v)
+		bank := v.Units[1]
+		for _, c := range []struct {
+			id      threshold.UnitID
+			version uint64
+			node    string
+		}{
+			{bank.ID, bank.Version - 1, "acme"},
+			{bank.ID, bank.Version, "dune"},
+			{bank.ID, bank.Version, "cove"}, // not storing already
+			{testUnitID(0x70), 1, "acme"},
+		} {
+			if changed, err := v.MarkNotStored(c.id, c.version, c.node); changed || err != nil {
+				t.Errorf("MarkNotStored(%s, %d, %s) = %v, %v; want nothing done", c.id, c.version, c.node, changed, err)
+			}
+		}
+		if !bytes.Equal(mustEncode(t, v), before) {
+			t.Error("the vault changed")
+		}
+	})
+	t.Run("a damaged unit is not sealed again", func(t *testing.T) {
+		v := testVault(t)
+		v.Units[0].KeyCommit[0] ^= 1
+		u := v.Units[0]
+		if changed, err := v.MarkNotStored(u.ID, u.Version, "acme"); changed || !errors.Is(err, ErrDamaged) {
+			t.Fatalf("MarkNotStored = %v, %v; want ErrDamaged", changed, err)
+		}
+		if !v.Units[0].Nodes[0].Stored || v.CheckUnit(&v.Units[0]) == nil {
+			t.Fatal("the damaged unit was changed or sealed")
+		}
+	})
+}
+
+func TestPutUnitSeals(t *testing.T) {
+	v := testVault(t)
+	u := testUnit(t, "new", 0x50)
+	u.MAC = bytes.Repeat([]byte{1}, MACSize) // whatever the caller had
+	if err := v.PutUnit(u); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := v.Unit("new")
+	if err := v.CheckUnit(got); err != nil {
+		t.Fatalf("a unit PutUnit added: %v", err)
+	}
+}
+
+func TestCheckpoints(t *testing.T) {
+	v := testVault(t)
+	if cp := v.Checkpoint("acme"); !bytes.Equal(cp, testReceipt(57).Checkpoint) {
+		t.Fatalf("Checkpoint(acme) = %q", cp)
+	}
+	if cp := v.Checkpoint("cove"); cp != nil {
+		t.Fatalf("Checkpoint(cove) = %q, want none", cp)
+	}
+	mine := []byte("custos/cove\n3\n(root)\n")
+	for _, node := range []string{"cove", "aaa", "acme"} {
+		if err := v.SetCheckpoint(node, mine); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mine[0] = 'X'
+	var nodes []string
+	for _, c := range v.Checkpoints {
+		nodes = append(nodes, c.Node)
+		if c.Node != "bolt" && !bytes.HasPrefix(c.Checkpoint, []byte("custos/cove")) {
+			t.Errorf("%s: the vault's checkpoint changed with the caller's", c.Node)
+		}
+	}
+	if strings.Join(nodes, " ") != "aaa acme bolt cove" {
+		t.Fatalf("checkpoints of %v; want one per node, in node order", nodes)
+	}
+	if _, err := decode(mustEncode(t, v)); err != nil {
+		t.Fatalf("the vault no longer follows its rules: %v", err)
+	}
+	for _, bad := range []struct{ node, cp string }{{"Bad Node", "x"}, {"dune", ""}} {
+		if err := v.SetCheckpoint(bad.node, []byte(bad.cp)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("SetCheckpoint(%q, %d bytes) = %v, want ErrInvalid", bad.node, len(bad.cp), err)
+		}
+	}
+}
+
+// asV1 rewrites a vault file of this version as version 1 wrote it.
+func asV1(t testing.TB, b []byte) []byte {
+	t.Helper()
+	for _, re := range []string{`,\s*"mac": "[^"]*"`, `,\s*"evidence": "[^"]*"`, `,\s*"checkpoints": \[(?s:.*?)\n  \]`, `,\s*"checkpoints": \[\]`} {
+		b = regexp.MustCompile(re).ReplaceAll(b, nil)
+	}
+	return bytes.Replace(b, []byte(`"custos-vault/2"`), []byte(`"custos-vault/1"`), 1)
+}
+
+// A version 1 vault reads as this version: every unit sealed as it was
+// read, no evidence, no checkpoints; and it is written as version 2.
+func TestVersion1IsRead(t *testing.T) {
+	v := testVault(t)
+	v.Receipts[1].Evidence = ""
+	v.Checkpoints = nil
+	old := asV1(t, mustEncode(t, v))
+	if bytes.Contains(old, []byte(`"mac"`)) || bytes.Contains(old, []byte(`"checkpoints"`)) || !bytes.Contains(old, []byte(`"custos-vault/1"`)) {
+		t.Fatal("the test's version 1 file still has version 2 fields")
+	}
+	got, err := decode(old)
+	if err != nil {
+		t.Fatalf("decode a version 1 vault: %v", err)
+	}
+	if !reflect.DeepEqual(got, v) {
+		t.Fatal("the version 1 vault reads as another vault")
+	}
+	if b := mustEncode(t, got); !bytes.HasPrefix(b, []byte("{\n  \"format\": \"custos-vault/2\",")) {
+		t.Fatal("a version 1 vault is not written as version 2")
+	}
+	// Version 1 is read as strictly as ever: no version 2 field in it.
+	for _, field := range []string{`"mac": "` + strings.Repeat("A", 43) + `=",`, `"evidence": "",`} {
+		bad := bytes.Replace(old, []byte(`"label": "bank",`), []byte(`"label": "bank", `+field), 1)
+		if _, err := decode(bad); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("a version 1 vault with %s: %v, want ErrCorrupt", field, err)
+		}
+	}
+}

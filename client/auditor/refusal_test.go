@@ -3,6 +3,7 @@ package auditor_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"go.uber.org/zap"
 
+	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/client/auditor"
 	"github.com/custos-network/custos/client/vault"
 	"github.com/custos-network/custos/node"
@@ -177,4 +179,57 @@ func wantIndexes(t *testing.T, r *auditor.NodeReport, k auditor.Kind, want ...in
 			t.Fatalf("%s: %q problems at %v, want %v", r.Node, k, got, want)
 		}
 	}
+}
+
+// A node that releases a share and logs the release as refused is caught
+// end to end: the client names it and keeps its receipt as evidence, and
+// audit verify --full --vault names the entry that receipt proves.
+func TestReleaseLoggedAsRefusedIsNamedFromTheUsersEvidence(t *testing.T) {
+	n := startAuditNet(t)
+	n.procs[2].Stop(t)
+	n.restart(2, []string{"CUSTOS_FAULT=refused-entry"})
+	path := n.userVault(t, "bob") // 3 of 3 nodes
+
+	c := openVault(t, path)
+	ctx := context.Background()
+	if err := c.Unlock(ctx, []byte(testPassword)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Get(ctx, "rec")
+	if !errors.Is(err, client.ErrFalseReceipt) {
+		t.Fatalf("get from a node that logs its release as refused: %v, want ErrFalseReceipt", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var evidence []uint64
+	for _, r := range vaultReceipts(t, path) {
+		if r.Node == "n3" && r.Evidence == vault.EvidenceRefusal {
+			evidence = append(evidence, r.Index)
+		}
+	}
+	if len(evidence) != 1 {
+		t.Fatalf("evidence receipts of n3 in the vault: %v, want one", evidence)
+	}
+
+	view, err := auditor.ReadVault(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := n.verifyWith(n.key, auditor.Options{Full: true, User: view})
+	wantOnly(t, rep, map[string]auditor.Kind{"n3": auditor.FalseRefusal})
+	wantIndexes(t, rep.Node("n3"), auditor.FalseRefusal, int64(evidence[0]))
+}
+
+// vaultReceipts are the receipts the vault at path keeps.
+func vaultReceipts(t *testing.T, path string) []vault.Receipt {
+	t.Helper()
+	h, err := vault.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	v := h.Vault()
+	defer v.Wipe()
+	return append([]vault.Receipt(nil), v.Receipts...)
 }

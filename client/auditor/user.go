@@ -67,21 +67,32 @@ func userCheckpoints(v *vault.Vault, nw *client.Network) []UserCheckpoint {
 	type key struct{ node, signed string }
 	seen := map[key]bool{}
 	var out []UserCheckpoint
-	for _, r := range v.Receipts {
-		if k := (key{r.Node, string(r.Checkpoint)}); !seen[k] {
+	add := func(node string, signed []byte) {
+		if k := (key{node, string(signed)}); !seen[k] {
 			seen[k] = true
-			out = append(out, UserCheckpoint{Node: r.Node, PeerID: pins[r.Node], Signed: append([]byte(nil), r.Checkpoint...)})
+			out = append(out, UserCheckpoint{Node: node, PeerID: pins[node], Signed: append([]byte(nil), signed...)})
 		}
+	}
+	// The newest checkpoint the client kept of each node, then those of
+	// its receipts (evidence receipts of a fork included).
+	for _, c := range v.Checkpoints {
+		add(c.Node, c.Checkpoint)
+	}
+	for _, r := range v.Receipts {
+		add(r.Node, r.Checkpoint)
 	}
 	return out
 }
 
 // evidence reports whether the user keeps r as evidence of a lying node:
-// a receipt whose entry refuses the request. A node that refuses a request
-// sends no receipt the client keeps, so such a receipt shows the node
-// answered the request as served while it logged a refusal. (A client that
-// marks the receipts it keeps as evidence is to be matched here too.)
+// a receipt the client marked so because its entry refuses what the node
+// answered as served, or, from a client that did not mark them, a receipt
+// whose entry refuses the request: a node that refuses a request sends no
+// receipt the client keeps.
 func evidence(r *vault.Receipt) bool {
+	if r.Evidence == vault.EvidenceRefusal {
+		return true
+	}
 	e, err := api.ParseEntry(r.Entry)
 	return err == nil && e.Kind == api.EntryKind_RELEASE && e.Outcome != api.Code_OK
 }

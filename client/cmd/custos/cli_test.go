@@ -204,14 +204,42 @@ func cmdFakeCards(ts *testscript.TestScript, neg bool, args []string) {
 	n, err := strconv.Atoi(args[0])
 	ts.Check(err)
 	ts.Check(os.MkdirAll(ts.MkAbs("cards"), 0o755))
-	for i := 1; i <= n; i++ {
-		_, pub, err := crypto.GenerateEd25519Key(rand.Reader)
-		ts.Check(err)
-		id, err := peer.IDFromPublicKey(pub)
-		ts.Check(err)
-		card := &api.Card{Name: fmt.Sprintf("n%d", i), PeerID: id.String(), Addrs: []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", 40000+i)}}
+	cards, err := fakeCards(n)
+	ts.Check(err)
+	for _, card := range cards {
 		ts.Check(os.WriteFile(ts.MkAbs(filepath.Join("cards", card.Name+".card")), card.Marshal(), 0o644))
 	}
+}
+
+// fakeCards makes the cards of n nodes n1..nN that do not run.
+func fakeCards(n int) ([]*api.Card, error) {
+	var cards []*api.Card
+	for i := 1; i <= n; i++ {
+		_, pub, err := crypto.GenerateEd25519Key(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		id, err := peer.IDFromPublicKey(pub)
+		if err != nil {
+			return nil, err
+		}
+		cards = append(cards, &api.Card{Name: fmt.Sprintf("n%d", i), PeerID: id.String(), Addrs: []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", 40000+i)}})
+	}
+	return cards, nil
+}
+
+// fakeNetwork is a network of n nodes that do not run, threshold k.
+func fakeNetwork(t *testing.T, n, k int) *client.Network {
+	t.Helper()
+	cards, err := fakeCards(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw, err := client.NewNetwork(k, cards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nw
 }
 
 func cmdInvite(ts *testscript.TestScript, neg bool, args []string) {

@@ -56,6 +56,9 @@ func (r removeBinary) Run() int {
 //	invite USER                 set $TOKEN_nI to an invite token for USER
 //	                            from every node of the devnet
 //	killnode NODE...            kill devnet nodes with SIGKILL
+//	lockuser USER NODE...       lock USER's account at the nodes, as their
+//	                            operators would (custosd lock)
+//	logsizes                    print each running node's log size: "nI log=N"
 //	sleep DURATION              wait, as for a node's login backoff
 //	unitid VAULT LABEL VAR      set $VAR to the unit ID (hex) of the record
 //	                            LABEL in the vault file VAULT
@@ -87,6 +90,8 @@ func TestCLI(t *testing.T) {
 			"fakecards": cmdFakeCards,
 			"invite":    cmdInvite,
 			"killnode":  cmdKill,
+			"lockuser":  cmdLockUser,
+			"logsizes":  cmdLogSizes,
 			"nodes":     cmdNodes,
 			"sleep":     cmdSleep,
 			"unitid":    cmdUnitID,
@@ -265,6 +270,34 @@ func cmdKill(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("killnode: no node %s", name)
 		}
 		p.Kill(d.t)
+	}
+}
+
+func cmdLockUser(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: lockuser USER NODE...")
+	}
+	d := netOf(ts)
+	for _, name := range args[1:] {
+		p, ok := d.nodes[name]
+		if !ok {
+			ts.Fatalf("lockuser: no node %s", name)
+		}
+		ts.Check(p.Admin().Lock(context.Background(), args[0]))
+	}
+}
+
+func cmdLogSizes(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: logsizes")
+	}
+	d := netOf(ts)
+	for _, name := range d.names {
+		if p := d.nodes[name]; !p.Exited() {
+			st, err := p.Admin().Status(context.Background())
+			ts.Check(err)
+			fmt.Fprintf(ts.Stdout(), "%s log=%d\n", name, st.LogSize)
+		}
 	}
 }
 

@@ -76,7 +76,10 @@ func (c *Client) Enroll(ctx context.Context, password []byte, tokens map[string]
 	if p.wrongPassword() {
 		for i, err := range probe {
 			results[i] = EnrollResult{Node: c.nodes[i].name, State: NotEnrolled, Err: err}
-			if err == nil || errors.Is(err, ErrWrongPassword) || errors.Is(err, ErrLocked) {
+			switch {
+			case errors.Is(err, ErrWrongPassword):
+				results[i].State, results[i].Err = AlreadyEnrolled, otherPassword(err)
+			case errors.Is(err, ErrLocked):
 				results[i].State = AlreadyEnrolled
 			}
 		}
@@ -127,14 +130,13 @@ func (p probeResult) wrongPassword() bool {
 // enrolled there and tokens has an entry for it.
 func (c *Client) enrollAt(ctx context.Context, n *custodian, probed error, tokens map[string]string, newNodes bool) (EnrollState, error) {
 	refusedPassword := errors.Is(probed, ErrWrongPassword)
-	otherPassword := &refusal{kind: ErrWrongPassword, node: probed, msg: "enrolled here with another password"}
 	switch {
 	case probed == nil:
 		return AlreadyEnrolled, nil
 	case errors.Is(probed, ErrLocked):
 		return AlreadyEnrolled, probed
 	case refusedPassword && newNodes:
-		return AlreadyEnrolled, otherPassword
+		return AlreadyEnrolled, otherPassword(probed)
 	case !refusedPassword && !errors.Is(probed, ErrNotEnrolled):
 		return NotEnrolled, probed // unreachable, rate limited, …
 	}
@@ -158,7 +160,7 @@ func (c *Client) enrollAt(ctx context.Context, n *custodian, probed error, token
 	case err == nil:
 		return EnrolledNow, nil
 	case errors.Is(err, api.ErrAlreadyExists) && refusedPassword:
-		return AlreadyEnrolled, otherPassword
+		return AlreadyEnrolled, otherPassword(probed)
 	case errors.Is(err, api.ErrAlreadyExists):
 		return AlreadyEnrolled, nil
 	case errors.Is(err, api.ErrUnauthenticated) && token == "":
@@ -167,6 +169,12 @@ func (c *Client) enrollAt(ctx context.Context, n *custodian, probed error, token
 		return NotEnrolled, &refusal{kind: ErrTokenRefused, node: err, msg: "invite token refused: " + err.Error()}
 	}
 	return NotEnrolled, err
+}
+
+// otherPassword is the state of a node that has this device and refused
+// the password (its refusal, refused).
+func otherPassword(refused error) error {
+	return &refusal{kind: ErrWrongPassword, node: refused, msg: "enrolled here with another password"}
 }
 
 // CheckTokens checks that every node tokens names is in the network file,

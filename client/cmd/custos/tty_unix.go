@@ -9,8 +9,8 @@ import "golang.org/x/sys/unix"
 // is a SIGINT that ends the prompt (see promptHidden).
 //
 // A SIGKILL leaves the echo off: no code of this process runs then, and a
-// watcher process would race the shell, which takes the terminal back at
-// once (docs/client.md).
+// watcher process would restore the modes only after the shell took the
+// terminal back, racing it (docs/client.md says why custos has none).
 func echoOff(fd int) (restore func(), err error) {
 	old, err := unix.IoctlGetTermios(fd, ioctlGetTermios)
 	if err != nil {

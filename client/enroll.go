@@ -13,7 +13,8 @@ type EnrollState int
 
 const (
 	// NotEnrolled: this device is not enrolled at the node; the result's
-	// Err says why (ErrNoToken, ErrTokenRefused, an unreachable node, …).
+	// Err says why (ErrNoToken, ErrTokenRefused, ErrOtherDevice, an
+	// unreachable node, …).
 	NotEnrolled EnrollState = iota
 	// AlreadyEnrolled: this device was enrolled at the node before. Err is
 	// nil when the node accepted this password, else why not (ErrLocked,
@@ -167,6 +168,10 @@ func (c *Client) enrollAt(ctx context.Context, n *custodian, probed error, token
 		return NotEnrolled, &refusal{kind: ErrTokenRefused, node: err, msg: "needs an invite token (it does not enroll openly)"}
 	case errors.Is(err, api.ErrUnauthenticated):
 		return NotEnrolled, &refusal{kind: ErrTokenRefused, node: err, msg: "invite token refused: " + err.Error()}
+	case errors.Is(err, api.ErrInvalidArgument):
+		// The request itself is checked before it is sent: what a node
+		// refuses as invalid is this user's enrollment with another device.
+		return NotEnrolled, &refusal{kind: ErrOtherDevice, node: err}
 	}
 	return NotEnrolled, err
 }

@@ -31,6 +31,9 @@ var (
 	// ErrNoToken: Enroll was given no invite token for a node this device
 	// is not enrolled at, so it did not ask that node.
 	ErrNoToken = errors.New("no invite token given")
+	// ErrOtherDevice: a node refused Enroll because the user is enrolled
+	// there with another device.
+	ErrOtherDevice = errors.New("the user is enrolled at this node with another device")
 	// ErrNotFound: no record with that label in the vault.
 	ErrNotFound = errors.New("no such record")
 	// ErrExists: a record with that label exists already.
@@ -93,6 +96,7 @@ var refusalKinds = []struct {
 	{ErrNotEnrolled, "not enrolled at"},
 	{ErrTokenRefused, "invite token refused by"},
 	{ErrNoToken, "no invite token given for"},
+	{ErrOtherDevice, "enrolled with another device at"},
 	{ErrWrongPassword, "password refused by"},
 	{ErrRateLimited, "asked to wait by"},
 }
@@ -100,8 +104,8 @@ var refusalKinds = []struct {
 // Reason is what kept the operation from its Need nodes:
 //   - ErrWrongPassword when nodes refused the password and none took it;
 //   - else ErrLocked, ErrNotEnrolled, ErrTokenRefused, ErrNoToken,
-//     ErrWrongPassword or ErrRateLimited (the first of these that
-//     occurs) when the nodes refusing for such reasons are enough to have
+//     ErrOtherDevice, ErrWrongPassword or ErrRateLimited (the first of
+//     these that occurs) when the nodes refusing for such reasons are enough to have
 //     made up the shortfall, so that only the user can fix it;
 //   - else ErrNotEnoughCustodians: too few nodes could be reached or
 //     answered, and it may work once they are back.

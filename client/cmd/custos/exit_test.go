@@ -35,6 +35,7 @@ func TestExitCodesAndHints(t *testing.T) {
 		{"a device not enrolled is 1", refused(client.ErrNotEnrolled), exitError, "custos enroll --token"},
 		{"a node that asks to wait is 1", refused(wait), exitError, "wait"},
 		{"a refused invite token is 1", refused(client.ErrTokenRefused), exitError, "custosd invite"},
+		{"a user enrolled with another device is 1", refused(client.ErrOtherDevice), exitError, "another device"},
 		{"a missing password file names it", &fileError{what: "the password file", from: "--password-file", path: "pw.txt", err: fs.ErrNotExist},
 			exitError, "no file at pw.txt (given as --password-file)"},
 		{"a missing vault asks for custos init", fmt.Errorf("open: %w", vault.ErrNotFound), exitError, "custos init"},

@@ -101,6 +101,8 @@ func hintFor(err error) string {
 		return "ask the node's operator for a new invite token (custosd invite --user U)"
 	case errors.Is(err, client.ErrNoToken):
 		return "give each node's invite token: custos enroll --token NODE=TOKEN"
+	case errors.Is(err, client.ErrOtherDevice):
+		return "the user is enrolled there from another device: use that device's vault, or ask the node's operator"
 	case errors.Is(err, client.ErrRateLimited):
 		return "wait as long as the node asked, then try again"
 	case errors.Is(err, client.ErrNotFound):
@@ -134,8 +136,8 @@ for automation; never from the command line.
 Exit codes:
   0    ok
   1    error: among them a wrong password, a locked account, a device not
-       enrolled at a node, a node that asks to wait: what waiting for nodes
-       to come back does not fix
+       enrolled at a node, an invite token refused or missing, a node that
+       asks to wait: what waiting for nodes to come back does not fix
   2    usage: a wrong command, flag or argument
   3    fewer than the threshold of custodians could agree: nodes down,
        unreachable or failing (each is named, with why)

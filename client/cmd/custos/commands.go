@@ -482,7 +482,7 @@ func statusCmd(g *globals) *cobra.Command {
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := g.open(cmd.Context(), true)
-			if err != nil && !errors.Is(err, client.ErrNotEnoughCustodians) {
+			if err != nil && (!errors.Is(err, client.ErrNotEnoughCustodians) || cmd.Context().Err() != nil) {
 				return err
 			}
 			if c == nil {

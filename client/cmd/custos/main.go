@@ -47,14 +47,14 @@ func run(args []string) (code int) {
 	root := rootCmd()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return 0
-	}
 	// Whatever failed once the signal came (a prompt, a request) failed
-	// because of it.
+	// because of it, and what went on regardless was cut short.
 	if ctx.Err() != nil || errors.Is(err, errInterrupted) {
 		fmt.Fprintln(os.Stderr, "custos: interrupted")
 		return exitInterrupted
+	}
+	if err == nil {
+		return 0
 	}
 	fmt.Fprintf(os.Stderr, "custos: error: %v\n", err)
 	code, hint := classify(err)

@@ -368,7 +368,7 @@ func (c *Client) waitBackoff(ctx context.Context, errs []error, need int) []erro
 		return errs
 	}
 	wait += backoffSlack
-	c.log.Warn(fmt.Sprintf("%s asked to wait before the next login (a failed one came before): waiting %s", joinNames(names), wait.Round(time.Millisecond)))
+	c.log.Warn(fmt.Sprintf("%s asked to wait before the next login (after a failed one, say): waiting %s", joinNames(names), wait.Round(time.Millisecond)))
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {

@@ -23,6 +23,9 @@ import (
 	"github.com/custos-network/custos/node/api"
 )
 
+// patience is how long a test waits for custos; the machine may be slow.
+const patience = 30 * time.Second
+
 // SIGTERM while custos waits for nodes ends it at once with exit code 130
 // and "interrupted", not with the nodes' errors as if they had failed.
 func TestInterruptWhileNodesAreAskedExits130(t *testing.T) {

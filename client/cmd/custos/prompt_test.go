@@ -179,9 +179,6 @@ func (tm *terminal) start(vaultPath string, args ...string) {
 	})
 }
 
-// patience is how long a test waits for custos; the machine may be slow.
-const patience = 30 * time.Second
-
 // waitFor waits until custos has written s to the terminal.
 func (tm *terminal) waitFor(s string) {
 	tm.t.Helper()

@@ -23,9 +23,20 @@ import (
 type Options struct {
 	// Timeout bounds one request to one node (default 10 s).
 	Timeout time.Duration
-	// Logger receives debug detail; the library logs nothing by default.
+	// Logger receives debug detail and warnings (a wait for a node's login
+	// backoff, say); the library logs nothing by default.
 	Logger *zap.Logger
+	// MaxLoginWait bounds the login backoff Unlock waits out itself: after
+	// a failed login a node refuses the next one for a while (a second at
+	// first, doubling), and a wait up to this long is logged at warn level
+	// and waited, so that a typo does not refuse the right password that
+	// follows. Default 5 s; negative: never wait.
+	MaxLoginWait time.Duration
 }
+
+// defaultMaxLoginWait covers a node's first three backoffs with its
+// default settings (1 s, 2 s, 4 s).
+const defaultMaxLoginWait = 5 * time.Second
 
 // Client is one user's view of a custos network: their local vault, their
 // device's libp2p host, and, once unlocked, their sessions at the nodes.
@@ -103,6 +114,9 @@ func Open(path string, opts Options) (*Client, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
+	}
+	if opts.MaxLoginWait == 0 {
+		opts.MaxLoginWait = defaultMaxLoginWait
 	}
 	vh, err := vault.Open(path)
 	if err != nil {
@@ -244,58 +258,12 @@ func (c *Client) deriveKeys(password []byte) error {
 	return nil
 }
 
-// Enroll registers the user at every node: with its invite token from
-// tokens (node name → token), or without one where the node enrolls openly.
-// It returns each node's error, in network order; a node that has the user
-// already counts as enrolled.
-func (c *Client) Enroll(ctx context.Context, password []byte, tokens map[string]string) ([]*NodeError, error) {
-	for name := range tokens {
-		if !c.hasNode(name) {
-			return nil, fmt.Errorf("--token names node %q, which is not in the network file", name)
-		}
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.deriveKeys(password); err != nil {
-		return nil, err
-	}
-	errs := c.fanOut(ctx, c.nodes, func(ctx context.Context, n *custodian) error {
-		n.mu.Lock()
-		pub := n.auth.Public()
-		n.mu.Unlock()
-		var resp api.EnrollResponse
-		req := &api.EnrollRequest{User: c.v.User, Token: tokens[n.name], AuthPublicKey: pub}
-		if err := c.call(ctx, n, api.ProtocolEnroll, req, &resp); err != nil {
-			return err
-		}
-		if err := api.FromProto(resp.Error); err != nil && !errors.Is(err, api.ErrAlreadyExists) {
-			return err
-		}
-		return nil
-	})
-	var failed []*NodeError
-	for i, err := range errs {
-		if err != nil {
-			failed = append(failed, &NodeError{Node: c.nodes[i].name, Err: err})
-		}
-	}
-	return failed, nil
-}
-
-func (c *Client) hasNode(name string) bool {
-	for _, n := range c.nodes {
-		if n.name == name {
-			return true
-		}
-	}
-	return false
-}
-
 // Unlock hashes the password once and logs in at every node in parallel.
 // It succeeds when at least the threshold of nodes accept; otherwise it
-// returns a *QuorumError naming every node and its reason (matching
-// ErrWrongPassword when nodes refused the password, ErrLocked when an
-// account is locked). Deletions left pending by earlier runs are retried.
+// returns a *QuorumError naming every node and its reason (see its Reason:
+// ErrWrongPassword, ErrLocked, ErrNotEnrolled, …). A node's login backoff
+// up to Options.MaxLoginWait is waited out once (see there). Deletions
+// left pending by earlier runs are retried.
 func (c *Client) Unlock(ctx context.Context, password []byte) error {
 	start := time.Now()
 	c.mu.Lock()
@@ -305,7 +273,8 @@ func (c *Client) Unlock(ctx context.Context, password []byte) error {
 		return err
 	}
 	hashed := time.Now()
-	errs := c.loginAll(ctx, c.net.Threshold)
+	errs := c.loginAll(ctx, c.nodes, c.net.Threshold)
+	errs = c.waitBackoff(ctx, errs, c.net.Threshold)
 	qerr := c.quorum("unlock", c.net.Threshold, errs)
 	c.log.Debug("unlock", zap.Duration("password_hash", hashed.Sub(start)), zap.Duration("logins", time.Since(hashed)), zap.Bool("ok", qerr == nil))
 	if qerr != nil {
@@ -319,20 +288,21 @@ func (c *Client) Unlock(ctx context.Context, password []byte) error {
 	return nil
 }
 
-// loginAll logs in at every node in parallel. It returns when every login
-// ended, or loginGrace after need of them succeeded: a node that is down
-// does not hold up an unlock that enough others accepted. Logins still
-// running then go on in the background, and a success still opens its
-// session; their errors here are errPending.
-func (c *Client) loginAll(ctx context.Context, need int) []error {
+// loginAll logs in at nodes in parallel and returns each one's error, in
+// the order of nodes. It returns when every login ended, or loginGrace
+// after need of them succeeded: a node that is down does not hold up an
+// unlock that enough others accepted. Logins still running then go on in
+// the background, and a success still opens its session; their errors
+// here are errPending.
+func (c *Client) loginAll(ctx context.Context, nodes []*custodian, need int) []error {
 	type result struct {
 		i   int
 		err error
 	}
-	results := make(chan result, len(c.nodes))
+	results := make(chan result, len(nodes))
 	lctx, cancel := context.WithTimeout(c.bg, c.opts.Timeout)
 	var running sync.WaitGroup
-	for i, n := range c.nodes {
+	for i, n := range nodes {
 		running.Add(1)
 		go func() {
 			defer running.Done()
@@ -345,13 +315,13 @@ func (c *Client) loginAll(ctx context.Context, need int) []error {
 		running.Wait()
 		cancel()
 	}()
-	errs := make([]error, len(c.nodes))
+	errs := make([]error, len(nodes))
 	for i := range errs {
 		errs[i] = errPending
 	}
 	var grace <-chan time.Time
 	ok := 0
-	for range c.nodes {
+	for range nodes {
 		select {
 		case r := <-results:
 			errs[r.i] = r.err
@@ -369,30 +339,69 @@ func (c *Client) loginAll(ctx context.Context, need int) []error {
 	return errs
 }
 
+// backoffSlack is added to a node's retry-after: the node rounds it down
+// to the millisecond, and a retry a moment early is refused again.
+const backoffSlack = 50 * time.Millisecond
+
+// waitBackoff waits out, once, the login backoff of the nodes that asked
+// to wait (RATE_LIMITED at login) when that is what keeps the logins in
+// errs (one per node, in network order) from need successes and every such
+// wait is within Options.MaxLoginWait; it says so at warn level and logs in
+// at those nodes again. It returns errs with their new outcomes.
+func (c *Client) waitBackoff(ctx context.Context, errs []error, need int) []error {
+	var again []*custodian
+	var names []string
+	var wait time.Duration
+	ok := 0
+	for i, err := range errs {
+		var se *api.StatusError
+		switch {
+		case err == nil:
+			ok++
+		case errors.As(err, &se) && se.Code == api.Code_RATE_LIMITED && se.RetryAfter > 0 && se.RetryAfter <= c.opts.MaxLoginWait:
+			again = append(again, c.nodes[i])
+			names = append(names, c.nodes[i].name)
+			wait = max(wait, se.RetryAfter)
+		}
+	}
+	if ok >= need || len(again) == 0 || ok+len(again) < need {
+		return errs
+	}
+	wait += backoffSlack
+	c.log.Warn(fmt.Sprintf("%s asked to wait before the next login (after a failed one, say): waiting %s", joinNames(names), wait.Round(time.Millisecond)))
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return errs
+	}
+	out := slices.Clone(errs)
+	for j, err := range c.loginAll(ctx, again, need-ok) {
+		out[again[j].index] = err
+	}
+	return out
+}
+
 // quorum returns a *QuorumError when fewer than need of errs are nil.
 func (c *Client) quorum(op string, need int, errs []error) error {
 	q := &QuorumError{Op: op, Need: need}
-	wrong := false
 	for i, err := range errs {
 		if err == nil {
 			q.Have++
 			continue
-		}
-		if errors.Is(err, api.ErrUnauthenticated) {
-			wrong = true
 		}
 		q.Nodes = append(q.Nodes, &NodeError{Node: c.nodes[i].name, Err: err})
 	}
 	if q.Have >= need {
 		return nil
 	}
-	if wrong {
-		q.Nodes = append(q.Nodes, &NodeError{Node: "(all)", Err: ErrWrongPassword})
-	}
 	return q
 }
 
-// login logs in at one node with its login key.
+// login logs in at one node with its login key. A node's answer that this
+// device is not enrolled there matches ErrNotEnrolled; its refusal of the
+// signature, ErrWrongPassword.
 func (c *Client) login(ctx context.Context, n *custodian) error {
 	if err := c.connect(ctx, n); err != nil {
 		return err
@@ -416,6 +425,9 @@ func (c *Client) login(ctx context.Context, n *custodian) error {
 		return fmt.Errorf("read challenge: %w", err)
 	}
 	if err := api.FromProto(ch.Error); err != nil {
+		if errors.Is(err, api.ErrNotFound) {
+			return &refusal{kind: ErrNotEnrolled, node: err, msg: ErrNotEnrolled.Error()}
+		}
 		return err
 	}
 	if len(ch.Nonce) != api.NonceSize {
@@ -436,6 +448,9 @@ func (c *Client) login(ctx context.Context, n *custodian) error {
 		return fmt.Errorf("read login result: %w", err)
 	}
 	if err := api.FromProto(res.Error); err != nil {
+		if errors.Is(err, api.ErrUnauthenticated) {
+			return &refusal{kind: ErrWrongPassword, node: err}
+		}
 		return err
 	}
 	n.mu.Lock()

@@ -13,6 +13,8 @@ import (
 // QuorumError.
 var (
 	// ErrNotEnoughCustodians: fewer than the threshold of nodes agreed.
+	// Every *QuorumError matches it; its Reason says whether nodes that
+	// could not be reached or refusals the user must act on were the cause.
 	ErrNotEnoughCustodians = errors.New("not enough custodians agreed")
 	// ErrWrongPassword: nodes refused the login as a wrong user or password.
 	ErrWrongPassword = errors.New("wrong password")
@@ -20,6 +22,18 @@ var (
 	ErrLocked = api.ErrLocked
 	// ErrRateLimited: a node asked to wait; see RetryAfter.
 	ErrRateLimited = api.ErrRateLimited
+	// ErrNotEnrolled: this device is not enrolled for the user at a node;
+	// Enroll with the node's invite token fixes it.
+	ErrNotEnrolled = errors.New("this device is not enrolled at this node")
+	// ErrTokenRefused: a node refused the invite token Enroll gave it (not
+	// valid for this user, used, or expired), or, given none, needs one.
+	ErrTokenRefused = errors.New("invite token refused")
+	// ErrNoToken: Enroll was given no invite token for a node this device
+	// is not enrolled at, so it did not ask that node.
+	ErrNoToken = errors.New("no invite token given")
+	// ErrOtherDevice: a node refused Enroll because the user is enrolled
+	// there with another device.
+	ErrOtherDevice = errors.New("the user is enrolled at this node with another device")
 	// ErrNotFound: no record with that label in the vault.
 	ErrNotFound = errors.New("no such record")
 	// ErrExists: a record with that label exists already.
@@ -45,29 +59,139 @@ type NodeError struct {
 func (e *NodeError) Error() string { return e.Node + ": " + e.Err.Error() }
 func (e *NodeError) Unwrap() error { return e.Err }
 
+// refusal is a node's answer that the client files under one of its own
+// errors (ErrWrongPassword, ErrNotEnrolled, …): errors.Is matches both, and
+// it reads as the node's message unless msg is set.
+type refusal struct {
+	kind error
+	node error
+	msg  string
+}
+
+func (r *refusal) Error() string {
+	if r.msg != "" {
+		return r.msg
+	}
+	return r.node.Error()
+}
+
+func (r *refusal) Unwrap() []error { return []error{r.kind, r.node} }
+
 // QuorumError is the error of an operation that fewer than Need nodes agreed
 // to. It names every node that failed and why, and matches
-// ErrNotEnoughCustodians as well as each node's own error.
+// ErrNotEnoughCustodians, its Reason and each node's own error.
 type QuorumError struct {
 	Op         string // "unlock", "get acme-portal", …
 	Need, Have int
 	Nodes      []*NodeError
 }
 
+// refusalKinds are the refusals a user must act on (waiting for nodes to
+// come back will not help), in the order a headline names them.
+var refusalKinds = []struct {
+	err    error
+	phrase string
+}{
+	{ErrLocked, "account locked at"},
+	{ErrNotEnrolled, "not enrolled at"},
+	{ErrTokenRefused, "invite token refused by"},
+	{ErrNoToken, "no invite token given for"},
+	{ErrOtherDevice, "enrolled with another device at"},
+	{ErrWrongPassword, "password refused by"},
+	{ErrRateLimited, "asked to wait by"},
+}
+
+// Reason is what kept the operation from its Need nodes:
+//   - ErrWrongPassword when nodes refused the password and none took it;
+//   - else ErrLocked, ErrNotEnrolled, ErrTokenRefused, ErrNoToken,
+//     ErrOtherDevice, ErrWrongPassword or ErrRateLimited (the first of
+//     these that occurs) when the nodes refusing for such reasons are enough to have
+//     made up the shortfall, so that only the user can fix it;
+//   - else ErrNotEnoughCustodians: too few nodes could be reached or
+//     answered, and it may work once they are back.
+func (e *QuorumError) Reason() error {
+	if e.Have == 0 && e.refusedFor(ErrWrongPassword) != nil {
+		return ErrWrongPassword
+	}
+	refused := 0
+	for _, n := range e.Nodes {
+		if kindOf(n.Err) != nil {
+			refused++
+		}
+	}
+	if e.Have+refused < e.Need {
+		return ErrNotEnoughCustodians
+	}
+	for _, k := range refusalKinds {
+		if e.refusedFor(k.err) != nil {
+			return k.err
+		}
+	}
+	return ErrNotEnoughCustodians
+}
+
+// kindOf is the refusal kind of a node's error, or nil for a node that
+// failed in another way (unreachable, unavailable, a bad answer).
+func kindOf(err error) error {
+	for _, k := range refusalKinds {
+		if errors.Is(err, k.err) {
+			return k.err
+		}
+	}
+	return nil
+}
+
+// refusedFor names the nodes whose refusal is of kind.
+func (e *QuorumError) refusedFor(kind error) []string {
+	var names []string
+	for _, n := range e.Nodes {
+		if kindOf(n.Err) == kind {
+			names = append(names, n.Node)
+		}
+	}
+	return names
+}
+
+// Error leads with the Reason: the refusals by kind, or how many nodes
+// agreed; then each node that failed and why.
 func (e *QuorumError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d of the %d custodians needed agreed", e.Op, e.Have, e.Need)
+	switch reason := e.Reason(); reason {
+	case ErrNotEnoughCustodians:
+		fmt.Fprintf(&b, "%s: %d of the %d custodians needed agreed", e.Op, e.Have, e.Need)
+	case ErrWrongPassword:
+		fmt.Fprintf(&b, "%s: wrong password (refused by %s)", e.Op, joinNames(e.refusedFor(ErrWrongPassword)))
+	default:
+		var parts []string
+		for _, k := range refusalKinds {
+			if names := e.refusedFor(k.err); names != nil {
+				parts = append(parts, k.phrase+" "+joinNames(names))
+			}
+		}
+		fmt.Fprintf(&b, "%s: %s", e.Op, strings.Join(parts, "; "))
+	}
 	for _, n := range e.Nodes {
 		fmt.Fprintf(&b, "\n  %s", n)
 	}
 	return b.String()
 }
 
-// Unwrap gives the nodes' errors to errors.Is and errors.As.
+// Unwrap gives the reason and the nodes' errors to errors.Is and errors.As.
 func (e *QuorumError) Unwrap() []error {
 	errs := []error{ErrNotEnoughCustodians}
+	if r := e.Reason(); r != ErrNotEnoughCustodians {
+		errs = append(errs, r)
+	}
 	for _, n := range e.Nodes {
 		errs = append(errs, n)
 	}
 	return errs
+}
+
+// joinNames lists names as "a", "a and b", "a, b and c".
+func joinNames(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }

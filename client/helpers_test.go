@@ -103,9 +103,14 @@ func (tn *testNet) vault(t testing.TB, user string) string {
 		t.Fatal(err)
 	}
 	c := open(t, path, client.Options{})
-	failed, err := c.Enroll(context.Background(), password, tn.invite(t, user))
-	if err != nil || len(failed) > 0 {
-		t.Fatalf("enroll: %v %v", err, failed)
+	results, err := c.Enroll(context.Background(), password, tn.invite(t, user))
+	if err != nil {
+		t.Fatalf("enroll: %v", err)
+	}
+	for _, r := range results {
+		if r.State != client.EnrolledNow || r.Err != nil {
+			t.Fatalf("enroll: %s: %s %v", r.Node, r.State, r.Err)
+		}
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)

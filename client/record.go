@@ -4,6 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/custos-network/custos/client/vault"
 )
 
 // Record is what a unit holds: a vendor username and its password (or any
@@ -50,6 +54,88 @@ func (r *Record) Field(name string) (string, error) {
 		return r.Password, nil
 	}
 	return "", fmt.Errorf("no field %q; a record has username and password", name)
+}
+
+// MaxUsernameLen is the longest username a record may hold, in bytes.
+const MaxUsernameLen = 256
+
+// ValidUsername reports whether u can be a record's username: empty, or up
+// to MaxUsernameLen bytes of UTF-8 whose every character is printable
+// (letters, marks, digits, punctuation, symbols and the ASCII space; no
+// control or format character, so no newline), with no space at either
+// end: the rule of labels (vault.ValidLabel), except that a record may have
+// no username. Output then shows a username on one line, as it is.
+func ValidUsername(u string) bool {
+	if u == "" {
+		return true
+	}
+	if len(u) > MaxUsernameLen || !utf8.ValidString(u) || u[0] == ' ' || u[len(u)-1] == ' ' {
+		return false
+	}
+	for _, r := range u {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate checks the record's fields: the username (ValidUsername). The
+// password may be any bytes.
+func (r *Record) Validate() error {
+	if !ValidUsername(r.Username) {
+		return fmt.Errorf("the username is not valid: up to %d printable characters (no newline or other control character), no space at either end", MaxUsernameLen)
+	}
+	return nil
+}
+
+// CheckPut checks, on this device alone, what Put would refuse before it
+// asks any node: the label (vault.ValidLabel) is valid and free, and rec
+// is valid (Validate). It needs no unlock, so a caller can check before it
+// asks for the password.
+func (c *Client) CheckPut(label string, rec *Record) error {
+	if !vault.ValidLabel(label) {
+		return fmt.Errorf("%q is not a valid label: 1 to %d printable characters, no space at either end", label, vault.MaxLabelLen)
+	}
+	if err := rec.Validate(); err != nil {
+		return err
+	}
+	if _, ok := c.Unit(label); ok {
+		return fmt.Errorf("%q: %w", label, ErrExists)
+	}
+	return nil
+}
+
+// Unit describes the record label, without its secret, and reports whether
+// the vault has it. It needs no unlock and asks no node.
+func (c *Client) Unit(label string) (Unit, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	u, ok := c.v.Unit(label)
+	if !ok {
+		return Unit{}, false
+	}
+	return Unit{Label: u.Label, ID: u.ID, Version: u.Version, Threshold: u.Threshold, Nodes: len(u.Nodes), Degraded: u.Degraded, Created: u.Created}, true
+}
+
+// Placement names the nodes that acknowledged storing their share of the
+// record label's current version, and those that did not (a degraded
+// record's), in dealing order.
+func (c *Client) Placement(label string) (stored, missing []string, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	u, ok := c.v.Unit(label)
+	if !ok {
+		return nil, nil, fmt.Errorf("%q: %w", label, ErrNotFound)
+	}
+	for _, n := range u.Nodes {
+		if n.Stored {
+			stored = append(stored, n.Name)
+		} else {
+			missing = append(missing, n.Name)
+		}
+	}
+	return stored, missing, nil
 }
 
 // Wipe is best effort: Go strings cannot be overwritten, so it drops the

@@ -58,6 +58,9 @@ func (c *Client) Put(ctx context.Context, label string, rec *Record, o PutOption
 	if !vault.ValidLabel(label) {
 		return fmt.Errorf("%q is not a valid label: 1 to %d printable characters, no space at either end", label, vault.MaxLabelLen)
 	}
+	if err := rec.Validate(); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	_, exists := c.v.Unit(label)
 	c.mu.Unlock()

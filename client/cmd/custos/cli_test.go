@@ -56,6 +56,9 @@ func (r removeBinary) Run() int {
 //	invite USER                 set $TOKEN_nI to an invite token for USER
 //	                            from every node of the devnet
 //	killnode NODE...            kill devnet nodes with SIGKILL
+//	lockuser USER NODE...       lock USER's account at the nodes, as their
+//	                            operators would (custosd lock)
+//	logsizes                    print each running node's log size: "nI log=N"
 //	sleep DURATION              wait, as for a node's login backoff
 //	unitid VAULT LABEL VAR      set $VAR to the unit ID (hex) of the record
 //	                            LABEL in the vault file VAULT
@@ -87,6 +90,8 @@ func TestCLI(t *testing.T) {
 			"fakecards": cmdFakeCards,
 			"invite":    cmdInvite,
 			"killnode":  cmdKill,
+			"lockuser":  cmdLockUser,
+			"logsizes":  cmdLogSizes,
 			"nodes":     cmdNodes,
 			"sleep":     cmdSleep,
 			"unitid":    cmdUnitID,
@@ -204,14 +209,42 @@ func cmdFakeCards(ts *testscript.TestScript, neg bool, args []string) {
 	n, err := strconv.Atoi(args[0])
 	ts.Check(err)
 	ts.Check(os.MkdirAll(ts.MkAbs("cards"), 0o755))
-	for i := 1; i <= n; i++ {
-		_, pub, err := crypto.GenerateEd25519Key(rand.Reader)
-		ts.Check(err)
-		id, err := peer.IDFromPublicKey(pub)
-		ts.Check(err)
-		card := &api.Card{Name: fmt.Sprintf("n%d", i), PeerID: id.String(), Addrs: []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", 40000+i)}}
+	cards, err := fakeCards(n)
+	ts.Check(err)
+	for _, card := range cards {
 		ts.Check(os.WriteFile(ts.MkAbs(filepath.Join("cards", card.Name+".card")), card.Marshal(), 0o644))
 	}
+}
+
+// fakeCards makes the cards of n nodes n1..nN that do not run.
+func fakeCards(n int) ([]*api.Card, error) {
+	var cards []*api.Card
+	for i := 1; i <= n; i++ {
+		_, pub, err := crypto.GenerateEd25519Key(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		id, err := peer.IDFromPublicKey(pub)
+		if err != nil {
+			return nil, err
+		}
+		cards = append(cards, &api.Card{Name: fmt.Sprintf("n%d", i), PeerID: id.String(), Addrs: []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", 40000+i)}})
+	}
+	return cards, nil
+}
+
+// fakeNetwork is a network of n nodes that do not run, threshold k.
+func fakeNetwork(t *testing.T, n, k int) *client.Network {
+	t.Helper()
+	cards, err := fakeCards(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw, err := client.NewNetwork(k, cards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nw
 }
 
 func cmdInvite(ts *testscript.TestScript, neg bool, args []string) {
@@ -237,6 +270,34 @@ func cmdKill(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("killnode: no node %s", name)
 		}
 		p.Kill(d.t)
+	}
+}
+
+func cmdLockUser(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: lockuser USER NODE...")
+	}
+	d := netOf(ts)
+	for _, name := range args[1:] {
+		p, ok := d.nodes[name]
+		if !ok {
+			ts.Fatalf("lockuser: no node %s", name)
+		}
+		ts.Check(p.Admin().Lock(context.Background(), args[0]))
+	}
+}
+
+func cmdLogSizes(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: logsizes")
+	}
+	d := netOf(ts)
+	for _, name := range d.names {
+		if p := d.nodes[name]; !p.Exited() {
+			st, err := p.Admin().Status(context.Background())
+			ts.Check(err)
+			fmt.Fprintf(ts.Stdout(), "%s log=%d\n", name, st.LogSize)
+		}
 	}
 }
 

@@ -6,8 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -34,7 +39,7 @@ K of nodes that must agree to open a record. Give the file to every user.`,
 			}
 			var parsed []*api.Card
 			for _, f := range cards {
-				b, err := readCapped(f)
+				b, err := readFile(f, "a card", "a card file argument")
 				if err != nil {
 					return err
 				}
@@ -91,7 +96,7 @@ Then enroll at the nodes with custos enroll.`,
 			if err != nil {
 				return err
 			}
-			b, err := readCapped(netFile)
+			b, err := readFile(netFile, "the network file", "--network")
 			if err != nil {
 				return err
 			}
@@ -107,7 +112,7 @@ Then enroll at the nodes with custos enroll.`,
 	return cmd
 }
 
-// open opens the vault; unlock also logs in.
+// open opens the vault; unlock also logs in (see globals.unlock).
 func (g *globals) open(ctx context.Context, unlock bool) (*client.Client, error) {
 	path, err := g.vaultPath()
 	if err != nil {
@@ -120,15 +125,35 @@ func (g *globals) open(ctx context.Context, unlock bool) (*client.Client, error)
 	if !unlock {
 		return c, nil
 	}
-	pw, err := g.readPassword("Password: ", false)
-	if err != nil {
+	if err := g.unlock(ctx, c); err != nil {
 		c.Close()
 		return nil, err
 	}
+	return c, nil
+}
+
+// unlock reads the password and logs in. A command checks first what it
+// can check on this device (a label, a field), so that a mistake there
+// costs no prompt and no counted login.
+func (g *globals) unlock(ctx context.Context, c *client.Client) error {
+	pw, err := g.readPassword(ctx, "Password: ", false)
+	if err != nil {
+		return err
+	}
 	defer clear(pw)
-	if err := c.Unlock(ctx, pw); err != nil {
-		c.Close()
+	return c.Unlock(ctx, pw)
+}
+
+// openRecord opens the vault and checks that it holds the record label,
+// before any password is asked for.
+func (g *globals) openRecord(ctx context.Context, label string) (*client.Client, error) {
+	c, err := g.open(ctx, false)
+	if err != nil {
 		return nil, err
+	}
+	if _, ok := c.Unit(label); !ok {
+		c.Close()
+		return nil, fmt.Errorf("%q: %w", label, client.ErrNotFound)
 	}
 	return c, nil
 }
@@ -145,44 +170,103 @@ func warnings() *zap.Logger {
 
 func enrollCmd(g *globals) *cobra.Command {
 	var tokens map[string]string
+	var open bool
 	cmd := &cobra.Command{
-		Use:   "enroll [--token NODE=TOKEN]...",
+		Use:   "enroll --token NODE=TOKEN... [--open]",
 		Short: "Register this device and your password at every node",
 		Long: `enroll registers this device and a login key derived from your password at
-every node of the network, with the invite token each node's operator gave you (a
-node with open enrollment needs none). Choose the password here; it is never sent
-anywhere, and each node can only check it online, counting every guess.`,
+every node of the network, with the invite token each node's operator gave you.
+Choose the password here; it is never sent anywhere, and each node can only check
+it online, counting every guess.
+
+It first logs in at every node, and reports each one: already enrolled (it took
+the password), enrolled now, or not enrolled and why (token refused, no token
+given, unreachable). Run it again with the missing tokens and the same password
+to finish; when this device is enrolled at some nodes with another password,
+it enrolls nowhere else. --open also asks the nodes it has no token for to
+enroll without one (nodes with open enrollment, for development).
+
+It exits 0 once this device is enrolled at every node.`,
 		Example: `  custos enroll --token acme=custos-invite-… --token globex=custos-invite-…`,
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(tokens) == 0 && !open {
+				return usageError{errors.New("enroll needs an invite token per node (--token NODE=TOKEN), or --open for nodes that enroll without one")}
+			}
 			c, err := g.open(cmd.Context(), false)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			pw, err := g.readPassword("Choose a password: ", true)
+			if err := c.CheckTokens(tokens); err != nil {
+				return err
+			}
+			ask := maps.Clone(tokens)
+			if ask == nil {
+				ask = map[string]string{}
+			}
+			for _, n := range c.Network().Nodes {
+				if _, ok := ask[n.Name]; !ok && open {
+					ask[n.Name] = ""
+				}
+			}
+			pw, err := g.readPassword(cmd.Context(), "Password to enroll with: ", true)
 			if err != nil {
 				return err
 			}
 			defer clear(pw)
-			failed, err := c.Enroll(cmd.Context(), pw, tokens)
+			results, err := c.Enroll(cmd.Context(), pw, ask)
+			if results != nil {
+				printEnrolled(cmd.OutOrStdout(), results)
+			}
 			if err != nil {
 				return err
 			}
-			n := len(c.Network().Nodes)
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "enrolled at %d of %d nodes\n", n-len(failed), n)
-			for _, f := range failed {
-				fmt.Fprintf(out, "  not at %s\n", f)
-			}
-			if n-len(failed) < c.Network().Threshold {
-				return &client.QuorumError{Op: "enroll", Need: c.Network().Threshold, Have: n - len(failed), Nodes: failed}
-			}
-			return nil
+			return enrollError(results)
 		},
 	}
 	cmd.Flags().StringToStringVar(&tokens, "token", nil, "NODE=TOKEN: the invite token of a node (repeat per node)")
+	cmd.Flags().BoolVar(&open, "open", false, "ask the nodes without a --token to enroll without one (open enrollment)")
 	return cmd
+}
+
+// printEnrolled prints each node's state and a summary line.
+func printEnrolled(out io.Writer, results []client.EnrollResult) {
+	var now, already int
+	for _, r := range results {
+		switch {
+		case !r.OK():
+		case r.State == client.EnrolledNow:
+			now++
+		default:
+			already++
+		}
+	}
+	fmt.Fprintf(out, "enrolled at %d of %d nodes (%d now, %d already)\n", now+already, len(results), now, already)
+	for _, r := range results {
+		line := fmt.Sprintf("  %s: %s", r.Node, r.State)
+		if r.Err != nil {
+			line += ": " + r.Err.Error()
+		}
+		fmt.Fprintln(out, line)
+	}
+}
+
+// enrollError is nil when the device is enrolled at every node, else a
+// *client.QuorumError (of all the nodes) naming the others and why.
+func enrollError(results []client.EnrollResult) error {
+	q := &client.QuorumError{Op: "enroll", Need: len(results)}
+	for _, r := range results {
+		if r.OK() {
+			q.Have++
+			continue
+		}
+		q.Nodes = append(q.Nodes, &client.NodeError{Node: r.Node, Err: r.Err})
+	}
+	if q.Have == q.Need {
+		return nil
+	}
+	return q
 }
 
 func putCmd(g *globals) *cobra.Command {
@@ -200,28 +284,53 @@ this device.`,
   printf '%s' "$SECRET" | custos put acme-portal --username svc-acme --password-file ~/.custos-pw`,
 		Args: exactArgs(1, "one label"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			secret, err := readSecret()
-			if err != nil {
-				return err
-			}
-			defer clear(secret)
-			c, err := g.open(cmd.Context(), true)
+			ctx, label := cmd.Context(), args[0]
+			c, err := g.open(ctx, false)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			rec := &client.Record{Username: username, Password: string(secret)}
-			defer rec.Wipe()
-			if err := c.Put(cmd.Context(), args[0], rec, client.PutOptions{MinAcks: minAcks}); err != nil {
+			// What this device can check comes before the secret, the
+			// password and any node.
+			if err := c.CheckPut(label, &client.Record{Username: username}); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "stored %s at %d nodes\n", args[0], len(c.Network().Nodes))
-			return nil
+			secret, err := readSecret(ctx)
+			if err != nil {
+				return err
+			}
+			defer clear(secret)
+			if err := g.unlock(ctx, c); err != nil {
+				return err
+			}
+			rec := &client.Record{Username: username, Password: string(secret)}
+			defer rec.Wipe()
+			if err := c.Put(ctx, label, rec, client.PutOptions{MinAcks: minAcks}); err != nil {
+				return err
+			}
+			return printStored(cmd.OutOrStdout(), c, label)
 		},
 	}
 	cmd.Flags().StringVar(&username, "username", "", "the vendor username stored with the secret")
 	cmd.Flags().IntVar(&minAcks, "min-acks", 0, "succeed when this many nodes stored their share (default: all)")
 	return cmd
+}
+
+// printStored says where the record label is stored: at every node, or
+// at those that acknowledged, degraded.
+func printStored(out io.Writer, c *client.Client, label string) error {
+	stored, missing, err := c.Placement(label)
+	if err != nil {
+		return err
+	}
+	n := len(stored) + len(missing)
+	if len(missing) == 0 {
+		fmt.Fprintf(out, "stored %s at %d of %d nodes\n", label, n, n)
+		return nil
+	}
+	fmt.Fprintf(out, "stored %s at %d of %d nodes; degraded: not at %s (custos status shows why a node fails)\n",
+		label, len(stored), n, strings.Join(missing, ", "))
+	return nil
 }
 
 func getCmd(g *globals) *cobra.Command {
@@ -242,11 +351,14 @@ password) alone, which suits scripts. A node that sent a wrong share is named.`,
 			if _, err := (&client.Record{}).Field(field); field != "" && err != nil {
 				return usageError{err}
 			}
-			c, err := g.open(cmd.Context(), true)
+			c, err := g.openRecord(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			defer c.Close()
+			if err := g.unlock(cmd.Context(), c); err != nil {
+				return err
+			}
 			rec, err := c.Get(cmd.Context(), args[0])
 			if err != nil {
 				return err
@@ -263,14 +375,32 @@ password) alone, which suits scripts. A node that sent a wrong share is named.`,
 			case asJSON:
 				return json.NewEncoder(out).Encode(map[string]string{"label": args[0], "username": rec.Username, "password": rec.Password})
 			default:
-				fmt.Fprintf(out, "username: %s\npassword: %s\n", rec.Username, rec.Password)
+				fmt.Fprintf(out, "username: %s\npassword: %s\n", shown(rec.Username), shown(rec.Password))
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&field, "field", "", "print one field alone: username or password")
+	cmd.Flags().StringVar(&field, "field", "", "print one field alone, as it is: username or password")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// shown is a value as get prints it by default: as it is when it reads
+// unambiguously on its line, else quoted with Go's escapes (a control
+// character such as a newline, a space at either end, a leading quote,
+// bytes that are not UTF-8), so that no value can pass for another line.
+func shown(v string) string {
+	if v == "" {
+		return v
+	}
+	plain := utf8.ValidString(v) && v[0] != '"' && v[0] != ' ' && v[len(v)-1] != ' '
+	for _, r := range v {
+		plain = plain && unicode.IsPrint(r)
+	}
+	if plain {
+		return v
+	}
+	return strconv.Quote(v)
 }
 
 func lsCmd(g *globals) *cobra.Command {
@@ -326,11 +456,14 @@ nodes that do not are asked again at the next unlock.`,
 		Example: `  custos rm acme-portal`,
 		Args:    exactArgs(1, "one label"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.open(cmd.Context(), true)
+			c, err := g.openRecord(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			defer c.Close()
+			if err := g.unlock(cmd.Context(), c); err != nil {
+				return err
+			}
 			if err := c.Delete(cmd.Context(), args[0]); err != nil {
 				return err
 			}
@@ -349,7 +482,7 @@ func statusCmd(g *globals) *cobra.Command {
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := g.open(cmd.Context(), true)
-			if err != nil && !errors.Is(err, client.ErrNotEnoughCustodians) {
+			if err != nil && (!errors.Is(err, client.ErrNotEnoughCustodians) || cmd.Context().Err() != nil) {
 				return err
 			}
 			if c == nil {

@@ -34,11 +34,18 @@ its entries are shown; the command then exits 1 after printing the others'.`,
 			if len(args) == 1 {
 				label = args[0]
 			}
-			c, err := g.open(cmd.Context(), true)
+			c, err := g.open(cmd.Context(), false)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
+			// An unknown label costs no prompt and no login.
+			if _, ok := c.Unit(label); label != "" && !ok {
+				return fmt.Errorf("%q: %w", label, client.ErrNotFound)
+			}
+			if err := g.unlock(cmd.Context(), c); err != nil {
+				return err
+			}
 			hist, failed, err := c.History(cmd.Context(), label)
 			if err != nil {
 				return err

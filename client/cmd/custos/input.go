@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"golang.org/x/term"
@@ -13,6 +15,14 @@ import (
 )
 
 const maxSecret = 64 << 10
+
+var (
+	// errInterrupted: a signal (Ctrl-C, SIGTERM) ended the command; run
+	// exits 130.
+	errInterrupted = errors.New("interrupted")
+	// errNothingTyped: Enter or Ctrl-D at an empty prompt.
+	errNothingTyped = errors.New("nothing typed")
+)
 
 func (g *globals) vaultPath() (string, error) {
 	if g.vault != "" {
@@ -23,17 +33,18 @@ func (g *globals) vaultPath() (string, error) {
 
 func stdinIsTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
 
-// password reads the password from --password-file, $CUSTOS_PASSWORD_FILE
-// or a terminal prompt, in that order. The caller wipes it.
-func (g *globals) readPassword(prompt string, confirm bool) ([]byte, error) {
-	path := g.passwordFile
+// readPassword reads the password from --password-file,
+// $CUSTOS_PASSWORD_FILE or a terminal prompt, in that order. The caller
+// wipes it.
+func (g *globals) readPassword(ctx context.Context, prompt string, confirm bool) ([]byte, error) {
+	path, from := g.passwordFile, "--password-file"
 	if path == "" {
-		path = os.Getenv("CUSTOS_PASSWORD_FILE")
+		path, from = os.Getenv("CUSTOS_PASSWORD_FILE"), "$CUSTOS_PASSWORD_FILE"
 	}
 	if path != "" {
-		b, err := readCapped(path)
+		b, err := readFile(path, "the password file", from)
 		if err != nil {
-			return nil, fmt.Errorf("read the password file: %w", err)
+			return nil, err
 		}
 		b = trimNewline(b)
 		if len(b) == 0 {
@@ -44,13 +55,16 @@ func (g *globals) readPassword(prompt string, confirm bool) ([]byte, error) {
 	if !stdinIsTerminal() {
 		return nil, errors.New("no password: run custos in a terminal, or give --password-file or $CUSTOS_PASSWORD_FILE")
 	}
-	pw, err := promptHidden(prompt)
+	pw, err := promptHidden(ctx, prompt)
+	if errors.Is(err, errNothingTyped) {
+		return nil, errors.New("no password given")
+	}
 	if err != nil || !confirm {
 		return pw, err
 	}
-	again, err := promptHidden("Repeat the password: ")
+	again, err := promptHidden(ctx, "Repeat the password: ")
 	defer clear(again)
-	if err != nil {
+	if err != nil && !errors.Is(err, errNothingTyped) {
 		clear(pw)
 		return nil, err
 	}
@@ -61,26 +75,94 @@ func (g *globals) readPassword(prompt string, confirm bool) ([]byte, error) {
 	return pw, nil
 }
 
-func promptHidden(prompt string) ([]byte, error) {
-	fmt.Fprint(os.Stderr, prompt)
-	b, err := term.ReadPassword(int(os.Stdin.Fd()))
-	fmt.Fprintln(os.Stderr)
+// promptHidden prints prompt on stderr and reads a line from the terminal
+// on stdin without echo. An interrupt (ctx ends: Ctrl-C, SIGTERM) gives
+// errInterrupted, and Enter or Ctrl-D at an empty prompt errNothingTyped;
+// the terminal is restored either way.
+func promptHidden(ctx context.Context, prompt string) ([]byte, error) {
+	restore, err := echoOff(int(os.Stdin.Fd()))
 	if err != nil {
 		return nil, fmt.Errorf("read from the terminal: %w", err)
 	}
+	defer restore()
+	fmt.Fprint(os.Stderr, prompt)
+	// The Enter that ends the line was not echoed either.
+	defer fmt.Fprintln(os.Stderr)
+	b, err := readCtx(ctx, func() ([]byte, error) { return readLine(os.Stdin) })
+	if err != nil {
+		return nil, err
+	}
 	if len(b) == 0 {
-		return nil, errors.New("empty input")
+		return nil, errNothingTyped
 	}
 	return b, nil
 }
 
+// readLine reads up to a newline or the end of input (Ctrl-D), one byte
+// at a time so that nothing after the line is consumed. The line is at
+// most maxSecret bytes; no copy of it is left behind.
+func readLine(r io.Reader) ([]byte, error) {
+	line := make([]byte, 0, 128)
+	var c [1]byte
+	for {
+		n, err := r.Read(c[:])
+		switch {
+		case n == 1 && c[0] == '\n':
+			return line, nil
+		case n == 1 && c[0] == '\r':
+		case n == 1 && len(line) == maxSecret:
+			clear(line)
+			return nil, fmt.Errorf("the input is longer than %d bytes", maxSecret)
+		case n == 1:
+			if len(line) == cap(line) {
+				grown := make([]byte, len(line), 2*cap(line))
+				copy(grown, line)
+				clear(line)
+				line = grown
+			}
+			line = append(line, c[0])
+		case errors.Is(err, io.EOF):
+			return line, nil
+		case err != nil:
+			clear(line)
+			return nil, err
+		}
+	}
+}
+
+// readCtx runs read, which may block on the terminal or a pipe, until it
+// returns or ctx ends (errInterrupted). Then its read goes on, to be
+// wiped when it ends: the command is on its way out.
+func readCtx(ctx context.Context, read func() ([]byte, error)) ([]byte, error) {
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := read()
+		done <- result{b, err}
+	}()
+	select {
+	case r := <-done:
+		return r.b, r.err
+	case <-ctx.Done():
+		go func() { clear((<-done).b) }()
+		return nil, errInterrupted
+	}
+}
+
 // readSecret reads the secret to store: from a hidden prompt on a terminal,
 // else all of stdin (one trailing newline removed).
-func readSecret() ([]byte, error) {
+func readSecret(ctx context.Context) ([]byte, error) {
 	if stdinIsTerminal() {
-		return promptHidden("Secret to store: ")
+		b, err := promptHidden(ctx, "Secret to store: ")
+		if errors.Is(err, errNothingTyped) {
+			return nil, errors.New("no secret given")
+		}
+		return b, err
 	}
-	b, err := io.ReadAll(io.LimitReader(os.Stdin, maxSecret+1))
+	b, err := readCtx(ctx, func() ([]byte, error) { return io.ReadAll(io.LimitReader(os.Stdin, maxSecret+1)) })
 	if err != nil {
 		return nil, fmt.Errorf("read the secret from stdin: %w", err)
 	}
@@ -91,6 +173,39 @@ func readSecret() ([]byte, error) {
 	b = trimNewline(b)
 	if len(b) == 0 {
 		return nil, errors.New("no secret on stdin")
+	}
+	return b, nil
+}
+
+// fileError is a file the user named that could not be read. Its hint
+// names the file and where its name came from, not a step (custos init)
+// that would not help.
+type fileError struct {
+	what string // "the password file"
+	from string // "--password-file"
+	path string
+	err  error
+}
+
+func (e *fileError) Error() string { return fmt.Sprintf("read %s: %v", e.what, e.err) }
+func (e *fileError) Unwrap() error { return e.err }
+
+func (e *fileError) hint() string {
+	switch {
+	case errors.Is(e.err, fs.ErrNotExist):
+		return fmt.Sprintf("there is no file at %s (given as %s); check the path", e.path, e.from)
+	case errors.Is(e.err, fs.ErrPermission):
+		return fmt.Sprintf("you may not read %s (given as %s)", e.path, e.from)
+	}
+	return ""
+}
+
+// readFile reads a file the user named (see fileError), up to maxSecret
+// bytes.
+func readFile(path, what, from string) ([]byte, error) {
+	b, err := readCapped(path)
+	if err != nil {
+		return nil, &fileError{what: what, from: from, path: path, err: err}
 	}
 	return b, nil
 }

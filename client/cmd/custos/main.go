@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"syscall"
@@ -18,11 +19,13 @@ import (
 	"github.com/custos-network/custos/client/vault"
 )
 
-// Exit codes, as DESIGN.md sets them.
+// Exit codes, as DESIGN.md sets them; custos --help and docs/client.md
+// list them.
 const (
-	exitError  = 1
-	exitUsage  = 2
-	exitQuorum = 3 // not enough custodians agreed
+	exitError       = 1
+	exitUsage       = 2
+	exitQuorum      = 3   // fewer than the threshold of custodians could agree
+	exitInterrupted = 130 // Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)
 )
 
 // usageError marks an error in how the command was called.
@@ -30,6 +33,7 @@ type usageError struct{ error }
 
 func main() { os.Exit(run(os.Args[1:])) }
 
+// run is the one place where errors become exit codes and hints.
 func run(args []string) (code int) {
 	defer func() {
 		// A panic is a bug; the user gets one line, not a stack trace.
@@ -43,26 +47,46 @@ func run(args []string) (code int) {
 	root := rootCmd()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	// Whatever failed once the signal came (a prompt, a request) failed
+	// because of it, and what went on regardless was cut short.
+	if ctx.Err() != nil || errors.Is(err, errInterrupted) {
+		fmt.Fprintln(os.Stderr, "custos: interrupted")
+		return exitInterrupted
+	}
 	if err == nil {
 		return 0
 	}
 	fmt.Fprintf(os.Stderr, "custos: error: %v\n", err)
-	var ue usageError
-	switch {
-	case errors.As(err, &ue):
-		fmt.Fprintln(os.Stderr, "custos: hint: run custos --help, or custos COMMAND --help")
-		return exitUsage
-	case errors.Is(err, client.ErrNotEnoughCustodians) && !errors.Is(err, client.ErrWrongPassword) && !errors.Is(err, client.ErrLocked):
-		// A refused password or a locked account also leaves too few
-		// custodians, but retrying will not help: those are errors (1).
-		return exitQuorum
-	case errors.Is(err, client.ErrVaultLocked):
-		return exitError
-	}
-	if hint := hintFor(err); hint != "" {
+	code, hint := classify(err)
+	if hint != "" {
 		fmt.Fprintf(os.Stderr, "custos: hint: %s\n", hint)
 	}
-	return exitError
+	return code
+}
+
+// classify gives an error's exit code and hint.
+func classify(err error) (code int, hint string) {
+	var ue usageError
+	var qe *client.QuorumError
+	var fe *fileError
+	var pe *fs.PathError
+	switch {
+	case errors.As(err, &ue):
+		return exitUsage, "run custos --help, or custos COMMAND --help"
+	case errors.As(err, &qe):
+		reason := qe.Reason()
+		if reason == client.ErrNotEnoughCustodians {
+			return exitQuorum, "custos status shows which nodes answer; try again when enough of them are back"
+		}
+		return exitError, hintFor(reason)
+	case errors.As(err, &fe):
+		return exitError, fe.hint()
+	case errors.Is(err, vault.ErrNotFound):
+		return exitError, "make a vault with custos init, or point --vault or $CUSTOS_VAULT at yours"
+	case errors.As(err, &pe) && errors.Is(err, fs.ErrNotExist):
+		return exitError, fmt.Sprintf("there is no file at %s; check the path", pe.Path)
+	}
+	return exitError, hintFor(err)
 }
 
 func hintFor(err error) string {
@@ -71,8 +95,18 @@ func hintFor(err error) string {
 		return "ask the node's operator to unlock your account (custosd unlock --user U)"
 	case errors.Is(err, client.ErrWrongPassword):
 		return "check the password (file); every node counts failed logins and locks the account after too many"
-	case errors.Is(err, os.ErrNotExist), errors.Is(err, vault.ErrNotFound):
-		return "make a vault with custos init, or point --vault or $CUSTOS_VAULT at yours"
+	case errors.Is(err, client.ErrNotEnrolled):
+		return "enroll this device there: custos enroll --token NODE=TOKEN, with a token from each node's operator"
+	case errors.Is(err, client.ErrTokenRefused):
+		return "ask the node's operator for a new invite token (custosd invite --user U)"
+	case errors.Is(err, client.ErrNoToken):
+		return "give each node's invite token: custos enroll --token NODE=TOKEN"
+	case errors.Is(err, client.ErrOtherDevice):
+		return "the user is enrolled there from another device: use that device's vault, or ask the node's operator"
+	case errors.Is(err, client.ErrRateLimited):
+		return "wait as long as the node asked, then try again"
+	case errors.Is(err, client.ErrNotFound):
+		return "custos ls lists the vault's records"
 	}
 	return ""
 }
@@ -99,7 +133,15 @@ The vault is --vault, else $CUSTOS_VAULT, else the user's config directory. The
 password comes from a terminal prompt, or --password-file / $CUSTOS_PASSWORD_FILE
 for automation; never from the command line.
 
-Exit codes: 0 ok, 1 error, 2 usage, 3 not enough custodians agreed.`,
+Exit codes:
+  0    ok
+  1    error: among them a wrong password, a locked account, a device not
+       enrolled at a node, an invite token refused or missing, a node that
+       asks to wait: what waiting for nodes to come back does not fix
+  2    usage: a wrong command, flag or argument
+  3    fewer than the threshold of custodians could agree: nodes down,
+       unreachable or failing (each is named, with why)
+  130  interrupted (Ctrl-C, SIGTERM)`,
 		Example: `  custos network new --threshold 3 --out network.yaml a.card b.card c.card d.card e.card
   custos init --network network.yaml --user alice
   custos enroll --token a=custos-invite-… --token b=custos-invite-…

@@ -479,7 +479,22 @@ func (c *Client) session(ctx context.Context, n *custodian) error {
 	if !haveKey {
 		return ErrVaultLocked
 	}
-	return c.login(ctx, n)
+	return c.relogin(ctx, n)
+}
+
+// relogin logs in at n again for a request. The login is not cancelled
+// with ctx: an unlock that took enough shares elsewhere stops waiting for
+// n, and the login it started still opens a session for the next request
+// (a node that restarted would otherwise be left behind by every warm
+// unlock). It ends with the client (Close) or after the request timeout.
+func (c *Client) relogin(ctx context.Context, n *custodian) error {
+	lctx, cancel := context.WithTimeout(c.bg, c.opts.Timeout)
+	defer cancel()
+	err := c.login(lctx, n)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
 
 // authed runs a request that needs a session at n, logging in again once
@@ -493,7 +508,7 @@ func (c *Client) authed(ctx context.Context, n *custodian, req func() error) err
 		n.mu.Lock()
 		n.loggedIn = false
 		n.mu.Unlock()
-		if err := c.login(ctx, n); err != nil {
+		if err := c.relogin(ctx, n); err != nil {
 			return err
 		}
 		err = req()

@@ -118,6 +118,14 @@ func (c *Client) Unit(label string) (Unit, bool) {
 	return Unit{Label: u.Label, ID: u.ID, Version: u.Version, Threshold: u.Threshold, Nodes: len(u.Nodes), Degraded: u.Degraded, Created: u.Created}, true
 }
 
+// Check checks the record label locally, as Get does before it asks any
+// node: ErrNotFound if the vault has no such record, ErrDamagedRecord if
+// its fields do not match their MAC. It needs no login.
+func (c *Client) Check(label string) error {
+	_, err := c.units([]string{label})
+	return err
+}
+
 // Placement names the nodes that acknowledged storing their share of the
 // record label's current version, and those that did not (a degraded
 // record's), in dealing order.

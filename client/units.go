@@ -426,61 +426,20 @@ func (c *Client) release(ctx context.Context, units []vault.Unit) (*released, er
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r := &released{shares: make([][][]byte, len(c.nodes)), nodeErr: make([]error, len(c.nodes)), unitErr: make([][]error, len(c.nodes))}
-	var mu sync.Mutex
-	good := make([]int, len(units)) // shares that pass their commitment, per unit
-	enough := 0                     // units with good[i] >= their threshold
-	done := false                   // release has returned r
+	col := newCollector(units, len(c.nodes), cancel)
 	finished := make(chan struct{})
+	// Close waits for the nodes this unlock stops waiting for: their late
+	// answers still reach the vault (see collector.add).
+	c.bgWait.Add(1)
 	go func() {
+		defer c.bgWait.Done()
 		c.fanOut(ctx, c.nodes, func(ctx context.Context, n *custodian) error {
-			shares, unitErrs := make([][]byte, len(units)), make([]error, len(units))
-			var receipts []vault.Receipt
-			var err error
-			for b, start := 0, 0; start < len(units) && err == nil; b, start = b+1, start+api.MaxBatch {
-				end := min(start+api.MaxBatch, len(units))
-				var rcpt *vault.Receipt
-				rcpt, err = c.releaseBatch(ctx, n, asked, nonces[n.index][b], units[start:end], shares[start:end], unitErrs[start:end])
-				if rcpt != nil {
-					receipts = append(receipts, *rcpt)
-				}
+			a := c.releaseAll(ctx, n, asked, nonces[n.index], units)
+			if late := col.add(n, a); late != nil {
+				c.keepReceipts(late)
+				c.markLost(late.lost)
 			}
-			if distrusted(err) {
-				// A node that cannot prove it logged the release it
-				// answered is not trusted with any of it, earlier batches
-				// included.
-				c.log.Warn("a custodian's release receipt does not prove its answer; none of its shares is used", zap.String("node", n.name), zap.Error(err))
-				for i := range shares {
-					clear(shares[i])
-					shares[i] = nil
-				}
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if !done {
-				r.receipts = append(r.receipts, receipts...)
-				if err == nil {
-					r.lost = append(r.lost, lostShares(n, units, unitErrs)...)
-				}
-			}
-			if enough == len(units) {
-				for _, s := range shares {
-					clear(s) // not needed any more
-				}
-				return nil
-			}
-			r.shares[n.index], r.unitErr[n.index], r.nodeErr[n.index] = shares, unitErrs, err
-			for i, u := range units {
-				if shares[i] != nil && verifies(&u, n, shares[i]) {
-					if good[i]++; good[i] == u.Threshold {
-						enough++
-					}
-				}
-			}
-			if enough == len(units) {
-				cancel()
-			}
-			return err
+			return a.err
 		})
 		close(finished)
 	}()
@@ -488,12 +447,113 @@ func (c *Client) release(ctx context.Context, units []vault.Unit) (*released, er
 	case <-finished:
 	case <-ctx.Done():
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	// Nodes still running see enough == len(units) (or a cancelled
-	// context) and keep nothing.
-	enough, done = len(units), true
-	return r, nil
+	return col.close(), nil
+}
+
+// answer is what one node answered to an unlock's requests, all batches
+// together.
+type answer struct {
+	shares   [][]byte // by unit; nil where refused or not answered
+	unitErrs []error  // by unit
+	receipts []vault.Receipt
+	err      error // the node's whole error, if any
+}
+
+// releaseAll asks node n for its shares of units, a batch at a time, with
+// the unlock's time and n's recorded nonces. A node that cannot prove it
+// logged the release it answered is not trusted with any of it, earlier
+// batches included: its shares are wiped.
+func (c *Client) releaseAll(ctx context.Context, n *custodian, asked int64, nonces [][]byte, units []vault.Unit) *answer {
+	a := &answer{shares: make([][]byte, len(units)), unitErrs: make([]error, len(units))}
+	for b, start := 0, 0; start < len(units) && a.err == nil; b, start = b+1, start+api.MaxBatch {
+		end := min(start+api.MaxBatch, len(units))
+		var rcpt *vault.Receipt
+		rcpt, a.err = c.releaseBatch(ctx, n, asked, nonces[b], units[start:end], a.shares[start:end], a.unitErrs[start:end])
+		if rcpt != nil {
+			a.receipts = append(a.receipts, *rcpt)
+		}
+	}
+	if distrusted(a.err) {
+		c.log.Warn("a custodian's release receipt does not prove its answer; none of its shares is used", zap.String("node", n.name), zap.Error(a.err))
+		wipeShares(a.shares)
+	}
+	return a
+}
+
+func wipeShares(shares [][]byte) {
+	for i := range shares {
+		clear(shares[i])
+		shares[i] = nil
+	}
+}
+
+// collector gathers the nodes' answers to one unlock until every unit has
+// its threshold of shares that pass their commitments, then cancels the
+// requests still out. Answers that come after the unlock took what it
+// needed keep no share; their receipts and lost shares still count.
+type collector struct {
+	mu     sync.Mutex
+	units  []vault.Unit
+	r      *released
+	good   []int // shares that pass their commitment, per unit
+	enough int   // units with good[i] >= their threshold
+	closed bool  // close returned r
+	cancel context.CancelFunc
+}
+
+func newCollector(units []vault.Unit, nodes int, cancel context.CancelFunc) *collector {
+	return &collector{
+		units: units, good: make([]int, len(units)), cancel: cancel,
+		r: &released{shares: make([][][]byte, nodes), nodeErr: make([]error, nodes), unitErr: make([][]error, nodes)},
+	}
+}
+
+// complete reports whether every unit has its threshold of good shares.
+// The caller holds col.mu.
+func (col *collector) complete() bool { return col.enough == len(col.units) }
+
+// add takes node n's answer. Before close, it joins the result, and the
+// requests still out are cancelled once the result is complete. After
+// close, add returns what of the answer is still to be kept (its receipts
+// and lost shares), for the caller to keep; its shares are wiped.
+func (col *collector) add(n *custodian, a *answer) (late *released) {
+	var lost []lostShare
+	if a.err == nil {
+		lost = lostShares(n, col.units, a.unitErrs)
+	}
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if col.closed {
+		wipeShares(a.shares)
+		return &released{receipts: a.receipts, lost: lost}
+	}
+	col.r.receipts = append(col.r.receipts, a.receipts...)
+	col.r.lost = append(col.r.lost, lost...)
+	if col.complete() {
+		wipeShares(a.shares) // not needed any more
+		return nil
+	}
+	col.r.shares[n.index], col.r.unitErr[n.index], col.r.nodeErr[n.index] = a.shares, a.unitErrs, a.err
+	for i, u := range col.units {
+		if a.shares[i] != nil && verifies(&u, n, a.shares[i]) {
+			if col.good[i]++; col.good[i] == u.Threshold {
+				col.enough++
+			}
+		}
+	}
+	if col.complete() {
+		col.cancel()
+	}
+	return nil
+}
+
+// close ends the collection and returns what it gathered; later answers
+// are late (see add).
+func (col *collector) close() *released {
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	col.closed = true
+	return col.r
 }
 
 // verifies reports whether share from node n passes its commitment for u.

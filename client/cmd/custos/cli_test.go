@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"testing"
@@ -93,6 +94,7 @@ func TestCLI(t *testing.T) {
 			"lockuser":  cmdLockUser,
 			"logsizes":  cmdLogSizes,
 			"nodes":     cmdNodes,
+			"replace":   cmdReplace,
 			"sleep":     cmdSleep,
 			"unitid":    cmdUnitID,
 		},
@@ -330,6 +332,25 @@ func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
 	d, err := time.ParseDuration(args[0])
 	ts.Check(err)
 	time.Sleep(d)
+}
+
+// cmdReplace replaces the first match of a regular expression in a file,
+// as a person editing (or a disk damaging) it would.
+func cmdReplace(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: replace FILE REGEXP REPLACEMENT")
+	}
+	path := ts.MkAbs(args[0])
+	b, err := os.ReadFile(path)
+	ts.Check(err)
+	re, err := regexp.Compile(args[1])
+	ts.Check(err)
+	loc := re.FindIndex(b)
+	if loc == nil {
+		ts.Fatalf("replace: no match of %q in %s", args[1], args[0])
+	}
+	out := append(append(append([]byte(nil), b[:loc[0]]...), args[2]...), b[loc[1]:]...)
+	ts.Check(os.WriteFile(path, out, 0o600))
 }
 
 func cmdUnitID(ts *testscript.TestScript, neg bool, args []string) {

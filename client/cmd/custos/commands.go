@@ -151,9 +151,9 @@ func (g *globals) openRecord(ctx context.Context, label string) (*client.Client,
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := c.Unit(label); !ok {
+	if err := c.Check(label); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("%q: %w", label, client.ErrNotFound)
+		return nil, err
 	}
 	return c, nil
 }

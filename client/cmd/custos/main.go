@@ -107,6 +107,8 @@ func hintFor(err error) string {
 		return "wait as long as the node asked, then try again"
 	case errors.Is(err, client.ErrNotFound):
 		return "custos ls lists the vault's records"
+	case errors.Is(err, client.ErrDamagedRecord):
+		return "the vault's copy of this record was changed or damaged, so no node was asked; restore the vault from a backup"
 	}
 	return ""
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -182,27 +181,11 @@ func appendJournal(path string, add []Request, last *journalTail) (*journalTail,
 	return &journalTail{size: tail.size + int64(len(b)), count: tail.count + len(add)}, nil
 }
 
-// createJournal makes the journal at path holding j. O_EXCL: the file is
-// new, so no link planted at the name is followed.
+// createJournal makes the journal at path holding j; it refuses a file
+// that exists, and leaves none when it fails.
 func createJournal(path string, j *journal) (*journalTail, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, err
-	}
 	b := j.encode()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		// What was written, if anything, is a cut-short append, which the
-		// next append mends.
-		return nil, err
-	}
-	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
+	if err := atomicfile.CreateBytes(path, 0o600, b); err != nil {
 		return nil, err
 	}
 	return &journalTail{size: int64(len(b)), count: len(j.reqs)}, nil

@@ -1,6 +1,7 @@
-// Package atomicfile replaces a file's contents whole or not at all, and
-// makes the replacement durable: what the vault, its request journal and
-// an auditor's recorded checkpoints are written with.
+// Package atomicfile writes files whole or not at all, durably: Write
+// replaces a file's contents (the vault, an auditor's recorded
+// checkpoints), and Create makes a new file that never existed half-written
+// (keys, node.yaml, backups, network files, the vault's request journal).
 package atomicfile
 
 import (

@@ -2,6 +2,7 @@ package atomicfile
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -50,5 +51,39 @@ func TestWriteLeavesTheFileOnFailure(t *testing.T) {
 	}
 	if _, err := os.Lstat(target); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the link's target was written")
+	}
+}
+
+func TestCreate(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "new")
+	if err := CreateBytes(path, 0o640, []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "first" {
+		t.Fatalf("read %q, %v; want first", b, err)
+	}
+	if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o640 {
+		t.Fatalf("mode %v, %v; want 0640", info.Mode(), err)
+	}
+	if err := CreateBytes(path, 0o600, []byte("second")); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("create over an existing file: %v; want fs.ErrExist", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "first" {
+		t.Fatalf("the existing file changed to %q", b)
+	}
+
+	// A fill that fails leaves nothing behind.
+	failed := filepath.Join(dir, "failed")
+	boom := errors.New("boom")
+	err := Create(failed, 0o600, func(w io.Writer) error {
+		w.Write([]byte("half"))
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("create with a failing fill: %v; want its error", err)
+	}
+	if _, err := os.Stat(failed); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a failed create left a file (%v)", err)
 	}
 }

@@ -3,13 +3,14 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/custos-network/custos/internal/atomicfile"
 )
 
 // header opens every file WriteDefault writes.
@@ -87,19 +88,7 @@ func WriteDefault(path string, c Config) error {
 	if err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("write config: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path) // a half-written config must not look like a real one
+	if err := atomicfile.CreateBytes(path, 0o600, data); err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}
 	return nil

@@ -14,6 +14,8 @@ import (
 	"os"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+
+	"github.com/custos-network/custos/internal/atomicfile"
 )
 
 // MaxSize caps a key file; a real one is a few hundred bytes.
@@ -25,19 +27,7 @@ const MaxSize = 4096
 func Write(path, header string, key []byte) error {
 	body := []byte(header + "\n" + base64.StdEncoding.EncodeToString(key) + "\n")
 	defer clear(body)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("write key: %w", err)
-	}
-	_, err = f.Write(body)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
+	if err := atomicfile.CreateBytes(path, 0o600, body); err != nil {
 		return fmt.Errorf("write key %s: %w", path, err)
 	}
 	return nil

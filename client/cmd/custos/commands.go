@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/custos-network/custos/client"
+	"github.com/custos-network/custos/internal/atomicfile"
 	"github.com/custos-network/custos/node/api"
 )
 
@@ -53,7 +54,7 @@ K of nodes that must agree to open a record. Give the file to every user.`,
 			if err != nil {
 				return err
 			}
-			if err := writeNew(out, n.Marshal()); err != nil {
+			if err := atomicfile.CreateBytes(out, 0o644, n.Marshal()); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d nodes, threshold %d\n", out, len(n.Nodes), n.Threshold)
@@ -64,18 +65,6 @@ K of nodes that must agree to open a record. Give the file to every user.`,
 	newCmd.Flags().StringVar(&out, "out", "", "the network file to write (must not exist)")
 	cmd.AddCommand(newCmd)
 	return cmd
-}
-
-func writeNew(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 func initCmd(g *globals) *cobra.Command {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/custos-network/custos/internal/atomicfile"
 	"github.com/custos-network/custos/node"
 	"github.com/custos-network/custos/node/config"
 	"github.com/custos-network/custos/node/store"
@@ -291,19 +293,10 @@ derived from the node's storage key: keep the storage key to be able to restore.
 		if err != nil {
 			return err
 		}
-		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		err = atomicfile.Create(out, 0o600, func(w io.Writer) error {
+			return node.AdminClient(cfg).Backup(cmd.Context(), w)
+		})
 		if err != nil {
-			return err
-		}
-		err = node.AdminClient(cfg).Backup(cmd.Context(), f)
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			os.Remove(out)
 			return err
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "wrote backup %s\n", out)

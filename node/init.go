@@ -83,8 +83,8 @@ func nameFromDir(dir string) string {
 		}
 	}
 	name := strings.Trim(b.String(), "-")
-	if len(name) > 32 {
-		name = strings.Trim(name[:32], "-")
+	if len(name) > api.MaxNodeNameLen {
+		name = strings.Trim(name[:api.MaxNodeNameLen], "-")
 	}
 	if !api.ValidNodeName(name) {
 		return "custos"

@@ -300,8 +300,8 @@ func parseRequestLine(line string, nonce []byte) (Request, error) {
 	if !ok1 || !ok2 || strings.Contains(hexNonce, " ") {
 		return Request{}, errors.New("not a request: want a node name, a time and a nonce, each after a single space")
 	}
-	if !api.ValidNodeName(node) {
-		return Request{}, fmt.Errorf("node name %q is not 1 to 32 lower-case letters, digits and hyphens", clip(node))
+	if err := api.CheckNodeName(node); err != nil {
+		return Request{}, err
 	}
 	t, err := parseJournalTime(ts)
 	if err != nil {

@@ -129,8 +129,8 @@ func (v *Vault) check() error {
 		pending[ref{d.ID, d.Version}] = true
 		names := make(map[string]bool, len(d.Nodes))
 		for _, n := range d.Nodes {
-			if !api.ValidNodeName(n) {
-				return fmt.Errorf("%s: node name %q is not 1 to 32 lower-case letters, digits and hyphens", at, clip(n))
+			if err := api.CheckNodeName(n); err != nil {
+				return fmt.Errorf("%s: %w", at, err)
 			}
 			if names[n] {
 				return fmt.Errorf("%s: node %s is listed twice", at, n)
@@ -170,8 +170,8 @@ func checkCheckpoints(cs []NodeCheckpoint) error {
 // was checked when it was kept, against the node's key of that time.
 func checkNodeCheckpoint(c *NodeCheckpoint) error {
 	switch {
-	case !api.ValidNodeName(c.Node):
-		return fmt.Errorf("node name %q is not 1 to 32 lower-case letters, digits and hyphens", clip(c.Node))
+	case api.CheckNodeName(c.Node) != nil:
+		return api.CheckNodeName(c.Node)
 	case len(c.Checkpoint) == 0 || len(c.Checkpoint) > api.MaxCheckpointSize:
 		return fmt.Errorf("node %s: the checkpoint is %d bytes; it must be 1 to %d", c.Node, len(c.Checkpoint), api.MaxCheckpointSize)
 	}
@@ -181,8 +181,8 @@ func checkNodeCheckpoint(c *NodeCheckpoint) error {
 // checkRequest checks one request's shape.
 func checkRequest(r *Request) error {
 	switch {
-	case !api.ValidNodeName(r.Node):
-		return fmt.Errorf("node name %q is not 1 to 32 lower-case letters, digits and hyphens", clip(r.Node))
+	case api.CheckNodeName(r.Node) != nil:
+		return api.CheckNodeName(r.Node)
 	case len(r.Nonce) != api.RequestNonceSize:
 		return fmt.Errorf("the nonce is %d bytes; it must be %d", len(r.Nonce), api.RequestNonceSize)
 	}
@@ -196,8 +196,8 @@ func checkRequest(r *Request) error {
 // checked when it was received, against the node's key of that time.
 func checkReceipt(r *Receipt) error {
 	switch {
-	case !api.ValidNodeName(r.Node):
-		return fmt.Errorf("node name %q is not 1 to 32 lower-case letters, digits and hyphens", clip(r.Node))
+	case api.CheckNodeName(r.Node) != nil:
+		return api.CheckNodeName(r.Node)
 	case len(r.Units) == 0 || len(r.Units) > api.MaxBatch:
 		return fmt.Errorf("%d units; a release names 1 to %d", len(r.Units), api.MaxBatch)
 	case r.Index > maxReceiptIndex:
@@ -257,8 +257,8 @@ func checkUnit(u *Unit) error {
 	ids := make(map[string]bool, len(u.Nodes))
 	allStored := true
 	for i, n := range u.Nodes {
-		if !api.ValidNodeName(n.Name) {
-			return fmt.Errorf("%s: nodes[%d]: name %q is not 1 to 32 lower-case letters, digits and hyphens", at, i, clip(n.Name))
+		if err := api.CheckNodeName(n.Name); err != nil {
+			return fmt.Errorf("%s: nodes[%d]: %w", at, i, err)
 		}
 		id, err := peer.Decode(n.PeerID)
 		if err != nil || id.String() != n.PeerID {

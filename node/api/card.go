@@ -26,11 +26,14 @@ type Card struct {
 	Addrs   []string `yaml:"addrs"`
 }
 
-// ValidNodeName reports whether name can name a node: 1 to 32 lower-case
-// letters, digits and hyphens, not starting with a hyphen. It is part of the
-// log origin "custos/<name>".
+// MaxNodeNameLen is the longest node name.
+const MaxNodeNameLen = 32
+
+// ValidNodeName reports whether name can name a node: 1 to MaxNodeNameLen
+// lower-case letters, digits and hyphens, not starting with a hyphen. It is
+// part of the log origin "custos/<name>".
 func ValidNodeName(name string) bool {
-	if len(name) == 0 || len(name) > 32 || name[0] == '-' {
+	if len(name) == 0 || len(name) > MaxNodeNameLen || name[0] == '-' {
 		return false
 	}
 	for _, c := range []byte(name) {
@@ -39,6 +42,18 @@ func ValidNodeName(name string) bool {
 		}
 	}
 	return true
+}
+
+// CheckNodeName is ValidNodeName with an error that says the rule, and
+// the name cut to 64 bytes.
+func CheckNodeName(name string) error {
+	if ValidNodeName(name) {
+		return nil
+	}
+	if len(name) > 64 {
+		name = name[:64] + "…"
+	}
+	return fmt.Errorf("node name %q is not 1 to %d lower-case letters, digits and hyphens", name, MaxNodeNameLen)
 }
 
 // Marshal encodes the card, with a comment that says what it is.
@@ -74,8 +89,8 @@ func (c *Card) Validate() error {
 	if c.Version != CardVersion {
 		return fmt.Errorf("card: version %d is not known (this build reads version %d)", c.Version, CardVersion)
 	}
-	if !ValidNodeName(c.Name) {
-		return fmt.Errorf("card: name %q is not 1 to 32 lower-case letters, digits and hyphens", c.Name)
+	if err := CheckNodeName(c.Name); err != nil {
+		return fmt.Errorf("card: %w", err)
 	}
 	if _, err := c.ID(); err != nil {
 		return err

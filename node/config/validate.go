@@ -12,11 +12,13 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/custos-network/custos/node/api"
 )
 
 // Bounds of the settings that have them.
 const (
-	MaxNameLen       = 32
+	MaxNameLen       = api.MaxNodeNameLen
 	MaxBatch         = 1024 // the protocol's cap on units per share request
 	MaxLoginFailures = 1000
 	MinMessageBytes  = 1 << 10

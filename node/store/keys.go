@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"unicode/utf8"
 
+	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/threshold"
 )
 
@@ -23,8 +24,8 @@ const (
 // Badger's batch limits, so one Update of ordinary size always fits one
 // transaction.
 const (
-	// MaxUserLen is the longest user name, in bytes.
-	MaxUserLen = 128
+	// MaxUserLen is the longest user name, in bytes: the protocol's.
+	MaxUserLen = api.MaxUserLen
 	// MaxShareLen is the largest share value.
 	MaxShareLen = 64
 	// MaxLogEntryLen is the largest audit log entry.

@@ -60,11 +60,10 @@ func (n *Node) doPut(ctx context.Context, device peer.ID, req *api.PutRequest) (
 	if err := req.Validate(); err != nil {
 		return 0, err
 	}
-	var outcome error
 	var index int64
-	err = n.store.Update(ctx, func(tx *store.Tx) error {
-		outcome = nil
+	err = n.store.Decide(ctx, func(tx *store.Tx) (error, error) {
 		entry := &api.Entry{Kind: api.EntryKind_PUT, User: sess.User, ClientPeerId: []byte(device), Units: []*api.UnitRef{req.Unit}}
+		var outcome error
 		old, err := tx.Share(sess.User, unitOf(req.Unit), req.Unit.Version)
 		switch {
 		case err == nil:
@@ -78,18 +77,15 @@ func (n *Node) doPut(ctx context.Context, device peer.ID, req *api.PutRequest) (
 			}
 		case errors.Is(err, store.ErrNotFound):
 			if err := tx.PutShare(sess.User, unitOf(req.Unit), req.Unit.Version, req.Share); err != nil {
-				return err
+				return nil, err
 			}
 		default:
-			return err
+			return nil, err
 		}
 		index, err = n.record(tx, entry)
-		return err
+		return outcome, err
 	})
-	if err != nil {
-		return 0, err
-	}
-	return uint64(index), outcome
+	return uint64(index), err
 }
 
 func (n *Node) release(ctx context.Context, s network.Stream, r *api.Reader) error {
@@ -100,10 +96,16 @@ func (n *Node) release(ctx context.Context, s network.Stream, r *api.Reader) err
 		err = n.doRelease(ctx, s, &req, resp)
 	}
 	err = reply(s, resp, &resp.Error, err)
+	wipeShares(resp)
+	return err
+}
+
+// wipeShares clears the shares of resp and drops them.
+func wipeShares(resp *api.ReleaseResponse) {
 	for _, sh := range resp.Shares {
 		clear(sh.Share)
 	}
-	return err
+	resp.Shares = nil
 }
 
 // doRelease checks a release request and fills resp with the shares it
@@ -112,7 +114,14 @@ func (n *Node) release(ctx context.Context, s network.Stream, r *api.Reader) err
 // entry of a request the node took holds its units and the device's
 // signature. Past the user's budget, refusals are logged within
 // refusalLog only (see logRefusal).
-func (n *Node) doRelease(ctx context.Context, s network.Stream, req *api.ReleaseRequest, resp *api.ReleaseResponse) error {
+func (n *Node) doRelease(ctx context.Context, s network.Stream, req *api.ReleaseRequest, resp *api.ReleaseResponse) (err error) {
+	defer func() {
+		if err != nil {
+			// Refused, not logged, or logged but not provable (the client
+			// would refuse the shares anyway): no share goes out.
+			wipeShares(resp)
+		}
+	}()
 	device := s.Conn().RemotePeer()
 	sess, err := n.auth.Session(device)
 	if err != nil {
@@ -134,8 +143,6 @@ func (n *Node) doRelease(ctx context.Context, s network.Stream, req *api.Release
 	}
 	var index int64
 	err = n.store.Update(ctx, func(tx *store.Tx) error {
-		resp.Shares = resp.Shares[:0]
-		entry.Refusals = nil
 		if refusal != nil {
 			entry.Outcome = api.ToProto(refusal).Code
 		} else if err := n.collect(tx, sess.User, req.Units, entry, resp); err != nil {
@@ -148,21 +155,11 @@ func (n *Node) doRelease(ctx context.Context, s network.Stream, req *api.Release
 		return storeFault("update")
 	})
 	if err != nil {
-		for _, sh := range resp.Shares {
-			clear(sh.Share)
-		}
-		resp.Shares = nil
 		return err
 	}
 	resp.LogIndex = uint64(index)
 	n.countReleases(len(req.Units), entry.Refusals, refusal)
 	if resp.Receipt, err = n.receipt(index, req.KnownSize); err != nil {
-		// The release is logged but cannot be proven: the client would
-		// refuse the shares anyway.
-		for _, sh := range resp.Shares {
-			clear(sh.Share)
-		}
-		resp.Shares = nil
 		return err
 	}
 	return refusal
@@ -350,24 +347,19 @@ func (n *Node) doDelete(ctx context.Context, device peer.ID, req *api.DeleteRequ
 	if err := req.Validate(); err != nil {
 		return err
 	}
-	var outcome error
-	err = n.store.Update(ctx, func(tx *store.Tx) error {
-		outcome = nil
+	return n.store.Decide(ctx, func(tx *store.Tx) (error, error) {
 		entry := &api.Entry{Kind: api.EntryKind_DELETE, User: sess.User, ClientPeerId: []byte(device), Units: []*api.UnitRef{req.Unit}}
+		var outcome error
 		err := tx.DeleteShare(sess.User, unitOf(req.Unit), req.Unit.Version)
 		if errors.Is(err, store.ErrNotFound) {
 			outcome = api.Errorf(api.Code_NOT_FOUND, "no share of this unit version")
 			entry.Outcome, entry.Reason = api.Code_NOT_FOUND, "no such unit version"
 		} else if err != nil {
-			return err
+			return nil, err
 		}
 		_, err = n.record(tx, entry)
-		return err
+		return outcome, err
 	})
-	if err != nil {
-		return err
-	}
-	return outcome
 }
 
 func (n *Node) list(ctx context.Context, s network.Stream, r *api.Reader) error {

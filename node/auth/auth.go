@@ -132,23 +132,6 @@ func (s *Service) strangerReason(reason string) (string, bool) {
 	return reason, true
 }
 
-// decide runs fn in one durable update and returns the outcome fn chose.
-// fn records its refusals as entries and returns them as its outcome rather
-// than as an error, so that the entry is kept; an error from the update
-// itself wins.
-func (s *Service) decide(ctx context.Context, fn func(tx *store.Tx) (outcome error, err error)) error {
-	var outcome error
-	err := s.store.Update(ctx, func(tx *store.Tx) error {
-		var err error
-		outcome, err = fn(tx)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return outcome
-}
-
 func code(err error) api.Code {
 	var se *api.StatusError
 	if errors.As(err, &se) {
@@ -164,7 +147,7 @@ func (s *Service) Enroll(ctx context.Context, device peer.ID, req *api.EnrollReq
 	if err := req.Validate(); err != nil {
 		return err
 	}
-	return s.decide(ctx, func(tx *store.Tx) (error, error) {
+	return s.store.Decide(ctx, func(tx *store.Tx) (error, error) {
 		entry := &api.Entry{Kind: api.EntryKind_ENROLL, User: req.User, ClientPeerId: []byte(device)}
 		outcome, err := s.admit(tx, device, req)
 		if err != nil {
@@ -244,7 +227,7 @@ func (s *Service) Invite(ctx context.Context, user string, ttl time.Duration) (t
 	}
 	token = "custos-invite-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw[:]))
 	expires = s.now().Add(ttl)
-	err = s.decide(ctx, func(tx *store.Tx) (error, error) {
+	err = s.store.Decide(ctx, func(tx *store.Tx) (error, error) {
 		if _, err := tx.Account(user); err == nil {
 			return api.Errorf(api.Code_ALREADY_EXISTS, "the user %s is enrolled already", user), nil
 		} else if !errors.Is(err, store.ErrNotFound) {

@@ -118,7 +118,7 @@ func (s *Service) Login(ctx context.Context, c *Challenge, signature []byte) (*S
 	entry := &api.Entry{Kind: api.EntryKind_LOGIN, User: c.user, ClientPeerId: []byte(device)}
 	var pub []byte
 	// Count the attempt, or refuse it without counting.
-	err := s.decide(ctx, func(tx *store.Tx) (error, error) {
+	err := s.store.Decide(ctx, func(tx *store.Tx) (error, error) {
 		a, why, err := enrolledAccount(tx, device, c.user)
 		refuse := func(outcome error, reason string) (error, error) {
 			entry.Outcome, entry.Reason = code(outcome), reason
@@ -151,7 +151,7 @@ func (s *Service) Login(ctx context.Context, c *Challenge, signature []byte) (*S
 	}
 	good := verifySignature(pub, api.LoginTranscript([]byte(s.node), []byte(device), c.user, c.nonce), signature)
 	// Record the outcome: reset on success, lock after too many failures.
-	err = s.decide(ctx, func(tx *store.Tx) (error, error) {
+	err = s.store.Decide(ctx, func(tx *store.Tx) (error, error) {
 		a, err := tx.Account(c.user)
 		if err != nil {
 			return nil, err
@@ -249,7 +249,7 @@ func (s *Service) setLocked(ctx context.Context, user string, locked bool) error
 	if locked {
 		kind, verb = api.EntryKind_LOCK, "lock"
 	}
-	err := s.decide(ctx, func(tx *store.Tx) (error, error) {
+	err := s.store.Decide(ctx, func(tx *store.Tx) (error, error) {
 		a, err := tx.Account(user)
 		if errors.Is(err, store.ErrNotFound) {
 			return api.Errorf(api.Code_NOT_FOUND, "no user %s at this node", user), nil

@@ -399,6 +399,23 @@ func (s *Store) Stats() (Stats, error) {
 	return st, nil
 }
 
+// Decide runs fn in one durable update, as Update does, and returns the
+// outcome fn chose: a refusal that fn records (as a log entry, say) is its
+// outcome rather than its error, so that what fn wrote is kept. An error of
+// fn or of the update wins over the outcome.
+func (s *Store) Decide(ctx context.Context, fn func(tx *Tx) (outcome error, err error)) error {
+	var outcome error
+	err := s.Update(ctx, func(tx *Tx) error {
+		var err error
+		outcome, err = fn(tx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return outcome
+}
+
 // Update runs fn in the writer goroutine and returns once what fn wrote is
 // durable. It returns fn's error (and then nothing fn wrote is kept), an
 // error of the commit, ctx.Err() if ctx ends before fn starts, or ErrClosed.

@@ -135,17 +135,7 @@ func (c *Client) seal(label string, rec *Record) (*vault.Unit, []threshold.Share
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := threshold.MasterSecretFromBytes(c.v.MasterSecret)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer m.Wipe()
-	ck, err := threshold.DeriveClientKey(m, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer ck.Wipe()
-	k, err := threshold.DeriveDataKey(ck, s, id, version)
+	k, err := c.dataKey(s, id, version)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -165,6 +155,23 @@ func (c *Client) seal(label string, rec *Record) (*vault.Unit, []threshold.Share
 		u.Nodes = append(u.Nodes, vault.UnitNode{Name: n.name, PeerID: n.idText, Commitment: dealt.Commitments[i]})
 	}
 	return u, dealt.Shares, nil
+}
+
+// dataKey derives the data key of a unit version from the vault's master
+// secret and its server key s (docs/threshold.md), wiping what it derived
+// on the way. The caller wipes the key.
+func (c *Client) dataKey(s threshold.ServerKey, id threshold.UnitID, version uint64) (threshold.DataKey, error) {
+	m, err := threshold.MasterSecretFromBytes(c.v.MasterSecret)
+	if err != nil {
+		return threshold.DataKey{}, err
+	}
+	defer m.Wipe()
+	ck, err := threshold.DeriveClientKey(m, id)
+	if err != nil {
+		return threshold.DataKey{}, err
+	}
+	defer ck.Wipe()
+	return threshold.DeriveDataKey(ck, s, id, version)
 }
 
 // undoPut removes the shares that a failed put placed. A node that cannot
@@ -694,17 +701,7 @@ func (c *Client) open(u *vault.Unit, got *released, i int) (*Record, error) {
 		return nil, q
 	}
 	defer s.Wipe()
-	m, err := threshold.MasterSecretFromBytes(c.v.MasterSecret)
-	if err != nil {
-		return nil, err
-	}
-	defer m.Wipe()
-	ck, err := threshold.DeriveClientKey(m, u.ID)
-	if err != nil {
-		return nil, err
-	}
-	defer ck.Wipe()
-	k, err := threshold.DeriveDataKey(ck, s, u.ID, u.Version)
+	k, err := c.dataKey(s, u.ID, u.Version)
 	if err != nil {
 		return nil, err
 	}

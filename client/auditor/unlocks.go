@@ -2,6 +2,7 @@ package auditor
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -146,106 +147,128 @@ type attempt struct {
 // key holder who signs a time already used lands in that unlock, where the
 // vault's journal still tells its releases from the vault's own.
 func ReportUnit(q UnitQuery, logs map[string][]client.LoggedEntry) *UnitReport {
-	rep := &UnitReport{}
-	var nodes []string
-	order, peers := map[string]int{}, map[string]peer.ID{}
+	b := newUnitReport(q)
+	for _, node := range b.nodes {
+		entries, read := logs[node]
+		b.readNode(node, entries, read)
+	}
+	b.groupUnlocks()
+	b.finishUnlocks(logs)
+	return b.rep
+}
+
+// sent is a request the vault recorded sending: to a node, with a nonce.
+type sent struct{ node, nonce string }
+
+// unitReport is ReportUnit at work: what it knows of the network and the
+// vault, and the attempts it has read so far.
+type unitReport struct {
+	q        UnitQuery
+	rep      *UnitReport
+	nodes    []string // the network's, in order
+	order    map[string]int
+	peers    map[string]peer.ID
+	asked    map[sent]bool
+	receipts map[string]map[uint64]*vault.Receipt // by node, then index
+	all      []attempt
+}
+
+func newUnitReport(q UnitQuery) *unitReport {
+	b := &unitReport{q: q, rep: &UnitReport{}, order: map[string]int{}, peers: map[string]peer.ID{},
+		asked: map[sent]bool{}, receipts: map[string]map[uint64]*vault.Receipt{}}
 	if q.Network != nil {
 		for i, card := range q.Network.Nodes {
-			nodes = append(nodes, card.Name)
-			order[card.Name] = i
-			peers[card.Name], _ = peer.Decode(card.PeerID)
+			b.nodes = append(b.nodes, card.Name)
+			b.order[card.Name] = i
+			b.peers[card.Name], _ = peer.Decode(card.PeerID)
 		}
 	}
-	vaulted := q.Device != ""
-	asked := map[string]bool{} // node name + "/" + nonce
 	for _, r := range q.Requests {
-		asked[r.Node+"/"+string(r.Nonce)] = true
+		b.asked[sent{r.Node, string(r.Nonce)}] = true
 	}
-	receipts := map[string]map[uint64]*vault.Receipt{}
 	for i := range q.Receipts {
 		r := &q.Receipts[i]
-		if receipts[r.Node] == nil {
-			receipts[r.Node] = map[uint64]*vault.Receipt{}
+		if b.receipts[r.Node] == nil {
+			b.receipts[r.Node] = map[uint64]*vault.Receipt{}
 		}
-		receipts[r.Node][r.Index] = r
+		b.receipts[r.Node][r.Index] = r
 	}
+	return b
+}
 
-	var all []attempt
-	for _, node := range nodes {
-		entries, read := logs[node]
-		if !read {
-			rep.Unread = append(rep.Unread, node)
-			// The vault's receipts of the node are entries it proved it
-			// logged: they keep its releases in their unlocks.
-			for _, r := range receipts[node] {
-				if e, err := api.ParseEntry(r.Entry); err == nil {
-					entries = append(entries, client.LoggedEntry{Node: node, Index: r.Index, Entry: e, Raw: r.Entry})
-				}
-			}
-			slices.SortFunc(entries, func(a, b client.LoggedEntry) int { return compareIndex(a.Index, b.Index) })
-		}
-		held := map[uint64]bool{}       // indexes whose entry is as the receipt has it
-		released := map[string]uint64{} // the first release of each nonce
-		var findings []string
-		for _, le := range entries {
-			if r := receipts[node][le.Index]; r != nil && bytes.Equal(r.Entry, le.Raw) {
-				held[le.Index] = true
-			}
-			a, ok := unitAttempt(le, q.Unit)
-			if !ok {
-				continue
-			}
-			signed := le.Entry.VerifyDevice([]byte(peers[node])) == nil
-			if le.Entry.Outcome == api.Code_OK && !signed {
-				findings = append(findings, fmt.Sprintf("node %s: its entry %d is a release of the unit that the device it names did not sign: the node wrote or changed it", node, le.Index))
-				continue
-			}
-			// A refusal the device did not sign is a bad request the node
-			// rightly refused; one it signed may hide a release.
-			if signed {
-				if f := falseRefusal(node, le, receipts[node][le.Index], held[le.Index]); f != "" {
-					findings = append(findings, f)
-				}
-			}
-			if a.Released {
-				if first, twice := released[string(a.nonce)]; twice {
-					findings = append(findings, fmt.Sprintf("node %s: its entries %d and %d release for one request: it released again to a replayed request, or logged one release twice", node, first, le.Index))
-				} else {
-					released[string(a.nonce)] = le.Index
-				}
-			}
-			a.order, a.Receipt, a.FromReceipt = order[node], held[le.Index], !read
-			a.Asked = asked[node+"/"+string(a.nonce)]
-			all = append(all, a)
-		}
-		if read {
-			for _, r := range receipts[node] {
-				if !held[r.Index] && names(r, q.Unit) {
-					findings = append(findings, fmt.Sprintf("node %s: the vault holds a receipt of its log entry %d, which its log as read does not hold (the log was rolled back or rewritten)", node, r.Index))
-				}
+// readNode takes the attempts of one node from its entries (read says its
+// log was read; otherwise its entries are those the vault's receipts
+// prove) and flags what the node itself did.
+func (b *unitReport) readNode(node string, entries []client.LoggedEntry, read bool) {
+	receipts := b.receipts[node]
+	if !read {
+		b.rep.Unread = append(b.rep.Unread, node)
+		// The vault's receipts of the node are entries it proved it
+		// logged: they keep its releases in their unlocks.
+		for _, r := range receipts {
+			if e, err := api.ParseEntry(r.Entry); err == nil {
+				entries = append(entries, client.LoggedEntry{Node: node, Index: r.Index, Entry: e, Raw: r.Entry})
 			}
 		}
-		// A node that rewrote its log wholesale would give a finding per
-		// entry: the first few say what it did.
-		slices.Sort(findings)
-		if len(findings) > maxFindings {
-			findings = append(findings[:maxFindings], fmt.Sprintf("node %s: and %d more findings", node, len(findings)-maxFindings))
-		}
-		rep.Flags = append(rep.Flags, findings...)
+		slices.SortFunc(entries, func(a, b client.LoggedEntry) int { return cmp.Compare(a.Index, b.Index) })
 	}
-	slices.SortStableFunc(all, func(a, b attempt) int {
-		if c := a.asked.Compare(b.asked); c != 0 {
-			return c
+	held := map[uint64]bool{}       // indexes whose entry is as the receipt has it
+	released := map[string]uint64{} // the first release of each nonce
+	var findings []string
+	for _, le := range entries {
+		if r := receipts[le.Index]; r != nil && bytes.Equal(r.Entry, le.Raw) {
+			held[le.Index] = true
 		}
-		if c := strings.Compare(string(a.client), string(b.client)); c != 0 {
-			return c
+		a, ok := unitAttempt(le, b.q.Unit)
+		if !ok {
+			continue
 		}
-		if a.order != b.order {
-			return a.order - b.order
+		signed := le.Entry.VerifyDevice([]byte(b.peers[node])) == nil
+		if le.Entry.Outcome == api.Code_OK && !signed {
+			findings = append(findings, fmt.Sprintf("node %s: its entry %d is a release of the unit that the device it names did not sign: the node wrote or changed it", node, le.Index))
+			continue
 		}
-		return compareIndex(a.Index, b.Index)
+		// A refusal the device did not sign is a bad request the node
+		// rightly refused; one it signed may hide a release.
+		if signed {
+			if f := falseRefusal(node, le, receipts[le.Index], held[le.Index]); f != "" {
+				findings = append(findings, f)
+			}
+		}
+		if a.Released {
+			if first, twice := released[string(a.nonce)]; twice {
+				findings = append(findings, fmt.Sprintf("node %s: its entries %d and %d release for one request: it released again to a replayed request, or logged one release twice", node, first, le.Index))
+			} else {
+				released[string(a.nonce)] = le.Index
+			}
+		}
+		a.order, a.Receipt, a.FromReceipt = b.order[node], held[le.Index], !read
+		a.Asked = b.asked[sent{node, string(a.nonce)}]
+		b.all = append(b.all, a)
+	}
+	if read {
+		for _, r := range receipts {
+			if !held[r.Index] && names(r, b.q.Unit) {
+				findings = append(findings, fmt.Sprintf("node %s: the vault holds a receipt of its log entry %d, which its log as read does not hold (the log was rolled back or rewritten)", node, r.Index))
+			}
+		}
+	}
+	// A node that rewrote its log wholesale would give a finding per
+	// entry: the first few say what it did.
+	slices.Sort(findings)
+	if len(findings) > maxFindings {
+		findings = append(findings[:maxFindings], fmt.Sprintf("node %s: and %d more findings", node, len(findings)-maxFindings))
+	}
+	b.rep.Flags = append(b.rep.Flags, findings...)
+}
+
+// groupUnlocks groups the attempts into unlocks: one device's requests for
+// one version, signed with one time; each in the network's node order.
+func (b *unitReport) groupUnlocks() {
+	slices.SortStableFunc(b.all, func(x, y attempt) int {
+		return cmp.Or(x.asked.Compare(y.asked), strings.Compare(string(x.client), string(y.client)),
+			cmp.Compare(x.order, y.order), cmp.Compare(x.Index, y.Index))
 	})
-
 	type key struct {
 		asked   int64
 		client  peer.ID
@@ -253,27 +276,31 @@ func ReportUnit(q UnitQuery, logs map[string][]client.LoggedEntry) *UnitReport {
 		version uint64
 	}
 	unlocks := map[key]int{} // index into rep.Unlocks
-	for _, a := range all {
+	for _, a := range b.all {
 		k := key{a.asked.UnixMilli(), a.client, a.user, a.version}
 		i, ok := unlocks[k]
 		if !ok {
-			rep.Unlocks = append(rep.Unlocks, Unlock{Time: a.asked, Client: a.client, User: a.user, Version: a.version})
-			i = len(rep.Unlocks) - 1
+			b.rep.Unlocks = append(b.rep.Unlocks, Unlock{Time: a.asked, Client: a.client, User: a.user, Version: a.version})
+			i = len(b.rep.Unlocks) - 1
 			unlocks[k] = i
 		}
-		rep.Unlocks[i].Attempts = append(rep.Unlocks[i].Attempts, a.Attempt)
+		b.rep.Unlocks[i].Attempts = append(b.rep.Unlocks[i].Attempts, a.Attempt)
 	}
-	for i := range rep.Unlocks {
-		u := &rep.Unlocks[i]
-		for _, n := range nodes {
+}
+
+// finishUnlocks names each unlock's silent nodes and flags it.
+func (b *unitReport) finishUnlocks(logs map[string][]client.LoggedEntry) {
+	vaulted := b.q.Device != ""
+	for i := range b.rep.Unlocks {
+		u := &b.rep.Unlocks[i]
+		for _, n := range b.nodes {
 			if _, read := logs[n]; read && !slices.ContainsFunc(u.Attempts, func(a Attempt) bool { return a.Node == n }) {
 				u.Silent = append(u.Silent, n)
 			}
 		}
-		u.Unchecked = vaulted && !q.DroppedUntil.IsZero() && !u.Time.After(q.DroppedUntil)
-		u.Flags = unlockFlags(u, q, len(rep.Unread))
+		u.Unchecked = vaulted && !b.q.DroppedUntil.IsZero() && !u.Time.After(b.q.DroppedUntil)
+		u.Flags = unlockFlags(u, b.q, len(b.rep.Unread))
 	}
-	return rep
 }
 
 // falseRefusal is the finding of an entry le that its device signed, if
@@ -349,12 +376,3 @@ func names(r *vault.Receipt, unit threshold.UnitID) bool {
 	return slices.ContainsFunc(r.Units, func(u vault.UnitRef) bool { return u.ID == unit })
 }
 
-func compareIndex(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}

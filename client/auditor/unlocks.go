@@ -375,4 +375,3 @@ func unitAttempt(le client.LoggedEntry, unit threshold.UnitID) (attempt, bool) {
 func names(r *vault.Receipt, unit threshold.UnitID) bool {
 	return slices.ContainsFunc(r.Units, func(u vault.UnitRef) bool { return u.ID == unit })
 }
-

@@ -50,8 +50,10 @@ type Client struct {
 	host  host.Host
 	nodes []*custodian
 
-	mu       sync.Mutex // guards the vault's contents and unlocked
+	mu       sync.Mutex // guards the vault's contents, unlocked and closed
 	unlocked bool
+	closed   bool           // Close began
+	ops      sync.WaitGroup // operations admitted by begin
 	pw       threshold.PasswordKey
 	unsaved  int       // unlocks whose receipts are not saved yet
 	saved    time.Time // when receipts were last saved
@@ -148,7 +150,7 @@ func (c *Client) start() error {
 		if err != nil {
 			return err
 		}
-		c.nodes = append(c.nodes, &custodian{index: i, name: c.net.Nodes[i].Name, info: info, idText: info.ID.String()})
+		c.nodes = append(c.nodes, &custodian{index: i, name: c.net.Nodes[i].Name, info: info, idText: info.ID.String(), relogins: make(chan struct{}, 1)})
 	}
 	return nil
 }
@@ -190,6 +192,14 @@ func (c *Client) Requests() (rs []vault.Request, droppedUntil time.Time, err err
 // Close saves the receipts not saved yet (see GetMany), locks the client,
 // stops its host and releases the vault.
 func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.mu.Unlock()
+	c.ops.Wait() // no operation starts now (begin)
 	c.bgCancel()
 	c.bgWait.Wait()
 	var errs []error
@@ -202,7 +212,9 @@ func (c *Client) Close() error {
 	if c.host != nil {
 		errs = append(errs, c.host.Close())
 	}
+	c.mu.Lock()
 	c.v.Wipe()
+	c.mu.Unlock()
 	errs = append(errs, c.vh.Close())
 	return errors.Join(errs...)
 }
@@ -265,9 +277,14 @@ func (c *Client) deriveKeys(password []byte) error {
 // up to Options.MaxLoginWait is waited out once (see there). Deletions
 // left pending by earlier runs are retried.
 func (c *Client) Unlock(ctx context.Context, password []byte) error {
+	done, err := c.begin(false)
+	if err != nil {
+		return err
+	}
+	defer done()
 	start := time.Now()
 	c.mu.Lock()
-	err := c.deriveKeys(password)
+	err = c.deriveKeys(password)
 	c.mu.Unlock()
 	if err != nil {
 		return err
@@ -455,6 +472,7 @@ func (c *Client) login(ctx context.Context, n *custodian) error {
 	}
 	n.mu.Lock()
 	n.loggedIn, n.lastUsed = true, time.Now()
+	n.logins++
 	n.idle = time.Duration(res.IdleTimeoutMs) * time.Millisecond
 	n.expires = time.UnixMilli(int64(res.ExpiresUnixMs))
 	n.mu.Unlock()
@@ -487,7 +505,21 @@ func (c *Client) session(ctx context.Context, n *custodian) error {
 // n, and the login it started still opens a session for the next request
 // (a node that restarted would otherwise be left behind by every warm
 // unlock). It ends with the client (Close) or after the request timeout.
+//
+// Requests that find the session gone at once share one login: each
+// attempt counts at the node and sets its backoff, which would refuse the
+// others' logins.
 func (c *Client) relogin(ctx context.Context, n *custodian) error {
+	before := n.loginCount()
+	select {
+	case n.relogins <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-n.relogins }()
+	if n.loginCount() != before {
+		return nil // another request logged in while this one waited
+	}
 	lctx, cancel := context.WithTimeout(c.bg, c.opts.Timeout)
 	defer cancel()
 	err := c.login(lctx, n)

@@ -35,12 +35,23 @@ type custodian struct {
 	info   peer.AddrInfo
 	idText string // info.ID in text, as the vault names nodes (base58 is slow to redo per unit)
 
+	// relogins holds one login again at a time (see Client.relogin).
+	relogins chan struct{}
+
 	mu       sync.Mutex
 	auth     threshold.NodeAuthKey // login key, from Unlock until Lock
 	loggedIn bool
+	logins   uint64        // successful logins so far
 	idle     time.Duration // the node's session idle timeout
 	expires  time.Time     // the session's absolute expiry
 	lastUsed time.Time
+}
+
+// loginCount is how many logins at n succeeded so far.
+func (n *custodian) loginCount() uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.logins
 }
 
 // NewHost makes a libp2p host that dials custos nodes as a device does,

@@ -63,8 +63,13 @@ func (c *Client) Enroll(ctx context.Context, password []byte, tokens map[string]
 	if err := c.CheckTokens(tokens); err != nil {
 		return nil, err
 	}
+	done, err := c.begin(false)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	c.mu.Lock()
-	err := c.deriveKeys(password)
+	err = c.deriveKeys(password)
 	c.mu.Unlock()
 	if err != nil {
 		return nil, err

@@ -38,6 +38,8 @@ var (
 	ErrNotFound = errors.New("no such record")
 	// ErrExists: a record with that label exists already.
 	ErrExists = errors.New("a record with that label exists already")
+	// ErrClosed: the client was closed.
+	ErrClosed = errors.New("the client is closed")
 	// ErrVaultLocked: the client is not unlocked; call Unlock first.
 	ErrVaultLocked = errors.New("not unlocked; log in first")
 	// ErrImpostor: a node presented another key than the network file pins.

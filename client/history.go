@@ -45,9 +45,11 @@ type HistoryEntry struct {
 // a node that cannot be asked. With label, only that record's entries are returned (its
 // current unit ID, every version). Entries are newest first.
 func (c *Client) History(ctx context.Context, label string) ([]HistoryEntry, []*NodeError, error) {
-	if err := c.needUnlocked(); err != nil {
+	done, err := c.begin(true)
+	if err != nil {
 		return nil, nil, err
 	}
+	defer done()
 	labels := map[string]string{} // unit ID bytes → label
 	c.mu.Lock()
 	for _, u := range c.v.Units {
@@ -101,9 +103,11 @@ type LoggedEntry struct {
 // kept (saved with the receipts). Entries are in network-file order of their nodes, then in log
 // order.
 func (c *Client) Log(ctx context.Context) ([]LoggedEntry, []*NodeError, error) {
-	if err := c.needUnlocked(); err != nil {
+	done, err := c.begin(true)
+	if err != nil {
 		return nil, nil, err
 	}
+	defer done()
 	per := make([][]LoggedEntry, len(c.nodes))
 	errs := c.fanOut(ctx, c.nodes, func(ctx context.Context, n *custodian) error {
 		var err error

@@ -18,11 +18,12 @@ import (
 	"github.com/custos-network/custos/node/nodetest"
 )
 
-// secondBackoff gives nodes their default login backoff: a second after
-// the first failure, doubling.
-func secondBackoff(int) ([]string, []nodetest.Option) {
+// typoBackoff gives nodes a login backoff of 3 s after the first failure:
+// longer than a loaded machine takes for the next Unlock (so the wait is
+// always met), shorter than the default MaxLoginWait of 5 s.
+func typoBackoff(int) ([]string, []nodetest.Option) {
 	return nil, []nodetest.Option{func(c *config.Config) {
-		c.Auth.BackoffBase, c.Auth.BackoffMax = time.Second, 8*time.Second
+		c.Auth.BackoffBase, c.Auth.BackoffMax = 3*time.Second, 24*time.Second
 	}}
 }
 
@@ -30,7 +31,7 @@ func secondBackoff(int) ([]string, []nodetest.Option) {
 // out the nodes' backoff itself, within Options.MaxLoginWait, and says so.
 // A longer backoff is not waited for: the unlock fails as asked to wait.
 func TestTypoDoesNotRefuseTheRightPasswordThatFollows(t *testing.T) {
-	tn := startNet(t, 3, 2, secondBackoff)
+	tn := startNet(t, 3, 2, typoBackoff)
 	ctx := context.Background()
 
 	t.Run("a backoff within MaxLoginWait is waited out", func(t *testing.T) {
@@ -123,5 +124,79 @@ func TestQuorumErrorLeadsWithTheRefusal(t *testing.T) {
 				t.Errorf("%d detail lines, want one per failed node (%d): %q", got, want, detail)
 			}
 		})
+	}
+}
+
+// Requests that all find a node's session gone (the node restarted) share
+// one login there: each login counts at the node and sets its backoff, so
+// separate logins would refuse one another.
+func TestConcurrentRequestsShareOneLoginAgain(t *testing.T) {
+	ctx := context.Background()
+	addrs := []string{freeTCP(t), freeTCP(t)}
+	tn := startNet(t, 2, 2, func(i int) ([]string, []nodetest.Option) {
+		return nil, []nodetest.Option{nodetest.Listen(addrs[i])}
+	})
+	c, _ := tn.unlocked(t, "alice", client.Options{})
+	if err := c.Put(ctx, "acme-portal", acme, client.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// n1 restarts: its sessions are gone, and every get needs it.
+	tn.nodes[0].Stop(t)
+	tn.nodes[0].Start(t)
+	const gets = 8
+	errs := make(chan error, gets)
+	for range gets {
+		go func() {
+			rec, err := c.Get(ctx, "acme-portal")
+			if err == nil {
+				rec.Wipe()
+			}
+			errs <- err
+		}()
+	}
+	for range gets {
+		if err := <-errs; err != nil {
+			// A get may find the old connection closed and fail once;
+			// none may be refused by the node's login backoff.
+			if errors.Is(err, client.ErrRateLimited) {
+				t.Errorf("a get was refused by the login backoff: %v", err)
+			} else {
+				t.Logf("get: %v", err)
+			}
+		}
+	}
+}
+
+// Close waits for the operations in flight and admits none after it: a get
+// racing a Close either opens its record or is refused with ErrClosed, and
+// never reads the vault after Close wiped it (the race detector watches).
+func TestCloseWaitsForOperationsInFlight(t *testing.T) {
+	ctx := context.Background()
+	tn := startNet(t, 3, 2, nil)
+	c, _ := tn.unlocked(t, "alice", client.Options{})
+	if err := c.Put(ctx, "acme-portal", acme, client.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const gets = 4
+	errs := make(chan error, gets)
+	for range gets {
+		go func() {
+			rec, err := c.Get(ctx, "acme-portal")
+			if err == nil {
+				rec.Wipe()
+			}
+			errs <- err
+		}()
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range gets {
+		if err := <-errs; err != nil && !errors.Is(err, client.ErrClosed) {
+			t.Errorf("a get racing Close: %v; want success or ErrClosed", err)
+		}
+	}
+	if _, err := c.Get(ctx, "acme-portal"); !errors.Is(err, client.ErrClosed) {
+		t.Errorf("a get after Close: %v; want ErrClosed", err)
 	}
 }

@@ -22,6 +22,14 @@ type NodeStatus struct {
 // session, how long does a request take.
 func (c *Client) Status(ctx context.Context) []NodeStatus {
 	out := make([]NodeStatus, len(c.nodes))
+	done, err := c.begin(false)
+	if err != nil {
+		for i, n := range c.nodes {
+			out[i] = NodeStatus{Name: n.name, PeerID: n.idText, Err: err}
+		}
+		return out
+	}
+	defer done()
 	c.fanOut(ctx, c.nodes, func(ctx context.Context, n *custodian) error {
 		st := NodeStatus{Name: n.name, PeerID: n.info.ID.String()}
 		start := time.Now()

@@ -38,13 +38,21 @@ type Unit struct {
 	Created   time.Time
 }
 
-func (c *Client) needUnlocked() error {
+// begin admits an operation that uses the nodes or the vault's secrets,
+// once the client is unlocked when unlocked is set: Close waits for the
+// operations it admitted, and admits none after it began. The caller
+// calls done when the operation ends.
+func (c *Client) begin(unlocked bool) (done func(), err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.unlocked {
-		return ErrVaultLocked
+	switch {
+	case c.closed:
+		return nil, ErrClosed
+	case unlocked && !c.unlocked:
+		return nil, ErrVaultLocked
 	}
-	return nil
+	c.ops.Add(1)
+	return c.ops.Done, nil
 }
 
 // Put seals rec under a new unit and places one share of its server key at
@@ -52,9 +60,11 @@ func (c *Client) needUnlocked() error {
 // otherwise it removes the shares it placed, leaves the vault as it was and
 // returns a *QuorumError naming each node that failed.
 func (c *Client) Put(ctx context.Context, label string, rec *Record, o PutOptions) error {
-	if err := c.needUnlocked(); err != nil {
+	done, err := c.begin(true)
+	if err != nil {
 		return err
 	}
+	defer done()
 	if !vault.ValidLabel(label) {
 		return fmt.Errorf("%q is not a valid label: 1 to %d printable characters, no space at either end", label, vault.MaxLabelLen)
 	}
@@ -241,9 +251,11 @@ func (c *Client) Get(ctx context.Context, label string) (*Record, error) {
 // that failed, and saved with it every 64 unlocks, at the first unlock a
 // minute after the last save, and on Close.
 func (c *Client) GetMany(ctx context.Context, labels []string) ([]*Record, error) {
-	if err := c.needUnlocked(); err != nil {
+	done, err := c.begin(true)
+	if err != nil {
 		return nil, err
 	}
+	defer done()
 	units, err := c.units(labels)
 	if err != nil {
 		return nil, err
@@ -718,9 +730,11 @@ func (c *Client) open(u *vault.Unit, got *released, i int) (*Record, error) {
 // entry in the vault. Nodes that could not be reached are kept in the vault
 // and asked again on the next Unlock.
 func (c *Client) Delete(ctx context.Context, label string) error {
-	if err := c.needUnlocked(); err != nil {
+	done, err := c.begin(true)
+	if err != nil {
 		return err
 	}
+	defer done()
 	units, err := c.units([]string{label})
 	if err != nil {
 		return err

@@ -84,7 +84,7 @@ type receiptV1 struct {
 	Entry      []byte    `json:"entry"`
 }
 
-// encode writes the vault as a version 1 file, units in label order and
+// encode writes the vault as a version 2 file, units in label order and
 // times in UTC. It does not check the vault. The caller clears the result,
 // which holds the secrets.
 func encode(v *Vault) ([]byte, error) {

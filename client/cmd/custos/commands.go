@@ -485,6 +485,9 @@ func statusCmd(g *globals) *cobra.Command {
 			defer c.Close()
 			out := cmd.OutOrStdout()
 			st := c.Status(cmd.Context())
+			if cmd.Context().Err() != nil {
+				return errInterrupted // what it would show was cut short
+			}
 			if asJSON {
 				enc := json.NewEncoder(out)
 				for _, s := range st {

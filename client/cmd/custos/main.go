@@ -47,14 +47,17 @@ func run(args []string) (code int) {
 	root := rootCmd()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if err == nil {
+		// Done, even if a signal came at the end: a put that stored its
+		// record must not exit as if it had not (a script would retry).
+		// A command that a signal cut short says so with an error.
+		return 0
+	}
 	// Whatever failed once the signal came (a prompt, a request) failed
-	// because of it, and what went on regardless was cut short.
+	// because of it.
 	if ctx.Err() != nil || errors.Is(err, errInterrupted) {
 		fmt.Fprintln(os.Stderr, "custos: interrupted")
 		return exitInterrupted
-	}
-	if err == nil {
-		return 0
 	}
 	fmt.Fprintf(os.Stderr, "custos: error: %v\n", err)
 	code, hint := classify(err)

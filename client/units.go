@@ -553,6 +553,11 @@ func (col *collector) add(n *custodian, a *answer) (late *released) {
 		return nil
 	}
 	col.r.shares[n.index], col.r.unitErr[n.index], col.r.nodeErr[n.index] = a.shares, a.unitErrs, a.err
+	if a.err != nil {
+		// open uses no share of a node whose request failed (a later
+		// batch's, say): its earlier shares count for nothing.
+		return nil
+	}
 	for i, u := range col.units {
 		if a.shares[i] != nil && verifies(&u, n, a.shares[i]) {
 			if col.good[i]++; col.good[i] == u.Threshold {

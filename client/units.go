@@ -617,28 +617,26 @@ func (c *Client) releaseBatch(ctx context.Context, n *custodian, asked int64, no
 			return err
 		}
 		if err := api.FromProto(resp.Error); err != nil {
+			wipeReleased(&resp)
 			return err
 		}
 		if len(resp.Shares) != len(units) {
-			for _, s := range resp.Shares {
-				clear(s.Share)
-			}
+			wipeReleased(&resp)
 			return fmt.Errorf("the node answered %d units for %d asked", len(resp.Shares), len(units))
 		}
 		var err error
 		if receipt, err = c.checkReceipt(n, req, units, &resp, kept); err != nil {
-			for _, s := range resp.Shares {
-				clear(s.Share)
-			}
+			wipeReleased(&resp)
 			return err
 		}
 		for i, s := range resp.Shares {
 			if s.GetUnit().GetVersion() != units[i].Version || string(s.GetUnit().GetUnitId()) != string(units[i].ID[:]) {
 				unitErrs[i] = errors.New("the node answered for another unit")
-				continue
+			} else {
+				unitErrs[i] = api.FromProto(s.Error)
 			}
-			if err := api.FromProto(s.Error); err != nil {
-				unitErrs[i] = err
+			if unitErrs[i] != nil {
+				clear(s.Share)
 				continue
 			}
 			shares[i] = s.Share
@@ -646,6 +644,14 @@ func (c *Client) releaseBatch(ctx context.Context, n *custodian, asked int64, no
 		return nil
 	})
 	return receipt, err
+}
+
+// wipeReleased clears every share of a release answer none of which is
+// used.
+func wipeReleased(resp *api.ReleaseResponse) {
+	for _, s := range resp.Shares {
+		clear(s.Share)
+	}
 }
 
 // nodeKey is the Ed25519 key a node's peer ID embeds: the key that signs

@@ -138,20 +138,13 @@ func (c *Client) call(ctx context.Context, n *custodian, p protocol.ID, req, res
 		deadline = d
 	}
 	_ = s.SetDeadline(deadline)
-	// The deadline does not see ctx end (release stops waiting for slow
-	// nodes by cancelling it): reset the stream then, so nothing lingers.
-	defer context.AfterFunc(ctx, func() { s.Reset() })()
-	if err := api.Write(s, req); err != nil {
-		s.Reset()
+	// Exchange resets the stream when ctx ends (release stops waiting for
+	// slow nodes by cancelling it), so nothing lingers.
+	if err := api.Exchange(ctx, s, req, resp); err != nil {
 		c.forget(ctx, n)
 		return err
 	}
-	if err := api.NewReader(s, api.MaxMessageSize).Read(resp); err != nil {
-		s.Reset()
-		c.forget(ctx, n)
-		return fmt.Errorf("read answer: %w", err)
-	}
-	return s.Close()
+	return nil
 }
 
 // forget closes the connections to n after a request on them failed, so

@@ -141,7 +141,7 @@ func (n *Node) doEntries(device peer.ID, req *api.EntriesRequest, resp *api.Entr
 				break
 			}
 			resp.Entries = append(resp.Entries, b)
-			resp.Proofs = append(resp.Proofs, &api.InclusionProof{Index: uint64(index), Hashes: hashBytes(proof)})
+			resp.Proofs = append(resp.Proofs, &api.InclusionProof{Index: uint64(index), Hashes: api.ProofBytes(proof)})
 		}
 		return nil
 	})
@@ -170,7 +170,7 @@ func (n *Node) proof(ctx context.Context, s network.Stream, r *api.Reader) error
 				// Validate refuses any other query.
 				return fmt.Errorf("internal error: proof query %T", req.Query)
 			}
-			resp.Hashes = hashBytes(proof)
+			resp.Hashes = api.ProofBytes(proof)
 			return err
 		})
 	}
@@ -178,12 +178,4 @@ func (n *Node) proof(ctx context.Context, s network.Stream, r *api.Reader) error
 		resp.Hashes = nil
 	}
 	return reply(s, resp, &resp.Error, err)
-}
-
-func hashBytes(hs []tlog.Hash) [][]byte {
-	out := make([][]byte, len(hs))
-	for i := range hs {
-		out[i] = hs[i][:]
-	}
-	return out
 }

@@ -262,13 +262,13 @@ func (n *Node) receipt(index int64, knownSize uint64) (*api.Receipt, error) {
 		if err != nil {
 			return err
 		}
-		r.Proof = hashBytes(proof)
+		r.Proof = api.ProofBytes(proof)
 		if knownSize > 0 && knownSize < uint64(size) {
 			consistency, err := n.audit.ConsistencyProof(tx, int64(knownSize), size)
 			if err != nil {
 				return err
 			}
-			r.Consistency = hashBytes(consistency)
+			r.Consistency = api.ProofBytes(consistency)
 		}
 		r.Entry, err = tx.LogEntry(index)
 		return err

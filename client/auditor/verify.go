@@ -18,7 +18,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/core/sec"
-	"golang.org/x/mod/sumdb/tlog"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/custos-network/custos/client"
@@ -273,7 +272,7 @@ func (a *nodeAudit) extends(ctx context.Context, old, cur api.Checkpoint) error 
 	if err := api.FromProto(pr.Error); err != nil {
 		return fmt.Errorf("it refused a consistency proof from size %d to %d: %w", old.Size, cur.Size, err)
 	}
-	proof, err := hashes(pr.Hashes)
+	proof, err := api.ProofHashes(pr.Hashes)
 	if err == nil {
 		err = audit.VerifyConsistency(proof, old.Size, old.Root, cur.Size, cur.Root)
 	}
@@ -395,25 +394,5 @@ func (a *nodeAudit) call(ctx context.Context, p protocol.ID, req, resp proto.Mes
 		return fmt.Errorf("open %s: %w", p, err)
 	}
 	_ = s.SetDeadline(time.Now().Add(callTimeout))
-	defer context.AfterFunc(ctx, func() { s.Reset() })()
-	if err := api.Write(s, req); err != nil {
-		s.Reset()
-		return err
-	}
-	if err := api.NewReader(s, api.MaxMessageSize).Read(resp); err != nil {
-		s.Reset()
-		return fmt.Errorf("read answer: %w", err)
-	}
-	return s.Close()
-}
-
-func hashes(bs [][]byte) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(bs))
-	for i, b := range bs {
-		if len(b) != tlog.HashSize {
-			return nil, fmt.Errorf("a proof hash is %d bytes", len(b))
-		}
-		copy(out[i][:], b)
-	}
-	return out, nil
+	return api.Exchange(ctx, s, req, resp)
 }

@@ -18,9 +18,9 @@ import (
 // have them; entries go to the auditors of the node's config (all of them)
 // and to logged-in users (their own, with inclusion proofs).
 //
-// Reading the log is not itself logged: DESIGN lists no entry for it, and
-// since checkpoints and proofs are public, an entry per read would let any
-// peer grow the log at will.
+// Reading the log is not itself logged (docs/auditing.md lists the entry
+// kinds): since checkpoints and proofs are public, an entry per read would
+// let any peer grow the log at will.
 
 // proofHashSize is what one hash adds to an answer on the wire: 32 bytes,
 // a tag and a length.

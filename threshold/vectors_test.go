@@ -18,7 +18,7 @@ import (
 )
 
 // The known-answer vectors in testdata/vectors.json are made by the spec
-// functions below, which write DESIGN.md's formulas out by hand with the
+// functions below, which write docs/threshold.md's formulas out by hand with the
 // primitives alone and share no code with the package. TestVectors checks the
 // file against them, then the package against the file, so the file, the
 // design and the package cannot drift apart. docs/threshold.md documents the

@@ -19,8 +19,7 @@ import (
 	"github.com/custos-network/custos/client/vault"
 )
 
-// Exit codes, as DESIGN.md sets them; custos --help and docs/client.md
-// list them.
+// Exit codes; custos --help and docs/client.md list them.
 const (
 	exitError       = 1
 	exitUsage       = 2

@@ -27,7 +27,7 @@ import (
 )
 
 // These tests run real custosd processes on 127.0.0.1 and hold the node to
-// the rules of DESIGN.md that only a process can show: what survives a
+// the rules of docs/operating.md that only a process can show: what survives a
 // restart, a SIGTERM and a kill -9.
 
 func TestProcessLockoutAfterTenFailedLoginsSurvivesRestart(t *testing.T) {

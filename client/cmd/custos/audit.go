@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -241,31 +240,29 @@ func userCheckpoints(rep *auditor.Report) int {
 }
 
 func printVerifyJSON(out io.Writer, rep *auditor.Report, vaultPath string) {
-	enc := json.NewEncoder(out)
 	for _, r := range rep.Nodes {
-		problems := []map[string]any{}
+		v := verifyJSON{Node: r.Node, PeerID: r.PeerID, OK: r.OK(), Size: r.Size, First: r.First, Full: r.Full,
+			Problems: []problemJSON{}, VaultCheckpoints: r.UserCheckpoints, Restores: []restoredJSON{}}
 		for _, p := range r.Problems {
-			problems = append(problems, map[string]any{"kind": p.Kind.String(), "index": p.Index, "message": p.Message})
+			v.Problems = append(v.Problems, problemJSON{Kind: p.Kind.String(), Index: p.Index, Message: p.Message})
 		}
-		restores := []map[string]any{}
 		for _, a := range r.Restores {
-			restores = append(restores, restoreJSON(&a))
+			v.Restores = append(v.Restores, restoreJSON(&a))
 		}
-		obj := map[string]any{"node": r.Node, "peer_id": r.PeerID, "ok": r.OK(), "size": r.Size, "first": r.First, "full": r.Full,
-			"problems": problems, "vault_checkpoints": r.UserCheckpoints, "restores": restores}
 		if r.Accepted != nil {
-			obj["accepted"] = restoreJSON(r.Accepted)
+			a := restoreJSON(r.Accepted)
+			v.Accepted = &a
 		}
-		_ = enc.Encode(obj)
+		_ = jsonLines(out, v)
 	}
 	if vaultPath != "" {
-		_ = enc.Encode(map[string]any{"vault": vaultPath, "checkpoints": userCheckpoints(rep), "skipped": nonNil(rep.UserSkipped)})
+		_ = jsonLines(out, vaultCheckJSON{Vault: vaultPath, Checkpoints: userCheckpoints(rep), Skipped: nonNil(rep.UserSkipped)})
 	}
 }
 
-func restoreJSON(a *auditor.AcceptedRestore) map[string]any {
-	return map[string]any{"entry": a.Entry, "admin": a.Admin, "replaced_size": a.ReplacedSize, "replaced": string(a.Replaced),
-		"named": a.Named, "size": a.Size, "accepted": a.Accepted.UTC().Format(time.RFC3339)}
+func restoreJSON(a *auditor.AcceptedRestore) restoredJSON {
+	return restoredJSON{Entry: a.Entry, Admin: a.Admin, ReplacedSize: a.ReplacedSize, Replaced: string(a.Replaced),
+		Named: a.Named, Size: a.Size, Accepted: a.Accepted.UTC().Format(time.RFC3339)}
 }
 
 // auditNetwork reads the network file: path if given, else the vault's copy.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -117,15 +116,14 @@ func printEntry(out io.Writer, index uint64, e *api.Entry, asJSON bool) {
 		units[i] = hex.EncodeToString(u.GetUnitId())
 	}
 	if asJSON {
-		refused := []map[string]any{}
+		refused := []refusalJSON{}
 		for _, r := range e.Refusals {
 			if int(r.GetUnitIndex()) < len(units) {
-				refused = append(refused, map[string]any{"unit_id": units[r.GetUnitIndex()], "outcome": r.GetCode().String()})
+				refused = append(refused, refusalJSON{UnitID: units[r.GetUnitIndex()], Outcome: r.GetCode().String()})
 			}
 		}
-		_ = json.NewEncoder(out).Encode(map[string]any{"index": index, "time": entryTime(e).UTC().Format(time.RFC3339Nano),
-			"kind": e.Kind.String(), "user": e.User, "units": units, "outcome": e.Outcome.String(), "reason": e.Reason,
-			"refusals": refused, "admin": e.Admin})
+		_ = jsonLines(out, entryJSON{Index: index, Time: jsonTime(entryTime(e)), Kind: e.Kind.String(), User: e.User,
+			Units: units, Outcome: e.Outcome.String(), Reason: e.Reason, Refusals: refused, Admin: e.Admin})
 		return
 	}
 	var b strings.Builder

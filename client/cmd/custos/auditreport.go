@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -314,24 +312,22 @@ func printReport(out io.Writer, rep *auditor.UnitReport, q auditor.UnitQuery, la
 }
 
 func printReportJSON(out io.Writer, rep *auditor.UnitReport, q auditor.UnitQuery, failed map[string]error) {
-	enc := json.NewEncoder(out)
 	unit := hex.EncodeToString(q.Unit[:])
 	for _, u := range rep.Unlocks {
-		attempts := make([]map[string]any, len(u.Attempts))
+		attempts := make([]attemptJSON, len(u.Attempts))
 		for i, a := range u.Attempts {
-			attempts[i] = map[string]any{"node": a.Node, "index": a.Index, "time": a.Time.UTC().Format(time.RFC3339Nano),
-				"released": a.Released, "outcome": a.Outcome.String(), "reason": a.Reason, "asked": a.Asked, "receipt": a.Receipt,
-				"receipt_only": a.FromReceipt}
+			attempts[i] = attemptJSON{Node: a.Node, Index: a.Index, Time: jsonTime(a.Time), Released: a.Released,
+				Outcome: a.Outcome.String(), Reason: a.Reason, Asked: a.Asked, Receipt: a.Receipt, ReceiptOnly: a.FromReceipt}
 		}
-		_ = enc.Encode(map[string]any{"kind": "unlock", "unit_id": unit, "time": u.Time.UTC().Format(time.RFC3339Nano),
-			"user": u.User, "client": u.Client.String(), "version": u.Version, "released": nonNil(u.Released()),
-			"attempts": attempts, "no_entry": nonNil(u.Silent), "unchecked": u.Unchecked, "flags": nonNil(u.Flags)})
+		_ = jsonLines(out, unlockJSON{Kind: "unlock", UnitID: unit, Time: jsonTime(u.Time), User: u.User, Client: u.Client.String(),
+			Version: u.Version, Released: nonNil(u.Released()), Attempts: attempts, NoEntry: nonNil(u.Silent),
+			Unchecked: u.Unchecked, Flags: nonNil(u.Flags)})
 	}
 	for _, f := range rep.Flags {
-		_ = enc.Encode(map[string]any{"kind": "node", "unit_id": unit, "flags": []string{f}})
+		_ = jsonLines(out, nodeFlagJSON{Kind: "node", UnitID: unit, Flags: []string{f}})
 	}
 	for _, n := range rep.Unread {
-		_ = enc.Encode(map[string]any{"kind": "unread", "unit_id": unit, "node": n, "error": fmt.Sprint(failed[n])})
+		_ = jsonLines(out, unreadJSON{Kind: "unread", UnitID: unit, Node: n, Error: fmt.Sprint(failed[n])})
 	}
 }
 
@@ -340,11 +336,4 @@ func list(s []string) string {
 		return "-"
 	}
 	return strings.Join(s, ",")
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

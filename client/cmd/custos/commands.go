@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -362,7 +361,7 @@ password) alone, which suits scripts. A node that sent a wrong share is named.`,
 				}
 				fmt.Fprintln(out, v)
 			case asJSON:
-				return json.NewEncoder(out).Encode(map[string]string{"label": args[0], "username": rec.Username, "password": rec.Password})
+				return jsonLines(out, recordJSON{Label: args[0], Username: rec.Username, Password: rec.Password})
 			default:
 				fmt.Fprintf(out, "username: %s\npassword: %s\n", shown(rec.Username), shown(rec.Password))
 			}
@@ -414,10 +413,9 @@ func lsCmd(g *globals) *cobra.Command {
 
 func printUnits(out io.Writer, units []client.Unit, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(out)
 		for _, u := range units {
-			if err := enc.Encode(map[string]any{"label": u.Label, "unit_id": u.ID.String(), "version": u.Version,
-				"threshold": u.Threshold, "nodes": u.Nodes, "degraded": u.Degraded, "created": u.Created}); err != nil {
+			if err := jsonLines(out, unitJSON{Label: u.Label, UnitID: u.ID.String(), Version: u.Version,
+				Threshold: u.Threshold, Nodes: u.Nodes, Degraded: u.Degraded, Created: u.Created}); err != nil {
 				return err
 			}
 		}
@@ -489,13 +487,13 @@ func statusCmd(g *globals) *cobra.Command {
 				return errInterrupted // what it would show was cut short
 			}
 			if asJSON {
-				enc := json.NewEncoder(out)
 				for _, s := range st {
 					e := ""
 					if s.Err != nil {
 						e = s.Err.Error()
 					}
-					_ = enc.Encode(map[string]any{"node": s.Name, "peer_id": s.PeerID, "reachable": s.Reachable, "logged_in": s.LoggedIn, "latency_ms": s.Latency.Seconds() * 1000, "error": e})
+					_ = jsonLines(out, nodeStatusJSON{Node: s.Name, PeerID: s.PeerID, Reachable: s.Reachable, LoggedIn: s.LoggedIn,
+						LatencyMs: s.Latency.Seconds() * 1000, Error: e})
 				}
 				return nil
 			}

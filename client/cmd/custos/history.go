@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -68,7 +67,6 @@ its entries are shown; the command then exits 1 after printing the others'.`,
 }
 
 func printHistory(out io.Writer, hist []client.HistoryEntry, asJSON bool) {
-	enc := json.NewEncoder(out)
 	for _, h := range hist {
 		outcome := "released"
 		if !h.Released {
@@ -78,9 +76,8 @@ func printHistory(out io.Writer, hist []client.HistoryEntry, asJSON bool) {
 			}
 		}
 		if asJSON {
-			_ = enc.Encode(map[string]any{"time": h.Time.UTC().Format(time.RFC3339Nano), "node": h.Node, "index": h.Index,
-				"label": h.Label, "unit_id": h.UnitID, "version": h.Version, "released": h.Released,
-				"outcome": h.Outcome.String(), "reason": h.Reason})
+			_ = jsonLines(out, historyJSON{Time: jsonTime(h.Time), Node: h.Node, Index: h.Index, Label: h.Label,
+				UnitID: h.UnitID, Version: h.Version, Released: h.Released, Outcome: h.Outcome.String(), Reason: h.Reason})
 			continue
 		}
 		name := h.Label

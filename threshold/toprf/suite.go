@@ -30,8 +30,8 @@ const MaxInputSize = 1<<16 - 1
 // by the context string, so none of its outputs can stand in for another
 // mode's or suite's.
 const (
-	SuiteID       = "ristretto255-SHA512"
-	ContextString = "OPRFV1-\x01-" + SuiteID
+	SuiteID        = "ristretto255-SHA512"
+	ContextString  = "OPRFV1-\x01-" + SuiteID
 	hashToGroupDST = "HashToGroup-" + ContextString
 	finalizeLabel  = "Finalize"
 )

@@ -31,6 +31,7 @@ func TestSecretsNeverPrint(t *testing.T) {
 				out = append(out,
 					fmt.Sprintf(verb, v),
 					fmt.Sprintf(verb, struct{ Exported any }{v}),
+					fmt.Sprintf(verb, holdUnexported(v)),
 					fmt.Sprintf(verb, []any{v}))
 			}
 			out = append(out, fmt.Sprint(v), fmt.Sprintln(v), fmt.Sprint(holdUnexported(v)))

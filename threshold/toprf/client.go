@@ -21,6 +21,10 @@ var errForeignEvaluation = errors.New("toprf: an evaluation was verified for ano
 // login is done.
 type Request struct {
 	redacted
+	h hidden[requestState]
+}
+
+type requestState struct {
 	input   []byte // a copy of the caller's input
 	blind   group.Scalar
 	blinded [ElementSize]byte
@@ -51,17 +55,27 @@ func blind(input []byte, bl group.Scalar) (*Request, error) {
 		return nil, ErrInput
 	}
 	b := g.NewElement().Mul(p, bl)
-	return &Request{input: bytes.Clone(input), blind: bl, blinded: encodeElement(b), b: b}, nil
+	return &Request{h: hide(requestState{input: bytes.Clone(input), blind: bl, blinded: encodeElement(b), b: b})}, nil
 }
 
 // Blinded returns B, the 32 bytes to send to every custodian. It is not
 // secret.
-func (r *Request) Blinded() [ElementSize]byte { return r.blinded }
+func (r *Request) Blinded() [ElementSize]byte { return r.state().blinded }
+
+// state returns the request's state; a zero Request has an empty one,
+// whose blind is unusable.
+func (r *Request) state() *requestState {
+	if st := r.h.ptr(); st != nil {
+		return st
+	}
+	return new(requestState)
+}
 
 // Wipe overwrites the blind and the request's copy of the input.
 func (r *Request) Wipe() {
-	clear(r.input)
-	wipeScalar(r.blind)
+	st := r.state()
+	clear(st.input)
+	wipeScalar(st.blind)
 }
 
 // Verify reports whether evaluated is the blinded element times the key
@@ -120,7 +134,11 @@ func (r *Request) Verify(pub PublicShare, evaluated, proof []byte) (Evaluation, 
 	if err != nil {
 		return Evaluation{}, fmt.Errorf("toprf: public share %d: %w", pub.Index, err)
 	}
-	z, ok := verify(R, r.b, evaluated, proof)
+	b := r.state().b
+	if b == nil {
+		return Evaluation{}, ErrNoSecret
+	}
+	z, ok := verify(R, b, evaluated, proof)
 	if !ok {
 		return Evaluation{}, ErrProof
 	}
@@ -134,7 +152,7 @@ func (r *Request) Verify(pub PublicShare, evaluated, proof []byte) (Evaluation, 
 // (ErrIndex) and an evaluation verified for another request. The caller
 // wipes the output.
 func (r *Request) Finalize(k int, evals []Evaluation) (Output, error) {
-	blind, err := usableScalar(r.blind)
+	blind, err := usableScalar(r.state().blind)
 	if err != nil {
 		return Output{}, err
 	}
@@ -211,9 +229,10 @@ func (r *Request) finalize(blind group.Scalar, z group.Element) Output {
 	enc := encodeElement(n)
 	defer clear(enc[:])
 
+	input := r.state().input
 	h := sha512.New()
-	h.Write(binary.BigEndian.AppendUint16(nil, uint16(len(r.input))))
-	h.Write(r.input)
+	h.Write(binary.BigEndian.AppendUint16(nil, uint16(len(input))))
+	h.Write(input)
 	h.Write(binary.BigEndian.AppendUint16(nil, ElementSize))
 	h.Write(enc[:])
 	h.Write([]byte(finalizeLabel))

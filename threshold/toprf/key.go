@@ -15,24 +15,24 @@ import (
 // log in with, splits r among the custodians and wipes it.
 type Key struct {
 	redacted
-	s group.Scalar
+	s hidden[group.Scalar]
 }
 
 // NewKey returns a fresh random, non-zero key.
 func NewKey() (Key, error) {
 	// circl draws ristretto255 scalars from crypto/rand itself.
-	return Key{s: g.RandomNonZeroScalar(rand.Reader)}, nil
+	return Key{s: hide(g.RandomNonZeroScalar(rand.Reader))}, nil
 }
 
 // Wipe overwrites the key with zero, in every copy of the value.
-func (k Key) Wipe() { wipeScalar(k.s) }
+func (k Key) Wipe() { wipeScalar(scalar(k.s)) }
 
 // Output returns the VOPRF output for input under the whole key: what a
 // client computes at enrollment to derive the login keys, and what Finalize
 // gives back at login from k custodians. It is circl's
 // VerifiableServer.FullEvaluate. The caller wipes the output.
 func (k Key) Output(input []byte) (Output, error) {
-	s, err := usableScalar(k.s)
+	s, err := usableScalar(scalar(k.s))
 	if err != nil {
 		return Output{}, err
 	}
@@ -71,7 +71,7 @@ func (k Key) Split(threshold, n int) ([]KeyShare, []PublicShare, error) {
 	if err := checkThreshold(threshold, n); err != nil {
 		return nil, nil, err
 	}
-	r, err := usableScalar(k.s)
+	r, err := usableScalar(scalar(k.s))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -127,12 +127,12 @@ func keySharesOf(shares []secretsharing.Share) ([]KeyShare, []PublicShare, bool)
 type KeyShare struct {
 	redacted
 	Index int // i, the custodian's 1-based position in the network file
-	s     group.Scalar
+	s     hidden[group.Scalar]
 	pub   group.Element // r_i·G, kept so Evaluate does not recompute it
 }
 
 func newKeyShare(index int, s group.Scalar) KeyShare {
-	return KeyShare{Index: index, s: s, pub: g.NewElement().MulGen(s)}
+	return KeyShare{Index: index, s: hide(s), pub: g.NewElement().MulGen(s)}
 }
 
 // KeyShareFromBytes reads a stored key share: its index and the 32-byte
@@ -153,7 +153,7 @@ func KeyShareFromBytes(index int, b []byte) (KeyShare, error) {
 // for storage under the node's sealing key; the caller wipes it. It returns
 // nil for a zero or wiped share.
 func (s KeyShare) Bytes() []byte {
-	r, err := usableScalar(s.s)
+	r, err := usableScalar(scalar(s.s))
 	if err != nil {
 		return nil
 	}
@@ -164,14 +164,14 @@ func (s KeyShare) Bytes() []byte {
 // to check the custodian's proofs and a node can compare with the one it
 // was sent. It is the zero PublicShare for a zero or wiped share.
 func (s KeyShare) Public() PublicShare {
-	if _, err := usableScalar(s.s); err != nil {
+	if _, err := usableScalar(scalar(s.s)); err != nil {
 		return PublicShare{}
 	}
 	return PublicShare{Index: s.Index, Element: encodeElement(s.pub)}
 }
 
 // Wipe overwrites r_i with zero, in every copy of the value.
-func (s KeyShare) Wipe() { wipeScalar(s.s) }
+func (s KeyShare) Wipe() { wipeScalar(scalar(s.s)) }
 
 // Evaluate answers a blinded element B from a client: Z = r_i·B, with a
 // DLEQ proof (RFC 9497, fresh randomness) that log_B Z = log_G R_i, so the
@@ -187,7 +187,7 @@ func (s KeyShare) Evaluate(blinded []byte) (evaluated [ElementSize]byte, proof [
 // tests; it wipes rnd.
 func (s KeyShare) evaluate(blinded []byte, rnd group.Scalar) (evaluated [ElementSize]byte, proof [ProofSize]byte, err error) {
 	defer wipeScalar(rnd)
-	r, err := usableScalar(s.s)
+	r, err := usableScalar(scalar(s.s))
 	if err != nil {
 		return evaluated, proof, err
 	}

@@ -15,10 +15,37 @@ var errEncodeSecret = errors.New("toprf: secrets are not encoded implicitly; sto
 
 // redacted, embedded in every secret type, makes it print as "[redacted]"
 // under every fmt verb and refuse encoding/json in both directions. The
-// secret itself always sits behind a pointer (circl's scalars are
-// pointers), so fmt, walking a value held in an unexported field where it
-// calls no method, prints an address and never the bytes.
+// secret itself is hidden, for when fmt walks a value held in an unexported
+// field, where it calls no method.
 type redacted struct{}
+
+// hidden keeps a secret two pointers away from the struct that holds it:
+// fmt prints a nested pointer as its address, except that for a verb
+// pointers do not take (%s, %q) it prints the pointer's target once, as
+// "%!s(*T=&{...})"; a second pointer makes that target an address too.
+// Every copy of a hidden value shares, and wipes, the same state.
+type hidden[T any] struct{ p **T }
+
+func hide[T any](v T) hidden[T] {
+	pv := &v
+	return hidden[T]{&pv}
+}
+
+// ptr returns the hidden state, nil for the zero value.
+func (h hidden[T]) ptr() *T {
+	if h.p == nil {
+		return nil
+	}
+	return *h.p
+}
+
+// scalar returns a hidden scalar, nil for the zero value.
+func scalar(h hidden[group.Scalar]) group.Scalar {
+	if p := h.ptr(); p != nil {
+		return *p
+	}
+	return nil
+}
 
 // String returns "[redacted]", never the secret.
 func (redacted) String() string { return redactedText }
@@ -56,7 +83,7 @@ func wipeScalar(s group.Scalar) {
 // Wipe clears them for all.
 type Output struct {
 	redacted
-	p *outputBox
+	h hidden[outputBox]
 	_ [0]func() // incomparable: == would compare pointers
 }
 
@@ -66,8 +93,10 @@ type outputBox struct {
 }
 
 func newOutput(b []byte) Output {
-	o := Output{p: new(outputBox)}
-	copy(o.p.b[:], b)
+	var box outputBox
+	copy(box.b[:], b)
+	o := Output{h: hide(box)}
+	clear(box.b[:])
 	return o
 }
 
@@ -75,10 +104,11 @@ func newOutput(b []byte) Output {
 // until Wipe, and the caller must neither keep nor log them. It returns nil
 // for a zero or wiped Output.
 func (o Output) Bytes() []byte {
-	if o.p == nil || o.p.wiped {
+	box := o.h.ptr()
+	if box == nil || box.wiped {
 		return nil
 	}
-	return o.p.b[:]
+	return box.b[:]
 }
 
 // Equal reports in constant time whether both outputs hold the same bytes;
@@ -90,8 +120,8 @@ func (o Output) Equal(x Output) bool {
 
 // Wipe overwrites the output with zeros, in every copy of the value.
 func (o Output) Wipe() {
-	if o.p != nil {
-		clear(o.p.b[:])
-		o.p.wiped = true
+	if box := o.h.ptr(); box != nil {
+		clear(box.b[:])
+		box.wiped = true
 	}
 }

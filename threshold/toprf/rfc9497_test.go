@@ -50,7 +50,12 @@ func unhex(t testing.TB, s string) []byte {
 
 func scalarOf(t testing.TB, s string) group.Scalar {
 	t.Helper()
-	x, err := decodeScalar(unhex(t, s))
+	return scalarBytes(t, unhex(t, s))
+}
+
+func scalarBytes(t testing.TB, b []byte) group.Scalar {
+	t.Helper()
+	x, err := decodeScalar(b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,7 +128,8 @@ func (e Evaluation) Index() int { return e.index }
 // error is ErrProof if what the custodian sent (evaluated or proof) is
 // malformed or does not verify: the caller names that custodian and drops
 // the answer. Any other error is the caller's: a public share that is
-// malformed or out of range.
+// malformed or out of range. Verify may run in several goroutines at once,
+// one per answer as it arrives; Finalize and Wipe may not run alongside it.
 func (r *Request) Verify(pub PublicShare, evaluated, proof []byte) (Evaluation, error) {
 	R, err := pub.decode()
 	if err != nil {

@@ -60,13 +60,14 @@ func checkInput(input []byte) error {
 	return nil
 }
 
-// Split deals the key among n custodians, any k of whom can evaluate with
-// it, with 2 ≤ k ≤ n ≤ MaxShares: Shamir's scheme over the scalars of
-// ristretto255 (circl's secretsharing), a random polynomial f of degree k−1
-// with f(0) = r and share i = f(i) for i = 1..n. Shares[i] and Public[i]
-// belong to the custodian at 1-based position i+1 of the network file. The
+// Split deals the key among n custodians, any threshold of whom can
+// evaluate with it, with 2 ≤ threshold ≤ n ≤ MaxShares: Shamir's scheme over
+// the scalars of ristretto255 (circl's secretsharing), a random polynomial f
+// of degree threshold−1 with f(0) = r, and share i = f(i) for i = 1..n. The
+// key share and public share at position j of the slices have index j+1 and
+// belong to the custodian at that 1-based position in the network file. The
 // caller keeps every public share, sends each custodian its key share and
-// wipes the key shares and the key.
+// public share, and wipes the key shares and the key.
 func (k Key) Split(threshold, n int) ([]KeyShare, []PublicShare, error) {
 	if err := checkThreshold(threshold, n); err != nil {
 		return nil, nil, err

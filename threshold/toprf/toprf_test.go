@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/cloudflare/circl/oprf"
@@ -426,5 +427,27 @@ func TestInputsAreChecked(t *testing.T) {
 		if _, _, err := d.keys[0].Evaluate(b); !errors.Is(err, ErrElement) {
 			t.Errorf("Evaluate(%x) = %v; want ErrElement", b, err)
 		}
+	}
+}
+
+// TestAnswersVerifyConcurrently checks, under the race detector, that a
+// client may verify answers as they arrive, one goroutine per node.
+func TestAnswersVerifyConcurrently(t *testing.T) {
+	d := deal(t, 4, 7)
+	evals := make([]Evaluation, d.n)
+	errs := make([]error, d.n)
+	var wg sync.WaitGroup
+	for i := range d.n {
+		wg.Go(func() { evals[i], errs[i] = d.req.Verify(d.pubs[i], d.z[i][:], d.proof[i][:]) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("node %d: %v", i+1, err)
+		}
+	}
+	out, err := d.req.Finalize(4, evals[3:])
+	if err != nil || !bytes.Equal(out.Bytes(), d.circlOutput(t)) {
+		t.Fatalf("Finalize = %v", err)
 	}
 }

@@ -5,6 +5,9 @@
 //
 // The construction is specified in docs/threshold.md, and testdata/vectors.json
 // holds known-answer vectors for every derivation and for a sealed record.
+// Login v2 derives each node's login key from the output of the threshold
+// OPRF of package threshold/toprf (DeriveLoginKey); docs/login.md specifies
+// it and testdata/login-vectors.json holds its vectors.
 //
 // # What it guarantees
 //

@@ -18,13 +18,16 @@ var ErrNoSecret = errors.New("threshold: a secret is missing or was wiped")
 
 var errEncodeSecret = errors.New("threshold: secrets are not encoded implicitly; store Bytes() on purpose")
 
-// secret holds key material. The bytes sit behind a pointer so that no fmt
-// verb reaches them, not even through an unexported struct field (fmt prints
-// only the address of a nested pointer), and so that every copy of a value
-// refers to, and wipes, the same memory. The zero value holds nothing. The
-// empty array makes the types incomparable: == would compare pointers.
+// secret holds key material. The bytes sit two pointers away so that no fmt
+// verb reaches them, not even through an unexported struct field, where fmt
+// calls no method: it prints a nested pointer as its address, except that
+// for a verb pointers do not take (%s, %q) it prints the pointer's target
+// once, as "%!s(*T=&{...})"; a second pointer makes that target an address
+// too. Every copy of a value refers to, and wipes, the same memory. The zero
+// value holds nothing. The empty array makes the types incomparable: ==
+// would compare pointers.
 type secret struct {
-	p *box
+	p **box
 	_ [0]func()
 }
 
@@ -33,21 +36,32 @@ type box struct {
 	wiped bool
 }
 
-func newSecret(n int) secret { return secret{p: &box{b: make([]byte, n)}} }
+func newSecret(n int) secret { return adopt(make([]byte, n)) }
 
 // adopt makes b, which the caller gives up, into a secret.
-func adopt(b []byte) secret { return secret{p: &box{b: b}} }
+func adopt(b []byte) secret {
+	bx := &box{b: b}
+	return secret{p: &bx}
+}
+
+// box returns the secret's state, nil for the zero value.
+func (s secret) box() *box {
+	if s.p == nil {
+		return nil
+	}
+	return *s.p
+}
 
 // secretFrom copies b into a new secret; the caller still owns b.
 func secretFrom(b []byte) secret {
 	s := newSecret(len(b))
-	copy(s.p.b, b)
+	copy(s.box().b, b)
 	return s
 }
 
 func randomSecret(n int) (secret, error) {
 	s := newSecret(n)
-	if _, err := io.ReadFull(rand.Reader, s.p.b); err != nil {
+	if _, err := io.ReadFull(rand.Reader, s.box().b); err != nil {
 		return secret{}, fmt.Errorf("read random bytes: %w", err)
 	}
 	return s, nil
@@ -59,7 +73,7 @@ func (s secret) Bytes() []byte {
 	if s.p == nil {
 		return nil
 	}
-	return s.p.b
+	return s.box().b
 }
 
 // IsZero reports whether the value holds no secret at all (a zero value).
@@ -68,18 +82,19 @@ func (s secret) IsZero() bool { return s.p == nil }
 // usable returns the secret's bytes if it holds exactly n of them and was
 // not wiped, and ErrNoSecret otherwise.
 func (s secret) usable(n int) ([]byte, error) {
-	if s.p == nil || s.p.wiped || len(s.p.b) != n {
+	bx := s.box()
+	if bx == nil || bx.wiped || len(bx.b) != n {
 		return nil, ErrNoSecret
 	}
-	return s.p.b, nil
+	return bx.b, nil
 }
 
 // Wipe overwrites the secret with zeros, in every copy of the value, and
 // marks it so that no later derivation uses it.
 func (s secret) Wipe() {
-	if s.p != nil {
-		clear(s.p.b)
-		s.p.wiped = true
+	if bx := s.box(); bx != nil {
+		clear(bx.b)
+		bx.wiped = true
 	}
 }
 

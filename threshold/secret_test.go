@@ -12,14 +12,15 @@ import (
 func TestSecretsNeverPrint(t *testing.T) {
 	pattern := bytes.Repeat([]byte{0xa5}, ShareSize)
 	values := map[string]any{
-		"ServerKey":    ServerKey{secretFrom(pattern[:KeySize])},
-		"MasterSecret": MasterSecret{secretFrom(pattern[:KeySize])},
-		"ClientKey":    ClientKey{secretFrom(pattern[:KeySize])},
-		"DataKey":      DataKey{secretFrom(pattern[:KeySize])},
-		"AuthSecret":   AuthSecret{secretFrom(pattern[:KeySize])},
-		"PasswordKey":  PasswordKey{secretFrom(pattern[:KeySize])},
-		"NodeAuthKey":  NodeAuthKey{secretFrom(bytes.Repeat(pattern[:1], 64))},
-		"Share":        mustShare(pattern),
+		"ServerKey":          ServerKey{secretFrom(pattern[:KeySize])},
+		"MasterSecret":       MasterSecret{secretFrom(pattern[:KeySize])},
+		"ClientKey":          ClientKey{secretFrom(pattern[:KeySize])},
+		"DataKey":            DataKey{secretFrom(pattern[:KeySize])},
+		"AuthSecret":         AuthSecret{secretFrom(pattern[:KeySize])},
+		"PasswordKey":        PasswordKey{secretFrom(pattern[:KeySize])},
+		"NodeAuthKey":        NodeAuthKey{secretFrom(bytes.Repeat(pattern[:1], 64))},
+		"RandomizedPassword": RandomizedPassword{secretFrom(bytes.Repeat(pattern[:1], RandomizedPasswordSize))},
+		"Share":              mustShare(pattern),
 	}
 	// Traces of 0xa5 bytes in the forms fmt and encoding/json know, long
 	// enough that no pointer address printed alongside matches by chance.
@@ -31,6 +32,7 @@ func TestSecretsNeverPrint(t *testing.T) {
 				out = append(out,
 					fmt.Sprintf(verb, v),
 					fmt.Sprintf(verb, struct{ Exported any }{v}),
+					fmt.Sprintf(verb, holdUnexported(v)),
 					fmt.Sprintf(verb, []any{v}))
 			}
 			out = append(out, fmt.Sprint(v), fmt.Sprintln(v), fmt.Sprint(holdUnexported(v)))

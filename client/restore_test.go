@@ -5,9 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -16,6 +21,7 @@ import (
 	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/client/vault"
 	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/node/config"
 	"github.com/custos-network/custos/node/nodetest"
 )
 
@@ -211,4 +217,138 @@ func degradedOf(c *client.Client) map[string]bool {
 		out[u.Label] = u.Degraded
 	}
 	return out
+}
+
+// A restore entry already in the log the vault keeps a checkpoint of
+// explains nothing when that node later shows a fork: the node was
+// restored early, the vault kept checkpoints of its log after the restore,
+// and then the node showed a branch of that log (its data directory was
+// copied and run on). The entry does not explain the kept checkpoint, so
+// the node is named as a fork: when the entry names the log it replaced,
+// that log is smaller than the kept one; when it names none, the vault
+// holds receipts of the kept log logged after it. A node showing the fork
+// is not read whole again at the next request.
+func TestRestoreAlreadyInTheKeptLogDoesNotExplainAFork(t *testing.T) {
+	t.Run("the entry names a smaller log than the kept one", func(t *testing.T) { oldRestoreIsNoExcuse(t, true) })
+	t.Run("receipts of the kept log are newer than the entry", func(t *testing.T) { oldRestoreIsNoExcuse(t, false) })
+}
+
+func oldRestoreIsNoExcuse(t *testing.T, replace bool) {
+	ctx := context.Background()
+	addrs := []string{freeTCP(t), freeTCP(t), freeTCP(t)}
+	metrics := freeHostPort(t)
+	tn := startNet(t, 3, 2, func(i int) ([]string, []nodetest.Option) {
+		opts := []nodetest.Option{nodetest.Listen(addrs[i])}
+		if i == 0 {
+			opts = append(opts, func(c *config.Config) { c.HTTP = metrics })
+		}
+		return nil, opts
+	})
+	n1, n2 := tn.nodes[0], tn.nodes[1]
+	log, logs := observed()
+	alice, _ := tn.unlocked(t, "alice", client.Options{Logger: log})
+	bob, _ := tn.unlocked(t, "bob", client.Options{})
+	if err := alice.Put(ctx, "acme-portal", acme, client.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.Put(ctx, "bob-record", globex, client.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n2.Stop(t) // n1 answers every get from here on
+	if _, err := alice.Get(ctx, "acme-portal"); err != nil {
+		t.Fatal(err)
+	}
+
+	// The early restore: nothing is lost, and alice's vault follows n1's
+	// log past the restore entry, by history reads only (the entry names
+	// the log it replaced) or by gets (it names none).
+	backup, backupSize := backupOf(t, n1)
+	restoreNode(t, n1, backup, replace)
+	follow := func() {
+		t.Helper()
+		if replace {
+			if _, failed, err := alice.History(ctx, ""); err != nil || len(failed) != 1 {
+				t.Fatalf("history: %v %v", err, failed)
+			}
+		} else if _, err := alice.Get(ctx, "acme-portal"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	follow()
+	if len(alice.Restores()) != 0 || keptSize(t, alice, "n1") <= backupSize {
+		t.Fatalf("after a restore that lost nothing: %d restores accepted, n1's checkpoint of size %d kept", len(alice.Restores()), keptSize(t, alice, "n1"))
+	}
+
+	// The copy, then branch A, which alice's vault follows.
+	n1.Stop(t)
+	data := n1.Config.Path(n1.Config.DataDir)
+	snapshot := filepath.Join(t.TempDir(), "n1-data")
+	copyDir(t, data, snapshot)
+	n1.Start(t)
+	follow()
+	seen := keptSize(t, alice, "n1")
+
+	// Branch B, grown by bob's gets past what alice saw.
+	n1.Stop(t)
+	if err := os.Rename(data, data+".branch-a"); err != nil {
+		t.Fatal(err)
+	}
+	copyDir(t, snapshot, data)
+	n1.Start(t)
+	for status(t, n1).LogSize <= seen+2 {
+		if _, err := bob.Get(ctx, "bob-record"); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	_, err := alice.Get(ctx, "acme-portal")
+	if _, named := quorumError(t, err); !errors.Is(named["n1"], client.ErrForkedLog) {
+		t.Fatalf("n1 showing a branch of its log: %v, want ErrForkedLog", named["n1"])
+	}
+	if n := len(alice.Restores()); n != 0 || warned(logs, "was restored") != 0 {
+		t.Fatalf("%d restores accepted for a fork", n)
+	}
+	read := entriesServed(t, metrics)
+	_, err = alice.Get(ctx, "acme-portal")
+	if _, named := quorumError(t, err); !errors.Is(named["n1"], client.ErrForkedLog) {
+		t.Fatalf("n1 showing the branch again: %v, want ErrForkedLog", named["n1"])
+	}
+	if again := entriesServed(t, metrics); again != read {
+		t.Errorf("n1 served %d more entries requests for a fork already read", again-read)
+	}
+}
+
+// freeHostPort is an address on 127.0.0.1 at a port free just now.
+func freeHostPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// entriesServed is how many entries requests the node whose metrics are
+// at addr answered.
+func entriesServed(t *testing.T, addr string) int {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^custos_requests_total\{code="OK",protocol="` + regexp.QuoteMeta(string(api.ProtocolEntries)) + `"\} (\d+)$`).FindSubmatch(body)
+	if m == nil {
+		return 0
+	}
+	n, err := strconv.Atoi(string(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -45,6 +45,10 @@ type AcceptedRestore struct {
 	Named bool
 	// Size is the tree size of the checkpoint recorded in its place.
 	Size int64
+	// FromVault is set when the auditor accepted the restore from a user's
+	// vault (Options.User), whose client had accepted it: Replaced is then
+	// the checkpoint that client kept before, not one the auditor recorded.
+	FromVault bool
 }
 
 func (r *AcceptedRestore) String() string {
@@ -52,8 +56,13 @@ func (r *AcceptedRestore) String() string {
 	if r.Named {
 		named = "the entry names the recorded checkpoint"
 	}
-	return fmt.Sprintf("the restore at entry %d replaced the recorded size %d (%s; accepted %s)",
-		r.Entry, r.ReplacedSize, named, r.Accepted.UTC().Format(time.RFC3339))
+	what := "the recorded size"
+	if r.FromVault {
+		what = "a user's checkpoint of size"
+		named = strings.Replace(named, "the recorded checkpoint", "that checkpoint", 1)
+	}
+	return fmt.Sprintf("the restore at entry %d replaced %s %d (%s; accepted %s)",
+		r.Entry, what, r.ReplacedSize, named, r.Accepted.UTC().Format(time.RFC3339))
 }
 
 // The <node>.restores file of the state directory.
@@ -75,6 +84,8 @@ type restoreRecord struct {
 	Replaced string    `json:"replaced"`
 	Named    bool      `json:"named"`
 	Size     int64     `json:"size"`
+	// FromVault is left out when false, as files written before it was.
+	FromVault bool `json:"from_vault,omitempty"`
 }
 
 func (a *nodeAudit) restoresPath() string { return a.statePath(".restores") }
@@ -113,7 +124,7 @@ func (a *nodeAudit) loadRestores() ([]AcceptedRestore, error) {
 			return nil, fmt.Errorf("%s: restore %d is malformed", path, i)
 		}
 		out[i] = AcceptedRestore{Accepted: r.Accepted, Entry: r.Entry, Admin: r.Admin, Replaced: []byte(r.Replaced),
-			ReplacedSize: old.Size, Named: r.Named, Size: r.Size}
+			ReplacedSize: old.Size, Named: r.Named, Size: r.Size, FromVault: r.FromVault}
 	}
 	return out, nil
 }
@@ -125,7 +136,7 @@ func (a *nodeAudit) saveRestores(rs []AcceptedRestore) error {
 	}
 	f := restoresFile{Format: restoresFormat, Restores: make([]restoreRecord, len(rs))}
 	for i, r := range rs {
-		f.Restores[i] = restoreRecord{Accepted: r.Accepted.UTC(), Entry: r.Entry, Admin: r.Admin, Replaced: string(r.Replaced), Named: r.Named, Size: r.Size}
+		f.Restores[i] = restoreRecord{Accepted: r.Accepted.UTC(), Entry: r.Entry, Admin: r.Admin, Replaced: string(r.Replaced), Named: r.Named, Size: r.Size, FromVault: r.FromVault}
 	}
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {

@@ -252,7 +252,7 @@ func printVerifyJSON(out io.Writer, rep *auditor.Report, vaultPath string) {
 			restores = append(restores, restoreJSON(&a))
 		}
 		obj := map[string]any{"node": r.Node, "peer_id": r.PeerID, "ok": r.OK(), "size": r.Size, "first": r.First, "full": r.Full,
-			"problems": problems, "vault_checkpoints": r.UserCheckpoints, "restores": restores}
+			"problems": problems, "vault_checkpoints": r.UserCheckpoints, "vault_checkpoints_replaced": r.UserReplaced, "restores": restores}
 		if r.Accepted != nil {
 			obj["accepted"] = restoreJSON(r.Accepted)
 		}
@@ -265,7 +265,7 @@ func printVerifyJSON(out io.Writer, rep *auditor.Report, vaultPath string) {
 
 func restoreJSON(a *auditor.AcceptedRestore) map[string]any {
 	return map[string]any{"entry": a.Entry, "admin": a.Admin, "replaced_size": a.ReplacedSize, "replaced": string(a.Replaced),
-		"named": a.Named, "size": a.Size, "accepted": a.Accepted.UTC().Format(time.RFC3339)}
+		"named": a.Named, "size": a.Size, "from_vault": a.FromVault, "accepted": a.Accepted.UTC().Format(time.RFC3339)}
 }
 
 // auditNetwork reads the network file: path if given, else the vault's copy.

@@ -27,13 +27,14 @@ import (
 // log from there.
 //
 // The entry must explain the kept checkpoint as it would an auditor's
-// (api.Restore.Explains), and must not already be in the log the kept
-// checkpoint is of: a restore the vault accepted before explains nothing
-// new, nor does one logged before an entry of the kept log that the vault
-// holds a receipt of, from the restored log's size on. A node's clock
-// dates both; only the entries of the kept log that the vault holds
-// receipts of can show it. Auditors who accept the restore too check the
-// rest (custos audit verify --vault).
+// recorded one (api.Restore.Explains), and must not already be in the log
+// the kept checkpoint is of: a restore the vault accepted before explains
+// nothing new, nor does one that the node logged before an entry of the
+// kept log, at the restored log's size or later, that the vault holds a
+// receipt of (the node's clock dates both). Without such a receipt (a
+// vault that followed the node by history reads only), an entry that names
+// no replaced log is taken at its word; auditors who check the vault must
+// accept the same restore (custos audit verify --vault).
 
 // restoreScan is what the client remembers of the last read of a node's
 // log that found no restore explaining the kept checkpoint, so that a node

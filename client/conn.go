@@ -45,6 +45,11 @@ type custodian struct {
 	idle     time.Duration // the node's session idle timeout
 	expires  time.Time     // the session's absolute expiry
 	lastUsed time.Time
+	scan     *restoreScan // the last read of its log that found no restore
+
+	// restoreMu makes one request at a time look into a log that does not
+	// extend the kept checkpoint (explainFork).
+	restoreMu sync.Mutex
 }
 
 // loginCount is how many logins at n succeeded so far.

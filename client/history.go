@@ -41,8 +41,9 @@ type HistoryEntry struct {
 // proof against a checkpoint signed by the key the network file pins. A
 // node whose answers do not verify is in the returned NodeErrors (matching
 // ErrBadLog, or ErrForkedLog for a checkpoint that does not extend the one
-// the vault keeps of the node), and none of its entries is returned; so is
-// a node that cannot be asked. With label, only that record's entries are returned (its
+// the vault keeps of the node, unless a restore of the node explains it:
+// see Log), and none of its entries is returned; so is a node that cannot
+// be asked. With label, only that record's entries are returned (its
 // current unit ID, every version). Entries are newest first.
 func (c *Client) History(ctx context.Context, label string) ([]HistoryEntry, []*NodeError, error) {
 	done, err := c.begin(true)
@@ -94,14 +95,17 @@ type LoggedEntry struct {
 }
 
 // Log reads, at every node in parallel, every entry of the node's audit log
-// about the user, as the user's own session may: each with its inclusion
-// proof against a checkpoint signed by the key the network file pins. A
-// node whose answers do not verify is in the returned NodeErrors (matching
-// ErrBadLog, or ErrForkedLog as for History), and none of its entries is
-// returned; so is a node that cannot be asked. Every checkpoint read is
-// checked against the one the vault keeps of its node, and the newest is
-// kept (saved with the receipts). Entries are in network-file order of their nodes, then in log
-// order.
+// about the user, and the node's restore entries (api.RestoreOf), as the
+// user's own session may: each with its inclusion proof against a
+// checkpoint signed by the key the network file pins. A node whose answers
+// do not verify is in the returned NodeErrors (matching ErrBadLog, or
+// ErrForkedLog as for History), and none of its entries is returned; so is
+// a node that cannot be asked. Every checkpoint read is checked against
+// the one the vault keeps of its node, and the newest is kept (saved with
+// the receipts). A node whose log does not extend the kept checkpoint is
+// ErrForkedLog, unless one of its restore entries explains why: the
+// restore is then accepted, as for a release (see GetMany). Entries are in
+// network-file order of their nodes, then in log order.
 func (c *Client) Log(ctx context.Context) ([]LoggedEntry, []*NodeError, error) {
 	done, err := c.begin(true)
 	if err != nil {
@@ -126,21 +130,29 @@ func (c *Client) Log(ctx context.Context) ([]LoggedEntry, []*NodeError, error) {
 	return out, failed, nil
 }
 
-// userEntries pages through n's log, up to the size of its checkpoint at
-// the start, with the user's session and checks every page: its checkpoint
-// signed by n's pinned key, each entry in its tree, in order, and the
-// user's. Any failure to verify matches ErrBadLog. Every checkpoint must
-// also be consistent with the one the vault keeps of n (ErrForkedLog), and
-// the newest is kept.
+// userEntries reads n's log, up to the size of its checkpoint at the
+// start, with the user's session (readLog), and keeps the newest
+// checkpoint of the read once it is proven to extend the one the vault
+// keeps of n (follow).
 func (c *Client) userEntries(ctx context.Context, n *custodian) ([]LoggedEntry, error) {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrBadLog, fmt.Sprintf(format, args...))
-	}
-	pub, err := nodeKey(n.info.ID)
+	head, err := c.headOf(ctx, n)
 	if err != nil {
-		return nil, bad("%v", err)
+		return nil, err
 	}
-	origin := api.LogOrigin(n.name)
+	kept := c.keptCheckpointOf(n)
+	entries, newest, err := c.readLog(ctx, n, head, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.follow(ctx, n, kept, newest, entries); err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
+// headOf asks n for its checkpoint and verifies it with n's pinned key
+// (ErrBadLog).
+func (c *Client) headOf(ctx context.Context, n *custodian) (*keptCheckpoint, error) {
 	var cr api.CheckpointResponse
 	if err := c.call(ctx, n, api.ProtocolCheckpoint, &api.CheckpointRequest{}, &cr); err != nil {
 		return nil, err
@@ -148,22 +160,28 @@ func (c *Client) userEntries(ctx context.Context, n *custodian) ([]LoggedEntry, 
 	if err := api.FromProto(cr.Error); err != nil {
 		return nil, err
 	}
-	head, err := api.OpenCheckpoint(cr.Checkpoint, origin, pub)
+	head, err := c.openCheckpoint(n, cr.Checkpoint)
 	if err != nil {
-		return nil, bad("the checkpoint is not signed by the node")
+		return nil, fmt.Errorf("%w: the checkpoint is not signed by the node", ErrBadLog)
 	}
-	// Every checkpoint of the read is proven consistent with the one the
-	// vault keeps of n, through the newest the read has seen (newest), which
-	// is then kept.
-	kept := c.keptCheckpointOf(n)
-	newest := &keptCheckpoint{raw: cr.Checkpoint, Checkpoint: head}
-	if kept != nil {
-		if err := c.proveExtends(ctx, n, kept, newest); err != nil {
-			return nil, err
-		}
+	return &keptCheckpoint{raw: cr.Checkpoint, Checkpoint: head}, nil
+}
+
+// readLog pages through n's log from index start up to head's size, with
+// the user's session, and checks every page: its checkpoint signed by n's
+// pinned key and of one log with head and the pages before (the node's
+// consistency proofs), each entry in its tree, in order, and the user's
+// own or a restore entry (api.RestoreOf), the entries a node serves a
+// user. It returns those entries and the newest checkpoint of the read
+// (head, or a later one proven to extend it). A failure to verify matches
+// ErrBadLog; checkpoints of two logs, ErrForkedLog.
+func (c *Client) readLog(ctx context.Context, n *custodian, head *keptCheckpoint, start uint64) ([]LoggedEntry, *keptCheckpoint, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrBadLog, fmt.Sprintf(format, args...))
 	}
+	newest := head
 	var out []LoggedEntry
-	for start := uint64(0); start < uint64(head.Size); {
+	for start < uint64(head.Size) {
 		var er api.EntriesResponse
 		err := c.authed(ctx, n, func() error {
 			er.Reset()
@@ -174,62 +192,78 @@ func (c *Client) userEntries(ctx context.Context, n *custodian) ([]LoggedEntry, 
 			return api.FromProto(er.Error)
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if er.Start != start || er.Next <= start || er.Next > uint64(head.Size) || len(er.Proofs) != len(er.Entries) {
-			return nil, bad("entries from %d: an answer for [%d, %d) with %d entries and %d proofs", start, er.Start, er.Next, len(er.Entries), len(er.Proofs))
+			return nil, nil, bad("entries from %d: an answer for [%d, %d) with %d entries and %d proofs", start, er.Start, er.Next, len(er.Entries), len(er.Proofs))
 		}
-		cp, err := api.OpenCheckpoint(er.Checkpoint, origin, pub)
+		cp, err := c.openCheckpoint(n, er.Checkpoint)
 		if err != nil {
-			return nil, bad("entries from %d: the checkpoint is not signed by the node", start)
+			return nil, nil, bad("entries from %d: the checkpoint is not signed by the node", start)
 		}
 		if cp.Size < head.Size {
-			return nil, bad("entries from %d: a checkpoint of size %d, smaller than %d", start, cp.Size, head.Size)
+			return nil, nil, bad("entries from %d: a checkpoint of size %d, smaller than %d", start, cp.Size, head.Size)
 		}
-		page, err := c.pageExtends(ctx, n, newest, &keptCheckpoint{raw: er.Checkpoint, Checkpoint: cp})
-		if err != nil {
-			return nil, err
+		if newest, err = c.pageExtends(ctx, n, newest, &keptCheckpoint{raw: er.Checkpoint, Checkpoint: cp}); err != nil {
+			return nil, nil, err
 		}
-		newest = page
 		next := start // the least index the next entry may have
 		for i, b := range er.Entries {
 			p := er.Proofs[i]
 			if p == nil || p.Index < next || p.Index >= er.Next || p.Index > math.MaxInt64 {
-				return nil, bad("entries from %d: an entry out of order or out of the page", start)
+				return nil, nil, bad("entries from %d: an entry out of order or out of the page", start)
 			}
 			proof := make(tlog.RecordProof, len(p.Hashes))
 			for j, h := range p.Hashes {
 				if len(h) != tlog.HashSize {
-					return nil, bad("entry %d: a malformed proof", p.Index)
+					return nil, nil, bad("entry %d: a malformed proof", p.Index)
 				}
 				proof[j] = tlog.Hash(h)
 			}
 			if audit.VerifyInclusion(proof, cp.Size, cp.Root, int64(p.Index), b) != nil {
-				return nil, bad("entry %d is not in its checkpoint's log", p.Index)
+				return nil, nil, bad("entry %d is not in its checkpoint's log", p.Index)
 			}
 			e, err := api.ParseEntry(b)
 			if err != nil {
-				return nil, bad("entry %d is malformed", p.Index)
+				return nil, nil, bad("entry %d is malformed", p.Index)
 			}
-			// The node serves a user their own entries only; one of another
-			// user is not shown, whatever the node meant by it.
-			if e.User == c.v.User {
+			// The node serves a user their own entries and the restore
+			// entries only; another is not shown, whatever the node meant
+			// by it.
+			if _, restore := api.RestoreOf(e); e.User == c.v.User || restore {
 				out = append(out, LoggedEntry{Node: n.name, Index: p.Index, Entry: e, Raw: b})
 			}
 			next = p.Index + 1
 		}
 		start = er.Next
 	}
-	kept2, err := c.advanceCheckpoint(n, kept, newest.Checkpoint, newest.raw)
-	if err != nil {
-		return nil, err
+	return out, newest, nil
+}
+
+// follow keeps newest, the newest checkpoint of a read of n's log whose
+// entries are entries, as n's newest once it is proven to extend kept (the
+// one the vault kept when the read began; nil for none), or once a restore
+// entry among entries explains why it does not (explainFork).
+func (c *Client) follow(ctx context.Context, n *custodian, kept, newest *keptCheckpoint, entries []LoggedEntry) error {
+	if kept != nil {
+		err := c.proveExtends(ctx, n, kept, newest)
+		if errors.Is(err, ErrForkedLog) && c.explainFork(ctx, n, kept, newest, entries) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
-	if kept2 {
+	advanced, err := c.advanceCheckpoint(n, kept, newest.Checkpoint, newest.raw)
+	if err != nil {
+		return err
+	}
+	if advanced {
 		c.mu.Lock()
 		c.unsaved++ // the newer checkpoint is saved with the receipts
 		c.mu.Unlock()
 	}
-	return out, nil
+	return nil
 }
 
 // pageExtends checks that the checkpoint of a page of entries and the

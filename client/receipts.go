@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -43,14 +44,15 @@ func distrusted(err error) bool {
 // checkReceipt verifies that resp's receipt proves n logged exactly the
 // release resp answers: the checkpoint is signed by the key n's peer ID
 // pins and consistent with kept (the checkpoint of n the vault held when
-// req was sent), the entry is in the checkpoint's tree, and it records
-// req (matchEntry) with the refusals of resp. It returns the receipt to
-// keep: with the error too when the receipt is evidence of a lie
-// (ErrFalseReceipt, ErrForkedLog). A receipt that does not verify is
-// ErrBadReceipt, and is not kept. A checkpoint proven consistent is kept
-// as n's newest when it is newer, even when its entry proves a lie: the
-// node must then keep that entry in its log too.
-func (c *Client) checkReceipt(n *custodian, req *api.ReleaseRequest, units []vault.Unit, resp *api.ReleaseResponse, kept *keptCheckpoint) (*vault.Receipt, error) {
+// req was sent), or a restore of n explains why not (restoredSince), the
+// entry is in the checkpoint's tree, and it records req (matchEntry) with
+// the refusals of resp. It returns the receipt to keep: with the error too
+// when the receipt is evidence of a lie (ErrFalseReceipt, ErrForkedLog). A
+// receipt that does not verify is ErrBadReceipt, and is not kept. A
+// checkpoint proven consistent is kept as n's newest when it is newer,
+// even when its entry proves a lie: the node must then keep that entry in
+// its log too.
+func (c *Client) checkReceipt(ctx context.Context, n *custodian, req *api.ReleaseRequest, units []vault.Unit, resp *api.ReleaseResponse, kept *keptCheckpoint) (*vault.Receipt, error) {
 	bad := func(why string) error { return fmt.Errorf("%w: %s", ErrBadReceipt, why) }
 	r := resp.Receipt
 	if r == nil {
@@ -77,10 +79,17 @@ func (c *Client) checkReceipt(n *custodian, req *api.ReleaseRequest, units []vau
 	}
 	rcpt := &vault.Receipt{Node: n.name, Units: refs, Index: r.Index, Checkpoint: r.Checkpoint, Entry: r.Entry}
 	if err := kept.extendedBy(cp, r.Consistency); err != nil {
-		rcpt.Evidence = vault.EvidenceFork
-		return rcpt, err
-	}
-	if _, err := c.advanceCheckpoint(n, kept, cp, r.Checkpoint); err != nil {
+		restored, rerr := c.restoredSince(ctx, n, kept, &keptCheckpoint{raw: r.Checkpoint, Checkpoint: cp})
+		switch {
+		case rerr != nil:
+			return nil, fmt.Errorf("%w: %v, and its log could not be read for a restore entry: %w", ErrBadReceipt, err, rerr)
+		case !restored:
+			rcpt.Evidence = vault.EvidenceFork
+			return rcpt, err
+		}
+		// The vault now keeps a checkpoint of n's restored log that
+		// extends cp.
+	} else if _, err := c.advanceCheckpoint(n, kept, cp, r.Checkpoint); err != nil {
 		rcpt.Evidence = vault.EvidenceFork
 		return rcpt, err
 	}

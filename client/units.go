@@ -243,7 +243,11 @@ func (c *Client) Get(ctx context.Context, label string) (*Record, error) {
 // ErrFalseReceipt or ErrForkedLog, and none of its shares is used; see
 // checkReceipt), checks each share against its commitment, combines the
 // first threshold of good shares per record, opens the record and wipes
-// the keys. A node that proves it no longer holds a share it had
+// the keys. A node whose checkpoint does not extend the one the vault keeps
+// of it is not named as a fork when a restore entry in its log explains
+// why: the client accepts the restore (once, with a warning), keeps the
+// checkpoint it replaced in the vault (vault.Restore), and uses the node's
+// answer. A node that proves it no longer holds a share it had
 // acknowledged (NOT_FOUND) makes the record degraded in the vault. A record that
 // fewer than its threshold of nodes gave a good share for fails the whole
 // call with a *QuorumError naming each node and why. The verified receipts
@@ -625,7 +629,7 @@ func (c *Client) releaseBatch(ctx context.Context, n *custodian, asked int64, no
 			return fmt.Errorf("the node answered %d units for %d asked", len(resp.Shares), len(units))
 		}
 		var err error
-		if receipt, err = c.checkReceipt(n, req, units, &resp, kept); err != nil {
+		if receipt, err = c.checkReceipt(ctx, n, req, units, &resp, kept); err != nil {
 			wipeReleased(&resp)
 			return err
 		}

@@ -16,7 +16,10 @@ import (
 // The audit protocols let auditors and users read the log from outside.
 // Checkpoints and proofs reveal only tree sizes and hashes, so any peer may
 // have them; entries go to the auditors of the node's config (all of them)
-// and to logged-in users (their own, with inclusion proofs).
+// and to logged-in users (their own, and the restore entries, with inclusion
+// proofs). A restore entry (api.Restore) holds no user data, and a user's
+// client needs it to tell the node's restore from a backup from a fork of
+// its log.
 //
 // Reading the log is not itself logged (docs/auditing.md lists the entry
 // kinds): since checkpoints and proofs are public, an entry per read would
@@ -83,9 +86,9 @@ func (n *Node) entries(ctx context.Context, s network.Stream, r *api.Reader) err
 }
 
 // doEntries fills resp with one page of [req.Start, req.End): every entry
-// for an auditor, the reader's own with their proofs for a user. The page
-// and its proofs are read in one snapshot with the checkpoint they prove
-// against.
+// for an auditor; for a user, their own and the restore entries, with their
+// proofs. The page and its proofs are read in one snapshot with the
+// checkpoint they prove against.
 func (n *Node) doEntries(device peer.ID, req *api.EntriesRequest, resp *api.EntriesResponse) error {
 	user := "" // "" for an auditor, who reads every entry
 	if !n.auditors[device] {
@@ -129,7 +132,7 @@ func (n *Node) doEntries(device peer.ID, req *api.EntriesRequest, resp *api.Entr
 			if err != nil {
 				return fmt.Errorf("log entry %d: %w", index, err)
 			}
-			if e.User != user {
+			if !forUser(e, user) {
 				continue
 			}
 			proof, err := n.audit.InclusionProof(tx, index, size)
@@ -145,6 +148,13 @@ func (n *Node) doEntries(device peer.ID, req *api.EntriesRequest, resp *api.Entr
 		}
 		return nil
 	})
+}
+
+// forUser reports whether a user may read the log entry e: one of their
+// own, or a restore entry.
+func forUser(e *api.Entry, user string) bool {
+	_, restore := api.RestoreOf(e)
+	return e.User == user || restore
 }
 
 func (n *Node) proof(ctx context.Context, s network.Stream, r *api.Reader) error {

@@ -3,7 +3,6 @@ package node
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -26,15 +25,9 @@ import (
 // A restore rolls the node back to its backup: what happened after the
 // backup is gone from the store and from the log. So that nobody mistakes
 // the rollback for a node rewriting its history in secret, restore appends
-// one ADMIN entry that says what it did, with one of two texts (auditors'
-// tools parse them; keep them exactly so):
-//
-//	restore: backup of log size N
-//	restore: backup of log size N replaces a log of size M with root R
-//
-// N is the size of the backup's log (the entry is at index N), M and R the
-// size and tree root (standard base64) of the log the data directory held
-// before, when it held one.
+// one ADMIN entry that says what it did, in the form api.Restore gives (the
+// entry is at index N, the backup log's size; it names the log the data
+// directory held before, when it held one).
 
 // RestoreOptions change how RestoreWith treats a data directory that holds a
 // store.
@@ -238,9 +231,9 @@ func logRestore(dir string, storageKey []byte, l *audit.Log, id peer.ID, old *lo
 // restoreEntryText is the ADMIN text of a restore of a backup whose log has
 // size entries, over old (nil when the data directory held no store).
 func restoreEntryText(size int64, old *logHead) string {
-	text := fmt.Sprintf("restore: backup of log size %d", size)
+	r := api.Restore{BackupSize: size}
 	if old != nil {
-		text += fmt.Sprintf(" replaces a log of size %d with root %s", old.size, base64.StdEncoding.EncodeToString(old.root[:]))
+		r.Replaced, r.ReplacedSize, r.ReplacedRoot = true, old.size, old.root
 	}
-	return text
+	return r.Text()
 }

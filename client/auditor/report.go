@@ -100,6 +100,10 @@ type NodeReport struct {
 	// UserCheckpoints is how many distinct checkpoints of the node that a
 	// user's vault holds were checked against the node's tree.
 	UserCheckpoints int
+	// UserReplaced is how many of those are of a log that a restore of
+	// the node replaced, which both the user's client and the auditor
+	// accepted: not a split view.
+	UserReplaced int
 	// Restores are the restores of the node that this auditor accepted
 	// (Options.Accept), oldest first, Accepted among them if this run
 	// accepted one.
@@ -136,7 +140,10 @@ func (r *NodeReport) String() string {
 			what += ", every entry checked"
 		}
 		if r.UserCheckpoints > 0 {
-			what += fmt.Sprintf(", vault checkpoints consistent: %d", r.UserCheckpoints)
+			what += fmt.Sprintf(", vault checkpoints consistent: %d", r.UserCheckpoints-r.UserReplaced)
+		}
+		if r.UserReplaced > 0 {
+			what += fmt.Sprintf(", vault checkpoints of a log an accepted restore replaced: %d", r.UserReplaced)
 		}
 		if n := len(r.Restores); n > 0 && r.Accepted == nil {
 			what += fmt.Sprintf(", restores accepted before: %d, the last: %s", n, &r.Restores[n-1])

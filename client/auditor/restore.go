@@ -3,18 +3,14 @@ package auditor
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/custos-network/custos/internal/atomicfile"
 	"github.com/custos-network/custos/node/api"
@@ -23,98 +19,10 @@ import (
 // A restored node (custosd restore) has lost the entries after its
 // backup, so an auditor who recorded a later checkpoint sees a rollback,
 // a fork or an inconsistent tree. custosd restore appends an ADMIN entry
-// right after the restored log, whose admin text is
-//
-//	restore: backup of log size N
-//
-// followed, when the data directory held a log before, by
-//
-//	 replaces a log of size M with root R
-//
-// (R the standard base64 of the root hash). With Options.Accept, Verify
-// accepts such a restore: it records the node's checkpoint in place of the
-// recorded one, and keeps the one it replaced in <node>.restores.
-
-// restoreEntry is what a restore entry's admin text says.
-type restoreEntry struct {
-	backupSize int64
-	// replaced is set when the text says what log the restore replaced.
-	replaced     bool
-	replacedSize int64
-	replacedRoot tlog.Hash
-}
-
-const (
-	restoreText   = "restore: backup of log size "
-	replacesText  = " replaces a log of size "
-	replacedRoot  = " with root "
-	isRestoreText = "restore:"
-)
-
-// parseRestore reads a restore entry's admin text, strictly: one form for
-// one meaning.
-func parseRestore(text string) (restoreEntry, error) {
-	bad := fmt.Errorf("the admin text %.200q is not a restore entry's", text)
-	rest, ok := strings.CutPrefix(text, restoreText)
-	if !ok {
-		return restoreEntry{}, bad
-	}
-	num, rest, more := strings.Cut(rest, " ")
-	var r restoreEntry
-	if r.backupSize, ok = parseSize(num); !ok {
-		return restoreEntry{}, bad
-	}
-	if !more {
-		return r, nil
-	}
-	rest, ok = strings.CutPrefix(" "+rest, replacesText)
-	if !ok {
-		return restoreEntry{}, bad
-	}
-	num, root, ok := strings.Cut(rest, replacedRoot)
-	if !ok {
-		return restoreEntry{}, bad
-	}
-	if r.replacedSize, ok = parseSize(num); !ok {
-		return restoreEntry{}, bad
-	}
-	raw, err := base64.StdEncoding.DecodeString(root)
-	if err != nil || len(raw) != tlog.HashSize || base64.StdEncoding.EncodeToString(raw) != root {
-		return restoreEntry{}, bad
-	}
-	r.replaced = true
-	copy(r.replacedRoot[:], raw)
-	return r, nil
-}
-
-// parseSize reads a tree size in canonical decimal.
-func parseSize(s string) (int64, bool) {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 || strconv.FormatInt(n, 10) != s {
-		return 0, false
-	}
-	return n, true
-}
-
-// explains says why the restore entry at index does not explain a log
-// that no longer extends the recorded checkpoint old ("" when it does): it
-// must directly follow the restored log, that log must end below old (the
-// entries from there on are what the restore dropped), and what it says it
-// replaced must not be smaller than old, nor of old's size with another
-// root.
-func (r restoreEntry) explains(index int64, old api.Checkpoint) string {
-	switch {
-	case index != r.backupSize:
-		return fmt.Sprintf("the restore entry %d does not directly follow the restored log of size %d", index, r.backupSize)
-	case r.backupSize >= old.Size:
-		return fmt.Sprintf("the restore entry %d restored a log of size %d, not smaller than the recorded size %d", index, r.backupSize, old.Size)
-	case r.replaced && r.replacedSize < old.Size:
-		return fmt.Sprintf("the restore entry %d replaced a log of size %d, smaller than the recorded size %d", index, r.replacedSize, old.Size)
-	case r.replaced && r.replacedSize == old.Size && r.replacedRoot != old.Root:
-		return fmt.Sprintf("the restore entry %d replaced a log of the recorded size %d with another root than the recorded one", index, old.Size)
-	}
-	return ""
-}
+// right after the restored log that says so (api.Restore). With
+// Options.Accept, Verify accepts such a restore: it records the node's
+// checkpoint in place of the recorded one, and keeps the one it replaced
+// in <node>.restores.
 
 // AcceptedRestore is a restore of a node that the auditor accepted: the
 // checkpoint recorded before it, and the restore entry that explains why
@@ -137,6 +45,10 @@ type AcceptedRestore struct {
 	Named bool
 	// Size is the tree size of the checkpoint recorded in its place.
 	Size int64
+	// FromVault is set when the auditor accepted the restore from a user's
+	// vault (Options.User), whose client had accepted it: Replaced is then
+	// the checkpoint that client kept before, not one the auditor recorded.
+	FromVault bool
 }
 
 func (r *AcceptedRestore) String() string {
@@ -144,8 +56,13 @@ func (r *AcceptedRestore) String() string {
 	if r.Named {
 		named = "the entry names the recorded checkpoint"
 	}
-	return fmt.Sprintf("the restore at entry %d replaced the recorded size %d (%s; accepted %s)",
-		r.Entry, r.ReplacedSize, named, r.Accepted.UTC().Format(time.RFC3339))
+	what := "the recorded size"
+	if r.FromVault {
+		what = "a user's checkpoint of size"
+		named = strings.Replace(named, "the recorded checkpoint", "that checkpoint", 1)
+	}
+	return fmt.Sprintf("the restore at entry %d replaced %s %d (%s; accepted %s)",
+		r.Entry, what, r.ReplacedSize, named, r.Accepted.UTC().Format(time.RFC3339))
 }
 
 // The <node>.restores file of the state directory.
@@ -167,6 +84,8 @@ type restoreRecord struct {
 	Replaced string    `json:"replaced"`
 	Named    bool      `json:"named"`
 	Size     int64     `json:"size"`
+	// FromVault is left out when false, as files written before it was.
+	FromVault bool `json:"from_vault,omitempty"`
 }
 
 func (a *nodeAudit) restoresPath() string { return a.statePath(".restores") }
@@ -201,11 +120,11 @@ func (a *nodeAudit) loadRestores() ([]AcceptedRestore, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: restore %d: the replaced checkpoint does not verify with the node's pinned key: %w", path, i, err)
 		}
-		if _, err := parseRestore(r.Admin); err != nil || r.Entry < 0 || r.Size < 0 {
+		if _, err := api.ParseRestore(r.Admin); err != nil || r.Entry < 0 || r.Size < 0 {
 			return nil, fmt.Errorf("%s: restore %d is malformed", path, i)
 		}
 		out[i] = AcceptedRestore{Accepted: r.Accepted, Entry: r.Entry, Admin: r.Admin, Replaced: []byte(r.Replaced),
-			ReplacedSize: old.Size, Named: r.Named, Size: r.Size}
+			ReplacedSize: old.Size, Named: r.Named, Size: r.Size, FromVault: r.FromVault}
 	}
 	return out, nil
 }
@@ -217,7 +136,7 @@ func (a *nodeAudit) saveRestores(rs []AcceptedRestore) error {
 	}
 	f := restoresFile{Format: restoresFormat, Restores: make([]restoreRecord, len(rs))}
 	for i, r := range rs {
-		f.Restores[i] = restoreRecord{Accepted: r.Accepted.UTC(), Entry: r.Entry, Admin: r.Admin, Replaced: string(r.Replaced), Named: r.Named, Size: r.Size}
+		f.Restores[i] = restoreRecord{Accepted: r.Accepted.UTC(), Entry: r.Entry, Admin: r.Admin, Replaced: string(r.Replaced), Named: r.Named, Size: r.Size, FromVault: r.FromVault}
 	}
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
@@ -228,9 +147,9 @@ func (a *nodeAudit) saveRestores(rs []AcceptedRestore) error {
 
 // acceptRestore is Options.Accept for a node whose checkpoint cp no longer
 // extends the recorded old (the problem why). It reads every entry of cp's
-// tree; if the last restore entry that explains the change (see explains)
-// is there, it keeps old in the node's restores and records cp (signed) in
-// its place. Otherwise it reports why, and why no restore was accepted.
+// tree; if the last restore entry that explains the change (see
+// api.Restore.Explains) is there, it keeps old in the node's restores and
+// records cp (signed) in its place. Otherwise it reports why, and why no restore was accepted.
 func (a *nodeAudit) acceptRestore(ctx context.Context, old api.Checkpoint, oldSigned []byte, cp api.Checkpoint, signed []byte, why Problem) {
 	notAccepted := func(format string, args ...any) {
 		why.Message += "; not accepted: " + fmt.Sprintf(format, args...)
@@ -240,20 +159,20 @@ func (a *nodeAudit) acceptRestore(ctx context.Context, old api.Checkpoint, oldSi
 	var refused []string // why the restore entries seen explain nothing
 	ok := a.readEntries(ctx, cp, func(index int64, b []byte) {
 		e, err := api.ParseEntry(b)
-		if err != nil || e.Kind != api.EntryKind_ADMIN || !strings.HasPrefix(e.Admin, isRestoreText) {
+		if err != nil || e.Kind != api.EntryKind_ADMIN || !strings.HasPrefix(e.Admin, api.RestorePrefix) {
 			return
 		}
-		r, err := parseRestore(e.Admin)
+		r, err := api.ParseRestore(e.Admin)
 		if err != nil {
 			refused = append(refused, fmt.Sprintf("entry %d: %v", index, err))
 			return
 		}
-		if reason := r.explains(index, old); reason != "" {
+		if reason := r.Explains(index, old); reason != "" {
 			refused = append(refused, reason)
 			return
 		}
 		found = &AcceptedRestore{Entry: index, Admin: e.Admin, Replaced: oldSigned, ReplacedSize: old.Size,
-			Named: r.replaced && r.replacedSize == old.Size && r.replacedRoot == old.Root, Size: cp.Size}
+			Named: r.Names(old), Size: cp.Size}
 	})
 	switch {
 	case !ok:

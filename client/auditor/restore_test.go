@@ -5,15 +5,18 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/client/auditor"
 	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/node/audit"
+	"github.com/custos-network/custos/node/config"
 	"github.com/custos-network/custos/node/nodetest"
 	"github.com/custos-network/custos/node/store"
 )
@@ -152,4 +155,120 @@ func pinnedKey(t *testing.T, n *auditNet, i int) ed25519.PublicKey {
 		t.Fatal(err)
 	}
 	return ed25519.PublicKey(raw)
+}
+
+// A user's client that accepted a node's restore keeps, as evidence, the
+// checkpoint it replaced, and its receipts still hold checkpoints of the
+// rolled-back log. Neither is of one history with the node's log any
+// more: with --vault, they are a split view until the auditor accepts the
+// same restore, then not, and its acceptance holds in later runs. The
+// auditor accepts it from its own recorded checkpoint when that one was
+// rolled back too, else from the user's vault.
+func TestUsersAcceptedRestoreIsASplitViewUntilTheAuditorAcceptsIt(t *testing.T) {
+	t.Run("the auditor's checkpoint was rolled back too", func(t *testing.T) { usersAcceptedRestore(t, true) })
+	t.Run("only the user's checkpoints were rolled back", func(t *testing.T) { usersAcceptedRestore(t, false) })
+}
+
+func usersAcceptedRestore(t *testing.T, auditorSawIt bool) {
+	ctx := context.Background()
+	n := startAuditNet(t)
+	n.pin(1) // bob's vault must reach n2 after its restore
+	n.traffic()
+	path := n.userVault(t, "bob")
+	wantOnly(t, n.verify(n.key, false), nil)
+	p := n.procs[1]
+	backup := filepath.Join(t.TempDir(), "n2.backup")
+	f, err := os.Create(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Admin().Backup(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Bob's unlock waits for every node (threshold 3 of 3): his vault
+	// keeps n2's checkpoint past the backup.
+	bobGets := func() *client.Client {
+		t.Helper()
+		c := openVault(t, path)
+		if err := c.Unlock(ctx, []byte(testPassword)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Get(ctx, "rec"); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if err := bobGets().Close(); err != nil {
+		t.Fatal(err)
+	}
+	if auditorSawIt {
+		n.traffic()
+		wantOnly(t, n.verify(n.key, false), nil)
+	}
+
+	p.Stop(t)
+	data := p.Config.Path(p.Config.DataDir)
+	if err := os.Rename(data, data+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(nodetest.Binary(t), "restore", "--in", backup, "--config", p.Path).CombinedOutput(); err != nil {
+		t.Fatalf("custosd restore: %v\n%s", err, out)
+	}
+	n.restart(1, nil)
+	c := bobGets()
+	if rs := c.Restores(); len(rs) != 1 || rs[0].Node != "n2" {
+		t.Fatalf("bob's client accepted %d restores, want n2's", len(rs))
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	view, err := auditor.ReadVault(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rep := n.verifyWith(n.key, auditor.Options{User: view})
+	wantOnly(t, rep, map[string]auditor.Kind{"n2": auditor.SplitView})
+	if msg := rep.Node("n2").String(); !strings.Contains(msg, "the user's client accepted the restore at entry") {
+		t.Errorf("the split view does not say the user's client accepted a restore: %s", msg)
+	}
+
+	rep = n.verifyWith(n.key, auditor.Options{User: view, Accept: []string{"n2"}})
+	wantOnly(t, rep, nil)
+	r := rep.Node("n2")
+	if r.Accepted == nil || r.Accepted.FromVault == auditorSawIt || r.UserReplaced == 0 {
+		t.Errorf("accepting n2's restore with bob's vault: %s", r)
+	}
+	rep = n.verifyWith(n.key, auditor.Options{User: view})
+	wantOnly(t, rep, nil)
+	if r := rep.Node("n2"); r.UserReplaced == 0 || len(r.Restores) != 1 {
+		t.Errorf("a later run with bob's vault: %s", r)
+	}
+}
+
+// pin stops node i, makes it listen on a TCP port of its own from now on,
+// and starts it again: a vault made after keeps reaching it across
+// restarts.
+func (n *auditNet) pin(i int) {
+	n.t.Helper()
+	p := n.procs[i]
+	p.Stop(n.t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	p.Config.Listen = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)}
+	if err := os.Remove(p.Path); err != nil {
+		n.t.Fatal(err)
+	}
+	if err := config.WriteDefault(p.Path, *p.Config); err != nil {
+		n.t.Fatal(err)
+	}
+	n.restart(i, nil)
 }

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/custos-network/custos/client"
+	"github.com/custos-network/custos/client/vault"
 	"github.com/custos-network/custos/internal/atomicfile"
 	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/node/audit"
@@ -94,7 +95,7 @@ func Verify(ctx context.Context, network *client.Network, key crypto.PrivKey, st
 	for i := range network.Nodes {
 		a := &nodeAudit{h: h, card: network.Nodes[i], stateDir: stateDir, rep: &rep.Nodes[i], accept: accept[network.Nodes[i].Name]}
 		var skipped string
-		a.userCheckpoints, a.refused, skipped = userOf(o.User, a.card)
+		a.userCheckpoints, a.refused, a.userRestores, skipped = userOf(o.User, a.card)
 		if skipped != "" {
 			rep.UserSkipped = append(rep.UserSkipped, skipped)
 		}
@@ -112,9 +113,11 @@ type nodeAudit struct {
 	rep      *NodeReport
 	accept   bool // accept a restore (Options.Accept)
 	// userCheckpoints are the node's checkpoints in the user's vault;
-	// refused the entries of the user's evidence receipts, by index.
+	// refused the entries of the user's evidence receipts, by index;
+	// userRestores the node's restores that the user's client accepted.
 	userCheckpoints []UserCheckpoint
 	refused         map[uint64][]byte
+	userRestores    []vault.Restore
 
 	id           peer.ID
 	origin       string

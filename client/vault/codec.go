@@ -47,10 +47,11 @@ type fileV2 struct {
 	PendingDeletes []PendingDelete       `json:"pending_deletes"`
 	Receipts       []Receipt             `json:"receipts"`
 	Checkpoints    []NodeCheckpoint      `json:"checkpoints"`
+	Restores       []Restore             `json:"restores"`
 }
 
 // fileV1 is the vault file, version 1: version 2 without the units' MACs,
-// the receipts' evidence and the kept checkpoints.
+// the receipts' evidence, the kept checkpoints and the accepted restores.
 type fileV1 struct {
 	Format         string                `json:"format"`
 	User           string                `json:"user"`
@@ -99,6 +100,7 @@ func encode(v *Vault) ([]byte, error) {
 		PendingDeletes: make([]PendingDelete, 0, len(v.PendingDeletes)),
 		Receipts:       make([]Receipt, 0, len(v.Receipts)),
 		Checkpoints:    make([]NodeCheckpoint, 0, len(v.Checkpoints)),
+		Restores:       make([]Restore, 0, len(v.Restores)),
 	}
 	for _, u := range v.Units {
 		u.Created, u.Updated = u.Created.UTC(), u.Updated.UTC()
@@ -108,6 +110,10 @@ func encode(v *Vault) ([]byte, error) {
 	f.PendingDeletes = append(f.PendingDeletes, v.PendingDeletes...)
 	f.Receipts = append(f.Receipts, v.Receipts...)
 	f.Checkpoints = append(f.Checkpoints, v.Checkpoints...)
+	for _, r := range v.Restores {
+		r.Accepted = r.Accepted.UTC()
+		f.Restores = append(f.Restores, r)
+	}
 	b, err := json.MarshalIndent(&f, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode vault: %w", err)
@@ -152,6 +158,9 @@ func decode(b []byte) (*Vault, error) {
 		u := &v.Units[i]
 		u.Created, u.Updated = u.Created.UTC(), u.Updated.UTC()
 	}
+	for i := range v.Restores {
+		v.Restores[i].Accepted = v.Restores[i].Accepted.UTC()
+	}
 	if err := v.check(); err != nil {
 		v.Wipe()
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
@@ -188,6 +197,9 @@ func decodeV2(b []byte) (*Vault, error) {
 	}
 	if len(f.Checkpoints) > 0 {
 		v.Checkpoints = f.Checkpoints
+	}
+	if len(f.Restores) > 0 {
+		v.Restores = f.Restores
 	}
 	return v, nil
 }

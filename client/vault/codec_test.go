@@ -51,14 +51,14 @@ func TestEncodeWritesCanonicalForm(t *testing.T) {
 		t.Errorf("times are not written as the same instant in UTC")
 	}
 	empty := testVault(t)
-	empty.Units, empty.PendingDeletes, empty.Receipts, empty.Checkpoints = nil, nil, nil, nil
+	empty.Units, empty.PendingDeletes, empty.Receipts, empty.Checkpoints, empty.Restores = nil, nil, nil, nil, nil
 	b := mustEncode(t, empty)
-	for _, key := range []string{"units", "pending_deletes", "receipts", "checkpoints"} {
+	for _, key := range []string{"units", "pending_deletes", "receipts", "checkpoints", "restores"} {
 		if !bytes.Contains(b, []byte(`"`+key+`": []`)) {
 			t.Errorf("an empty %s list is not written as []", key)
 		}
 	}
-	if got, err := decode(b); err != nil || got.Units != nil || got.PendingDeletes != nil || got.Receipts != nil || got.Checkpoints != nil {
+	if got, err := decode(b); err != nil || got.Units != nil || got.PendingDeletes != nil || got.Receipts != nil || got.Checkpoints != nil || got.Restores != nil {
 		t.Errorf("empty lists do not decode to nil (err %v)", err)
 	}
 }
@@ -195,6 +195,21 @@ var damaged = []struct {
 		v.Checkpoints = nil
 		for i := range MaxCheckpoints + 1 {
 			v.Checkpoints = append(v.Checkpoints, NodeCheckpoint{Node: fmt.Sprintf("n%04d", i), Checkpoint: []byte("c")})
+		}
+	})},
+	// The accepted restores.
+	{"a vault without its restores field is refused", editRe(`,\s*"restores": \[(?s:.*?)\n  \]`, ``)},
+	{"restore of a bad node name is refused", mutate(func(t testing.TB, v *Vault) { v.Restores[0].Node = "Bolt Inc" })},
+	{"restore without its replaced checkpoint is refused", mutate(func(t testing.TB, v *Vault) { v.Restores[0].Replaced = []byte{} })},
+	{"restore without its checkpoint is refused", mutate(func(t testing.TB, v *Vault) { v.Restores[0].Checkpoint = []byte{} })},
+	{"restore with a checkpoint over the size cap is refused", mutate(func(t testing.TB, v *Vault) { v.Restores[0].Replaced = make([]byte, 4097) })},
+	{"restore without its entry is refused", mutate(func(t testing.TB, v *Vault) { v.Restores[0].Entry = []byte{} })},
+	{"restore index beyond any log is refused", mutate(func(t testing.TB, v *Vault) { v.Restores[0].Index = 1 << 48 })},
+	{"restore without its time is refused", mutate(func(t testing.TB, v *Vault) { v.Restores[0].Accepted = time.Time{} })},
+	{"restore without its accepted field is refused", editRe(`,\s*"accepted": "[^"]*"`, ``)},
+	{"more than 100 restores are refused", mutate(func(t testing.TB, v *Vault) {
+		for range MaxRestores {
+			v.Restores = append(v.Restores, testRestore())
 		}
 	})},
 }

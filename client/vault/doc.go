@@ -5,10 +5,11 @@
 // was dealt to with a commitment to each share, the sealed record and a MAC
 // over all of these. For audits, it also keeps the receipts of the user's
 // releases (those kept as evidence of a lying node too), the newest
-// checkpoint it verified of each node's log, and beside it
-// a journal of the release requests the client sent (path+".requests"),
-// which Handle.AppendRequests appends to and syncs before a request is
-// sent. docs/vault.md specifies both formats.
+// checkpoint it verified of each node's log, the restores of nodes from a
+// backup that the client accepted (with the checkpoint each replaced), and
+// beside it a journal of the release requests the client sent
+// (path+".requests"), which Handle.AppendRequests appends to and syncs
+// before a request is sent. docs/vault.md specifies both formats.
 //
 // The vault is not encrypted under the user's password: a password-wrapped
 // file on a stolen device would let a thief test passwords offline, which
@@ -53,7 +54,8 @@
 //     checks only the MAC's size, so that one damaged unit does not make the
 //     others unreadable.
 //   - Verifying a checkpoint's signature and consistency before keeping it
-//     (SetCheckpoint): the vault checks only its shape.
+//     (SetCheckpoint), and a restore before recording it (AddRestore): the
+//     vault checks only their shape.
 //   - Wiping: call Vault.Wipe when done. Wiping is best effort in Go: the
 //     runtime may have copied the bytes, and the JSON encoder and decoder
 //     keep working copies of the file's text that nothing here can reach.

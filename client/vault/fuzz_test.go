@@ -21,7 +21,7 @@ func FuzzDecode(f *testing.F) {
 		}
 	}
 	f.Add([]byte(`{"format":"custos-vault/1","user":"a","network":"eA==","device_key":"","master_secret":"","password_kdf":{"salt":"","time":0,"memory_kib":0,"threads":0},"units":[],"pending_deletes":[],"receipts":[]}`))
-	f.Add([]byte(`{"format":"custos-vault/2","user":"a","network":"eA==","device_key":"","master_secret":"","password_kdf":{"salt":"","time":0,"memory_kib":0,"threads":0},"units":[],"pending_deletes":[],"receipts":[],"checkpoints":[]}`))
+	f.Add([]byte(`{"format":"custos-vault/2","user":"a","network":"eA==","device_key":"","master_secret":"","password_kdf":{"salt":"","time":0,"memory_kib":0,"threads":0},"units":[],"pending_deletes":[],"receipts":[],"checkpoints":[],"restores":[]}`))
 
 	f.Fuzz(checkDecode)
 }

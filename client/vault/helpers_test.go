@@ -89,8 +89,8 @@ func testUnit(t testing.TB, label string, idByte byte) Unit {
 }
 
 // testVault returns a valid vault with two sealed units (one degraded), a
-// pending delete, two receipts (one kept as evidence) and the checkpoints
-// of two nodes.
+// pending delete, two receipts (one kept as evidence), the checkpoints of
+// two nodes and an accepted restore of one.
 func testVault(t testing.TB) *Vault {
 	t.Helper()
 	bank := testUnit(t, "bank", 0x20)
@@ -116,6 +116,7 @@ func testVault(t testing.TB) *Vault {
 			{Node: "acme", Checkpoint: testReceipt(57).Checkpoint},
 			{Node: "bolt", Checkpoint: []byte("custos/bolt\n61\n(root)\n\n— custos/bolt (signature)\n")},
 		},
+		Restores: []Restore{testRestore()},
 	}
 	for i := range v.Units {
 		if err := v.SealUnit(&v.Units[i]); err != nil {
@@ -132,6 +133,19 @@ func testRequest(node string, n byte) Request {
 		Node:  node,
 		Time:  testTime.Truncate(time.Millisecond).Add(time.Duration(n) * time.Second),
 		Nonce: bytes.Repeat([]byte{n}, api.RequestNonceSize),
+	}
+}
+
+// testRestore returns an accepted restore of shape only: its bytes prove
+// nothing.
+func testRestore() Restore {
+	return Restore{
+		Node:       "bolt",
+		Accepted:   testTime.Add(2 * time.Hour),
+		Replaced:   []byte("custos/bolt\n70\n(root)\n\n— custos/bolt (signature)\n"),
+		Index:      52,
+		Entry:      bytes.Repeat([]byte{0x0a}, 40),
+		Checkpoint: []byte("custos/bolt\n61\n(root)\n\n— custos/bolt (signature)\n"),
 	}
 }
 

@@ -240,23 +240,58 @@ func TestCheckpoints(t *testing.T) {
 	}
 }
 
+// AddRestore keeps copies of what it is given, in UTC, refuses a restore
+// that breaks the rules, and keeps the newest MaxRestores.
+func TestAddRestore(t *testing.T) {
+	v := testVault(t)
+	r := testRestore()
+	r.Node, r.Accepted = "cove", r.Accepted.In(time.FixedZone("", 3600))
+	if err := v.AddRestore(r); err != nil {
+		t.Fatal(err)
+	}
+	r.Replaced[0] = 'X'
+	got := v.Restores[len(v.Restores)-1]
+	if got.Node != "cove" || got.Replaced[0] != 'c' || got.Accepted.Location() != time.UTC {
+		t.Errorf("the kept restore: node %s, replaced %q…, time in %v", got.Node, got.Replaced[:1], got.Accepted.Location())
+	}
+	if err := v.AddRestore(Restore{Node: "cove"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("an empty restore: %v, want ErrInvalid", err)
+	}
+	for i := range MaxRestores {
+		r := testRestore()
+		r.Index = uint64(i)
+		if err := v.AddRestore(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(v.Restores) != MaxRestores || v.Restores[0].Index != 0 || v.Restores[MaxRestores-1].Index != MaxRestores-1 {
+		t.Errorf("%d restores kept, from index %d; want the newest %d", len(v.Restores), v.Restores[0].Index, MaxRestores)
+	}
+	if _, err := decode(mustEncode(t, v)); err != nil {
+		t.Fatalf("the vault no longer follows its rules: %v", err)
+	}
+}
+
 // asV1 rewrites a vault file of this version as version 1 wrote it.
 func asV1(t testing.TB, b []byte) []byte {
 	t.Helper()
-	for _, re := range []string{`,\s*"mac": "[^"]*"`, `,\s*"evidence": "[^"]*"`, `,\s*"checkpoints": \[(?s:.*?)\n  \]`, `,\s*"checkpoints": \[\]`} {
+	for _, re := range []string{`,\s*"mac": "[^"]*"`, `,\s*"evidence": "[^"]*"`, `,\s*"checkpoints": \[(?s:.*?)\n  \]`, `,\s*"checkpoints": \[\]`,
+		`,\s*"restores": \[(?s:.*?)\n  \]`, `,\s*"restores": \[\]`} {
 		b = regexp.MustCompile(re).ReplaceAll(b, nil)
 	}
 	return bytes.Replace(b, []byte(`"custos-vault/2"`), []byte(`"custos-vault/1"`), 1)
 }
 
 // A version 1 vault reads as this version: every unit sealed as it was
-// read, no evidence, no checkpoints; and it is written as version 2.
+// read, no evidence, no checkpoints, no restores; and it is written as
+// version 2.
 func TestVersion1IsRead(t *testing.T) {
 	v := testVault(t)
 	v.Receipts[1].Evidence = ""
-	v.Checkpoints = nil
+	v.Checkpoints, v.Restores = nil, nil
 	old := asV1(t, mustEncode(t, v))
-	if bytes.Contains(old, []byte(`"mac"`)) || bytes.Contains(old, []byte(`"checkpoints"`)) || !bytes.Contains(old, []byte(`"custos-vault/1"`)) {
+	if bytes.Contains(old, []byte(`"mac"`)) || bytes.Contains(old, []byte(`"checkpoints"`)) || bytes.Contains(old, []byte(`"restores"`)) ||
+		!bytes.Contains(old, []byte(`"custos-vault/1"`)) {
 		t.Fatal("the test's version 1 file still has version 2 fields")
 	}
 	got, err := decode(old)

@@ -36,6 +36,9 @@ const (
 	// than a network file names (threshold.MaxShares), so that those of
 	// nodes a reshare left stay for audits.
 	MaxCheckpoints = 1024
+	// MaxRestores is how many accepted restores of nodes a vault keeps,
+	// the newest: a restore is a rare operator action.
+	MaxRestores = 100
 	// maxReceiptBytes bounds the receipts' checkpoints, entries and unit
 	// references together, so that receipts of large batches cannot push
 	// the file towards MaxFileSize.
@@ -146,7 +149,39 @@ func (v *Vault) check() error {
 			return fmt.Errorf("receipts[%d]: %w", i, err)
 		}
 	}
-	return checkCheckpoints(v.Checkpoints)
+	if err := checkCheckpoints(v.Checkpoints); err != nil {
+		return err
+	}
+	if len(v.Restores) > MaxRestores {
+		return fmt.Errorf("%d restores; a vault keeps at most %d", len(v.Restores), MaxRestores)
+	}
+	for i := range v.Restores {
+		if err := checkRestore(&v.Restores[i]); err != nil {
+			return fmt.Errorf("restores[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// checkRestore checks one accepted restore's shape. Its checkpoints and
+// entry were verified when the client accepted it.
+func checkRestore(r *Restore) error {
+	switch {
+	case !api.ValidNodeName(r.Node):
+		return fmt.Errorf("node name %q is not 1 to 32 lower-case letters, digits and hyphens", clip(r.Node))
+	case len(r.Replaced) == 0 || len(r.Replaced) > api.MaxCheckpointSize:
+		return fmt.Errorf("node %s: the replaced checkpoint is %d bytes; it must be 1 to %d", r.Node, len(r.Replaced), api.MaxCheckpointSize)
+	case len(r.Checkpoint) == 0 || len(r.Checkpoint) > api.MaxCheckpointSize:
+		return fmt.Errorf("node %s: the checkpoint is %d bytes; it must be 1 to %d", r.Node, len(r.Checkpoint), api.MaxCheckpointSize)
+	case r.Index > maxReceiptIndex:
+		return fmt.Errorf("node %s: log index %d is beyond any log", r.Node, r.Index)
+	case len(r.Entry) == 0 || len(r.Entry) > api.MaxEntrySize:
+		return fmt.Errorf("node %s: the entry is %d bytes; it must be 1 to %d", r.Node, len(r.Entry), api.MaxEntrySize)
+	}
+	if err := checkTime(r.Accepted); err != nil {
+		return fmt.Errorf("node %s: accepted: %w", r.Node, err)
+	}
+	return nil
 }
 
 // checkCheckpoints checks the kept checkpoints: at most MaxCheckpoints, in

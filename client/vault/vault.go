@@ -40,6 +40,11 @@ type Vault struct {
 	// user another log than it shows them. See Checkpoint and
 	// SetCheckpoint.
 	Checkpoints []NodeCheckpoint
+	// Restores are the restores of nodes from a backup that the client
+	// accepted, oldest first, each with the checkpoint it replaced: what
+	// the node had shown this user before. The vault keeps the newest
+	// MaxRestores. See AddRestore.
+	Restores []Restore
 }
 
 // Unit is what the vault keeps of one record: everything needed to collect
@@ -180,6 +185,45 @@ func (v *Vault) SetCheckpoint(node string, cp []byte) error {
 
 func compareNode(c NodeCheckpoint, node string) int { return strings.Compare(c.Node, node) }
 
+// Restore is a node's restore from a backup that the client accepted: the
+// node's log no longer extended the checkpoint the vault kept of it, and a
+// restore entry in its log explained why (docs/client.md). The checkpoint
+// it replaced is kept as evidence of what the node had shown this user,
+// for auditors (custos audit verify --vault).
+type Restore struct {
+	// Node is the node's name in the network file.
+	Node string `json:"node"`
+	// Accepted is when the client accepted the restore. It is written in
+	// UTC.
+	Accepted time.Time `json:"accepted"`
+	// Replaced is the checkpoint the vault kept of the node until then: the
+	// newest of the rolled-back log that the client verified.
+	Replaced []byte `json:"replaced"`
+	// Index is the restore entry's index in the node's log: the size of
+	// the restored log.
+	Index uint64 `json:"index"`
+	// Entry is the restore entry, as the node stored it (its admin text
+	// is an api.Restore's).
+	Entry []byte `json:"entry"`
+	// Checkpoint is the node's signed checkpoint of a tree that holds the
+	// entry, which the vault kept of the node from then on.
+	Checkpoint []byte `json:"checkpoint"`
+}
+
+// AddRestore appends a restore the client accepted, which must follow the
+// rules of the format (ErrInvalid), and drops the oldest beyond
+// MaxRestores. The vault keeps copies of its slices.
+func (v *Vault) AddRestore(r Restore) error {
+	r.Accepted = r.Accepted.UTC()
+	if err := checkRestore(&r); err != nil {
+		return fmt.Errorf("add restore: %w: %w", ErrInvalid, err)
+	}
+	r.Replaced, r.Entry, r.Checkpoint = slices.Clone(r.Replaced), slices.Clone(r.Entry), slices.Clone(r.Checkpoint)
+	v.Restores = append(v.Restores, r)
+	v.Restores = slices.Delete(v.Restores, 0, max(len(v.Restores)-MaxRestores, 0))
+	return nil
+}
+
 // UnitRef names one version of a unit.
 type UnitRef struct {
 	ID      threshold.UnitID `json:"id"`
@@ -295,8 +339,8 @@ func (v *Vault) Wipe() {
 
 // String describes the vault without its secrets.
 func (v Vault) String() string {
-	return fmt.Sprintf("vault{user: %q, units: %d, pending deletes: %d, receipts: %d, checkpoints: %d, secrets: [redacted]}",
-		v.User, len(v.Units), len(v.PendingDeletes), len(v.Receipts), len(v.Checkpoints))
+	return fmt.Sprintf("vault{user: %q, units: %d, pending deletes: %d, receipts: %d, checkpoints: %d, restores: %d, secrets: [redacted]}",
+		v.User, len(v.Units), len(v.PendingDeletes), len(v.Receipts), len(v.Checkpoints), len(v.Restores))
 }
 
 // Format prints what String returns under every verb, %x and %#v included,

@@ -242,7 +242,7 @@ func userCheckpoints(rep *auditor.Report) int {
 func printVerifyJSON(out io.Writer, rep *auditor.Report, vaultPath string) {
 	for _, r := range rep.Nodes {
 		v := verifyJSON{Node: r.Node, PeerID: r.PeerID, OK: r.OK(), Size: r.Size, First: r.First, Full: r.Full,
-			Problems: []problemJSON{}, VaultCheckpoints: r.UserCheckpoints, Restores: []restoredJSON{}}
+			Problems: []problemJSON{}, VaultCheckpoints: r.UserCheckpoints, VaultCheckpointsReplaced: r.UserReplaced, Restores: []restoredJSON{}}
 		for _, p := range r.Problems {
 			v.Problems = append(v.Problems, problemJSON{Kind: p.Kind.String(), Index: p.Index, Message: p.Message})
 		}
@@ -262,7 +262,7 @@ func printVerifyJSON(out io.Writer, rep *auditor.Report, vaultPath string) {
 
 func restoreJSON(a *auditor.AcceptedRestore) restoredJSON {
 	return restoredJSON{Entry: a.Entry, Admin: a.Admin, ReplacedSize: a.ReplacedSize, Replaced: string(a.Replaced),
-		Named: a.Named, Size: a.Size, Accepted: a.Accepted.UTC().Format(time.RFC3339)}
+		Named: a.Named, Size: a.Size, FromVault: a.FromVault, Accepted: a.Accepted.UTC().Format(time.RFC3339)}
 }
 
 // auditNetwork reads the network file: path if given, else the vault's copy.

@@ -67,16 +67,17 @@ type refusalJSON struct {
 }
 
 type verifyJSON struct {
-	Accepted         *restoredJSON  `json:"accepted,omitempty"`
-	First            bool           `json:"first"`
-	Full             bool           `json:"full"`
-	Node             string         `json:"node"`
-	OK               bool           `json:"ok"`
-	PeerID           string         `json:"peer_id"`
-	Problems         []problemJSON  `json:"problems"`
-	Restores         []restoredJSON `json:"restores"`
-	Size             int64          `json:"size"`
-	VaultCheckpoints int            `json:"vault_checkpoints"`
+	Accepted                 *restoredJSON  `json:"accepted,omitempty"`
+	First                    bool           `json:"first"`
+	Full                     bool           `json:"full"`
+	Node                     string         `json:"node"`
+	OK                       bool           `json:"ok"`
+	PeerID                   string         `json:"peer_id"`
+	Problems                 []problemJSON  `json:"problems"`
+	Restores                 []restoredJSON `json:"restores"`
+	Size                     int64          `json:"size"`
+	VaultCheckpoints         int            `json:"vault_checkpoints"`
+	VaultCheckpointsReplaced int            `json:"vault_checkpoints_replaced"`
 }
 
 type problemJSON struct {
@@ -89,6 +90,7 @@ type restoredJSON struct {
 	Accepted     string `json:"accepted"`
 	Admin        string `json:"admin"`
 	Entry        int64  `json:"entry"`
+	FromVault    bool   `json:"from_vault"`
 	Named        bool   `json:"named"`
 	Replaced     string `json:"replaced"`
 	ReplacedSize int64  `json:"replaced_size"`

@@ -201,3 +201,69 @@ func keptSize(t *testing.T, c *client.Client, node string) int64 {
 	}
 	return size
 }
+
+// Two requests of one client in flight at a node that shows each its own
+// branch of a forked log: each answer's checkpoint extends the one the
+// vault kept when it was sent, but the second to arrive must also be
+// proven consistent with the one the first made the vault keep.
+func TestConcurrentRequestsShownTwoBranchesNameTheFork(t *testing.T) {
+	ctx := context.Background()
+	addrs := []string{freeTCP(t), freeTCP(t), freeTCP(t)}
+	tn := startNet(t, 3, 2, func(i int) ([]string, []nodetest.Option) {
+		return nil, []nodetest.Option{nodetest.Listen(addrs[i])}
+	})
+	n1, n3 := tn.nodes[0], tn.nodes[2]
+	alice, _ := tn.unlocked(t, "alice", client.Options{})
+	bob, _ := tn.unlocked(t, "bob", client.Options{})
+	if err := alice.Put(ctx, "acme-portal", acme, client.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.Put(ctx, "bob-record", globex, client.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n3.Stop(t) // every get needs n1
+
+	// The common past: what alice's vault keeps of n1 when both requests
+	// are sent.
+	if _, err := alice.Get(ctx, "acme-portal"); err != nil {
+		t.Fatal(err)
+	}
+	sent := checkpointOf(alice, "n1")
+	n1.Stop(t)
+	data := n1.Config.Path(n1.Config.DataDir)
+	snapshot := filepath.Join(t.TempDir(), "n1-data")
+	copyDir(t, data, snapshot)
+
+	// Branch A: the first answer, which alice's vault keeps.
+	n1.Start(t)
+	if _, err := alice.Get(ctx, "acme-portal"); err != nil {
+		t.Fatal(err)
+	}
+	branchA := checkpointOf(alice, "n1")
+	if bytes.Equal(branchA, sent) {
+		t.Fatal("the vault kept no newer checkpoint of n1")
+	}
+
+	// Branch B, on the copy, grown past A: the second answer's checkpoint,
+	// as bob's vault kept it.
+	n1.Stop(t)
+	if err := os.Rename(data, data+".branch-a"); err != nil {
+		t.Fatal(err)
+	}
+	copyDir(t, snapshot, data)
+	n1.Start(t)
+	for range 3 {
+		if _, err := bob.Get(ctx, "bob-record"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	branchB := checkpointOf(bob, "n1")
+
+	kept, err := alice.AdvanceCheckpoint(ctx, "n1", sent, branchB)
+	if kept || !errors.Is(err, client.ErrForkedLog) {
+		t.Fatalf("the second branch's checkpoint: kept %v, %v; want ErrForkedLog", kept, err)
+	}
+	if !bytes.Equal(checkpointOf(alice, "n1"), branchA) {
+		t.Error("the vault no longer keeps the first branch's checkpoint")
+	}
+}

@@ -10,8 +10,6 @@ import (
 	"sort"
 	"time"
 
-	"golang.org/x/mod/sumdb/tlog"
-
 	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/node/audit"
 )
@@ -213,12 +211,9 @@ func (c *Client) readLog(ctx context.Context, n *custodian, head *keptCheckpoint
 			if p == nil || p.Index < next || p.Index >= er.Next || p.Index > math.MaxInt64 {
 				return nil, nil, bad("entries from %d: an entry out of order or out of the page", start)
 			}
-			proof := make(tlog.RecordProof, len(p.Hashes))
-			for j, h := range p.Hashes {
-				if len(h) != tlog.HashSize {
-					return nil, nil, bad("entry %d: a malformed proof", p.Index)
-				}
-				proof[j] = tlog.Hash(h)
+			proof, err := api.ProofHashes(p.Hashes)
+			if err != nil {
+				return nil, nil, bad("entry %d: a malformed proof", p.Index)
 			}
 			if audit.VerifyInclusion(proof, cp.Size, cp.Root, int64(p.Index), b) != nil {
 				return nil, nil, bad("entry %d is not in its checkpoint's log", p.Index)
@@ -254,7 +249,7 @@ func (c *Client) follow(ctx context.Context, n *custodian, kept, newest *keptChe
 			return err
 		}
 	}
-	advanced, err := c.advanceCheckpoint(n, kept, newest.Checkpoint, newest.raw)
+	advanced, err := c.advanceCheckpoint(ctx, n, kept, newest.Checkpoint, newest.raw)
 	if err != nil {
 		return err
 	}

@@ -62,8 +62,8 @@ func (c *Client) checkReceipt(ctx context.Context, n *custodian, req *api.Releas
 	if err != nil {
 		return nil, bad("the checkpoint is not signed by the node")
 	}
-	proof, ok := hashes(r.Proof)
-	if !ok {
+	proof, err := api.ProofHashes(r.Proof)
+	if err != nil {
 		return nil, bad("the proof is malformed")
 	}
 	if r.Index > math.MaxInt64 || audit.VerifyInclusion(proof, cp.Size, cp.Root, int64(r.Index), r.Entry) != nil {
@@ -89,9 +89,12 @@ func (c *Client) checkReceipt(ctx context.Context, n *custodian, req *api.Releas
 		}
 		// The vault now keeps a checkpoint of n's restored log that
 		// extends cp.
-	} else if _, err := c.advanceCheckpoint(n, kept, cp, r.Checkpoint); err != nil {
-		rcpt.Evidence = vault.EvidenceFork
-		return rcpt, err
+	} else if _, err := c.advanceCheckpoint(ctx, n, kept, cp, r.Checkpoint); err != nil {
+		if errors.Is(err, ErrForkedLog) {
+			rcpt.Evidence = vault.EvidenceFork
+			return rcpt, err
+		}
+		return nil, err
 	}
 	if evidence, err := matchEntry(e, []byte(c.host.ID()), c.v.User, req, resp.Shares); err != nil {
 		rcpt.Evidence = evidence
@@ -213,8 +216,8 @@ func (k *keptCheckpoint) extendedBy(cp api.Checkpoint, proof [][]byte) error {
 		}
 		return nil
 	}
-	p, ok := hashes(proof)
-	if !ok || audit.VerifyConsistency(tlog.TreeProof(p), k.Size, k.Root, cp.Size, cp.Root) != nil {
+	p, err := api.ProofHashes(proof)
+	if err != nil || audit.VerifyConsistency(tlog.TreeProof(p), k.Size, k.Root, cp.Size, cp.Root) != nil {
 		return fmt.Errorf("%w: its tree of size %d is not proven to extend the one of size %d it signed before", ErrForkedLog, cp.Size, k.Size)
 	}
 	return nil
@@ -241,26 +244,56 @@ func (c *Client) keptCheckpointOf(n *custodian) *keptCheckpoint {
 
 // advanceCheckpoint keeps cp (raw, signed) as n's newest checkpoint if it
 // is newer than the one kept, now that it is proven to extend sent, the
-// one kept when the request was sent, and reports whether it did. If
-// another request of this client has kept another checkpoint since, there
-// is no proof between that one and cp: cp is not kept, unless it is of the
-// same size with another root, which is a fork (ErrForkedLog).
-func (c *Client) advanceCheckpoint(n *custodian, sent *keptCheckpoint, cp api.Checkpoint, raw []byte) (bool, error) {
+// one kept when the request was sent, and reports whether it did.
+//
+// Another request of this client may have kept another checkpoint since
+// sent: a node could show two requests in flight two branches that each
+// extend sent. cp must then be proven consistent with that one too, with a
+// consistency proof asked of n (ErrForkedLog if it is not; ErrBadReceipt if
+// the proof cannot be had, so that no share of the answer is used).
+func (c *Client) advanceCheckpoint(ctx context.Context, n *custodian, sent *keptCheckpoint, cp api.Checkpoint, raw []byte) (bool, error) {
+	got := &keptCheckpoint{raw: raw, Checkpoint: cp}
+	for {
+		kept, cur := c.keepIfNext(n, sent, got)
+		if cur == nil {
+			return kept, nil
+		}
+		// cur was kept since sent: prove the two consistent, the older
+		// one first, and try again against cur.
+		a, b := cur, got
+		if b.Size < a.Size {
+			a, b = b, a
+		}
+		err := c.proveExtends(ctx, n, a, b)
+		switch {
+		case errors.Is(err, ErrForkedLog):
+			return false, err
+		case err != nil:
+			return false, fmt.Errorf("%w: its checkpoint could not be proven consistent with the newer one kept meanwhile: %w", ErrBadReceipt, err)
+		}
+		sent = cur
+	}
+}
+
+// keepIfNext keeps got as n's checkpoint when the vault still keeps sent
+// (the checkpoint got is proven to extend) and got is newer, or keeps
+// nothing. When the vault keeps another checkpoint than sent now, that one
+// is returned as cur, opened, for the caller to prove got against.
+func (c *Client) keepIfNext(n *custodian, sent, got *keptCheckpoint) (kept bool, cur *keptCheckpoint) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cur := c.v.Checkpoint(n.name)
-	if cur != nil && (sent == nil || !bytes.Equal(cur, sent.raw)) {
-		if now, err := c.openCheckpoint(n, cur); err == nil {
-			if now.Size == cp.Size && now.Root != cp.Root {
-				return false, fmt.Errorf("%w: it signed two trees of size %d", ErrForkedLog, cp.Size)
-			}
-			return false, nil
+	raw := c.v.Checkpoint(n.name)
+	switch {
+	case raw != nil && (sent == nil || !bytes.Equal(raw, sent.raw)):
+		now, err := c.openCheckpoint(n, raw)
+		if err == nil {
+			return false, &keptCheckpoint{raw: bytes.Clone(raw), Checkpoint: now}
 		}
-		// The kept one does not open: cp replaces it.
-	} else if cur != nil && cp.Size <= sent.Size {
+		// The kept one does not open: got replaces it.
+	case raw != nil && got.Size <= sent.Size:
 		return false, nil
 	}
-	if err := c.v.SetCheckpoint(n.name, raw); err != nil {
+	if err := c.v.SetCheckpoint(n.name, got.raw); err != nil {
 		c.log.Warn("a node's checkpoint could not be kept in the vault", zap.String("node", n.name), zap.Error(err))
 		return false, nil
 	}
@@ -274,18 +307,6 @@ func (c *Client) openCheckpoint(n *custodian, signed []byte) (api.Checkpoint, er
 		return api.Checkpoint{}, err
 	}
 	return api.OpenCheckpoint(signed, api.LogOrigin(n.name), pub)
-}
-
-// hashes converts a proof from the wire, whose hashes must be 32 bytes.
-func hashes(b [][]byte) ([]tlog.Hash, bool) {
-	out := make([]tlog.Hash, len(b))
-	for i, h := range b {
-		if len(h) != tlog.HashSize {
-			return nil, false
-		}
-		out[i] = tlog.Hash(h)
-	}
-	return out, true
 }
 
 // Checkpoints returns copies of the checkpoints the vault keeps, one per

@@ -120,8 +120,13 @@ func matchEntry(e *api.Entry, device []byte, user string, req *api.ReleaseReques
 		return other("the entry is not of a release")
 	case !bytes.Equal(e.ClientPeerId, device) || e.User != user:
 		return other("the entry is of another device or user")
-	case !bytes.Equal(e.RequestNonce, req.Nonce) || e.RequestTimeUnixMs != req.TimeUnixMs ||
-		!bytes.Equal(e.DeviceSignature, req.DeviceSignature):
+	case !bytes.Equal(e.RequestNonce, req.Nonce) || e.RequestTimeUnixMs != req.TimeUnixMs:
+		return other("the entry is of another request")
+	case wholeRefusal(e):
+		// Nodes log a request they refuse whole without its units and
+		// signature (which proves nothing without them): the nonce and
+		// time say whose it is.
+	case !bytes.Equal(e.DeviceSignature, req.DeviceSignature):
 		return other("the entry is of another request")
 	}
 	logged, ok := loggedCodes(e, len(req.Units))
@@ -149,6 +154,12 @@ func matchEntry(e *api.Entry, device []byte, user string, req *api.ReleaseReques
 		return other("the entry releases, or refuses otherwise, a unit that the answer refused")
 	}
 	return "", nil
+}
+
+// wholeRefusal reports whether e logs a request refused whole, as nodes
+// log one: no units, and so no signature.
+func wholeRefusal(e *api.Entry) bool {
+	return e.Outcome != api.Code_OK && len(e.Units) == 0 && len(e.DeviceSignature) == 0
 }
 
 // loggedCodes is the outcome e records for each of the n units of its

@@ -58,9 +58,16 @@ func TestReceiptEntryMustRecordTheAnsweredRelease(t *testing.T) {
 		{"an entry refusing the whole request is a refusal of what was released", func(e *api.Entry, _ []*api.ReleasedShare) {
 			e.Outcome, e.Refusals = api.Code_UNAUTHENTICATED, nil
 		}, vault.EvidenceRefusal},
-		{"a whole refusal without units is a refusal of what was released", func(e *api.Entry, _ []*api.ReleasedShare) {
+		{"a whole refusal as nodes log one (no units, no signature) is a refusal of what was released", func(e *api.Entry, _ []*api.ReleasedShare) {
+			e.Outcome, e.Refusals, e.Units, e.DeviceSignature = api.Code_RATE_LIMITED, nil, nil, nil
+		}, vault.EvidenceRefusal},
+		{"a whole refusal without units that keeps the signature is a refusal of what was released", func(e *api.Entry, _ []*api.ReleasedShare) {
 			e.Outcome, e.Refusals, e.Units = api.Code_UNAUTHENTICATED, nil, nil
 		}, vault.EvidenceRefusal},
+		{"a whole refusal without units of another nonce is another entry", func(e *api.Entry, _ []*api.ReleasedShare) {
+			e.Outcome, e.Refusals, e.Units, e.DeviceSignature = api.Code_RATE_LIMITED, nil, nil, nil
+			e.RequestNonce = bytes.Repeat([]byte{0x6f}, 16)
+		}, vault.EvidenceOtherEntry},
 		{"an entry refusing a released unit is a refusal", func(e *api.Entry, _ []*api.ReleasedShare) {
 			e.Refusals = append(e.Refusals, &api.Refusal{UnitIndex: 2, Code: api.Code_RATE_LIMITED})
 		}, vault.EvidenceRefusal},

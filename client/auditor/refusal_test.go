@@ -102,12 +102,20 @@ func TestRefusalOfASignedRequestIsNamed(t *testing.T) {
 		e.DeviceSignature = sig
 		return e
 	}
-	var receipt vault.Receipt
-	var withReceipt, badReason int64
+	// And one more it logged as refused whole, as nodes log a request they
+	// refuse before looking at its units: no units, no signature; the
+	// receipt it answered with is in the vault too.
+	whole := signed(api.Code_RATE_LIMITED)
+	whole.Units, whole.DeviceSignature = nil, nil
+	var receipt, wholeReceipt vault.Receipt
+	var withReceipt, badReason, wholeIndex int64
 	n.procs[2].Stop(t)
 	withLog(t, n.procs[2], func(tx *store.Tx, l *audit.Log) error {
 		var err error
 		if withReceipt, err = l.AppendEntry(tx, signed(api.Code_NOT_FOUND), time.Now()); err != nil {
+			return err
+		}
+		if wholeIndex, err = l.AppendEntry(tx, whole, time.Now()); err != nil {
 			return err
 		}
 		if badReason, err = l.AppendEntry(tx, signed(api.Code_UNAUTHENTICATED), time.Now()); err != nil {
@@ -124,11 +132,17 @@ func TestRefusalOfASignedRequestIsNamed(t *testing.T) {
 		if receipt.Checkpoint, err = l.Checkpoint(tx, size); err != nil {
 			return err
 		}
-		receipt.Entry, err = tx.LogEntry(withReceipt)
+		if receipt.Entry, err = tx.LogEntry(withReceipt); err != nil {
+			return err
+		}
+		wholeReceipt = receipt
+		wholeReceipt.Index, wholeReceipt.Evidence = uint64(wholeIndex), vault.EvidenceRefusal
+		wholeReceipt.Entry, err = tx.LogEntry(wholeIndex)
 		return err
 	})
 	n.restart(2, nil)
 	addReceipt(t, path, receipt)
+	addReceipt(t, path, wholeReceipt)
 
 	rep := n.verify(n.key, true)
 	wantOnly(t, rep, map[string]auditor.Kind{"n3": auditor.FalseRefusal})
@@ -140,7 +154,7 @@ func TestRefusalOfASignedRequestIsNamed(t *testing.T) {
 	}
 	rep = n.verifyWith(n.key, auditor.Options{Full: true, User: view})
 	wantOnly(t, rep, map[string]auditor.Kind{"n3": auditor.FalseRefusal})
-	wantIndexes(t, rep.Node("n3"), auditor.FalseRefusal, withReceipt, badReason)
+	wantIndexes(t, rep.Node("n3"), auditor.FalseRefusal, withReceipt, wholeIndex, badReason)
 }
 
 // addReceipt adds r to the vault at path, as the client keeps a receipt.

@@ -231,8 +231,9 @@ func (b *unitReport) readNode(node string, entries []client.LoggedEntry, read bo
 		// A refusal the device did not sign is a bad request the node
 		// rightly refused; one it signed may hide a release.
 		if signed {
-			if f := falseRefusal(node, le, receipts[le.Index], held[le.Index]); f != "" {
-				findings = append(findings, f)
+			r := receipts[le.Index]
+			if why := refusalLie(le.Entry, "a request for the unit", r != nil && held[le.Index] && evidence(r), true); why != "" {
+				findings = append(findings, fmt.Sprintf("node %s: its entry %d %s", node, le.Index, why))
 			}
 		}
 		if a.Released {
@@ -301,21 +302,6 @@ func (b *unitReport) finishUnlocks(logs map[string][]client.LoggedEntry) {
 		u.Unchecked = vaulted && !b.q.DroppedUntil.IsZero() && !u.Time.After(b.q.DroppedUntil)
 		u.Flags = unlockFlags(u, b.q, len(b.rep.Unread))
 	}
-}
-
-// falseRefusal is the finding of an entry le that its device signed, if
-// any: the vault keeps the receipt the node answered it with as evidence
-// (r, held when its entry is le's; see evidence), or le refuses the
-// request for a bad signature.
-func falseRefusal(node string, le client.LoggedEntry, r *vault.Receipt, held bool) string {
-	switch {
-	case r != nil && held && evidence(r):
-		return fmt.Sprintf("node %s: its entry %d refuses (%s) a request for the unit that its device signed, yet the vault holds the receipt the node answered it with: it may have released the share and logged a refusal",
-			node, le.Index, refusalOf(le.Entry))
-	case le.Entry.Outcome == api.Code_UNAUTHENTICATED:
-		return fmt.Sprintf("node %s: its entry %d refuses a request for the unit for a bad device signature, yet the signature verifies: the node wrote or changed it", node, le.Index)
-	}
-	return ""
 }
 
 // unlockFlags is what ReportUnit flags in one unlock.

@@ -345,16 +345,20 @@ func (a *nodeAudit) checkEntry(index int64, b []byte) {
 	switch {
 	case err != nil:
 		k, msg = MalformedEntry, fmt.Sprintf("entry %d malformed: %v", index, err)
-	case e.Kind == api.EntryKind_RELEASE && (e.Outcome == api.Code_OK || len(e.Units) > 0):
-		// Every release entry that names units is checked, whatever its
-		// outcome; a refusal its device did not sign is a bad request the
-		// node rightly refused.
-		err := e.VerifyDevice([]byte(a.id))
-		switch {
-		case err != nil && e.Outcome == api.Code_OK:
+	case e.Kind == api.EntryKind_RELEASE:
+		// Every release entry that names units has its device signature
+		// checked, whatever its outcome; a refusal its device did not
+		// sign is a bad request the node rightly refused. A request
+		// refused whole is logged without units or signature.
+		err := errNoUnits
+		if e.Outcome == api.Code_OK || len(e.Units) > 0 {
+			err = e.VerifyDevice([]byte(a.id))
+		}
+		r, held := a.refused[uint64(index)]
+		if err != nil && e.Outcome == api.Code_OK {
 			k, msg = UnsignedRelease, fmt.Sprintf("release entry %d not signed by its device: %v", index, err)
-		case err == nil:
-			k, msg = a.checkRefusal(index, e, b)
+		} else if why := refusalLie(e, "a request", held && bytes.Equal(r, b), err == nil); why != "" {
+			k, msg = FalseRefusal, fmt.Sprintf("entry %d %s", index, why)
 		}
 	}
 	if k == 0 {
@@ -365,18 +369,25 @@ func (a *nodeAudit) checkEntry(index int64, b []byte) {
 	}
 }
 
-// checkRefusal checks a release entry e (encoded b) that its device
-// signed: it is a FalseRefusal when the user keeps the receipt the node
-// answered it with as evidence (see evidence), or when it refuses the
-// request for a bad signature.
-func (a *nodeAudit) checkRefusal(index int64, e *api.Entry, b []byte) (Kind, string) {
-	if r, ok := a.refused[uint64(index)]; ok && bytes.Equal(r, b) {
-		return FalseRefusal, fmt.Sprintf("entry %d refuses (%s) a request its device signed, yet the user's vault holds the receipt the node answered it with: it may have released the shares and logged a refusal", index, refusalOf(e))
+// errNoUnits: a release entry that names no units has no signature to
+// check.
+var errNoUnits = errors.New("no units, so no signature")
+
+// refusalLie says why the release entry e, a refusal of request (what it
+// asked for, in words), hides a release, or "" when nothing does: the user
+// keeps the receipt the node answered the request with as evidence (held;
+// see evidence), or e refuses it for a bad device signature while the
+// signature verifies (signed).
+func refusalLie(e *api.Entry, request string, held, signed bool) string {
+	switch {
+	case held && signed:
+		return fmt.Sprintf("refuses (%s) %s that its device signed, yet the vault holds the receipt the node answered it with: it may have released the shares and logged a refusal", refusalOf(e), request)
+	case held:
+		return fmt.Sprintf("refuses (%s) %s, yet the vault holds the receipt the node answered it with: it may have released the shares and logged a refusal", refusalOf(e), request)
+	case signed && e.Outcome == api.Code_UNAUTHENTICATED:
+		return fmt.Sprintf("refuses %s for a bad device signature, yet the signature verifies: the node wrote or changed it", request)
 	}
-	if e.Outcome == api.Code_UNAUTHENTICATED {
-		return FalseRefusal, fmt.Sprintf("entry %d refuses a request for a bad device signature, yet the signature verifies", index)
-	}
-	return 0, ""
+	return ""
 }
 
 // refusalOf says what e refuses: the whole request's code, or how many of

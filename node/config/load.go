@@ -77,13 +77,13 @@ func parse(data []byte) (*Config, error) {
 		if err == io.EOF {
 			return nil, &FieldError{Msg: "the file is empty; custosd init writes one with every setting"}
 		}
-		return nil, syntaxError(err)
+		return nil, syntaxError(data, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err != io.EOF {
 		line := extra.Line
 		if err != nil {
-			return nil, syntaxError(err)
+			return nil, syntaxError(data, err)
 		}
 		return nil, &FieldError{Line: line, Msg: "a second YAML document (after ---) is not allowed"}
 	}
@@ -106,7 +106,7 @@ func parse(data []byte) (*Config, error) {
 	if err := strict.Decode(&f); err != nil {
 		// The walk should have caught everything; this keeps the file's
 		// line and yaml's message if it did not.
-		return nil, w.decodeError(err)
+		return nil, w.decodeError(data, err)
 	}
 
 	var p problems
@@ -137,41 +137,57 @@ func parse(data []byte) (*Config, error) {
 
 var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
-// parserProblems are the messages of yaml's parser (as opposed to its
-// scanner). yaml numbers their lines from 0, while it numbers the scanner's
-// from 1, so these need one added.
-var parserProblems = map[string]bool{
-	"did not find expected ',' or ']'":       true,
-	"did not find expected ',' or '}'":       true,
-	"did not find expected '-' indicator":    true,
-	"did not find expected <document start>": true,
-	"did not find expected <stream-start>":   true,
-	"did not find expected key":              true,
-	"did not find expected node content":     true,
-	"found duplicate %TAG directive":         true,
-	"found duplicate %YAML directive":        true,
-	"found incompatible YAML document":       true,
-	"found undefined tag handle":             true,
+// syntaxError turns yaml's syntax error about data into a FieldError at
+// the line of the problem: the last line of the shortest start of the file
+// that yaml refuses with the same message. (yaml's messages carry a line,
+// but counted from 0 or from 1 depending on which of its stages found the
+// problem; the search needs neither that count nor the message's wording.)
+func syntaxError(data []byte, err error) error {
+	msg := yamlMessage(err)
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	lo, hi := 1, len(lines) // the first hi lines fail with msg
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if yamlMessage(decodeAll(bytes.Join(lines[:mid], nil))) == msg {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return &FieldError{Line: hi, Msg: "YAML syntax: " + msg}
 }
 
-// syntaxError turns yaml's "yaml: line 3: problem" into a FieldError.
-func syntaxError(err error) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		if parserProblems[m[2]] {
-			line++
+// decodeAll decodes every YAML document of data, and returns the first
+// error other than the end of the input.
+func decodeAll(data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
 		}
-		return &FieldError{Line: line, Msg: "YAML syntax: " + m[2]}
 	}
-	return &FieldError{Msg: "YAML syntax: " + msg}
+}
+
+// yamlMessage is err's message without yaml's prefix and line, "" for nil.
+func yamlMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		return m[2]
+	}
+	return strings.TrimPrefix(err.Error(), "yaml: ")
 }
 
 // decodeError turns a yaml.TypeError into FieldErrors at their lines.
-func (w *walker) decodeError(err error) error {
+func (w *walker) decodeError(data []byte, err error) error {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
-		return syntaxError(err)
+		return syntaxError(data, err)
 	}
 	var p problems
 	for _, e := range te.Errors {

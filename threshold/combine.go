@@ -71,7 +71,7 @@ func (e *NotEnoughSharesError) Is(target error) bool { return target == ErrNotEn
 // shares, and reports the blame even on success.
 func Combine(k int, unit UnitID, version uint64, keyCommit Commitment, slots []Slot) (ServerKey, Blame, error) {
 	if k < 2 || k > MaxShares || len(slots) > MaxShares {
-		return ServerKey{}, Blame{}, fmt.Errorf("threshold: cannot combine %d of %d shares", k, len(slots))
+		return ServerKey{}, Blame{}, fmt.Errorf("cannot combine %d of %d shares", k, len(slots))
 	}
 	if err := checkPeerIDs(len(slots), func(i int) []byte { return slots[i].PeerID }); err != nil {
 		return ServerKey{}, Blame{}, err
@@ -101,7 +101,7 @@ func Combine(k int, unit UnitID, version uint64, keyCommit Commitment, slots []S
 	if err != nil || len(b) != KeySize {
 		// Unreachable: the parts are k distinct, well-formed shares.
 		clear(b)
-		return ServerKey{}, blame, fmt.Errorf("threshold: internal error: combine: %v", err)
+		return ServerKey{}, blame, fmt.Errorf("internal error: combine: %v", err)
 	}
 	key := ServerKey{adopt(b)}
 	got := CommitKey(key, unit, version)

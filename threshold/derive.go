@@ -103,7 +103,7 @@ func DeriveNodeAuthKey(pw PasswordKey, a AuthSecret, peerID []byte) (NodeAuthKey
 
 func checkPeerID(peerID []byte) error {
 	if len(peerID) == 0 || len(peerID) > MaxPeerIDLen {
-		return fmt.Errorf("threshold: a peer ID is 1 to %d bytes, not %d", MaxPeerIDLen, len(peerID))
+		return fmt.Errorf("a peer ID is 1 to %d bytes, not %d", MaxPeerIDLen, len(peerID))
 	}
 	return nil
 }

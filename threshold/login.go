@@ -27,7 +27,7 @@ type RandomizedPassword struct{ secret }
 // the caller still owns, and should wipe, b.
 func RandomizedPasswordFromBytes(b []byte) (RandomizedPassword, error) {
 	if len(b) != RandomizedPasswordSize {
-		return RandomizedPassword{}, fmt.Errorf("threshold: randomized password is %d bytes, want %d", len(b), RandomizedPasswordSize)
+		return RandomizedPassword{}, fmt.Errorf("randomized password is %d bytes, want %d", len(b), RandomizedPasswordSize)
 	}
 	return RandomizedPassword{secretFrom(b)}, nil
 }

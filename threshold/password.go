@@ -47,13 +47,13 @@ func NewPasswordKDF() (PasswordKDF, error) {
 func (p PasswordKDF) Validate() error {
 	switch {
 	case len(p.Salt) != SaltSize:
-		return fmt.Errorf("threshold: password salt is %d bytes, want %d", len(p.Salt), SaltSize)
+		return fmt.Errorf("password salt is %d bytes, want %d", len(p.Salt), SaltSize)
 	case p.Time < 1 || p.Time > maxArgon2Time:
-		return fmt.Errorf("threshold: Argon2id time %d is outside 1 to %d", p.Time, maxArgon2Time)
+		return fmt.Errorf("Argon2id time %d is outside 1 to %d", p.Time, maxArgon2Time)
 	case p.Memory < minArgon2Memory || p.Memory > maxArgon2Memory:
-		return fmt.Errorf("threshold: Argon2id memory %d KiB is outside %d to %d KiB", p.Memory, minArgon2Memory, maxArgon2Memory)
+		return fmt.Errorf("Argon2id memory %d KiB is outside %d to %d KiB", p.Memory, minArgon2Memory, maxArgon2Memory)
 	case p.Threads < 1:
-		return errors.New("threshold: Argon2id needs at least one thread")
+		return errors.New("Argon2id needs at least one thread")
 	}
 	return nil
 }
@@ -67,10 +67,10 @@ func (p PasswordKDF) Derive(password []byte) (PasswordKey, error) {
 		return PasswordKey{}, err
 	}
 	if len(password) == 0 {
-		return PasswordKey{}, errors.New("threshold: the password is empty")
+		return PasswordKey{}, errors.New("the password is empty")
 	}
 	if len(password) > maxPasswordBytes {
-		return PasswordKey{}, fmt.Errorf("threshold: the password is longer than %d bytes", maxPasswordBytes)
+		return PasswordKey{}, fmt.Errorf("the password is longer than %d bytes", maxPasswordBytes)
 	}
 	b := argon2.IDKey(password, p.Salt, p.Time, p.Memory, p.Threads, KeySize)
 	return PasswordKey{adopt(b)}, nil

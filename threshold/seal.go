@@ -46,18 +46,18 @@ func Seal(k DataKey, user string, unit UnitID, version uint64, record []byte) ([
 
 func seal(k DataKey, nonce []byte, user string, unit UnitID, version uint64, record []byte) ([]byte, error) {
 	if len(record) > MaxRecordSize {
-		return nil, fmt.Errorf("threshold: the record is %d bytes, more than the %d allowed", len(record), MaxRecordSize)
+		return nil, fmt.Errorf("the record is %d bytes, more than the %d allowed", len(record), MaxRecordSize)
 	}
 	key, err := k.usable(KeySize)
 	if err != nil {
 		return nil, err
 	}
 	if len(user) > MaxUserLen {
-		return nil, fmt.Errorf("threshold: the user name is longer than %d bytes", MaxUserLen)
+		return nil, fmt.Errorf("the user name is longer than %d bytes", MaxUserLen)
 	}
 	aead, err := chacha20poly1305.NewX(key)
 	if err != nil {
-		return nil, fmt.Errorf("threshold: internal error: %v", err)
+		return nil, fmt.Errorf("internal error: %v", err)
 	}
 	out := make([]byte, 0, sealedOverhead+len(record))
 	out = append(append(out, sealedV1), nonce...)

@@ -135,7 +135,7 @@ func NewMasterSecret() (MasterSecret, error) {
 // and should wipe, b.
 func MasterSecretFromBytes(b []byte) (MasterSecret, error) {
 	if len(b) != KeySize {
-		return MasterSecret{}, fmt.Errorf("threshold: master secret is %d bytes, want %d", len(b), KeySize)
+		return MasterSecret{}, fmt.Errorf("master secret is %d bytes, want %d", len(b), KeySize)
 	}
 	return MasterSecret{secretFrom(b)}, nil
 }

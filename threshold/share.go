@@ -51,7 +51,7 @@ func Split(key ServerKey, n, k int) ([]Share, error) {
 	}
 	parts, err := shamir.Split(b, n, k)
 	if err != nil {
-		return nil, fmt.Errorf("threshold: split: %w", err)
+		return nil, fmt.Errorf("split: %w", err)
 	}
 	shares := make([]Share, n)
 	for i, p := range parts {
@@ -97,7 +97,7 @@ func checkPeerIDs(n int, peerID func(int) []byte) error {
 			return err
 		}
 		if seen[string(p)] {
-			return errors.New("threshold: a custodian is listed twice")
+			return errors.New("a custodian is listed twice")
 		}
 		seen[string(p)] = true
 	}
@@ -107,11 +107,11 @@ func checkPeerIDs(n int, peerID func(int) []byte) error {
 func checkThreshold(n, k int) error {
 	switch {
 	case k < 2:
-		return fmt.Errorf("threshold: the threshold is %d, and must be at least 2", k)
+		return fmt.Errorf("the threshold is %d, and must be at least 2", k)
 	case n > MaxShares:
-		return fmt.Errorf("threshold: %d custodians, and there can be at most %d", n, MaxShares)
+		return fmt.Errorf("%d custodians, and there can be at most %d", n, MaxShares)
 	case k > n:
-		return fmt.Errorf("threshold: the threshold %d is more than the %d custodians", k, n)
+		return fmt.Errorf("the threshold %d is more than the %d custodians", k, n)
 	}
 	return nil
 }
@@ -177,10 +177,10 @@ func (c Commitment) MarshalText() ([]byte, error) { return []byte(c.String()), n
 // UnmarshalText decodes what MarshalText wrote.
 func (c *Commitment) UnmarshalText(b []byte) error {
 	if len(b) != 2*CommitmentSize {
-		return errors.New("threshold: a commitment is 64 hexadecimal digits")
+		return errors.New("a commitment is 64 hexadecimal digits")
 	}
 	if _, err := hex.Decode(c[:], b); err != nil {
-		return errors.New("threshold: a commitment is 64 hexadecimal digits")
+		return errors.New("a commitment is 64 hexadecimal digits")
 	}
 	return nil
 }

@@ -55,7 +55,7 @@ type signedCheckpoint struct {
 func New(origin string, key ed25519.PrivateKey) (*Log, error) {
 	s, err := api.NoteSigner(origin, key)
 	if err != nil {
-		return nil, fmt.Errorf("audit: new log: %w", err)
+		return nil, fmt.Errorf("new log: %w", err)
 	}
 	return &Log{origin: origin, signer: s, signed: make(map[int64]signedCheckpoint)}, nil
 }

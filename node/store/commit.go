@@ -110,7 +110,7 @@ func (s *Store) runBatch(batch []*request) {
 			if errors.Is(err, badger.ErrTxnTooBig) {
 				err = ErrTooBig
 			}
-			r.finish(fmt.Errorf("store: update: %w", err))
+			r.finish(fmt.Errorf("update: %w", err))
 			continue
 		}
 		held = append(held, r)
@@ -133,7 +133,7 @@ func (s *Store) run(txn *badger.Txn, fn func(*Tx) error) (overlay map[string]sta
 				what = re.Error()
 			}
 			s.log.Error("update function panicked", zap.String("panic", what), zap.Stack("stack"))
-			overlay, err = nil, fmt.Errorf("store: update function panicked: %s", what)
+			overlay, err = nil, fmt.Errorf("update function panicked: %s", what)
 		}
 	}()
 	if err := fn(tx); err != nil {
@@ -168,7 +168,7 @@ func (s *Store) commit(reqs []*request) {
 			// They fitted in one transaction a moment ago.
 			txn.Discard()
 			for _, r := range reqs {
-				r.finish(fmt.Errorf("store: update: replay batch: %w", err))
+				r.finish(fmt.Errorf("update: replay batch: %w", err))
 			}
 			return
 		}
@@ -199,7 +199,7 @@ func (s *Store) commitTxn(txn *badger.Txn, reqs []*request) {
 	s.space.wrote(size)
 	if err != nil {
 		s.log.Error("commit failed", zap.Int("updates", len(reqs)), zap.Error(err))
-		err = fmt.Errorf("store: commit: %w", err)
+		err = fmt.Errorf("commit: %w", err)
 	} else {
 		s.commits.Add(1)
 		s.updates.Add(int64(len(reqs)))

@@ -66,13 +66,13 @@ func (s *Store) ensureKeyCheck() error {
 	err := s.db.View(func(txn *badger.Txn) error { return verifyKeyCheck(txn, s.shareAEAD) })
 	if !errors.Is(err, ErrNotFound) {
 		if err != nil {
-			return fmt.Errorf("store: open: %w", err)
+			return fmt.Errorf("open: %w", err)
 		}
 		return nil
 	}
 	check, err := makeKeyCheck(s.shareAEAD)
 	if err != nil {
-		return fmt.Errorf("store: open: %w", err)
+		return fmt.Errorf("open: %w", err)
 	}
 	return s.Update(context.Background(), func(tx *Tx) error {
 		tx.overlay[string(keyCheckKey())] = staged{value: check}

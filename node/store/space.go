@@ -83,7 +83,7 @@ func (g *spaceGuard) reserve() (int64, error) {
 	}
 	h, err := g.holes(g.dir)
 	if err != nil {
-		return 0, fmt.Errorf("store: measure sparse files: %w", err)
+		return 0, fmt.Errorf("measure sparse files: %w", err)
 	}
 	return h + g.room, nil
 }
@@ -94,7 +94,7 @@ func (g *spaceGuard) measure() (avail, needed int64, err error) {
 		return 0, 0, err
 	}
 	if avail, err = g.avail(g.dir); err != nil {
-		return 0, 0, fmt.Errorf("store: measure free space: %w", err)
+		return 0, 0, fmt.Errorf("measure free space: %w", err)
 	}
 	return avail, needed, nil
 }

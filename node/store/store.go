@@ -163,7 +163,7 @@ func open(dir string, storageKey []byte, log *zap.Logger, tune func(badger.Optio
 	defer clear(keys.wrap)
 	if dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("store: create data directory: %w", err)
+			return nil, fmt.Errorf("create data directory: %w", err)
 		}
 	}
 	opts := options(dir, keys.badger, log)
@@ -177,7 +177,7 @@ func open(dir string, storageKey []byte, log *zap.Logger, tune func(badger.Optio
 	aead, err := newShareAEAD(keys.wrap)
 	if err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("store: share-wrap cipher: %w", err)
+		return nil, fmt.Errorf("share-wrap cipher: %w", err)
 	}
 	s := &Store{
 		db:         db,
@@ -254,7 +254,7 @@ func (s *Store) Close() error {
 		defer s.dbmu.Unlock()
 		s.dropReserve()
 		if err := s.db.Close(); err != nil {
-			s.closeErr = fmt.Errorf("store: close: %w", err)
+			s.closeErr = fmt.Errorf("close: %w", err)
 		}
 	})
 	return s.closeErr
@@ -271,7 +271,7 @@ func (s *Store) Backup(w io.Writer) error {
 		return ErrClosed
 	}
 	if _, err := s.db.Backup(w, 0); err != nil {
-		return fmt.Errorf("store: backup: %w", err)
+		return fmt.Errorf("backup: %w", err)
 	}
 	return nil
 }
@@ -289,9 +289,9 @@ func RestoreInto(dir string, storageKey []byte, r io.Reader, log *zap.Logger) (e
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		return fmt.Errorf("store: restore: %w", err)
+		return fmt.Errorf("restore: %w", err)
 	case len(entries) > 0:
-		return fmt.Errorf("store: restore into %s: %w", dir, ErrNotEmpty)
+		return fmt.Errorf("restore into %s: %w", dir, ErrNotEmpty)
 	}
 	if log == nil {
 		log = zap.NewNop()
@@ -302,7 +302,7 @@ func RestoreInto(dir string, storageKey []byte, r io.Reader, log *zap.Logger) (e
 	}
 	defer clear(keys.wrap)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("store: restore: create data directory: %w", err)
+		return fmt.Errorf("restore: create data directory: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -315,7 +315,7 @@ func RestoreInto(dir string, storageKey []byte, r io.Reader, log *zap.Logger) (e
 	}
 	if err := db.Load(r, 256); err != nil {
 		_ = db.Close()
-		return fmt.Errorf("store: restore: load backup: %w", err)
+		return fmt.Errorf("restore: load backup: %w", err)
 	}
 	aead, err := newShareAEAD(keys.wrap)
 	if err == nil {
@@ -325,10 +325,10 @@ func RestoreInto(dir string, storageKey []byte, r io.Reader, log *zap.Logger) (e
 		}
 	}
 	if err != nil {
-		err = fmt.Errorf("store: restore: %w", err)
+		err = fmt.Errorf("restore: %w", err)
 	}
 	if cerr := db.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("store: restore: close: %w", cerr)
+		err = fmt.Errorf("restore: close: %w", cerr)
 	}
 	return err
 }

@@ -133,7 +133,7 @@ func (e Evaluation) Index() int { return e.index }
 func (r *Request) Verify(pub PublicShare, evaluated, proof []byte) (Evaluation, error) {
 	R, err := pub.decode()
 	if err != nil {
-		return Evaluation{}, fmt.Errorf("toprf: public share %d: %w", pub.Index, err)
+		return Evaluation{}, fmt.Errorf("public share %d: %w", pub.Index, err)
 	}
 	b := r.state().b
 	if b == nil {
@@ -158,7 +158,7 @@ func (r *Request) Finalize(k int, evals []Evaluation) (Output, error) {
 		return Output{}, err
 	}
 	if k < 1 || k > MaxShares || len(evals) != k {
-		return Output{}, fmt.Errorf("toprf: finalize %d evaluations with threshold %d: %w", len(evals), k, ErrEvaluationCount)
+		return Output{}, fmt.Errorf("finalize %d evaluations with threshold %d: %w", len(evals), k, ErrEvaluationCount)
 	}
 	seen := make(map[int]bool, k)
 	for _, e := range evals {

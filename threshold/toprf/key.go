@@ -91,11 +91,11 @@ func (k Key) Split(threshold, n int) ([]KeyShare, []PublicShare, error) {
 func checkThreshold(k, n int) error {
 	switch {
 	case k < 2:
-		return fmt.Errorf("toprf: the threshold is %d, and must be at least 2", k)
+		return fmt.Errorf("the threshold is %d, and must be at least 2", k)
 	case n > MaxShares:
-		return fmt.Errorf("toprf: %d custodians, and there can be at most %d", n, MaxShares)
+		return fmt.Errorf("%d custodians, and there can be at most %d", n, MaxShares)
 	case k > n:
-		return fmt.Errorf("toprf: the threshold %d is more than the %d custodians", k, n)
+		return fmt.Errorf("the threshold %d is more than the %d custodians", k, n)
 	}
 	return nil
 }

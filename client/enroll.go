@@ -192,7 +192,7 @@ func otherPassword(refused error) error {
 func (c *Client) CheckTokens(tokens map[string]string) error {
 	for name := range tokens {
 		if c.nodeNamed(name) == nil {
-			return fmt.Errorf("--token names node %q, which is not in the network file", name)
+			return fmt.Errorf("a token names node %q, which is not in the network file", name)
 		}
 	}
 	return nil

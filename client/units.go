@@ -80,7 +80,7 @@ func (c *Client) Put(ctx context.Context, label string, rec *Record, o PutOption
 	need := len(c.nodes)
 	if o.MinAcks != 0 {
 		if o.MinAcks < c.net.Threshold+1 || o.MinAcks > len(c.nodes) {
-			return fmt.Errorf("--min-acks %d: it must be from %d (threshold+1) to %d", o.MinAcks, c.net.Threshold+1, len(c.nodes))
+			return fmt.Errorf("MinAcks %d: it must be from %d (threshold+1) to %d", o.MinAcks, c.net.Threshold+1, len(c.nodes))
 		}
 		need = o.MinAcks
 	}

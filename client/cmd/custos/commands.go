@@ -187,7 +187,7 @@ It exits 0 once this device is enrolled at every node.`,
 			}
 			defer c.Close()
 			if err := c.CheckTokens(tokens); err != nil {
-				return err
+				return fmt.Errorf("--token: %w", err)
 			}
 			ask := maps.Clone(tokens)
 			if ask == nil {
@@ -282,6 +282,9 @@ this device.`,
 			// password and any node.
 			if err := c.CheckPut(label, &client.Record{Username: username}); err != nil {
 				return err
+			}
+			if k, n := c.Network().Threshold, len(c.Network().Nodes); minAcks != 0 && (minAcks <= k || minAcks > n) {
+				return usageError{fmt.Errorf("--min-acks %d: it must be from %d (threshold+1) to %d", minAcks, k+1, n)}
 			}
 			secret, err := readSecret(ctx)
 			if err != nil {

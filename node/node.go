@@ -55,6 +55,10 @@ type Node struct {
 
 	auditors map[peer.ID]bool // may read every audit log entry
 
+	// releaseFault, set only by tests of this package, fails a store step
+	// of every release (see storeFault).
+	releaseFault atomic.Pointer[func(step string) error]
+
 	opsListener   net.Listener // nil when cfg.HTTP is ""
 	adminListener net.Listener
 	backupPass    string

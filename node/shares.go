@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -152,7 +151,7 @@ func (n *Node) doRelease(ctx context.Context, s network.Stream, req *api.Release
 		if index, err = n.record(tx, entry); err != nil {
 			return err
 		}
-		return storeFault("update")
+		return n.storeFault("update")
 	})
 	if err != nil {
 		return err
@@ -219,15 +218,12 @@ func (n *Node) logRefusal(user string, refusal error, entry *api.Entry) bool {
 	return true
 }
 
-// releaseStoreFault, when set, fails a step of every release as a store
-// error would: "update", the log update (after the entry is appended), or
-// "receipt", the read of its receipt. Only tests of this package set it
-// (release_export_test.go); it is nil otherwise.
-var releaseStoreFault atomic.Pointer[func(step string) error]
-
-// storeFault is releaseStoreFault's error for step, nil when unset.
-func storeFault(step string) error {
-	if f := releaseStoreFault.Load(); f != nil {
+// storeFault is the error that tests of this package make step of every
+// release fail with (see release_export_test.go): "update", the log update
+// (after the entry is appended), or "receipt", the read of its receipt.
+// It is nil otherwise.
+func (n *Node) storeFault(step string) error {
+	if f := n.releaseFault.Load(); f != nil {
 		return (*f)(step)
 	}
 	return nil
@@ -244,7 +240,7 @@ func storeFault(step string) error {
 func (n *Node) receipt(index int64, knownSize uint64) (*api.Receipt, error) {
 	r := &api.Receipt{}
 	err := n.store.View(func(tx *store.Tx) error {
-		if err := storeFault("receipt"); err != nil {
+		if err := n.storeFault("receipt"); err != nil {
 			return err
 		}
 		size, err := n.audit.Size(tx)

@@ -3,6 +3,7 @@ package auth
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -73,6 +74,11 @@ type Service struct {
 	// unloggedTotal counts every refusal left unlogged, for the metrics.
 	unloggedTotal atomic.Int64
 
+	// verify checks a login signature: ed25519.Verify. It is a field so
+	// that tests of this package can stop the node at this instruction,
+	// between the count of an attempt and its check.
+	verify func(pub ed25519.PublicKey, msg, sig []byte) bool
+
 	mu       sync.Mutex
 	sessions map[peer.ID]*Session
 }
@@ -88,6 +94,7 @@ func New(s *store.Store, l *audit.Log, node peer.ID, enrollment string, cfg conf
 		hello:     limits.New(cfg.Logins, maxLoginBuckets, now),
 		strangers: limits.New(cfg.StrangerLog, 1, now),
 		sessions:  map[peer.ID]*Session{},
+		verify:    ed25519.Verify,
 	}
 }
 

@@ -3,7 +3,6 @@ package auth
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -95,11 +94,6 @@ func (s *Service) refuseHello(ctx context.Context, device peer.ID, user string, 
 	return outcome
 }
 
-// verifySignature checks a login signature. It is a variable only so that
-// a test can stop the node at this instruction, between the count of an
-// attempt and its check.
-var verifySignature = ed25519.Verify
-
 // Login checks the answer to challenge c, which Hello returned on the same
 // stream, and, when it is right, opens a session.
 //
@@ -149,7 +143,7 @@ func (s *Service) Login(ctx context.Context, c *Challenge, signature []byte) (*S
 	if err != nil {
 		return nil, err
 	}
-	good := verifySignature(pub, api.LoginTranscript([]byte(s.node), []byte(device), c.user, c.nonce), signature)
+	good := s.verify(pub, api.LoginTranscript([]byte(s.node), []byte(device), c.user, c.nonce), signature)
 	// Record the outcome: reset on success, lock after too many failures.
 	err = s.store.Decide(ctx, func(tx *store.Tx) (error, error) {
 		a, err := tx.Account(c.user)

@@ -90,7 +90,12 @@ func (n *Node) doPut(ctx context.Context, device peer.ID, req *api.PutRequest) (
 func (n *Node) release(ctx context.Context, s network.Stream, r *api.Reader) error {
 	var req api.ReleaseRequest
 	resp := &api.ReleaseResponse{}
-	err := n.read(r, &req)
+	// The one large request is read only from a device that is logged in:
+	// any other is refused unread, holding none of it.
+	_, err := n.session(s)
+	if err == nil {
+		err = n.read(r, &req)
+	}
 	if err == nil {
 		err = n.doRelease(ctx, s, &req, resp)
 	}

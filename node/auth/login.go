@@ -229,6 +229,16 @@ func (s *Service) Session(device peer.ID) (*Session, error) {
 	return &cp, nil
 }
 
+// LoggedIn reports whether device has a live session, without marking it
+// used: for limits that treat logged-in devices apart.
+func (s *Service) LoggedIn(device peer.ID) bool {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[device]
+	return ok && now.Sub(sess.LastUsed) <= s.cfg.SessionIdle && now.Sub(sess.Created) <= s.cfg.SessionMax
+}
+
 // Lock locks the user's account and ends their sessions; Unlock unlocks it
 // and clears its failures. Both are operator actions, logged as such.
 func (s *Service) Lock(ctx context.Context, user string) error { return s.setLocked(ctx, user, true) }

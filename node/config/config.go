@@ -75,7 +75,10 @@ type Limits struct {
 	RequestTimeout    time.Duration `yaml:"request_timeout"`      // deadline of one stream
 	MaxConnections    int           `yaml:"max_connections"`      // open libp2p connections
 	MaxStreamsPerPeer int           `yaml:"max_streams_per_peer"` // open streams per peer
-	MaxMessageBytes   int           `yaml:"max_message_bytes"`    // size cap of one protocol message
+	// MaxMessageBytes caps a logged-in device's release request, the one
+	// message that can be large (a batch of max_batch units is about 32
+	// KiB at most); every other message is held to 4 KiB.
+	MaxMessageBytes int `yaml:"max_message_bytes"`
 }
 
 // A Bucket is a token bucket: one token is added every Every, and at most
@@ -120,7 +123,7 @@ func Default(name string) Config {
 			RequestTimeout:    10 * time.Second,
 			MaxConnections:    1024,
 			MaxStreamsPerPeer: 64,
-			MaxMessageBytes:   1 << 20,
+			MaxMessageBytes:   64 << 10,
 		},
 	}
 }

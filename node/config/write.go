@@ -71,7 +71,7 @@ Keep a copy offline, apart from data_dir and its backups (docs/operating.md).`,
 	"limits.request_timeout":      "Deadline of one request; a slower peer's stream is reset.",
 	"limits.max_connections":      "Open connections, from all peers together.",
 	"limits.max_streams_per_peer": "Open requests (streams) from one peer.",
-	"limits.max_message_bytes":    "Largest protocol message accepted, in bytes (1024 to 67108864).",
+	"limits.max_message_bytes":    "Largest release request accepted from a logged-in device, in bytes (1024 to 67108864); any other message is held to 4096.",
 
 	"auditors": "Peer IDs of auditors, who may read every audit log entry (users see their own).",
 }

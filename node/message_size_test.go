@@ -24,7 +24,9 @@ func TestOnlyALoggedInDeviceMaySendALargeRelease(t *testing.T) {
 	if err := bob.Enroll(e.ctx, e.n.ID(), ""); err != nil {
 		t.Fatal(err)
 	}
-	large := func(d *nodetest.Device) []byte { return releaseFrame(t, signed(d, e.n.ID(), time.Now(), batch(e.unit)...)) }
+	large := func(d *nodetest.Device) []byte {
+		return releaseFrame(t, signed(d, e.n.ID(), time.Now(), batch(e.unit)...))
+	}
 
 	if err := e.raw(bob, api.ProtocolRelease, large(bob)); !isRefusal(err, api.Code_UNAUTHENTICATED, "not logged in") {
 		t.Errorf("a large release from a device not logged in: %v; want UNAUTHENTICATED, not logged in", err)

@@ -45,13 +45,15 @@ type Node struct {
 	auth    *auth.Service
 	units   *limits.Limiter // releases per (user, unit)
 	users   *limits.Limiter // releases per user
+	writes  *limits.Limiter // puts and deletes per user
 	seen    *seenRequests   // release requests within the clock skew
 	metrics *metrics
 	now     func() time.Time
 
 	// refusalLog bounds the logged refusals of release requests past the
-	// user's budget, per user.
-	refusalLog *limits.LogBudget
+	// user's budget, per user; writeRefusalLog those of puts and deletes.
+	refusalLog      *limits.LogBudget
+	writeRefusalLog *limits.LogBudget
 
 	auditors map[peer.ID]bool // may read every audit log entry
 
@@ -124,9 +126,15 @@ func New(cfg *config.Config, log *zap.Logger) (_ *Node, err error) {
 		Name: "custos_unlogged_refusals_total",
 		Help: "Refused logins and enrollments of devices not enrolled here that went unlogged (auth.stranger_log).",
 	}, func() float64 { return float64(n.auth.UnloggedRefusals()) }))
+	n.metrics.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "custos_unlogged_login_refusals_total",
+		Help: "Logins of enrolled accounts refused as locked or in backoff that went unlogged (auth.refusal_log).",
+	}, func() float64 { return float64(n.auth.UnloggedAccountRefusals()) }))
 	n.units = limits.New(cfg.Limits.UnitReleases, maxLimiterKeys, nil)
 	n.users = limits.New(cfg.Limits.UserReleases, maxLimiterKeys, nil)
 	n.refusalLog = limits.NewLogBudget(config.Bucket{Burst: 1, Every: cfg.Limits.UserReleases.Every}, maxLimiterKeys, nil)
+	n.writes = limits.New(cfg.Limits.UserWrites, maxLimiterKeys, nil)
+	n.writeRefusalLog = limits.NewLogBudget(config.Bucket{Burst: 1, Every: cfg.Limits.UserWrites.Every}, maxLimiterKeys, nil)
 	n.seen = replayMemory(cfg.Limits.UserReleases)
 	if err := n.seedSeenRequests(); err != nil {
 		return nil, fmt.Errorf("read the recent release requests from the log: %w", err)

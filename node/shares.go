@@ -59,9 +59,12 @@ func (n *Node) doPut(ctx context.Context, device peer.ID, req *api.PutRequest) (
 	if err := req.Validate(); err != nil {
 		return 0, err
 	}
+	entry := &api.Entry{Kind: api.EntryKind_PUT, User: sess.User, ClientPeerId: []byte(device), Units: []*api.UnitRef{req.Unit}}
+	if err := n.chargeWrite(ctx, entry); err != nil {
+		return 0, err
+	}
 	var index int64
 	err = n.store.Decide(ctx, func(tx *store.Tx) (error, error) {
-		entry := &api.Entry{Kind: api.EntryKind_PUT, User: sess.User, ClientPeerId: []byte(device), Units: []*api.UnitRef{req.Unit}}
 		var outcome error
 		old, err := tx.Share(sess.User, unitOf(req.Unit), req.Unit.Version)
 		switch {
@@ -85,6 +88,38 @@ func (n *Node) doPut(ctx context.Context, device peer.ID, req *api.PutRequest) (
 		return outcome, err
 	})
 	return uint64(index), err
+}
+
+// chargeWrite takes a token of the user's limits.user_writes bucket for the
+// put or delete that entry logs, before the store is touched: each one
+// adds a log entry, whatever its outcome, so without a budget a logged-in
+// device could grow the log as fast as it can send. Past the bucket the
+// request is refused with RATE_LIMITED, and the refusal logged (entry,
+// with that outcome) within the user's writeRefusalLog budget; the next
+// logged one counts those that were not.
+func (n *Node) chargeWrite(ctx context.Context, entry *api.Entry) error {
+	ok, wait := n.writes.Allow(entry.User)
+	if ok {
+		return nil
+	}
+	refusal := &api.StatusError{Code: api.Code_RATE_LIMITED, Message: "too many puts and deletes for this user", RetryAfter: wait}
+	logged, before := n.writeRefusalLog.Log(entry.User)
+	if !logged {
+		n.metrics.unloggedWrites.Inc()
+		return refusal
+	}
+	entry.Outcome, entry.Reason = refusal.Code, refusal.Message
+	if before > 0 {
+		entry.Reason = fmt.Sprintf("%s (after %d refusals like it not logged)", entry.Reason, before)
+	}
+	err := n.store.Update(ctx, func(tx *store.Tx) error {
+		_, err := n.record(tx, entry)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return refusal
 }
 
 func (n *Node) release(ctx context.Context, s network.Stream, r *api.Reader) error {
@@ -348,8 +383,11 @@ func (n *Node) doDelete(ctx context.Context, device peer.ID, req *api.DeleteRequ
 	if err := req.Validate(); err != nil {
 		return err
 	}
+	entry := &api.Entry{Kind: api.EntryKind_DELETE, User: sess.User, ClientPeerId: []byte(device), Units: []*api.UnitRef{req.Unit}}
+	if err := n.chargeWrite(ctx, entry); err != nil {
+		return err
+	}
 	return n.store.Decide(ctx, func(tx *store.Tx) (error, error) {
-		entry := &api.Entry{Kind: api.EntryKind_DELETE, User: sess.User, ClientPeerId: []byte(device), Units: []*api.UnitRef{req.Unit}}
 		var outcome error
 		err := tx.DeleteShare(sess.User, unitOf(req.Unit), req.Unit.Version)
 		if errors.Is(err, store.ErrNotFound) {

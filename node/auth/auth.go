@@ -73,6 +73,11 @@ type Service struct {
 	unlogged  atomic.Int64
 	// unloggedTotal counts every refusal left unlogged, for the metrics.
 	unloggedTotal atomic.Int64
+	// accountLog bounds, per account, the logged refusals of logins while
+	// it is locked or backing off (auth.refusal_log); accountUnlogged
+	// counts those left unlogged, for the metrics.
+	accountLog      *limits.LogBudget
+	accountUnlogged atomic.Int64
 
 	// verify checks a login signature: ed25519.Verify. It is a field so
 	// that tests of this package can stop the node at this instruction,
@@ -91,10 +96,11 @@ func New(s *store.Store, l *audit.Log, node peer.ID, enrollment string, cfg conf
 	}
 	return &Service{
 		store: s, log: l, node: node, cfg: cfg, open: enrollment == "open", now: now,
-		hello:     limits.New(cfg.Logins, maxLoginBuckets, now),
-		strangers: limits.New(cfg.StrangerLog, 1, now),
-		sessions:  map[peer.ID]*Session{},
-		verify:    ed25519.Verify,
+		hello:      limits.New(cfg.Logins, maxLoginBuckets, now),
+		strangers:  limits.New(cfg.StrangerLog, 1, now),
+		accountLog: limits.NewLogBudget(cfg.RefusalLog, maxLoginBuckets, now),
+		sessions:   map[peer.ID]*Session{},
+		verify:     ed25519.Verify,
 	}
 }
 
@@ -107,6 +113,27 @@ func (s *Service) record(tx *store.Tx, e *api.Entry) error {
 // UnloggedRefusals is how many refusals of devices not enrolled went
 // unlogged since the service started (auth.stranger_log).
 func (s *Service) UnloggedRefusals() int64 { return s.unloggedTotal.Load() }
+
+// UnloggedAccountRefusals is how many logins of enrolled accounts, refused
+// as locked or in backoff, went unlogged since the service started
+// (auth.refusal_log).
+func (s *Service) UnloggedAccountRefusals() int64 { return s.accountUnlogged.Load() }
+
+// accountReason takes one logged refusal of user's logins from
+// auth.refusal_log and returns the reason to log, which counts the
+// refusals left unlogged before it; when the budget is spent it counts
+// this refusal and returns false.
+func (s *Service) accountReason(user, reason string) (string, bool) {
+	ok, before := s.accountLog.Log(user)
+	if !ok {
+		s.accountUnlogged.Add(1)
+		return "", false
+	}
+	if before > 0 {
+		reason = fmt.Sprintf("%s (after %d refusals like it not logged: auth.refusal_log)", reason, before)
+	}
+	return reason, true
+}
 
 // refuseStranger refuses a login or enrollment of a device that is not
 // enrolled, with outcome, and logs the refusal within tx while

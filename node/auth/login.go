@@ -114,7 +114,13 @@ func (s *Service) Login(ctx context.Context, c *Challenge, signature []byte) (*S
 	// Count the attempt, or refuse it without counting.
 	err := s.store.Decide(ctx, func(tx *store.Tx) (error, error) {
 		a, why, err := enrolledAccount(tx, device, c.user)
+		// A refusal that counts no attempt costs the device nothing, so
+		// it is logged within the account's auth.refusal_log.
 		refuse := func(outcome error, reason string) (error, error) {
+			reason, logged := s.accountReason(c.user, reason)
+			if !logged {
+				return outcome, nil
+			}
 			entry.Outcome, entry.Reason = code(outcome), reason
 			return outcome, s.record(tx, entry)
 		}

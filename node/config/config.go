@@ -65,12 +65,17 @@ type Auth struct {
 	// from devices that are not enrolled, node-wide: anyone can make fresh
 	// keys, and each refusal would otherwise grow the log.
 	StrangerLog Bucket `yaml:"stranger_log"`
+	// RefusalLog bounds the log entries of one account's logins refused
+	// because it is locked or must wait out a backoff: its device may ask
+	// again and again, at no cost, while auth.logins allows.
+	RefusalLog Bucket `yaml:"refusal_log"`
 }
 
 // Limits configures rate limits and resource limits.
 type Limits struct {
 	UnitReleases      Bucket        `yaml:"unit_releases"`        // share releases per (user, unit)
 	UserReleases      Bucket        `yaml:"user_releases"`        // release requests per user (a batch counts once)
+	UserWrites        Bucket        `yaml:"user_writes"`          // puts and deletes per user
 	MaxBatch          int           `yaml:"max_batch"`            // units one share request may name
 	RequestTimeout    time.Duration `yaml:"request_timeout"`      // deadline of one stream
 	MaxConnections    int           `yaml:"max_connections"`      // open libp2p connections
@@ -115,10 +120,12 @@ func Default(name string) Config {
 			InviteTTL:        72 * time.Hour,
 			Logins:           Bucket{Burst: 30, Every: 2 * time.Second},
 			StrangerLog:      Bucket{Burst: 100, Every: 10 * time.Second},
+			RefusalLog:       Bucket{Burst: 10, Every: time.Minute},
 		},
 		Limits: Limits{
 			UnitReleases:      Bucket{Burst: 10, Every: time.Minute},
 			UserReleases:      Bucket{Burst: 100, Every: 6 * time.Second},
+			UserWrites:        Bucket{Burst: 5000, Every: 2 * time.Second},
 			MaxBatch:          MaxBatch,
 			RequestTimeout:    10 * time.Second,
 			MaxConnections:    1024,

@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/sec"
+	tpt "github.com/libp2p/go-libp2p/core/transport"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	tptu "github.com/libp2p/go-libp2p/p2p/net/upgrader"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
@@ -100,38 +101,51 @@ func (f *helloFlood) answered() (total int, byCode map[api.Code]int, lost int) {
 }
 
 // hello sends one hello for user from a fresh identity and returns the code
-// of the node's answer. It speaks libp2p below the host (a bare TCP
-// transport, Noise and Yamux): a fraction of the cost of a new host per
-// identity, so that the flood comes as fast as the node takes it.
+// of the node's answer.
 func (f *helloFlood) hello(ctx context.Context, user string) (api.Code, error) {
-	priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
-	if err != nil {
-		return 0, err
-	}
-	muxers := []tptu.StreamMuxer{{ID: yamux.ID, Muxer: yamux.DefaultTransport}}
-	security, err := noise.New(noise.ID, priv, muxers)
-	if err != nil {
-		return 0, err
-	}
-	up, err := tptu.New([]sec.SecureTransport{security}, muxers, nil, nil, nil)
-	if err != nil {
-		return 0, err
-	}
-	tr, err := tcp.NewTCPTransport(up, nil, nil)
-	if err != nil {
-		return 0, err
-	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	conn, err := tr.Dial(ctx, f.addr, f.node)
+	conn, err := dialFresh(ctx, f.node, f.addr)
 	if err != nil {
 		return 0, err
 	}
 	defer conn.Close()
+	return sendHello(ctx, conn, user)
+}
+
+// dialFresh connects to the node at addr with a fresh identity. It speaks
+// libp2p below the host (a bare TCP transport, Noise and Yamux): a
+// fraction of the cost of a new host per identity, so that a flood comes
+// as fast as the node takes it.
+func dialFresh(ctx context.Context, node peer.ID, addr ma.Multiaddr) (tpt.CapableConn, error) {
+	priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	muxers := []tptu.StreamMuxer{{ID: yamux.ID, Muxer: yamux.DefaultTransport}}
+	security, err := noise.New(noise.ID, priv, muxers)
+	if err != nil {
+		return nil, err
+	}
+	up, err := tptu.New([]sec.SecureTransport{security}, muxers, nil, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := tcp.NewTCPTransport(up, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return tr.Dial(ctx, addr, node)
+}
+
+// sendHello asks for a login challenge of user on a new stream of conn and
+// returns the code of the node's answer.
+func sendHello(ctx context.Context, conn tpt.CapableConn, user string) (api.Code, error) {
 	s, err := conn.OpenStream(ctx)
 	if err != nil {
 		return 0, err
 	}
+	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(10 * time.Second))
 	if err := mss.SelectProtoOrFail(api.ProtocolLogin, s); err != nil {
 		return 0, err

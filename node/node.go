@@ -47,6 +47,7 @@ type Node struct {
 	users   *limits.Limiter // releases per user
 	writes  *limits.Limiter // puts and deletes per user
 	seen    *seenRequests   // release requests within the clock skew
+	conns   *connGuard      // connection slots kept for enrolled devices
 	metrics *metrics
 	now     func() time.Time
 
@@ -121,7 +122,9 @@ func New(cfg *config.Config, log *zap.Logger) (_ *Node, err error) {
 	if n.audit, err = audit.New(api.LogOrigin(cfg.Name), raw); err != nil {
 		return nil, err
 	}
-	n.auth = auth.New(n.store, n.audit, id, cfg.Enrollment, cfg.Auth, nil)
+	if n.auth, err = auth.New(n.store, n.audit, id, cfg.Enrollment, cfg.Auth, nil); err != nil {
+		return nil, err
+	}
 	n.metrics.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "custos_unlogged_refusals_total",
 		Help: "Refused logins and enrollments of devices not enrolled here that went unlogged (auth.stranger_log).",
@@ -147,7 +150,9 @@ func New(cfg *config.Config, log *zap.Logger) (_ *Node, err error) {
 	if n.adminListener, err = admin.Listen(adminSocket(cfg)); err != nil {
 		return nil, err
 	}
-	if n.host, err = newHost(cfg, key); err != nil {
+	n.conns = newConnGuard(cfg.Limits.MaxConnections, cfg.Limits.ConnIdleTimeout, n.auth.Enrolled,
+		func(p peer.ID) bool { return n.auditors[p] || n.auth.LoggedIn(p) })
+	if n.host, err = newHost(cfg, key, n.conns); err != nil {
 		return nil, err
 	}
 	n.serveProtocols()
@@ -215,6 +220,18 @@ func (n *Node) Run(ctx context.Context) error {
 				return nil
 			case <-t.C:
 				n.refreshGauges()
+			}
+		}
+	})
+	g.Go(func() error {
+		t := time.NewTicker(n.conns.sweepPeriod())
+		defer t.Stop()
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case now := <-t.C:
+				n.conns.sweep(n.host.Network().Conns(), now)
 			}
 		}
 	})

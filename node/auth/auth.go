@@ -86,13 +86,27 @@ type Service struct {
 
 	mu       sync.Mutex
 	sessions map[peer.ID]*Session
+	// devices holds the peer ID of every enrolled device: the node keeps
+	// connection room for them that strangers cannot take (Enrolled).
+	// Accounts are never removed, so it only grows, with enrollments.
+	devices map[peer.ID]struct{}
 }
 
-// New returns the service of the node with this peer ID. now may be nil for
-// the wall clock.
-func New(s *store.Store, l *audit.Log, node peer.ID, enrollment string, cfg config.Auth, now func() time.Time) *Service {
+// New returns the service of the node with this peer ID, reading the
+// enrolled devices from the store. now may be nil for the wall clock.
+func New(s *store.Store, l *audit.Log, node peer.ID, enrollment string, cfg config.Auth, now func() time.Time) (*Service, error) {
 	if now == nil {
 		now = time.Now
+	}
+	devices := map[peer.ID]struct{}{}
+	err := s.View(func(tx *store.Tx) error {
+		return tx.Accounts(func(a *store.Account) error {
+			devices[peer.ID(a.DevicePeerID)] = struct{}{}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the enrolled devices: %w", err)
 	}
 	return &Service{
 		store: s, log: l, node: node, cfg: cfg, open: enrollment == "open", now: now,
@@ -101,7 +115,16 @@ func New(s *store.Store, l *audit.Log, node peer.ID, enrollment string, cfg conf
 		accountLog: limits.NewLogBudget(cfg.RefusalLog, maxLoginBuckets, now),
 		sessions:   map[peer.ID]*Session{},
 		verify:     ed25519.Verify,
-	}
+		devices:    devices,
+	}, nil
+}
+
+// Enrolled reports whether device is enrolled here, for any user.
+func (s *Service) Enrolled(device peer.ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.devices[device]
+	return ok
 }
 
 // record appends an audit entry within tx.
@@ -181,7 +204,7 @@ func (s *Service) Enroll(ctx context.Context, device peer.ID, req *api.EnrollReq
 	if err := req.Validate(); err != nil {
 		return err
 	}
-	return s.store.Decide(ctx, func(tx *store.Tx) (error, error) {
+	err := s.store.Decide(ctx, func(tx *store.Tx) (error, error) {
 		entry := &api.Entry{Kind: api.EntryKind_ENROLL, User: req.User, ClientPeerId: []byte(device)}
 		outcome, err := s.admit(tx, device, req)
 		if err != nil {
@@ -198,6 +221,12 @@ func (s *Service) Enroll(ctx context.Context, device peer.ID, req *api.EnrollReq
 		}
 		return nil, s.record(tx, entry)
 	})
+	if err == nil {
+		s.mu.Lock()
+		s.devices[device] = struct{}{}
+		s.mu.Unlock()
+	}
+	return err
 }
 
 // admit decides whether device may enroll as req.User, and uses up the

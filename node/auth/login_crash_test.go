@@ -78,7 +78,11 @@ func (n *testNode) start() {
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	n.store, n.svc = st, New(st, l, n.id, "open", n.cfg, n.clock.Now)
+	svc, err := New(st, l, n.id, "open", n.cfg, n.clock.Now)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.store, n.svc = st, svc
 	if n.verify != nil {
 		n.svc.verify = n.verify
 	}

@@ -79,6 +79,7 @@ type Limits struct {
 	MaxBatch          int           `yaml:"max_batch"`            // units one share request may name
 	RequestTimeout    time.Duration `yaml:"request_timeout"`      // deadline of one stream
 	MaxConnections    int           `yaml:"max_connections"`      // open libp2p connections
+	ConnIdleTimeout   time.Duration `yaml:"conn_idle_timeout"`    // idle connections of devices not logged in are closed
 	MaxStreamsPerPeer int           `yaml:"max_streams_per_peer"` // open streams per peer
 	// MaxMessageBytes caps a logged-in device's release request, the one
 	// message that can be large (a batch of max_batch units is about 32
@@ -129,6 +130,7 @@ func Default(name string) Config {
 			MaxBatch:          MaxBatch,
 			RequestTimeout:    10 * time.Second,
 			MaxConnections:    1024,
+			ConnIdleTimeout:   30 * time.Second,
 			MaxStreamsPerPeer: 64,
 			MaxMessageBytes:   64 << 10,
 		},

@@ -119,6 +119,7 @@ func (c *Config) validate(p *problems) {
 	checkInt(p, "limits.max_batch", l.MaxBatch, 1, MaxBatch)
 	checkDuration(p, "limits.request_timeout", l.RequestTimeout)
 	checkInt(p, "limits.max_connections", l.MaxConnections, 1, -1)
+	checkDuration(p, "limits.conn_idle_timeout", l.ConnIdleTimeout)
 	checkInt(p, "limits.max_streams_per_peer", l.MaxStreamsPerPeer, 1, -1)
 	checkInt(p, "limits.max_message_bytes", l.MaxMessageBytes, MinMessageBytes, MaxMessageBytes)
 

@@ -125,9 +125,16 @@ func (g *connGuard) loggedIn(p peer.ID) {
 func (g *connGuard) sweep(conns []network.Conn, now time.Time) (closed int) {
 	var idle []network.Conn
 	g.mu.Lock()
+	// Connections the swarm never took, or that closed as a request on
+	// them ended, get no Disconnected.
 	for c := range g.strangers {
-		if c.IsClosed() { // admitted, but the swarm never took it
+		if c.IsClosed() {
 			delete(g.strangers, c)
+		}
+	}
+	for c := range g.lastUsed {
+		if c.IsClosed() {
+			delete(g.lastUsed, c)
 		}
 	}
 	for p := range g.protected {

@@ -49,7 +49,7 @@ func (n *Node) handle(id protocol.ID, h handler) {
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Limits.RequestTimeout)
 		defer cancel()
 		err := n.call(ctx, h, s)
-		defer n.conns.used(s.Conn(), time.Now())
+		defer func() { n.conns.used(s.Conn(), time.Now()) }()
 		n.metrics.requests.WithLabelValues(name, outcomeLabel(err)).Inc()
 		n.metrics.latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
 		var se *api.StatusError

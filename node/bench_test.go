@@ -18,11 +18,11 @@ import (
 	"github.com/custos-network/custos/node/nodetest"
 )
 
-// unlimited lifts the release rate limits, so that a benchmark measures the
+// unlimited lifts the release and write rate limits, so that a benchmark measures the
 // work of a release and not a refusal.
 func unlimited(c *config.Config) {
 	lots := config.Bucket{Burst: 1 << 30, Every: time.Nanosecond}
-	c.Limits.UnitReleases, c.Limits.UserReleases = lots, lots
+	c.Limits.UnitReleases, c.Limits.UserReleases, c.Limits.UserWrites = lots, lots, lots
 	c.HTTP = ""
 }
 

@@ -49,6 +49,7 @@ func (n *Node) login(ctx context.Context, s network.Stream, r *api.Reader) error
 		var sess *auth.Session
 		sess, err = n.auth.Login(ctx, c, proof.Signature)
 		if sess != nil {
+			n.conns.loggedIn(sess.Peer)
 			res.IdleTimeoutMs = uint64(n.cfg.Auth.SessionIdle / time.Millisecond)
 			res.ExpiresUnixMs = uint64(sess.Created.Add(n.cfg.Auth.SessionMax).UnixMilli())
 		}

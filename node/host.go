@@ -3,10 +3,12 @@ package node
 import (
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
@@ -20,14 +22,74 @@ import (
 )
 
 // perIPConns caps the connections from one address; a device needs one, and
-// a NAT in front of an organisation's machines a few dozen.
+// a NAT in front of an organisation's machines a few dozen. Larger networks
+// get larger caps, as shares of limits.max_connections (subnetCaps).
 const perIPConns = 64
+
+// subnetCaps are the resource manager's caps on the connections of one
+// subnet: an IPv4 address and /24; an IPv6 /56 (one site), /48 and /32 (an
+// ISP's allocation), so that one network cannot fill the node's slots
+// however many addresses it has.
+func subnetCaps(maxConns int) (v4, v6 []rcmgr.ConnLimitPerSubnet) {
+	share := func(quarters int) int { return max(perIPConns, maxConns*quarters/16) }
+	v4 = []rcmgr.ConnLimitPerSubnet{{PrefixLength: 32, ConnCount: perIPConns}, {PrefixLength: 24, ConnCount: share(4)}}
+	v6 = []rcmgr.ConnLimitPerSubnet{
+		{PrefixLength: 56, ConnCount: perIPConns},
+		{PrefixLength: 48, ConnCount: share(2)},
+		{PrefixLength: 32, ConnCount: share(4)},
+	}
+	return v4, v6
+}
 
 // newHost builds the node's libp2p host with every transport, security and
 // limit set explicitly, rather than taking go-libp2p's defaults (which leave
 // loopback unlimited, for one).
-func newHost(cfg *config.Config, key crypto.PrivKey) (host.Host, error) {
+func newHost(cfg *config.Config, key crypto.PrivKey, guard *connGuard) (host.Host, error) {
 	lim := cfg.Limits
+	mgr, err := newResourceManager(lim)
+	if err != nil {
+		return nil, fmt.Errorf("resource manager: %w", err)
+	}
+	// The connection manager trims well before the hard limit, and looks
+	// at a connection once it is older than an idle one may get: a peer
+	// that reconnects now and then is trimmed like any other. Logged-in
+	// devices are protected (connGuard).
+	cm, err := connmgr.NewConnManager(lim.MaxConnections/2, lim.MaxConnections*3/4,
+		connmgr.WithGracePeriod(lim.ConnIdleTimeout), connmgr.WithSilencePeriod(min(10*time.Second, lim.ConnIdleTimeout)))
+	if err != nil {
+		mgr.Close()
+		return nil, fmt.Errorf("connection manager: %w", err)
+	}
+	guard.protector = cm
+	h, err := libp2p.New(
+		libp2p.Identity(key),
+		libp2p.ListenAddrStrings(cfg.Listen...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(quic.NewTransport),
+		libp2p.Transport(websocket.New),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Security(libp2ptls.ID, libp2ptls.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ResourceManager(mgr),
+		libp2p.ConnectionManager(cm),
+		libp2p.ConnectionGater(guard),
+		libp2p.DisableRelay(),
+		libp2p.Ping(false),
+		libp2p.DisableMetrics(),
+		libp2p.UserAgent("custosd"),
+	)
+	if err != nil {
+		cm.Close()
+		mgr.Close()
+		return nil, fmt.Errorf("listen on %v: %w", cfg.Listen, err)
+	}
+	h.Network().Notify(guard)
+	return h, nil
+}
+
+// newResourceManager sets every limit of the resource manager from lim;
+// opts go last (tests use them to take the connection rate limit away).
+func newResourceManager(lim config.Limits, opts ...rcmgr.Option) (network.ResourceManager, error) {
 	limits := rcmgr.PartialLimitConfig{
 		System: rcmgr.ResourceLimits{
 			Conns:          rcmgr.LimitVal(lim.MaxConnections),
@@ -57,42 +119,12 @@ func newHost(cfg *config.Config, key crypto.PrivKey) (host.Host, error) {
 			StreamsInbound: rcmgr.LimitVal(lim.MaxConnections * lim.MaxStreamsPerPeer),
 		},
 	}.Build(rcmgr.DefaultLimits.AutoScale())
-	mgr, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits),
+	options := []rcmgr.Option{
 		rcmgr.WithNetworkPrefixLimit(
 			[]rcmgr.NetworkPrefixLimit{{Network: netip.MustParsePrefix("127.0.0.0/8"), ConnCount: lim.MaxConnections}},
 			[]rcmgr.NetworkPrefixLimit{{Network: netip.MustParsePrefix("::1/128"), ConnCount: lim.MaxConnections}}),
-		rcmgr.WithLimitPerSubnet(
-			[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 32, ConnCount: perIPConns}},
-			[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 56, ConnCount: perIPConns}}),
-		rcmgr.WithMetricsDisabled())
-	if err != nil {
-		return nil, fmt.Errorf("resource manager: %w", err)
+		rcmgr.WithLimitPerSubnet(subnetCaps(lim.MaxConnections)),
+		rcmgr.WithMetricsDisabled(),
 	}
-	cm, err := connmgr.NewConnManager(lim.MaxConnections*3/4, lim.MaxConnections)
-	if err != nil {
-		mgr.Close()
-		return nil, fmt.Errorf("connection manager: %w", err)
-	}
-	h, err := libp2p.New(
-		libp2p.Identity(key),
-		libp2p.ListenAddrStrings(cfg.Listen...),
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Transport(quic.NewTransport),
-		libp2p.Transport(websocket.New),
-		libp2p.Security(noise.ID, noise.New),
-		libp2p.Security(libp2ptls.ID, libp2ptls.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.ResourceManager(mgr),
-		libp2p.ConnectionManager(cm),
-		libp2p.DisableRelay(),
-		libp2p.Ping(false),
-		libp2p.DisableMetrics(),
-		libp2p.UserAgent("custosd"),
-	)
-	if err != nil {
-		cm.Close()
-		mgr.Close()
-		return nil, fmt.Errorf("listen on %v: %w", cfg.Listen, err)
-	}
-	return h, nil
+	return rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits), append(options, opts...)...)
 }

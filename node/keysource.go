@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -134,18 +135,30 @@ func runKeyCommand(parent context.Context, argv []string, dir string, log *zap.L
 
 // stderrLog logs what a key command writes to stderr, line by line, up to
 // a bound: the command's own explanation of a failure belongs in the
-// node's log, but a command must not be able to flood it.
+// node's log, but a command must not be able to flood it. Nor may it put
+// the key there: a script run with "set -x", or one that echoes what it
+// decrypted, writes the key to stderr. A line that holds a key file's
+// header or a long run of base64 (a key, or a good part of one) is
+// withheld, and only counted.
 type stderrLog struct {
-	log     *zap.Logger
-	prog    string
-	mu      sync.Mutex
-	partial []byte
-	lines   int
+	log      *zap.Logger
+	prog     string
+	mu       sync.Mutex
+	partial  []byte
+	run      int  // base64 characters in a row, up to the current one
+	secret   bool // the current line looks as if it holds key material
+	lines    int  // lines logged or past the bound
+	withheld int
 }
 
 const (
 	maxStderrLines = 20
 	maxStderrLine  = 512
+	// minSecretRun is the shortest run of base64 characters taken for key
+	// material. A 32-byte key is 44 characters of base64 (64 of hex, which
+	// is base64's alphabet too); words, numbers and most paths in an error
+	// message are shorter.
+	minSecretRun = 32
 )
 
 func (s *stderrLog) Write(p []byte) (int, error) {
@@ -156,6 +169,15 @@ func (s *stderrLog) Write(p []byte) (int, error) {
 			s.emit()
 			continue
 		}
+		// The whole line is looked at, also past what is kept of it, so
+		// that a key the cut splits is caught.
+		if isBase64(b) {
+			if s.run++; s.run >= minSecretRun {
+				s.secret = true
+			}
+		} else {
+			s.run = 0
+		}
 		if len(s.partial) < maxStderrLine {
 			s.partial = append(s.partial, b)
 		}
@@ -163,17 +185,36 @@ func (s *stderrLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+func isBase64(b byte) bool {
+	return 'A' <= b && b <= 'Z' || 'a' <= b && b <= 'z' || '0' <= b && b <= '9' || b == '+' || b == '/' || b == '='
+}
+
+// flush logs the last line, if it did not end in a newline, and says how
+// many lines were withheld.
 func (s *stderrLog) flush() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.partial) > 0 {
+	if len(s.partial) > 0 || s.secret {
 		s.emit()
+	}
+	if s.withheld > 0 {
+		s.log.Warn("storage key command wrote to stderr: lines withheld, as they may hold the key",
+			zap.String("command", s.prog), zap.Int("withheld", s.withheld))
 	}
 }
 
 func (s *stderrLog) emit() {
-	line := strings.ToValidUTF8(string(s.partial), "?")
-	s.partial = s.partial[:0]
+	secret := s.secret || bytes.Contains(s.partial, []byte(storageHeader)) || bytes.Contains(s.partial, []byte(identityHeader))
+	line := ""
+	if !secret {
+		line = strings.ToValidUTF8(string(s.partial), "?")
+	}
+	clear(s.partial)
+	s.partial, s.run, s.secret = s.partial[:0], 0, false
+	if secret {
+		s.withheld++
+		return
+	}
 	s.lines++
 	switch {
 	case s.lines <= maxStderrLines:

@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -198,24 +200,82 @@ func TestStorageKeyCommandStderrIsLoggedWithinABound(t *testing.T) {
 	}
 }
 
+// TestStorageKeyCommandDoesNotLogTheKey: a command that writes its key to
+// stderr (a script run with set -x, or one that echoes what it decrypted)
+// does not put the key in the node's log, whole or in part: lines that
+// look like key material are withheld and counted, and the rest of what it
+// wrote is still logged.
+func TestStorageKeyCommandDoesNotLogTheKey(t *testing.T) {
+	key, body := testStorageKey(t)
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key")
+	writeMode(t, keyFile, body, 0o600)
+	hexKey := hex.EncodeToString(key)
+	cmd := filepath.Join(dir, "traced")
+	writeMode(t, cmd, "#!/bin/sh\nset -x\n"+
+		"echo 'kms: decrypting with alias/custos-acme' >&2\n"+
+		"KEY=$(cat \"$1\")\n"+ // set -x shows the assignment, key and all
+		"cat \"$1\" >&2\n"+
+		"echo \"debug: raw key "+hexKey+"\" >&2\n"+
+		"printf '%490s%s\\n' x \"$(tail -n 1 \"$1\")\" >&2\n"+ // past the line cut
+		"printf '%s\\n' \"$KEY\"\n", 0o700)
+	core, logs := observer.New(zap.DebugLevel)
+	got, err := runKeyCommand(context.Background(), []string{cmd, keyFile}, dir, zap.New(core))
+	if err != nil || !bytes.Equal(got, key) {
+		t.Fatalf("the command gave no key or another: %v", err)
+	}
+	enc := base64.StdEncoding.EncodeToString(key)
+	var logged []string
+	withheld := int64(-1)
+	for _, e := range logs.All() {
+		for _, f := range e.Context {
+			switch f.Key {
+			case "line":
+				logged = append(logged, f.String)
+			case "withheld":
+				withheld = f.Integer
+			}
+		}
+	}
+	// A failure names the line, never shows it: it would show the key.
+	for n, line := range logged {
+		part := false
+		for i := 0; i+12 <= len(enc); i++ {
+			part = part || strings.Contains(line, enc[i:i+12])
+		}
+		if part || strings.Contains(line, hexKey[:16]) || strings.Contains(line, storageHeader) {
+			t.Errorf("logged line %d of %d holds the key, part of it or its header", n+1, len(logged))
+		}
+	}
+	if !slices.ContainsFunc(logged, func(l string) bool { return strings.Contains(l, "kms: decrypting with alias/custos-acme") }) {
+		t.Errorf("the command's own message is not logged: %q", logged)
+	}
+	if withheld < 5 {
+		t.Errorf("the log says %d lines were withheld; want the count of every line with key material (at least 5)", withheld)
+	}
+}
+
 func TestStorageKeyCommandIsKilledWithItsChildrenAfterItsTimeout(t *testing.T) {
+	// Long enough for the script to start its child and write the pid file
+	// also on a loaded machine; the test needs the child's pid.
+	const timeout = 3 * time.Second
 	defer func(d time.Duration) { keyCommandTimeout = d }(keyCommandTimeout)
-	keyCommandTimeout = 500 * time.Millisecond
+	keyCommandTimeout = timeout
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "pid")
 	cmd := filepath.Join(dir, "hang")
 	writeMode(t, cmd, "#!/bin/sh\nsleep 60 &\necho $! > "+pidFile+"\nwait\n", 0o700)
 	start := time.Now()
 	_, err := runKeyCommand(context.Background(), []string{cmd}, "", zap.NewNop())
-	if err == nil || !strings.Contains(err.Error(), "did not finish within 500ms; it was killed") {
+	if err == nil || !strings.Contains(err.Error(), "did not finish within 3s; it was killed") {
 		t.Fatalf("got %v, want a timeout", err)
 	}
-	if d := time.Since(start); d > 20*time.Second {
-		t.Errorf("the timeout of 500ms took %v to act", d)
+	if d := time.Since(start); d > timeout+20*time.Second {
+		t.Errorf("the timeout of %v took %v to act", timeout, d)
 	}
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("the script did not write its child's pid within %v: %v", timeout, err)
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil {

@@ -15,8 +15,10 @@ type metrics struct {
 	logins   *prometheus.CounterVec   // by outcome
 	// release requests refused past the user's budget and not logged
 	unloggedReleases prometheus.Counter
-	logSize          prometheus.Gauge
-	locked           prometheus.Gauge
+	// puts and deletes refused past the user's budget and not logged
+	unloggedWrites prometheus.Counter
+	logSize        prometheus.Gauge
+	locked         prometheus.Gauge
 }
 
 // labelPeerGone is the code label of a request whose peer hung up, reset
@@ -43,6 +45,10 @@ func newMetrics() *metrics {
 			Name: "custos_unlogged_release_refusals_total",
 			Help: "Release requests refused for the user's limits.user_releases past one logged refusal per period, unlogged.",
 		}),
+		unloggedWrites: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "custos_unlogged_write_refusals_total",
+			Help: "Puts and deletes refused for the user's limits.user_writes past one logged refusal per period, unlogged.",
+		}),
 		logSize: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "custos_log_entries", Help: "Entries in the audit log.",
 		}),
@@ -50,7 +56,7 @@ func newMetrics() *metrics {
 			Name: "custos_locked_accounts", Help: "Accounts locked after failed logins or by an operator.",
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.releases, m.logins, m.unloggedReleases, m.logSize, m.locked,
+	m.reg.MustRegister(m.requests, m.latency, m.releases, m.logins, m.unloggedReleases, m.unloggedWrites, m.logSize, m.locked,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

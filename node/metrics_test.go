@@ -26,7 +26,7 @@ func TestPeersThatHangUpAreNotInternalErrors(t *testing.T) {
 		{"a close mid-prefix", func(s network.Stream) error { return s.CloseWrite() }},
 	}
 	for _, h := range hangUps {
-		s, err := d.Host.NewStream(t.Context(), n.ID(), api.ProtocolRelease)
+		s, err := d.Host.NewStream(t.Context(), n.ID(), api.ProtocolEnroll)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,7 +40,7 @@ func TestPeersThatHangUpAreNotInternalErrors(t *testing.T) {
 		waitFor(t, "the node to give up the stream", func() bool { return handlersRunning() == 0 })
 		_ = s.Reset()
 	}
-	gone := regexp.MustCompile(`(?m)^custos_requests_total\{code="PEER_GONE",protocol="/custos/shares/release/1.0.0"\} 2$`)
+	gone := regexp.MustCompile(`(?m)^custos_requests_total\{code="PEER_GONE",protocol="/custos/enroll/1.0.0"\} 2$`)
 	internal := regexp.MustCompile(`(?m)^custos_requests_total\{code="INTERNAL"`)
 	var body string
 	waitFor(t, "the metrics to count both", func() bool {

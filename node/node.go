@@ -45,15 +45,22 @@ type Node struct {
 	auth    *auth.Service
 	units   *limits.Limiter // releases per (user, unit)
 	users   *limits.Limiter // releases per user
+	writes  *limits.Limiter // puts and deletes per user
 	seen    *seenRequests   // release requests within the clock skew
+	conns   *connGuard      // connection slots kept for enrolled devices
 	metrics *metrics
 	now     func() time.Time
 
 	// refusalLog bounds the logged refusals of release requests past the
-	// user's budget, per user.
-	refusalLog *limits.LogBudget
+	// user's budget, per user; writeRefusalLog those of puts and deletes.
+	refusalLog      *limits.LogBudget
+	writeRefusalLog *limits.LogBudget
 
 	auditors map[peer.ID]bool // may read every audit log entry
+
+	// releaseFault, set only by tests of this package, fails a store step
+	// of every release (see storeFault).
+	releaseFault atomic.Pointer[func(step string) error]
 
 	opsListener   net.Listener // nil when cfg.HTTP is ""
 	adminListener net.Listener
@@ -115,14 +122,22 @@ func New(cfg *config.Config, log *zap.Logger) (_ *Node, err error) {
 	if n.audit, err = audit.New(api.LogOrigin(cfg.Name), raw); err != nil {
 		return nil, err
 	}
-	n.auth = auth.New(n.store, n.audit, id, cfg.Enrollment, cfg.Auth, nil)
+	if n.auth, err = auth.New(n.store, n.audit, id, cfg.Enrollment, cfg.Auth, nil); err != nil {
+		return nil, err
+	}
 	n.metrics.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "custos_unlogged_refusals_total",
 		Help: "Refused logins and enrollments of devices not enrolled here that went unlogged (auth.stranger_log).",
 	}, func() float64 { return float64(n.auth.UnloggedRefusals()) }))
+	n.metrics.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "custos_unlogged_login_refusals_total",
+		Help: "Logins of enrolled accounts refused as locked or in backoff that went unlogged (auth.refusal_log).",
+	}, func() float64 { return float64(n.auth.UnloggedAccountRefusals()) }))
 	n.units = limits.New(cfg.Limits.UnitReleases, maxLimiterKeys, nil)
 	n.users = limits.New(cfg.Limits.UserReleases, maxLimiterKeys, nil)
 	n.refusalLog = limits.NewLogBudget(config.Bucket{Burst: 1, Every: cfg.Limits.UserReleases.Every}, maxLimiterKeys, nil)
+	n.writes = limits.New(cfg.Limits.UserWrites, maxLimiterKeys, nil)
+	n.writeRefusalLog = limits.NewLogBudget(config.Bucket{Burst: 1, Every: cfg.Limits.UserWrites.Every}, maxLimiterKeys, nil)
 	n.seen = replayMemory(cfg.Limits.UserReleases)
 	if err := n.seedSeenRequests(); err != nil {
 		return nil, fmt.Errorf("read the recent release requests from the log: %w", err)
@@ -135,7 +150,9 @@ func New(cfg *config.Config, log *zap.Logger) (_ *Node, err error) {
 	if n.adminListener, err = admin.Listen(adminSocket(cfg)); err != nil {
 		return nil, err
 	}
-	if n.host, err = newHost(cfg, key); err != nil {
+	n.conns = newConnGuard(cfg.Limits.MaxConnections, cfg.Limits.ConnIdleTimeout, n.auth.Enrolled,
+		func(p peer.ID) bool { return n.auditors[p] || n.auth.LoggedIn(p) })
+	if n.host, err = newHost(cfg, key, n.conns); err != nil {
 		return nil, err
 	}
 	n.serveProtocols()
@@ -203,6 +220,18 @@ func (n *Node) Run(ctx context.Context) error {
 				return nil
 			case <-t.C:
 				n.refreshGauges()
+			}
+		}
+	})
+	g.Go(func() error {
+		t := time.NewTicker(n.conns.sweepPeriod())
+		defer t.Stop()
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case now := <-t.C:
+				n.conns.sweep(n.host.Network().Conns(), now)
 			}
 		}
 	})

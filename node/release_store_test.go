@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/custos-network/custos/node"
 	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/node/nodetest"
 	"github.com/custos-network/custos/node/store"
@@ -25,7 +24,7 @@ func TestStoreFailureInReleaseReturnsNoShare(t *testing.T) {
 		t.Run("a failed "+tc.step, func(t *testing.T) {
 			e := newEnv(t)
 			before := len(rawLog(t, e.n))
-			node.FailReleaseStoreForTest(t, tc.step, store.ErrDiskFull)
+			e.n.FailReleaseStoreForTest(t, tc.step, store.ErrDiskFull)
 			resp, err := e.release(e.alice, signed(e.alice, e.n.ID(), time.Now(), e.unit))
 			if resp == nil {
 				t.Fatalf("no answer: %v; want the store's refusal", err)
@@ -44,7 +43,7 @@ func TestStoreFailureInReleaseReturnsNoShare(t *testing.T) {
 			if got := len(rawLog(t, e.n)) - before; got != tc.logged {
 				t.Errorf("the failed release left %d log entries, want %d", got, tc.logged)
 			}
-			node.FailReleaseStoreForTest(t, "", nil)
+			e.n.FailReleaseStoreForTest(t, "", nil)
 			e.releasable()
 		})
 	}

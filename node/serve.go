@@ -49,15 +49,16 @@ func (n *Node) handle(id protocol.ID, h handler) {
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Limits.RequestTimeout)
 		defer cancel()
 		err := n.call(ctx, h, s)
+		defer func() { n.conns.used(s.Conn(), time.Now()) }()
 		n.metrics.requests.WithLabelValues(name, outcomeLabel(err)).Inc()
 		n.metrics.latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
 		var se *api.StatusError
 		switch {
 		case err == nil:
-			finish(s)
+			finish(s, n.cfg.Limits.MaxMessageBytes)
 		case errors.As(err, &se):
 			n.log.Debug("request refused", zap.String("protocol", name), zap.Stringer("peer", s.Conn().RemotePeer()), zap.Stringer("code", se.Code))
-			finish(s)
+			finish(s, n.cfg.Limits.MaxMessageBytes)
 		case errors.Is(err, errPeerGone):
 			n.log.Debug("request abandoned", zap.String("protocol", name), zap.Stringer("peer", s.Conn().RemotePeer()), zap.Error(err))
 			_ = s.Reset()
@@ -72,15 +73,18 @@ func (n *Node) handle(id protocol.ID, h handler) {
 // and waits, at most until the stream's deadline, for the peer to close its
 // own. The request counts as in flight until then, so a shutdown does not
 // close the connection under an answer the peer has not read yet (QUIC
-// drops a closed connection's unacknowledged data).
-func finish(s network.Stream) {
+// drops a closed connection's unacknowledged data). What the peer sent and
+// the node did not read (a request refused before it was read, such as
+// one over its size limit) is read and dropped, up to unread bytes, so
+// that the reset that would otherwise end the stream does not drop the
+// answer too.
+func finish(s network.Stream, unread int) {
 	if err := s.CloseWrite(); err != nil {
 		_ = s.Reset()
 		return
 	}
-	var b [1]byte
-	if _, err := s.Read(b[:]); !errors.Is(err, io.EOF) {
-		// More than one request, a reset or the deadline: nothing to keep.
+	if _, err := io.CopyN(io.Discard, s, int64(unread)+1); !errors.Is(err, io.EOF) {
+		// More than a request, a reset or the deadline: nothing to keep.
 		_ = s.Reset()
 		return
 	}
@@ -95,7 +99,22 @@ func (n *Node) call(ctx context.Context, h handler, s network.Stream) (err error
 			err = fmt.Errorf("internal error: handler panic: %v", p)
 		}
 	}()
-	return h(ctx, s, api.NewReader(s, n.cfg.Limits.MaxMessageBytes))
+	return h(ctx, s, api.NewReader(s, n.messageLimit(s)))
+}
+
+// smallMessageBytes caps every message but a release request. The others
+// are far smaller (an enrollment, the largest, is about 300 bytes), so a
+// stream holds at most this much of one; only a release of many units
+// needs limits.max_message_bytes, and a release is read only from a
+// device that is logged in (see release).
+const smallMessageBytes = 4 << 10
+
+// messageLimit is the most bytes a message on s may have.
+func (n *Node) messageLimit(s network.Stream) int {
+	if s.Protocol() == api.ProtocolRelease {
+		return n.cfg.Limits.MaxMessageBytes
+	}
+	return min(smallMessageBytes, n.cfg.Limits.MaxMessageBytes)
 }
 
 // outcomeLabel is the code label of a request's outcome in the metrics. A
@@ -120,7 +139,7 @@ func (n *Node) read(r *api.Reader, m proto.Message) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, api.ErrFrameTooLarge):
-		return api.Errorf(api.Code_INVALID_ARGUMENT, "the request is over the node's size limit of %d bytes", n.cfg.Limits.MaxMessageBytes)
+		return api.Errorf(api.Code_INVALID_ARGUMENT, "the request is over the node's size limit of %d bytes", r.Max())
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, network.ErrReset):
 		return fmt.Errorf("%w: %v", errPeerGone, err)
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -60,9 +59,12 @@ func (n *Node) doPut(ctx context.Context, device peer.ID, req *api.PutRequest) (
 	if err := req.Validate(); err != nil {
 		return 0, err
 	}
+	entry := &api.Entry{Kind: api.EntryKind_PUT, User: sess.User, ClientPeerId: []byte(device), Units: []*api.UnitRef{req.Unit}}
+	if err := n.chargeWrite(ctx, entry); err != nil {
+		return 0, err
+	}
 	var index int64
 	err = n.store.Decide(ctx, func(tx *store.Tx) (error, error) {
-		entry := &api.Entry{Kind: api.EntryKind_PUT, User: sess.User, ClientPeerId: []byte(device), Units: []*api.UnitRef{req.Unit}}
 		var outcome error
 		old, err := tx.Share(sess.User, unitOf(req.Unit), req.Unit.Version)
 		switch {
@@ -88,10 +90,47 @@ func (n *Node) doPut(ctx context.Context, device peer.ID, req *api.PutRequest) (
 	return uint64(index), err
 }
 
+// chargeWrite takes a token of the user's limits.user_writes bucket for the
+// put or delete that entry logs, before the store is touched: each one
+// adds a log entry, whatever its outcome, so without a budget a logged-in
+// device could grow the log as fast as it can send. Past the bucket the
+// request is refused with RATE_LIMITED, and the refusal logged (entry,
+// with that outcome) within the user's writeRefusalLog budget; the next
+// logged one counts those that were not.
+func (n *Node) chargeWrite(ctx context.Context, entry *api.Entry) error {
+	ok, wait := n.writes.Allow(entry.User)
+	if ok {
+		return nil
+	}
+	refusal := &api.StatusError{Code: api.Code_RATE_LIMITED, Message: "too many puts and deletes for this user", RetryAfter: wait}
+	logged, before := n.writeRefusalLog.Log(entry.User)
+	if !logged {
+		n.metrics.unloggedWrites.Inc()
+		return refusal
+	}
+	entry.Outcome, entry.Reason = refusal.Code, refusal.Message
+	if before > 0 {
+		entry.Reason = fmt.Sprintf("%s (after %d refusals like it not logged)", entry.Reason, before)
+	}
+	err := n.store.Update(ctx, func(tx *store.Tx) error {
+		_, err := n.record(tx, entry)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return refusal
+}
+
 func (n *Node) release(ctx context.Context, s network.Stream, r *api.Reader) error {
 	var req api.ReleaseRequest
 	resp := &api.ReleaseResponse{}
-	err := n.read(r, &req)
+	// The one large request is read only from a device that is logged in:
+	// any other is refused unread, holding none of it.
+	_, err := n.session(s)
+	if err == nil {
+		err = n.read(r, &req)
+	}
 	if err == nil {
 		err = n.doRelease(ctx, s, &req, resp)
 	}
@@ -152,7 +191,7 @@ func (n *Node) doRelease(ctx context.Context, s network.Stream, req *api.Release
 		if index, err = n.record(tx, entry); err != nil {
 			return err
 		}
-		return storeFault("update")
+		return n.storeFault("update")
 	})
 	if err != nil {
 		return err
@@ -219,15 +258,12 @@ func (n *Node) logRefusal(user string, refusal error, entry *api.Entry) bool {
 	return true
 }
 
-// releaseStoreFault, when set, fails a step of every release as a store
-// error would: "update", the log update (after the entry is appended), or
-// "receipt", the read of its receipt. Only tests of this package set it
-// (release_export_test.go); it is nil otherwise.
-var releaseStoreFault atomic.Pointer[func(step string) error]
-
-// storeFault is releaseStoreFault's error for step, nil when unset.
-func storeFault(step string) error {
-	if f := releaseStoreFault.Load(); f != nil {
+// storeFault is the error that tests of this package make step of every
+// release fail with (see release_export_test.go): "update", the log update
+// (after the entry is appended), or "receipt", the read of its receipt.
+// It is nil otherwise.
+func (n *Node) storeFault(step string) error {
+	if f := n.releaseFault.Load(); f != nil {
 		return (*f)(step)
 	}
 	return nil
@@ -244,7 +280,7 @@ func storeFault(step string) error {
 func (n *Node) receipt(index int64, knownSize uint64) (*api.Receipt, error) {
 	r := &api.Receipt{}
 	err := n.store.View(func(tx *store.Tx) error {
-		if err := storeFault("receipt"); err != nil {
+		if err := n.storeFault("receipt"); err != nil {
 			return err
 		}
 		size, err := n.audit.Size(tx)
@@ -347,8 +383,11 @@ func (n *Node) doDelete(ctx context.Context, device peer.ID, req *api.DeleteRequ
 	if err := req.Validate(); err != nil {
 		return err
 	}
+	entry := &api.Entry{Kind: api.EntryKind_DELETE, User: sess.User, ClientPeerId: []byte(device), Units: []*api.UnitRef{req.Unit}}
+	if err := n.chargeWrite(ctx, entry); err != nil {
+		return err
+	}
 	return n.store.Decide(ctx, func(tx *store.Tx) (error, error) {
-		entry := &api.Entry{Kind: api.EntryKind_DELETE, User: sess.User, ClientPeerId: []byte(device), Units: []*api.UnitRef{req.Unit}}
 		var outcome error
 		err := tx.DeleteShare(sess.User, unitOf(req.Unit), req.Unit.Version)
 		if errors.Is(err, store.ErrNotFound) {

@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -22,8 +23,9 @@ func heapInUse() uint64 {
 }
 
 // TestStalledStreamsHoldLittleMemory: streams that each claim the largest
-// message and then send nothing make the node hold memory for what they
-// sent, not for what they claimed (480 streams claiming 1 MiB each would
+// message (a logged-in device's release request, here under a cap of 1
+// MiB) and then send nothing make the node hold memory for what they sent,
+// not for what they claimed (480 streams claiming 1 MiB each would
 // otherwise hold 480 MiB until their deadline). It measures the Go heap,
 // not the RSS: pages fresh from the OS stay untouched until written, but a
 // running node reuses freed ones, which Go zeroes (a custosd reading 1 MiB
@@ -34,11 +36,12 @@ func TestStalledStreamsHoldLittleMemory(t *testing.T) {
 	n := nodetest.Start(t, func(c *config.Config) {
 		c.HTTP = ""
 		c.Limits.RequestTimeout = 2 * time.Minute // no deadline ends a stream during the test
+		c.Limits.MaxMessageBytes = 1 << 20
 	})
 	claim := varint.ToUvarint(uint64(n.Config.Limits.MaxMessageBytes))
 	devices := make([]*nodetest.Device, peers)
 	for i := range devices {
-		devices[i] = device(t, n, "staller")
+		devices[i] = loggedIn(t, n, fmt.Sprintf("staller%d", i))
 	}
 	before := heapInUse()
 
@@ -50,7 +53,7 @@ func TestStalledStreamsHoldLittleMemory(t *testing.T) {
 	})
 	for _, d := range devices {
 		for range perPeer {
-			s, err := d.Host.NewStream(t.Context(), n.ID(), api.ProtocolEnroll)
+			s, err := d.Host.NewStream(t.Context(), n.ID(), api.ProtocolRelease)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -31,6 +31,9 @@ func NewReader(r io.Reader, max int) *Reader {
 	return &Reader{r: bufio.NewReaderSize(r, 4096), max: max}
 }
 
+// Max is the most bytes a message may have.
+func (r *Reader) Max() int { return r.max }
+
 // Read reads the next message into m.
 func (r *Reader) Read(m proto.Message) error {
 	n, err := varint.ReadUvarint(r.r)

@@ -3,6 +3,7 @@ package auth
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -72,23 +73,58 @@ type Service struct {
 	unlogged  atomic.Int64
 	// unloggedTotal counts every refusal left unlogged, for the metrics.
 	unloggedTotal atomic.Int64
+	// accountLog bounds, per account, the logged refusals of logins while
+	// it is locked or backing off (auth.refusal_log); accountUnlogged
+	// counts those left unlogged, for the metrics.
+	accountLog      *limits.LogBudget
+	accountUnlogged atomic.Int64
+
+	// verify checks a login signature: ed25519.Verify. It is a field so
+	// that tests of this package can stop the node at this instruction,
+	// between the count of an attempt and its check.
+	verify func(pub ed25519.PublicKey, msg, sig []byte) bool
 
 	mu       sync.Mutex
 	sessions map[peer.ID]*Session
+	// devices holds the peer ID of every enrolled device: the node keeps
+	// connection room for them that strangers cannot take (Enrolled).
+	// Accounts are never removed, so it only grows, with enrollments.
+	devices map[peer.ID]struct{}
 }
 
-// New returns the service of the node with this peer ID. now may be nil for
-// the wall clock.
-func New(s *store.Store, l *audit.Log, node peer.ID, enrollment string, cfg config.Auth, now func() time.Time) *Service {
+// New returns the service of the node with this peer ID, reading the
+// enrolled devices from the store. now may be nil for the wall clock.
+func New(s *store.Store, l *audit.Log, node peer.ID, enrollment string, cfg config.Auth, now func() time.Time) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
+	devices := map[peer.ID]struct{}{}
+	err := s.View(func(tx *store.Tx) error {
+		return tx.Accounts(func(a *store.Account) error {
+			devices[peer.ID(a.DevicePeerID)] = struct{}{}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the enrolled devices: %w", err)
+	}
 	return &Service{
 		store: s, log: l, node: node, cfg: cfg, open: enrollment == "open", now: now,
-		hello:     limits.New(cfg.Logins, maxLoginBuckets, now),
-		strangers: limits.New(cfg.StrangerLog, 1, now),
-		sessions:  map[peer.ID]*Session{},
-	}
+		hello:      limits.New(cfg.Logins, maxLoginBuckets, now),
+		strangers:  limits.New(cfg.StrangerLog, 1, now),
+		accountLog: limits.NewLogBudget(cfg.RefusalLog, maxLoginBuckets, now),
+		sessions:   map[peer.ID]*Session{},
+		verify:     ed25519.Verify,
+		devices:    devices,
+	}, nil
+}
+
+// Enrolled reports whether device is enrolled here, for any user.
+func (s *Service) Enrolled(device peer.ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.devices[device]
+	return ok
 }
 
 // record appends an audit entry within tx.
@@ -100,6 +136,27 @@ func (s *Service) record(tx *store.Tx, e *api.Entry) error {
 // UnloggedRefusals is how many refusals of devices not enrolled went
 // unlogged since the service started (auth.stranger_log).
 func (s *Service) UnloggedRefusals() int64 { return s.unloggedTotal.Load() }
+
+// UnloggedAccountRefusals is how many logins of enrolled accounts, refused
+// as locked or in backoff, went unlogged since the service started
+// (auth.refusal_log).
+func (s *Service) UnloggedAccountRefusals() int64 { return s.accountUnlogged.Load() }
+
+// accountReason takes one logged refusal of user's logins from
+// auth.refusal_log and returns the reason to log, which counts the
+// refusals left unlogged before it; when the budget is spent it counts
+// this refusal and returns false.
+func (s *Service) accountReason(user, reason string) (string, bool) {
+	ok, before := s.accountLog.Log(user)
+	if !ok {
+		s.accountUnlogged.Add(1)
+		return "", false
+	}
+	if before > 0 {
+		reason = fmt.Sprintf("%s (after %d refusals like it not logged: auth.refusal_log)", reason, before)
+	}
+	return reason, true
+}
 
 // refuseStranger refuses a login or enrollment of a device that is not
 // enrolled, with outcome, and logs the refusal within tx while
@@ -147,7 +204,7 @@ func (s *Service) Enroll(ctx context.Context, device peer.ID, req *api.EnrollReq
 	if err := req.Validate(); err != nil {
 		return err
 	}
-	return s.store.Decide(ctx, func(tx *store.Tx) (error, error) {
+	err := s.store.Decide(ctx, func(tx *store.Tx) (error, error) {
 		entry := &api.Entry{Kind: api.EntryKind_ENROLL, User: req.User, ClientPeerId: []byte(device)}
 		outcome, err := s.admit(tx, device, req)
 		if err != nil {
@@ -164,6 +221,12 @@ func (s *Service) Enroll(ctx context.Context, device peer.ID, req *api.EnrollReq
 		}
 		return nil, s.record(tx, entry)
 	})
+	if err == nil {
+		s.mu.Lock()
+		s.devices[device] = struct{}{}
+		s.mu.Unlock()
+	}
+	return err
 }
 
 // admit decides whether device may enroll as req.User, and uses up the

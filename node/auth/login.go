@@ -3,7 +3,6 @@ package auth
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -95,11 +94,6 @@ func (s *Service) refuseHello(ctx context.Context, device peer.ID, user string, 
 	return outcome
 }
 
-// verifySignature checks a login signature. It is a variable only so that
-// a test can stop the node at this instruction, between the count of an
-// attempt and its check.
-var verifySignature = ed25519.Verify
-
 // Login checks the answer to challenge c, which Hello returned on the same
 // stream, and, when it is right, opens a session.
 //
@@ -120,7 +114,13 @@ func (s *Service) Login(ctx context.Context, c *Challenge, signature []byte) (*S
 	// Count the attempt, or refuse it without counting.
 	err := s.store.Decide(ctx, func(tx *store.Tx) (error, error) {
 		a, why, err := enrolledAccount(tx, device, c.user)
+		// A refusal that counts no attempt costs the device nothing, so
+		// it is logged within the account's auth.refusal_log.
 		refuse := func(outcome error, reason string) (error, error) {
+			reason, logged := s.accountReason(c.user, reason)
+			if !logged {
+				return outcome, nil
+			}
 			entry.Outcome, entry.Reason = code(outcome), reason
 			return outcome, s.record(tx, entry)
 		}
@@ -149,7 +149,7 @@ func (s *Service) Login(ctx context.Context, c *Challenge, signature []byte) (*S
 	if err != nil {
 		return nil, err
 	}
-	good := verifySignature(pub, api.LoginTranscript([]byte(s.node), []byte(device), c.user, c.nonce), signature)
+	good := s.verify(pub, api.LoginTranscript([]byte(s.node), []byte(device), c.user, c.nonce), signature)
 	// Record the outcome: reset on success, lock after too many failures.
 	err = s.store.Decide(ctx, func(tx *store.Tx) (error, error) {
 		a, err := tx.Account(c.user)
@@ -233,6 +233,16 @@ func (s *Service) Session(device peer.ID) (*Session, error) {
 	sess.LastUsed = now
 	cp := *sess
 	return &cp, nil
+}
+
+// LoggedIn reports whether device has a live session, without marking it
+// used: for limits that treat logged-in devices apart.
+func (s *Service) LoggedIn(device peer.ID) bool {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[device]
+	return ok && now.Sub(sess.LastUsed) <= s.cfg.SessionIdle && now.Sub(sess.Created) <= s.cfg.SessionMax
 }
 
 // Lock locks the user's account and ends their sessions; Unlock unlocks it

@@ -31,6 +31,9 @@ type testNode struct {
 	clock *testClock
 	store *store.Store
 	svc   *Service
+	// verify, when set, replaces the signature check of every service
+	// the node starts.
+	verify func(ed25519.PublicKey, []byte, []byte) bool
 }
 
 // testClock is a clock a test moves forward, past backoffs.
@@ -75,7 +78,14 @@ func (n *testNode) start() {
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	n.store, n.svc = st, New(st, l, n.id, "open", n.cfg, n.clock.Now)
+	svc, err := New(st, l, n.id, "open", n.cfg, n.clock.Now)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.store, n.svc = st, svc
+	if n.verify != nil {
+		n.svc.verify = n.verify
+	}
 }
 
 // restart drops the service, with everything it held in memory, closes the
@@ -183,14 +193,17 @@ var errCrash = errors.New("the node crashed")
 // crashAtCheck makes the node "crash" when it checks a login signature,
 // until the test ends: the goroutine stops there, as a killed process
 // would, and nothing after that instruction runs.
-func crashAtCheck(t *testing.T) {
-	setVerify(t, func(ed25519.PublicKey, []byte, []byte) bool { panic(errCrash) })
+func (n *testNode) crashAtCheck() {
+	n.setVerify(func(ed25519.PublicKey, []byte, []byte) bool { panic(errCrash) })
 }
 
-func setVerify(t *testing.T, f func(ed25519.PublicKey, []byte, []byte) bool) {
-	old := verifySignature
-	verifySignature = f
-	t.Cleanup(func() { verifySignature = old })
+// setVerify makes f the signature check of the running service and of
+// those started after it; nil restores ed25519.Verify.
+func (n *testNode) setVerify(f func(ed25519.PublicKey, []byte, []byte) bool) {
+	if f == nil {
+		f = ed25519.Verify
+	}
+	n.verify, n.svc.verify = f, f
 }
 
 // loginCrashing runs a login that crashes the node, and fails the test if
@@ -218,7 +231,7 @@ func TestLoginAttemptStaysCountedWhenTheNodeStopsBeforeTheCheck(t *testing.T) {
 	t.Run("a crash at the signature check keeps the attempt counted", func(t *testing.T) {
 		n := newTestNode(t, cfg)
 		alice := n.enroll("alice")
-		crashAtCheck(t)
+		n.crashAtCheck()
 		n.loginCrashing(alice)
 		n.restart()
 		if f := n.account("alice").Failures; f != 1 {
@@ -229,7 +242,7 @@ func TestLoginAttemptStaysCountedWhenTheNodeStopsBeforeTheCheck(t *testing.T) {
 	t.Run("a store failure before the outcome is recorded keeps the attempt counted", func(t *testing.T) {
 		n := newTestNode(t, cfg)
 		alice := n.enroll("alice")
-		setVerify(t, func(pub ed25519.PublicKey, msg, sig []byte) bool {
+		n.setVerify(func(pub ed25519.PublicKey, msg, sig []byte) bool {
 			n.store.Close()
 			return ed25519.Verify(pub, msg, sig)
 		})
@@ -245,13 +258,13 @@ func TestLoginAttemptStaysCountedWhenTheNodeStopsBeforeTheCheck(t *testing.T) {
 	t.Run("max_login_failures attempts that never finish lock the account", func(t *testing.T) {
 		n := newTestNode(t, cfg)
 		alice := n.enroll("alice")
-		crashAtCheck(t)
+		n.crashAtCheck()
 		for range cfg.MaxLoginFailures {
 			n.loginCrashing(alice)
 			n.restart()
 			n.clock.Advance(cfg.BackoffMax) // past the backoff
 		}
-		verifySignature = ed25519.Verify
+		n.setVerify(nil)
 		if err := n.login(alice); !errors.Is(err, api.ErrLocked) {
 			t.Fatalf("the login after %d crashes: %v, want LOCKED", cfg.MaxLoginFailures, err)
 		}

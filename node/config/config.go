@@ -65,17 +65,26 @@ type Auth struct {
 	// from devices that are not enrolled, node-wide: anyone can make fresh
 	// keys, and each refusal would otherwise grow the log.
 	StrangerLog Bucket `yaml:"stranger_log"`
+	// RefusalLog bounds the log entries of one account's logins refused
+	// because it is locked or must wait out a backoff: its device may ask
+	// again and again, at no cost, while auth.logins allows.
+	RefusalLog Bucket `yaml:"refusal_log"`
 }
 
 // Limits configures rate limits and resource limits.
 type Limits struct {
 	UnitReleases      Bucket        `yaml:"unit_releases"`        // share releases per (user, unit)
 	UserReleases      Bucket        `yaml:"user_releases"`        // release requests per user (a batch counts once)
+	UserWrites        Bucket        `yaml:"user_writes"`          // puts and deletes per user
 	MaxBatch          int           `yaml:"max_batch"`            // units one share request may name
 	RequestTimeout    time.Duration `yaml:"request_timeout"`      // deadline of one stream
 	MaxConnections    int           `yaml:"max_connections"`      // open libp2p connections
+	ConnIdleTimeout   time.Duration `yaml:"conn_idle_timeout"`    // idle connections of devices not logged in are closed
 	MaxStreamsPerPeer int           `yaml:"max_streams_per_peer"` // open streams per peer
-	MaxMessageBytes   int           `yaml:"max_message_bytes"`    // size cap of one protocol message
+	// MaxMessageBytes caps a logged-in device's release request, the one
+	// message that can be large (a batch of max_batch units is about 32
+	// KiB at most); every other message is held to 4 KiB.
+	MaxMessageBytes int `yaml:"max_message_bytes"`
 }
 
 // A Bucket is a token bucket: one token is added every Every, and at most
@@ -112,15 +121,18 @@ func Default(name string) Config {
 			InviteTTL:        72 * time.Hour,
 			Logins:           Bucket{Burst: 30, Every: 2 * time.Second},
 			StrangerLog:      Bucket{Burst: 100, Every: 10 * time.Second},
+			RefusalLog:       Bucket{Burst: 10, Every: time.Minute},
 		},
 		Limits: Limits{
 			UnitReleases:      Bucket{Burst: 10, Every: time.Minute},
 			UserReleases:      Bucket{Burst: 100, Every: 6 * time.Second},
+			UserWrites:        Bucket{Burst: 5000, Every: 2 * time.Second},
 			MaxBatch:          MaxBatch,
 			RequestTimeout:    10 * time.Second,
 			MaxConnections:    1024,
+			ConnIdleTimeout:   30 * time.Second,
 			MaxStreamsPerPeer: 64,
-			MaxMessageBytes:   1 << 20,
+			MaxMessageBytes:   64 << 10,
 		},
 	}
 }

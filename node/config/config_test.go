@@ -49,9 +49,11 @@ func TestWriteDefaultLoadsBack(t *testing.T) {
 	custom.Log = Log{Format: "console", Level: "debug"}
 	custom.Auth = Auth{MaxLoginFailures: 3, ChallengeTTL: 1500 * time.Millisecond, SessionIdle: 90 * time.Second,
 		SessionMax: 36*time.Hour + 30*time.Minute, BackoffBase: time.Nanosecond, BackoffMax: time.Hour, InviteTTL: time.Minute,
-		Logins: Bucket{Burst: 3, Every: time.Hour}, StrangerLog: Bucket{Burst: 7, Every: time.Minute}}
+		Logins: Bucket{Burst: 3, Every: time.Hour}, StrangerLog: Bucket{Burst: 7, Every: time.Minute},
+		RefusalLog: Bucket{Burst: 2, Every: 3 * time.Minute}}
 	custom.Limits = Limits{UnitReleases: Bucket{1, time.Hour}, UserReleases: Bucket{5, 250 * time.Millisecond},
-		MaxBatch: 1, RequestTimeout: time.Minute, MaxConnections: 1, MaxStreamsPerPeer: 1, MaxMessageBytes: 4096}
+		UserWrites: Bucket{9, 90 * time.Second}, MaxBatch: 1, RequestTimeout: time.Minute,
+		MaxConnections: 1, ConnIdleTimeout: 45 * time.Second, MaxStreamsPerPeer: 1, MaxMessageBytes: 4096}
 	custom.Auditors = []string{auditorA, auditorB}
 
 	credential, command := Default("n1"), Default("n2")

@@ -110,13 +110,16 @@ func (c *Config) validate(p *problems) {
 	checkDuration(p, "auth.invite_ttl", a.InviteTTL)
 	checkBucket(p, "auth.logins", a.Logins)
 	checkBucket(p, "auth.stranger_log", a.StrangerLog)
+	checkBucket(p, "auth.refusal_log", a.RefusalLog)
 
 	l := &c.Limits
 	checkBucket(p, "limits.unit_releases", l.UnitReleases)
 	checkBucket(p, "limits.user_releases", l.UserReleases)
+	checkBucket(p, "limits.user_writes", l.UserWrites)
 	checkInt(p, "limits.max_batch", l.MaxBatch, 1, MaxBatch)
 	checkDuration(p, "limits.request_timeout", l.RequestTimeout)
 	checkInt(p, "limits.max_connections", l.MaxConnections, 1, -1)
+	checkDuration(p, "limits.conn_idle_timeout", l.ConnIdleTimeout)
 	checkInt(p, "limits.max_streams_per_peer", l.MaxStreamsPerPeer, 1, -1)
 	checkInt(p, "limits.max_message_bytes", l.MaxMessageBytes, MinMessageBytes, MaxMessageBytes)
 

@@ -7,7 +7,7 @@ FUZZTIME              ?= 10s
 TESTFLAGS             ?=
 
 # Generated Go code is committed, so only `make proto` needs protoc.
-PROTO_FILES := $(sort $(shell find node client -name '*.proto' 2>/dev/null))
+PROTO_FILES := $(sort $(shell find api -name '*.proto' 2>/dev/null))
 
 .DEFAULT_GOAL := help
 .PHONY: help build test demo bench fuzz lint proto clean
@@ -41,9 +41,9 @@ lint: ## go vet, gofmt and staticcheck
 		echo "$$unformatted" >&2; exit 1; fi
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
-proto: ## regenerate the Go code from every .proto under node/ and client/
+proto: ## regenerate the Go code of api/custos.proto (and, later, the JS SDK's)
 ifeq ($(PROTO_FILES),)
-	@echo "make proto: there are no .proto files under node/ or client/ yet; nothing to do"
+	@echo "make proto: there are no .proto files under api/; nothing to do"
 else
 	@command -v protoc >/dev/null || { \
 		echo "make proto: protoc not found; install it with: apt-get install protobuf-compiler" >&2; exit 1; }

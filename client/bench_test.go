@@ -15,8 +15,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
-	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/node/nodetest"
 )
 

@@ -14,8 +14,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"go.uber.org/zap"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client/vault"
-	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/threshold"
 )
 

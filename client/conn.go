@@ -24,7 +24,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/transport/websocket"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/threshold"
 )
 

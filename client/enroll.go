@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/api"
 )
 
 // EnrollState is what Enroll found or did at one node.

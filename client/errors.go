@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/api"
 )
 
 // Errors to match with errors.Is. A node's own refusals also match the

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
-	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/node/config"
 	"github.com/custos-network/custos/node/nodetest"
 )

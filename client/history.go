@@ -10,8 +10,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/custos-network/custos/node/api"
-	"github.com/custos-network/custos/node/audit"
+	"github.com/custos-network/custos/api"
 )
 
 // ErrBadLog: a node's answer about its audit log does not verify against
@@ -215,7 +214,7 @@ func (c *Client) readLog(ctx context.Context, n *custodian, head *keptCheckpoint
 			if err != nil {
 				return nil, nil, bad("entry %d: a malformed proof", p.Index)
 			}
-			if audit.VerifyInclusion(proof, cp.Size, cp.Root, int64(p.Index), b) != nil {
+			if api.VerifyInclusion(proof, cp.Size, cp.Root, int64(p.Index), b) != nil {
 				return nil, nil, bad("entry %d is not in its checkpoint's log", p.Index)
 			}
 			e, err := api.ParseEntry(b)

@@ -6,9 +6,9 @@ import (
 	"os"
 	"testing"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/client/vault"
-	"github.com/custos-network/custos/node/api"
 )
 
 // TestHistoryShowsOnlyTheUsersOwnReleases runs two users on the same nodes:

@@ -10,9 +10,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/client/vault"
-	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/node/nodetest"
 )
 

@@ -10,9 +10,8 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client/vault"
-	"github.com/custos-network/custos/node/api"
-	"github.com/custos-network/custos/node/audit"
 )
 
 // Errors of a node that lied about a release, to match with errors.Is. In
@@ -66,7 +65,7 @@ func (c *Client) checkReceipt(ctx context.Context, n *custodian, req *api.Releas
 	if err != nil {
 		return nil, bad("the proof is malformed")
 	}
-	if r.Index > math.MaxInt64 || audit.VerifyInclusion(proof, cp.Size, cp.Root, int64(r.Index), r.Entry) != nil {
+	if r.Index > math.MaxInt64 || api.VerifyInclusion(proof, cp.Size, cp.Root, int64(r.Index), r.Entry) != nil {
 		return nil, bad("the entry is not in the checkpoint's log")
 	}
 	e, err := api.ParseEntry(r.Entry)
@@ -228,7 +227,7 @@ func (k *keptCheckpoint) extendedBy(cp api.Checkpoint, proof [][]byte) error {
 		return nil
 	}
 	p, err := api.ProofHashes(proof)
-	if err != nil || audit.VerifyConsistency(tlog.TreeProof(p), k.Size, k.Root, cp.Size, cp.Root) != nil {
+	if err != nil || api.VerifyConsistency(tlog.TreeProof(p), k.Size, k.Root, cp.Size, cp.Root) != nil {
 		return fmt.Errorf("%w: its tree of size %d is not proven to extend the one of size %d it signed before", ErrForkedLog, cp.Size, k.Size)
 	}
 	return nil

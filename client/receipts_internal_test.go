@@ -7,8 +7,8 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client/vault"
-	"github.com/custos-network/custos/node/api"
 )
 
 // A release of three units, the second refused as NOT_FOUND, and the entry

@@ -10,8 +10,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client/vault"
-	"github.com/custos-network/custos/node/api"
 )
 
 // A node restored from a backup (custosd restore) has lost its log after

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/api"
 )
 
 // NodeStatus is one node as this client sees it.

@@ -8,8 +8,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/custos-network/custos/node/api"
-	"github.com/custos-network/custos/node/audit"
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/node/config"
 	"github.com/custos-network/custos/node/nodetest"
 )
@@ -192,7 +191,7 @@ func TestAuditorReadsTheWholeLog(t *testing.T) {
 			if err != nil {
 				t.Fatalf("inclusion proof of %d: %v", i, err)
 			}
-			if err := audit.VerifyInclusion(proof, c.Size, c.Root, i, all[i]); err != nil {
+			if err := api.VerifyInclusion(proof, c.Size, c.Root, i, all[i]); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -210,7 +209,7 @@ func TestAuditorReadsTheWholeLog(t *testing.T) {
 			if err != nil {
 				t.Fatalf("consistency proof %d to %d: %v", old, now.Size, err)
 			}
-			if err := audit.VerifyConsistency(proof, old, treeRoot(t, all[:old]), now.Size, now.Root); err != nil {
+			if err := api.VerifyConsistency(proof, old, treeRoot(t, all[:old]), now.Size, now.Root); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -259,7 +258,7 @@ func TestUsersReadOnlyTheirOwnEntries(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := audit.VerifyInclusion(proof, c.Size, c.Root, int64(p.Index), b); err != nil {
+				if err := api.VerifyInclusion(proof, c.Size, c.Root, int64(p.Index), b); err != nil {
 					t.Fatalf("entry at %d: %v", p.Index, err)
 				}
 				if !bytes.Equal(raw[p.Index], b) {
@@ -292,14 +291,14 @@ func TestUnknownPeerReadsNoEntries(t *testing.T) {
 		t.Fatalf("a stranger asking a consistency proof: %v", err)
 	}
 	first := rawLog(t, n)[0]
-	if err := audit.VerifyConsistency(proof, 1, tlog.RecordHash(first), c.Size, c.Root); err != nil {
+	if err := api.VerifyConsistency(proof, 1, tlog.RecordHash(first), c.Size, c.Root); err != nil {
 		t.Fatal(err)
 	}
 	proof, err = fetchProof(t.Context(), n, stranger, inclusion(0, c.Size))
 	if err != nil {
 		t.Fatalf("a stranger asking an inclusion proof: %v", err)
 	}
-	if err := audit.VerifyInclusion(proof, c.Size, c.Root, 0, first); err != nil {
+	if err := api.VerifyInclusion(proof, c.Size, c.Root, 0, first); err != nil {
 		t.Fatal(err)
 	}
 }

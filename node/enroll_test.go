@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/node/nodetest"
 )
 

@@ -3,7 +3,7 @@ package node
 import (
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/node/store"
 )
 

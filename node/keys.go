@@ -11,8 +11,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"go.uber.org/zap"
 
+	"github.com/custos-network/custos/internal/keyfile"
 	"github.com/custos-network/custos/node/config"
-	"github.com/custos-network/custos/node/keyfile"
 )
 
 // The node's key files (see package keyfile): a node refuses to start from

@@ -16,7 +16,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/custos-network/custos/node/keyfile"
+	"github.com/custos-network/custos/internal/keyfile"
 )
 
 // The storage key off the node's disk: from a systemd credential or from an

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/node/nodetest"
 )
 

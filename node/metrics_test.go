@@ -6,7 +6,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 
-	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/node/nodetest"
 )
 

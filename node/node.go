@@ -19,8 +19,8 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/node/admin"
-	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/node/audit"
 	"github.com/custos-network/custos/node/auth"
 	"github.com/custos-network/custos/node/config"

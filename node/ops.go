@@ -12,8 +12,8 @@ import (
 	"filippo.io/age"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/node/admin"
-	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/node/config"
 	"github.com/custos-network/custos/node/store"
 )

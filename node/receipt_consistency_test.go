@@ -6,8 +6,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/custos-network/custos/node/api"
-	"github.com/custos-network/custos/node/audit"
+	"github.com/custos-network/custos/api"
 )
 
 // A release receipt proves its checkpoint consistent with the checkpoint
@@ -48,7 +47,7 @@ func TestReleaseReceiptProvesConsistencyWithTheKnownSize(t *testing.T) {
 	if now.Size <= known.Size || len(proof) == 0 {
 		t.Fatalf("a checkpoint of size %d with %d proof hashes after one of size %d", now.Size, len(proof), known.Size)
 	}
-	if err := audit.VerifyConsistency(proof, known.Size, known.Root, now.Size, now.Root); err != nil {
+	if err := api.VerifyConsistency(proof, known.Size, known.Root, now.Size, now.Root); err != nil {
 		t.Fatalf("the receipt's consistency proof: %v", err)
 	}
 

@@ -7,8 +7,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/custos-network/custos/node/api"
-	"github.com/custos-network/custos/node/audit"
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/node/nodetest"
 )
 
@@ -28,7 +27,7 @@ func checkReceipt(t *testing.T, n *nodetest.InProcess, d *nodetest.Device, req *
 		}
 		copy(proof[i][:], h)
 	}
-	if err := audit.VerifyInclusion(proof, c.Size, c.Root, int64(r.Index), r.Entry); err != nil {
+	if err := api.VerifyInclusion(proof, c.Size, c.Root, int64(r.Index), r.Entry); err != nil {
 		t.Fatalf("the receipt's inclusion proof: %v", err)
 	}
 	e, err := api.ParseEntry(r.Entry)

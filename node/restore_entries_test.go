@@ -8,9 +8,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/node"
-	"github.com/custos-network/custos/node/api"
-	"github.com/custos-network/custos/node/audit"
 	"github.com/custos-network/custos/node/nodetest"
 )
 
@@ -82,7 +81,7 @@ func TestUsersReadTheRestoreEntries(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := audit.VerifyInclusion(proof, c.Size, c.Root, int64(p.Index), b); err != nil {
+				if err := api.VerifyInclusion(proof, c.Size, c.Root, int64(p.Index), b); err != nil {
 					t.Fatalf("entry %d: %v", p.Index, err)
 				}
 				got = append(got, p.Index)

@@ -19,8 +19,8 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/node"
-	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/node/audit"
 	"github.com/custos-network/custos/node/config"
 	"github.com/custos-network/custos/node/nodetest"

@@ -13,7 +13,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/api"
 )
 
 // A handler serves one stream: it reads the request through r, writes its

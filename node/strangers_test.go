@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/node/config"
 	"github.com/custos-network/custos/node/nodetest"
 )

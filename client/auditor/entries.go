@@ -10,8 +10,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
-	"github.com/custos-network/custos/node/api"
 )
 
 // ErrNoSuchNode: the network file has no node of that name.

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/client/auditor"
-	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/node/nodetest"
 )
 

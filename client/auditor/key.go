@@ -4,7 +4,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/custos-network/custos/node/keyfile"
+	"github.com/custos-network/custos/internal/keyfile"
 )
 
 // An auditor key file is a key file like a node's (package keyfile), holding

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/internal/atomicfile"
-	"github.com/custos-network/custos/node/api"
 )
 
 // A restored node (custosd restore) has lost the entries after its

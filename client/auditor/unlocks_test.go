@@ -11,10 +11,10 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/client/auditor"
 	"github.com/custos-network/custos/client/vault"
-	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/threshold"
 )
 

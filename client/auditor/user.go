@@ -8,9 +8,9 @@ import (
 	"math"
 	"time"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/client/vault"
-	"github.com/custos-network/custos/node/api"
 )
 
 // UserCheckpoint is a checkpoint a node showed a user, as the user's vault

@@ -20,11 +20,10 @@ import (
 	"github.com/libp2p/go-libp2p/core/sec"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/client/vault"
 	"github.com/custos-network/custos/internal/atomicfile"
-	"github.com/custos-network/custos/node/api"
-	"github.com/custos-network/custos/node/audit"
 )
 
 // callTimeout bounds one dial, and one request and its answer.
@@ -277,7 +276,7 @@ func (a *nodeAudit) extends(ctx context.Context, old, cur api.Checkpoint) error 
 	}
 	proof, err := api.ProofHashes(pr.Hashes)
 	if err == nil {
-		err = audit.VerifyConsistency(proof, old.Size, old.Root, cur.Size, cur.Root)
+		err = api.VerifyConsistency(proof, old.Size, old.Root, cur.Size, cur.Root)
 	}
 	return err
 }
@@ -305,7 +304,7 @@ func (a *nodeAudit) checkEntries(ctx context.Context, cp api.Checkpoint) {
 // fn, and checks that the root recomputed from them is cp's. It reports
 // whether every entry was read and the root matched.
 func (a *nodeAudit) readEntries(ctx context.Context, cp api.Checkpoint, fn func(index int64, b []byte)) bool {
-	var tree audit.TreeHasher
+	var tree api.TreeHasher
 	for start := int64(0); start < cp.Size; {
 		var er api.EntriesResponse
 		req := &api.EntriesRequest{Start: uint64(start), End: uint64(cp.Size)}

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/internal/atomicfile"
-	"github.com/custos-network/custos/node/api"
 )
 
 // The request journal is a text file beside the vault, appended to before

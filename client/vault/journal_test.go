@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/api"
 )
 
 func mustRequests(t *testing.T, h *Handle) ([]Request, time.Time) {

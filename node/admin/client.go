@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/api"
 )
 
 // ErrNotRunning is the error of a Client whose node is not running.

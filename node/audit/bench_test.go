@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/custos-network/custos/api"
 )
 
 func BenchmarkAppend(b *testing.B) {
@@ -72,7 +74,7 @@ func BenchmarkConsistencyProof1M(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := VerifyConsistency(p, oldSize, oldRoot, newSize, newRoot); err != nil {
+		if err := api.VerifyConsistency(p, oldSize, oldRoot, newSize, newRoot); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -111,7 +113,7 @@ func BenchmarkReplay(b *testing.B) {
 	b.Run("full", func(b *testing.B) {
 		b.SetBytes(n * size)
 		for b.Loop() {
-			var t TreeHasher
+			var t api.TreeHasher
 			for _, e := range entries {
 				t.Add(e)
 			}

@@ -1,5 +1,5 @@
 // Package audit keeps a custodian node's tamper-evident log: an append-only
-// sequence of entries (opaque bytes; node/api defines what they say) hashed
+// sequence of entries (opaque bytes; package api defines what they say) hashed
 // into an RFC 6962 Merkle tree with golang.org/x/mod/sumdb/tlog, whose tree
 // heads are signed with the node's identity key as C2SP tlog-checkpoints
 // (api.SignCheckpoint).
@@ -13,17 +13,14 @@
 //   - A checkpoint is signed over the root recomputed from the store on every
 //     call, never over a cached root, so a signature cached from a transaction
 //     that did not commit is not handed out again.
-//   - Inclusion and consistency proofs are the RFC 6962 ones. VerifyInclusion
-//     and VerifyConsistency check them with nothing but the proof and the
-//     roots of verified checkpoints (api.OpenCheckpoint): a client or an
+//   - Inclusion and consistency proofs are the RFC 6962 ones, so that
+//     api.VerifyInclusion and api.VerifyConsistency check them with nothing
+//     but the proof and the roots of verified checkpoints: a client or an
 //     auditor needs neither the node's store nor any trust in it.
 //   - Replay recomputes every hash from the entries and names the first index
 //     where the store disagrees: an entry changed, missing or moved, a stored
 //     hash changed or missing, or the size rolled back over entries still on
 //     disk.
-//   - TreeHasher recomputes a root from the entries alone, in order, in
-//     O(log n) memory: how an auditor checks a checkpoint against every
-//     entry it read.
 //   - Every index and size argument is checked, and an out-of-range one is an
 //     error (ErrInvalidArgument, ErrNotFound), never a panic or a hang.
 //

@@ -3,7 +3,7 @@ package audit
 import (
 	"time"
 
-	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/api"
 )
 
 // AppendEntry stamps e with the time now, encodes it in the api entry format

@@ -15,9 +15,6 @@ var (
 	// is now (it may exist later).
 	ErrNotFound = errors.New("audit: beyond the end of the log")
 
-	// ErrInvalidProof is matched when a proof does not show what it claims.
-	ErrInvalidProof = errors.New("audit: the proof does not verify")
-
 	// ErrCorrupt is matched by a *CorruptError.
 	ErrCorrupt = errors.New("audit: the stored log is corrupt")
 )

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/custos-network/custos/api"
 )
 
 // fuzzLogSize is the size of the real log the fuzz targets check against:
@@ -64,9 +66,9 @@ func FuzzVerifyInclusion(f *testing.F) {
 		if size >= 0 && size <= fuzzLogSize {
 			root = roots[size]
 		}
-		err := VerifyInclusion(p, size, root, index, entry)
+		err := api.VerifyInclusion(p, size, root, index, entry)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidProof) && !errors.Is(err, ErrInvalidArgument) {
+			if !errors.Is(err, api.ErrInvalidProof) && !errors.Is(err, api.ErrLogRange) {
 				t.Fatalf("error matches neither sentinel: %v", err)
 			}
 			return
@@ -109,9 +111,9 @@ func FuzzVerifyConsistency(f *testing.F) {
 		if swapRoots {
 			oldRoot, newRoot = newRoot, oldRoot
 		}
-		err := VerifyConsistency(p, oldSize, oldRoot, newSize, newRoot)
+		err := api.VerifyConsistency(p, oldSize, oldRoot, newSize, newRoot)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidProof) && !errors.Is(err, ErrInvalidArgument) {
+			if !errors.Is(err, api.ErrInvalidProof) && !errors.Is(err, api.ErrLogRange) {
 				t.Fatalf("error matches neither sentinel: %v", err)
 			}
 			return

@@ -9,18 +9,18 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/api"
 )
 
 const (
 	// MaxEntrySize is the largest entry Append takes: api.MaxEntrySize.
 	MaxEntrySize = api.MaxEntrySize
 
-	// MaxSize caps every tree size and index, here and in the Verify
-	// functions. It is far beyond any node's log, and keeps tlog's index
+	// MaxSize caps every tree size and index, here and in api's proof
+	// checks. It is far beyond any node's log, and keeps tlog's index
 	// arithmetic clear of int64 overflow (tlog loops forever on sizes above
 	// 2^62, so a size from a peer must be checked before it gets there).
-	MaxSize = 1 << 48
+	MaxSize = api.MaxLogSize
 
 	// MaxEntries is the most entries one Entries call returns.
 	MaxEntries = 1000
@@ -228,14 +228,11 @@ func (l *Log) Replay(tx Tx) (size int64, root tlog.Hash, err error) {
 	if err != nil {
 		return 0, tlog.Hash{}, fmt.Errorf("replay log: %w", err)
 	}
-	// The Merkle math is written out here rather than taken from
-	// tlog.StoredHashes, so Replay checks what Append stored with a second
-	// computation. edge[level] is the root of the last complete subtree of
-	// 2^level entries that is a left child: the only hashes a later entry
-	// combines with. After n entries, edge[level] is pending exactly when
-	// bit level of n is set, and those subtrees make up the tree.
-	var edge [64]tlog.Hash
-	var leaf leafHasher
+	// The Merkle math is api.TreeHasher's rather than tlog.StoredHashes,
+	// so Replay checks what Append stored (with tlog) with a second
+	// computation: entry i completes the hashes TreeHasher.Add returns, and
+	// Append stored them right after its leaf hash.
+	var th api.TreeHasher
 	for i := range n {
 		entry, err := tx.LogEntry(i)
 		if err != nil {
@@ -244,11 +241,8 @@ func (l *Log) Replay(tx Tx) (size int64, root tlog.Hash, err error) {
 		if len(entry) == 0 || len(entry) > MaxEntrySize {
 			return 0, tlog.Hash{}, &CorruptError{Index: i, Reason: fmt.Sprintf("the entry is %d bytes", len(entry))}
 		}
-		// Entry i completes the subtree at each level while i's bits are 1,
-		// and Append stored their hashes right after its leaf hash.
 		base := tlog.StoredHashIndex(0, i)
-		h := leaf.hash(entry)
-		for level := 0; ; level++ {
+		for level, h := range th.Add(entry) {
 			stored, err := tx.LogHash(base + int64(level))
 			if err != nil {
 				return 0, tlog.Hash{}, &CorruptError{Index: i, Reason: fmt.Sprintf("its level-%d tree hash cannot be read", level), Err: err}
@@ -256,11 +250,6 @@ func (l *Log) Replay(tx Tx) (size int64, root tlog.Hash, err error) {
 			if stored != h {
 				return 0, tlog.Hash{}, &CorruptError{Index: i, Reason: fmt.Sprintf("its level-%d tree hash does not match the entries", level)}
 			}
-			if (i>>level)&1 == 0 {
-				edge[level] = h
-				break
-			}
-			h = tlog.NodeHash(edge[level], h)
 		}
 	}
 	if _, err := tx.LogEntry(n); err == nil {
@@ -269,7 +258,7 @@ func (l *Log) Replay(tx Tx) (size int64, root tlog.Hash, err error) {
 	if _, err := tx.LogHash(tlog.StoredHashCount(n)); err == nil {
 		return 0, tlog.Hash{}, &CorruptError{Index: n, Reason: "a tree hash is stored beyond the log size (rolled back?)"}
 	}
-	return n, foldEdges(n, &edge), nil
+	return n, th.Root(), nil
 }
 
 // logSize reads the log size and checks it is one this package could have

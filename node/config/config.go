@@ -151,7 +151,7 @@ func (c *Config) Path(p string) string {
 
 // A KeySource says where a key comes from; exactly one field is set. Each
 // source gives the same thing: the contents of a key file (package
-// node/keyfile), a header line and the key in base64.
+// internal/keyfile), a header line and the key in base64.
 //
 // A key file sits on the node's disk, so a copy of that disk (or of the
 // VM) holds the key too. A systemd credential (LoadCredentialEncrypted=,

@@ -25,7 +25,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/custos-network/custos/node/api"
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/threshold"
 )
 

@@ -14,9 +14,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/spf13/cobra"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/client/auditor"
-	"github.com/custos-network/custos/node/api"
 )
 
 func auditCmd(g *globals) *cobra.Command {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client/auditor"
-	"github.com/custos-network/custos/node/api"
 )
 
 func auditLogCmd(g *globals) *cobra.Command {

@@ -13,10 +13,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/client/auditor"
 	"github.com/custos-network/custos/client/vault"
-	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/threshold"
 )
 

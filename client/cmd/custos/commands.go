@@ -17,9 +17,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/internal/atomicfile"
-	"github.com/custos-network/custos/node/api"
 )
 
 func networkCmd() *cobra.Command {

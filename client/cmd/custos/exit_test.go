@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/client/vault"
-	"github.com/custos-network/custos/node/api"
 )
 
 // Exit code 3 is kept for too few custodians; what the user must act on

@@ -19,8 +19,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
-	"github.com/custos-network/custos/node/api"
 )
 
 // patience is how long a test waits for custos; the machine may be slow.

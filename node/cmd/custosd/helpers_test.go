@@ -17,8 +17,8 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"go.uber.org/zap"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/node"
-	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/node/audit"
 	"github.com/custos-network/custos/node/config"
 	"github.com/custos-network/custos/node/nodetest"
@@ -301,7 +301,7 @@ func (o *offline) checkLog(t testing.TB, cps []string) {
 				t.Errorf("consistency proof %d to %d: %v", cp.Size, n, err)
 				continue
 			}
-			if err := audit.VerifyConsistency(proof, cp.Size, cp.Root, n, root); err != nil {
+			if err := api.VerifyConsistency(proof, cp.Size, cp.Root, n, root); err != nil {
 				t.Errorf("consistency of the checkpoint of size %d with the log of size %d: %v", cp.Size, n, err)
 			}
 		}

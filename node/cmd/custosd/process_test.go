@@ -20,8 +20,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/node"
-	"github.com/custos-network/custos/node/api"
 	"github.com/custos-network/custos/node/config"
 	"github.com/custos-network/custos/node/nodetest"
 )

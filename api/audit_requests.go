@@ -1,11 +1,5 @@
 package api
 
-// MaxLogSize caps every tree size and index a request may name. It equals
-// audit.MaxSize (this package cannot import audit, which imports it): far
-// beyond any node's log, and low enough that no size from a peer reaches
-// the int64 range where tlog's index arithmetic fails.
-const MaxLogSize = 1 << 48
-
 // Validate checks an entries request against the size of the log it reads:
 // a non-empty range [start, end) within the log.
 func (r *EntriesRequest) Validate(logSize int64) error {

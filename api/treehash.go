@@ -1,4 +1,4 @@
-package audit
+package api
 
 import (
 	"crypto/sha256"
@@ -8,7 +8,8 @@ import (
 
 // TreeHasher computes the RFC 6962 root of a log from its entries, given
 // in order, in O(log n) memory: what an auditor does to check a checkpoint
-// against the entries it read. The zero value is a hasher of the empty log.
+// against the entries it read, and a node to check the hashes it stored.
+// The zero value is a hasher of the empty log.
 type TreeHasher struct {
 	leaf leafHasher
 	n    int64
@@ -16,17 +17,25 @@ type TreeHasher struct {
 	// entries that is a left child; it is pending exactly when bit level
 	// of n is set, and those subtrees make up the tree.
 	edge [64]tlog.Hash
+	// made holds what the last Add returned.
+	made [65]tlog.Hash
 }
 
-// Add hashes the next entry into the tree.
-func (t *TreeHasher) Add(entry []byte) {
+// Add hashes the next entry into the tree. It returns the hashes the entry
+// completes, in the order tlog.StoredHashes gives them: its leaf hash, then
+// the root of each subtree it completes, level by level. The slice is
+// valid until the next Add.
+func (t *TreeHasher) Add(entry []byte) []tlog.Hash {
 	h := t.leaf.hash(entry)
+	t.made[0] = h
 	level := 0
 	for ; (t.n>>level)&1 == 1; level++ {
 		h = tlog.NodeHash(t.edge[level], h)
+		t.made[level+1] = h
 	}
 	t.edge[level] = h
 	t.n++
+	return t.made[:level+1]
 }
 
 // Size is how many entries were added.

@@ -1,4 +1,4 @@
-package audit
+package api
 
 import (
 	"crypto/rand"

@@ -7,16 +7,17 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: node/api/custos.proto
+// source: api/custos.proto
 
 package api
 
 import (
-	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
-	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
+
+	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
+	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 )
 
 const (
@@ -79,11 +80,11 @@ func (x Code) String() string {
 }
 
 func (Code) Descriptor() protoreflect.EnumDescriptor {
-	return file_node_api_custos_proto_enumTypes[0].Descriptor()
+	return file_api_custos_proto_enumTypes[0].Descriptor()
 }
 
 func (Code) Type() protoreflect.EnumType {
-	return &file_node_api_custos_proto_enumTypes[0]
+	return &file_api_custos_proto_enumTypes[0]
 }
 
 func (x Code) Number() protoreflect.EnumNumber {
@@ -92,7 +93,7 @@ func (x Code) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Code.Descriptor instead.
 func (Code) EnumDescriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{0}
+	return file_api_custos_proto_rawDescGZIP(), []int{0}
 }
 
 // EntryKind is what an audit log entry records.
@@ -153,11 +154,11 @@ func (x EntryKind) String() string {
 }
 
 func (EntryKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_node_api_custos_proto_enumTypes[1].Descriptor()
+	return file_api_custos_proto_enumTypes[1].Descriptor()
 }
 
 func (EntryKind) Type() protoreflect.EnumType {
-	return &file_node_api_custos_proto_enumTypes[1]
+	return &file_api_custos_proto_enumTypes[1]
 }
 
 func (x EntryKind) Number() protoreflect.EnumNumber {
@@ -166,7 +167,7 @@ func (x EntryKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EntryKind.Descriptor instead.
 func (EntryKind) EnumDescriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{1}
+	return file_api_custos_proto_rawDescGZIP(), []int{1}
 }
 
 type Error struct {
@@ -180,7 +181,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_node_api_custos_proto_msgTypes[0]
+	mi := &file_api_custos_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -192,7 +193,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[0]
+	mi := &file_api_custos_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -205,7 +206,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{0}
+	return file_api_custos_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *Error) GetCode() Code {
@@ -240,7 +241,7 @@ type UnitRef struct {
 
 func (x *UnitRef) Reset() {
 	*x = UnitRef{}
-	mi := &file_node_api_custos_proto_msgTypes[1]
+	mi := &file_api_custos_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -252,7 +253,7 @@ func (x *UnitRef) String() string {
 func (*UnitRef) ProtoMessage() {}
 
 func (x *UnitRef) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[1]
+	mi := &file_api_custos_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -265,7 +266,7 @@ func (x *UnitRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitRef.ProtoReflect.Descriptor instead.
 func (*UnitRef) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{1}
+	return file_api_custos_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *UnitRef) GetUnitId() []byte {
@@ -294,7 +295,7 @@ type EnrollRequest struct {
 
 func (x *EnrollRequest) Reset() {
 	*x = EnrollRequest{}
-	mi := &file_node_api_custos_proto_msgTypes[2]
+	mi := &file_api_custos_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -306,7 +307,7 @@ func (x *EnrollRequest) String() string {
 func (*EnrollRequest) ProtoMessage() {}
 
 func (x *EnrollRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[2]
+	mi := &file_api_custos_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -319,7 +320,7 @@ func (x *EnrollRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollRequest.ProtoReflect.Descriptor instead.
 func (*EnrollRequest) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{2}
+	return file_api_custos_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *EnrollRequest) GetUser() string {
@@ -352,7 +353,7 @@ type EnrollResponse struct {
 
 func (x *EnrollResponse) Reset() {
 	*x = EnrollResponse{}
-	mi := &file_node_api_custos_proto_msgTypes[3]
+	mi := &file_api_custos_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -364,7 +365,7 @@ func (x *EnrollResponse) String() string {
 func (*EnrollResponse) ProtoMessage() {}
 
 func (x *EnrollResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[3]
+	mi := &file_api_custos_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -377,7 +378,7 @@ func (x *EnrollResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollResponse.ProtoReflect.Descriptor instead.
 func (*EnrollResponse) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{3}
+	return file_api_custos_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *EnrollResponse) GetError() *Error {
@@ -397,7 +398,7 @@ type LoginHello struct {
 
 func (x *LoginHello) Reset() {
 	*x = LoginHello{}
-	mi := &file_node_api_custos_proto_msgTypes[4]
+	mi := &file_api_custos_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +410,7 @@ func (x *LoginHello) String() string {
 func (*LoginHello) ProtoMessage() {}
 
 func (x *LoginHello) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[4]
+	mi := &file_api_custos_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +423,7 @@ func (x *LoginHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginHello.ProtoReflect.Descriptor instead.
 func (*LoginHello) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{4}
+	return file_api_custos_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *LoginHello) GetUser() string {
@@ -442,7 +443,7 @@ type LoginChallenge struct {
 
 func (x *LoginChallenge) Reset() {
 	*x = LoginChallenge{}
-	mi := &file_node_api_custos_proto_msgTypes[5]
+	mi := &file_api_custos_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -454,7 +455,7 @@ func (x *LoginChallenge) String() string {
 func (*LoginChallenge) ProtoMessage() {}
 
 func (x *LoginChallenge) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[5]
+	mi := &file_api_custos_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -467,7 +468,7 @@ func (x *LoginChallenge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginChallenge.ProtoReflect.Descriptor instead.
 func (*LoginChallenge) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{5}
+	return file_api_custos_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *LoginChallenge) GetError() *Error {
@@ -493,7 +494,7 @@ type LoginProof struct {
 
 func (x *LoginProof) Reset() {
 	*x = LoginProof{}
-	mi := &file_node_api_custos_proto_msgTypes[6]
+	mi := &file_api_custos_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -505,7 +506,7 @@ func (x *LoginProof) String() string {
 func (*LoginProof) ProtoMessage() {}
 
 func (x *LoginProof) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[6]
+	mi := &file_api_custos_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -518,7 +519,7 @@ func (x *LoginProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginProof.ProtoReflect.Descriptor instead.
 func (*LoginProof) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{6}
+	return file_api_custos_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *LoginProof) GetSignature() []byte {
@@ -539,7 +540,7 @@ type LoginResult struct {
 
 func (x *LoginResult) Reset() {
 	*x = LoginResult{}
-	mi := &file_node_api_custos_proto_msgTypes[7]
+	mi := &file_api_custos_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -551,7 +552,7 @@ func (x *LoginResult) String() string {
 func (*LoginResult) ProtoMessage() {}
 
 func (x *LoginResult) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[7]
+	mi := &file_api_custos_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -564,7 +565,7 @@ func (x *LoginResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginResult.ProtoReflect.Descriptor instead.
 func (*LoginResult) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{7}
+	return file_api_custos_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *LoginResult) GetError() *Error {
@@ -599,7 +600,7 @@ type PutRequest struct {
 
 func (x *PutRequest) Reset() {
 	*x = PutRequest{}
-	mi := &file_node_api_custos_proto_msgTypes[8]
+	mi := &file_api_custos_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -611,7 +612,7 @@ func (x *PutRequest) String() string {
 func (*PutRequest) ProtoMessage() {}
 
 func (x *PutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[8]
+	mi := &file_api_custos_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -624,7 +625,7 @@ func (x *PutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRequest.ProtoReflect.Descriptor instead.
 func (*PutRequest) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{8}
+	return file_api_custos_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PutRequest) GetUnit() *UnitRef {
@@ -651,7 +652,7 @@ type PutResponse struct {
 
 func (x *PutResponse) Reset() {
 	*x = PutResponse{}
-	mi := &file_node_api_custos_proto_msgTypes[9]
+	mi := &file_api_custos_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -663,7 +664,7 @@ func (x *PutResponse) String() string {
 func (*PutResponse) ProtoMessage() {}
 
 func (x *PutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[9]
+	mi := &file_api_custos_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -676,7 +677,7 @@ func (x *PutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutResponse.ProtoReflect.Descriptor instead.
 func (*PutResponse) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{9}
+	return file_api_custos_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PutResponse) GetError() *Error {
@@ -710,7 +711,7 @@ type ReleaseRequest struct {
 
 func (x *ReleaseRequest) Reset() {
 	*x = ReleaseRequest{}
-	mi := &file_node_api_custos_proto_msgTypes[10]
+	mi := &file_api_custos_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +723,7 @@ func (x *ReleaseRequest) String() string {
 func (*ReleaseRequest) ProtoMessage() {}
 
 func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[10]
+	mi := &file_api_custos_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,7 +736,7 @@ func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{10}
+	return file_api_custos_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ReleaseRequest) GetUnits() []*UnitRef {
@@ -784,7 +785,7 @@ type ReleasedShare struct {
 
 func (x *ReleasedShare) Reset() {
 	*x = ReleasedShare{}
-	mi := &file_node_api_custos_proto_msgTypes[11]
+	mi := &file_api_custos_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -796,7 +797,7 @@ func (x *ReleasedShare) String() string {
 func (*ReleasedShare) ProtoMessage() {}
 
 func (x *ReleasedShare) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[11]
+	mi := &file_api_custos_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -809,7 +810,7 @@ func (x *ReleasedShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleasedShare.ProtoReflect.Descriptor instead.
 func (*ReleasedShare) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{11}
+	return file_api_custos_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ReleasedShare) GetUnit() *UnitRef {
@@ -845,7 +846,7 @@ type ReleaseResponse struct {
 
 func (x *ReleaseResponse) Reset() {
 	*x = ReleaseResponse{}
-	mi := &file_node_api_custos_proto_msgTypes[12]
+	mi := &file_api_custos_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -857,7 +858,7 @@ func (x *ReleaseResponse) String() string {
 func (*ReleaseResponse) ProtoMessage() {}
 
 func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[12]
+	mi := &file_api_custos_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -870,7 +871,7 @@ func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{12}
+	return file_api_custos_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReleaseResponse) GetError() *Error {
@@ -920,7 +921,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_node_api_custos_proto_msgTypes[13]
+	mi := &file_api_custos_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -932,7 +933,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[13]
+	mi := &file_api_custos_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -945,7 +946,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{13}
+	return file_api_custos_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Receipt) GetIndex() uint64 {
@@ -993,7 +994,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_node_api_custos_proto_msgTypes[14]
+	mi := &file_api_custos_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1005,7 +1006,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[14]
+	mi := &file_api_custos_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1018,7 +1019,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{14}
+	return file_api_custos_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteRequest) GetUnit() *UnitRef {
@@ -1037,7 +1038,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_node_api_custos_proto_msgTypes[15]
+	mi := &file_api_custos_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1049,7 +1050,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[15]
+	mi := &file_api_custos_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1062,7 +1063,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{15}
+	return file_api_custos_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeleteResponse) GetError() *Error {
@@ -1081,7 +1082,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_node_api_custos_proto_msgTypes[16]
+	mi := &file_api_custos_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1093,7 +1094,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[16]
+	mi := &file_api_custos_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1106,7 +1107,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{16}
+	return file_api_custos_proto_rawDescGZIP(), []int{16}
 }
 
 type ListResponse struct {
@@ -1119,7 +1120,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_node_api_custos_proto_msgTypes[17]
+	mi := &file_api_custos_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1131,7 +1132,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[17]
+	mi := &file_api_custos_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1144,7 +1145,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{17}
+	return file_api_custos_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListResponse) GetError() *Error {
@@ -1172,7 +1173,7 @@ type Refusal struct {
 
 func (x *Refusal) Reset() {
 	*x = Refusal{}
-	mi := &file_node_api_custos_proto_msgTypes[18]
+	mi := &file_api_custos_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1184,7 +1185,7 @@ func (x *Refusal) String() string {
 func (*Refusal) ProtoMessage() {}
 
 func (x *Refusal) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[18]
+	mi := &file_api_custos_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1197,7 +1198,7 @@ func (x *Refusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
 func (*Refusal) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{18}
+	return file_api_custos_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Refusal) GetUnitIndex() uint32 {
@@ -1242,7 +1243,7 @@ type Entry struct {
 
 func (x *Entry) Reset() {
 	*x = Entry{}
-	mi := &file_node_api_custos_proto_msgTypes[19]
+	mi := &file_api_custos_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1254,7 +1255,7 @@ func (x *Entry) String() string {
 func (*Entry) ProtoMessage() {}
 
 func (x *Entry) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[19]
+	mi := &file_api_custos_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1267,7 +1268,7 @@ func (x *Entry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entry.ProtoReflect.Descriptor instead.
 func (*Entry) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{19}
+	return file_api_custos_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Entry) GetFormat() uint32 {
@@ -1371,7 +1372,7 @@ type CheckpointRequest struct {
 
 func (x *CheckpointRequest) Reset() {
 	*x = CheckpointRequest{}
-	mi := &file_node_api_custos_proto_msgTypes[20]
+	mi := &file_api_custos_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1383,7 +1384,7 @@ func (x *CheckpointRequest) String() string {
 func (*CheckpointRequest) ProtoMessage() {}
 
 func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[20]
+	mi := &file_api_custos_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1396,7 +1397,7 @@ func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointRequest.ProtoReflect.Descriptor instead.
 func (*CheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{20}
+	return file_api_custos_proto_rawDescGZIP(), []int{20}
 }
 
 type CheckpointResponse struct {
@@ -1409,7 +1410,7 @@ type CheckpointResponse struct {
 
 func (x *CheckpointResponse) Reset() {
 	*x = CheckpointResponse{}
-	mi := &file_node_api_custos_proto_msgTypes[21]
+	mi := &file_api_custos_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1421,7 +1422,7 @@ func (x *CheckpointResponse) String() string {
 func (*CheckpointResponse) ProtoMessage() {}
 
 func (x *CheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[21]
+	mi := &file_api_custos_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1434,7 +1435,7 @@ func (x *CheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointResponse.ProtoReflect.Descriptor instead.
 func (*CheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{21}
+	return file_api_custos_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CheckpointResponse) GetError() *Error {
@@ -1466,7 +1467,7 @@ type EntriesRequest struct {
 
 func (x *EntriesRequest) Reset() {
 	*x = EntriesRequest{}
-	mi := &file_node_api_custos_proto_msgTypes[22]
+	mi := &file_api_custos_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1478,7 +1479,7 @@ func (x *EntriesRequest) String() string {
 func (*EntriesRequest) ProtoMessage() {}
 
 func (x *EntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[22]
+	mi := &file_api_custos_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1491,7 +1492,7 @@ func (x *EntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntriesRequest.ProtoReflect.Descriptor instead.
 func (*EntriesRequest) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{22}
+	return file_api_custos_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *EntriesRequest) GetStart() uint64 {
@@ -1527,7 +1528,7 @@ type InclusionProof struct {
 
 func (x *InclusionProof) Reset() {
 	*x = InclusionProof{}
-	mi := &file_node_api_custos_proto_msgTypes[23]
+	mi := &file_api_custos_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1539,7 +1540,7 @@ func (x *InclusionProof) String() string {
 func (*InclusionProof) ProtoMessage() {}
 
 func (x *InclusionProof) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[23]
+	mi := &file_api_custos_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1552,7 +1553,7 @@ func (x *InclusionProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InclusionProof.ProtoReflect.Descriptor instead.
 func (*InclusionProof) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{23}
+	return file_api_custos_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *InclusionProof) GetIndex() uint64 {
@@ -1590,7 +1591,7 @@ type EntriesResponse struct {
 
 func (x *EntriesResponse) Reset() {
 	*x = EntriesResponse{}
-	mi := &file_node_api_custos_proto_msgTypes[24]
+	mi := &file_api_custos_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1602,7 +1603,7 @@ func (x *EntriesResponse) String() string {
 func (*EntriesResponse) ProtoMessage() {}
 
 func (x *EntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[24]
+	mi := &file_api_custos_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1615,7 +1616,7 @@ func (x *EntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntriesResponse.ProtoReflect.Descriptor instead.
 func (*EntriesResponse) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{24}
+	return file_api_custos_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *EntriesResponse) GetError() *Error {
@@ -1672,7 +1673,7 @@ type InclusionQuery struct {
 
 func (x *InclusionQuery) Reset() {
 	*x = InclusionQuery{}
-	mi := &file_node_api_custos_proto_msgTypes[25]
+	mi := &file_api_custos_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1684,7 +1685,7 @@ func (x *InclusionQuery) String() string {
 func (*InclusionQuery) ProtoMessage() {}
 
 func (x *InclusionQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[25]
+	mi := &file_api_custos_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1697,7 +1698,7 @@ func (x *InclusionQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InclusionQuery.ProtoReflect.Descriptor instead.
 func (*InclusionQuery) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{25}
+	return file_api_custos_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *InclusionQuery) GetIndex() uint64 {
@@ -1724,7 +1725,7 @@ type ConsistencyQuery struct {
 
 func (x *ConsistencyQuery) Reset() {
 	*x = ConsistencyQuery{}
-	mi := &file_node_api_custos_proto_msgTypes[26]
+	mi := &file_api_custos_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1736,7 +1737,7 @@ func (x *ConsistencyQuery) String() string {
 func (*ConsistencyQuery) ProtoMessage() {}
 
 func (x *ConsistencyQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[26]
+	mi := &file_api_custos_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1749,7 +1750,7 @@ func (x *ConsistencyQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsistencyQuery.ProtoReflect.Descriptor instead.
 func (*ConsistencyQuery) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{26}
+	return file_api_custos_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ConsistencyQuery) GetOldSize() uint64 {
@@ -1779,7 +1780,7 @@ type ProofRequest struct {
 
 func (x *ProofRequest) Reset() {
 	*x = ProofRequest{}
-	mi := &file_node_api_custos_proto_msgTypes[27]
+	mi := &file_api_custos_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1791,7 +1792,7 @@ func (x *ProofRequest) String() string {
 func (*ProofRequest) ProtoMessage() {}
 
 func (x *ProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[27]
+	mi := &file_api_custos_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1804,7 +1805,7 @@ func (x *ProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProofRequest.ProtoReflect.Descriptor instead.
 func (*ProofRequest) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{27}
+	return file_api_custos_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ProofRequest) GetQuery() isProofRequest_Query {
@@ -1858,7 +1859,7 @@ type ProofResponse struct {
 
 func (x *ProofResponse) Reset() {
 	*x = ProofResponse{}
-	mi := &file_node_api_custos_proto_msgTypes[28]
+	mi := &file_api_custos_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1870,7 +1871,7 @@ func (x *ProofResponse) String() string {
 func (*ProofResponse) ProtoMessage() {}
 
 func (x *ProofResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_node_api_custos_proto_msgTypes[28]
+	mi := &file_api_custos_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1883,7 +1884,7 @@ func (x *ProofResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProofResponse.ProtoReflect.Descriptor instead.
 func (*ProofResponse) Descriptor() ([]byte, []int) {
-	return file_node_api_custos_proto_rawDescGZIP(), []int{28}
+	return file_api_custos_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ProofResponse) GetError() *Error {
@@ -1900,11 +1901,11 @@ func (x *ProofResponse) GetHashes() [][]byte {
 	return nil
 }
 
-var File_node_api_custos_proto protoreflect.FileDescriptor
+var File_api_custos_proto protoreflect.FileDescriptor
 
-const file_node_api_custos_proto_rawDesc = "" +
+const file_api_custos_proto_rawDesc = "" +
 	"\n" +
-	"\x15node/api/custos.proto\x12\tcustos.v1\"l\n" +
+	"\x10api/custos.proto\x12\tcustos.v1\"l\n" +
 	"\x05Error\x12#\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x0f.custos.v1.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12$\n" +
@@ -2053,23 +2054,23 @@ const file_node_api_custos_proto_rawDesc = "" +
 	"\x06INVITE\x10\b\x12\v\n" +
 	"\aREFUSAL\x10\t\x12\t\n" +
 	"\x05ADMIN\x10\n" +
-	"B+Z)github.com/custos-network/custos/node/apib\x06proto3"
+	"B&Z$github.com/custos-network/custos/apib\x06proto3"
 
 var (
-	file_node_api_custos_proto_rawDescOnce sync.Once
-	file_node_api_custos_proto_rawDescData []byte
+	file_api_custos_proto_rawDescOnce sync.Once
+	file_api_custos_proto_rawDescData []byte
 )
 
-func file_node_api_custos_proto_rawDescGZIP() []byte {
-	file_node_api_custos_proto_rawDescOnce.Do(func() {
-		file_node_api_custos_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_node_api_custos_proto_rawDesc), len(file_node_api_custos_proto_rawDesc)))
+func file_api_custos_proto_rawDescGZIP() []byte {
+	file_api_custos_proto_rawDescOnce.Do(func() {
+		file_api_custos_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_api_custos_proto_rawDesc), len(file_api_custos_proto_rawDesc)))
 	})
-	return file_node_api_custos_proto_rawDescData
+	return file_api_custos_proto_rawDescData
 }
 
-var file_node_api_custos_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_node_api_custos_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
-var file_node_api_custos_proto_goTypes = []any{
+var file_api_custos_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_api_custos_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_api_custos_proto_goTypes = []any{
 	(Code)(0),                  // 0: custos.v1.Code
 	(EntryKind)(0),             // 1: custos.v1.EntryKind
 	(*Error)(nil),              // 2: custos.v1.Error
@@ -2102,7 +2103,7 @@ var file_node_api_custos_proto_goTypes = []any{
 	(*ProofRequest)(nil),       // 29: custos.v1.ProofRequest
 	(*ProofResponse)(nil),      // 30: custos.v1.ProofResponse
 }
-var file_node_api_custos_proto_depIdxs = []int32{
+var file_api_custos_proto_depIdxs = []int32{
 	0,  // 0: custos.v1.Error.code:type_name -> custos.v1.Code
 	2,  // 1: custos.v1.EnrollResponse.error:type_name -> custos.v1.Error
 	2,  // 2: custos.v1.LoginChallenge.error:type_name -> custos.v1.Error
@@ -2137,12 +2138,12 @@ var file_node_api_custos_proto_depIdxs = []int32{
 	0,  // [0:27] is the sub-list for field type_name
 }
 
-func init() { file_node_api_custos_proto_init() }
-func file_node_api_custos_proto_init() {
-	if File_node_api_custos_proto != nil {
+func init() { file_api_custos_proto_init() }
+func file_api_custos_proto_init() {
+	if File_api_custos_proto != nil {
 		return
 	}
-	file_node_api_custos_proto_msgTypes[27].OneofWrappers = []any{
+	file_api_custos_proto_msgTypes[27].OneofWrappers = []any{
 		(*ProofRequest_Inclusion)(nil),
 		(*ProofRequest_Consistency)(nil),
 	}
@@ -2150,18 +2151,18 @@ func file_node_api_custos_proto_init() {
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_node_api_custos_proto_rawDesc), len(file_node_api_custos_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_custos_proto_rawDesc), len(file_api_custos_proto_rawDesc)),
 			NumEnums:      2,
 			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_node_api_custos_proto_goTypes,
-		DependencyIndexes: file_node_api_custos_proto_depIdxs,
-		EnumInfos:         file_node_api_custos_proto_enumTypes,
-		MessageInfos:      file_node_api_custos_proto_msgTypes,
+		GoTypes:           file_api_custos_proto_goTypes,
+		DependencyIndexes: file_api_custos_proto_depIdxs,
+		EnumInfos:         file_api_custos_proto_enumTypes,
+		MessageInfos:      file_api_custos_proto_msgTypes,
 	}.Build()
-	File_node_api_custos_proto = out.File
-	file_node_api_custos_proto_goTypes = nil
-	file_node_api_custos_proto_depIdxs = nil
+	File_api_custos_proto = out.File
+	file_api_custos_proto_goTypes = nil
+	file_api_custos_proto_depIdxs = nil
 }

@@ -42,7 +42,7 @@ func ParseShare(b []byte) (Share, error) {
 // which also makes the commitments. The caller wipes the key and, once they
 // are sent, the shares.
 func Split(key ServerKey, n, k int) ([]Share, error) {
-	if err := checkThreshold(n, k); err != nil {
+	if err := CheckThreshold(k, n); err != nil {
 		return nil, err
 	}
 	b, err := key.usable(KeySize)
@@ -104,7 +104,10 @@ func checkPeerIDs(n int, peerID func(int) []byte) error {
 	return nil
 }
 
-func checkThreshold(n, k int) error {
+// CheckThreshold checks a dealing of n custodians with threshold k: at
+// least 2, at most n, and n at most MaxShares. The threshold OPRF of login
+// (package toprf) deals under the same rule.
+func CheckThreshold(k, n int) error {
 	switch {
 	case k < 2:
 		return fmt.Errorf("the threshold is %d, and must be at least 2", k)

@@ -2,12 +2,13 @@ package toprf
 
 import (
 	"crypto/rand"
-	"fmt"
 
 	"github.com/cloudflare/circl/group"
 	"github.com/cloudflare/circl/oprf"
 	"github.com/cloudflare/circl/secretsharing"
 	"github.com/cloudflare/circl/zk/dleq"
+
+	"github.com/custos-network/custos/threshold"
 )
 
 // Key is the whole OPRF key r. It exists only on the client during
@@ -60,16 +61,16 @@ func checkInput(input []byte) error {
 	return nil
 }
 
-// Split deals the key among n custodians, any threshold of whom can
-// evaluate with it, with 2 ≤ threshold ≤ n ≤ MaxShares: Shamir's scheme over
+// Split deals the key among n custodians, any t of whom can evaluate with
+// it, with 2 ≤ t ≤ n ≤ MaxShares: Shamir's scheme over
 // the scalars of ristretto255 (circl's secretsharing), a random polynomial f
-// of degree threshold−1 with f(0) = r, and share i = f(i) for i = 1..n. The
+// of degree t−1 with f(0) = r, and share i = f(i) for i = 1..n. The
 // key share and public share at position j of the slices have index j+1 and
 // belong to the custodian at that 1-based position in the network file. The
 // caller keeps every public share, sends each custodian its key share and
 // public share, and wipes the key shares and the key.
-func (k Key) Split(threshold, n int) ([]KeyShare, []PublicShare, error) {
-	if err := checkThreshold(threshold, n); err != nil {
+func (k Key) Split(t, n int) ([]KeyShare, []PublicShare, error) {
+	if err := threshold.CheckThreshold(t, n); err != nil {
 		return nil, nil, err
 	}
 	r, err := usableScalar(scalar(k.s))
@@ -77,7 +78,7 @@ func (k Key) Split(threshold, n int) ([]KeyShare, []PublicShare, error) {
 		return nil, nil, err
 	}
 	for {
-		ss := secretsharing.New(rand.Reader, uint(threshold-1), r)
+		ss := secretsharing.New(rand.Reader, uint(t-1), r)
 		shares := ss.Share(uint(n))
 		if keys, pubs, ok := keySharesOf(shares); ok {
 			return keys, pubs, nil
@@ -86,18 +87,6 @@ func (k Key) Split(threshold, n int) ([]KeyShare, []PublicShare, error) {
 		// rather than hand a custodian a share whose public part is the
 		// identity, which Verify refuses.
 	}
-}
-
-func checkThreshold(k, n int) error {
-	switch {
-	case k < 2:
-		return fmt.Errorf("the threshold is %d, and must be at least 2", k)
-	case n > MaxShares:
-		return fmt.Errorf("%d custodians, and there can be at most %d", n, MaxShares)
-	case k > n:
-		return fmt.Errorf("the threshold %d is more than the %d custodians", k, n)
-	}
-	return nil
 }
 
 // keySharesOf turns circl's shares, whose IDs are 1..n in order, into key

@@ -8,6 +8,8 @@ import (
 
 	"github.com/cloudflare/circl/group"
 	"github.com/cloudflare/circl/zk/dleq"
+
+	"github.com/custos-network/custos/threshold"
 )
 
 // Sizes of the encodings, fixed by ristretto255 and SHA-512.
@@ -20,7 +22,7 @@ const (
 
 // MaxShares is the largest number of custodians a key can be split among,
 // the same bound as the threshold package's: share indexes are 1..MaxShares.
-const MaxShares = 255
+const MaxShares = threshold.MaxShares
 
 // MaxInputSize bounds an OPRF input: RFC 9497 writes its length in two bytes.
 const MaxInputSize = 1<<16 - 1

@@ -13,19 +13,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
-	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
-	"github.com/libp2p/go-libp2p/p2p/security/noise"
-	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
-	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/custos-network/custos/api"
+	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/threshold"
 )
 
@@ -46,18 +41,7 @@ func NewDevice(t testing.TB, user string) *Device {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := libp2p.New(
-		libp2p.Identity(priv),
-		libp2p.NoListenAddrs,
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Transport(quic.NewTransport),
-		libp2p.Security(noise.ID, noise.New),
-		libp2p.Security(libp2ptls.ID, libp2ptls.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.DisableRelay(),
-		libp2p.Ping(false),
-		libp2p.DisableMetrics(),
-	)
+	h, err := client.NewHost(priv) // a device's host, as the client makes it
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,21 +102,12 @@ func (d *Device) Call(ctx context.Context, node peer.ID, p protocol.ID, req, res
 	if err != nil {
 		return err
 	}
-	defer s.Close()
 	if deadline, ok := ctx.Deadline(); ok {
 		_ = s.SetDeadline(deadline)
 	} else {
 		_ = s.SetDeadline(time.Now().Add(10 * time.Second))
 	}
-	if err := api.Write(s, req); err != nil {
-		s.Reset()
-		return err
-	}
-	if err := api.NewReader(s, api.MaxMessageSize).Read(resp); err != nil {
-		s.Reset()
-		return fmt.Errorf("read answer: %w", err)
-	}
-	return nil
+	return api.Exchange(ctx, s, req, resp)
 }
 
 // Enroll enrolls the device's user at the node, with an invite token or ""

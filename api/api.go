@@ -6,16 +6,17 @@ import "github.com/libp2p/go-libp2p/core/protocol"
 // old peer would misread gets a new ID, and a peer that does not speak it is
 // refused at stream negotiation, before any message.
 const (
-	ProtocolEnroll  protocol.ID = "/custos/enroll/1.0.0"
-	ProtocolLogin   protocol.ID = "/custos/login/1.0.0"
-	ProtocolPut     protocol.ID = "/custos/shares/put/1.0.0"
-	ProtocolRelease protocol.ID = "/custos/shares/release/1.0.0"
-	ProtocolDelete  protocol.ID = "/custos/shares/delete/1.0.0"
-	ProtocolList    protocol.ID = "/custos/shares/list/1.0.0"
+	ProtocolEnroll  protocol.ID = "/custos/enroll/2.0.0"
+	ProtocolLogin   protocol.ID = "/custos/login/2.0.0"
+	ProtocolPut     protocol.ID = "/custos/shares/put/2.0.0"
+	ProtocolRelease protocol.ID = "/custos/shares/release/2.0.0"
+	ProtocolDelete  protocol.ID = "/custos/shares/delete/2.0.0"
+	ProtocolList    protocol.ID = "/custos/shares/list/2.0.0"
+	ProtocolPasswd  protocol.ID = "/custos/passwd/2.0.0"
 
-	ProtocolCheckpoint protocol.ID = "/custos/audit/checkpoint/1.0.0"
-	ProtocolEntries    protocol.ID = "/custos/audit/entries/1.0.0"
-	ProtocolProof      protocol.ID = "/custos/audit/proof/1.0.0"
+	ProtocolCheckpoint protocol.ID = "/custos/audit/checkpoint/2.0.0"
+	ProtocolEntries    protocol.ID = "/custos/audit/entries/2.0.0"
+	ProtocolProof      protocol.ID = "/custos/audit/proof/2.0.0"
 )
 
 // Bounds every peer can rely on.

@@ -12,12 +12,11 @@
 package api
 
 import (
+	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
+	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
-
-	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
-	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 )
 
 const (
@@ -111,6 +110,8 @@ const (
 	EntryKind_INVITE            EntryKind = 8
 	EntryKind_REFUSAL           EntryKind = 9  // a request refused before it reached its kind's logic
 	EntryKind_ADMIN             EntryKind = 10 // another operator action (backup, restore)
+	EntryKind_EVALUATION        EntryKind = 11 // a login attempt counted and answered with an OPRF evaluation
+	EntryKind_PASSWORD          EntryKind = 12 // a password change step: staged, committed or aborted
 )
 
 // Enum value maps for EntryKind.
@@ -127,6 +128,8 @@ var (
 		8:  "INVITE",
 		9:  "REFUSAL",
 		10: "ADMIN",
+		11: "EVALUATION",
+		12: "PASSWORD",
 	}
 	EntryKind_value = map[string]int32{
 		"ENTRY_UNSPECIFIED": 0,
@@ -140,6 +143,8 @@ var (
 		"INVITE":            8,
 		"REFUSAL":           9,
 		"ADMIN":             10,
+		"EVALUATION":        11,
+		"PASSWORD":          12,
 	}
 )
 
@@ -283,12 +288,13 @@ func (x *UnitRef) GetVersion() uint64 {
 	return 0
 }
 
-// /custos/enroll/1.0.0: one request, one response.
+// /custos/enroll/2.0.0: one request, one response.
 type EnrollRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	User          string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
 	Token         string                 `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`                                        // the invite token; empty under open enrollment
-	AuthPublicKey []byte                 `protobuf:"bytes,3,opt,name=auth_public_key,json=authPublicKey,proto3" json:"auth_public_key,omitempty"` // the user's Ed25519 login key for this node
+	AuthPublicKey []byte                 `protobuf:"bytes,3,opt,name=auth_public_key,json=authPublicKey,proto3" json:"auth_public_key,omitempty"` // the user's Ed25519 login key for this node (docs/login.md)
+	Oprf          *OprfShare             `protobuf:"bytes,4,opt,name=oprf,proto3" json:"oprf,omitempty"`                                          // this node's share of the user's OPRF key
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -344,6 +350,82 @@ func (x *EnrollRequest) GetAuthPublicKey() []byte {
 	return nil
 }
 
+func (x *EnrollRequest) GetOprf() *OprfShare {
+	if x != nil {
+		return x.Oprf
+	}
+	return nil
+}
+
+// OprfShare is one node's share of a user's OPRF key r (docs/login.md).
+type OprfShare struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Epoch         uint32                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`                               // the dealing: 1 at enrollment, one more per password change
+	Index         uint32                 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`                               // x_i: the node's 1-based position in the network file
+	KeyShare      []byte                 `protobuf:"bytes,3,opt,name=key_share,json=keyShare,proto3" json:"key_share,omitempty"`          // r_i, a 32-byte canonical ristretto255 scalar (secret)
+	PublicShare   []byte                 `protobuf:"bytes,4,opt,name=public_share,json=publicShare,proto3" json:"public_share,omitempty"` // R_i = r_i·G, a 32-byte ristretto255 element
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OprfShare) Reset() {
+	*x = OprfShare{}
+	mi := &file_api_custos_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OprfShare) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OprfShare) ProtoMessage() {}
+
+func (x *OprfShare) ProtoReflect() protoreflect.Message {
+	mi := &file_api_custos_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OprfShare.ProtoReflect.Descriptor instead.
+func (*OprfShare) Descriptor() ([]byte, []int) {
+	return file_api_custos_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *OprfShare) GetEpoch() uint32 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *OprfShare) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *OprfShare) GetKeyShare() []byte {
+	if x != nil {
+		return x.KeyShare
+	}
+	return nil
+}
+
+func (x *OprfShare) GetPublicShare() []byte {
+	if x != nil {
+		return x.PublicShare
+	}
+	return nil
+}
+
 type EnrollResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
@@ -353,7 +435,7 @@ type EnrollResponse struct {
 
 func (x *EnrollResponse) Reset() {
 	*x = EnrollResponse{}
-	mi := &file_api_custos_proto_msgTypes[3]
+	mi := &file_api_custos_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -365,7 +447,7 @@ func (x *EnrollResponse) String() string {
 func (*EnrollResponse) ProtoMessage() {}
 
 func (x *EnrollResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[3]
+	mi := &file_api_custos_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -378,7 +460,7 @@ func (x *EnrollResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollResponse.ProtoReflect.Descriptor instead.
 func (*EnrollResponse) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{3}
+	return file_api_custos_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *EnrollResponse) GetError() *Error {
@@ -388,17 +470,20 @@ func (x *EnrollResponse) GetError() *Error {
 	return nil
 }
 
-// /custos/login/1.0.0: LoginHello, LoginChallenge, LoginProof, LoginResult.
+// /custos/login/2.0.0: LoginHello, LoginChallenge, LoginProof, LoginResult
+// (docs/login.md). The node counts the attempt durably before it evaluates.
 type LoginHello struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	User          string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	Epoch         uint32                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`    // the dealing to evaluate under (OprfShare.epoch)
+	Blinded       []byte                 `protobuf:"bytes,3,opt,name=blinded,proto3" json:"blinded,omitempty"` // B, 32 bytes; empty asks for a challenge alone (an unlocked client logging in again)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LoginHello) Reset() {
 	*x = LoginHello{}
-	mi := &file_api_custos_proto_msgTypes[4]
+	mi := &file_api_custos_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -410,7 +495,7 @@ func (x *LoginHello) String() string {
 func (*LoginHello) ProtoMessage() {}
 
 func (x *LoginHello) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[4]
+	mi := &file_api_custos_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -423,7 +508,7 @@ func (x *LoginHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginHello.ProtoReflect.Descriptor instead.
 func (*LoginHello) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{4}
+	return file_api_custos_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *LoginHello) GetUser() string {
@@ -433,17 +518,34 @@ func (x *LoginHello) GetUser() string {
 	return ""
 }
 
+func (x *LoginHello) GetEpoch() uint32 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *LoginHello) GetBlinded() []byte {
+	if x != nil {
+		return x.Blinded
+	}
+	return nil
+}
+
 type LoginChallenge struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
-	Nonce         []byte                 `protobuf:"bytes,2,opt,name=nonce,proto3" json:"nonce,omitempty"` // 32 fresh random bytes
+	Nonce         []byte                 `protobuf:"bytes,2,opt,name=nonce,proto3" json:"nonce,omitempty"`                                    // 32 fresh random bytes
+	Evaluated     []byte                 `protobuf:"bytes,3,opt,name=evaluated,proto3" json:"evaluated,omitempty"`                            // Z_i = r_i·B, 32 bytes (none when blinded was empty)
+	Proof         []byte                 `protobuf:"bytes,4,opt,name=proof,proto3" json:"proof,omitempty"`                                    // the DLEQ proof that Z_i and R_i share r_i, 64 bytes
+	AttemptsLeft  uint32                 `protobuf:"varint,5,opt,name=attempts_left,json=attemptsLeft,proto3" json:"attempts_left,omitempty"` // counted login attempts left before the account locks
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LoginChallenge) Reset() {
 	*x = LoginChallenge{}
-	mi := &file_api_custos_proto_msgTypes[5]
+	mi := &file_api_custos_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -455,7 +557,7 @@ func (x *LoginChallenge) String() string {
 func (*LoginChallenge) ProtoMessage() {}
 
 func (x *LoginChallenge) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[5]
+	mi := &file_api_custos_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -468,7 +570,7 @@ func (x *LoginChallenge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginChallenge.ProtoReflect.Descriptor instead.
 func (*LoginChallenge) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{5}
+	return file_api_custos_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *LoginChallenge) GetError() *Error {
@@ -485,6 +587,27 @@ func (x *LoginChallenge) GetNonce() []byte {
 	return nil
 }
 
+func (x *LoginChallenge) GetEvaluated() []byte {
+	if x != nil {
+		return x.Evaluated
+	}
+	return nil
+}
+
+func (x *LoginChallenge) GetProof() []byte {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
+func (x *LoginChallenge) GetAttemptsLeft() uint32 {
+	if x != nil {
+		return x.AttemptsLeft
+	}
+	return 0
+}
+
 type LoginProof struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Signature     []byte                 `protobuf:"bytes,1,opt,name=signature,proto3" json:"signature,omitempty"` // over api.LoginTranscript, by the login key
@@ -494,7 +617,7 @@ type LoginProof struct {
 
 func (x *LoginProof) Reset() {
 	*x = LoginProof{}
-	mi := &file_api_custos_proto_msgTypes[6]
+	mi := &file_api_custos_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -506,7 +629,7 @@ func (x *LoginProof) String() string {
 func (*LoginProof) ProtoMessage() {}
 
 func (x *LoginProof) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[6]
+	mi := &file_api_custos_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -519,7 +642,7 @@ func (x *LoginProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginProof.ProtoReflect.Descriptor instead.
 func (*LoginProof) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{6}
+	return file_api_custos_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *LoginProof) GetSignature() []byte {
@@ -534,13 +657,14 @@ type LoginResult struct {
 	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
 	IdleTimeoutMs uint64                 `protobuf:"varint,2,opt,name=idle_timeout_ms,json=idleTimeoutMs,proto3" json:"idle_timeout_ms,omitempty"`
 	ExpiresUnixMs uint64                 `protobuf:"varint,3,opt,name=expires_unix_ms,json=expiresUnixMs,proto3" json:"expires_unix_ms,omitempty"`
+	AttemptsLeft  uint32                 `protobuf:"varint,4,opt,name=attempts_left,json=attemptsLeft,proto3" json:"attempts_left,omitempty"` // as in LoginChallenge, after this login's outcome
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LoginResult) Reset() {
 	*x = LoginResult{}
-	mi := &file_api_custos_proto_msgTypes[7]
+	mi := &file_api_custos_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -552,7 +676,7 @@ func (x *LoginResult) String() string {
 func (*LoginResult) ProtoMessage() {}
 
 func (x *LoginResult) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[7]
+	mi := &file_api_custos_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -565,7 +689,7 @@ func (x *LoginResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginResult.ProtoReflect.Descriptor instead.
 func (*LoginResult) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{7}
+	return file_api_custos_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *LoginResult) GetError() *Error {
@@ -589,7 +713,227 @@ func (x *LoginResult) GetExpiresUnixMs() uint64 {
 	return 0
 }
 
-// /custos/shares/put/1.0.0
+func (x *LoginResult) GetAttemptsLeft() uint32 {
+	if x != nil {
+		return x.AttemptsLeft
+	}
+	return 0
+}
+
+// /custos/passwd/2.0.0 (needs a session): a password change in two steps.
+// A new dealing is staged beside the current one (a login may use either),
+// then committed, which drops the old one; or aborted, which drops the new.
+type PasswdRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Step:
+	//
+	//	*PasswdRequest_Stage
+	//	*PasswdRequest_Commit
+	//	*PasswdRequest_Abort
+	Step          isPasswdRequest_Step `protobuf_oneof:"step"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PasswdRequest) Reset() {
+	*x = PasswdRequest{}
+	mi := &file_api_custos_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PasswdRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PasswdRequest) ProtoMessage() {}
+
+func (x *PasswdRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_api_custos_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PasswdRequest.ProtoReflect.Descriptor instead.
+func (*PasswdRequest) Descriptor() ([]byte, []int) {
+	return file_api_custos_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *PasswdRequest) GetStep() isPasswdRequest_Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *PasswdRequest) GetStage() *PasswdStage {
+	if x != nil {
+		if x, ok := x.Step.(*PasswdRequest_Stage); ok {
+			return x.Stage
+		}
+	}
+	return nil
+}
+
+func (x *PasswdRequest) GetCommit() uint32 {
+	if x != nil {
+		if x, ok := x.Step.(*PasswdRequest_Commit); ok {
+			return x.Commit
+		}
+	}
+	return 0
+}
+
+func (x *PasswdRequest) GetAbort() uint32 {
+	if x != nil {
+		if x, ok := x.Step.(*PasswdRequest_Abort); ok {
+			return x.Abort
+		}
+	}
+	return 0
+}
+
+type isPasswdRequest_Step interface {
+	isPasswdRequest_Step()
+}
+
+type PasswdRequest_Stage struct {
+	Stage *PasswdStage `protobuf:"bytes,1,opt,name=stage,proto3,oneof"`
+}
+
+type PasswdRequest_Commit struct {
+	Commit uint32 `protobuf:"varint,2,opt,name=commit,proto3,oneof"` // the staged epoch to make current
+}
+
+type PasswdRequest_Abort struct {
+	Abort uint32 `protobuf:"varint,3,opt,name=abort,proto3,oneof"` // the staged epoch to drop
+}
+
+func (*PasswdRequest_Stage) isPasswdRequest_Step() {}
+
+func (*PasswdRequest_Commit) isPasswdRequest_Step() {}
+
+func (*PasswdRequest_Abort) isPasswdRequest_Step() {}
+
+type PasswdStage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Oprf          *OprfShare             `protobuf:"bytes,1,opt,name=oprf,proto3" json:"oprf,omitempty"`                                          // epoch: one more than the current one
+	AuthPublicKey []byte                 `protobuf:"bytes,2,opt,name=auth_public_key,json=authPublicKey,proto3" json:"auth_public_key,omitempty"` // the login key of the new dealing
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PasswdStage) Reset() {
+	*x = PasswdStage{}
+	mi := &file_api_custos_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PasswdStage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PasswdStage) ProtoMessage() {}
+
+func (x *PasswdStage) ProtoReflect() protoreflect.Message {
+	mi := &file_api_custos_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PasswdStage.ProtoReflect.Descriptor instead.
+func (*PasswdStage) Descriptor() ([]byte, []int) {
+	return file_api_custos_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *PasswdStage) GetOprf() *OprfShare {
+	if x != nil {
+		return x.Oprf
+	}
+	return nil
+}
+
+func (x *PasswdStage) GetAuthPublicKey() []byte {
+	if x != nil {
+		return x.AuthPublicKey
+	}
+	return nil
+}
+
+type PasswdResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Epoch         uint32                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`                                // the current epoch after this step
+	StagedEpoch   uint32                 `protobuf:"varint,3,opt,name=staged_epoch,json=stagedEpoch,proto3" json:"staged_epoch,omitempty"` // the staged epoch after it, 0 for none
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PasswdResponse) Reset() {
+	*x = PasswdResponse{}
+	mi := &file_api_custos_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PasswdResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PasswdResponse) ProtoMessage() {}
+
+func (x *PasswdResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_api_custos_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PasswdResponse.ProtoReflect.Descriptor instead.
+func (*PasswdResponse) Descriptor() ([]byte, []int) {
+	return file_api_custos_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *PasswdResponse) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *PasswdResponse) GetEpoch() uint32 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *PasswdResponse) GetStagedEpoch() uint32 {
+	if x != nil {
+		return x.StagedEpoch
+	}
+	return 0
+}
+
+// /custos/shares/put/2.0.0
 type PutRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Unit          *UnitRef               `protobuf:"bytes,1,opt,name=unit,proto3" json:"unit,omitempty"`
@@ -600,7 +944,7 @@ type PutRequest struct {
 
 func (x *PutRequest) Reset() {
 	*x = PutRequest{}
-	mi := &file_api_custos_proto_msgTypes[8]
+	mi := &file_api_custos_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -612,7 +956,7 @@ func (x *PutRequest) String() string {
 func (*PutRequest) ProtoMessage() {}
 
 func (x *PutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[8]
+	mi := &file_api_custos_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -625,7 +969,7 @@ func (x *PutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRequest.ProtoReflect.Descriptor instead.
 func (*PutRequest) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{8}
+	return file_api_custos_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PutRequest) GetUnit() *UnitRef {
@@ -652,7 +996,7 @@ type PutResponse struct {
 
 func (x *PutResponse) Reset() {
 	*x = PutResponse{}
-	mi := &file_api_custos_proto_msgTypes[9]
+	mi := &file_api_custos_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -664,7 +1008,7 @@ func (x *PutResponse) String() string {
 func (*PutResponse) ProtoMessage() {}
 
 func (x *PutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[9]
+	mi := &file_api_custos_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -677,7 +1021,7 @@ func (x *PutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutResponse.ProtoReflect.Descriptor instead.
 func (*PutResponse) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{9}
+	return file_api_custos_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PutResponse) GetError() *Error {
@@ -694,7 +1038,7 @@ func (x *PutResponse) GetLogIndex() uint64 {
 	return 0
 }
 
-// /custos/shares/release/1.0.0: the shares of up to 1024 unit versions.
+// /custos/shares/release/2.0.0: the shares of up to 1024 unit versions.
 type ReleaseRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Units           []*UnitRef             `protobuf:"bytes,1,rep,name=units,proto3" json:"units,omitempty"`
@@ -711,7 +1055,7 @@ type ReleaseRequest struct {
 
 func (x *ReleaseRequest) Reset() {
 	*x = ReleaseRequest{}
-	mi := &file_api_custos_proto_msgTypes[10]
+	mi := &file_api_custos_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -723,7 +1067,7 @@ func (x *ReleaseRequest) String() string {
 func (*ReleaseRequest) ProtoMessage() {}
 
 func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[10]
+	mi := &file_api_custos_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -736,7 +1080,7 @@ func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{10}
+	return file_api_custos_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReleaseRequest) GetUnits() []*UnitRef {
@@ -785,7 +1129,7 @@ type ReleasedShare struct {
 
 func (x *ReleasedShare) Reset() {
 	*x = ReleasedShare{}
-	mi := &file_api_custos_proto_msgTypes[11]
+	mi := &file_api_custos_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -797,7 +1141,7 @@ func (x *ReleasedShare) String() string {
 func (*ReleasedShare) ProtoMessage() {}
 
 func (x *ReleasedShare) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[11]
+	mi := &file_api_custos_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -810,7 +1154,7 @@ func (x *ReleasedShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleasedShare.ProtoReflect.Descriptor instead.
 func (*ReleasedShare) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{11}
+	return file_api_custos_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReleasedShare) GetUnit() *UnitRef {
@@ -846,7 +1190,7 @@ type ReleaseResponse struct {
 
 func (x *ReleaseResponse) Reset() {
 	*x = ReleaseResponse{}
-	mi := &file_api_custos_proto_msgTypes[12]
+	mi := &file_api_custos_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -858,7 +1202,7 @@ func (x *ReleaseResponse) String() string {
 func (*ReleaseResponse) ProtoMessage() {}
 
 func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[12]
+	mi := &file_api_custos_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -871,7 +1215,7 @@ func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{12}
+	return file_api_custos_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ReleaseResponse) GetError() *Error {
@@ -921,7 +1265,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_api_custos_proto_msgTypes[13]
+	mi := &file_api_custos_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -933,7 +1277,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[13]
+	mi := &file_api_custos_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -946,7 +1290,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{13}
+	return file_api_custos_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Receipt) GetIndex() uint64 {
@@ -984,7 +1328,7 @@ func (x *Receipt) GetConsistency() [][]byte {
 	return nil
 }
 
-// /custos/shares/delete/1.0.0
+// /custos/shares/delete/2.0.0
 type DeleteRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Unit          *UnitRef               `protobuf:"bytes,1,opt,name=unit,proto3" json:"unit,omitempty"`
@@ -994,7 +1338,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_api_custos_proto_msgTypes[14]
+	mi := &file_api_custos_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1350,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[14]
+	mi := &file_api_custos_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1363,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{14}
+	return file_api_custos_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DeleteRequest) GetUnit() *UnitRef {
@@ -1038,7 +1382,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_api_custos_proto_msgTypes[15]
+	mi := &file_api_custos_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1050,7 +1394,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[15]
+	mi := &file_api_custos_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1063,7 +1407,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{15}
+	return file_api_custos_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DeleteResponse) GetError() *Error {
@@ -1073,7 +1417,7 @@ func (x *DeleteResponse) GetError() *Error {
 	return nil
 }
 
-// /custos/shares/list/1.0.0
+// /custos/shares/list/2.0.0
 type ListRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1082,7 +1426,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_api_custos_proto_msgTypes[16]
+	mi := &file_api_custos_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1094,7 +1438,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[16]
+	mi := &file_api_custos_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1107,7 +1451,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{16}
+	return file_api_custos_proto_rawDescGZIP(), []int{20}
 }
 
 type ListResponse struct {
@@ -1120,7 +1464,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_api_custos_proto_msgTypes[17]
+	mi := &file_api_custos_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1132,7 +1476,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[17]
+	mi := &file_api_custos_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1145,7 +1489,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{17}
+	return file_api_custos_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListResponse) GetError() *Error {
@@ -1173,7 +1517,7 @@ type Refusal struct {
 
 func (x *Refusal) Reset() {
 	*x = Refusal{}
-	mi := &file_api_custos_proto_msgTypes[18]
+	mi := &file_api_custos_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1185,7 +1529,7 @@ func (x *Refusal) String() string {
 func (*Refusal) ProtoMessage() {}
 
 func (x *Refusal) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[18]
+	mi := &file_api_custos_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1198,7 +1542,7 @@ func (x *Refusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
 func (*Refusal) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{18}
+	return file_api_custos_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Refusal) GetUnitIndex() uint32 {
@@ -1236,14 +1580,16 @@ type Entry struct {
 	DeviceSignature   []byte `protobuf:"bytes,12,opt,name=device_signature,json=deviceSignature,proto3" json:"device_signature,omitempty"`
 	// For releases: the units of the request that were not released. The
 	// entry keeps every unit the device asked for, so its signature verifies.
-	Refusals      []*Refusal `protobuf:"bytes,13,rep,name=refusals,proto3" json:"refusals,omitempty"`
+	Refusals []*Refusal `protobuf:"bytes,13,rep,name=refusals,proto3" json:"refusals,omitempty"`
+	// For logins, evaluations and password changes: the OPRF dealing used.
+	Epoch         uint32 `protobuf:"varint,14,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Entry) Reset() {
 	*x = Entry{}
-	mi := &file_api_custos_proto_msgTypes[19]
+	mi := &file_api_custos_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1255,7 +1601,7 @@ func (x *Entry) String() string {
 func (*Entry) ProtoMessage() {}
 
 func (x *Entry) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[19]
+	mi := &file_api_custos_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1268,7 +1614,7 @@ func (x *Entry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entry.ProtoReflect.Descriptor instead.
 func (*Entry) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{19}
+	return file_api_custos_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Entry) GetFormat() uint32 {
@@ -1362,7 +1708,14 @@ func (x *Entry) GetRefusals() []*Refusal {
 	return nil
 }
 
-// /custos/audit/checkpoint/1.0.0: the latest signed checkpoint
+func (x *Entry) GetEpoch() uint32 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+// /custos/audit/checkpoint/2.0.0: the latest signed checkpoint
 // (api.OpenCheckpoint), to any peer.
 type CheckpointRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1372,7 +1725,7 @@ type CheckpointRequest struct {
 
 func (x *CheckpointRequest) Reset() {
 	*x = CheckpointRequest{}
-	mi := &file_api_custos_proto_msgTypes[20]
+	mi := &file_api_custos_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1384,7 +1737,7 @@ func (x *CheckpointRequest) String() string {
 func (*CheckpointRequest) ProtoMessage() {}
 
 func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[20]
+	mi := &file_api_custos_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1397,7 +1750,7 @@ func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointRequest.ProtoReflect.Descriptor instead.
 func (*CheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{20}
+	return file_api_custos_proto_rawDescGZIP(), []int{24}
 }
 
 type CheckpointResponse struct {
@@ -1410,7 +1763,7 @@ type CheckpointResponse struct {
 
 func (x *CheckpointResponse) Reset() {
 	*x = CheckpointResponse{}
-	mi := &file_api_custos_proto_msgTypes[21]
+	mi := &file_api_custos_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1422,7 +1775,7 @@ func (x *CheckpointResponse) String() string {
 func (*CheckpointResponse) ProtoMessage() {}
 
 func (x *CheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[21]
+	mi := &file_api_custos_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1435,7 +1788,7 @@ func (x *CheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointResponse.ProtoReflect.Descriptor instead.
 func (*CheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{21}
+	return file_api_custos_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CheckpointResponse) GetError() *Error {
@@ -1452,7 +1805,7 @@ func (x *CheckpointResponse) GetCheckpoint() []byte {
 	return nil
 }
 
-// /custos/audit/entries/1.0.0: the entries with indexes in [start, end), or
+// /custos/audit/entries/2.0.0: the entries with indexes in [start, end), or
 // the first page of them. An auditor gets every entry of the page; a user
 // gets the entries of the page about them (Entry.user), each with its
 // inclusion proof. Anyone else is refused with UNAUTHENTICATED.
@@ -1467,7 +1820,7 @@ type EntriesRequest struct {
 
 func (x *EntriesRequest) Reset() {
 	*x = EntriesRequest{}
-	mi := &file_api_custos_proto_msgTypes[22]
+	mi := &file_api_custos_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1479,7 +1832,7 @@ func (x *EntriesRequest) String() string {
 func (*EntriesRequest) ProtoMessage() {}
 
 func (x *EntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[22]
+	mi := &file_api_custos_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1492,7 +1845,7 @@ func (x *EntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntriesRequest.ProtoReflect.Descriptor instead.
 func (*EntriesRequest) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{22}
+	return file_api_custos_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *EntriesRequest) GetStart() uint64 {
@@ -1528,7 +1881,7 @@ type InclusionProof struct {
 
 func (x *InclusionProof) Reset() {
 	*x = InclusionProof{}
-	mi := &file_api_custos_proto_msgTypes[23]
+	mi := &file_api_custos_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1540,7 +1893,7 @@ func (x *InclusionProof) String() string {
 func (*InclusionProof) ProtoMessage() {}
 
 func (x *InclusionProof) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[23]
+	mi := &file_api_custos_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1553,7 +1906,7 @@ func (x *InclusionProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InclusionProof.ProtoReflect.Descriptor instead.
 func (*InclusionProof) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{23}
+	return file_api_custos_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *InclusionProof) GetIndex() uint64 {
@@ -1591,7 +1944,7 @@ type EntriesResponse struct {
 
 func (x *EntriesResponse) Reset() {
 	*x = EntriesResponse{}
-	mi := &file_api_custos_proto_msgTypes[24]
+	mi := &file_api_custos_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1603,7 +1956,7 @@ func (x *EntriesResponse) String() string {
 func (*EntriesResponse) ProtoMessage() {}
 
 func (x *EntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[24]
+	mi := &file_api_custos_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1616,7 +1969,7 @@ func (x *EntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntriesResponse.ProtoReflect.Descriptor instead.
 func (*EntriesResponse) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{24}
+	return file_api_custos_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *EntriesResponse) GetError() *Error {
@@ -1661,7 +2014,7 @@ func (x *EntriesResponse) GetProofs() []*InclusionProof {
 	return nil
 }
 
-// /custos/audit/proof/1.0.0: an inclusion or a consistency proof, to any
+// /custos/audit/proof/2.0.0: an inclusion or a consistency proof, to any
 // peer. The reader checks it against checkpoints it has verified.
 type InclusionQuery struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1673,7 +2026,7 @@ type InclusionQuery struct {
 
 func (x *InclusionQuery) Reset() {
 	*x = InclusionQuery{}
-	mi := &file_api_custos_proto_msgTypes[25]
+	mi := &file_api_custos_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1685,7 +2038,7 @@ func (x *InclusionQuery) String() string {
 func (*InclusionQuery) ProtoMessage() {}
 
 func (x *InclusionQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[25]
+	mi := &file_api_custos_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1698,7 +2051,7 @@ func (x *InclusionQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InclusionQuery.ProtoReflect.Descriptor instead.
 func (*InclusionQuery) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{25}
+	return file_api_custos_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *InclusionQuery) GetIndex() uint64 {
@@ -1725,7 +2078,7 @@ type ConsistencyQuery struct {
 
 func (x *ConsistencyQuery) Reset() {
 	*x = ConsistencyQuery{}
-	mi := &file_api_custos_proto_msgTypes[26]
+	mi := &file_api_custos_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1737,7 +2090,7 @@ func (x *ConsistencyQuery) String() string {
 func (*ConsistencyQuery) ProtoMessage() {}
 
 func (x *ConsistencyQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[26]
+	mi := &file_api_custos_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1750,7 +2103,7 @@ func (x *ConsistencyQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsistencyQuery.ProtoReflect.Descriptor instead.
 func (*ConsistencyQuery) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{26}
+	return file_api_custos_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ConsistencyQuery) GetOldSize() uint64 {
@@ -1780,7 +2133,7 @@ type ProofRequest struct {
 
 func (x *ProofRequest) Reset() {
 	*x = ProofRequest{}
-	mi := &file_api_custos_proto_msgTypes[27]
+	mi := &file_api_custos_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1792,7 +2145,7 @@ func (x *ProofRequest) String() string {
 func (*ProofRequest) ProtoMessage() {}
 
 func (x *ProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[27]
+	mi := &file_api_custos_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1805,7 +2158,7 @@ func (x *ProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProofRequest.ProtoReflect.Descriptor instead.
 func (*ProofRequest) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{27}
+	return file_api_custos_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ProofRequest) GetQuery() isProofRequest_Query {
@@ -1859,7 +2212,7 @@ type ProofResponse struct {
 
 func (x *ProofResponse) Reset() {
 	*x = ProofResponse{}
-	mi := &file_api_custos_proto_msgTypes[28]
+	mi := &file_api_custos_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1871,7 +2224,7 @@ func (x *ProofResponse) String() string {
 func (*ProofResponse) ProtoMessage() {}
 
 func (x *ProofResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[28]
+	mi := &file_api_custos_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1884,7 +2237,7 @@ func (x *ProofResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProofResponse.ProtoReflect.Descriptor instead.
 func (*ProofResponse) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{28}
+	return file_api_custos_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ProofResponse) GetError() *Error {
@@ -1912,26 +2265,50 @@ const file_api_custos_proto_rawDesc = "" +
 	"\x0eretry_after_ms\x18\x03 \x01(\x04R\fretryAfterMs\"<\n" +
 	"\aUnitRef\x12\x17\n" +
 	"\aunit_id\x18\x01 \x01(\fR\x06unitId\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x04R\aversion\"a\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\"\x8b\x01\n" +
 	"\rEnrollRequest\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12&\n" +
-	"\x0fauth_public_key\x18\x03 \x01(\fR\rauthPublicKey\"8\n" +
+	"\x0fauth_public_key\x18\x03 \x01(\fR\rauthPublicKey\x12(\n" +
+	"\x04oprf\x18\x04 \x01(\v2\x14.custos.v1.OprfShareR\x04oprf\"w\n" +
+	"\tOprfShare\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\rR\x05epoch\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\rR\x05index\x12\x1b\n" +
+	"\tkey_share\x18\x03 \x01(\fR\bkeyShare\x12!\n" +
+	"\fpublic_share\x18\x04 \x01(\fR\vpublicShare\"8\n" +
 	"\x0eEnrollResponse\x12&\n" +
-	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\" \n" +
+	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\"P\n" +
 	"\n" +
 	"LoginHello\x12\x12\n" +
-	"\x04user\x18\x01 \x01(\tR\x04user\"N\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\rR\x05epoch\x12\x18\n" +
+	"\ablinded\x18\x03 \x01(\fR\ablinded\"\xa7\x01\n" +
 	"\x0eLoginChallenge\x12&\n" +
 	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\x12\x14\n" +
-	"\x05nonce\x18\x02 \x01(\fR\x05nonce\"*\n" +
+	"\x05nonce\x18\x02 \x01(\fR\x05nonce\x12\x1c\n" +
+	"\tevaluated\x18\x03 \x01(\fR\tevaluated\x12\x14\n" +
+	"\x05proof\x18\x04 \x01(\fR\x05proof\x12#\n" +
+	"\rattempts_left\x18\x05 \x01(\rR\fattemptsLeft\"*\n" +
 	"\n" +
 	"LoginProof\x12\x1c\n" +
-	"\tsignature\x18\x01 \x01(\fR\tsignature\"\x85\x01\n" +
+	"\tsignature\x18\x01 \x01(\fR\tsignature\"\xaa\x01\n" +
 	"\vLoginResult\x12&\n" +
 	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\x12&\n" +
 	"\x0fidle_timeout_ms\x18\x02 \x01(\x04R\ridleTimeoutMs\x12&\n" +
-	"\x0fexpires_unix_ms\x18\x03 \x01(\x04R\rexpiresUnixMs\"J\n" +
+	"\x0fexpires_unix_ms\x18\x03 \x01(\x04R\rexpiresUnixMs\x12#\n" +
+	"\rattempts_left\x18\x04 \x01(\rR\fattemptsLeft\"y\n" +
+	"\rPasswdRequest\x12.\n" +
+	"\x05stage\x18\x01 \x01(\v2\x16.custos.v1.PasswdStageH\x00R\x05stage\x12\x18\n" +
+	"\x06commit\x18\x02 \x01(\rH\x00R\x06commit\x12\x16\n" +
+	"\x05abort\x18\x03 \x01(\rH\x00R\x05abortB\x06\n" +
+	"\x04step\"_\n" +
+	"\vPasswdStage\x12(\n" +
+	"\x04oprf\x18\x01 \x01(\v2\x14.custos.v1.OprfShareR\x04oprf\x12&\n" +
+	"\x0fauth_public_key\x18\x02 \x01(\fR\rauthPublicKey\"q\n" +
+	"\x0ePasswdResponse\x12&\n" +
+	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\rR\x05epoch\x12!\n" +
+	"\fstaged_epoch\x18\x03 \x01(\rR\vstagedEpoch\"J\n" +
 	"\n" +
 	"PutRequest\x12&\n" +
 	"\x04unit\x18\x01 \x01(\v2\x12.custos.v1.UnitRefR\x04unit\x12\x14\n" +
@@ -1975,7 +2352,7 @@ const file_api_custos_proto_rawDesc = "" +
 	"\aRefusal\x12\x1d\n" +
 	"\n" +
 	"unit_index\x18\x01 \x01(\rR\tunitIndex\x12#\n" +
-	"\x04code\x18\x02 \x01(\x0e2\x0f.custos.v1.CodeR\x04code\"\xd9\x03\n" +
+	"\x04code\x18\x02 \x01(\x0e2\x0f.custos.v1.CodeR\x04code\"\xef\x03\n" +
 	"\x05Entry\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12 \n" +
 	"\ftime_unix_ms\x18\x02 \x01(\x04R\n" +
@@ -1991,7 +2368,8 @@ const file_api_custos_proto_rawDesc = "" +
 	" \x01(\x04R\x11requestTimeUnixMs\x12#\n" +
 	"\rrequest_nonce\x18\v \x01(\fR\frequestNonce\x12)\n" +
 	"\x10device_signature\x18\f \x01(\fR\x0fdeviceSignature\x12.\n" +
-	"\brefusals\x18\r \x03(\v2\x12.custos.v1.RefusalR\brefusals\"\x13\n" +
+	"\brefusals\x18\r \x03(\v2\x12.custos.v1.RefusalR\brefusals\x12\x14\n" +
+	"\x05epoch\x18\x0e \x01(\rR\x05epoch\"\x13\n" +
 	"\x11CheckpointRequest\"\\\n" +
 	"\x12CheckpointResponse\x12&\n" +
 	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\x12\x1e\n" +
@@ -2037,7 +2415,7 @@ const file_api_custos_proto_rawDesc = "" +
 	"\x10INVALID_ARGUMENT\x10\x05\x12\x0f\n" +
 	"\vUNAVAILABLE\x10\x06\x12\f\n" +
 	"\bINTERNAL\x10\a\x12\x12\n" +
-	"\x0eALREADY_EXISTS\x10\b*\x95\x01\n" +
+	"\x0eALREADY_EXISTS\x10\b*\xb3\x01\n" +
 	"\tEntryKind\x12\x15\n" +
 	"\x11ENTRY_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -2054,7 +2432,10 @@ const file_api_custos_proto_rawDesc = "" +
 	"\x06INVITE\x10\b\x12\v\n" +
 	"\aREFUSAL\x10\t\x12\t\n" +
 	"\x05ADMIN\x10\n" +
-	"B&Z$github.com/custos-network/custos/apib\x06proto3"
+	"\x12\x0e\n" +
+	"\n" +
+	"EVALUATION\x10\v\x12\f\n" +
+	"\bPASSWORD\x10\fB&Z$github.com/custos-network/custos/apib\x06proto3"
 
 var (
 	file_api_custos_proto_rawDescOnce sync.Once
@@ -2069,73 +2450,81 @@ func file_api_custos_proto_rawDescGZIP() []byte {
 }
 
 var file_api_custos_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_api_custos_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_api_custos_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_api_custos_proto_goTypes = []any{
 	(Code)(0),                  // 0: custos.v1.Code
 	(EntryKind)(0),             // 1: custos.v1.EntryKind
 	(*Error)(nil),              // 2: custos.v1.Error
 	(*UnitRef)(nil),            // 3: custos.v1.UnitRef
 	(*EnrollRequest)(nil),      // 4: custos.v1.EnrollRequest
-	(*EnrollResponse)(nil),     // 5: custos.v1.EnrollResponse
-	(*LoginHello)(nil),         // 6: custos.v1.LoginHello
-	(*LoginChallenge)(nil),     // 7: custos.v1.LoginChallenge
-	(*LoginProof)(nil),         // 8: custos.v1.LoginProof
-	(*LoginResult)(nil),        // 9: custos.v1.LoginResult
-	(*PutRequest)(nil),         // 10: custos.v1.PutRequest
-	(*PutResponse)(nil),        // 11: custos.v1.PutResponse
-	(*ReleaseRequest)(nil),     // 12: custos.v1.ReleaseRequest
-	(*ReleasedShare)(nil),      // 13: custos.v1.ReleasedShare
-	(*ReleaseResponse)(nil),    // 14: custos.v1.ReleaseResponse
-	(*Receipt)(nil),            // 15: custos.v1.Receipt
-	(*DeleteRequest)(nil),      // 16: custos.v1.DeleteRequest
-	(*DeleteResponse)(nil),     // 17: custos.v1.DeleteResponse
-	(*ListRequest)(nil),        // 18: custos.v1.ListRequest
-	(*ListResponse)(nil),       // 19: custos.v1.ListResponse
-	(*Refusal)(nil),            // 20: custos.v1.Refusal
-	(*Entry)(nil),              // 21: custos.v1.Entry
-	(*CheckpointRequest)(nil),  // 22: custos.v1.CheckpointRequest
-	(*CheckpointResponse)(nil), // 23: custos.v1.CheckpointResponse
-	(*EntriesRequest)(nil),     // 24: custos.v1.EntriesRequest
-	(*InclusionProof)(nil),     // 25: custos.v1.InclusionProof
-	(*EntriesResponse)(nil),    // 26: custos.v1.EntriesResponse
-	(*InclusionQuery)(nil),     // 27: custos.v1.InclusionQuery
-	(*ConsistencyQuery)(nil),   // 28: custos.v1.ConsistencyQuery
-	(*ProofRequest)(nil),       // 29: custos.v1.ProofRequest
-	(*ProofResponse)(nil),      // 30: custos.v1.ProofResponse
+	(*OprfShare)(nil),          // 5: custos.v1.OprfShare
+	(*EnrollResponse)(nil),     // 6: custos.v1.EnrollResponse
+	(*LoginHello)(nil),         // 7: custos.v1.LoginHello
+	(*LoginChallenge)(nil),     // 8: custos.v1.LoginChallenge
+	(*LoginProof)(nil),         // 9: custos.v1.LoginProof
+	(*LoginResult)(nil),        // 10: custos.v1.LoginResult
+	(*PasswdRequest)(nil),      // 11: custos.v1.PasswdRequest
+	(*PasswdStage)(nil),        // 12: custos.v1.PasswdStage
+	(*PasswdResponse)(nil),     // 13: custos.v1.PasswdResponse
+	(*PutRequest)(nil),         // 14: custos.v1.PutRequest
+	(*PutResponse)(nil),        // 15: custos.v1.PutResponse
+	(*ReleaseRequest)(nil),     // 16: custos.v1.ReleaseRequest
+	(*ReleasedShare)(nil),      // 17: custos.v1.ReleasedShare
+	(*ReleaseResponse)(nil),    // 18: custos.v1.ReleaseResponse
+	(*Receipt)(nil),            // 19: custos.v1.Receipt
+	(*DeleteRequest)(nil),      // 20: custos.v1.DeleteRequest
+	(*DeleteResponse)(nil),     // 21: custos.v1.DeleteResponse
+	(*ListRequest)(nil),        // 22: custos.v1.ListRequest
+	(*ListResponse)(nil),       // 23: custos.v1.ListResponse
+	(*Refusal)(nil),            // 24: custos.v1.Refusal
+	(*Entry)(nil),              // 25: custos.v1.Entry
+	(*CheckpointRequest)(nil),  // 26: custos.v1.CheckpointRequest
+	(*CheckpointResponse)(nil), // 27: custos.v1.CheckpointResponse
+	(*EntriesRequest)(nil),     // 28: custos.v1.EntriesRequest
+	(*InclusionProof)(nil),     // 29: custos.v1.InclusionProof
+	(*EntriesResponse)(nil),    // 30: custos.v1.EntriesResponse
+	(*InclusionQuery)(nil),     // 31: custos.v1.InclusionQuery
+	(*ConsistencyQuery)(nil),   // 32: custos.v1.ConsistencyQuery
+	(*ProofRequest)(nil),       // 33: custos.v1.ProofRequest
+	(*ProofResponse)(nil),      // 34: custos.v1.ProofResponse
 }
 var file_api_custos_proto_depIdxs = []int32{
 	0,  // 0: custos.v1.Error.code:type_name -> custos.v1.Code
-	2,  // 1: custos.v1.EnrollResponse.error:type_name -> custos.v1.Error
-	2,  // 2: custos.v1.LoginChallenge.error:type_name -> custos.v1.Error
-	2,  // 3: custos.v1.LoginResult.error:type_name -> custos.v1.Error
-	3,  // 4: custos.v1.PutRequest.unit:type_name -> custos.v1.UnitRef
-	2,  // 5: custos.v1.PutResponse.error:type_name -> custos.v1.Error
-	3,  // 6: custos.v1.ReleaseRequest.units:type_name -> custos.v1.UnitRef
-	3,  // 7: custos.v1.ReleasedShare.unit:type_name -> custos.v1.UnitRef
-	2,  // 8: custos.v1.ReleasedShare.error:type_name -> custos.v1.Error
-	2,  // 9: custos.v1.ReleaseResponse.error:type_name -> custos.v1.Error
-	13, // 10: custos.v1.ReleaseResponse.shares:type_name -> custos.v1.ReleasedShare
-	15, // 11: custos.v1.ReleaseResponse.receipt:type_name -> custos.v1.Receipt
-	3,  // 12: custos.v1.DeleteRequest.unit:type_name -> custos.v1.UnitRef
-	2,  // 13: custos.v1.DeleteResponse.error:type_name -> custos.v1.Error
-	2,  // 14: custos.v1.ListResponse.error:type_name -> custos.v1.Error
-	3,  // 15: custos.v1.ListResponse.units:type_name -> custos.v1.UnitRef
-	0,  // 16: custos.v1.Refusal.code:type_name -> custos.v1.Code
-	1,  // 17: custos.v1.Entry.kind:type_name -> custos.v1.EntryKind
-	3,  // 18: custos.v1.Entry.units:type_name -> custos.v1.UnitRef
-	0,  // 19: custos.v1.Entry.outcome:type_name -> custos.v1.Code
-	20, // 20: custos.v1.Entry.refusals:type_name -> custos.v1.Refusal
-	2,  // 21: custos.v1.CheckpointResponse.error:type_name -> custos.v1.Error
-	2,  // 22: custos.v1.EntriesResponse.error:type_name -> custos.v1.Error
-	25, // 23: custos.v1.EntriesResponse.proofs:type_name -> custos.v1.InclusionProof
-	27, // 24: custos.v1.ProofRequest.inclusion:type_name -> custos.v1.InclusionQuery
-	28, // 25: custos.v1.ProofRequest.consistency:type_name -> custos.v1.ConsistencyQuery
-	2,  // 26: custos.v1.ProofResponse.error:type_name -> custos.v1.Error
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	5,  // 1: custos.v1.EnrollRequest.oprf:type_name -> custos.v1.OprfShare
+	2,  // 2: custos.v1.EnrollResponse.error:type_name -> custos.v1.Error
+	2,  // 3: custos.v1.LoginChallenge.error:type_name -> custos.v1.Error
+	2,  // 4: custos.v1.LoginResult.error:type_name -> custos.v1.Error
+	12, // 5: custos.v1.PasswdRequest.stage:type_name -> custos.v1.PasswdStage
+	5,  // 6: custos.v1.PasswdStage.oprf:type_name -> custos.v1.OprfShare
+	2,  // 7: custos.v1.PasswdResponse.error:type_name -> custos.v1.Error
+	3,  // 8: custos.v1.PutRequest.unit:type_name -> custos.v1.UnitRef
+	2,  // 9: custos.v1.PutResponse.error:type_name -> custos.v1.Error
+	3,  // 10: custos.v1.ReleaseRequest.units:type_name -> custos.v1.UnitRef
+	3,  // 11: custos.v1.ReleasedShare.unit:type_name -> custos.v1.UnitRef
+	2,  // 12: custos.v1.ReleasedShare.error:type_name -> custos.v1.Error
+	2,  // 13: custos.v1.ReleaseResponse.error:type_name -> custos.v1.Error
+	17, // 14: custos.v1.ReleaseResponse.shares:type_name -> custos.v1.ReleasedShare
+	19, // 15: custos.v1.ReleaseResponse.receipt:type_name -> custos.v1.Receipt
+	3,  // 16: custos.v1.DeleteRequest.unit:type_name -> custos.v1.UnitRef
+	2,  // 17: custos.v1.DeleteResponse.error:type_name -> custos.v1.Error
+	2,  // 18: custos.v1.ListResponse.error:type_name -> custos.v1.Error
+	3,  // 19: custos.v1.ListResponse.units:type_name -> custos.v1.UnitRef
+	0,  // 20: custos.v1.Refusal.code:type_name -> custos.v1.Code
+	1,  // 21: custos.v1.Entry.kind:type_name -> custos.v1.EntryKind
+	3,  // 22: custos.v1.Entry.units:type_name -> custos.v1.UnitRef
+	0,  // 23: custos.v1.Entry.outcome:type_name -> custos.v1.Code
+	24, // 24: custos.v1.Entry.refusals:type_name -> custos.v1.Refusal
+	2,  // 25: custos.v1.CheckpointResponse.error:type_name -> custos.v1.Error
+	2,  // 26: custos.v1.EntriesResponse.error:type_name -> custos.v1.Error
+	29, // 27: custos.v1.EntriesResponse.proofs:type_name -> custos.v1.InclusionProof
+	31, // 28: custos.v1.ProofRequest.inclusion:type_name -> custos.v1.InclusionQuery
+	32, // 29: custos.v1.ProofRequest.consistency:type_name -> custos.v1.ConsistencyQuery
+	2,  // 30: custos.v1.ProofResponse.error:type_name -> custos.v1.Error
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_api_custos_proto_init() }
@@ -2143,7 +2532,12 @@ func file_api_custos_proto_init() {
 	if File_api_custos_proto != nil {
 		return
 	}
-	file_api_custos_proto_msgTypes[27].OneofWrappers = []any{
+	file_api_custos_proto_msgTypes[9].OneofWrappers = []any{
+		(*PasswdRequest_Stage)(nil),
+		(*PasswdRequest_Commit)(nil),
+		(*PasswdRequest_Abort)(nil),
+	}
+	file_api_custos_proto_msgTypes[31].OneofWrappers = []any{
 		(*ProofRequest_Inclusion)(nil),
 		(*ProofRequest_Consistency)(nil),
 	}
@@ -2153,7 +2547,7 @@ func file_api_custos_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_custos_proto_rawDesc), len(file_api_custos_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   29,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -40,7 +40,7 @@ func TestPeersThatHangUpAreNotInternalErrors(t *testing.T) {
 		waitFor(t, "the node to give up the stream", func() bool { return handlersRunning() == 0 })
 		_ = s.Reset()
 	}
-	gone := regexp.MustCompile(`(?m)^custos_requests_total\{code="PEER_GONE",protocol="/custos/enroll/1.0.0"\} 2$`)
+	gone := regexp.MustCompile(`(?m)^custos_requests_total\{code="PEER_GONE",protocol="/custos/enroll/2.0.0"\} 2$`)
 	internal := regexp.MustCompile(`(?m)^custos_requests_total\{code="INTERNAL"`)
 	var body string
 	waitFor(t, "the metrics to count both", func() bool {

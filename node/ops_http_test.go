@@ -63,9 +63,9 @@ func TestOpsHTTP(t *testing.T) {
 		t.Errorf("custos_log_entries = %d; want at least 3", v)
 	}
 	for _, series := range []string{
-		`custos_requests_total{code="OK",protocol="/custos/shares/put/1.0.0"} 1`,
+		`custos_requests_total{code="OK",protocol="/custos/shares/put/2.0.0"} 1`,
 		`custos_logins_total{outcome="ok"} 1`,
-		`custos_request_duration_seconds_count{protocol="/custos/login/1.0.0"} 1`,
+		`custos_request_duration_seconds_count{protocol="/custos/login/2.0.0"} 1`,
 		`custos_locked_accounts 0`,
 	} {
 		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + `$`).MatchString(body) {

@@ -228,7 +228,7 @@ func (c *Client) Lock() {
 	for _, n := range c.nodes {
 		n.mu.Lock()
 		n.auth.Wipe()
-		n.auth, n.loggedIn = threshold.NodeAuthKey{}, false
+		n.auth, n.loggedIn, n.dropped = threshold.NodeAuthKey{}, false, nil
 		n.mu.Unlock()
 	}
 }
@@ -347,20 +347,8 @@ func (c *Client) loginV2(ctx context.Context, d *dealing, pwh threshold.Password
 	if err != nil {
 		return nil, 0, err
 	}
-	c.warnBadEvaluations(errs)
 	errs, err = c.waitBackoff(ctx, errs, need, run)
 	return errs, oprf, err
-}
-
-// warnBadEvaluations names, at warn level, each node whose evaluation did
-// not verify: when the unlock succeeds anyway, that is the only place.
-func (c *Client) warnBadEvaluations(errs []error) {
-	for i, err := range errs {
-		if errors.Is(err, ErrBadEvaluation) {
-			c.log.Warn("a custodian sent a password evaluation that does not verify against its public share (faulty or lying); it was left out",
-				zap.String("node", c.nodes[i].name))
-		}
-	}
 }
 
 // acceptedPending are the nodes whose key share d still held and that took
@@ -493,16 +481,22 @@ func (c *Client) quorum(op string, need int, errs []error) error {
 
 // session makes sure the client has a live session at n, logging in again
 // when the last one is idle or expired (the login key stays in memory
-// while unlocked).
+// while unlocked). A node whose evaluation did not verify at the last
+// unlock is left out (its ErrBadEvaluation) until a full login there
+// verifies: it is not logged in again with a challenge alone.
 func (c *Client) session(ctx context.Context, n *custodian) error {
 	n.mu.Lock()
 	now := time.Now()
 	live := n.loggedIn && now.Sub(n.lastUsed) < n.idle-time.Second && now.Before(n.expires.Add(-time.Second))
 	haveKey := !n.auth.IsZero()
+	dropped := n.dropped
 	if live {
 		n.lastUsed = now
 	}
 	n.mu.Unlock()
+	if dropped != nil {
+		return dropped
+	}
 	if live {
 		return nil
 	}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/threshold"
 	"github.com/custos-network/custos/threshold/toprf"
@@ -273,13 +275,33 @@ func (c *Client) login(ctx context.Context, n *custodian, round *loginRound) (er
 		told = true
 		if err := round.verify(n.index, ch.Evaluated, ch.Proof); err != nil {
 			s.Reset()
+			c.drop(n, err)
 			return err
 		}
 		if err := round.wait(ctx); err != nil {
 			return err
 		}
 	}
-	return c.signChallenge(ctx, n, s, r, ch.Nonce)
+	if err := c.signChallenge(ctx, n, s, r, ch.Nonce); err != nil {
+		return err
+	}
+	if round != nil {
+		c.drop(n, nil) // its evaluation verified
+	}
+	return nil
+}
+
+// drop leaves n out of the requests of this unlock for err (nil: takes it
+// back), and names it at warn level: when the unlock succeeds anyway, that
+// is the only place a user sees it.
+func (c *Client) drop(n *custodian, err error) {
+	n.mu.Lock()
+	n.dropped = err
+	n.mu.Unlock()
+	if err != nil {
+		c.log.Warn("a custodian sent a password evaluation that does not verify against its public share (faulty or lying); it is left out",
+			zap.String("node", n.name))
+	}
 }
 
 // signChallenge signs the login challenge nonce with n's login key and reads the

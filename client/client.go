@@ -463,19 +463,28 @@ func (c *Client) waitBackoff(ctx context.Context, errs []error, need int, login 
 	return out, nil
 }
 
-// quorum returns a *QuorumError when fewer than need of errs are nil.
+// quorum returns a *QuorumError when fewer than need of errs are nil. A
+// node whose evaluation of the password verified, when too few others did
+// for the login keys to be made (errNoLoginKeys), counts among those that
+// agreed: it did its part, and the error names the nodes that did not.
 func (c *Client) quorum(op string, need int, errs []error) error {
 	q := &QuorumError{Op: op, Need: need}
+	ok := 0
 	for i, err := range errs {
-		if err == nil {
+		switch {
+		case err == nil:
+			ok++
 			q.Have++
-			continue
+		case errors.Is(err, errNoLoginKeys):
+			q.Have++
+		default:
+			q.Nodes = append(q.Nodes, &NodeError{Node: c.nodes[i].name, Err: err})
 		}
-		q.Nodes = append(q.Nodes, &NodeError{Node: c.nodes[i].name, Err: err})
 	}
-	if q.Have >= need {
+	if ok >= need {
 		return nil
 	}
+	q.Have = min(q.Have, need-1)
 	return q
 }
 

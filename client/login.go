@@ -161,13 +161,15 @@ func (r *loginRound) closed() bool {
 	}
 }
 
-// wait waits until the login keys exist (nil) or never will.
+// wait waits until the login keys exist (nil) or never will. A node that
+// waits until ctx ends did its part: the others did not answer in time,
+// so its error is errNoLoginKeys too.
 func (r *loginRound) wait(ctx context.Context) error {
 	select {
 	case <-r.ready:
 		return r.err
 	case <-ctx.Done():
-		return ctx.Err()
+		return fmt.Errorf("%w (%w)", errNoLoginKeys, ctx.Err())
 	}
 }
 

@@ -24,6 +24,7 @@ type handler func(ctx context.Context, s network.Stream, r *api.Reader) error
 func (n *Node) serveProtocols() {
 	n.handle(api.ProtocolEnroll, n.enroll)
 	n.handle(api.ProtocolLogin, n.login)
+	n.handle(api.ProtocolPasswd, n.passwd)
 	n.handle(api.ProtocolPut, n.put)
 	n.handle(api.ProtocolRelease, n.release)
 	n.handle(api.ProtocolDelete, n.delete)

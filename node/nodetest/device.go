@@ -535,6 +535,17 @@ func (d *Device) List(ctx context.Context, node peer.ID) ([]*api.UnitRef, error)
 	return resp.Units, api.FromProto(resp.Error)
 }
 
+// OprfShare returns a well-formed share of epoch, with index, of a fresh
+// 2-of-index dealing (index at least 2), or of 2-of-2 for index 1: what an
+// enrollment or a stage sends, for tests that build requests by hand.
+func OprfShare(epoch uint32, index int) *api.OprfShare {
+	dl := newDealing(epoch, DefaultThreshold, max(index, DefaultThreshold), threshold.PasswordKey{})
+	defer dl.key.Wipe()
+	ks := dl.shares[index-1]
+	pub := ks.Public()
+	return &api.OprfShare{Epoch: epoch, Index: uint32(index), KeyShare: ks.Bytes(), PublicShare: pub.Element[:]}
+}
+
 // Unit returns a fresh random unit reference of version 1.
 func Unit() *api.UnitRef {
 	u := &api.UnitRef{UnitId: make([]byte, api.UnitIDSize), Version: 1}

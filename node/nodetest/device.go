@@ -195,6 +195,22 @@ func (d *Device) PublicShare(node peer.ID, epoch uint32) toprf.PublicShare {
 	return dl.shares[d.indexLocked(node)-1].Public()
 }
 
+// HonestEvaluation is what an honest node answers blinded with under the
+// device's dealing of epoch: Z_i = r_i·B with a fresh proof.
+func (d *Device) HonestEvaluation(node peer.ID, epoch uint32, blinded []byte) (evaluated [toprf.ElementSize]byte, proof [toprf.ProofSize]byte) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	dl, err := d.dealingOf(epoch)
+	if err != nil {
+		panic(err)
+	}
+	evaluated, proof, err = dl.shares[d.indexLocked(node)-1].Evaluate(blinded)
+	if err != nil {
+		panic(err)
+	}
+	return evaluated, proof
+}
+
 // Output is the OPRF output of the dealing of epoch for the password the
 // device types, computed with the dealing's whole key. The caller wipes it.
 func (d *Device) Output(epoch uint32) toprf.Output {

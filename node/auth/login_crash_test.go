@@ -145,7 +145,7 @@ func (n *testNode) lastEntries(count int) []*api.Entry {
 	return out
 }
 
-func newPeer(t *testing.T) peer.ID {
+func newPeer(t testing.TB) peer.ID {
 	t.Helper()
 	_, pub, err := crypto.GenerateEd25519Key(rand.Reader)
 	if err != nil {

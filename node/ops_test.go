@@ -188,8 +188,8 @@ func TestOpsStatusUsersLockUnlockInvite(t *testing.T) {
 		var out []string
 		for _, u := range us {
 			out = append(out, u.User+map[bool]string{true: " locked", false: ""}[u.Locked])
-			if u.Device == "" || u.Created.IsZero() {
-				t.Errorf("user %+v has no device or creation time", u)
+			if u.Device == "" || u.Created.IsZero() || u.Epoch != 1 || u.StagedEpoch != 0 {
+				t.Errorf("user %+v has no device or creation time, or not the dealing of enrollment alone", u)
 			}
 		}
 		return out

@@ -73,19 +73,8 @@ func (s *Service) Hello(ctx context.Context, device peer.ID, hello *api.LoginHel
 	if err := hello.Validate(); err != nil {
 		return nil, err
 	}
-	var why string
-	err := s.store.View(func(tx *store.Tx) (err error) {
-		_, why, err = enrolledAccount(tx, device, hello.User)
-		return err
-	})
-	if why != "" {
-		return nil, s.refuseHello(ctx, device, hello.User, err, why)
-	}
-	if err != nil {
+	if err := s.admitHello(ctx, device, hello.User); err != nil {
 		return nil, err
-	}
-	if ok, wait := s.hello.Allow(string(device)); !ok {
-		return nil, &api.StatusError{Code: api.Code_RATE_LIMITED, Message: "too many logins from this device", RetryAfter: wait}
 	}
 	c := &Challenge{user: hello.User, device: device, epoch: hello.Epoch, nonce: make([]byte, api.NonceSize)}
 	if _, err := rand.Read(c.nonce); err != nil {
@@ -93,7 +82,7 @@ func (s *Service) Hello(ctx context.Context, device peer.ID, hello *api.LoginHel
 	}
 	evaluate := len(hello.Blinded) > 0
 	var share dealtShare
-	err = s.store.Decide(ctx, func(tx *store.Tx) (error, error) {
+	err := s.store.Decide(ctx, func(tx *store.Tx) (error, error) {
 		return s.count(tx, c, evaluate, &share)
 	})
 	defer share.wipe()
@@ -112,6 +101,27 @@ func (s *Service) Hello(ctx context.Context, device peer.ID, hello *api.LoginHel
 	return c, nil
 }
 
+// admitHello refuses a hello of user from a device that is not the one
+// enrolled for user, with one read of the store, and one of an enrolled
+// device past its auth.logins.
+func (s *Service) admitHello(ctx context.Context, device peer.ID, user string) error {
+	var why string
+	err := s.store.View(func(tx *store.Tx) (err error) {
+		_, why, err = enrolledAccount(tx, device, user)
+		return err
+	})
+	switch {
+	case why != "":
+		return s.refuseHello(ctx, device, user, err, why)
+	case err != nil:
+		return err
+	}
+	if ok, wait := s.hello.Allow(string(device)); !ok {
+		return &api.StatusError{Code: api.Code_RATE_LIMITED, Message: "too many logins from this device", RetryAfter: wait}
+	}
+	return nil
+}
+
 // dealtShare is the OPRF key share that counting an attempt read for its
 // evaluation; the caller wipes it.
 type dealtShare struct {
@@ -126,7 +136,7 @@ func (d *dealtShare) wipe() { clear(d.key) }
 // EVALUATION entry, and reads the key share of c's epoch into share when
 // the hello is to be evaluated.
 func (s *Service) count(tx *store.Tx, c *Challenge, evaluate bool, share *dealtShare) (error, error) {
-	entry := &api.Entry{Kind: api.EntryKind_LOGIN, User: c.user, ClientPeerId: []byte(c.device), Epoch: c.epoch}
+	entry := &api.Entry{Kind: api.EntryKind_LOGIN, User: c.user, ClientPeerId: []byte(c.device)}
 	a, why, err := enrolledAccount(tx, c.device, c.user)
 	switch {
 	case why != "":
@@ -135,6 +145,7 @@ func (s *Service) count(tx *store.Tx, c *Challenge, evaluate bool, share *dealtS
 	case err != nil:
 		return nil, err
 	}
+	entry.Epoch = c.epoch
 	d := a.Dealing(c.epoch)
 	switch {
 	case d == nil:
@@ -247,7 +258,7 @@ func (s *Service) Login(ctx context.Context, c *Challenge, signature []byte) (*S
 	c.answered = true
 	device := c.device
 	good := s.verify(c.pub, api.LoginTranscript([]byte(s.node), []byte(device), c.user, c.nonce), signature)
-	entry := &api.Entry{Kind: api.EntryKind_LOGIN, User: c.user, ClientPeerId: []byte(device), Epoch: c.epoch}
+	entry := &api.Entry{Kind: api.EntryKind_LOGIN, User: c.user, ClientPeerId: []byte(device)}
 	err := s.store.Decide(ctx, func(tx *store.Tx) (error, error) {
 		return s.settle(tx, c, good, entry)
 	})
@@ -276,7 +287,7 @@ func (s *Service) settle(tx *store.Tx, c *Challenge, good bool, entry *api.Entry
 	case err != nil:
 		return nil, err
 	}
-	c.left = 0
+	c.left, entry.Epoch = 0, c.epoch
 	d := a.Dealing(c.epoch)
 	if d == nil {
 		// Committed away since the hello: the attempt stays counted.

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,8 +49,10 @@ func (r removeBinary) Run() int {
 //	devnet N K [LIAR...]        start N custosd processes n1..nN (invite
 //	                            enrollment, TCP on 127.0.0.1) and write their
 //	                            cards to cards/nI.card and the network file,
-//	                            threshold K, to network.yaml; the LIAR nodes
-//	                            alter every share they release
+//	                            threshold K, to network.yaml; a LIAR nI alters
+//	                            every share it releases, and nI=FAULT lies as
+//	                            CUSTOS_FAULT=FAULT says (bad-proof,
+//	                            bad-evaluation: node/fault_custosfault.go)
 //	auditnet N K KEYFILE        devnet N K, with the peer ID of the auditor
 //	                            key KEYFILE under every node's auditors
 //	fakecards N                 write N cards of nodes that do not run to
@@ -187,6 +190,11 @@ func startDevnet(ts *testscript.TestScript, n, k int, liars []string, opts ...no
 		var env []string
 		if slices.Contains(liars, name) {
 			env = []string{"CUSTOS_FAULT=alter-shares"}
+		}
+		for _, l := range liars {
+			if liar, fault, ok := strings.Cut(l, "="); ok && liar == name {
+				env = []string{"CUSTOS_FAULT=" + fault}
+			}
 		}
 		// Every custosd of this test binary is built with the custosfault
 		// tag, which does nothing unless CUSTOS_FAULT is set.

@@ -40,6 +40,9 @@ func TestExitCodesAndHints(t *testing.T) {
 			exitError, "no file at pw.txt (given as --password-file)"},
 		{"a missing vault asks for custos init", fmt.Errorf("open: %w", vault.ErrNotFound), exitError, "custos init"},
 		{"another missing file is named", &fs.PathError{Op: "open", Path: "network.yml", Err: fs.ErrNotExist}, exitError, "no file at network.yml"},
+		{"nodes that lie about the password are 3, and named", &client.QuorumError{Op: "unlock", Need: 2, Have: 1, Nodes: []*client.NodeError{
+			{Node: "n2", Err: fmt.Errorf("login: %w", client.ErrBadEvaluation)}}}, exitQuorum, "faulty or lying"},
+		{"a damaged login dealing is the vault's", fmt.Errorf("unlock: %w", vault.ErrDamagedLogin), exitError, "restore the vault"},
 		{"a record not in the vault points at ls", fmt.Errorf("%q: %w", "x", client.ErrNotFound), exitError, "custos ls"},
 	}
 	for _, tc := range cases {

@@ -77,7 +77,10 @@ func classify(err error) (code int, hint string) {
 		return exitUsage, "run custos --help, or custos COMMAND --help"
 	case errors.As(err, &qe):
 		reason := qe.Reason()
-		if reason == client.ErrNotEnoughCustodians {
+		switch {
+		case reason == client.ErrNotEnoughCustodians && errors.Is(err, client.ErrBadEvaluation):
+			return exitQuorum, "the nodes named as faulty or lying sent password evaluations that do not verify; tell their operators, and try again when enough honest nodes answer"
+		case reason == client.ErrNotEnoughCustodians:
 			return exitQuorum, "custos status shows which nodes answer; try again when enough of them are back"
 		}
 		return exitError, hintFor(reason)
@@ -96,7 +99,7 @@ func hintFor(err error) string {
 	case errors.Is(err, client.ErrLocked):
 		return "ask the node's operator to unlock your account (custosd unlock --user U)"
 	case errors.Is(err, client.ErrWrongPassword):
-		return "check the password (file); every node counts failed logins and locks the account after too many"
+		return "check the password (file); every node counts failed logins and locks the account when it has no attempts left"
 	case errors.Is(err, client.ErrNotEnrolled):
 		return "enroll this device there: custos enroll --token NODE=TOKEN, with a token from each node's operator"
 	case errors.Is(err, client.ErrTokenRefused):
@@ -109,6 +112,8 @@ func hintFor(err error) string {
 		return "wait as long as the node asked, then try again"
 	case errors.Is(err, client.ErrNotFound):
 		return "custos ls lists the vault's records"
+	case errors.Is(err, vault.ErrDamagedLogin):
+		return "the vault's login dealing was changed or damaged, so no node was asked; restore the vault from a backup"
 	case errors.Is(err, client.ErrDamagedRecord):
 		return "the vault's copy of this record was changed or damaged, so no node was asked; restore the vault from a backup"
 	}

@@ -159,6 +159,15 @@ func (c *Client) ChangePassword(ctx context.Context, old, new []byte) error {
 	return c.commitAll(ctx, nil)
 }
 
+// CheckPasswordChange says, without asking any node, whether
+// ChangePassword can run: this device is enrolled (errors match
+// ErrNotEnrolled), at every node (ErrEnrollmentUnfinished), and the
+// vault's record of a change under way is intact (vault.ErrDamagedLogin).
+func (c *Client) CheckPasswordChange() error {
+	_, err := c.changeAllowed()
+	return err
+}
+
 // changeAllowed checks that the vault can change its password: it is
 // enrolled at every node. It reports whether a change under way is to be
 // finished with the new password.
@@ -167,7 +176,7 @@ func (c *Client) changeAllowed() (useNew bool, err error) {
 	defer c.mu.Unlock()
 	switch {
 	case c.v.Login == nil:
-		return false, fmt.Errorf("change the password: %w", errNotDealt)
+		return false, &refusal{kind: ErrNotEnrolled, node: errNotDealt}
 	case len(c.v.Login.Pending()) > 0:
 		return false, fmt.Errorf("%w: not enrolled at %s yet; finish enrolling (custos enroll) before changing the password",
 			ErrEnrollmentUnfinished, joinNames(c.v.Login.Pending()))

@@ -456,7 +456,8 @@ func (c *Client) passwdStep(ctx context.Context, n *custodian, req *api.PasswdRe
 // finishChange finishes a change that every node staged: it logs in with
 // new (the staged dealing, or the committed one where a commit went
 // through) and commits at the nodes not known to have committed. The
-// nodes the login fails at are named, with why, in the error.
+// nodes the login fails at are named, with why, in the error; before the
+// first commit, such a node stops the change before any commit.
 func (c *Client) finishChange(ctx context.Context, new []byte) error {
 	s, err := c.changeSnapshot()
 	if err != nil {
@@ -467,13 +468,18 @@ func (c *Client) finishChange(ctx context.Context, new []byte) error {
 		if logins, err = c.loginWith(ctx, new, true); err != nil {
 			return err
 		}
-		ok := 0
+		ok, left := 0, 0
 		for i, err := range logins {
-			if err == nil && !s.committed[i] {
-				ok++
+			if !s.committed[i] {
+				left++
+				if err == nil {
+					ok++
+				}
 			}
 		}
-		if ok == 0 {
+		// No commit is sent before every node can take one: until the
+		// first, the change can still be rolled back.
+		if ok == 0 || (s.state == vault.ChangeStaged && ok < left) {
 			return c.quorum("finish the password change", len(c.nodes), logins)
 		}
 	}

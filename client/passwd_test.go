@@ -226,10 +226,11 @@ func TestPasswordChangeWithANodeDownIsResumed(t *testing.T) {
 
 // A change that every node staged and none committed can be aborted with
 // the old password, which then logs in again while the new one is refused;
-// until then the new one logs in. Enroll waits for the change. (3 nodes,
-// threshold 2.)
+// until then the new one logs in. A node down then holds up the commits
+// (the change stays abortable) and the abort (which the next call
+// finishes). Enroll waits for the change. (3 nodes, threshold 2.)
 func TestAbortedPasswordChangeKeepsTheOldPassword(t *testing.T) {
-	tn := startNet(t, 3, 2, nil)
+	tn := startNet(t, 3, 2, fixedAddrs(t, 3))
 	path := tn.vault(t, "alice")
 	st := newSteps()
 	c := open(t, path, client.Options{PasswdProgress: st.progress})
@@ -245,6 +246,17 @@ func TestAbortedPasswordChangeKeepsTheOldPassword(t *testing.T) {
 	if _, err := c.Enroll(ctx, password, nil); !errors.Is(err, client.ErrPasswordChangePending) {
 		t.Errorf("enroll during a change: %v, want ErrPasswordChangePending", err)
 	}
+
+	// With n3 down no commit is sent: the change stays abortable.
+	n3 := tn.nodes[2]
+	n3.Stop(t)
+	err := c.ChangePassword(ctx, nil, newPassword)
+	if _, named := quorumError(t, err); len(named) != 1 || named["n3"] == nil {
+		t.Fatalf("finishing with n3 down: %v; want n3 named", err)
+	}
+	if p := c.PendingPasswordChange(); p == nil || p.State != vault.ChangeStaged {
+		t.Fatalf("finishing with n3 down left %+v; want it staged, no commit sent", p)
+	}
 	c.Close()
 	loginsWith(t, path, newPassword, true)
 
@@ -256,11 +268,26 @@ func TestAbortedPasswordChangeKeepsTheOldPassword(t *testing.T) {
 		t.Fatalf("a refused abort changed the change: %+v", p)
 	}
 	st.take()
-	if err := c.AbortPasswordChange(ctx, password); err != nil {
-		t.Fatalf("abort: %v", err)
+	err = c.AbortPasswordChange(ctx, password)
+	if _, named := quorumError(t, err); len(named) != 1 || named["n3"] == nil {
+		t.Fatalf("abort with n3 down: %v; want n3 named", err)
 	}
-	if got := st.take(); !slices.Equal(got, []string{"n1 aborted", "n2 aborted", "n3 aborted", "all aborted"}) {
-		t.Errorf("the abort took %v", got)
+	if p := c.PendingPasswordChange(); p == nil || p.State != vault.ChangeAborting || !slices.Equal(p.Staged, []string{"n3"}) || p.NewPassword() {
+		t.Fatalf("pending after an abort n3 missed: %+v; want aborting, unconfirmed at n3", p)
+	}
+	if got := st.take(); !slices.Equal(got, []string{"n1 aborted", "n2 aborted"}) {
+		t.Errorf("the abort with n3 down took %v", got)
+	}
+	c.Close()
+	loginsWith(t, path, password, true)
+
+	n3.Start(t)
+	c = open(t, path, client.Options{PasswdProgress: st.progress})
+	if err := c.AbortPasswordChange(ctx, password); err != nil {
+		t.Fatalf("abort again, n3 back: %v", err)
+	}
+	if got := st.take(); !slices.Equal(got, []string{"n3 aborted", "all aborted"}) {
+		t.Errorf("the abort again took %v; want n3's alone", got)
 	}
 	if p := c.PendingPasswordChange(); p != nil {
 		t.Fatalf("pending after the abort: %+v", p)

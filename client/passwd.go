@@ -574,6 +574,9 @@ func (c *Client) AbortPasswordChange(ctx context.Context, old []byte) error {
 		}
 		return ErrChangeCommitted
 	}
+	if len(old) == 0 {
+		return errors.New("the current password is empty")
+	}
 	logins, err := c.loginWith(ctx, old, false)
 	if err != nil {
 		return err

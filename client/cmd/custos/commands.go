@@ -108,7 +108,10 @@ func (g *globals) open(ctx context.Context, unlock bool) (*client.Client, error)
 	if err != nil {
 		return nil, err
 	}
-	noteChange(os.Stderr, c)
+	if !g.noted {
+		noteChange(os.Stderr, c)
+		g.noted = true
+	}
 	if !unlock {
 		return c, nil
 	}

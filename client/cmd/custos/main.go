@@ -131,6 +131,7 @@ type globals struct {
 	vault        string
 	passwordFile string
 	password     string // refused: see checkNoPassword
+	noted        bool   // a pending password change was noted (noteChange)
 }
 
 func rootCmd() *cobra.Command {

@@ -91,15 +91,15 @@ func (c *Client) PendingPasswordChange() *PendingChange {
 	return out
 }
 
-// ChangePassword changes the user's password from old to new at every
-// node, so that an interruption at any point leaves a state from which
-// the next call finishes it and in which one of the two passwords logs in
-// (docs/client.md, "Changing the password"):
+// ChangePassword changes the user's password from oldPassword to
+// newPassword at every node, so that an interruption at any point leaves
+// a state from which the next call finishes it and in which one of the two
+// passwords logs in (docs/client.md, "Changing the password"):
 //
-//  1. it logs in with old at every node;
-//  2. it deals a new OPRF key r' of the next epoch and makes the login
-//     keys of new from it, records the new dealing's public shares in the
-//     vault (saved), and wipes r';
+//  1. it logs in with oldPassword at every node;
+//  2. it deals a new OPRF key r' of the next epoch, makes the login keys
+//     of newPassword from it, wipes r', and records the new dealing's
+//     public shares in the vault (saved);
 //  3. it stages the new dealing at each node in turn (the node keeps it
 //     beside the current one), recording each in the vault, then that
 //     every node staged it, and wipes the key shares;
@@ -108,19 +108,20 @@ func (c *Client) PendingPasswordChange() *PendingChange {
 //     recording each;
 //  5. it makes the new dealing the vault's login dealing.
 //
-// Until every node staged, old logs in and a new call starts again at 1
-// (a node replaces a staged dealing of the same epoch). From then on new
-// logs in; a call then finishes the change from 4, logging in with new
-// (old is not used and may be nil). Before any commit was sent the change
-// can be aborted instead (AbortPasswordChange).
+// Until every node staged, oldPassword logs in, and a new call starts
+// again at 1 (a node replaces a staged dealing of the same epoch). From
+// then on newPassword logs in, and a call finishes the change from 4,
+// logging in with newPassword (oldPassword is not used and may be nil).
+// Before any commit was sent the change can be rolled back instead
+// (AbortPasswordChange).
 //
 // Every node must take part. A node that fails is named in a *QuorumError
 // (Need: every node), the vault keeps the change, and a later call
 // resumes it. A wrong password is refused as by Unlock. ChangePassword
 // needs the enrollment finished (ErrEnrollmentUnfinished); it leaves the
 // client locked.
-func (c *Client) ChangePassword(ctx context.Context, old, new []byte) error {
-	if len(new) == 0 {
+func (c *Client) ChangePassword(ctx context.Context, oldPassword, newPassword []byte) error {
+	if len(newPassword) == 0 {
 		return errors.New("the new password is empty")
 	}
 	done, err := c.begin(false)
@@ -136,15 +137,15 @@ func (c *Client) ChangePassword(ctx context.Context, old, new []byte) error {
 		return err
 	}
 	if useNew {
-		return c.finishChange(ctx, new)
+		return c.finishChange(ctx, newPassword)
 	}
-	if len(old) == 0 {
+	if len(oldPassword) == 0 {
 		return errors.New("the current password is empty")
 	}
-	if err := c.loginEverywhere(ctx, old, false, "change the password"); err != nil {
+	if err := c.loginEverywhere(ctx, oldPassword, false, "change the password"); err != nil {
 		return err
 	}
-	nd, err := c.dealChange(new)
+	nd, err := c.dealChange(newPassword)
 	if err != nil {
 		return err
 	}
@@ -454,18 +455,18 @@ func (c *Client) passwdStep(ctx context.Context, n *custodian, req *api.PasswdRe
 }
 
 // finishChange finishes a change that every node staged: it logs in with
-// new (the staged dealing, or the committed one where a commit went
+// newPassword (the staged dealing, or the committed one where a commit went
 // through) and commits at the nodes not known to have committed. The
 // nodes the login fails at are named, with why, in the error; before the
 // first commit, such a node stops the change before any commit.
-func (c *Client) finishChange(ctx context.Context, new []byte) error {
+func (c *Client) finishChange(ctx context.Context, newPassword []byte) error {
 	s, err := c.changeSnapshot()
 	if err != nil {
 		return err
 	}
 	var logins []error
 	if len(c.flagged(s.committed)) < len(c.nodes) {
-		if logins, err = c.loginWith(ctx, new, true); err != nil {
+		if logins, err = c.loginWith(ctx, newPassword, true); err != nil {
 			return err
 		}
 		ok, left := 0, 0
@@ -548,14 +549,14 @@ func (c *Client) commitAt(ctx context.Context, n *custodian, epoch uint32) error
 
 // AbortPasswordChange rolls back a password change that no node was asked
 // to commit (else ErrChangeCommitted; ErrNoPasswordChange when none is
-// pending): it logs in with old, the password being kept, at every node
-// (the old dealing is current at each), records that it aborts (logins
-// take old from then on), asks every node that may hold the new dealing to
-// drop it, recording each, and drops the change from the vault. A node
-// that fails is named in a *QuorumError and keeps its staged dealing (it
-// harms nothing: logins use the old one); a later call finishes the
-// abort. It leaves the client locked.
-func (c *Client) AbortPasswordChange(ctx context.Context, old []byte) error {
+// pending): it logs in with oldPassword, the password being kept, at every
+// node (the old dealing is current at each), records that it aborts
+// (logins take oldPassword from then on), asks every node that may hold
+// the new dealing to drop it, recording each, and drops the change from
+// the vault. A node that fails is named in a *QuorumError and keeps its
+// staged dealing (it harms nothing: logins use the old one); a later call
+// finishes the abort. It leaves the client locked.
+func (c *Client) AbortPasswordChange(ctx context.Context, oldPassword []byte) error {
 	done, err := c.begin(false)
 	if err != nil {
 		return err
@@ -574,10 +575,10 @@ func (c *Client) AbortPasswordChange(ctx context.Context, old []byte) error {
 		}
 		return ErrChangeCommitted
 	}
-	if len(old) == 0 {
+	if len(oldPassword) == 0 {
 		return errors.New("the current password is empty")
 	}
-	logins, err := c.loginWith(ctx, old, false)
+	logins, err := c.loginWith(ctx, oldPassword, false)
 	if err != nil {
 		return err
 	}

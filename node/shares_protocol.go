@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -408,14 +409,40 @@ func (n *Node) list(ctx context.Context, s network.Stream, r *api.Reader) error 
 	if err == nil {
 		var sess *auth.Session
 		if sess, err = n.session(s); err == nil {
-			err = n.store.View(func(tx *store.Tx) error {
-				units, err := tx.Units(sess.User)
-				for _, u := range units {
-					resp.Units = append(resp.Units, &api.UnitRef{UnitId: u.Unit[:], Version: u.Version})
-				}
-				return err
-			})
+			err = n.listPage(sess.User, &req, resp)
 		}
 	}
 	return reply(s, resp, &resp.Error, err)
+}
+
+// listPage answers one page of the unit versions user holds (see
+// api.ListRequest). The page token is the unit ID and big-endian version
+// of the page's first unit version: the key its scan starts at.
+func (n *Node) listPage(user string, req *api.ListRequest, resp *api.ListResponse) error {
+	var start *store.UnitVersion
+	switch len(req.PageToken) {
+	case 0:
+	case api.UnitIDSize + 8:
+		start = &store.UnitVersion{Unit: threshold.UnitID(req.PageToken[:api.UnitIDSize]), Version: binary.BigEndian.Uint64(req.PageToken[api.UnitIDSize:])}
+	default:
+		return api.Errorf(api.Code_INVALID_ARGUMENT, "the page token is malformed")
+	}
+	size := int(req.PageSize)
+	if size == 0 || size > api.MaxListPage {
+		size = api.MaxListPage
+	}
+	return n.store.View(func(tx *store.Tx) error {
+		units, next, err := tx.UnitsPage(user, start, size)
+		if err != nil {
+			return err
+		}
+		resp.Units = make([]*api.UnitRef, len(units))
+		for i, u := range units {
+			resp.Units[i] = &api.UnitRef{UnitId: u.Unit[:], Version: u.Version}
+		}
+		if next != nil {
+			resp.NextPageToken = binary.BigEndian.AppendUint64(next.Unit[:], next.Version)
+		}
+		return nil
+	})
 }

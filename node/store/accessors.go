@@ -327,6 +327,11 @@ func (tx *Tx) PutLogHash(storageIndex int64, h [32]byte) error {
 	return tx.set(logHashKey(storageIndex), append([]byte{}, h[:]...))
 }
 
+// Committed reports whether tx reads committed state only and writes
+// nothing: whether it is a View's. The audit log keeps the tree hashes it
+// reads through such a transaction in memory (audit.Tx).
+func (tx *Tx) Committed() bool { return tx.overlay == nil }
+
 // LogHash returns the hash at a tlog storage index, or an error wrapping
 // ErrNotFound.
 func (tx *Tx) LogHash(storageIndex int64) ([32]byte, error) {

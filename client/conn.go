@@ -37,6 +37,8 @@ type custodian struct {
 
 	// relogins holds one login again at a time (see Client.relogin).
 	relogins chan struct{}
+	// lat is how fast n answered lately, for hedged requests (hedge.go).
+	lat latency
 
 	mu       sync.Mutex
 	auth     threshold.NodeAuthKey // login key, from Unlock until Lock

@@ -1,0 +1,141 @@
+package client_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/custos-network/custos/api"
+	"github.com/custos-network/custos/client"
+)
+
+// releasesLogged counts the release entries of c's user in the nodes' logs,
+// by node, and checks that the vault's journal recorded each one's request
+// before it was sent.
+func releasesLogged(t *testing.T, c *client.Client) map[string]int {
+	t.Helper()
+	reqs, _, err := c.Requests()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := map[string]bool{}
+	for _, r := range reqs {
+		recorded[r.Node+"/"+string(r.Nonce)] = true
+	}
+	logged, failed, err := c.Log(context.Background())
+	if err != nil || len(failed) > 0 {
+		t.Fatal(err, failed)
+	}
+	out := map[string]int{}
+	for _, le := range logged {
+		if le.Entry.Kind != api.EntryKind_RELEASE {
+			continue
+		}
+		out[le.Node]++
+		if !recorded[le.Node+"/"+string(le.Entry.RequestNonce)] {
+			t.Errorf("%s logged release %d, whose request the vault's journal does not hold", le.Node, le.Index)
+		}
+	}
+	return out
+}
+
+func total(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// TestWarmGetAsksOnlyTheNodesItNeeds: with every node answering in time, a
+// get asks its threshold of nodes (3 of 5), not all of them; a node that
+// answers slower than usual now and then may add a hedged request.
+func TestWarmGetAsksOnlyTheNodesItNeeds(t *testing.T) {
+	tn := startNet(t, 5, 3, nil)
+	ctx := context.Background()
+	c, _ := tn.unlocked(t, "alice", client.Options{})
+	if err := c.Put(ctx, "acme-portal", acme, client.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 { // every node timed
+		if _, err := c.Get(ctx, "acme-portal"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := total(releasesLogged(t, c))
+	const gets = 20
+	for range gets {
+		rec, err := c.Get(ctx, "acme-portal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameRecord(t, rec, acme)
+	}
+	// The log read above races no request: Get returns once it has
+	// enough, and the requests it cancelled were not logged by then, or
+	// will not be.
+	time.Sleep(200 * time.Millisecond)
+	asked := total(releasesLogged(t, c)) - before
+	if asked < 3*gets || asked > 3*gets+gets/4 {
+		t.Errorf("%d gets made %d releases; want 3 each, and a few hedged ones at most", gets, asked)
+	}
+}
+
+// TestSlowNodeDoesNotSlowAGetPastItsHedgeDelay: a node that takes 3 s to
+// answer, among the first asked, holds a get up for its hedge delay (here
+// 50 ms), not for its answer: the next node is asked then. It is asked
+// after the others from then on.
+func TestSlowNodeDoesNotSlowAGetPastItsHedgeDelay(t *testing.T) {
+	tn := startNet(t, 4, 3, faulty("slow-release", 0))
+	ctx := context.Background()
+	c, _ := tn.unlocked(t, "alice", client.Options{Timeout: 10 * time.Second})
+	if err := c.Put(ctx, "acme-portal", acme, client.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.SetLatencyForTest(50 * time.Millisecond) // n1, n2, n3 first; 50 ms hedge delay
+	for i := range 4 {
+		start := time.Now()
+		rec, err := c.Get(ctx, "acme-portal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameRecord(t, rec, acme)
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("get %d took %v with n1 slow (3 s) and a hedge delay of 50 ms", i, d)
+		}
+	}
+	if d := c.HedgeDelaysForTest()["n1"]; d < 50*time.Millisecond {
+		t.Errorf("n1's hedge delay is %v after it was slow; want no less than the 50 ms it was", d)
+	}
+	logged := releasesLogged(t, c)
+	if logged["n1"] != 0 || logged["n4"] == 0 {
+		t.Errorf("releases logged by node: %v; want none by n1 (asked once, and given up on), some by n4 (asked in its place)", logged)
+	}
+}
+
+// TestFailedNodeIsReplacedAtOnce: a node that refuses a release at once is
+// replaced at once, not after its hedge delay (here 1 s), and is asked
+// after the others from then on.
+func TestFailedNodeIsReplacedAtOnce(t *testing.T) {
+	tn := startNet(t, 4, 3, faulty("fail-release", 0))
+	ctx := context.Background()
+	c, _ := tn.unlocked(t, "alice", client.Options{})
+	if err := c.Put(ctx, "acme-portal", acme, client.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.SetLatencyForTest(time.Second) // n1, n2, n3 first; 1 s hedge delay
+	for i := range 3 {
+		start := time.Now()
+		rec, err := c.Get(ctx, "acme-portal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameRecord(t, rec, acme)
+		if d := time.Since(start); d > 500*time.Millisecond {
+			t.Fatalf("get %d took %v with n1 failing at once; its replacement waited (hedge delay 1 s)", i, d)
+		}
+	}
+	if logged := releasesLogged(t, c); logged["n1"] != 0 || logged["n4"] != 3 {
+		t.Errorf("releases logged by node: %v; want none by n1, one a get by n4", logged)
+	}
+}

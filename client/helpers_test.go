@@ -10,6 +10,7 @@ import (
 
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
+	"github.com/custos-network/custos/client/vault"
 	"github.com/custos-network/custos/node/config"
 	"github.com/custos-network/custos/node/nodetest"
 )
@@ -172,4 +173,24 @@ func (tn *testNet) shareCounts(t testing.TB) []int {
 		out = append(out, status(t, p).Shares)
 	}
 	return out
+}
+
+// list is c.List(""), failing t on an error.
+func list(t testing.TB, c *client.Client) []client.Unit {
+	t.Helper()
+	units, err := c.List("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return units
+}
+
+// receiptsOf is c.Receipts(), failing t on an error.
+func receiptsOf(t testing.TB, c *client.Client) []vault.Receipt {
+	t.Helper()
+	rs, err := c.Receipts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
 }

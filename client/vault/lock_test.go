@@ -53,11 +53,12 @@ func TestSecondOpenIsBusy(t *testing.T) {
 	if !errors.Is(err, ErrBusy) {
 		t.Fatalf("second Open: got %v, want ErrBusy", err)
 	}
-	if waited := time.Since(start); waited < shortWait {
+	// bbolt polls the lock every 50 ms and gives up a poll early.
+	if waited := time.Since(start); waited < shortWait/2 {
 		t.Errorf("second Open gave up after %v, before its %v wait", waited, shortWait)
 	}
-	if !strings.Contains(err.Error(), path+".lock") {
-		t.Errorf("ErrBusy does not name the lock file: %v", err)
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("ErrBusy does not name the vault: %v", err)
 	}
 	if err := Create(path+".other", testVault(t)); err != nil {
 		t.Errorf("a lock on one vault blocks another: %v", err)

@@ -257,7 +257,7 @@ func openDB(path string, info fs.FileInfo, wait time.Duration) (db *bolt.DB, err
 	db, err = bolt.Open(path, 0o600, boltOptions(info, wait))
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
-		return nil, fmt.Errorf("%w (waited %v)", ErrBusy, wait)
+		return nil, fmt.Errorf("%w (it holds the lock on %s; waited %v)", ErrBusy, path, wait)
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum):
 		return nil, fmt.Errorf("%w: not a vault database (%v)", ErrCorrupt, err)
 	case err != nil:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/threshold"
@@ -337,4 +338,45 @@ func openNew(t *testing.T) (*Handle, string) {
 	t.Cleanup(func() { h.Close() })
 	fillVault(t, h)
 	return h, path
+}
+
+// mustOpen opens the vault at path; the handle is closed when the test
+// ends.
+func mustOpen(t testing.TB, path string) *Handle {
+	t.Helper()
+	h, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+// idKey is testUnitID(b) as a key of the sealed and ids buckets.
+func idKey(b byte) []byte {
+	id := testUnitID(b)
+	return id[:]
+}
+
+// editValue changes one value of the closed vault at path with bbolt
+// itself, as someone editing (or a disk damaging) the file would: f gets a
+// copy of the value and returns the new one (nil to delete it).
+func editValue(t testing.TB, path string, bucket, key []byte, f func([]byte) []byte) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		v := f(bytes.Clone(b.Get(key)))
+		if v == nil {
+			return b.Delete(key)
+		}
+		return b.Put(key, v)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

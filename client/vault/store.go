@@ -632,14 +632,22 @@ func (h *Handle) view(fn func(*bolt.Tx) error) (err error) {
 	return h.db.View(fn)
 }
 
+// errUnchanged ends a write transaction that found nothing to write: it
+// is rolled back, so that the file is not touched.
+var errUnchanged = errors.New("nothing to write")
+
 // update runs fn in a write transaction, committed (and synced) before it
-// returns, if the vault may be written to (writable).
+// returns, if the vault may be written to (writable). fn returns
+// errUnchanged to write nothing.
 func (h *Handle) update(fn func(*bolt.Tx) error) (err error) {
 	if err := h.writable(); err != nil {
 		return err
 	}
 	defer h.noteDamage(&err)
-	return h.db.Update(fn)
+	if err := h.db.Update(fn); !errors.Is(err, errUnchanged) {
+		return err
+	}
+	return nil
 }
 
 func (h *Handle) noteDamage(err *error) {

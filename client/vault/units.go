@@ -257,8 +257,11 @@ func (h *Handle) RemoveUnit(label string, id threshold.UnitID, unconfirmed []str
 	removed := false
 	err := h.update(func(tx *bolt.Tx) error {
 		u, err := h.readUnit(tx, label, false)
-		if err != nil || u == nil || u.ID != id {
+		if err != nil {
 			return err
+		}
+		if u == nil || u.ID != id {
+			return errUnchanged
 		}
 		if err := tx.Bucket(bucketUnits).Delete([]byte(label)); err != nil {
 			return err
@@ -296,11 +299,14 @@ func (h *Handle) MarkNotStored(id threshold.UnitID, version uint64, node string)
 	err := h.update(func(tx *bolt.Tx) error {
 		label := tx.Bucket(bucketIDs).Get(id[:])
 		if label == nil {
-			return nil
+			return errUnchanged
 		}
 		u, err := h.readUnit(tx, string(label), true)
-		if err != nil || u == nil || u.Version != version {
+		if err != nil {
 			return err
+		}
+		if u == nil || u.Version != version {
+			return errUnchanged
 		}
 		for j := range u.Nodes {
 			if u.Nodes[j].Name != node || !u.Nodes[j].Stored {
@@ -320,7 +326,7 @@ func (h *Handle) MarkNotStored(id threshold.UnitID, version uint64, node string)
 			changed = true
 			return tx.Bucket(bucketUnits).Put([]byte(u.Label), encodeUnit(u, refs))
 		}
-		return nil
+		return errUnchanged
 	})
 	if err != nil {
 		return false, fmt.Errorf("mark a share not stored: %w", err)
@@ -376,6 +382,9 @@ func (h *Handle) SetPendingDelete(p PendingDelete) error {
 	err := h.update(func(tx *bolt.Tx) error {
 		key := pendingKey(p.ID, p.Version)
 		if len(p.Nodes) == 0 {
+			if tx.Bucket(bucketPending).Get(key) == nil {
+				return errUnchanged
+			}
 			return tx.Bucket(bucketPending).Delete(key)
 		}
 		if err := checkPending(&p); err != nil {

@@ -249,12 +249,26 @@ func sniff(path string) (fs.FileInfo, error) {
 
 // openDB opens the database at path, which is info, and locks it.
 func openDB(path string, info fs.FileInfo, wait time.Duration) (db *bolt.DB, err error) {
+	opts := boltOptions(info, wait)
+	var file *os.File
+	opener := opts.OpenFile
+	opts.OpenFile = func(name string, flag int, mode os.FileMode) (*os.File, error) {
+		f, err := opener(name, flag, mode)
+		file = f
+		return f, err
+	}
 	defer func() {
 		if p := recover(); p != nil {
+			// bbolt panicked half-open. Closing the file is all that can
+			// be done: if bbolt had mapped it, the mapping keeps the
+			// lock until this process ends.
+			if file != nil {
+				file.Close()
+			}
 			db, err = nil, damagedPages(p)
 		}
 	}()
-	db, err = bolt.Open(path, 0o600, boltOptions(info, wait))
+	db, err = bolt.Open(path, 0o600, opts)
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
 		return nil, fmt.Errorf("%w (it holds the lock on %s; waited %v)", ErrBusy, path, wait)

@@ -26,9 +26,13 @@ import (
 
 func testPrivKey(t testing.TB, seed byte) crypto.PrivKey {
 	t.Helper()
+	return fixedPrivKey(seed)
+}
+
+func fixedPrivKey(seed byte) crypto.PrivKey {
 	k, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, ed25519.SeedSize)))
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	return k
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // holdEnv names the vault that a child test process opens and holds until
@@ -17,6 +19,16 @@ import (
 const holdEnv = "CUSTOS_VAULT_TEST_HOLD"
 
 func TestMain(m *testing.M) {
+	for i := range crashPeers {
+		id, err := peer.IDFromPrivateKey(fixedPrivKey(byte(0xa1 + i)))
+		if err != nil {
+			panic(err)
+		}
+		crashPeers[i] = id.String()
+	}
+	if spec := os.Getenv(crashEnv); spec != "" {
+		os.Exit(crashChild(spec))
+	}
 	if path := os.Getenv(holdEnv); path != "" {
 		os.Exit(holdVault(path))
 	}

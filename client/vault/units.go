@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -147,7 +149,7 @@ func (h *Handle) remember(added map[uint32]tableNode) {
 // those it lacks; added are the new ones, for remember once tx commits.
 // Writers are serialized, so a pair missing from memory is looked for in
 // tx, which holds every committed entry, before it is added.
-func (h *Handle) refsOf(tx *bolt.Tx, nodes []UnitNode) (refs []uint32, added map[uint32]tableNode, err error) {
+func (h *Handle) refsOf(tx *bolt.Tx, nodes []UnitNode, inTx map[uint32]tableNode) (refs []uint32, added map[uint32]tableNode, err error) {
 	b := tx.Bucket(bucketNodes)
 	refs = make([]uint32, len(nodes))
 	for i, un := range nodes {
@@ -155,6 +157,11 @@ func (h *Handle) refsOf(tx *bolt.Tx, nodes []UnitNode) (refs []uint32, added map
 		h.mu.Lock()
 		ref, ok := h.refs[n]
 		h.mu.Unlock()
+		for r, m := range inTx {
+			if !ok && m == n {
+				ref, ok = r, true
+			}
+		}
 		if !ok {
 			if ref, ok, err = findTableNode(b, n); err != nil {
 				return nil, nil, err
@@ -205,38 +212,56 @@ func findTableNode(b *bolt.Bucket, n tableNode) (uint32, bool, error) {
 // every field. It checks the unit against the rules of the format
 // (ErrInvalid) and refuses one whose label or ID another unit has
 // (ErrExists). The unit is on disk when PutUnit returns.
-func (h *Handle) PutUnit(u Unit) error {
-	u.Created, u.Updated = u.Created.UTC(), u.Updated.UTC()
-	if err := h.v.SealUnit(&u); err != nil {
-		return fmt.Errorf("put unit: %w", err)
+func (h *Handle) PutUnit(u Unit) error { return h.PutUnits(u) }
+
+// PutUnits is PutUnit of several units in one transaction: all of them
+// are added, or none.
+func (h *Handle) PutUnits(us ...Unit) error {
+	us = slices.Clone(us)
+	for i := range us {
+		u := &us[i]
+		u.Created, u.Updated = u.Created.UTC(), u.Updated.UTC()
+		if err := h.v.SealUnit(u); err != nil {
+			return fmt.Errorf("put unit: %w", err)
+		}
+		if err := checkUnit(u); err != nil {
+			return fmt.Errorf("put unit: %w: %w", ErrInvalid, err)
+		}
 	}
-	if err := checkUnit(&u); err != nil {
-		return fmt.Errorf("put unit: %w: %w", ErrInvalid, err)
-	}
-	var added map[uint32]tableNode
+	added := map[uint32]tableNode{}
 	err := h.update(func(tx *bolt.Tx) error {
-		units, ids := tx.Bucket(bucketUnits), tx.Bucket(bucketIDs)
-		if units.Get([]byte(u.Label)) != nil {
-			return fmt.Errorf("a unit labelled %q %w", u.Label, ErrExists)
+		for i := range us {
+			if err := h.putUnit(tx, &us[i], added); err != nil {
+				return err
+			}
 		}
-		if other := ids.Get(u.ID[:]); other != nil || tx.Bucket(bucketSealed).Get(u.ID[:]) != nil {
-			return fmt.Errorf("a unit with ID %s (labelled %q) %w", u.ID, clip(string(other)), ErrExists)
-		}
-		if tx.Bucket(bucketPending).Get(pendingKey(u.ID, u.Version)) != nil {
-			return fmt.Errorf("%w: unit %s version %d is waiting to be deleted", ErrInvalid, u.ID, u.Version)
-		}
-		refs, add, err := h.refsOf(tx, u.Nodes)
-		if err != nil {
-			return err
-		}
-		added = add
-		return putUnitValues(tx, &u, refs)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("put unit: %w", err)
 	}
 	h.remember(added)
 	return nil
+}
+
+// putUnit adds u, checked and sealed, in tx, and the node table entries it
+// adds to added.
+func (h *Handle) putUnit(tx *bolt.Tx, u *Unit, added map[uint32]tableNode) error {
+	if tx.Bucket(bucketUnits).Get([]byte(u.Label)) != nil {
+		return fmt.Errorf("a unit labelled %q %w", u.Label, ErrExists)
+	}
+	if other := tx.Bucket(bucketIDs).Get(u.ID[:]); other != nil || tx.Bucket(bucketSealed).Get(u.ID[:]) != nil {
+		return fmt.Errorf("a unit with ID %s (labelled %q) %w", u.ID, clip(string(other)), ErrExists)
+	}
+	if tx.Bucket(bucketPending).Get(pendingKey(u.ID, u.Version)) != nil {
+		return fmt.Errorf("%w: unit %s version %d is waiting to be deleted", ErrInvalid, u.ID, u.Version)
+	}
+	refs, add, err := h.refsOf(tx, u.Nodes, added)
+	if err != nil {
+		return err
+	}
+	maps.Copy(added, add)
+	return putUnitValues(tx, u, refs)
 }
 
 func putUnitValues(tx *bolt.Tx, u *Unit, refs []uint32) error {
@@ -319,7 +344,7 @@ func (h *Handle) MarkNotStored(id threshold.UnitID, version uint64, node string)
 			if err := h.v.SealUnit(u); err != nil {
 				return err
 			}
-			refs, _, err := h.refsOf(tx, u.Nodes)
+			refs, _, err := h.refsOf(tx, u.Nodes, nil)
 			if err != nil {
 				return err
 			}

@@ -58,4 +58,3 @@ func fenced(t *testing.T, doc []byte, fence string) []byte {
 	}
 	return block
 }
-

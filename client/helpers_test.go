@@ -15,10 +15,15 @@ import (
 	"github.com/custos-network/custos/node/nodetest"
 )
 
-// TestMain removes the custosd binary the tests built.
+// TestMain removes the binaries the tests built. As a child of
+// BenchmarkVaultScale it measures a client's memory instead (rssChild).
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(rssEnv); spec != "" {
+		os.Exit(rssChild(spec))
+	}
 	code := m.Run()
 	nodetest.RemoveBinary()
+	removeCustosBinary()
 	os.Exit(code)
 }
 

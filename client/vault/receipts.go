@@ -39,6 +39,9 @@ func (h *Handle) Receipts() ([]Receipt, error) {
 	var out []Receipt
 	err := h.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketReceipts).ForEach(func(k, v []byte) error {
+			if len(out) == MaxReceipts {
+				return fmt.Errorf("%w: more than %d receipts", ErrCorrupt, MaxReceipts)
+			}
 			r, err := decodeReceipt(v)
 			if err != nil {
 				return fmt.Errorf("%w: receipt %x: %w", ErrCorrupt, k, err)

@@ -17,7 +17,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/internal/atomicfile"
+	"github.com/custos-network/custos/threshold"
 )
 
 // Format is the value of the meta key "format" of every vault that this
@@ -376,6 +378,13 @@ func checkBuckets(tx *bolt.Tx) error {
 func readHeader(tx *bolt.Tx) (*Vault, error) {
 	meta := tx.Bucket(bucketMeta)
 	get := func(k string) []byte { return meta.Get([]byte(k)) }
+	// Sizes are checked before anything is copied out of the file.
+	for k, most := range map[string]int{metaUser: api.MaxUserLen, metaNetwork: MaxNetworkSize,
+		metaDeviceKey: maxDeviceKeySize, metaMasterSecret: threshold.KeySize} {
+		if len(get(k)) > most {
+			return nil, fmt.Errorf("meta: %s is %d bytes, more than the %d it may be", k, len(get(k)), most)
+		}
+	}
 	v := &Vault{
 		User:         string(get(metaUser)),
 		Network:      bytes.Clone(get(metaNetwork)),
@@ -404,6 +413,12 @@ func readHeader(tx *bolt.Tx) (*Vault, error) {
 		}
 	}
 	err = tx.Bucket(bucketCheckpoints).ForEach(func(k, val []byte) error {
+		if len(v.Checkpoints) == MaxCheckpoints {
+			return fmt.Errorf("more than %d checkpoints", MaxCheckpoints)
+		}
+		if len(k) > maxNodeName || len(val) > api.MaxCheckpointSize {
+			return fmt.Errorf("checkpoints: the checkpoint of node %q is %d bytes; it must be 1 to %d", clip(string(k)), len(val), api.MaxCheckpointSize)
+		}
 		c := NodeCheckpoint{Node: string(k), Checkpoint: bytes.Clone(val)}
 		if err := checkNodeCheckpoint(&c); err != nil {
 			return fmt.Errorf("checkpoints: %w", err)

@@ -188,6 +188,10 @@ func TestOpenRefusesWhatIsNoVaultOfThisVersion(t *testing.T) {
 			writeUnchecked(t, path, testVault(t))
 			editValue(t, path, bucketMeta, []byte("color"), func([]byte) []byte { return []byte("blue") })
 		}, ErrCorrupt, `unknown key "color"`},
+		{"an oversized network file is damage", func(t *testing.T, path string) {
+			writeUnchecked(t, path, testVault(t))
+			editValue(t, path, bucketMeta, []byte(metaNetwork), func([]byte) []byte { return make([]byte, MaxNetworkSize+1) })
+		}, ErrCorrupt, "meta: network is 1048577 bytes"},
 		{"a damaged login dealing is damage", func(t *testing.T, path string) {
 			writeUnchecked(t, path, testVault(t))
 			editValue(t, path, bucketMeta, []byte(metaLogin), func(b []byte) []byte { return b[:len(b)-1] })

@@ -43,6 +43,9 @@ const (
 	// that receipts of large batches cannot make Receipts load hundreds of
 	// megabytes.
 	maxReceiptBytes = 16 << 20
+	// maxDeviceKeySize bounds the device key's encoding (68 bytes when
+	// valid).
+	maxDeviceKeySize = 128
 	// maxReceiptIndex is the audit log's largest index (audit.MaxSize).
 	maxReceiptIndex = 1<<48 - 1
 	// maxSealed leaves room above the largest record for any sealed

@@ -29,7 +29,11 @@ func (h *Handle) AddReceipts(rs ...Receipt) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.queue = append(h.queue, add...)
-	h.queue = slices.Delete(h.queue, 0, max(len(h.queue)-MaxReceipts, 0))
+	if drop := len(h.queue) - MaxReceipts; drop > 0 {
+		// A new slice: a Save may be reading a copy of the old one's
+		// elements' slices, never the old one itself.
+		h.queue, h.queued = slices.Clone(h.queue[drop:]), h.queued+uint64(drop)
+	}
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -95,6 +96,9 @@ type Handle struct {
 	nodes   map[uint32]tableNode // the node table, as committed
 	refs    map[tableNode]uint32
 	queue   []Receipt // added, not saved yet
+	// queued is how many receipts left the queue since the vault was
+	// opened, saved or dropped: the number of queue[0].
+	queued uint64
 
 	saveMu sync.Mutex          // one Save at a time
 	saved  map[string][32]byte // SHA-256 of each header value as stored, by key
@@ -553,7 +557,7 @@ func (h *Handle) Save() error {
 		}
 	}
 	h.mu.Lock()
-	queued := h.queue
+	queued, first := slices.Clone(h.queue), h.queued
 	h.mu.Unlock()
 	if len(writes) == 0 && len(queued) == 0 {
 		return nil
@@ -576,8 +580,13 @@ func (h *Handle) Save() error {
 			h.saved[k] = sum
 		}
 	}
+	// Receipts added meanwhile stay queued; those of the snapshot that
+	// AddReceipts dropped meanwhile are gone already.
 	h.mu.Lock()
-	h.queue = h.queue[len(queued):]
+	if end := first + uint64(len(queued)); end > h.queued {
+		n := min(end-h.queued, uint64(len(h.queue)))
+		h.queue, h.queued = h.queue[n:], h.queued+n
+	}
 	h.mu.Unlock()
 	return nil
 }

@@ -261,3 +261,45 @@ func TestReceiptsReadBack(t *testing.T) {
 		t.Fatal(s)
 	}
 }
+
+// Receipts added while a Save writes others stay queued for the next one,
+// also when the queue drops its oldest, and none is saved twice.
+func TestReceiptsAddedDuringASaveAreKept(t *testing.T) {
+	h, _ := openNew(t)
+	done := make(chan error)
+	go func() {
+		var err error
+		for i := range 1500 {
+			if err = h.AddReceipts(testReceipt(uint64(5000 + i))); err != nil {
+				break
+			}
+		}
+		done <- err
+	}()
+	for range 20 {
+		if err := h.Save(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Save(); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := h.Receipts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != MaxReceipts {
+		t.Fatalf("%d receipts, want %d", len(rs), MaxReceipts)
+	}
+	for i, r := range rs {
+		if r.Index != uint64(5500+i) {
+			t.Fatalf("receipt %d has index %d, want %d", i, r.Index, 5500+i)
+		}
+	}
+	if err := h.Verify(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -422,13 +422,9 @@ func (n *Node) list(ctx context.Context, s network.Stream, r *api.Reader) error 
 // api.ListRequest). The page token is the unit ID and big-endian version
 // of the page's first unit version: the key its scan starts at.
 func (n *Node) listPage(user string, req *api.ListRequest, resp *api.ListResponse) error {
-	var start *store.UnitVersion
-	switch len(req.PageToken) {
-	case 0:
-	case api.UnitIDSize + 8:
-		start = &store.UnitVersion{Unit: threshold.UnitID(req.PageToken[:api.UnitIDSize]), Version: binary.BigEndian.Uint64(req.PageToken[api.UnitIDSize:])}
-	default:
-		return api.Errorf(api.Code_INVALID_ARGUMENT, "the page token is malformed")
+	start, err := parsePageToken(req.PageToken)
+	if err != nil {
+		return err
 	}
 	size := int(req.PageSize)
 	if size == 0 || size > api.MaxListPage {
@@ -444,8 +440,26 @@ func (n *Node) listPage(user string, req *api.ListRequest, resp *api.ListRespons
 			resp.Units[i] = &api.UnitRef{UnitId: u.Unit[:], Version: u.Version}
 		}
 		if next != nil {
-			resp.NextPageToken = binary.BigEndian.AppendUint64(next.Unit[:], next.Version)
+			resp.NextPageToken = pageToken(next)
 		}
 		return nil
 	})
+}
+
+// pageToken is the list page token that starts a page at u.
+func pageToken(u *store.UnitVersion) []byte {
+	return binary.BigEndian.AppendUint64(u.Unit[:], u.Version)
+}
+
+// parsePageToken reads a peer's list page token: nil for none (the first
+// page), else the unit version the page starts at; anything else is
+// INVALID_ARGUMENT.
+func parsePageToken(token []byte) (*store.UnitVersion, error) {
+	switch len(token) {
+	case 0:
+		return nil, nil
+	case api.UnitIDSize + 8:
+		return &store.UnitVersion{Unit: threshold.UnitID(token[:api.UnitIDSize]), Version: binary.BigEndian.Uint64(token[api.UnitIDSize:])}, nil
+	}
+	return nil, api.Errorf(api.Code_INVALID_ARGUMENT, "the page token is malformed")
 }

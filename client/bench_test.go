@@ -66,7 +66,10 @@ var warmSizes = []int{10, scaleRecords}
 // disk, as a node makes its log entry durable before it releases a share.
 // The get runs on a vault of 10 records (get-10) and of 100,000
 // (get-100000), each on its own session; p50-xB and p99-xB are its
-// latencies over B's of the same run. Aims: p50 at most 1.5 times B's,
+// latencies over B's of the same run. release-k is what the nodes alone
+// take of a get: one release of one unit, signed as a device signs it, to
+// each of k nodes in parallel, and nothing of the client library (no
+// journal, no receipt or share checks). Aims: p50 at most 1.5 times B's,
 // p99 at most 3 times B's, at 100,000 records.
 func BenchmarkWarmUnlock(b *testing.B) {
 	tn := startNet(b, 5, 3, nil)
@@ -124,6 +127,51 @@ func BenchmarkWarmUnlock(b *testing.B) {
 		}
 		lat.report(b)
 		floor = lat
+	})
+
+	b.Run("release-k", func(b *testing.B) {
+		dev := nodetest.NewDevice(b, "benchrelease")
+		var ids []peer.ID
+		unit := nodetest.Unit()
+		for _, p := range tn.nodes[:tn.k] {
+			info := p.Info(b)
+			inv, err := p.Admin().Invite(ctx, dev.User, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := dev.Connect(ctx, info); err != nil {
+				b.Fatal(err)
+			}
+			if err := dev.Enroll(ctx, info.ID, inv.Token); err != nil {
+				b.Fatal(err)
+			}
+			if err := dev.Login(ctx, info.ID); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := dev.Put(ctx, info.ID, unit, nodetest.Share()); err != nil {
+				b.Fatal(err)
+			}
+			ids = append(ids, info.ID)
+		}
+		var lat latencies
+		b.ResetTimer()
+		for b.Loop() {
+			lat.time(func() {
+				var wg sync.WaitGroup
+				errs := make([]error, len(ids))
+				for i, id := range ids {
+					wg.Go(func() { _, errs[i] = dev.Release(ctx, id, unit) })
+				}
+				wg.Wait()
+				for _, err := range errs {
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+		lat.report(b)
+		lat.reportOver(b, floor, "xB")
 	})
 
 	for _, size := range warmSizes {

@@ -167,14 +167,7 @@ func TestUnlockNeedsItsRequestsRecorded(t *testing.T) {
 	if err := c.Put(ctx, "acme-portal", acme, client.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	reqs, _, err := c.Requests()
-	if err != nil {
-		t.Fatal(err)
-	}
-	recorded := map[string]bool{}
-	for _, r := range reqs {
-		recorded[r.Node+"/"+string(r.Nonce)] = true
-	}
+	recorded := journaled(t, c)
 	if err := os.WriteFile(path+".requests", []byte("custos-requests/1\nnot a request\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

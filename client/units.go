@@ -235,12 +235,12 @@ func (c *Client) Get(ctx context.Context, label string) (*Record, error) {
 // one per api.MaxBatch records). It first checks each record's MAC in the
 // vault (a damaged one is ErrDamagedRecord, and no node is asked). It asks
 // the nodes it needs in parallel, the fastest lately first, and one more
-// for each that fails or is slow (see release), checks each answer's receipt (a node whose
-// receipt does not prove its answer is named with ErrBadReceipt,
-// ErrFalseReceipt or ErrForkedLog, and none of its shares is used; see
-// checkReceipt), checks each share against its commitment, combines the
-// first threshold of good shares per record, opens the record and wipes
-// the keys. A node whose checkpoint does not extend the one the vault keeps
+// for each that fails or is slow (see release), checks each answer's
+// receipt (a node whose receipt does not prove its answer is named with
+// ErrBadReceipt, ErrFalseReceipt or ErrForkedLog, and none of its shares
+// is used; see checkReceipt), checks each share against its commitment,
+// combines the first threshold of good shares per record, opens the
+// record and wipes the keys. A node whose checkpoint does not extend the one the vault keeps
 // of it is not named as a fork when a restore entry in its log explains
 // why: the client accepts the restore (once, with a warning), keeps the
 // checkpoint it replaced in the vault (vault.Restore), and uses the node's

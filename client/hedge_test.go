@@ -2,11 +2,14 @@ package client_test
 
 import (
 	"context"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
+	"github.com/custos-network/custos/client/auditor"
 )
 
 // releasesLogged counts the release entries of c's user in the nodes' logs,
@@ -142,4 +145,97 @@ func TestFailedNodeIsReplacedAtOnce(t *testing.T) {
 	if logged := releasesLogged(t, c); logged["n1"] != 0 || logged["n4"] != 3 {
 		t.Errorf("releases logged by node: %v; want none by n1, one a get by n4", logged)
 	}
+}
+
+// TestAuditOfGetsThatAskedKNodesFlagsNothing: the audit report of a
+// record whose gets asked only the nodes they needed flags none of them,
+// and names the nodes they did not ask as not needed, not silent; a copy
+// of the vault that gets the record elsewhere is still flagged, its
+// releases being of requests the vault's journal does not hold.
+func TestAuditOfGetsThatAskedKNodesFlagsNothing(t *testing.T) {
+	tn := startNet(t, 5, 3, nil)
+	ctx := context.Background()
+	c, path := tn.unlocked(t, "alice", client.Options{})
+	if err := c.Put(ctx, "acme-portal", acme, client.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const gets = 6
+	getsWithin(t, c, gets, time.Minute, "nothing slow")
+	rep := auditReport(t, tn, c, "acme-portal")
+	if len(rep.Unlocks) != gets || rep.Flagged() != 0 {
+		t.Fatalf("%d unlocks, %d flagged: %v; want %d, none flagged", len(rep.Unlocks), rep.Flagged(), rep.Flags, gets)
+	}
+	notNeeded := 0
+	for i, u := range rep.Unlocks {
+		notNeeded += len(u.NotNeeded)
+		if len(u.Silent) != 0 || len(u.Released()) < 3 || len(u.Released())+len(u.NotNeeded) != 5 {
+			t.Errorf("unlock %d: released by %v, not needed %v, silent %v; want 3 or more released, the rest not needed", i, u.Released(), u.NotNeeded, u.Silent)
+		}
+	}
+	if notNeeded == 0 {
+		t.Errorf("no get left a node out: each asked all five nodes")
+	}
+
+	// A copy of the vault, made while the client is closed, gets the
+	// record elsewhere.
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, suffix := range []string{"", ".requests"} {
+		b, err := os.ReadFile(path + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path+".copy"+suffix, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	thief := open(t, path+".copy", client.Options{})
+	if err := thief.Unlock(ctx, password); err != nil {
+		t.Fatal(err)
+	}
+	getsWithin(t, thief, 1, time.Minute, "nothing slow")
+	c = open(t, path, client.Options{})
+	if err := c.Unlock(ctx, password); err != nil {
+		t.Fatal(err)
+	}
+	rep = auditReport(t, tn, c, "acme-portal")
+	if len(rep.Unlocks) != gets+1 || rep.Flagged() != 1 {
+		t.Fatalf("with the copy's get: %d unlocks, %d flagged; want %d, one flagged", len(rep.Unlocks), rep.Flagged(), gets+1)
+	}
+	if f := rep.Unlocks[gets].Flags; len(f) != 1 || !strings.Contains(f[0], "for a request the vault did not send: someone else holds the device key") {
+		t.Errorf("the copy's unlock is flagged %q", f)
+	}
+}
+
+// auditReport is auditor.ReportUnit of c's record label over every node's
+// log, with c's vault.
+func auditReport(t *testing.T, tn *testNet, c *client.Client, label string) *auditor.UnitReport {
+	t.Helper()
+	u, ok, err := c.Unit(label)
+	if err != nil || !ok {
+		t.Fatal(label, ok, err)
+	}
+	nw, err := client.ParseNetwork(tn.network)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs, dropped, err := c.Requests()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged, failed, err := c.Log(context.Background())
+	if err != nil || len(failed) > 0 {
+		t.Fatal(err, failed)
+	}
+	logs := map[string][]client.LoggedEntry{}
+	for _, card := range nw.Nodes {
+		logs[card.Name] = nil
+	}
+	for _, le := range logged {
+		logs[le.Node] = append(logs[le.Node], le)
+	}
+	q := auditor.UnitQuery{Unit: u.ID, Threshold: u.Threshold, Network: nw, Device: c.Device(),
+		Receipts: receiptsOf(t, c), Requests: reqs, DroppedUntil: dropped}
+	return auditor.ReportUnit(q, logs)
 }

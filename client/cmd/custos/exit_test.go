@@ -52,7 +52,8 @@ func TestExitCodesAndHints(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			code, hint := classify(tc.err)
+			f := classify(tc.err)
+			code, hint := f.exit, f.hint
 			if code != tc.code {
 				t.Errorf("exit code %d, want %d", code, tc.code)
 			}

@@ -271,7 +271,7 @@ func newEntriesBar(w *os.File) *entriesBar {
 	if !term.IsTerminal(int(w.Fd())) {
 		return nil
 	}
-	bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("reading log entries"),
+	bar := progressbar.NewOptions64(1, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("reading log entries"),
 		progressbar.OptionShowCount(), progressbar.OptionSetItsString("entries"), progressbar.OptionShowIts(),
 		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish(), progressbar.OptionSetPredictTime(true))
 	return &entriesBar{bar: bar, nodes: map[string][2]int64{}}

@@ -165,8 +165,8 @@ var knownErrors = []struct {
 	{client.ErrEnrollmentUnfinished, "enrollment_unfinished", "finish enrolling first: custos enroll --token NODE=TOKEN"},
 	{vault.ErrDamagedLogin, "damaged_login", "the vault's login dealing was changed or damaged, so no node was asked; restore the vault from a backup"},
 	{client.ErrDamagedRecord, "damaged_record", "the vault's copy of this record was changed or damaged, so no node was asked; restore the vault from a backup"},
-	{errWeakPassword, "weak_password", "choose a longer password of unrelated words, or add --weak-password to take this one"},
-	{errNotConfirmed, "not_confirmed", "run it at a terminal to confirm, or add --yes"},
+	{errWeakPassword, "weak_password", "choose a longer password of unrelated words, or add --allow-weak-password to take this one"},
+	{errNotConfirmed, "not_confirmed", "answer y at a terminal, or add --yes where there is none to ask at (a script)"},
 	{errAuditFailed, "audit_failed", ""},
 }
 

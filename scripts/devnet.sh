@@ -12,12 +12,20 @@
 #
 # Nodes are n1..nN. Each listens on a port the system picks at its first start;
 # the port is then written into its node.yaml, so a restarted node comes back on
-# the address the network file names. Binaries come from ./bin (make build), or
-# from $CUSTOS_BIN. up on a directory that holds a network starts it as it is,
-# and says so when it ignores -n or -k.
+# the address the network file names. Binaries come from $CUSTOS_BIN, else ./bin
+# (make build), else the PATH (make install). up on a directory that holds a
+# network starts it as it is, and says so when it ignores -n or -k.
 set -euo pipefail
+caller=$PWD # a relative DIR is the caller's, not the repository's
 cd "$(dirname "$0")/.."
-bin=${CUSTOS_BIN:-$PWD/bin}
+# The binaries: $CUSTOS_BIN, else ./bin (make build), else the PATH (make install).
+if [ -n "${CUSTOS_BIN:-}" ]; then
+	bin=$CUSTOS_BIN
+elif [ -x bin/custosd ] && [ -x bin/custos ]; then
+	bin=$PWD/bin
+else
+	bin=$(dirname "$(command -v custosd || echo ./bin/custosd)")
+fi
 custosd="$bin/custosd"
 custos="$bin/custos"
 
@@ -66,7 +74,7 @@ up() {
 		*) usage ;;
 		esac
 	done
-	[ -x "$custosd" ] && [ -x "$custos" ] || die "no binaries in $bin; run make build"
+	[ -x "$custosd" ] && [ -x "$custos" ] || die "no custos and custosd in $bin; run make build (./bin) or make install (the PATH)"
 	mkdir -p "$dir"
 	local existing
 	existing=$(nodes "$dir" | wc -l)
@@ -139,6 +147,7 @@ node_dir() { # DIR NODE
 cmd=${1:-}
 [ $# -ge 2 ] || usage
 dir=$2
+case $dir in /*) ;; *) dir=$caller/$dir ;; esac
 case $cmd in
 up | stop | status | kill | start | invite) ;;
 *) usage ;;

@@ -19,6 +19,7 @@ import (
 	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/client/vault"
 	"github.com/custos-network/custos/internal/buildinfo"
+	"github.com/custos-network/custos/internal/jsonout"
 )
 
 // Exit codes; custos --help and docs/client.md list them.
@@ -36,7 +37,7 @@ func main() { os.Exit(run(os.Args[1:])) }
 
 // run is the one place where errors become exit codes and hints.
 func run(args []string) (code int) {
-	asJSON := jsonRequested(args)
+	asJSON := jsonout.Requested(args)
 	defer func() {
 		// A panic is a bug; the user gets one line, not a stack trace.
 		if p := recover(); p != nil {
@@ -71,19 +72,11 @@ type failure struct {
 	msg, hint string
 }
 
-// errorJSON is an error under --json: one object on stderr.
-type errorJSON struct {
-	Code     string `json:"code"`
-	Error    string `json:"error"`
-	ExitCode int    `json:"exit_code"`
-	Hint     string `json:"hint"`
-}
-
 // report writes f to w (a line and a hint, or one JSON object) and
 // returns its exit code.
 func report(w io.Writer, asJSON bool, f failure) int {
 	if asJSON {
-		_ = jsonLines(w, errorJSON{Code: f.code, Error: f.msg, ExitCode: f.exit, Hint: f.hint})
+		_ = jsonLines(w, jsonout.Error{Code: f.code, Error: f.msg, ExitCode: f.exit, Hint: f.hint})
 		return f.exit
 	}
 	if f.code == "interrupted" {
@@ -95,20 +88,6 @@ func report(w io.Writer, asJSON bool, f failure) int {
 		fmt.Fprintf(w, "custos: hint: %s\n", f.hint)
 	}
 	return f.exit
-}
-
-// jsonRequested tells whether the command line asks for --json, before
-// cobra parses it: an error in parsing is reported as JSON too.
-func jsonRequested(args []string) bool {
-	for _, a := range args {
-		switch {
-		case a == "--":
-			return false
-		case a == "--json" || a == "--json=true" || a == "--json=1":
-			return true
-		}
-	}
-	return false
 }
 
 // classify gives an error's exit code, stable code and hint.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/internal/buildinfo"
+	"github.com/custos-network/custos/internal/jsonout"
 	"github.com/custos-network/custos/node/admin"
 )
 
@@ -40,7 +41,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	if jsonRequested(args) {
+	if jsonout.Requested(args) {
 		return reportJSON(stderr, err)
 	}
 	// Several problems (a config file's, say) come joined by newlines;
@@ -58,20 +59,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
-// errorJSON is an error under --json: one object on stderr, of the shape
-// custos uses.
-type errorJSON struct {
-	Code     string `json:"code"`
-	Error    string `json:"error"`
-	ExitCode int    `json:"exit_code"`
-	Hint     string `json:"hint"`
-}
-
 // reportJSON writes err as one JSON object and returns its exit code. The
 // code is "usage", "not_running", the node's own code for what it refused
 // (as api.Code names it, lower case), or "error".
 func reportJSON(w io.Writer, err error) int {
-	e := errorJSON{Code: "error", Error: err.Error(), ExitCode: 1}
+	e := jsonout.Error{Code: "error", Error: err.Error(), ExitCode: 1}
 	var ue usageError
 	var se *api.StatusError
 	switch {
@@ -84,20 +76,6 @@ func reportJSON(w io.Writer, err error) int {
 	}
 	_ = json.NewEncoder(w).Encode(e)
 	return e.ExitCode
-}
-
-// jsonRequested tells whether the command line asks for --json, before
-// cobra parses it: an error in parsing is reported as JSON too.
-func jsonRequested(args []string) bool {
-	for _, a := range args {
-		switch {
-		case a == "--":
-			return false
-		case a == "--json" || a == "--json=true" || a == "--json=1":
-			return true
-		}
-	}
-	return false
 }
 
 // asJSON is the global --json of cmd's command line: every command

@@ -226,7 +226,20 @@ an error as one object on stderr: {"code":…,"error":…,"exit_code":…,"hint"
 	// custos's own --version, so that --json applies to it too.
 	root.Flags().BoolVar(&g.version, "version", false, "print the version and build of custos")
 	root.AddCommand(networkCmd(g), initCmd(g), enrollCmd(g), putCmd(g), getCmd(g), lsCmd(g), rmCmd(g), statusCmd(g), historyCmd(g), passwdCmd(g), auditCmd(g))
+	addCompletion(root)
 	return root
+}
+
+// addCompletion adds cobra's completion command (bash, zsh, fish,
+// powershell), with examples as every command has.
+func addCompletion(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			name := root.Name()
+			c.Example = fmt.Sprintf("  source <(%[1]s completion bash)\n  %[1]s completion zsh > \"${fpath[1]}/_%[1]s\"\n  %[1]s completion fish > ~/.config/fish/completions/%[1]s.fish", name)
+		}
+	}
 }
 
 // printVersion prints custos's build information (internal/buildinfo).

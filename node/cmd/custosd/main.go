@@ -140,6 +140,11 @@ node through that socket.`,
 	}
 	// Completion scripts for bash, zsh and fish, as custos has.
 	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Example = "  source <(custosd completion bash)\n  custosd completion fish > ~/.config/fish/completions/custosd.fish"
+		}
+	}
 	return root
 }
 

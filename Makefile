@@ -6,7 +6,9 @@ PROTOC_GEN_GO_VERSION ?= v1.36.12
 FUZZTIME              ?= 10s
 TESTFLAGS             ?=
 # make install puts custos and custosd in PREFIX/bin when PREFIX is set, else
-# in GOBIN (go env GOBIN, else $(go env GOPATH)/bin, as go install does).
+# in GOBIN (go env GOBIN, else $(go env GOPATH)/bin, as go install does), with
+# the commit they were built from (-buildvcs=auto, whatever GOFLAGS says), for
+# their --version.
 PREFIX                ?=
 
 # Generated Go code is committed, so only `make proto` needs protoc.
@@ -27,8 +29,8 @@ build: ## build every package; main packages (custosd, custos) go into ./bin
 install: ## put custos and custosd on the PATH: into PREFIX/bin if set, else GOBIN (as go install)
 	@if [ -n "$(PREFIX)" ]; then dir="$(abspath $(PREFIX))/bin"; mkdir -p "$$dir"; \
 	else dir=$$($(GO) env GOBIN); [ -n "$$dir" ] || dir="$$($(GO) env GOPATH)/bin"; fi; \
-	echo GOBIN="$$dir" $(GO) install ./client/cmd/custos ./node/cmd/custosd; \
-	GOBIN="$$dir" $(GO) install ./client/cmd/custos ./node/cmd/custosd || exit 1; \
+	echo GOBIN="$$dir" $(GO) install -buildvcs=auto ./client/cmd/custos ./node/cmd/custosd; \
+	GOBIN="$$dir" $(GO) install -buildvcs=auto ./client/cmd/custos ./node/cmd/custosd || exit 1; \
 	echo "installed custos and custosd in $$dir"; \
 	case ":$$PATH:" in *":$$dir:"*) ;; \
 	*) echo "$$dir is not on your PATH; add it, e.g.: export PATH=\"$$dir:\$$PATH\"" ;; esac

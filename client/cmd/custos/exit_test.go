@@ -13,13 +13,15 @@ import (
 	"github.com/custos-network/custos/client/vault"
 )
 
+// refused is an unlock that nodes n1 and n2 refused with kind.
+func refused(kind error) *client.QuorumError {
+	return &client.QuorumError{Op: "unlock", Need: 2, Nodes: []*client.NodeError{
+		{Node: "n1", Err: fmt.Errorf("refused: %w", kind)}, {Node: "n2", Err: fmt.Errorf("refused: %w", kind)}}}
+}
+
 // Exit code 3 is kept for too few custodians; what the user must act on
 // is 1, with a hint about that and not another thing.
 func TestExitCodesAndHints(t *testing.T) {
-	refused := func(kind error) *client.QuorumError {
-		return &client.QuorumError{Op: "unlock", Need: 2, Nodes: []*client.NodeError{
-			{Node: "n1", Err: fmt.Errorf("refused: %w", kind)}, {Node: "n2", Err: fmt.Errorf("refused: %w", kind)}}}
-	}
 	down := &client.QuorumError{Op: "unlock", Need: 2, Have: 1, Nodes: []*client.NodeError{{Node: "n1", Err: errors.New("cannot reach it")}}}
 	wait := &api.StatusError{Code: api.Code_RATE_LIMITED, Message: "wait", RetryAfter: time.Minute}
 	cases := []struct {
@@ -95,10 +97,6 @@ func TestShownValuesCannotPassForAnotherLine(t *testing.T) {
 // (docs/client.md lists them): the same for an error however it is
 // wrapped.
 func TestErrorCodesAreStable(t *testing.T) {
-	refused := func(kind error) *client.QuorumError {
-		return &client.QuorumError{Op: "unlock", Need: 2, Nodes: []*client.NodeError{
-			{Node: "n1", Err: fmt.Errorf("refused: %w", kind)}, {Node: "n2", Err: fmt.Errorf("refused: %w", kind)}}}
-	}
 	cases := []struct {
 		err  error
 		code string

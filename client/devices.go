@@ -16,6 +16,10 @@ import (
 // use another device, or import the vault's export on a new one.
 var ErrDeviceRevoked = errors.New("this device was revoked for the user at this node")
 
+// ErrLastDevice: a node refused to revoke the user's last active device
+// there: no one could log in to the account again.
+var ErrLastDevice = errors.New("the last active device of the user cannot be revoked")
+
 // Device is one device of the user as one node knows it.
 type Device struct {
 	ID      peer.ID
@@ -103,6 +107,9 @@ func (c *Client) RevokeDevice(ctx context.Context, id peer.ID) ([]NodeDevices, e
 	}
 	errs := make([]error, len(out))
 	for i := range out {
+		if errors.Is(out[i].Err, api.ErrInvalidArgument) {
+			out[i].Err = &refusal{kind: ErrLastDevice, node: out[i].Err}
+		}
 		errs[i] = out[i].Err
 	}
 	return out, c.quorum(fmt.Sprintf("revoke device %s", id), len(c.nodes), errs)

@@ -200,8 +200,10 @@ func readCappedLine(r *bufio.Reader, limit int) (string, error) {
 // into place whole, as Create does; it refuses a path where a vault, or a
 // request journal, exists (ErrExists). An export that is damaged, of
 // another size than its header says, or not a vault is refused
-// (ErrExportFormat, ErrCorrupt), and nothing is left behind.
-func Import(path string, r io.Reader, deviceKey []byte) (*ExportHeader, error) {
+// (ErrExportFormat, ErrCorrupt), and nothing is left behind. admit, when
+// not nil, is called with the header once it is read and checked, before
+// anything is written; its error ends the import.
+func Import(path string, r io.Reader, deviceKey []byte, admit func(*ExportHeader) error) (*ExportHeader, error) {
 	if err := supported(); err != nil {
 		return nil, fmt.Errorf("import vault: %w", err)
 	}
@@ -216,9 +218,20 @@ func Import(path string, r io.Reader, deviceKey []byte) (*ExportHeader, error) {
 	if err := free(path); err != nil {
 		return nil, fmt.Errorf("import vault: %w", err)
 	}
+	if admit != nil {
+		if err := admit(hdr); err != nil {
+			return nil, err
+		}
+	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("import vault: %w", err)
+	}
+	// Left by an import of this path that was killed: no vault is made
+	// from them.
+	stale, _ := filepath.Glob(path + ".import-*")
+	for _, f := range stale {
+		os.Remove(f)
 	}
 	tmp, err := tempPath(dir, filepath.Base(path)+".import-*")
 	if err != nil {
@@ -321,3 +334,6 @@ func giveDeviceKey(path, user string, deviceKey []byte) error {
 	}
 	return nil
 }
+
+// Path is the vault's file.
+func (h *Handle) Path() string { return h.path }

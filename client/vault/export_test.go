@@ -32,7 +32,7 @@ func TestExportImportKeepsEverythingButTheDeviceKey(t *testing.T) {
 	}
 	newPath := vaultPath(t)
 	newKey := testDeviceKey(t, 0x02)
-	hdr, err := Import(newPath, bytes.NewReader(exp), newKey)
+	hdr, err := Import(newPath, bytes.NewReader(exp), newKey, nil)
 	if err != nil {
 		t.Fatalf("Import: %v", err)
 	}
@@ -79,7 +79,7 @@ func TestImportRefusesWhatIsNotAWholeExport(t *testing.T) {
 	for name, b := range cases {
 		t.Run(name, func(t *testing.T) {
 			path := vaultPath(t)
-			if _, err := Import(path, bytes.NewReader(b), key); err == nil {
+			if _, err := Import(path, bytes.NewReader(b), key, nil); err == nil {
 				t.Fatal("Import succeeded")
 			}
 			if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 0 {
@@ -90,7 +90,7 @@ func TestImportRefusesWhatIsNotAWholeExport(t *testing.T) {
 	t.Run("over a vault", func(t *testing.T) {
 		path := vaultPath(t)
 		writeRaw(t, path, []byte("x"))
-		if _, err := Import(path, bytes.NewReader(exp), key); !errors.Is(err, ErrExists) {
+		if _, err := Import(path, bytes.NewReader(exp), key, nil); !errors.Is(err, ErrExists) {
 			t.Errorf("Import over a file: %v, want ErrExists", err)
 		}
 	})

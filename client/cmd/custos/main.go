@@ -102,6 +102,10 @@ func hintFor(err error) string {
 		return "check the password (file); every node counts failed logins and locks the account when it has no attempts left"
 	case errors.Is(err, client.ErrNotEnrolled):
 		return "enroll this device there: custos enroll --token NODE=TOKEN, with a token from each node's operator"
+	case errors.Is(err, client.ErrDeviceRevoked):
+		return "another of your devices revoked this one; use that device, or import the vault's export on a new device (custos vault import)"
+	case errors.Is(err, client.ErrLastDevice):
+		return "add another device first (custos vault import --keep-old-device on it), then revoke this one"
 	case errors.Is(err, client.ErrTokenRefused):
 		return "ask the node's operator for a new invite token (custosd invite --user U)"
 	case errors.Is(err, client.ErrNoToken):
@@ -176,7 +180,7 @@ Exit codes:
 	pf.StringVar(&g.passwordFile, "password-file", "", "read the password from this file (default $CUSTOS_PASSWORD_FILE, else a prompt)")
 	pf.StringVar(&g.password, "password", "", "refused: a password on the command line shows in ps and shell history")
 	_ = pf.MarkHidden("password")
-	root.AddCommand(networkCmd(), initCmd(g), enrollCmd(g), putCmd(g), getCmd(g), lsCmd(g), rmCmd(g), statusCmd(g), historyCmd(g), passwdCmd(g), auditCmd(g))
+	root.AddCommand(networkCmd(), initCmd(g), enrollCmd(g), putCmd(g), getCmd(g), lsCmd(g), rmCmd(g), statusCmd(g), historyCmd(g), passwdCmd(g), auditCmd(g), deviceCmd(g), vaultCmd(g))
 	return root
 }
 

@@ -162,3 +162,24 @@ func (c *Client) devices(infos []*api.DeviceInfo) ([]Device, error) {
 	}
 	return out, nil
 }
+
+// The device changes a HistoryEntry may be (HistoryEntry.Change).
+const (
+	DeviceAdded   = "device added"
+	DeviceRevoked = "device revoked"
+)
+
+// deviceChanges turns a device change entry (an addition or revocation
+// of one of the user's devices) into its HistoryEntry; other entries give
+// none.
+func deviceChanges(le LoggedEntry) []HistoryEntry {
+	e := le.Entry
+	change := map[api.EntryKind]string{api.EntryKind_DEVICE_ADD: DeviceAdded, api.EntryKind_DEVICE_REVOKE: DeviceRevoked}[e.Kind]
+	if change == "" || e.Outcome != api.Code_OK {
+		return nil
+	}
+	return []HistoryEntry{{
+		Time: time.UnixMilli(int64(e.TimeUnixMs)), Node: le.Node, Index: le.Index,
+		Released: false, Outcome: api.Code_OK, Reason: e.Reason, Device: peer.ID(e.Device), Change: change,
+	}}
+}

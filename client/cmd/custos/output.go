@@ -48,6 +48,8 @@ type historyJSON struct {
 	Time     string `json:"time"`
 	UnitID   string `json:"unit_id"`
 	Version  uint64 `json:"version"`
+	Device   string `json:"device"`
+	Change   string `json:"change,omitempty"`
 }
 
 type entryJSON struct {
@@ -60,6 +62,8 @@ type entryJSON struct {
 	Time     string        `json:"time"`
 	Units    []string      `json:"units"`
 	User     string        `json:"user"`
+	// Device is the device added or revoked, for a device change.
+	Device string `json:"device,omitempty"`
 }
 
 type refusalJSON struct {
@@ -118,6 +122,8 @@ type unlockJSON struct {
 	UnitID    string        `json:"unit_id"`
 	User      string        `json:"user"`
 	Version   uint64        `json:"version"`
+	// OtherDevice: client is another device of the user (not the vault's).
+	OtherDevice bool `json:"other_device"`
 }
 
 type nodeFlagJSON struct {

@@ -55,13 +55,13 @@ type Attempt struct {
 // the same time.
 type Unlock struct {
 	// Time is the device's own signed time of the requests.
-	Time    time.Time
-	Client  peer.ID // the device that asked
+	Time   time.Time
+	Client peer.ID // the device that asked
 	// OtherDevice is set when Client is not the vault's device but one
 	// whose enrollment or addition for User a node logged.
 	OtherDevice bool
 	User        string
-	Version uint64
+	Version     uint64
 	// Attempts are the nodes' entries, in the network's node order.
 	Attempts []Attempt
 	// Silent are the nodes whose log was read and holds nothing of it.

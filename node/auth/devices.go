@@ -44,12 +44,10 @@ func (s *Service) refusalReason(user, why string) (string, bool) {
 // account (loginAccount's why), and logs the refusal within tx while the
 // budget that fits why allows.
 func (s *Service) refuseLogin(tx *store.Tx, entry *api.Entry, outcome error, why string) (error, error) {
-	reason, ok := s.refusalReason(entry.User, why)
-	if !ok {
-		return outcome, nil
+	if why != whyRevoked {
+		return s.refuseStranger(tx, entry, outcome, why)
 	}
-	entry.Outcome, entry.Reason = code(outcome), reason
-	return outcome, s.record(tx, entry)
+	return s.refuseAccount(tx, entry, outcome, why)
 }
 
 // newDeviceInvite decides whether a device not in account a may log in to

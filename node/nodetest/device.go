@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -22,7 +21,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/custos-network/custos/api"
-	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/threshold"
 	"github.com/custos-network/custos/threshold/toprf"
 )
@@ -72,15 +70,7 @@ var ErrBadEvaluation = errors.New("nodetest: the node's OPRF evaluation does not
 // when the test ends.
 func NewDevice(t testing.TB, user string) *Device {
 	t.Helper()
-	priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := client.NewHost(priv) // a device's host, as the client makes it
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
+	h := newHost(t)
 	m, err := threshold.NewMasterSecret()
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/custos-network/custos/api"
@@ -18,6 +19,21 @@ import (
 // (LoginNewDevice). It is closed when the test ends.
 func (d *Device) Copy(t testing.TB) *Device {
 	t.Helper()
+	h := newHost(t)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	indexes := make(map[peer.ID]int, len(d.indexes))
+	for k, v := range d.indexes {
+		indexes[k] = v
+	}
+	return &Device{Host: h, User: d.User, master: d.master, password: d.password,
+		current: d.current, staged: d.staged, indexes: indexes}
+}
+
+// newHost makes a device's host with a fresh device key, as the client
+// makes it; it is closed when the test ends.
+func newHost(t testing.TB) host.Host {
+	t.Helper()
 	priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -27,14 +43,7 @@ func (d *Device) Copy(t testing.TB) *Device {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	indexes := make(map[peer.ID]int, len(d.indexes))
-	for k, v := range d.indexes {
-		indexes[k] = v
-	}
-	return &Device{Host: h, User: d.User, master: d.master, password: d.password,
-		current: d.current, staged: d.staged, indexes: indexes}
+	return h
 }
 
 // LoginNewDevice logs in at node with a new-device invite token: the node

@@ -22,18 +22,23 @@ func init() {
 		return
 	}
 	importStepHook = func(s client.ImportStep) {
-		if string(s) != step {
-			return
+		if string(s) == step {
+			killSelf()
 		}
-		self, err := os.FindProcess(os.Getpid())
-		if err == nil {
-			err = self.Kill()
-		}
-		if err != nil {
-			panic("the test hook could not kill custos: " + err.Error())
-		}
-		time.Sleep(time.Minute) // SIGKILL is on its way
 	}
+}
+
+// killSelf kills this process with SIGKILL: a client killed at an
+// instruction, nothing deferred runs.
+func killSelf() {
+	self, err := os.FindProcess(os.Getpid())
+	if err == nil {
+		err = self.Kill()
+	}
+	if err != nil {
+		panic("the test hook could not kill custos: " + err.Error())
+	}
+	time.Sleep(time.Minute) // SIGKILL is on its way
 }
 
 // cmdDeviceID sets the variable NAME to the device ID of the vault at

@@ -44,9 +44,10 @@ func notEnrolled(user string) error {
 }
 
 // maxLoginBuckets bounds the devices whose login challenges are rate
-// limited at once (auth.logins). Only enrolled devices get a bucket, so
-// only enrollments, not fresh keys, could fill it; a full table refuses new
-// devices with RATE_LIMITED for at most one bucket's refill time.
+// limited at once (auth.logins). Only enrolled devices, and devices that
+// present a valid new-device invite, get a bucket, so only enrollments and
+// invites, not fresh keys, could fill it; a full table refuses new devices
+// with RATE_LIMITED for at most one bucket's refill time.
 const maxLoginBuckets = 1 << 16
 
 // Session is one logged-in device.

@@ -67,6 +67,9 @@ func (h *ExportHeader) check() error {
 // caller encrypts w: the database holds the master secret.
 func (h *Handle) Export(w io.Writer, hdr ExportHeader) error {
 	dir, base := filepath.Split(h.path)
+	// Left by an export that was killed; the vault is held by this
+	// handle, so no other export of it is running.
+	removeStale(h.path + ".export-*")
 	snap, err := tempPath(dir, base+".export-*")
 	if err != nil {
 		return fmt.Errorf("export vault: %w", err)
@@ -97,6 +100,15 @@ func (h *Handle) Export(w io.Writer, hdr ExportHeader) error {
 		return fmt.Errorf("export vault: %w", err)
 	}
 	return writeExport(w, bare, hdr)
+}
+
+// removeStale removes the files that pattern matches: temporary files of
+// an export or import that was killed, which hold the vault's secrets.
+func removeStale(pattern string) {
+	stale, _ := filepath.Glob(pattern)
+	for _, f := range stale {
+		os.Remove(f)
+	}
 }
 
 // tempPath makes an empty file, mode 0600, from pattern in dir and
@@ -229,10 +241,7 @@ func Import(path string, r io.Reader, deviceKey []byte, admit func(*ExportHeader
 	}
 	// Left by an import of this path that was killed: no vault is made
 	// from them.
-	stale, _ := filepath.Glob(path + ".import-*")
-	for _, f := range stale {
-		os.Remove(f)
-	}
+	removeStale(path + ".import-*")
 	tmp, err := tempPath(dir, filepath.Base(path)+".import-*")
 	if err != nil {
 		return nil, fmt.Errorf("import vault: %w", err)

@@ -23,6 +23,7 @@ func exportOf(t *testing.T, h *Handle) []byte {
 
 func TestExportImportKeepsEverythingButTheDeviceKey(t *testing.T) {
 	h, path := openNew(t)
+	writeRaw(t, path+".export-1234", []byte("left by a killed export"))
 	exp := exportOf(t, h)
 	if bytes.Contains(exp, h.Vault().DeviceKey) {
 		t.Error("the export holds the device key")

@@ -36,14 +36,14 @@ func printDeviceEvents(out io.Writer, events []auditor.DeviceEvent) {
 
 // deviceJSON is a device change in custos audit report --json.
 type deviceJSON struct {
-	Kind   string `json:"kind"` // "device"
+	By     string `json:"by"`
 	Change string `json:"change"`
-	Node   string `json:"node"`
+	Device string `json:"device"`
 	Index  uint64 `json:"index"`
+	Kind   string `json:"kind"` // "device"
+	Node   string `json:"node"`
 	Time   string `json:"time"`
 	User   string `json:"user"`
-	Device string `json:"device"`
-	By     string `json:"by"`
 }
 
 func printDeviceEventsJSON(out io.Writer, events []auditor.DeviceEvent) {

@@ -19,7 +19,6 @@ func deviceCmd(g *globals) *cobra.Command {
 }
 
 func deviceLsCmd(g *globals) *cobra.Command {
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "ls [--json]",
 		Short: "List your devices as each node knows them",
@@ -40,10 +39,9 @@ new-device token from each node's operator; custos device revoke removes one.`,
 			if err != nil {
 				return err
 			}
-			return printDevices(cmd.OutOrStdout(), nodes, asJSON)
+			return printDevices(cmd.OutOrStdout(), nodes, g.json)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON lines, one per node and device")
 	return cmd
 }
 
@@ -72,13 +70,17 @@ active; its own vault then no longer logs in.`,
 			defer c.Close()
 			nodes, err := c.RevokeDevice(cmd.Context(), id)
 			if nodes != nil {
-				revoked := 0
+				revoked := []string{}
 				for _, n := range nodes {
 					if n.Err == nil {
-						revoked++
+						revoked = append(revoked, n.Node)
 					}
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "device %s revoked at %d of %d nodes\n", id, revoked, len(nodes))
+				if g.json {
+					_ = jsonLines(cmd.OutOrStdout(), revokedJSON{Device: id.String(), Revoked: revoked})
+				} else {
+					fmt.Fprintf(cmd.OutOrStdout(), "device %s revoked at %d of %d nodes\n", id, len(revoked), len(nodes))
+				}
 			}
 			return err
 		},
@@ -86,14 +88,21 @@ active; its own vault then no longer logs in.`,
 	return cmd
 }
 
-// deviceLine is one line of custos device ls --json.
+// deviceLine is one line of custos device ls --json: a device at a node,
+// or the node's error.
 type deviceLine struct {
+	Added   string `json:"added"`
+	Device  string `json:"device"`
+	Error   string `json:"error"`
 	Node    string `json:"node"`
-	Device  string `json:"device,omitempty"`
-	Added   string `json:"added,omitempty"`
-	Revoked string `json:"revoked,omitempty"`
+	Revoked string `json:"revoked"`
 	This    bool   `json:"this"`
-	Error   string `json:"error,omitempty"`
+}
+
+// revokedJSON is custos device revoke --json: the nodes that revoked it.
+type revokedJSON struct {
+	Device  string   `json:"device"`
+	Revoked []string `json:"revoked"`
 }
 
 func printDevices(out io.Writer, nodes []client.NodeDevices, asJSON bool) error {

@@ -12,6 +12,53 @@ import (
 // output uses, an error as its message ("" for none), and lists that are
 // never null.
 
+// network new
+type networkJSON struct {
+	File      string `json:"file"`
+	Nodes     int    `json:"nodes"`
+	Threshold int    `json:"threshold"`
+}
+
+// init
+type vaultJSON struct {
+	User  string `json:"user"`
+	Vault string `json:"vault"`
+}
+
+// enroll: a line per node
+type enrolledJSON struct {
+	Enrolled bool   `json:"enrolled"`
+	Error    string `json:"error"`
+	Node     string `json:"node"`
+	State    string `json:"state"`
+}
+
+// put
+type storedJSON struct {
+	Degraded bool     `json:"degraded"`
+	Label    string   `json:"label"`
+	Missing  []string `json:"missing"` // the nodes that hold no share of it
+	Stored   []string `json:"stored"`
+}
+
+// rm
+type deletedJSON struct {
+	Deleted bool   `json:"deleted"`
+	Label   string `json:"label"`
+}
+
+// passwd
+type passwdJSON struct {
+	Result string `json:"result"` // "changed", "rolled_back"
+}
+
+// audit init
+type auditorKeyJSON struct {
+	Key    string `json:"key"`
+	PeerID string `json:"peer_id"`
+}
+
+// get
 type recordJSON struct {
 	Label    string `json:"label"`
 	Password string `json:"password"`
@@ -39,6 +86,8 @@ type nodeStatusJSON struct {
 }
 
 type historyJSON struct {
+	Change   string `json:"change"`
+	Device   string `json:"device"`
 	Index    uint64 `json:"index"`
 	Label    string `json:"label"`
 	Node     string `json:"node"`
@@ -48,12 +97,12 @@ type historyJSON struct {
 	Time     string `json:"time"`
 	UnitID   string `json:"unit_id"`
 	Version  uint64 `json:"version"`
-	Device   string `json:"device"`
-	Change   string `json:"change,omitempty"`
 }
 
 type entryJSON struct {
-	Admin    string        `json:"admin"`
+	Admin string `json:"admin"`
+	// Device is the device added or revoked, for a device change.
+	Device   string        `json:"device"`
 	Index    uint64        `json:"index"`
 	Kind     string        `json:"kind"`
 	Outcome  string        `json:"outcome"`
@@ -62,8 +111,6 @@ type entryJSON struct {
 	Time     string        `json:"time"`
 	Units    []string      `json:"units"`
 	User     string        `json:"user"`
-	// Device is the device added or revoked, for a device change.
-	Device string `json:"device,omitempty"`
 }
 
 type refusalJSON struct {
@@ -111,19 +158,19 @@ type vaultCheckJSON struct {
 // The lines of audit report --json: an unlock, a node's own flag, a node
 // that could not be read; Kind says which.
 type unlockJSON struct {
-	Attempts  []attemptJSON `json:"attempts"`
-	Client    string        `json:"client"`
-	Flags     []string      `json:"flags"`
-	Kind      string        `json:"kind"` // "unlock"
-	NoEntry   []string      `json:"no_entry"`
-	Released  []string      `json:"released"`
-	Time      string        `json:"time"`
-	Unchecked bool          `json:"unchecked"`
-	UnitID    string        `json:"unit_id"`
-	User      string        `json:"user"`
-	Version   uint64        `json:"version"`
+	Attempts []attemptJSON `json:"attempts"`
+	Client   string        `json:"client"`
+	Flags    []string      `json:"flags"`
+	Kind     string        `json:"kind"` // "unlock"
+	NoEntry  []string      `json:"no_entry"`
 	// OtherDevice: client is another device of the user (not the vault's).
-	OtherDevice bool `json:"other_device"`
+	OtherDevice bool     `json:"other_device"`
+	Released    []string `json:"released"`
+	Time        string   `json:"time"`
+	Unchecked   bool     `json:"unchecked"`
+	UnitID      string   `json:"unit_id"`
+	User        string   `json:"user"`
+	Version     uint64   `json:"version"`
 }
 
 type nodeFlagJSON struct {

@@ -68,9 +68,16 @@ from each node's operator.`,
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: the vault of %s, encrypted\n", out, c.User())
+			recovery := ""
 			if key != nil {
+				recovery = key.String()
 				fmt.Fprintln(cmd.ErrOrStderr(), "the recovery key follows, shown this once: keep it offline, apart from the file")
-				fmt.Fprintln(cmd.OutOrStdout(), key.String())
+			}
+			if g.json {
+				return jsonLines(cmd.OutOrStdout(), exportedJSON{File: out, RecoveryKey: recovery, User: c.User()})
+			}
+			if key != nil {
+				fmt.Fprintln(cmd.OutOrStdout(), recovery)
 			}
 			return nil
 		},
@@ -119,7 +126,11 @@ was done is not done again. Until it is done the vault has a FILE.move beside it
 			if err != nil {
 				return err
 			}
-			m, err := beginImport(cmd, g, path, args[0], identity, keepOld)
+			notes := cmd.OutOrStdout()
+			if g.json {
+				notes = cmd.ErrOrStderr()
+			}
+			m, err := beginImport(cmd, notes, path, args[0], identity, keepOld)
 			if err != nil {
 				return err
 			}
@@ -131,12 +142,18 @@ was done is not done again. Until it is done the vault has a FILE.move beside it
 			if err := c.CheckTokens(tokens); err != nil {
 				return fmt.Errorf("--token: %w", err)
 			}
-			pw, err := g.readPassword(cmd.Context(), "Password: ", false)
+			pw, err := g.readPassword(cmd.Context(), "Password: ", nil)
 			if err != nil {
 				return err
 			}
 			defer clear(pw)
 			errs, err := c.FinishImport(cmd.Context(), pw, tokens, importStepHook)
+			if g.json {
+				if err == nil {
+					return jsonLines(cmd.OutOrStdout(), importedJSON{Device: c.Device().String(), KeptOld: m.KeepOld, OldDevice: m.OldDevice.String(), User: m.User, Vault: path})
+				}
+				return err
+			}
 			printImported(cmd.OutOrStdout(), c, errs)
 			if err != nil {
 				return err
@@ -155,15 +172,32 @@ was done is not done again. Until it is done the vault has a FILE.move beside it
 	return cmd
 }
 
+// exportedJSON is custos vault export --json: the recovery key is ""
+// when the file is encrypted to --recipient keys.
+type exportedJSON struct {
+	File        string `json:"file"`
+	RecoveryKey string `json:"recovery_key"`
+	User        string `json:"user"`
+}
+
+// importedJSON is custos vault import --json, once the move is done.
+type importedJSON struct {
+	Device    string `json:"device"`
+	KeptOld   bool   `json:"kept_old"`
+	OldDevice string `json:"old_device"`
+	User      string `json:"user"`
+	Vault     string `json:"vault"`
+}
+
 // beginImport makes the vault from the export, or finds the import under
 // way (then neither the file nor the key is read).
-func beginImport(cmd *cobra.Command, g *globals, path, file, identity string, keepOld bool) (*client.Move, error) {
+func beginImport(cmd *cobra.Command, notes io.Writer, path, file, identity string, keepOld bool) (*client.Move, error) {
 	m, err := client.ReadMove(path)
 	if err != nil {
 		return nil, err
 	}
 	if _, statErr := os.Lstat(path); m != nil && statErr == nil {
-		fmt.Fprintf(cmd.OutOrStdout(), "resuming the import of %s's vault (from device %s)\n", m.User, m.OldDevice)
+		fmt.Fprintf(notes, "resuming the import of %s's vault (from device %s)\n", m.User, m.OldDevice)
 		return m, nil
 	}
 	f, err := os.Open(file)
@@ -179,7 +213,7 @@ func beginImport(cmd *cobra.Command, g *globals, path, file, identity string, ke
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "made vault %s for %s with a new device key\n", path, m.User)
+	fmt.Fprintf(notes, "made vault %s for %s with a new device key\n", path, m.User)
 	return m, nil
 }
 

@@ -117,7 +117,7 @@ from at every node, unless --keep-old-device keeps it (a second device).
 
 It is resumable: when it stops anywhere (a node down, a token missing, the process
 killed), run it again with the same FILE, and the tokens of the nodes not done; what
-was done is not done again. Until it is done the vault has a FILE.move beside it.`,
+was done is not done again. Until it is done the vault has a VAULT.move beside it.`,
 		Example: `  custos vault import vault-2026-11.age --token acme=custos-invite-… --token globex=custos-invite-…
   custos vault import vault.age --identity ci-key.txt --keep-old-device --token acme=… --token globex=…`,
 		Args: exactArgs(1, "the export file"),

@@ -13,7 +13,17 @@ import (
 )
 
 func deviceCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "device", Short: "List or revoke the devices enrolled for you", Args: cobra.ArbitraryArgs, RunE: unknownCommand}
+	cmd := &cobra.Command{
+		Use:   "device",
+		Short: "List or revoke the devices enrolled for you",
+		Long: `device lists the devices enrolled for you at every node (ls) and revokes one of
+them at every node (revoke). A device is added with custos vault import and a
+new-device token from each node's operator.`,
+		Example: `  custos device ls
+  custos device revoke 12D3KooWQ…`,
+		Args: cobra.ArbitraryArgs,
+		RunE: unknownCommand,
+	}
 	cmd.AddCommand(deviceLsCmd(g), deviceRevokeCmd(g))
 	return cmd
 }

@@ -19,7 +19,16 @@ import (
 var importStepHook func(client.ImportStep)
 
 func vaultCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "vault", Short: "Export the vault, or import it on a new device", Args: cobra.ArbitraryArgs, RunE: unknownCommand}
+	cmd := &cobra.Command{
+		Use:   "vault",
+		Short: "Export the vault, or import it on a new device",
+		Long: `vault writes the vault, encrypted, to a file to keep offline (export), and makes a
+vault from such a file on a new device, moving your enrollment to it (import).`,
+		Example: `  custos vault export --out vault.age > recovery.key
+  custos vault import vault.age --token n1=custos-invite-… --token n2=…`,
+		Args: cobra.ArbitraryArgs,
+		RunE: unknownCommand,
+	}
 	cmd.AddCommand(vaultExportCmd(g), vaultImportCmd(g))
 	return cmd
 }

@@ -278,6 +278,10 @@ func (c *Client) advanceCheckpoint(ctx context.Context, n *custodian, sent *kept
 		switch {
 		case errors.Is(err, ErrForkedLog):
 			return false, err
+		case err != nil && ctx.Err() != nil:
+			// The unlock had its shares and cancelled the requests still
+			// out: the proof was not refused, it was not waited for.
+			return false, fmt.Errorf("prove the checkpoint consistent: %w", ctx.Err())
 		case err != nil:
 			return false, fmt.Errorf("%w: its checkpoint could not be proven consistent with the newer one kept meanwhile: %w", ErrBadReceipt, err)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/custos-network/custos/client"
+	"github.com/custos-network/custos/client/agent"
 	"github.com/custos-network/custos/client/vault"
 )
 
@@ -46,6 +47,10 @@ func run(args []string) (code int) {
 	root := rootCmd()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	var ec exitCode
+	if errors.As(err, &ec) {
+		return int(ec) // custos run: the command's own exit code
+	}
 	if err == nil {
 		// Done, even if a signal came at the end: a put that stored its
 		// record must not exit as if it had not (a script would retry).
@@ -72,7 +77,10 @@ func classify(err error) (code int, hint string) {
 	var qe *client.QuorumError
 	var fe *fileError
 	var pe *fs.PathError
+	var ae *agent.Error
 	switch {
+	case errors.As(err, &ae): // the agent classified it already
+		return ae.Code, ae.Hint
 	case errors.As(err, &ue):
 		return exitUsage, "run custos --help, or custos COMMAND --help"
 	case errors.As(err, &qe):
@@ -120,6 +128,8 @@ func hintFor(err error) string {
 		return "finish enrolling first: custos enroll --token NODE=TOKEN"
 	case errors.Is(err, vault.ErrDamagedLogin):
 		return "the vault's login dealing was changed or damaged, so no node was asked; restore the vault from a backup"
+	case errors.Is(err, vault.ErrBusy):
+		return "another custos command, or an unlocked custos agent (custos lock locks it), holds the vault"
 	case errors.Is(err, client.ErrDamagedRecord):
 		return "the vault's copy of this record was changed or damaged, so no node was asked; restore the vault from a backup"
 	}
@@ -177,6 +187,8 @@ Exit codes:
 	pf.StringVar(&g.password, "password", "", "refused: a password on the command line shows in ps and shell history")
 	_ = pf.MarkHidden("password")
 	root.AddCommand(networkCmd(), initCmd(g), enrollCmd(g), putCmd(g), getCmd(g), lsCmd(g), rmCmd(g), statusCmd(g), historyCmd(g), passwdCmd(g), auditCmd(g))
+	root.AddCommand(agentCmd(g), unlockCmd(g), lockCmd(g), runCmd(g))
+	useAgent(root, g) // every command the agent serves asks it when one runs
 	return root
 }
 

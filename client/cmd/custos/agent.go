@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -292,19 +291,8 @@ func agentGet(cmd *cobra.Command, args []string, a *agent.Conn) error {
 	if err != nil {
 		return err
 	}
-	rec := recs[0]
-	defer rec.Wipe()
-	out := cmd.OutOrStdout()
-	switch {
-	case field != "":
-		v, _ := rec.Field(field)
-		fmt.Fprintln(out, v)
-	case asJSON:
-		return jsonLines(out, recordJSON{Label: args[0], Username: rec.Username, Password: rec.Password})
-	default:
-		fmt.Fprintf(out, "username: %s\npassword: %s\n", shown(rec.Username), shown(rec.Password))
-	}
-	return nil
+	defer recs[0].Wipe()
+	return printRecord(cmd.OutOrStdout(), args[0], recs[0], field, asJSON)
 }
 
 func agentList(cmd *cobra.Command, args []string, a *agent.Conn) error {
@@ -348,13 +336,7 @@ func agentPut(cmd *cobra.Command, args []string, a *agent.Conn) error {
 	if err != nil {
 		return err
 	}
-	n := len(stored) + len(missing)
-	if len(missing) == 0 {
-		fmt.Fprintf(cmd.OutOrStdout(), "stored %s at %d of %d nodes\n", label, n, n)
-		return nil
-	}
-	fmt.Fprintf(cmd.OutOrStdout(), "stored %s at %d of %d nodes; degraded: not at %s (custos status shows why a node fails)\n",
-		label, len(stored), n, strings.Join(missing, ", "))
+	printPlacement(cmd.OutOrStdout(), label, stored, missing)
 	return nil
 }
 
@@ -372,35 +354,22 @@ func agentStatus(cmd *cobra.Command, _ []string, a *agent.Conn) error {
 	if err != nil {
 		return err
 	}
-	out := cmd.OutOrStdout()
-	for _, s := range st.Nodes {
-		if asJSON {
-			_ = jsonLines(out, nodeStatusJSON{Node: s.Name, PeerID: s.PeerID, Reachable: s.Reachable, LoggedIn: s.LoggedIn,
-				LatencyMs: time.Duration(s.Latency).Seconds() * 1000, Error: s.Error, Enrolled: !slices.Contains(st.Pending, s.Name)})
-			continue
-		}
-		state := "unreachable"
-		switch {
-		case s.LoggedIn:
-			state = "logged in"
-		case s.Reachable:
-			state = "reachable"
-		}
-		line := fmt.Sprintf("%-16s %-12s %8s", s.Name, state, time.Duration(s.Latency).Round(100*time.Microsecond))
+	nodes := make([]client.NodeStatus, len(st.Nodes))
+	for i, s := range st.Nodes {
+		nodes[i] = client.NodeStatus{Name: s.Name, PeerID: s.PeerID, Reachable: s.Reachable, LoggedIn: s.LoggedIn, Latency: time.Duration(s.Latency)}
 		if s.Error != "" {
-			line += "  " + s.Error
+			nodes[i].Err = errors.New(s.Error)
 		}
-		fmt.Fprintln(out, line)
 	}
+	out := cmd.OutOrStdout()
+	printNodes(out, nodes, st.Pending, asJSON)
 	if asJSON {
 		return nil
 	}
 	for _, l := range st.Degraded {
 		fmt.Fprintf(out, "degraded: %s (not stored at every node)\n", l)
 	}
-	if len(st.Pending) > 0 {
-		fmt.Fprintf(out, "enrollment unfinished: not enrolled at %s (docs/vault.md); finish it with custos enroll --token NODE=TOKEN\n", strings.Join(st.Pending, ", "))
-	}
+	printEnrollment(out, st.Pending, st.Held)
 	return nil
 }
 

@@ -334,14 +334,19 @@ func printStored(out io.Writer, c *client.Client, label string) error {
 	if err != nil {
 		return err
 	}
+	printPlacement(out, label, stored, missing)
+	return nil
+}
+
+// printPlacement says at which nodes the record label is stored.
+func printPlacement(out io.Writer, label string, stored, missing []string) {
 	n := len(stored) + len(missing)
 	if len(missing) == 0 {
 		fmt.Fprintf(out, "stored %s at %d of %d nodes\n", label, n, n)
-		return nil
+		return
 	}
 	fmt.Fprintf(out, "stored %s at %d of %d nodes; degraded: not at %s (custos status shows why a node fails)\n",
 		label, len(stored), n, strings.Join(missing, ", "))
-	return nil
 }
 
 func getCmd(g *globals) *cobra.Command {
@@ -375,25 +380,29 @@ password) alone, which suits scripts. A node that sent a wrong share is named.`,
 				return err
 			}
 			defer rec.Wipe()
-			out := cmd.OutOrStdout()
-			switch {
-			case field != "":
-				v, err := rec.Field(field)
-				if err != nil {
-					return usageError{err}
-				}
-				fmt.Fprintln(out, v)
-			case asJSON:
-				return jsonLines(out, recordJSON{Label: args[0], Username: rec.Username, Password: rec.Password})
-			default:
-				fmt.Fprintf(out, "username: %s\npassword: %s\n", shown(rec.Username), shown(rec.Password))
-			}
-			return nil
+			return printRecord(cmd.OutOrStdout(), args[0], rec, field, asJSON)
 		},
 	}
 	cmd.Flags().StringVar(&field, "field", "", "print one field alone, as it is: username or password")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// printRecord prints rec as get does: one field, JSON, or both fields.
+func printRecord(out io.Writer, label string, rec *client.Record, field string, asJSON bool) error {
+	switch {
+	case field != "":
+		v, err := rec.Field(field)
+		if err != nil {
+			return usageError{err}
+		}
+		fmt.Fprintln(out, v)
+	case asJSON:
+		return jsonLines(out, recordJSON{Label: label, Username: rec.Username, Password: rec.Password})
+	default:
+		fmt.Fprintf(out, "username: %s\npassword: %s\n", shown(rec.Username), shown(rec.Password))
+	}
+	return nil
 }
 
 // shown is a value as get prints it by default: as it is when it reads
@@ -504,8 +513,7 @@ nodes that do not are asked again at the next unlock.`,
 // printEnrollment says when this device's enrollment is unfinished: which
 // nodes it has not reached, and that the vault holds their login key
 // shares until then (docs/vault.md, "An unfinished enrollment").
-func printEnrollment(out io.Writer, c *client.Client) {
-	pending, held := c.Enrollment()
+func printEnrollment(out io.Writer, pending []string, held bool) {
 	switch {
 	case len(pending) == 0:
 	case !held:
@@ -543,32 +551,12 @@ func statusCmd(g *globals) *cobra.Command {
 			if cmd.Context().Err() != nil {
 				return errInterrupted // what it would show was cut short
 			}
+			pending, held := c.Enrollment()
 			if asJSON {
-				pending, _ := c.Enrollment()
-				for _, s := range st {
-					e := ""
-					if s.Err != nil {
-						e = s.Err.Error()
-					}
-					_ = jsonLines(out, nodeStatusJSON{Node: s.Name, PeerID: s.PeerID, Reachable: s.Reachable, LoggedIn: s.LoggedIn,
-						LatencyMs: s.Latency.Seconds() * 1000, Error: e, Enrolled: !slices.Contains(pending, s.Name)})
-				}
+				printNodes(out, st, pending, true)
 				return nil
 			}
-			for _, s := range st {
-				state := "unreachable"
-				switch {
-				case s.LoggedIn:
-					state = "logged in"
-				case s.Reachable:
-					state = "reachable"
-				}
-				line := fmt.Sprintf("%-16s %-12s %8s", s.Name, state, s.Latency.Round(100*time.Microsecond))
-				if s.Err != nil {
-					line += "  " + s.Err.Error()
-				}
-				fmt.Fprintln(out, line)
-			}
+			printNodes(out, st, pending, false)
 			units, err := c.List("")
 			if err != nil {
 				return err
@@ -578,10 +566,38 @@ func statusCmd(g *globals) *cobra.Command {
 					fmt.Fprintf(out, "degraded: %s (not stored at every node)\n", u.Label)
 				}
 			}
-			printEnrollment(out, c)
+			printEnrollment(out, pending, held)
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON lines")
 	return cmd
+}
+
+// printNodes prints each node's status as status does: a line, or a JSON
+// line, per node.
+func printNodes(out io.Writer, st []client.NodeStatus, pending []string, asJSON bool) {
+	for _, s := range st {
+		if asJSON {
+			e := ""
+			if s.Err != nil {
+				e = s.Err.Error()
+			}
+			_ = jsonLines(out, nodeStatusJSON{Node: s.Name, PeerID: s.PeerID, Reachable: s.Reachable, LoggedIn: s.LoggedIn,
+				LatencyMs: s.Latency.Seconds() * 1000, Error: e, Enrolled: !slices.Contains(pending, s.Name)})
+			continue
+		}
+		state := "unreachable"
+		switch {
+		case s.LoggedIn:
+			state = "logged in"
+		case s.Reachable:
+			state = "reachable"
+		}
+		line := fmt.Sprintf("%-16s %-12s %8s", s.Name, state, s.Latency.Round(100*time.Microsecond))
+		if s.Err != nil {
+			line += "  " + s.Err.Error()
+		}
+		fmt.Fprintln(out, line)
+	}
 }

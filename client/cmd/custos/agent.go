@@ -263,7 +263,11 @@ func useAgent(root *cobra.Command, g *globals) {
 			if err != nil {
 				return err
 			}
-			return via(cmd, args, a)
+			err = via(cmd, args, a)
+			if errors.Is(err, agent.ErrLocked) && cmd.Name() == "ls" {
+				return direct(cmd, args) // it needs no password: a locked agent lets go of the vault
+			}
+			return err
 		}
 	}
 }

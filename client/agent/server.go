@@ -41,8 +41,10 @@ const (
 )
 
 // opTimeout bounds one operation of the agent's client; a request is read
-// within readTimeout of its connection.
+// within readTimeout of its connection. At most maxConns connections are
+// served at once; more are closed unanswered.
 const (
+	maxConns     = 256
 	opTimeout    = 2 * time.Minute
 	readTimeout  = 10 * time.Second
 	writeTimeout = 30 * time.Second
@@ -227,9 +229,13 @@ func (s *Server) accept() {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		if !s.begin() {
+		ok, ended := s.admit()
+		if !ok {
 			conn.Close()
-			return
+			if ended {
+				return
+			}
+			continue
 		}
 		go func() {
 			defer s.done()
@@ -238,16 +244,20 @@ func (s *Server) accept() {
 	}
 }
 
-// begin admits a request unless the agent ends.
-func (s *Server) begin() bool {
+// admit admits a connection: ok, or busy when maxConns are being served,
+// or ended when the agent ends.
+func (s *Server) admit() (ok, ended bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.reason != "" {
-		return false
+	switch {
+	case s.reason != "":
+		return false, true
+	case s.active >= maxConns:
+		return false, false
 	}
 	s.active++
 	s.ops.Add(1)
-	return true
+	return true, false
 }
 
 func (s *Server) done() {

@@ -202,6 +202,10 @@ func startAgent(ctx context.Context, path string, f agentFlags) (*agent.Conn, *a
 		}
 		select {
 		case err := <-exited:
+			// Another custos unlock may have started one first.
+			if a, info, derr := agent.Dial(ctx, abs); derr == nil {
+				return a, info, nil
+			}
 			return nil, nil, fmt.Errorf("start the agent: it ended (%v); custos agent in a terminal shows why", err)
 		case <-ctx.Done():
 			return nil, nil, errInterrupted

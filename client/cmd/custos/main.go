@@ -167,7 +167,8 @@ Exit codes:
   2    usage: a wrong command, flag or argument
   3    fewer than the threshold of custodians could agree: nodes down,
        unreachable or failing (each is named, with why)
-  130  interrupted (Ctrl-C, SIGTERM)`,
+  130  interrupted (Ctrl-C, SIGTERM)
+custos run exits with its command's code once the command runs.`,
 		Example: `  custos network new --threshold 3 --out network.yaml a.card b.card c.card d.card e.card
   custos init --network network.yaml --user alice
   custos enroll --token a=custos-invite-… --token b=custos-invite-…

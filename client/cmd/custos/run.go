@@ -71,9 +71,9 @@ and no secret is in the command's arguments. It uses the agent when one runs
 
 COMMAND inherits stdin, stdout and stderr; the signals custos receives (SIGTERM,
 SIGHUP, SIGINT, ...) are passed on to it (a Ctrl-C at the terminal reaches it
-directly, once), and custos exits with its exit code
-(128+N when signal N ended it; 127 when it is not found, 126 when it cannot be
-run). A variable of the same name in custos's own environment is replaced.`,
+directly, once), and custos exits with its exit code (128+N when signal N ended
+it; 127 when it is not found, 126 when it cannot be run). A variable of the same
+name in custos's own environment is replaced.`,
 		Example: `  custos run --env ACME_PASSWORD=acme-portal --env ACME_USER=acme-portal:username -- ./sync.sh
   custos run --env PGPASSWORD=prod-db -- psql -h db.internal -U app`,
 		Args: func(cmd *cobra.Command, args []string) error {

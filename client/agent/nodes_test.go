@@ -20,15 +20,15 @@ import (
 
 var password = []byte("correct horse battery staple")
 
-// network starts n custosd processes with the nodes' default limits, and
-// returns the network file.
-func network(t *testing.T, n, k int) ([]*nodetest.Process, []byte) {
+// network starts n custosd processes (with opts; with the nodes' default
+// limits unless opts change them), and returns the network file.
+func network(t testing.TB, n, k int, opts ...nodetest.Option) ([]*nodetest.Process, []byte) {
 	t.Helper()
 	nodetest.Binary(t)
 	var nodes []*nodetest.Process
 	var cards []*api.Card
 	for i := range n {
-		p := nodetest.StartProcess(t, fmt.Sprintf("n%d", i+1), nodetest.Invite)
+		p := nodetest.StartProcess(t, fmt.Sprintf("n%d", i+1), opts...)
 		card, err := p.Admin().Card(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -44,7 +44,7 @@ func network(t *testing.T, n, k int) ([]*nodetest.Process, []byte) {
 
 // enrolled makes user's vault, enrolled at every node, with the records
 // labels (password "secret-LABEL"); it returns the vault's path.
-func enrolled(t *testing.T, nodes []*nodetest.Process, network []byte, user string, labels ...string) string {
+func enrolled(t testing.TB, nodes []*nodetest.Process, network []byte, user string, labels ...string) string {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), user+".db")
@@ -103,7 +103,7 @@ func getOne(a *agent.Conn, label string) error {
 // processes with their default limits.
 func TestAgentWithNodes(t *testing.T) {
 	runtimeDir(t)
-	nodes, nw := network(t, 5, 3)
+	nodes, nw := network(t, 5, 3, nodetest.Invite)
 	t.Run("it locks after its idle timeout", func(t *testing.T) {
 		path := enrolled(t, nodes, nw, "idle", "acme")
 		a, _, _ := unlocked(t, path, agent.Config{Idle: time.Second})

@@ -8,18 +8,19 @@ import (
 )
 
 var (
-	// ErrLocked: the agent runs but is not unlocked.
+	// ErrLocked: the agent runs but is not unlocked. Its message is what a
+	// process that asked it tells the user, whole.
 	ErrLocked = errors.New("locked: run custos unlock")
 	// ErrNoAgent: no agent answers at the socket (none was started, or it
 	// ended, or it was killed and left its socket behind).
-	ErrNoAgent = errors.New("no agent runs for this vault")
+	ErrNoAgent = errors.New("agent: none runs for this vault")
 	// ErrRunning: Listen found another agent serving the vault.
-	ErrRunning = errors.New("an agent runs for this vault already")
+	ErrRunning = errors.New("agent: one runs for this vault already")
 	// ErrOtherUser: a peer of the socket runs as another user.
-	ErrOtherUser = errors.New("the peer of the agent's socket is another user")
+	ErrOtherUser = errors.New("agent: the socket's peer is another user")
 	// ErrUnsafeDir: the socket's directory may be entered by others, or is
 	// not the user's own.
-	ErrUnsafeDir = errors.New("the agent's socket directory is not private")
+	ErrUnsafeDir = errors.New("agent: the socket's directory is not private")
 )
 
 // Error is an operation's failure as the agent reports it: the message the

@@ -11,7 +11,7 @@ import (
 
 // errUnsupported: this build reads no peer credentials, so the agent
 // serves no one (docs/client.md: the agent runs on Linux).
-var errUnsupported = errors.New("the custos agent runs on Linux only")
+var errUnsupported = errors.New("agent: it runs on Linux only")
 
 func peerCred(*net.UnixConn) (Cred, error) { return Cred{}, errUnsupported }
 

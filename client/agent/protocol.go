@@ -39,7 +39,7 @@ const (
 
 // errMalformed is every request the server does not understand; the
 // message says what is wrong, never a value.
-var errMalformed = errors.New("malformed request")
+var errMalformed = errors.New("agent: malformed request")
 
 // request is what a client sends. Only the fields of its Op are set.
 type request struct {

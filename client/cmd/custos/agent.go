@@ -182,7 +182,7 @@ func startAgent(ctx context.Context, path string, f agentFlags) (*agent.Conn, *a
 	// commands (a test's) tells them apart by it.
 	c := &exec.Cmd{Path: self, Args: []string{os.Args[0], "agent", "--vault", abs,
 		"--idle", f.idle.String(), "--max-lifetime", f.maxLifetime.String()},
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true}}
+		Dir: "/", SysProcAttr: &syscall.SysProcAttr{Setsid: true}}
 	if err := c.Start(); err != nil {
 		return nil, nil, fmt.Errorf("start the agent: %w", err)
 	}

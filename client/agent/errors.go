@@ -24,11 +24,12 @@ var (
 )
 
 // Error is an operation's failure as the agent reports it: the message the
-// agent's client gave, the exit code and hint custos gives it, and the
-// kinds of error it matches (see Is).
+// agent's client gave, the exit code, stable name and hint custos gives it
+// (Config.Describe), and the kinds of error it matches (see Is).
 type Error struct {
 	Message string   `json:"message"`
 	Code    int      `json:"code"`
+	Name    string   `json:"name,omitempty"`
 	Hint    string   `json:"hint,omitempty"`
 	Kinds   []string `json:"kinds,omitempty"`
 }

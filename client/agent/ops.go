@@ -83,7 +83,7 @@ func put(ctx context.Context, c *client.Client, req *request, resp *response) er
 }
 
 func status(ctx context.Context, c *client.Client, resp *response) error {
-	st := &Status{}
+	st := &Status{Threshold: c.Network().Threshold}
 	for _, n := range c.Status(ctx) {
 		ns := NodeStatus{Name: n.Name, PeerID: n.PeerID, Reachable: n.Reachable, LoggedIn: n.LoggedIn, Latency: Duration(n.Latency)}
 		if n.Err != nil {

@@ -172,10 +172,11 @@ type wireNodeFail struct {
 
 // Status is what the agent's client sees of the nodes and the vault.
 type Status struct {
-	Nodes    []NodeStatus `json:"nodes"`
-	Degraded []string     `json:"degraded"` // labels of records not stored at every node
-	Pending  []string     `json:"pending"`  // nodes this device's enrollment has not reached
-	Held     bool         `json:"held"`     // the vault holds the pending nodes' login key shares
+	Threshold int          `json:"threshold"` // of the network
+	Nodes     []NodeStatus `json:"nodes"`
+	Degraded  []string     `json:"degraded"` // labels of records not stored at every node
+	Pending   []string     `json:"pending"`  // nodes this device's enrollment has not reached
+	Held      bool         `json:"held"`     // the vault holds the pending nodes' login key shares
 }
 
 // NodeStatus is client.NodeStatus with its error as text.

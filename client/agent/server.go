@@ -26,9 +26,10 @@ type Config struct {
 	Idle, MaxLifetime time.Duration
 	// Client is the options of the agent's client (Open).
 	Client client.Options
-	// Describe gives an error's exit code and hint, as the custos command
-	// would give them; nil: code 1, no hint.
-	Describe func(error) (code int, hint string)
+	// Describe gives an error's exit code, stable name (custos --json's
+	// "code") and hint, as the custos command would give them; nil: code 1,
+	// name "error", no hint.
+	Describe func(error) (code int, name, hint string)
 	// Logger is told when the agent unlocks and ends, never a secret.
 	Logger *zap.Logger
 }
@@ -303,9 +304,9 @@ func (s *Server) describe(err error) *Error {
 	if errors.Is(err, client.ErrClosed) { // locked while it was being served
 		err = ErrLocked
 	}
-	e := &Error{Message: err.Error(), Code: 1, Kinds: kindsOf(err)}
+	e := &Error{Message: err.Error(), Code: 1, Name: "error", Kinds: kindsOf(err)}
 	if s.cfg.Describe != nil {
-		e.Code, e.Hint = s.cfg.Describe(err)
+		e.Code, e.Name, e.Hint = s.cfg.Describe(err)
 	}
 	return e
 }

@@ -81,7 +81,7 @@ func serveAgent(ctx context.Context, path string, f agentFlags) error {
 	}
 	s, err := agent.Listen(agent.Config{
 		Vault: path, Idle: f.idle, MaxLifetime: f.maxLifetime,
-		Client: client.Options{Logger: warnings()}, Describe: classify, Logger: agentLog(),
+		Client: client.Options{Logger: warnings()}, Describe: describe, Logger: agentLog(),
 	})
 	if err != nil {
 		return fmt.Errorf("start the agent: %w", err)
@@ -95,6 +95,12 @@ func serveAgent(ctx context.Context, path string, f agentFlags) error {
 	reason := s.Serve()
 	fmt.Fprintf(os.Stderr, "custos: agent ended: %s\n", reason)
 	return nil
+}
+
+// describe is how the agent tells its callers an error: as custos would.
+func describe(err error) (code int, name, hint string) {
+	f := classify(err)
+	return f.exit, f.code, f.hint
 }
 
 // agentLog is the agent's own log on stderr: when it unlocks, locks and
@@ -150,7 +156,7 @@ func (g *globals) unlockAgent(ctx context.Context, cmd *cobra.Command, f agentFl
 		return err
 	}
 	if !info.Unlocked {
-		pw, err := g.readPassword(ctx, "Password: ", false)
+		pw, err := g.readPassword(ctx, "Password: ", nil)
 		if err == nil {
 			info, err = a.Unlock(ctx, pw)
 			clear(pw)
@@ -161,6 +167,10 @@ func (g *globals) unlockAgent(ctx context.Context, cmd *cobra.Command, f agentFl
 			}
 			return err
 		}
+	}
+	if g.json {
+		return jsonLines(cmd.OutOrStdout(), unlockedJSON{Vault: info.Vault, PID: info.PID, Ends: info.Ends.UTC(),
+			IdleSeconds: time.Duration(info.Idle).Seconds(), Device: info.Device})
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "unlocked: the agent (pid %d) serves %s until %s, or %s after its last request; custos lock locks it\n",
 		info.PID, info.Vault, info.Ends.Local().Format(time.DateTime), time.Duration(info.Idle))
@@ -229,20 +239,40 @@ ends by itself after its idle time.`,
 				return err
 			}
 			a, _, err := agent.Dial(cmd.Context(), path)
-			if errors.Is(err, agent.ErrNoAgent) {
+			running := !errors.Is(err, agent.ErrNoAgent)
+			if err != nil && running {
+				return err
+			}
+			if running {
+				if err := a.Lock(cmd.Context()); err != nil {
+					return err
+				}
+			}
+			switch {
+			case g.json:
+				return jsonLines(cmd.OutOrStdout(), lockedJSON{Agent: running, Locked: true})
+			case running:
+				fmt.Fprintln(cmd.OutOrStdout(), "locked")
+			default:
 				fmt.Fprintln(cmd.OutOrStdout(), "no agent runs for this vault")
-				return nil
 			}
-			if err != nil {
-				return err
-			}
-			if err := a.Lock(cmd.Context()); err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), "locked")
 			return nil
 		},
 	}
+}
+
+// The --json shapes of unlock and lock (see output.go).
+type unlockedJSON struct {
+	Device      string    `json:"device"`
+	Ends        time.Time `json:"ends"`
+	IdleSeconds float64   `json:"idle_seconds"`
+	PID         int       `json:"pid"`
+	Vault       string    `json:"vault"`
+}
+
+type lockedJSON struct {
+	Agent  bool `json:"agent"` // an agent ran for the vault
+	Locked bool `json:"locked"`
 }
 
 // useAgent is the seam between the commands and a running agent: the
@@ -344,13 +374,28 @@ func agentPut(cmd *cobra.Command, args []string, a *agent.Conn) error {
 	if err != nil {
 		return err
 	}
-	printPlacement(cmd.OutOrStdout(), label, stored, missing)
-	return nil
+	asJSON, _ := cmd.Flags().GetBool("json")
+	return printPlacement(cmd.OutOrStdout(), label, stored, missing, asJSON)
 }
 
 func agentDelete(cmd *cobra.Command, args []string, a *agent.Conn) error {
+	yes, _ := cmd.Flags().GetBool("yes")
+	asJSON, _ := cmd.Flags().GetBool("json")
+	if units, err := a.List(cmd.Context(), args[0]); err != nil {
+		return err
+	} else if len(units) == 0 || units[0].Label != args[0] {
+		return fmt.Errorf("%q: %w", args[0], client.ErrNotFound) // before asking to confirm
+	}
+	if !yes {
+		if err := confirm(cmd.Context(), fmt.Sprintf("Delete %s here and at every node? There is no undo. [y/N] ", shown(args[0]))); err != nil {
+			return fmt.Errorf("rm %s: %w", shown(args[0]), err)
+		}
+	}
 	if err := a.Delete(cmd.Context(), args[0]); err != nil {
 		return err
+	}
+	if asJSON {
+		return jsonLines(cmd.OutOrStdout(), deletedJSON{Label: args[0], Deleted: true})
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", args[0])
 	return nil
@@ -369,16 +414,8 @@ func agentStatus(cmd *cobra.Command, _ []string, a *agent.Conn) error {
 			nodes[i].Err = errors.New(s.Error)
 		}
 	}
-	out := cmd.OutOrStdout()
-	printNodes(out, nodes, st.Pending, asJSON)
-	if asJSON {
-		return nil
-	}
-	for _, l := range st.Degraded {
-		fmt.Fprintf(out, "degraded: %s (not stored at every node)\n", l)
-	}
-	printEnrollment(out, st.Pending, st.Held)
-	return nil
+	printStatusOf(cmd.OutOrStdout(), nodes, st.Degraded, st.Pending, st.Held, asJSON)
+	return reachable(nodes, st.Threshold)
 }
 
 func agentHistory(cmd *cobra.Command, args []string, a *agent.Conn) error {

@@ -112,6 +112,8 @@ const (
 	EntryKind_ADMIN             EntryKind = 10 // another operator action (backup, restore)
 	EntryKind_EVALUATION        EntryKind = 11 // a login attempt counted and answered with an OPRF evaluation
 	EntryKind_PASSWORD          EntryKind = 12 // a password change step: staged, committed or aborted
+	EntryKind_DEVICE_ADD        EntryKind = 20 // a device added to an account with a new-device invite
+	EntryKind_DEVICE_REVOKE     EntryKind = 21 // a device of an account revoked by another of its devices
 )
 
 // Enum value maps for EntryKind.
@@ -130,6 +132,8 @@ var (
 		10: "ADMIN",
 		11: "EVALUATION",
 		12: "PASSWORD",
+		20: "DEVICE_ADD",
+		21: "DEVICE_REVOKE",
 	}
 	EntryKind_value = map[string]int32{
 		"ENTRY_UNSPECIFIED": 0,
@@ -145,6 +149,8 @@ var (
 		"ADMIN":             10,
 		"EVALUATION":        11,
 		"PASSWORD":          12,
+		"DEVICE_ADD":        20,
+		"DEVICE_REVOKE":     21,
 	}
 )
 
@@ -473,10 +479,14 @@ func (x *EnrollResponse) GetError() *Error {
 // /custos/login/2.0.0: LoginHello, LoginChallenge, LoginProof, LoginResult
 // (docs/login.md). The node counts the attempt durably before it evaluates.
 type LoginHello struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	User          string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	Epoch         uint32                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`    // the dealing to evaluate under (OprfShare.epoch)
-	Blinded       []byte                 `protobuf:"bytes,3,opt,name=blinded,proto3" json:"blinded,omitempty"` // B, 32 bytes; empty asks for a challenge alone (an unlocked client logging in again)
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	User    string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	Epoch   uint32                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`    // the dealing to evaluate under (OprfShare.epoch)
+	Blinded []byte                 `protobuf:"bytes,3,opt,name=blinded,proto3" json:"blinded,omitempty"` // B, 32 bytes; empty asks for a challenge alone (an unlocked client logging in again)
+	// A new-device invite token (custosd invite --new-device) from a device
+	// that is not enrolled for user: the login adds the device to the
+	// account once its signature is good. Ignored from an enrolled device.
+	DeviceToken   string `protobuf:"bytes,4,opt,name=device_token,json=deviceToken,proto3" json:"device_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -530,6 +540,13 @@ func (x *LoginHello) GetBlinded() []byte {
 		return x.Blinded
 	}
 	return nil
+}
+
+func (x *LoginHello) GetDeviceToken() string {
+	if x != nil {
+		return x.DeviceToken
+	}
+	return ""
 }
 
 type LoginChallenge struct {
@@ -1615,7 +1632,10 @@ type Entry struct {
 	// entry keeps every unit the device asked for, so its signature verifies.
 	Refusals []*Refusal `protobuf:"bytes,13,rep,name=refusals,proto3" json:"refusals,omitempty"`
 	// For logins, evaluations and password changes: the OPRF dealing used.
-	Epoch         uint32 `protobuf:"varint,14,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Epoch uint32 `protobuf:"varint,14,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// For device changes: the binary peer ID of the device added or revoked
+	// (client_peer_id is the device that asked).
+	Device        []byte `protobuf:"bytes,20,opt,name=device,proto3" json:"device,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1748,6 +1768,246 @@ func (x *Entry) GetEpoch() uint32 {
 	return 0
 }
 
+func (x *Entry) GetDevice() []byte {
+	if x != nil {
+		return x.Device
+	}
+	return nil
+}
+
+// /custos/device/1.0.0: DeviceRequest, DeviceResponse. A logged-in device
+// lists its user's devices at the node, or revokes one of them; the answer
+// lists the devices after the request.
+type DeviceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Op:
+	//
+	//	*DeviceRequest_List
+	//	*DeviceRequest_Revoke
+	Op            isDeviceRequest_Op `protobuf_oneof:"op"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeviceRequest) Reset() {
+	*x = DeviceRequest{}
+	mi := &file_api_custos_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceRequest) ProtoMessage() {}
+
+func (x *DeviceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_api_custos_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceRequest.ProtoReflect.Descriptor instead.
+func (*DeviceRequest) Descriptor() ([]byte, []int) {
+	return file_api_custos_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *DeviceRequest) GetOp() isDeviceRequest_Op {
+	if x != nil {
+		return x.Op
+	}
+	return nil
+}
+
+func (x *DeviceRequest) GetList() *DeviceList {
+	if x != nil {
+		if x, ok := x.Op.(*DeviceRequest_List); ok {
+			return x.List
+		}
+	}
+	return nil
+}
+
+func (x *DeviceRequest) GetRevoke() []byte {
+	if x != nil {
+		if x, ok := x.Op.(*DeviceRequest_Revoke); ok {
+			return x.Revoke
+		}
+	}
+	return nil
+}
+
+type isDeviceRequest_Op interface {
+	isDeviceRequest_Op()
+}
+
+type DeviceRequest_List struct {
+	List *DeviceList `protobuf:"bytes,1,opt,name=list,proto3,oneof"`
+}
+
+type DeviceRequest_Revoke struct {
+	Revoke []byte `protobuf:"bytes,2,opt,name=revoke,proto3,oneof"` // the binary peer ID of the device to revoke
+}
+
+func (*DeviceRequest_List) isDeviceRequest_Op() {}
+
+func (*DeviceRequest_Revoke) isDeviceRequest_Op() {}
+
+type DeviceList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeviceList) Reset() {
+	*x = DeviceList{}
+	mi := &file_api_custos_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceList) ProtoMessage() {}
+
+func (x *DeviceList) ProtoReflect() protoreflect.Message {
+	mi := &file_api_custos_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceList.ProtoReflect.Descriptor instead.
+func (*DeviceList) Descriptor() ([]byte, []int) {
+	return file_api_custos_proto_rawDescGZIP(), []int{25}
+}
+
+type DeviceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Devices       []*DeviceInfo          `protobuf:"bytes,2,rep,name=devices,proto3" json:"devices,omitempty"` // oldest first
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeviceResponse) Reset() {
+	*x = DeviceResponse{}
+	mi := &file_api_custos_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceResponse) ProtoMessage() {}
+
+func (x *DeviceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_api_custos_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceResponse.ProtoReflect.Descriptor instead.
+func (*DeviceResponse) Descriptor() ([]byte, []int) {
+	return file_api_custos_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *DeviceResponse) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *DeviceResponse) GetDevices() []*DeviceInfo {
+	if x != nil {
+		return x.Devices
+	}
+	return nil
+}
+
+type DeviceInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PeerId        []byte                 `protobuf:"bytes,1,opt,name=peer_id,json=peerId,proto3" json:"peer_id,omitempty"` // binary peer ID of the device key
+	AddedUnixMs   uint64                 `protobuf:"varint,2,opt,name=added_unix_ms,json=addedUnixMs,proto3" json:"added_unix_ms,omitempty"`
+	RevokedUnixMs uint64                 `protobuf:"varint,3,opt,name=revoked_unix_ms,json=revokedUnixMs,proto3" json:"revoked_unix_ms,omitempty"` // 0 while the device is active
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeviceInfo) Reset() {
+	*x = DeviceInfo{}
+	mi := &file_api_custos_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceInfo) ProtoMessage() {}
+
+func (x *DeviceInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_api_custos_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceInfo.ProtoReflect.Descriptor instead.
+func (*DeviceInfo) Descriptor() ([]byte, []int) {
+	return file_api_custos_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *DeviceInfo) GetPeerId() []byte {
+	if x != nil {
+		return x.PeerId
+	}
+	return nil
+}
+
+func (x *DeviceInfo) GetAddedUnixMs() uint64 {
+	if x != nil {
+		return x.AddedUnixMs
+	}
+	return 0
+}
+
+func (x *DeviceInfo) GetRevokedUnixMs() uint64 {
+	if x != nil {
+		return x.RevokedUnixMs
+	}
+	return 0
+}
+
 // /custos/audit/checkpoint/2.0.0: the latest signed checkpoint
 // (api.OpenCheckpoint), to any peer.
 type CheckpointRequest struct {
@@ -1758,7 +2018,7 @@ type CheckpointRequest struct {
 
 func (x *CheckpointRequest) Reset() {
 	*x = CheckpointRequest{}
-	mi := &file_api_custos_proto_msgTypes[24]
+	mi := &file_api_custos_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1770,7 +2030,7 @@ func (x *CheckpointRequest) String() string {
 func (*CheckpointRequest) ProtoMessage() {}
 
 func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[24]
+	mi := &file_api_custos_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1783,7 +2043,7 @@ func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointRequest.ProtoReflect.Descriptor instead.
 func (*CheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{24}
+	return file_api_custos_proto_rawDescGZIP(), []int{28}
 }
 
 type CheckpointResponse struct {
@@ -1796,7 +2056,7 @@ type CheckpointResponse struct {
 
 func (x *CheckpointResponse) Reset() {
 	*x = CheckpointResponse{}
-	mi := &file_api_custos_proto_msgTypes[25]
+	mi := &file_api_custos_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1808,7 +2068,7 @@ func (x *CheckpointResponse) String() string {
 func (*CheckpointResponse) ProtoMessage() {}
 
 func (x *CheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[25]
+	mi := &file_api_custos_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1821,7 +2081,7 @@ func (x *CheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointResponse.ProtoReflect.Descriptor instead.
 func (*CheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{25}
+	return file_api_custos_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CheckpointResponse) GetError() *Error {
@@ -1853,7 +2113,7 @@ type EntriesRequest struct {
 
 func (x *EntriesRequest) Reset() {
 	*x = EntriesRequest{}
-	mi := &file_api_custos_proto_msgTypes[26]
+	mi := &file_api_custos_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1865,7 +2125,7 @@ func (x *EntriesRequest) String() string {
 func (*EntriesRequest) ProtoMessage() {}
 
 func (x *EntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[26]
+	mi := &file_api_custos_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1878,7 +2138,7 @@ func (x *EntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntriesRequest.ProtoReflect.Descriptor instead.
 func (*EntriesRequest) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{26}
+	return file_api_custos_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *EntriesRequest) GetStart() uint64 {
@@ -1914,7 +2174,7 @@ type InclusionProof struct {
 
 func (x *InclusionProof) Reset() {
 	*x = InclusionProof{}
-	mi := &file_api_custos_proto_msgTypes[27]
+	mi := &file_api_custos_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1926,7 +2186,7 @@ func (x *InclusionProof) String() string {
 func (*InclusionProof) ProtoMessage() {}
 
 func (x *InclusionProof) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[27]
+	mi := &file_api_custos_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1939,7 +2199,7 @@ func (x *InclusionProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InclusionProof.ProtoReflect.Descriptor instead.
 func (*InclusionProof) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{27}
+	return file_api_custos_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *InclusionProof) GetIndex() uint64 {
@@ -1977,7 +2237,7 @@ type EntriesResponse struct {
 
 func (x *EntriesResponse) Reset() {
 	*x = EntriesResponse{}
-	mi := &file_api_custos_proto_msgTypes[28]
+	mi := &file_api_custos_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1989,7 +2249,7 @@ func (x *EntriesResponse) String() string {
 func (*EntriesResponse) ProtoMessage() {}
 
 func (x *EntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[28]
+	mi := &file_api_custos_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2002,7 +2262,7 @@ func (x *EntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntriesResponse.ProtoReflect.Descriptor instead.
 func (*EntriesResponse) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{28}
+	return file_api_custos_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *EntriesResponse) GetError() *Error {
@@ -2059,7 +2319,7 @@ type InclusionQuery struct {
 
 func (x *InclusionQuery) Reset() {
 	*x = InclusionQuery{}
-	mi := &file_api_custos_proto_msgTypes[29]
+	mi := &file_api_custos_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2071,7 +2331,7 @@ func (x *InclusionQuery) String() string {
 func (*InclusionQuery) ProtoMessage() {}
 
 func (x *InclusionQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[29]
+	mi := &file_api_custos_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2084,7 +2344,7 @@ func (x *InclusionQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InclusionQuery.ProtoReflect.Descriptor instead.
 func (*InclusionQuery) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{29}
+	return file_api_custos_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *InclusionQuery) GetIndex() uint64 {
@@ -2111,7 +2371,7 @@ type ConsistencyQuery struct {
 
 func (x *ConsistencyQuery) Reset() {
 	*x = ConsistencyQuery{}
-	mi := &file_api_custos_proto_msgTypes[30]
+	mi := &file_api_custos_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2123,7 +2383,7 @@ func (x *ConsistencyQuery) String() string {
 func (*ConsistencyQuery) ProtoMessage() {}
 
 func (x *ConsistencyQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[30]
+	mi := &file_api_custos_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2136,7 +2396,7 @@ func (x *ConsistencyQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsistencyQuery.ProtoReflect.Descriptor instead.
 func (*ConsistencyQuery) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{30}
+	return file_api_custos_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ConsistencyQuery) GetOldSize() uint64 {
@@ -2166,7 +2426,7 @@ type ProofRequest struct {
 
 func (x *ProofRequest) Reset() {
 	*x = ProofRequest{}
-	mi := &file_api_custos_proto_msgTypes[31]
+	mi := &file_api_custos_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2178,7 +2438,7 @@ func (x *ProofRequest) String() string {
 func (*ProofRequest) ProtoMessage() {}
 
 func (x *ProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[31]
+	mi := &file_api_custos_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2191,7 +2451,7 @@ func (x *ProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProofRequest.ProtoReflect.Descriptor instead.
 func (*ProofRequest) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{31}
+	return file_api_custos_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ProofRequest) GetQuery() isProofRequest_Query {
@@ -2245,7 +2505,7 @@ type ProofResponse struct {
 
 func (x *ProofResponse) Reset() {
 	*x = ProofResponse{}
-	mi := &file_api_custos_proto_msgTypes[32]
+	mi := &file_api_custos_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2257,7 +2517,7 @@ func (x *ProofResponse) String() string {
 func (*ProofResponse) ProtoMessage() {}
 
 func (x *ProofResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[32]
+	mi := &file_api_custos_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2270,7 +2530,7 @@ func (x *ProofResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProofResponse.ProtoReflect.Descriptor instead.
 func (*ProofResponse) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{32}
+	return file_api_custos_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ProofResponse) GetError() *Error {
@@ -2310,12 +2570,13 @@ const file_api_custos_proto_rawDesc = "" +
 	"\tkey_share\x18\x03 \x01(\fR\bkeyShare\x12!\n" +
 	"\fpublic_share\x18\x04 \x01(\fR\vpublicShare\"8\n" +
 	"\x0eEnrollResponse\x12&\n" +
-	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\"P\n" +
+	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\"s\n" +
 	"\n" +
 	"LoginHello\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\rR\x05epoch\x12\x18\n" +
-	"\ablinded\x18\x03 \x01(\fR\ablinded\"\xa7\x01\n" +
+	"\ablinded\x18\x03 \x01(\fR\ablinded\x12!\n" +
+	"\fdevice_token\x18\x04 \x01(\tR\vdeviceToken\"\xa7\x01\n" +
 	"\x0eLoginChallenge\x12&\n" +
 	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\x12\x14\n" +
 	"\x05nonce\x18\x02 \x01(\fR\x05nonce\x12\x1c\n" +
@@ -2389,7 +2650,7 @@ const file_api_custos_proto_rawDesc = "" +
 	"\aRefusal\x12\x1d\n" +
 	"\n" +
 	"unit_index\x18\x01 \x01(\rR\tunitIndex\x12#\n" +
-	"\x04code\x18\x02 \x01(\x0e2\x0f.custos.v1.CodeR\x04code\"\xef\x03\n" +
+	"\x04code\x18\x02 \x01(\x0e2\x0f.custos.v1.CodeR\x04code\"\x87\x04\n" +
 	"\x05Entry\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12 \n" +
 	"\ftime_unix_ms\x18\x02 \x01(\x04R\n" +
@@ -2406,7 +2667,22 @@ const file_api_custos_proto_rawDesc = "" +
 	"\rrequest_nonce\x18\v \x01(\fR\frequestNonce\x12)\n" +
 	"\x10device_signature\x18\f \x01(\fR\x0fdeviceSignature\x12.\n" +
 	"\brefusals\x18\r \x03(\v2\x12.custos.v1.RefusalR\brefusals\x12\x14\n" +
-	"\x05epoch\x18\x0e \x01(\rR\x05epoch\"\x13\n" +
+	"\x05epoch\x18\x0e \x01(\rR\x05epoch\x12\x16\n" +
+	"\x06device\x18\x14 \x01(\fR\x06device\"\\\n" +
+	"\rDeviceRequest\x12+\n" +
+	"\x04list\x18\x01 \x01(\v2\x15.custos.v1.DeviceListH\x00R\x04list\x12\x18\n" +
+	"\x06revoke\x18\x02 \x01(\fH\x00R\x06revokeB\x04\n" +
+	"\x02op\"\f\n" +
+	"\n" +
+	"DeviceList\"i\n" +
+	"\x0eDeviceResponse\x12&\n" +
+	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\x12/\n" +
+	"\adevices\x18\x02 \x03(\v2\x15.custos.v1.DeviceInfoR\adevices\"q\n" +
+	"\n" +
+	"DeviceInfo\x12\x17\n" +
+	"\apeer_id\x18\x01 \x01(\fR\x06peerId\x12\"\n" +
+	"\radded_unix_ms\x18\x02 \x01(\x04R\vaddedUnixMs\x12&\n" +
+	"\x0frevoked_unix_ms\x18\x03 \x01(\x04R\rrevokedUnixMs\"\x13\n" +
 	"\x11CheckpointRequest\"\\\n" +
 	"\x12CheckpointResponse\x12&\n" +
 	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\x12\x1e\n" +
@@ -2452,7 +2728,7 @@ const file_api_custos_proto_rawDesc = "" +
 	"\x10INVALID_ARGUMENT\x10\x05\x12\x0f\n" +
 	"\vUNAVAILABLE\x10\x06\x12\f\n" +
 	"\bINTERNAL\x10\a\x12\x12\n" +
-	"\x0eALREADY_EXISTS\x10\b*\xb3\x01\n" +
+	"\x0eALREADY_EXISTS\x10\b*\xd6\x01\n" +
 	"\tEntryKind\x12\x15\n" +
 	"\x11ENTRY_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -2472,7 +2748,10 @@ const file_api_custos_proto_rawDesc = "" +
 	"\x12\x0e\n" +
 	"\n" +
 	"EVALUATION\x10\v\x12\f\n" +
-	"\bPASSWORD\x10\fB&Z$github.com/custos-network/custos/apib\x06proto3"
+	"\bPASSWORD\x10\f\x12\x0e\n" +
+	"\n" +
+	"DEVICE_ADD\x10\x14\x12\x11\n" +
+	"\rDEVICE_REVOKE\x10\x15B&Z$github.com/custos-network/custos/apib\x06proto3"
 
 var (
 	file_api_custos_proto_rawDescOnce sync.Once
@@ -2487,7 +2766,7 @@ func file_api_custos_proto_rawDescGZIP() []byte {
 }
 
 var file_api_custos_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_api_custos_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_api_custos_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_api_custos_proto_goTypes = []any{
 	(Code)(0),                  // 0: custos.v1.Code
 	(EntryKind)(0),             // 1: custos.v1.EntryKind
@@ -2515,15 +2794,19 @@ var file_api_custos_proto_goTypes = []any{
 	(*ListResponse)(nil),       // 23: custos.v1.ListResponse
 	(*Refusal)(nil),            // 24: custos.v1.Refusal
 	(*Entry)(nil),              // 25: custos.v1.Entry
-	(*CheckpointRequest)(nil),  // 26: custos.v1.CheckpointRequest
-	(*CheckpointResponse)(nil), // 27: custos.v1.CheckpointResponse
-	(*EntriesRequest)(nil),     // 28: custos.v1.EntriesRequest
-	(*InclusionProof)(nil),     // 29: custos.v1.InclusionProof
-	(*EntriesResponse)(nil),    // 30: custos.v1.EntriesResponse
-	(*InclusionQuery)(nil),     // 31: custos.v1.InclusionQuery
-	(*ConsistencyQuery)(nil),   // 32: custos.v1.ConsistencyQuery
-	(*ProofRequest)(nil),       // 33: custos.v1.ProofRequest
-	(*ProofResponse)(nil),      // 34: custos.v1.ProofResponse
+	(*DeviceRequest)(nil),      // 26: custos.v1.DeviceRequest
+	(*DeviceList)(nil),         // 27: custos.v1.DeviceList
+	(*DeviceResponse)(nil),     // 28: custos.v1.DeviceResponse
+	(*DeviceInfo)(nil),         // 29: custos.v1.DeviceInfo
+	(*CheckpointRequest)(nil),  // 30: custos.v1.CheckpointRequest
+	(*CheckpointResponse)(nil), // 31: custos.v1.CheckpointResponse
+	(*EntriesRequest)(nil),     // 32: custos.v1.EntriesRequest
+	(*InclusionProof)(nil),     // 33: custos.v1.InclusionProof
+	(*EntriesResponse)(nil),    // 34: custos.v1.EntriesResponse
+	(*InclusionQuery)(nil),     // 35: custos.v1.InclusionQuery
+	(*ConsistencyQuery)(nil),   // 36: custos.v1.ConsistencyQuery
+	(*ProofRequest)(nil),       // 37: custos.v1.ProofRequest
+	(*ProofResponse)(nil),      // 38: custos.v1.ProofResponse
 }
 var file_api_custos_proto_depIdxs = []int32{
 	0,  // 0: custos.v1.Error.code:type_name -> custos.v1.Code
@@ -2551,17 +2834,20 @@ var file_api_custos_proto_depIdxs = []int32{
 	3,  // 22: custos.v1.Entry.units:type_name -> custos.v1.UnitRef
 	0,  // 23: custos.v1.Entry.outcome:type_name -> custos.v1.Code
 	24, // 24: custos.v1.Entry.refusals:type_name -> custos.v1.Refusal
-	2,  // 25: custos.v1.CheckpointResponse.error:type_name -> custos.v1.Error
-	2,  // 26: custos.v1.EntriesResponse.error:type_name -> custos.v1.Error
-	29, // 27: custos.v1.EntriesResponse.proofs:type_name -> custos.v1.InclusionProof
-	31, // 28: custos.v1.ProofRequest.inclusion:type_name -> custos.v1.InclusionQuery
-	32, // 29: custos.v1.ProofRequest.consistency:type_name -> custos.v1.ConsistencyQuery
-	2,  // 30: custos.v1.ProofResponse.error:type_name -> custos.v1.Error
-	31, // [31:31] is the sub-list for method output_type
-	31, // [31:31] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	27, // 25: custos.v1.DeviceRequest.list:type_name -> custos.v1.DeviceList
+	2,  // 26: custos.v1.DeviceResponse.error:type_name -> custos.v1.Error
+	29, // 27: custos.v1.DeviceResponse.devices:type_name -> custos.v1.DeviceInfo
+	2,  // 28: custos.v1.CheckpointResponse.error:type_name -> custos.v1.Error
+	2,  // 29: custos.v1.EntriesResponse.error:type_name -> custos.v1.Error
+	33, // 30: custos.v1.EntriesResponse.proofs:type_name -> custos.v1.InclusionProof
+	35, // 31: custos.v1.ProofRequest.inclusion:type_name -> custos.v1.InclusionQuery
+	36, // 32: custos.v1.ProofRequest.consistency:type_name -> custos.v1.ConsistencyQuery
+	2,  // 33: custos.v1.ProofResponse.error:type_name -> custos.v1.Error
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_api_custos_proto_init() }
@@ -2574,7 +2860,11 @@ func file_api_custos_proto_init() {
 		(*PasswdRequest_Commit)(nil),
 		(*PasswdRequest_Abort)(nil),
 	}
-	file_api_custos_proto_msgTypes[31].OneofWrappers = []any{
+	file_api_custos_proto_msgTypes[24].OneofWrappers = []any{
+		(*DeviceRequest_List)(nil),
+		(*DeviceRequest_Revoke)(nil),
+	}
+	file_api_custos_proto_msgTypes[35].OneofWrappers = []any{
 		(*ProofRequest_Inclusion)(nil),
 		(*ProofRequest_Consistency)(nil),
 	}
@@ -2584,7 +2874,7 @@ func file_api_custos_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_custos_proto_rawDesc), len(file_api_custos_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   33,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

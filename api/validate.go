@@ -115,6 +115,9 @@ func (r *LoginHello) Validate() error {
 	if len(r.Blinded) > 0 && toprf.CheckElement(r.Blinded) != nil {
 		return Errorf(Code_INVALID_ARGUMENT, "the blinded element is not a valid ristretto255 element")
 	}
+	if len(r.DeviceToken) > MaxTokenLen {
+		return Errorf(Code_INVALID_ARGUMENT, "the invite token is too long")
+	}
 	return nil
 }
 

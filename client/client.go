@@ -60,6 +60,10 @@ type Client struct {
 
 	passwd sync.Mutex // one password change, or abort, at a time
 
+	// tokens are the new-device invite tokens of an AddDevice under way,
+	// by node name (guarded by mu); logins send each to its node.
+	tokens map[string]string
+
 	mu       sync.Mutex // guards the vault's contents, unlocked and closed
 	unlocked bool
 	closed   bool           // Close began
@@ -246,25 +250,32 @@ func (c *Client) Lock() {
 // to Options.MaxLoginWait is waited out once (see there). Deletions left
 // pending by earlier runs are retried.
 func (c *Client) Unlock(ctx context.Context, password []byte) error {
+	_, err := c.unlock(ctx, password, c.net.Threshold)
+	return err
+}
+
+// unlock is Unlock that waits for wait nodes to accept (or fail) rather
+// than the threshold, and returns each node's error, in network order.
+func (c *Client) unlock(ctx context.Context, password []byte, wait int) ([]error, error) {
 	done, err := c.begin(false)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer done()
 	start := time.Now()
 	d, pwh, err := c.prepareLogin(password)
 	if errors.Is(err, errNotDealt) {
-		return c.notEnrolled("unlock")
+		return nil, c.notEnrolled("unlock")
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer d.wipe()
 	defer pwh.Wipe()
 	hashed := time.Now()
-	errs, oprf, err := c.loginV2(ctx, d, pwh, c.net.Threshold, false)
+	errs, oprf, err := c.loginV2(ctx, d, pwh, wait, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	qerr := c.quorum("unlock", c.net.Threshold, errs)
 	c.log.Debug("unlock", zap.Duration("password_hash", hashed.Sub(start)), zap.Duration("logins", time.Since(hashed)),
@@ -272,14 +283,14 @@ func (c *Client) Unlock(ctx context.Context, password []byte) error {
 	c.markDelivered(c.acceptedPending(d, errs))
 	if qerr != nil {
 		c.Lock()
-		return qerr
+		return errs, qerr
 	}
 	c.mu.Lock()
 	c.unlocked = true
 	c.mu.Unlock()
 	c.journal.fillAhead(&c.bgWait) // the first unlock's requests
 	c.retryDeletes(ctx)
-	return nil
+	return errs, nil
 }
 
 // prepareLogin loads the vault's login dealing and hashes the password

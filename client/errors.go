@@ -131,6 +131,8 @@ var refusalKinds = []struct {
 	{ErrTokenRefused, "invite token refused by"},
 	{ErrNoToken, "no invite token given for"},
 	{ErrOtherDevice, "enrolled with another device at"},
+	{ErrDeviceRevoked, "device revoked at"},
+	{ErrLastDevice, "last active device at"},
 	{ErrWrongPassword, "password refused by"},
 	{ErrRateLimited, "asked to wait by"},
 }

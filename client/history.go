@@ -10,6 +10,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/threshold"
 )
@@ -31,6 +33,12 @@ type HistoryEntry struct {
 	Released bool
 	Outcome  api.Code
 	Reason   string
+	// Device is the device that asked for the release; for a device
+	// change, the device added or revoked.
+	Device peer.ID
+	// Change is "" for a release, else the device change the entry is
+	// (DeviceAdded, DeviceRevoked), with no unit.
+	Change string
 }
 
 // History reads, at every node in parallel, the release entries of the
@@ -71,6 +79,9 @@ func (c *Client) History(ctx context.Context, label string) ([]HistoryEntry, []*
 	var out []HistoryEntry
 	for _, le := range logged {
 		out = append(out, releases(le, labels, only)...)
+		if only == nil {
+			out = append(out, deviceChanges(le)...)
+		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if !out[i].Time.Equal(out[j].Time) {
@@ -339,7 +350,7 @@ func releases(le LoggedEntry, labels map[string]string, only []byte) []HistoryEn
 		h := HistoryEntry{
 			Time: time.UnixMilli(int64(e.TimeUnixMs)), Node: le.Node, Index: le.Index,
 			Label: labels[string(id)], UnitID: hex.EncodeToString(id), Version: u.GetVersion(),
-			Released: true, Outcome: api.Code_OK,
+			Released: true, Outcome: api.Code_OK, Device: peer.ID(e.ClientPeerId),
 		}
 		if code, ok := refused[uint32(i)]; ok {
 			h.Released, h.Outcome = false, code

@@ -235,7 +235,7 @@ func (c *Client) login(ctx context.Context, n *custodian, round *loginRound) (er
 			round.fail()
 		}
 	}()
-	hello := &api.LoginHello{User: c.v.User}
+	hello := &api.LoginHello{User: c.v.User, DeviceToken: c.deviceToken(n)}
 	if round != nil {
 		hello.Epoch, hello.Blinded = round.d.epoch, round.blinded()
 	} else {
@@ -268,7 +268,7 @@ func (c *Client) login(ctx context.Context, n *custodian, round *loginRound) (er
 		if errors.Is(err, api.ErrNotFound) {
 			return &refusal{kind: ErrNotEnrolled, node: err, msg: ErrNotEnrolled.Error()}
 		}
-		return err
+		return helloRefusal(hello, err)
 	}
 	if len(ch.Nonce) != api.NonceSize {
 		return errors.New("the node sent a malformed challenge")

@@ -39,7 +39,7 @@ func newEnrollCase(t *testing.T, opts ...nodetest.Option) *enrollCase {
 
 func (c *enrollCase) invite(user string) string {
 	c.t.Helper()
-	token, _, err := c.n.Invite(c.ctx, user, 0)
+	token, _, err := c.n.Invite(c.ctx, user, 0, false)
 	if err != nil {
 		c.t.Fatal(err)
 	}

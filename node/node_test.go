@@ -60,7 +60,7 @@ func loggedIn(t testing.TB, n *nodetest.InProcess, user string) *nodetest.Device
 	token := ""
 	if n.Config.Enrollment == "invite" {
 		var err error
-		if token, _, err = n.Invite(ctx, user, 0); err != nil {
+		if token, _, err = n.Invite(ctx, user, 0, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -314,7 +314,7 @@ func TestJourney(t *testing.T) {
 	})
 	t.Run("an invited user enrolls with the node's token, which is then used up", func(t *testing.T) {
 		inv := nodetest.Start(t, nodetest.Invite)
-		token, expires, err := inv.Invite(ctx, "carol", time.Hour)
+		token, expires, err := inv.Invite(ctx, "carol", time.Hour, false)
 		if err != nil {
 			t.Fatal(err)
 		}

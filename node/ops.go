@@ -47,8 +47,15 @@ func (n *Node) Users(ctx context.Context) ([]admin.User, error) {
 	var users []admin.User
 	err := n.store.View(func(tx *store.Tx) error {
 		return tx.Accounts(func(a *store.Account) error {
-			dev, _ := peer.IDFromBytes(a.DevicePeerID)
-			u := admin.User{User: a.User, Device: dev.String(), Locked: a.Locked, Failures: a.Failures, Epoch: a.Current.Epoch, Created: a.Created}
+			u := admin.User{User: a.User, Locked: a.Locked, Failures: a.Failures, Epoch: a.Current.Epoch, Created: a.Created}
+			for _, d := range a.Devices {
+				id, _ := peer.IDFromBytes(d.PeerID)
+				if d.Active() {
+					u.Devices = append(u.Devices, id.String())
+				} else {
+					u.Revoked = append(u.Revoked, id.String())
+				}
+			}
 			if a.Staged != nil {
 				u.StagedEpoch = a.Staged.Epoch
 			}
@@ -59,9 +66,9 @@ func (n *Node) Users(ctx context.Context) ([]admin.User, error) {
 	return users, err
 }
 
-// Invite makes a one-time enrollment token.
-func (n *Node) Invite(ctx context.Context, user string, ttl time.Duration) (string, time.Time, error) {
-	return n.auth.Invite(ctx, user, ttl)
+// Invite makes a one-time enrollment token, or a new-device one.
+func (n *Node) Invite(ctx context.Context, user string, ttl time.Duration, newDevice bool) (string, time.Time, error) {
+	return n.auth.Invite(ctx, user, ttl, newDevice)
 }
 
 // Lock locks an account and ends its sessions.

@@ -188,7 +188,7 @@ func TestOpsStatusUsersLockUnlockInvite(t *testing.T) {
 		var out []string
 		for _, u := range us {
 			out = append(out, u.User+map[bool]string{true: " locked", false: ""}[u.Locked])
-			if u.Device == "" || u.Created.IsZero() || u.Epoch != 1 || u.StagedEpoch != 0 {
+			if len(u.Devices) != 1 || u.Created.IsZero() || u.Epoch != 1 || u.StagedEpoch != 0 {
 				t.Errorf("user %+v has no device or creation time, or not the dealing of enrollment alone", u)
 			}
 		}
@@ -215,10 +215,10 @@ func TestOpsStatusUsersLockUnlockInvite(t *testing.T) {
 	if err := p.Lock(ctx, "bob"); !errors.Is(err, api.ErrNotFound) {
 		t.Errorf("lock of an unknown user: got %v, want NOT_FOUND", err)
 	}
-	if _, _, err := p.Invite(ctx, "alice", 0); !errors.Is(err, api.ErrAlreadyExists) {
+	if _, _, err := p.Invite(ctx, "alice", 0, false); !errors.Is(err, api.ErrAlreadyExists) {
 		t.Errorf("invite of an enrolled user: got %v, want ALREADY_EXISTS", err)
 	}
-	token, expires, err := p.Invite(ctx, "bob", time.Hour)
+	token, expires, err := p.Invite(ctx, "bob", time.Hour, false)
 	if err != nil || !strings.HasPrefix(token, "custos-invite-") || time.Until(expires) > time.Hour || time.Until(expires) < 59*time.Minute {
 		t.Errorf("invite of bob: %v, expires %v", err, expires)
 	}

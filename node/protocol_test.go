@@ -436,7 +436,7 @@ func TestRefusals(t *testing.T) {
 			name: "an invite used once is UNAUTHENTICATED the second time",
 			opts: []nodetest.Option{nodetest.Invite},
 			run: func(e *env) error {
-				token, _, err := e.n.Invite(e.ctx, "bob", 0)
+				token, _, err := e.n.Invite(e.ctx, "bob", 0, false)
 				if err != nil {
 					return err
 				}
@@ -451,7 +451,7 @@ func TestRefusals(t *testing.T) {
 			name: "an expired invite is UNAUTHENTICATED",
 			opts: []nodetest.Option{nodetest.Invite},
 			run: func(e *env) error {
-				token, _, err := e.n.Invite(e.ctx, "bob", time.Millisecond)
+				token, _, err := e.n.Invite(e.ctx, "bob", time.Millisecond, false)
 				if err != nil {
 					return err
 				}
@@ -464,7 +464,7 @@ func TestRefusals(t *testing.T) {
 			name: "an invite for another user is refused and stays good for its user",
 			opts: []nodetest.Option{nodetest.Invite},
 			run: func(e *env) error {
-				token, _, err := e.n.Invite(e.ctx, "bob", 0)
+				token, _, err := e.n.Invite(e.ctx, "bob", 0, false)
 				if err != nil {
 					return err
 				}
@@ -495,7 +495,7 @@ func TestRefusals(t *testing.T) {
 			name: "an invite for an enrolled user is ALREADY_EXISTS",
 			opts: []nodetest.Option{nodetest.Invite},
 			run: func(e *env) error {
-				_, _, err := e.n.Invite(e.ctx, "alice", 0)
+				_, _, err := e.n.Invite(e.ctx, "alice", 0, false)
 				return err
 			},
 			code: api.Code_ALREADY_EXISTS, msg: "enrolled already",

@@ -57,7 +57,7 @@ func newRestoreFixture(t *testing.T) *restoreFixture {
 	f.early, st = backup()
 	f.atEarly, f.earlyCheckpoint = st.size, st.checkpoint
 	// What happens after the early backup: the restore rolls it back.
-	if _, _, err := p.Invite(ctx, "bob", time.Hour); err != nil {
+	if _, _, err := p.Invite(ctx, "bob", time.Hour, false); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Lock(ctx, "alice"); err != nil {

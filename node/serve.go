@@ -25,6 +25,7 @@ func (n *Node) serveProtocols() {
 	n.handle(api.ProtocolEnroll, n.enroll)
 	n.handle(api.ProtocolLogin, n.login)
 	n.handle(api.ProtocolPasswd, n.passwd)
+	n.handle(api.ProtocolDevice, n.device)
 	n.handle(api.ProtocolPut, n.put)
 	n.handle(api.ProtocolRelease, n.release)
 	n.handle(api.ProtocolDelete, n.delete)

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/threshold"
@@ -190,7 +192,14 @@ func (c *Conn) History(ctx context.Context, label string) ([]client.HistoryEntry
 	hist := make([]client.HistoryEntry, len(resp.History))
 	for i, h := range resp.History {
 		hist[i] = client.HistoryEntry{Time: h.Time, Node: h.Node, Index: h.Index, Label: h.Label, UnitID: h.UnitID,
-			Version: h.Version, Released: h.Released, Outcome: api.Code(h.Outcome), Reason: h.Reason}
+			Version: h.Version, Released: h.Released, Outcome: api.Code(h.Outcome), Reason: h.Reason, Change: h.Change}
+		if h.Device != "" {
+			id, err := peer.Decode(h.Device)
+			if err != nil {
+				return nil, nil, fmt.Errorf("read the agent's answer: %w: a device that is no peer ID", errMalformed)
+			}
+			hist[i].Device = id
+		}
 	}
 	var failed []*client.NodeError
 	for _, f := range resp.Failed {

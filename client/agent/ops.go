@@ -116,8 +116,13 @@ func history(ctx context.Context, c *client.Client, label string, resp *response
 		return err
 	}
 	for _, h := range hist {
-		resp.History = append(resp.History, wireHistory{Time: h.Time, Node: h.Node, Index: h.Index, Label: h.Label,
-			UnitID: h.UnitID, Version: h.Version, Released: h.Released, Outcome: int32(h.Outcome), Reason: h.Reason})
+		w := wireHistory{Time: h.Time, Node: h.Node, Index: h.Index, Label: h.Label,
+			UnitID: h.UnitID, Version: h.Version, Released: h.Released, Outcome: int32(h.Outcome), Reason: h.Reason,
+			Change: h.Change}
+		if h.Device != "" {
+			w.Device = h.Device.String()
+		}
+		resp.History = append(resp.History, w)
 	}
 	for _, f := range failed {
 		resp.Failed = append(resp.Failed, wireNodeFail{Node: f.Node, Error: f.Err.Error()})

@@ -163,6 +163,8 @@ type wireHistory struct {
 	Released bool      `json:"released"`
 	Outcome  int32     `json:"outcome"`
 	Reason   string    `json:"reason"`
+	Device   string    `json:"device,omitempty"` // peer ID text
+	Change   string    `json:"change,omitempty"`
 }
 
 type wireNodeFail struct {

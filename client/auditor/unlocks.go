@@ -55,10 +55,13 @@ type Attempt struct {
 // the same time.
 type Unlock struct {
 	// Time is the device's own signed time of the requests.
-	Time    time.Time
-	Client  peer.ID // the device that asked
-	User    string
-	Version uint64
+	Time   time.Time
+	Client peer.ID // the device that asked
+	// OtherDevice is set when Client is not the vault's device but one
+	// whose enrollment or addition for User a node logged.
+	OtherDevice bool
+	User        string
+	Version     uint64
 	// Attempts are the nodes' entries, in the network's node order.
 	Attempts []Attempt
 	// Silent are the nodes whose log was read and holds nothing of it,
@@ -102,6 +105,9 @@ type UnitReport struct {
 	Flags []string
 	// Unread are the nodes whose logs were not read.
 	Unread []string
+	// Devices are the device changes of the users of Unlocks, oldest
+	// first (DeviceEvents).
+	Devices []DeviceEvent
 }
 
 // Flagged is how many unlocks and node findings are flagged.
@@ -146,10 +152,13 @@ type attempt struct {
 //     every node not read as a release: no key can be made from it, unless
 //     a node that released its share did not log it (not flagged when the
 //     vault recorded every request of it: the user's own unlock failed);
-//   - with the vault: a release to a device that is not the vault's, and a
-//     release to the vault's device whose request is not in the vault's
-//     journal (someone else holds the device key: a copy of the vault),
-//     unless the unlock is no newer than what the journal dropped;
+//   - with the vault: a release to a device that is not the vault's nor
+//     one whose enrollment or addition for the user a node logged (the
+//     user's other devices), and a release to the vault's device whose
+//     request is not in the vault's journal (someone else holds the device
+//     key: a copy of the vault), unless the unlock is no newer than what
+//     the journal dropped;
+//   - a release by a node after it logged the revocation of the device;
 //   - with the vault: a receipt of a node that was read whose entry is not
 //     in that node's log as read (the log was rolled back or rewritten).
 //
@@ -168,6 +177,7 @@ func ReportUnit(q UnitQuery, logs map[string][]client.LoggedEntry) *UnitReport {
 	}
 	b.groupUnlocks()
 	b.finishUnlocks(logs)
+	b.rep.Devices = devicesOfUsers(b.rep.Unlocks, logs)
 	return b.rep
 }
 
@@ -323,6 +333,7 @@ func (b *unitReport) groupUnlocks() {
 // it.
 func (b *unitReport) finishUnlocks(logs map[string][]client.LoggedEntry) {
 	vaulted := b.q.Device != ""
+	devices := newUserDevices(logs)
 	for i := range b.rep.Unlocks {
 		u := &b.rep.Unlocks[i]
 		u.Unchecked = vaulted && !b.q.DroppedUntil.IsZero() && !u.Time.After(b.q.DroppedUntil)
@@ -337,7 +348,8 @@ func (b *unitReport) finishUnlocks(logs map[string][]client.LoggedEntry) {
 				u.Silent = append(u.Silent, n)
 			}
 		}
-		u.Flags = unlockFlags(u, b.q, len(b.rep.Unread))
+		u.OtherDevice = vaulted && u.Client != b.q.Device && devices.known(u)
+		u.Flags = append(unlockFlags(u, b.q, len(b.rep.Unread)), devices.revokedReleases(u)...)
 	}
 }
 
@@ -359,7 +371,7 @@ func unlockFlags(u *Unlock, q UnitQuery, unread int) []string {
 	}
 	switch {
 	case q.Device == "" || len(released) == 0:
-	case !own:
+	case !own && !u.OtherDevice:
 		flags = append(flags, fmt.Sprintf("released to device %s, which is not the vault's device", u.Client))
 	case checked && len(foreign) > 0:
 		flags = append(flags, fmt.Sprintf("released by %s to the vault's device, for a request the vault did not send: someone else holds the device key", strings.Join(foreign, ", ")))

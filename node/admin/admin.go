@@ -28,7 +28,9 @@ const SocketName = "admin.sock"
 type Ops interface {
 	Status(ctx context.Context) (*Status, error)
 	Card() *api.Card
-	Invite(ctx context.Context, user string, ttl time.Duration) (token string, expires time.Time, err error)
+	// Invite makes an enrollment token, or with newDevice a token that
+	// adds a device to an enrolled user.
+	Invite(ctx context.Context, user string, ttl time.Duration, newDevice bool) (token string, expires time.Time, err error)
 	Lock(ctx context.Context, user string) error
 	Unlock(ctx context.Context, user string) error
 	Users(ctx context.Context) ([]User, error)
@@ -58,10 +60,13 @@ type Status struct {
 
 // User is one account as an operator sees it.
 type User struct {
-	User     string `json:"user"`
-	Device   string `json:"device"` // the device's peer ID
-	Locked   bool   `json:"locked"`
-	Failures int    `json:"failures"`
+	User string `json:"user"`
+	// Devices are the peer IDs of the user's active devices, oldest first.
+	Devices []string `json:"devices"`
+	// Revoked are those of the revoked devices the node remembers.
+	Revoked  []string `json:"revoked,omitempty"`
+	Locked   bool     `json:"locked"`
+	Failures int      `json:"failures"`
 	// Epoch is the epoch of the user's current login dealing; StagedEpoch
 	// that of a password change in progress, 0 for none.
 	Epoch       uint32    `json:"epoch"`
@@ -71,14 +76,16 @@ type User struct {
 
 // Invite is the answer to an invite request.
 type Invite struct {
-	User    string    `json:"user"`
-	Token   string    `json:"token"`
-	Expires time.Time `json:"expires"`
+	User      string    `json:"user"`
+	Token     string    `json:"token"`
+	Expires   time.Time `json:"expires"`
+	NewDevice bool      `json:"new_device,omitempty"`
 }
 
 type userRequest struct {
-	User string        `json:"user"`
-	TTL  time.Duration `json:"ttl,omitempty"`
+	User      string        `json:"user"`
+	TTL       time.Duration `json:"ttl,omitempty"`
+	NewDevice bool          `json:"new_device,omitempty"`
 }
 
 type errorBody struct {
@@ -129,8 +136,8 @@ func Serve(ctx context.Context, l net.Listener, ops Ops, log *zap.Logger) error 
 			respond(w, log, nil, err)
 			return
 		}
-		token, expires, err := ops.Invite(r.Context(), req.User, req.TTL)
-		respond(w, log, &Invite{User: req.User, Token: token, Expires: expires}, err)
+		token, expires, err := ops.Invite(r.Context(), req.User, req.TTL, req.NewDevice)
+		respond(w, log, &Invite{User: req.User, Token: token, Expires: expires, NewDevice: req.NewDevice}, err)
 	})
 	for path, op := range map[string]func(context.Context, string) error{"POST /lock": ops.Lock, "POST /unlock": ops.Unlock} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {

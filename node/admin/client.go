@@ -101,8 +101,18 @@ func (c *Client) Users(ctx context.Context) ([]User, error) {
 
 // Invite makes a one-time enrollment token for user.
 func (c *Client) Invite(ctx context.Context, user string, ttl time.Duration) (*Invite, error) {
+	return c.invite(ctx, userRequest{User: user, TTL: ttl})
+}
+
+// InviteDevice makes a one-time token that adds a device to the enrolled
+// user's account (custosd invite --new-device).
+func (c *Client) InviteDevice(ctx context.Context, user string, ttl time.Duration) (*Invite, error) {
+	return c.invite(ctx, userRequest{User: user, TTL: ttl, NewDevice: true})
+}
+
+func (c *Client) invite(ctx context.Context, req userRequest) (*Invite, error) {
 	var inv Invite
-	return &inv, c.do(ctx, http.MethodPost, "/invite", userRequest{User: user, TTL: ttl}, &inv)
+	return &inv, c.do(ctx, http.MethodPost, "/invite", req, &inv)
 }
 
 // Lock locks the user's account.

@@ -44,9 +44,10 @@ func notEnrolled(user string) error {
 }
 
 // maxLoginBuckets bounds the devices whose login challenges are rate
-// limited at once (auth.logins). Only enrolled devices get a bucket, so
-// only enrollments, not fresh keys, could fill it; a full table refuses new
-// devices with RATE_LIMITED for at most one bucket's refill time.
+// limited at once (auth.logins). Only enrolled devices, and devices that
+// present a valid new-device invite, get a bucket, so only enrollments and
+// invites, not fresh keys, could fill it; a full table refuses new devices
+// with RATE_LIMITED for at most one bucket's refill time.
 const maxLoginBuckets = 1 << 16
 
 // Session is one logged-in device.
@@ -88,9 +89,10 @@ type Service struct {
 
 	mu       sync.Mutex
 	sessions map[peer.ID]*Session
-	// devices holds the peer ID of every enrolled device: the node keeps
-	// connection room for them that strangers cannot take (Enrolled).
-	// Accounts are never removed, so it only grows, with enrollments.
+	// devices holds the peer ID of every active device: the node keeps
+	// connection room for them that strangers cannot take (Enrolled). It
+	// grows with enrollments and added devices, and shrinks with
+	// revocations.
 	devices map[peer.ID]struct{}
 }
 
@@ -103,7 +105,11 @@ func New(s *store.Store, l *audit.Log, node peer.ID, enrollment string, cfg conf
 	devices := map[peer.ID]struct{}{}
 	err := s.View(func(tx *store.Tx) error {
 		return tx.Accounts(func(a *store.Account) error {
-			devices[peer.ID(a.DevicePeerID)] = struct{}{}
+			for _, d := range a.Devices {
+				if d.Active() {
+					devices[peer.ID(d.PeerID)] = struct{}{}
+				}
+			}
 			return nil
 		})
 	})
@@ -219,7 +225,9 @@ func (s *Service) Enroll(ctx context.Context, device peer.ID, req *api.EnrollReq
 			return s.refuseStranger(tx, entry, outcome, outcome.Error())
 		}
 		err = tx.PutAccount(&store.Account{
-			User: req.User, DevicePeerID: []byte(device), Current: dealing(req.Oprf, req.AuthPublicKey), Created: s.now(),
+			User:    req.User,
+			Devices: []store.Device{{PeerID: []byte(device), Added: s.now()}},
+			Current: dealing(req.Oprf, req.AuthPublicKey), Created: s.now(),
 		})
 		if err != nil {
 			return nil, err
@@ -252,10 +260,12 @@ func dealing(o *api.OprfShare, loginKey []byte) store.Dealing {
 // says what is true and no token is used up for nothing:
 //
 //   - this device is enrolled for the user already: ALREADY_EXISTS, before
-//     the token is looked at (the device knows its own enrollment);
+//     the token is looked at (the device knows its own enrollment); one
+//     revoked for the user: UNAUTHENTICATED (errRevoked);
 //   - under invite enrollment, a token that is not valid for this user, was
-//     used or expired: UNAUTHENTICATED, so that a peer without a valid one
-//     learns nothing, not even whether the user is enrolled;
+//     used or expired, or is a new-device token: UNAUTHENTICATED, so that
+//     a peer without a valid one learns nothing, not even whether the user
+//     is enrolled;
 //   - the user is enrolled with another device: INVALID_ARGUMENT, and the
 //     token stays good;
 //   - otherwise the device may enroll: outcome nil.
@@ -264,8 +274,10 @@ func dealing(o *api.OprfShare, loginKey []byte) store.Dealing {
 func (s *Service) admit(tx *store.Tx, device peer.ID, req *api.EnrollRequest) (outcome, err error) {
 	a, err := tx.Account(req.User)
 	switch {
-	case err == nil && bytes.Equal(a.DevicePeerID, []byte(device)):
+	case err == nil && a.Device([]byte(device)) != nil && a.Device([]byte(device)).Active():
 		return errEnrolled, nil
+	case err == nil && a.Device([]byte(device)) != nil:
+		return revoked(req.User), nil
 	case errors.Is(err, store.ErrNotFound):
 		a = nil
 	case err != nil:
@@ -280,7 +292,7 @@ func (s *Service) admit(tx *store.Tx, device peer.ID, req *api.EnrollRequest) (o
 		if err != nil {
 			return nil, err
 		}
-		if subtle.ConstantTimeCompare([]byte(inv.User), []byte(req.User)) != 1 || !s.now().Before(inv.Expires) {
+		if !s.inviteFor(inv, req.User) || inv.NewDevice {
 			return errBadInvite, nil
 		}
 	}
@@ -293,9 +305,18 @@ func (s *Service) admit(tx *store.Tx, device peer.ID, req *api.EnrollRequest) (o
 	return nil, tx.DeleteInvite(hash)
 }
 
+// inviteFor reports whether inv is good for user now: its user (compared
+// in constant time) and not expired.
+func (s *Service) inviteFor(inv *store.Invite, user string) bool {
+	return subtle.ConstantTimeCompare([]byte(inv.User), []byte(user)) == 1 && s.now().Before(inv.Expires)
+}
+
 // Invite makes a one-time enrollment token for user, valid for ttl (the
-// configured invite_ttl when 0). Only its hash is stored.
-func (s *Service) Invite(ctx context.Context, user string, ttl time.Duration) (token string, expires time.Time, err error) {
+// configured invite_ttl when 0). Only its hash is stored. With newDevice
+// it is a new-device token: it adds a device to the enrolled user's
+// account (see Hello), and the user must be enrolled here with room for
+// another device; otherwise the user must not be enrolled.
+func (s *Service) Invite(ctx context.Context, user string, ttl time.Duration, newDevice bool) (token string, expires time.Time, err error) {
 	if !api.ValidUser(user) {
 		return "", time.Time{}, api.Errorf(api.Code_INVALID_ARGUMENT, "%q is not a valid user name", user)
 	}
@@ -309,18 +330,41 @@ func (s *Service) Invite(ctx context.Context, user string, ttl time.Duration) (t
 	token = "custos-invite-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw[:]))
 	expires = s.now().Add(ttl)
 	err = s.store.Decide(ctx, func(tx *store.Tx) (error, error) {
-		if _, err := tx.Account(user); err == nil {
-			return api.Errorf(api.Code_ALREADY_EXISTS, "the user %s is enrolled already", user), nil
-		} else if !errors.Is(err, store.ErrNotFound) {
+		if outcome, err := inviteRoom(tx, user, newDevice); outcome != nil || err != nil {
+			return outcome, err
+		}
+		inv := &store.Invite{Hash: sha256.Sum256([]byte(token)), User: user, Expires: expires, Created: s.now(), NewDevice: newDevice}
+		if err := tx.PutInvite(inv); err != nil {
 			return nil, err
 		}
-		if err := tx.PutInvite(&store.Invite{Hash: sha256.Sum256([]byte(token)), User: user, Expires: expires, Created: s.now()}); err != nil {
-			return nil, err
+		what := "invite"
+		if newDevice {
+			what = "new-device invite"
 		}
-		return nil, s.record(tx, &api.Entry{Kind: api.EntryKind_INVITE, User: user, Admin: "invite until " + expires.UTC().Format(time.RFC3339)})
+		return nil, s.record(tx, &api.Entry{Kind: api.EntryKind_INVITE, User: user, Admin: what + " until " + expires.UTC().Format(time.RFC3339)})
 	})
 	if err != nil {
 		return "", time.Time{}, err
 	}
 	return token, expires, nil
+}
+
+// inviteRoom refuses an invite that could not be used: an enrollment
+// invite for a user enrolled already, a new-device invite for a user not
+// enrolled or with MaxActiveDevices active devices.
+func inviteRoom(tx *store.Tx, user string, newDevice bool) (outcome, err error) {
+	a, err := tx.Account(user)
+	switch {
+	case errors.Is(err, store.ErrNotFound) && newDevice:
+		return api.Errorf(api.Code_NOT_FOUND, "the user %s is not enrolled at this node; a new-device invite is for an enrolled user", user), nil
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case !newDevice:
+		return api.Errorf(api.Code_ALREADY_EXISTS, "the user %s is enrolled already; to add a device, make a new-device invite", user), nil
+	case a.ActiveDevices() >= store.MaxActiveDevices:
+		return tooManyDevices(user), nil
+	}
+	return nil, nil
 }

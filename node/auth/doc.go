@@ -11,8 +11,14 @@
 // that proves the device key. A password change stages a new dealing beside
 // the current one and commits or aborts it (Passwd).
 //
-// Only the device enrolled for a user gets a challenge for that user: a
-// hello from any other is refused (NOT_FOUND) after one store read, and
+// An account has a set of devices (a laptop, a CI runner) that share its
+// dealing; another is added by a login with a new-device invite and the
+// password, and a device of the user revokes one (devices.go). A revoked
+// device's logins are refused and logged as such.
+//
+// Only an active device of a user, or one presenting a new-device invite
+// for the user, gets a challenge for that user: a hello from any other is
+// refused (NOT_FOUND) after one store read, and
 // holds nothing at the node, because fresh device keys cost an attacker
 // nothing. The challenge lives in the login stream's handler, so it ends
 // with its stream; no node-wide table of challenges exists to be filled.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -34,6 +35,10 @@ type Challenge struct {
 	left      int
 	expires   time.Time
 	answered  bool
+	// token is the hash of the hello's new-device token, nil without one;
+	// added is set when the login added the device with it.
+	token *[32]byte
+	added bool
 }
 
 // Nonce is the challenge's nonce, for the device to sign.
@@ -73,10 +78,14 @@ func (s *Service) Hello(ctx context.Context, device peer.ID, hello *api.LoginHel
 	if err := hello.Validate(); err != nil {
 		return nil, err
 	}
-	if err := s.admitHello(ctx, device, hello.User); err != nil {
+	c := &Challenge{user: hello.User, device: device, epoch: hello.Epoch, nonce: make([]byte, api.NonceSize)}
+	if hello.DeviceToken != "" {
+		h := sha256.Sum256([]byte(hello.DeviceToken))
+		c.token = &h
+	}
+	if err := s.admitHello(ctx, device, hello.User, c.token); err != nil {
 		return nil, err
 	}
-	c := &Challenge{user: hello.User, device: device, epoch: hello.Epoch, nonce: make([]byte, api.NonceSize)}
 	if _, err := rand.Read(c.nonce); err != nil {
 		return nil, fmt.Errorf("make challenge: %w", err)
 	}
@@ -101,13 +110,13 @@ func (s *Service) Hello(ctx context.Context, device peer.ID, hello *api.LoginHel
 	return c, nil
 }
 
-// admitHello refuses a hello of user from a device that is not the one
-// enrolled for user, with one read of the store, and one of an enrolled
-// device past its auth.logins.
-func (s *Service) admitHello(ctx context.Context, device peer.ID, user string) error {
+// admitHello refuses a hello of user from a device that may not log in to
+// the account (loginAccount), with one read of the store, and one of an
+// admitted device past its auth.logins.
+func (s *Service) admitHello(ctx context.Context, device peer.ID, user string, token *[32]byte) error {
 	var why string
 	err := s.store.View(func(tx *store.Tx) (err error) {
-		_, why, err = enrolledAccount(tx, device, user)
+		_, why, err = s.loginAccount(tx, device, user, token)
 		return err
 	})
 	switch {
@@ -137,11 +146,11 @@ func (d *dealtShare) wipe() { clear(d.key) }
 // the hello is to be evaluated.
 func (s *Service) count(tx *store.Tx, c *Challenge, evaluate bool, share *dealtShare) (error, error) {
 	entry := &api.Entry{Kind: api.EntryKind_LOGIN, User: c.user, ClientPeerId: []byte(c.device)}
-	a, why, err := enrolledAccount(tx, c.device, c.user)
+	a, why, err := s.loginAccount(tx, c.device, c.user, c.token)
 	switch {
 	case why != "":
-		// Enrolled at the View just before, no more: the account changed.
-		return s.refuseStranger(tx, entry, err, why)
+		// Admitted at the View just before, no more: the account changed.
+		return s.refuseLogin(tx, entry, err, why)
 	case err != nil:
 		return nil, err
 	}
@@ -174,6 +183,9 @@ func (s *Service) count(tx *store.Tx, c *Challenge, evaluate bool, share *dealtS
 	entry.Kind, entry.Reason = api.EntryKind_EVALUATION, fmt.Sprintf("attempt %d of %d", a.Failures, s.cfg.MaxLoginFailures)
 	if !evaluate {
 		entry.Reason += ", a challenge alone"
+	}
+	if a.Device([]byte(c.device)) == nil {
+		entry.Reason += ", with a new-device invite"
 	}
 	return nil, s.record(tx, entry)
 }
@@ -212,18 +224,36 @@ func evaluateShare(index int, key, blinded []byte) (evaluated, proof []byte, err
 	return z[:], p[:], nil
 }
 
-// enrolledAccount returns user's account when device is the one enrolled
-// for it. Otherwise it returns the refusal (notEnrolled) and why, for the
-// log: "unknown user" or "another device". Any other error is the store's.
-func enrolledAccount(tx *store.Tx, device peer.ID, user string) (a *store.Account, why string, err error) {
+// loginAccount returns user's account when device may log in to it: an
+// active device of the account, or, with a new-device token (token, its
+// hash, not nil), a device not in the account for which the token is good
+// (newDeviceInvite). Otherwise it returns the refusal and why, for the
+// log: "unknown user" and "another device" (both notEnrolled, alike, so
+// that a stranger learns nothing of other people's accounts), "revoked
+// device", or the token's refusal. Any other error is the store's.
+func (s *Service) loginAccount(tx *store.Tx, device peer.ID, user string, token *[32]byte) (a *store.Account, why string, err error) {
 	a, err = tx.Account(user)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, "unknown user", notEnrolled(user)
 	case err != nil:
 		return nil, "", err
-	case !bytes.Equal(a.DevicePeerID, []byte(device)):
+	}
+	d := a.Device([]byte(device))
+	switch {
+	case d != nil && d.Active():
+		return a, "", nil
+	case d != nil:
+		return nil, whyRevoked, revoked(user)
+	case token == nil:
 		return nil, "another device", notEnrolled(user)
+	}
+	outcome, err := s.newDeviceInvite(tx, a, *token)
+	switch {
+	case err != nil:
+		return nil, "", err
+	case outcome != nil:
+		return nil, "new-device invite refused: " + outcome.Error(), outcome
 	}
 	return a, "", nil
 }
@@ -232,7 +262,7 @@ func enrolledAccount(tx *store.Tx, device peer.ID, user string) (a *store.Accoun
 // outcome, and logs the refusal while auth.stranger_log allows. Past it
 // nothing at all is written.
 func (s *Service) refuseHello(ctx context.Context, device peer.ID, user string, outcome error, why string) error {
-	reason, logged := s.strangerReason(why)
+	reason, logged := s.refusalReason(user, why)
 	if !logged {
 		return outcome
 	}
@@ -262,6 +292,11 @@ func (s *Service) Login(ctx context.Context, c *Challenge, signature []byte) (*S
 	err := s.store.Decide(ctx, func(tx *store.Tx) (error, error) {
 		return s.settle(tx, c, good, entry)
 	})
+	if err == nil && c.added {
+		s.mu.Lock()
+		s.devices[device] = struct{}{}
+		s.mu.Unlock()
+	}
 	if errors.Is(err, errLocked) {
 		// A locked account keeps no session, as after an operator's lock.
 		s.endSessions(c.user)
@@ -280,10 +315,10 @@ func (s *Service) Login(ctx context.Context, c *Challenge, signature []byte) (*S
 // settle records the outcome of c's signature check within tx: reset on
 // success, lock after too many failures.
 func (s *Service) settle(tx *store.Tx, c *Challenge, good bool, entry *api.Entry) (error, error) {
-	a, why, err := enrolledAccount(tx, c.device, c.user)
+	a, why, err := s.loginAccount(tx, c.device, c.user, c.token)
 	switch {
 	case why != "":
-		return s.refuseStranger(tx, entry, err, why)
+		return s.refuseLogin(tx, entry, err, why)
 	case err != nil:
 		return nil, err
 	}
@@ -305,6 +340,9 @@ func (s *Service) settle(tx *store.Tx, c *Challenge, good bool, entry *api.Entry
 		return errLocked, s.record(tx, entry)
 	case good:
 		a.Failures, a.NextAttempt = 0, time.Time{}
+		if err := s.addDevice(tx, a, c); err != nil {
+			return nil, err
+		}
 		if err := tx.PutAccount(a); err != nil {
 			return nil, err
 		}

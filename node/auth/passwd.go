@@ -46,12 +46,12 @@ func (s *Service) Passwd(ctx context.Context, sess *Session, req *api.PasswdRequ
 	}
 	var epochs Epochs
 	err := s.store.Decide(ctx, func(tx *store.Tx) (error, error) {
-		a, why, err := enrolledAccount(tx, sess.Peer, sess.User)
+		a, why, err := s.loginAccount(tx, sess.Peer, sess.User, nil)
 		entry := &api.Entry{Kind: api.EntryKind_PASSWORD, User: sess.User, ClientPeerId: []byte(sess.Peer)}
 		switch {
 		case why != "":
 			// A session outlives no account; this is only a safeguard.
-			return s.refuseStranger(tx, entry, err, why)
+			return s.refuseLogin(tx, entry, err, why)
 		case err != nil:
 			return nil, err
 		}

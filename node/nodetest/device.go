@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -22,7 +21,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/custos-network/custos/api"
-	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/threshold"
 	"github.com/custos-network/custos/threshold/toprf"
 )
@@ -72,15 +70,7 @@ var ErrBadEvaluation = errors.New("nodetest: the node's OPRF evaluation does not
 // when the test ends.
 func NewDevice(t testing.TB, user string) *Device {
 	t.Helper()
-	priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := client.NewHost(priv) // a device's host, as the client makes it
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
+	h := newHost(t)
 	m, err := threshold.NewMasterSecret()
 	if err != nil {
 		t.Fatal(err)
@@ -329,14 +319,14 @@ func (d *Device) LoginEpoch(ctx context.Context, node peer.ID, epoch uint32) err
 	if err != nil {
 		return err
 	}
-	_, err = d.login(ctx, node, epoch, key)
+	_, err = d.login(ctx, node, epoch, key, "")
 	return err
 }
 
 // LoginWith logs in at the node under the current dealing, signing the
 // challenge with key.
 func (d *Device) LoginWith(ctx context.Context, node peer.ID, key ed25519.PrivateKey) error {
-	_, err := d.login(ctx, node, d.Epoch(), key)
+	_, err := d.login(ctx, node, d.Epoch(), key, "")
 	return err
 }
 
@@ -350,13 +340,14 @@ type LoginResult struct {
 // LoginDetail is LoginWith that also returns the node's answers, for tests
 // of what they say (attempts left).
 func (d *Device) LoginDetail(ctx context.Context, node peer.ID, key ed25519.PrivateKey) (LoginResult, error) {
-	return d.login(ctx, node, d.Epoch(), key)
+	return d.login(ctx, node, d.Epoch(), key, "")
 }
 
 // login runs a v2 login at node under epoch: a hello with the typed
 // password blinded, a check of the node's evaluation against the public
-// share the device dealt it, then the signature by key.
-func (d *Device) login(ctx context.Context, node peer.ID, epoch uint32, key ed25519.PrivateKey) (LoginResult, error) {
+// share the device dealt it, then the signature by key. token is a
+// new-device invite token, or "".
+func (d *Device) login(ctx context.Context, node peer.ID, epoch uint32, key ed25519.PrivateKey, token string) (LoginResult, error) {
 	var res LoginResult
 	d.mu.Lock()
 	pw := d.password
@@ -367,7 +358,7 @@ func (d *Device) login(ctx context.Context, node peer.ID, epoch uint32, key ed25
 	}
 	defer req.Wipe()
 	blinded := req.Blinded()
-	ls, ch, err := d.Hello(ctx, node, &api.LoginHello{User: d.User, Epoch: epoch, Blinded: blinded[:]})
+	ls, ch, err := d.Hello(ctx, node, &api.LoginHello{User: d.User, Epoch: epoch, Blinded: blinded[:], DeviceToken: token})
 	res.Challenge = ch
 	if err != nil {
 		return res, err

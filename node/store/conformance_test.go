@@ -62,8 +62,16 @@ func conformance(t *testing.T, open opener) {
 				func(a *Account) { a.Staged = testDealing("alice", 3) },
 				func(a *Account) { a.Staged = testDealing("alice", 1) },
 				func(a *Account) { a.Staged = testDealing("alice", 2); a.Staged.LoginPublicKey = nil },
-				func(a *Account) { a.DevicePeerID = nil },
-				func(a *Account) { a.DevicePeerID = make([]byte, MaxPeerIDLen+1) },
+				func(a *Account) { a.Devices = nil },
+				func(a *Account) { a.Devices[0].PeerID = nil },
+				func(a *Account) { a.Devices[0].PeerID = make([]byte, MaxPeerIDLen+1) },
+				func(a *Account) { a.Devices[0].Revoked = epoch },
+				func(a *Account) { a.Devices = append(a.Devices, a.Devices[0]) },
+				func(a *Account) {
+					for i := range MaxActiveDevices {
+						a.AddDevice(testDevice(byte(0x40+i)), epoch)
+					}
+				},
 				func(a *Account) { a.Failures = -1 },
 				func(a *Account) { a.User = "" },
 				func(a *Account) { a.Created = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) },
@@ -79,6 +87,38 @@ func conformance(t *testing.T, open opener) {
 			if err := s.Update(context.Background(), func(tx *Tx) error { return tx.PutAccount(nil) }); !errors.Is(err, ErrInvalid) {
 				t.Errorf("PutAccount(nil) = %v, want ErrInvalid", err)
 			}
+		}},
+		{"a revoked device stays in the account, and only the newest revoked are kept", func(t *testing.T, s *Store) {
+			a := testAccount("alice")
+			for i := range MaxRevokedDevices + 2 {
+				a.AddDevice(testDevice(byte(0x40+i)), epoch)
+				if !a.Revoke(testDevice(byte(0x40+i)), epoch.Add(time.Duration(i+1)*time.Minute)) {
+					t.Fatalf("Revoke of device %d = false, want true", i)
+				}
+			}
+			if a.Revoke(testDevice(0x40+MaxRevokedDevices+1), epoch) {
+				t.Error("Revoke of a revoked device = true, want false")
+			}
+			update(t, s, func(tx *Tx) error { return tx.PutAccount(a) })
+			view(t, s, func(tx *Tx) error {
+				got, err := tx.Account("alice")
+				if err != nil {
+					return err
+				}
+				if !sameAccount(got, a) {
+					t.Errorf("Account = %+v, want %+v", got, a)
+				}
+				if got.ActiveDevices() != 1 || len(got.Devices) != 1+MaxRevokedDevices {
+					t.Errorf("%d devices, %d active; want %d, 1", len(got.Devices), got.ActiveDevices(), 1+MaxRevokedDevices)
+				}
+				if got.Device(testDevice(0x40)) != nil || got.Device(testDevice(0x41)) != nil {
+					t.Error("the two oldest revoked devices are still kept")
+				}
+				if d := got.Device(testDevice(0x42)); d == nil || d.Active() {
+					t.Errorf("device 2 = %+v, want revoked", d)
+				}
+				return nil
+			})
 		}},
 		{"accounts are listed in user order", func(t *testing.T, s *Store) {
 			users := []string{"bob", "alice", "al", "Zed", "älva", "carol"}

@@ -64,9 +64,11 @@
 // length-prefixed, so that no user's prefix ("al") covers another's
 // ("alice").
 //
-// An account record (version 2) holds the current dealing of the user's
-// OPRF key and, during a password change, the staged one of the next
-// epoch: per dealing its epoch, this node's share index, the public share
+// An account record (version 3; version 2, of one device, is still read)
+// holds the user's devices (peer IDs, added and revoked times: up to 8
+// active, the newest 8 revoked), the current dealing of the user's OPRF
+// key, which every device of the user logs in with, and, during a password
+// change, the staged one of the next epoch: per dealing its epoch, this node's share index, the public share
 // R_i and the login public key. The key share r_i of each dealing is under
 // 0x09 with that epoch; package auth writes the account and its key shares
 // in one update, so the two agree.

@@ -7,18 +7,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/custos-network/custos/api"
 )
 
 // Records are JSON objects whose "v" field names their format version. The
 // decoders are strict: an unknown version, an unknown field, a value that
 // breaks a record's rules or a record over its size cap is ErrCorrupt.
 const (
-	// accountVersion 2 holds login v2's OPRF dealings; no store of
-	// version 1 (login v1) exists in the field, so none is read.
-	accountVersion = 2
-	inviteVersion  = 1
+	// accountVersion 3 holds a set of devices; version 2 (one device) is
+	// still read, as an account of that one device. Version 1 (login v1)
+	// exists in no store in the field, so none is read.
+	accountVersion   = 3
+	accountVersionV2 = 2
+	inviteVersion    = 1
 
-	maxAccountRecord = 4 << 10
+	maxAccountRecord = 8 << 10
 	maxInviteRecord  = 2 << 10
 )
 
@@ -36,8 +40,10 @@ const (
 // Account is one enrolled user at this node, with the lockout state that
 // package auth keeps for them. The zero times mean "never".
 type Account struct {
-	User         string
-	DevicePeerID []byte // the device key's libp2p peer ID, as bytes
+	User string
+	// Devices are the user's devices, oldest first: at least one active,
+	// at most MaxActiveDevices active and MaxRevokedDevices revoked.
+	Devices []Device
 	// Current is the dealing logins use; Staged, when not nil, is the
 	// dealing of a password change in progress, of epoch Current.Epoch+1,
 	// which logins may use as well until the change is committed or
@@ -50,6 +56,75 @@ type Account struct {
 	LockedAt    time.Time
 	NextAttempt time.Time // no login is answered before this time
 	Created     time.Time
+}
+
+// Device is one device key enrolled for a user. A revoked device stays
+// in the account, so that its requests are refused as those of a revoked
+// device (and logged as such) rather than as a stranger's.
+type Device struct {
+	PeerID  []byte // the device key's libp2p peer ID, as bytes
+	Added   time.Time
+	Revoked time.Time // zero while the device is active
+}
+
+// Bounds of an account's devices: a device set is part of the account
+// (every device logs in with the same dealing), kept small.
+const (
+	MaxActiveDevices  = api.MaxActiveDevices
+	MaxRevokedDevices = api.MaxRevokedDevices
+)
+
+// Active reports whether the device is not revoked.
+func (d *Device) Active() bool { return d.Revoked.IsZero() }
+
+// Device returns the account's device with this peer ID, active or
+// revoked, or nil.
+func (a *Account) Device(peerID []byte) *Device {
+	for i := range a.Devices {
+		if bytes.Equal(a.Devices[i].PeerID, peerID) {
+			return &a.Devices[i]
+		}
+	}
+	return nil
+}
+
+// ActiveDevices counts the devices that are not revoked.
+func (a *Account) ActiveDevices() int {
+	n := 0
+	for i := range a.Devices {
+		if a.Devices[i].Active() {
+			n++
+		}
+	}
+	return n
+}
+
+// AddDevice adds an active device; the caller checked that there is room
+// (ActiveDevices below MaxActiveDevices) and that it is not there yet.
+func (a *Account) AddDevice(peerID []byte, at time.Time) {
+	a.Devices = append(a.Devices, Device{PeerID: bytes.Clone(peerID), Added: at})
+}
+
+// Revoke revokes the device with this peer ID at time at, and forgets the
+// oldest revoked devices past MaxRevokedDevices. It reports whether the
+// device was active.
+func (a *Account) Revoke(peerID []byte, at time.Time) bool {
+	d := a.Device(peerID)
+	if d == nil || !d.Active() {
+		return false
+	}
+	d.Revoked = at
+	revoked := len(a.Devices) - a.ActiveDevices()
+	kept := a.Devices[:0]
+	for _, d := range a.Devices {
+		if !d.Active() && revoked > MaxRevokedDevices {
+			revoked--
+			continue
+		}
+		kept = append(kept, d)
+	}
+	a.Devices = kept
+	return true
 }
 
 // Dealing is what the node keeps in an account of one dealing of the
@@ -79,16 +154,28 @@ func (a *Account) Dealing(epoch uint32) *Dealing {
 }
 
 type accountRecord struct {
-	V            int            `json:"v"`
-	User         string         `json:"user"`
-	DevicePeerID []byte         `json:"device_peer_id"`
-	Current      dealingRecord  `json:"current"`
-	Staged       *dealingRecord `json:"staged"`
-	Failures     int            `json:"failures"`
-	Locked       bool           `json:"locked"`
-	LockedAt     time.Time      `json:"locked_at"`
-	NextAttempt  time.Time      `json:"next_attempt"`
-	Created      time.Time      `json:"created"`
+	V           int            `json:"v"`
+	User        string         `json:"user"`
+	Devices     []deviceRecord `json:"devices"`
+	Current     dealingRecord  `json:"current"`
+	Staged      *dealingRecord `json:"staged"`
+	Failures    int            `json:"failures"`
+	Locked      bool           `json:"locked"`
+	LockedAt    time.Time      `json:"locked_at"`
+	NextAttempt time.Time      `json:"next_attempt"`
+	Created     time.Time      `json:"created"`
+}
+
+// accountRecordV2 is an account of version 2: one device.
+type accountRecordV2 struct {
+	accountRecord
+	DevicePeerID []byte `json:"device_peer_id"`
+}
+
+type deviceRecord struct {
+	PeerID  []byte    `json:"peer_id"`
+	Added   time.Time `json:"added"`
+	Revoked time.Time `json:"revoked"`
 }
 
 type dealingRecord struct {
@@ -119,10 +206,10 @@ func checkAccount(a *Account) error {
 	if err := checkUser(a.User); err != nil {
 		return err
 	}
-	switch {
-	case len(a.DevicePeerID) == 0 || len(a.DevicePeerID) > MaxPeerIDLen:
-		return fmt.Errorf("%w: device peer ID is %d bytes, want 1 to %d", ErrInvalid, len(a.DevicePeerID), MaxPeerIDLen)
-	case a.Failures < 0:
+	if err := checkDevices(a); err != nil {
+		return err
+	}
+	if a.Failures < 0 {
 		return fmt.Errorf("%w: negative failure count", ErrInvalid)
 	}
 	if err := checkDealing("current", &a.Current); err != nil {
@@ -136,6 +223,31 @@ func checkAccount(a *Account) error {
 	}
 	if a.Staged.Epoch != a.Current.Epoch+1 {
 		return fmt.Errorf("%w: staged dealing of epoch %d, want %d", ErrInvalid, a.Staged.Epoch, a.Current.Epoch+1)
+	}
+	return nil
+}
+
+// checkDevices checks an account's device set: one to MaxActiveDevices
+// active, at most MaxRevokedDevices revoked, each peer ID once.
+func checkDevices(a *Account) error {
+	active := a.ActiveDevices()
+	switch {
+	case active == 0:
+		return fmt.Errorf("%w: no active device", ErrInvalid)
+	case active > MaxActiveDevices:
+		return fmt.Errorf("%w: %d active devices, more than %d", ErrInvalid, active, MaxActiveDevices)
+	case len(a.Devices)-active > MaxRevokedDevices:
+		return fmt.Errorf("%w: %d revoked devices, more than %d", ErrInvalid, len(a.Devices)-active, MaxRevokedDevices)
+	}
+	for i, d := range a.Devices {
+		if len(d.PeerID) == 0 || len(d.PeerID) > MaxPeerIDLen {
+			return fmt.Errorf("%w: device peer ID is %d bytes, want 1 to %d", ErrInvalid, len(d.PeerID), MaxPeerIDLen)
+		}
+		for _, e := range a.Devices[:i] {
+			if bytes.Equal(e.PeerID, d.PeerID) {
+				return fmt.Errorf("%w: a device is listed twice", ErrInvalid)
+			}
+		}
 	}
 	return nil
 }
@@ -161,16 +273,16 @@ func encodeAccount(a *Account) ([]byte, error) {
 		return nil, err
 	}
 	b, err := json.Marshal(accountRecord{
-		V:            accountVersion,
-		User:         a.User,
-		DevicePeerID: a.DevicePeerID,
-		Current:      *a.Current.record(),
-		Staged:       a.Staged.record(),
-		Failures:     a.Failures,
-		Locked:       a.Locked,
-		LockedAt:     a.LockedAt.UTC(),
-		NextAttempt:  a.NextAttempt.UTC(),
-		Created:      a.Created.UTC(),
+		V:           accountVersion,
+		User:        a.User,
+		Devices:     deviceRecords(a.Devices),
+		Current:     *a.Current.record(),
+		Staged:      a.Staged.record(),
+		Failures:    a.Failures,
+		Locked:      a.Locked,
+		LockedAt:    a.LockedAt.UTC(),
+		NextAttempt: a.NextAttempt.UTC(),
+		Created:     a.Created.UTC(),
 	})
 	if err != nil {
 		// Only a time outside years 0 to 9999 gets here.
@@ -179,26 +291,65 @@ func encodeAccount(a *Account) ([]byte, error) {
 	return b, nil
 }
 
+func deviceRecords(ds []Device) []deviceRecord {
+	out := make([]deviceRecord, len(ds))
+	for i, d := range ds {
+		out[i] = deviceRecord{PeerID: d.PeerID, Added: d.Added.UTC(), Revoked: d.Revoked.UTC()}
+	}
+	return out
+}
+
 func decodeAccount(b []byte) (*Account, error) {
-	var r accountRecord
-	if err := decodeRecord("account", b, maxAccountRecord, accountVersion, &r); err != nil {
+	r, err := decodeAccountRecord(b)
+	if err != nil {
 		return nil, err
 	}
 	a := &Account{
-		User:         r.User,
-		DevicePeerID: r.DevicePeerID,
-		Current:      *r.Current.dealing(),
-		Staged:       r.Staged.dealing(),
-		Failures:     r.Failures,
-		Locked:       r.Locked,
-		LockedAt:     r.LockedAt.UTC(),
-		NextAttempt:  r.NextAttempt.UTC(),
-		Created:      r.Created.UTC(),
+		User:        r.User,
+		Current:     *r.Current.dealing(),
+		Staged:      r.Staged.dealing(),
+		Failures:    r.Failures,
+		Locked:      r.Locked,
+		LockedAt:    r.LockedAt.UTC(),
+		NextAttempt: r.NextAttempt.UTC(),
+		Created:     r.Created.UTC(),
+	}
+	for _, d := range r.Devices {
+		a.Devices = append(a.Devices, Device{PeerID: d.PeerID, Added: d.Added.UTC(), Revoked: d.Revoked.UTC()})
 	}
 	if err := checkAccount(a); err != nil {
 		return nil, fmt.Errorf("%w: account record: %v", ErrCorrupt, err)
 	}
 	return a, nil
+}
+
+// decodeAccountRecord decodes an account record of version 3, or of
+// version 2, whose one device becomes the account's device set, added
+// when the account was made.
+func decodeAccountRecord(b []byte) (*accountRecord, error) {
+	var r accountRecord
+	err := decodeRecord("account", b, maxAccountRecord, accountVersion, &r)
+	if err == nil || !isVersion(b, accountVersionV2) {
+		return &r, err
+	}
+	var r2 accountRecordV2
+	if err := decodeRecord("account", b, maxAccountRecord, accountVersionV2, &r2); err != nil {
+		return nil, err
+	}
+	if r2.Devices != nil {
+		return nil, fmt.Errorf("%w: account record of version 2 with a device set", ErrCorrupt)
+	}
+	r = r2.accountRecord
+	r.Devices = []deviceRecord{{PeerID: r2.DevicePeerID, Added: r2.Created}}
+	return &r, nil
+}
+
+// isVersion reports whether b is a JSON object whose "v" is version.
+func isVersion(b []byte, version int) bool {
+	var head struct {
+		V *int `json:"v"`
+	}
+	return len(b) <= maxAccountRecord && json.Unmarshal(b, &head) == nil && head.V != nil && *head.V == version
 }
 
 // Invite is a one-time enrollment invite. Only the SHA-256 of its token is
@@ -208,14 +359,18 @@ type Invite struct {
 	User    string
 	Expires time.Time
 	Created time.Time
+	// NewDevice marks a token that adds a device to an enrolled user's
+	// account, not one that enrolls a user.
+	NewDevice bool
 }
 
 type inviteRecord struct {
-	V       int       `json:"v"`
-	Hash    string    `json:"hash"` // 64 lower-case hex digits
-	User    string    `json:"user"`
-	Expires time.Time `json:"expires"`
-	Created time.Time `json:"created"`
+	V         int       `json:"v"`
+	Hash      string    `json:"hash"` // 64 lower-case hex digits
+	User      string    `json:"user"`
+	Expires   time.Time `json:"expires"`
+	Created   time.Time `json:"created"`
+	NewDevice bool      `json:"new_device,omitempty"`
 }
 
 func encodeInvite(inv *Invite) ([]byte, error) {
@@ -226,11 +381,12 @@ func encodeInvite(inv *Invite) ([]byte, error) {
 		return nil, err
 	}
 	b, err := json.Marshal(inviteRecord{
-		V:       inviteVersion,
-		Hash:    hex.EncodeToString(inv.Hash[:]),
-		User:    inv.User,
-		Expires: inv.Expires.UTC(),
-		Created: inv.Created.UTC(),
+		V:         inviteVersion,
+		Hash:      hex.EncodeToString(inv.Hash[:]),
+		User:      inv.User,
+		Expires:   inv.Expires.UTC(),
+		Created:   inv.Created.UTC(),
+		NewDevice: inv.NewDevice,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: encode invite: %v", ErrInvalid, err)
@@ -243,7 +399,7 @@ func decodeInvite(b []byte) (*Invite, error) {
 	if err := decodeRecord("invite", b, maxInviteRecord, inviteVersion, &r); err != nil {
 		return nil, err
 	}
-	inv := &Invite{User: r.User, Expires: r.Expires.UTC(), Created: r.Created.UTC()}
+	inv := &Invite{User: r.User, Expires: r.Expires.UTC(), Created: r.Created.UTC(), NewDevice: r.NewDevice}
 	if len(r.Hash) != 2*len(inv.Hash) {
 		return nil, fmt.Errorf("%w: invite record: hash is not 64 hex digits", ErrCorrupt)
 	}

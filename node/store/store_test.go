@@ -83,12 +83,15 @@ var epoch = time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC)
 
 func testAccount(user string) *Account {
 	return &Account{
-		User:         user,
-		DevicePeerID: append([]byte{0x00, 0x24}, bytes.Repeat([]byte{0x08}, 36)...),
-		Current:      *testDealing(user, 1),
-		Created:      epoch,
+		User:    user,
+		Devices: []Device{{PeerID: testDevice(0x08), Added: epoch}},
+		Current: *testDealing(user, 1),
+		Created: epoch,
 	}
 }
+
+// testDevice is a peer-ID-shaped value that differs per b.
+func testDevice(b byte) []byte { return append([]byte{0x00, 0x24}, bytes.Repeat([]byte{b}, 36)...) }
 
 // testDealing is a well-formed dealing of epoch that differs per user and
 // epoch. Its bytes are not checked as group elements: that is auth's.
@@ -122,7 +125,7 @@ func testShare(user string, u threshold.UnitID, version uint64) []byte {
 }
 
 func sameAccount(a, b *Account) bool {
-	return a.User == b.User && bytes.Equal(a.DevicePeerID, b.DevicePeerID) &&
+	return a.User == b.User && sameDevices(a.Devices, b.Devices) &&
 		sameDealing(&a.Current, &b.Current) && sameDealing(a.Staged, b.Staged) && a.Failures == b.Failures &&
 		a.Locked == b.Locked && a.LockedAt.Equal(b.LockedAt) &&
 		a.NextAttempt.Equal(b.NextAttempt) && a.Created.Equal(b.Created)
@@ -156,4 +159,16 @@ func rawSet(t testing.TB, s *Store, key, value []byte) {
 	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(key, value) }); err != nil {
 		t.Fatalf("raw set: %v", err)
 	}
+}
+
+func sameDevices(a, b []Device) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bytes.Equal(a[i].PeerID, b[i].PeerID) || !a[i].Added.Equal(b[i].Added) || !a[i].Revoked.Equal(b[i].Revoked) {
+			return false
+		}
+	}
+	return true
 }

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
@@ -424,11 +425,19 @@ func agentHistory(cmd *cobra.Command, args []string, a *agent.Conn) error {
 	if len(args) == 1 {
 		label = args[0]
 	}
+	info, err := a.Info(cmd.Context())
+	if err != nil {
+		return err
+	}
+	this, err := peer.Decode(info.Device)
+	if err != nil {
+		return agent.ErrLocked // no device: the agent is not unlocked
+	}
 	hist, failed, err := a.History(cmd.Context(), label)
 	if err != nil {
 		return err
 	}
-	printHistory(cmd.OutOrStdout(), hist, asJSON)
+	printHistory(cmd.OutOrStdout(), hist, this, asJSON)
 	if len(failed) > 0 {
 		var b strings.Builder
 		for _, f := range failed {

@@ -121,13 +121,16 @@ func printEntry(out io.Writer, index uint64, e *api.Entry, asJSON bool) {
 			}
 		}
 		_ = jsonLines(out, entryJSON{Index: index, Time: jsonTime(entryTime(e)), Kind: e.Kind.String(), User: e.User,
-			Units: units, Outcome: e.Outcome.String(), Reason: e.Reason, Refusals: refused, Admin: e.Admin})
+			Units: units, Outcome: e.Outcome.String(), Reason: e.Reason, Refusals: refused, Admin: e.Admin, Device: changedDevice(e)})
 		return
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d  %s  %s  user=%s", index, entryTime(e).UTC().Format(time.RFC3339), e.Kind, orDash(e.User))
 	if len(units) > 0 {
 		fmt.Fprintf(&b, "  units=%s", strings.Join(units, ","))
+	}
+	if d := changedDevice(e); d != "" {
+		fmt.Fprintf(&b, "  device=%s", d)
 	}
 	fmt.Fprintf(&b, "  %s", e.Outcome)
 	if len(e.Refusals) > 0 {

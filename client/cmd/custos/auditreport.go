@@ -288,8 +288,8 @@ func printReport(out io.Writer, rep *auditor.UnitReport, q auditor.UnitQuery, la
 			}
 		}
 		var b strings.Builder
-		fmt.Fprintf(&b, "%s  v%d  user=%s  device=%s  released=%s", u.Time.UTC().Format(timeMs), u.Version, orDash(u.User),
-			u.Client, list(released))
+		fmt.Fprintf(&b, "%s  v%d  user=%s  device=%s%s  released=%s", u.Time.UTC().Format(timeMs), u.Version, orDash(u.User),
+			u.Client, otherDevice(u), list(released))
 		if fromVault {
 			fmt.Fprintf(&b, "  receipts=%s", list(receipts))
 			if u.Unchecked {
@@ -318,6 +318,7 @@ func printReport(out io.Writer, rep *auditor.UnitReport, q auditor.UnitQuery, la
 	for _, f := range rep.Flags {
 		fmt.Fprintf(out, "FLAG: %s\n", f)
 	}
+	printDeviceEvents(out, rep.Devices)
 	fmt.Fprintf(out, "%d unlocks, %d flagged\n", len(rep.Unlocks), rep.Flagged())
 }
 
@@ -331,11 +332,12 @@ func printReportJSON(out io.Writer, rep *auditor.UnitReport, q auditor.UnitQuery
 		}
 		_ = jsonLines(out, unlockJSON{Kind: "unlock", UnitID: unit, Time: jsonTime(u.Time), User: u.User, Client: u.Client.String(),
 			Version: u.Version, Released: nonNil(u.Released()), Attempts: attempts, NoEntry: nonNil(u.Silent),
-			NotNeeded: nonNil(u.NotNeeded), Unchecked: u.Unchecked, Flags: nonNil(u.Flags)})
+			NotNeeded: nonNil(u.NotNeeded), Unchecked: u.Unchecked, Flags: nonNil(u.Flags), OtherDevice: u.OtherDevice})
 	}
 	for _, f := range rep.Flags {
 		_ = jsonLines(out, nodeFlagJSON{Kind: "node", UnitID: unit, Flags: []string{f}})
 	}
+	printDeviceEventsJSON(out, rep.Devices)
 	for _, n := range rep.Unread {
 		_ = jsonLines(out, unreadJSON{Kind: "unread", UnitID: unit, Node: n, Error: fmt.Sprint(failed[n])})
 	}

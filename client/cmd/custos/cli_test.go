@@ -102,6 +102,7 @@ func TestCLI(t *testing.T) {
 			"damage":    cmdDamage,
 			"sleep":     cmdSleep,
 			"unitid":    cmdUnitID,
+			"deviceid":  cmdDeviceID,
 		},
 	})
 }
@@ -266,12 +267,20 @@ func fakeNetwork(t *testing.T, n, k int) *client.Network {
 }
 
 func cmdInvite(ts *testscript.TestScript, neg bool, args []string) {
+	newDevice := len(args) == 2 && args[0] == "--new-device"
+	if newDevice {
+		args = args[1:]
+	}
 	if neg || len(args) != 1 {
-		ts.Fatalf("usage: invite USER")
+		ts.Fatalf("usage: invite [--new-device] USER")
 	}
 	d := netOf(ts)
 	for _, name := range d.names {
-		inv, err := d.nodes[name].Admin().Invite(context.Background(), args[0], 0)
+		invite := d.nodes[name].Admin().Invite
+		if newDevice {
+			invite = d.nodes[name].Admin().InviteDevice
+		}
+		inv, err := invite(context.Background(), args[0], 0)
 		ts.Check(err)
 		ts.Setenv("TOKEN_"+name, inv.Token)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
 	"github.com/custos-network/custos/client"
@@ -19,8 +20,10 @@ func historyCmd(g *globals) *cobra.Command {
 log about you. Each comes with a proof that it is in the log the node signed with
 the key the network file pins; custos checks every one. It prints each release of
 your records, and each refused one: time, node, record (its label, or its unit ID
-in hex for a record no longer in the vault) and outcome, newest first. With LABEL,
-only that record's.
+in hex for a record no longer in the vault) and outcome, newest first; a request
+of another of your devices names that device. It also prints each device added to
+or revoked from your account ("device added ID", "device revoked ID"). With LABEL,
+only that record's releases.
 
 A node whose answers do not verify, or that cannot be asked, is named and none of
 its entries are shown; the command then exits 1 after printing the others'.`,
@@ -52,7 +55,7 @@ its entries are shown; the command then exits 1 after printing the others'.`,
 			if err != nil {
 				return err
 			}
-			printHistory(cmd.OutOrStdout(), hist, g.json)
+			printHistory(cmd.OutOrStdout(), hist, c.Device(), g.json)
 			if len(failed) > 0 {
 				names := make([]string, len(failed))
 				var b strings.Builder
@@ -69,7 +72,7 @@ its entries are shown; the command then exits 1 after printing the others'.`,
 	return cmd
 }
 
-func printHistory(out io.Writer, hist []client.HistoryEntry, asJSON bool) {
+func printHistory(out io.Writer, hist []client.HistoryEntry, this peer.ID, asJSON bool) {
 	for _, h := range hist {
 		outcome := "released"
 		if !h.Released {
@@ -80,12 +83,20 @@ func printHistory(out io.Writer, hist []client.HistoryEntry, asJSON bool) {
 		}
 		if asJSON {
 			_ = jsonLines(out, historyJSON{Time: jsonTime(h.Time), Node: h.Node, Index: h.Index, Label: h.Label,
-				UnitID: h.UnitID, Version: h.Version, Released: h.Released, Outcome: h.Outcome.String(), Reason: h.Reason})
+				UnitID: h.UnitID, Version: h.Version, Released: h.Released, Outcome: h.Outcome.String(), Reason: h.Reason,
+				Device: h.Device.String(), Change: h.Change})
+			continue
+		}
+		if h.Change != "" {
+			fmt.Fprintf(out, "%s  %s  %s %s\n", h.Time.UTC().Format(time.RFC3339), h.Node, h.Change, h.Device)
 			continue
 		}
 		name := h.Label
 		if name == "" {
 			name = h.UnitID
+		}
+		if h.Device != this {
+			outcome += " (device " + h.Device.String() + ")"
 		}
 		fmt.Fprintf(out, "%s  %s  %s  %s\n", h.Time.UTC().Format(time.RFC3339), h.Node, name, outcome)
 	}

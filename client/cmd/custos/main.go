@@ -142,6 +142,8 @@ var knownErrors = []struct {
 	{client.ErrLocked, "account_locked", "ask the node's operator to unlock your account (custosd unlock --user U)"},
 	{client.ErrWrongPassword, "wrong_password", "check the password (file); every node counts failed logins and locks the account when it has no attempts left"},
 	{client.ErrNotEnrolled, "not_enrolled", "enroll this device there: custos enroll --token NODE=TOKEN, with a token from each node's operator"},
+	{client.ErrDeviceRevoked, "device_revoked", "another of your devices revoked this one; use that device, or import the vault's export on a new device (custos vault import)"},
+	{client.ErrLastDevice, "last_device", "add another device first (custos vault import --keep-old-device on it), then revoke this one"},
 	{client.ErrTokenRefused, "token_refused", "ask the node's operator for a new invite token (custosd invite --user U)"},
 	{client.ErrNoToken, "no_token", "give each node's invite token: custos enroll --token NODE=TOKEN"},
 	{client.ErrOtherDevice, "other_device", "the user is enrolled there from another device: use that device's vault, or ask the node's operator"},
@@ -236,7 +238,7 @@ an error as one object on stderr: {"code":…,"error":…,"exit_code":…,"hint"
 	pf.BoolVar(&g.json, "json", false, "print JSON: an object for one item, one a line for a list, errors as an object on stderr")
 	// custos's own --version, so that --json applies to it too.
 	root.Flags().BoolVar(&g.version, "version", false, "print the version and build of custos")
-	root.AddCommand(networkCmd(g), initCmd(g), enrollCmd(g), putCmd(g), getCmd(g), lsCmd(g), rmCmd(g), statusCmd(g), historyCmd(g), passwdCmd(g), auditCmd(g))
+	root.AddCommand(networkCmd(g), initCmd(g), enrollCmd(g), putCmd(g), getCmd(g), lsCmd(g), rmCmd(g), statusCmd(g), historyCmd(g), passwdCmd(g), auditCmd(g), deviceCmd(g), vaultCmd(g))
 	root.AddCommand(agentCmd(g), unlockCmd(g), lockCmd(g), runCmd(g))
 	useAgent(root, g) // every command the agent serves asks it when one runs
 	addCompletion(root)

@@ -86,6 +86,8 @@ type nodeStatusJSON struct {
 }
 
 type historyJSON struct {
+	Change   string `json:"change"`
+	Device   string `json:"device"`
 	Index    uint64 `json:"index"`
 	Label    string `json:"label"`
 	Node     string `json:"node"`
@@ -98,7 +100,9 @@ type historyJSON struct {
 }
 
 type entryJSON struct {
-	Admin    string        `json:"admin"`
+	Admin string `json:"admin"`
+	// Device is the device added or revoked, for a device change.
+	Device   string        `json:"device"`
 	Index    uint64        `json:"index"`
 	Kind     string        `json:"kind"`
 	Outcome  string        `json:"outcome"`
@@ -160,12 +164,14 @@ type unlockJSON struct {
 	Kind      string        `json:"kind"` // "unlock"
 	NoEntry   []string      `json:"no_entry"`
 	NotNeeded []string      `json:"not_needed"`
-	Released  []string      `json:"released"`
-	Time      string        `json:"time"`
-	Unchecked bool          `json:"unchecked"`
-	UnitID    string        `json:"unit_id"`
-	User      string        `json:"user"`
-	Version   uint64        `json:"version"`
+	// OtherDevice: client is another device of the user (not the vault's).
+	OtherDevice bool     `json:"other_device"`
+	Released    []string `json:"released"`
+	Time        string   `json:"time"`
+	Unchecked   bool     `json:"unchecked"`
+	UnitID      string   `json:"unit_id"`
+	User        string   `json:"user"`
+	Version     uint64   `json:"version"`
 }
 
 type nodeFlagJSON struct {

@@ -182,13 +182,21 @@ func inviteCmd() *cobra.Command {
 		Short: "Make a one-time enrollment token for a user",
 		Long: `invite makes a one-time token with which the user enrolls at this node
 (custos enroll --token NODE=TOKEN). The token is printed on the last line; the node
-keeps only its hash. Send it to the user over a channel you trust.`,
+keeps only its hash. Send it to the user over a channel you trust.
+
+With --new-device the token adds a device to a user enrolled here (a second
+device, or a new one after custos vault import): the new device logs in with it
+and the user's password, and the node adds it to the user's devices (at most 8
+active). Make one only when the user asks for it through a channel you trust.`,
 		Example: `  custosd invite --user alice --config /var/lib/custos/node.yaml
-  custosd invite --user ci-bot --ttl 1h --config /var/lib/custos/node.yaml`,
+  custosd invite --user ci-bot --ttl 1h --config /var/lib/custos/node.yaml
+  custosd invite --user alice --new-device --config /var/lib/custos/node.yaml`,
 	}
 	load := configFlag(cmd)
+	var newDevice bool
 	cmd.Flags().StringVar(&user, "user", "", "the user to invite")
 	cmd.Flags().DurationVar(&ttl, "ttl", 0, "how long the token is valid (default: auth.invite_ttl of node.yaml)")
+	cmd.Flags().BoolVar(&newDevice, "new-device", false, "make a token that adds a device to the enrolled user")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if user == "" {
 			return usageError{fmt.Errorf("--user is required")}
@@ -197,14 +205,19 @@ keeps only its hash. Send it to the user over a channel you trust.`,
 		if err != nil {
 			return err
 		}
-		inv, err := node.AdminClient(cfg).Invite(cmd.Context(), user, ttl)
+		ac, what := node.AdminClient(cfg), "invite"
+		invite := ac.Invite
+		if newDevice {
+			invite, what = ac.InviteDevice, "new-device invite"
+		}
+		inv, err := invite(cmd.Context(), user, ttl)
 		if err != nil {
 			return err
 		}
 		if asJSON(cmd) {
-			return printJSON(cmd.OutOrStdout(), inviteJSON{Expires: inv.Expires.UTC(), Node: cfg.Name, Token: inv.Token, User: inv.User})
+			return printJSON(cmd.OutOrStdout(), inviteJSON{Expires: inv.Expires.UTC(), Node: cfg.Name, Token: inv.Token, User: inv.User, NewDevice: inv.NewDevice})
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "invite for %s at %s, valid until %s:\n%s\n", inv.User, cfg.Name, inv.Expires.Local().Format(time.RFC3339), inv.Token)
+		fmt.Fprintf(cmd.OutOrStdout(), "%s for %s at %s, valid until %s:\n%s\n", what, inv.User, cfg.Name, inv.Expires.Local().Format(time.RFC3339), inv.Token)
 		return nil
 	}
 	return cmd
@@ -281,7 +294,11 @@ func usersCmd() *cobra.Command {
 			if u.StagedEpoch != 0 {
 				epoch += fmt.Sprintf(" (staged %d)", u.StagedEpoch)
 			}
-			fmt.Fprintf(out, "%-24s %-7s failures %-3d epoch %-12s enrolled %s  device %s\n", u.User, state, u.Failures, epoch, u.Created.Local().Format(time.DateOnly), u.Device)
+			devices := strings.Join(u.Devices, ", ")
+			if len(u.Revoked) > 0 {
+				devices += fmt.Sprintf(" (%d revoked)", len(u.Revoked))
+			}
+			fmt.Fprintf(out, "%-24s %-7s failures %-3d epoch %-12s enrolled %s  devices %s\n", u.User, state, u.Failures, epoch, u.Created.Local().Format(time.DateOnly), devices)
 		}
 		if len(users) == 0 {
 			fmt.Fprintln(out, "no users")
@@ -403,10 +420,11 @@ type (
 		PeerID string   `json:"peer_id"`
 	}
 	inviteJSON struct {
-		Expires time.Time `json:"expires"`
-		Node    string    `json:"node"`
-		Token   string    `json:"token"`
-		User    string    `json:"user"`
+		Expires   time.Time `json:"expires"`
+		NewDevice bool      `json:"new_device"`
+		Node      string    `json:"node"`
+		Token     string    `json:"token"`
+		User      string    `json:"user"`
 	}
 	lockJSON struct {
 		Locked bool   `json:"locked"`

@@ -126,8 +126,12 @@ func Default(name string) Config {
 			RefusalLog:       Bucket{Burst: 10, Every: time.Minute},
 		},
 		Limits: Limits{
-			UnitReleases:      Bucket{Burst: 10, Every: time.Minute},
-			UserReleases:      Bucket{Burst: 100, Every: 6 * time.Second},
+			// An automated process may use a record every minute, a script
+			// a few times a minute: 20 at once, then 4 a minute per
+			// record, and 20 requests a minute per user (docs/operating.md
+			// says how to tune them).
+			UnitReleases:      Bucket{Burst: 20, Every: 15 * time.Second},
+			UserReleases:      Bucket{Burst: 100, Every: 3 * time.Second},
 			UserWrites:        Bucket{Burst: 5000, Every: 2 * time.Second},
 			MaxBatch:          MaxBatch,
 			RequestTimeout:    10 * time.Second,

@@ -348,6 +348,11 @@ func printStored(out io.Writer, c *client.Client, label string, asJSON bool) err
 	if err != nil {
 		return err
 	}
+	return printPlacement(out, label, stored, missing, asJSON)
+}
+
+// printPlacement says at which nodes the record label is stored.
+func printPlacement(out io.Writer, label string, stored, missing []string, asJSON bool) error {
 	if asJSON {
 		return jsonLines(out, storedJSON{Label: label, Degraded: len(missing) > 0, Stored: nonNil(stored), Missing: nonNil(missing)})
 	}
@@ -391,25 +396,29 @@ password) alone, which suits scripts. A node that sent a wrong share is named.`,
 				return err
 			}
 			defer rec.Wipe()
-			out := cmd.OutOrStdout()
-			switch {
-			case field != "":
-				v, err := rec.Field(field)
-				if err != nil {
-					return usageError{err}
-				}
-				fmt.Fprintln(out, v)
-			case g.json:
-				return jsonLines(out, recordJSON{Label: args[0], Username: rec.Username, Password: rec.Password})
-			default:
-				fmt.Fprintf(out, "username: %s\npassword: %s\n", shown(rec.Username), shown(rec.Password))
-			}
-			return nil
+			return printRecord(cmd.OutOrStdout(), args[0], rec, field, g.json)
 		},
 	}
 	cmd.Flags().StringVar(&field, "field", "", "print one field alone, as it is: username or password")
 	cmd.ValidArgsFunction = g.completeLabels
 	return cmd
+}
+
+// printRecord prints rec as get does: one field, JSON, or both fields.
+func printRecord(out io.Writer, label string, rec *client.Record, field string, asJSON bool) error {
+	switch {
+	case field != "":
+		v, err := rec.Field(field)
+		if err != nil {
+			return usageError{err}
+		}
+		fmt.Fprintln(out, v)
+	case asJSON:
+		return jsonLines(out, recordJSON{Label: label, Username: rec.Username, Password: rec.Password})
+	default:
+		fmt.Fprintf(out, "username: %s\npassword: %s\n", shown(rec.Username), shown(rec.Password))
+	}
+	return nil
 }
 
 // completeLabels completes a label argument from the vault's listing: no
@@ -558,8 +567,7 @@ terminal to ask at and without --yes, rm refuses and deletes nothing.`,
 // printEnrollment says when this device's enrollment is unfinished: which
 // nodes it has not reached, and that the vault holds their login key
 // shares until then (docs/vault.md, "An unfinished enrollment").
-func printEnrollment(out io.Writer, c *client.Client) {
-	pending, held := c.Enrollment()
+func printEnrollment(out io.Writer, pending []string, held bool) {
 	switch {
 	case len(pending) == 0:
 	case !held:
@@ -636,13 +644,29 @@ func reachable(st []client.NodeStatus, k int) error {
 // printStatus prints each node's state, then the degraded records and an
 // unfinished enrollment; as JSON, a line per node.
 func printStatus(out io.Writer, c *client.Client, st []client.NodeStatus, asJSON bool) error {
+	units, err := c.List("")
+	if err != nil {
+		return err
+	}
+	var degraded []string
+	for _, u := range units {
+		if u.Degraded {
+			degraded = append(degraded, u.Label)
+		}
+	}
+	pending, held := c.Enrollment()
+	printStatusOf(out, st, degraded, pending, held, asJSON)
+	return nil
+}
+
+// printStatusOf is printStatus of what a client (or the agent's) told.
+func printStatusOf(out io.Writer, st []client.NodeStatus, degraded, pending []string, held, asJSON bool) {
 	if asJSON {
-		pending, _ := c.Enrollment()
 		for _, s := range st {
 			_ = jsonLines(out, nodeStatusJSON{Node: s.Name, PeerID: s.PeerID, Reachable: s.Reachable, LoggedIn: s.LoggedIn,
 				LatencyMs: s.Latency.Seconds() * 1000, Error: errText(s.Err), Enrolled: !slices.Contains(pending, s.Name)})
 		}
-		return nil
+		return
 	}
 	for _, s := range st {
 		state := "unreachable"
@@ -658,17 +682,10 @@ func printStatus(out io.Writer, c *client.Client, st []client.NodeStatus, asJSON
 		}
 		fmt.Fprintln(out, line)
 	}
-	units, err := c.List("")
-	if err != nil {
-		return err
+	for _, l := range degraded {
+		fmt.Fprintf(out, "degraded: %s (not stored at every node)\n", l)
 	}
-	for _, u := range units {
-		if u.Degraded {
-			fmt.Fprintf(out, "degraded: %s (not stored at every node)\n", u.Label)
-		}
-	}
-	printEnrollment(out, c)
-	return nil
+	printEnrollment(out, pending, held)
 }
 
 // errText is err's message, "" for none, as --json shows it.

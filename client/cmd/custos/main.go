@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/custos-network/custos/client"
+	"github.com/custos-network/custos/client/agent"
 	"github.com/custos-network/custos/client/vault"
 	"github.com/custos-network/custos/internal/buildinfo"
 	"github.com/custos-network/custos/internal/jsonout"
@@ -50,6 +51,10 @@ func run(args []string) (code int) {
 	root := rootCmd()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	var ec exitCode
+	if errors.As(err, &ec) {
+		return int(ec) // custos run: the command's own exit code
+	}
 	if err == nil {
 		// Done, even if a signal came at the end: a put that stored its
 		// record must not exit as if it had not (a script would retry).
@@ -98,7 +103,10 @@ func classify(err error) failure {
 	var fe *fileError
 	var pe *fs.PathError
 	var below *belowThresholdError
+	var ae *agent.Error
 	switch {
+	case errors.As(err, &ae): // the agent classified it already
+		f.exit, f.code, f.hint = ae.Code, ae.Name, ae.Hint
 	case errors.As(err, &ue):
 		f.exit, f.code, f.hint = exitUsage, "usage", "run custos --help, or custos COMMAND --help"
 	case errors.As(err, &below):
@@ -149,6 +157,8 @@ var knownErrors = []struct {
 	{errWeakPassword, "weak_password", "choose a longer password of unrelated words, or add --allow-weak-password to take this one"},
 	{errNotConfirmed, "not_confirmed", "answer y at a terminal, or add --yes where there is none to ask at (a script)"},
 	{errAuditFailed, "audit_failed", ""},
+	{agent.ErrLocked, "agent_locked", ""},
+	{vault.ErrBusy, "vault_busy", "another custos command, or an unlocked custos agent (custos lock locks it), holds the vault"},
 }
 
 // known is the code and hint of err, if it is one of knownErrors.
@@ -196,6 +206,7 @@ Exit codes:
        unreachable or failing (each is named, with why); custos status when
        fewer than the threshold of nodes answer
   130  interrupted (Ctrl-C, SIGTERM)
+custos run exits with its command's code once the command runs.
 
 --json prints JSON: one object for one item, one object a line for a list, and
 an error as one object on stderr: {"code":…,"error":…,"exit_code":…,"hint":…}.`,
@@ -228,6 +239,8 @@ an error as one object on stderr: {"code":…,"error":…,"exit_code":…,"hint"
 	// custos's own --version, so that --json applies to it too.
 	root.Flags().BoolVar(&g.version, "version", false, "print the version and build of custos")
 	root.AddCommand(networkCmd(g), initCmd(g), enrollCmd(g), putCmd(g), getCmd(g), lsCmd(g), rmCmd(g), statusCmd(g), historyCmd(g), passwdCmd(g), auditCmd(g), deviceCmd(g), vaultCmd(g))
+	root.AddCommand(agentCmd(g), unlockCmd(g), lockCmd(g), runCmd(g))
+	useAgent(root, g) // every command the agent serves asks it when one runs
 	addCompletion(root)
 	return root
 }

@@ -138,6 +138,10 @@ func TestValidate(t *testing.T) {
 		{"a release without a signature is refused", release(func(r *ReleaseRequest) { r.DeviceSignature = nil }).Validate(MaxBatch), false},
 		{"a delete of a valid unit is accepted", (&DeleteRequest{Unit: unit(3, 2)}).Validate(), true},
 		{"a delete of no unit is refused", (&DeleteRequest{}).Validate(), false},
+		{"a put that names a replace is accepted", (&PutRequest{Unit: unit(1, 2), Share: share, Operation: Operation_OPERATION_REPLACE}).Validate(), true},
+		{"a put that names an unknown operation is refused", (&PutRequest{Unit: unit(1, 2), Share: share, Operation: 99}).Validate(), false},
+		{"a delete that names a reshare is accepted", (&DeleteRequest{Unit: unit(3, 2), Operation: Operation_OPERATION_RESHARE}).Validate(), true},
+		{"a delete that names an unknown operation is refused", (&DeleteRequest{Unit: unit(3, 2), Operation: -1}).Validate(), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

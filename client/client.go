@@ -57,6 +57,8 @@ type Client struct {
 
 	passwd sync.Mutex // one password change, or abort, at a time
 
+	changeFault func(step string) error // a test's hook at each step of a change (change.go)
+
 	mu       sync.Mutex // guards the vault's contents, unlocked and closed
 	unlocked bool
 	closed   bool           // Close began
@@ -238,8 +240,9 @@ func (c *Client) Lock() {
 // has left; ErrLocked, ErrNotEnrolled, …). A node whose evaluation does
 // not verify is named with ErrBadEvaluation (and at warn level when the
 // unlock succeeds anyway) and sent no signature. A node's login backoff up
-// to Options.MaxLoginWait is waited out once (see there). Deletions left
-// pending by earlier runs are retried.
+// to Options.MaxLoginWait is waited out once (see there). Changes of
+// records that an earlier run left unfinished are made again (see
+// Replace), and deletions it left pending are retried.
 func (c *Client) Unlock(ctx context.Context, password []byte) error {
 	done, err := c.begin(false)
 	if err != nil {
@@ -272,6 +275,7 @@ func (c *Client) Unlock(ctx context.Context, password []byte) error {
 	c.mu.Lock()
 	c.unlocked = true
 	c.mu.Unlock()
+	c.resumeChanges(ctx)
 	c.retryDeletes(ctx)
 	return nil
 }

@@ -280,15 +280,18 @@ func enrollError(results []client.EnrollResult) error {
 func putCmd(g *globals) *cobra.Command {
 	var username string
 	var minAcks int
+	var replace bool
 	cmd := &cobra.Command{
-		Use:   "put LABEL [--username U]",
+		Use:   "put LABEL [--username U] [--replace]",
 		Short: "Store a secret under a label",
 		Long: `put seals a secret (read from a hidden prompt, or from stdin) under LABEL on
 this device and places one share of its key at every node. It succeeds only when
 every node stored its share (or --min-acks of them, at least threshold+1; such a
 record is listed as degraded); otherwise nothing is kept. The label never leaves
-this device.`,
+this device. --replace replaces the record LABEL with a new version instead (as
+custos edit does).`,
 		Example: `  custos put acme-portal --username svc-acme
+  custos put acme-portal --username svc-acme --replace
   printf '%s' "$SECRET" | custos put acme-portal --username svc-acme --password-file ~/.custos-pw`,
 		Args: exactArgs(1, "one label"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -300,7 +303,7 @@ this device.`,
 			defer c.Close()
 			// What this device can check comes before the secret, the
 			// password and any node.
-			if err := c.CheckPut(label, &client.Record{Username: username}); err != nil {
+			if err := checkPut(c, label, username, replace); err != nil {
 				return err
 			}
 			if k, n := c.Network().Threshold, len(c.Network().Nodes); minAcks != 0 && (minAcks <= k || minAcks > n) {
@@ -316,6 +319,9 @@ this device.`,
 			}
 			rec := &client.Record{Username: username, Password: string(secret)}
 			defer rec.Wipe()
+			if replace {
+				return replaceRecord(ctx, g, cmd.OutOrStdout(), c, label, rec, minAcks)
+			}
 			if err := c.Put(ctx, label, rec, client.PutOptions{MinAcks: minAcks}); err != nil {
 				return err
 			}
@@ -324,6 +330,7 @@ this device.`,
 	}
 	cmd.Flags().StringVar(&username, "username", "", "the vendor username stored with the secret")
 	cmd.Flags().IntVar(&minAcks, "min-acks", 0, "succeed when this many nodes stored their share (default: all)")
+	cmd.Flags().BoolVar(&replace, "replace", false, "replace the record LABEL with a new version (see custos edit)")
 	return cmd
 }
 

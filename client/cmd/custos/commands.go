@@ -24,8 +24,8 @@ import (
 	"github.com/custos-network/custos/internal/atomicfile"
 )
 
-func networkCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "network", Short: "Make network files", Args: cobra.ArbitraryArgs, RunE: unknownCommand}
+func networkCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "network", Short: "Make and update network files", Args: cobra.ArbitraryArgs, RunE: unknownCommand}
 	var k int
 	var out string
 	newCmd := &cobra.Command{
@@ -64,7 +64,7 @@ K of nodes that must agree to open a record. Give the file to every user.`,
 	}
 	newCmd.Flags().IntVar(&k, "threshold", 0, "how many nodes must agree to open a record")
 	newCmd.Flags().StringVar(&out, "out", "", "the network file to write (must not exist)")
-	cmd.AddCommand(newCmd)
+	cmd.AddCommand(newCmd, networkUpdateCmd(g))
 	return cmd
 }
 

@@ -65,8 +65,10 @@ func (r *EnrollRequest) Validate() error {
 	if err := r.Oprf.Validate(); err != nil {
 		return err
 	}
-	if r.Oprf.Epoch != 1 {
-		return Errorf(Code_INVALID_ARGUMENT, "an enrollment deals OPRF epoch 1, not %d", r.Oprf.Epoch)
+	if r.Oprf.Epoch == 0 {
+		// 1 at a first enrollment; a reshare enrolls a node that joins
+		// with the epoch of the dealing it moves the user to.
+		return Errorf(Code_INVALID_ARGUMENT, "OPRF epochs start at 1")
 	}
 	return nil
 }

@@ -334,7 +334,7 @@ func (c *Client) settle(ctx context.Context, job *changeJob, plans []*changePlan
 	if err := c.fault("committed"); err != nil {
 		return err
 	}
-	if err := c.undoPlaced(ctx, failed); err != nil {
+	if err := c.undoPlaced(ctx, job.target, failed); err != nil {
 		return err
 	}
 	if err := c.deleteOld(ctx, job.wire, commits); err != nil {
@@ -378,11 +378,11 @@ func storedAt(u *vault.Unit) []string {
 // undoPlaced gives up the changes of failed plans: the shares of their new
 // versions are deleted where they were placed, and the nodes that do not
 // confirm are recorded with the change's end.
-func (c *Client) undoPlaced(ctx context.Context, failed []*changePlan) error {
+func (c *Client) undoPlaced(ctx context.Context, target []*custodian, failed []*changePlan) error {
 	var give []vault.PendingDelete
 	for _, p := range failed {
 		ref := &api.UnitRef{UnitId: p.old.ID[:], Version: p.change.To}
-		give = append(give, vault.PendingDelete{ID: p.old.ID, Version: p.change.To, Nodes: c.deleteEach(ctx, p.change.Nodes, ref, api.Operation_OPERATION_UNDO)})
+		give = append(give, vault.PendingDelete{ID: p.old.ID, Version: p.change.To, Nodes: c.deleteEach(ctx, target, p.change.Nodes, ref, api.Operation_OPERATION_UNDO)})
 	}
 	return c.vh.AbandonChanges(give)
 }
@@ -401,7 +401,7 @@ func (c *Client) deleteOld(ctx context.Context, op api.Operation, commits []vaul
 			defer func() { <-sem }()
 			old := cm.Old
 			ref := &api.UnitRef{UnitId: old.ID[:], Version: old.Version}
-			left[i] = vault.PendingDelete{ID: old.ID, Version: old.Version, Nodes: c.deleteEach(ctx, old.Nodes, ref, op)}
+			left[i] = vault.PendingDelete{ID: old.ID, Version: old.Version, Nodes: c.deleteEach(ctx, c.nodes, old.Nodes, ref, op)}
 		}()
 	}
 	wg.Wait()
@@ -411,13 +411,13 @@ func (c *Client) deleteOld(ctx context.Context, op api.Operation, commits []vaul
 	return c.vh.SetPendingDeletes(left)
 }
 
-// deleteEach deletes ref at the nodes named, in parallel, and returns
-// those that did not confirm (a node no longer known among them).
-func (c *Client) deleteEach(ctx context.Context, names []string, ref *api.UnitRef, op api.Operation) []string {
+// deleteEach deletes ref at the nodes of among named names, in parallel,
+// and returns those that did not confirm (a name not among them too).
+func (c *Client) deleteEach(ctx context.Context, among []*custodian, names []string, ref *api.UnitRef, op api.Operation) []string {
 	var nodes []*custodian
 	var left []string
 	for _, name := range names {
-		if n := c.changeNode(name); n != nil {
+		if n := named(among, name); n != nil {
 			nodes = append(nodes, n)
 		} else {
 			left = append(left, name)
@@ -433,8 +433,15 @@ func (c *Client) deleteEach(ctx context.Context, names []string, ref *api.UnitRe
 	return left
 }
 
-// changeNode is the node named name among the network's.
-func (c *Client) changeNode(name string) *custodian { return c.nodeNamed(name) }
+// named is the node named name among nodes, or nil.
+func named(nodes []*custodian, name string) *custodian {
+	for _, n := range nodes {
+		if n.name == name {
+			return n
+		}
+	}
+	return nil
+}
 
 // putAt puts one share at n, as part of op.
 func (c *Client) putAt(ctx context.Context, n *custodian, ref *api.UnitRef, share []byte, op api.Operation) error {

@@ -153,14 +153,21 @@ func (c *Client) start() error {
 	if c.host, err = newHost(key); err != nil {
 		return fmt.Errorf("start the device's host: %w", err)
 	}
-	for i := range c.net.Nodes {
-		info, err := c.net.node(i).AddrInfo()
+	c.nodes, err = custodians(c.net)
+	return err
+}
+
+// custodians makes the custodians of net, in network order.
+func custodians(net *Network) ([]*custodian, error) {
+	var out []*custodian
+	for i := range net.Nodes {
+		info, err := net.node(i).AddrInfo()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		c.nodes = append(c.nodes, &custodian{index: i, name: c.net.Nodes[i].Name, info: info, idText: info.ID.String(), relogins: make(chan struct{}, 1)})
+		out = append(out, &custodian{index: i, name: net.Nodes[i].Name, info: info, idText: info.ID.String(), relogins: make(chan struct{}, 1)})
 	}
-	return nil
+	return out, nil
 }
 
 // User is the vault's user.

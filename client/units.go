@@ -724,12 +724,18 @@ func (c *Client) retryDeletes(ctx context.Context) {
 		c.log.Warn("the vault's pending deletions could not be read", zap.Error(err))
 		return
 	}
+	// While a reshare is under way, a node this client does not know is
+	// of the other network: its deletes wait for the reshare (reshare.go).
+	keepUnknown := c.reshareUnderWay()
 	for _, p := range pend {
 		ref := &api.UnitRef{UnitId: append([]byte(nil), p.ID[:]...), Version: p.Version}
 		var still []string
 		for _, name := range p.Nodes {
 			n := c.nodeNamed(name)
 			if n == nil {
+				if keepUnknown {
+					still = append(still, name)
+				}
 				continue // the node left the network
 			}
 			if err := c.deleteAt(ctx, n, ref); err != nil {
@@ -746,14 +752,7 @@ func (c *Client) retryDeletes(ctx context.Context) {
 	}
 }
 
-func (c *Client) nodeNamed(name string) *custodian {
-	for _, n := range c.nodes {
-		if n.name == name {
-			return n
-		}
-	}
-	return nil
-}
+func (c *Client) nodeNamed(name string) *custodian { return named(c.nodes, name) }
 
 // peerBytes is the binary form of a peer ID in text, or nil.
 func peerBytes(s string) []byte {

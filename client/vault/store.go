@@ -48,7 +48,7 @@ var (
 
 	allBuckets = [][]byte{bucketMeta, bucketNodes, bucketUnits, bucketSealed, bucketIDs,
 		bucketPending, bucketReceipts, bucketCheckpoints, bucketRestores}
-	optionalBuckets = [][]byte{bucketChanges}
+	optionalBuckets = [][]byte{bucketChanges, bucketReshare}
 )
 
 // The keys of the meta bucket.

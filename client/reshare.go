@@ -630,4 +630,3 @@ func (r *resharing) leftBehind(ctx context.Context) []string {
 	slices.Sort(out)
 	return out
 }
-

@@ -176,7 +176,7 @@ Exit codes:
 	pf.StringVar(&g.passwordFile, "password-file", "", "read the password from this file (default $CUSTOS_PASSWORD_FILE, else a prompt)")
 	pf.StringVar(&g.password, "password", "", "refused: a password on the command line shows in ps and shell history")
 	_ = pf.MarkHidden("password")
-	root.AddCommand(networkCmd(g), initCmd(g), enrollCmd(g), putCmd(g), getCmd(g), lsCmd(g), rmCmd(g), statusCmd(g), historyCmd(g), passwdCmd(g), auditCmd(g), editCmd(g), rotateCmd(g))
+	root.AddCommand(networkCmd(g), initCmd(g), enrollCmd(g), putCmd(g), getCmd(g), lsCmd(g), rmCmd(g), statusCmd(g), historyCmd(g), passwdCmd(g), auditCmd(g), editCmd(g), rotateCmd(g), reshareCmd(g))
 	return root
 }
 

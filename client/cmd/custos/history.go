@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
 )
 
@@ -20,8 +21,9 @@ func historyCmd(g *globals) *cobra.Command {
 log about you. Each comes with a proof that it is in the log the node signed with
 the key the network file pins; custos checks every one. It prints each release of
 your records, and each refused one: time, node, record (its label, or its unit ID
-in hex for a record no longer in the vault) and outcome, newest first. With LABEL,
-only that record's.
+in hex for a record no longer in the vault) and outcome, newest first; and each
+share a change stored or deleted, as what it was part of (replace, rotate,
+reshare, undo). With LABEL, only that record's.
 
 A node whose answers do not verify, or that cannot be asked, is named and none of
 its entries are shown; the command then exits 1 after printing the others'.`,
@@ -73,7 +75,10 @@ its entries are shown; the command then exits 1 after printing the others'.`,
 func printHistory(out io.Writer, hist []client.HistoryEntry, asJSON bool) {
 	for _, h := range hist {
 		outcome := "released"
-		if !h.Released {
+		switch {
+		case h.Kind == api.EntryKind_PUT || h.Kind == api.EntryKind_DELETE:
+			outcome = changeOutcome(h)
+		case !h.Released:
 			outcome = "refused: " + h.Outcome.String()
 			if h.Reason != "" {
 				outcome += " (" + h.Reason + ")"
@@ -81,7 +86,8 @@ func printHistory(out io.Writer, hist []client.HistoryEntry, asJSON bool) {
 		}
 		if asJSON {
 			_ = jsonLines(out, historyJSON{Time: jsonTime(h.Time), Node: h.Node, Index: h.Index, Label: h.Label,
-				UnitID: h.UnitID, Version: h.Version, Released: h.Released, Outcome: h.Outcome.String(), Reason: h.Reason})
+				UnitID: h.UnitID, Version: h.Version, Released: h.Released, Outcome: h.Outcome.String(), Reason: h.Reason,
+				Kind: strings.ToLower(h.Kind.String()), Operation: changeOperation(h)})
 			continue
 		}
 		name := h.Label

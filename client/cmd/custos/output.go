@@ -39,7 +39,9 @@ type nodeStatusJSON struct {
 }
 
 type historyJSON struct {
-	Index    uint64 `json:"index"`
+	Kind      string `json:"kind"`                // release, put or delete
+	Operation string `json:"operation,omitempty"` // of a put or delete: replace, rotate, reshare, undo
+	Index     uint64 `json:"index"`
 	Label    string `json:"label"`
 	Node     string `json:"node"`
 	Outcome  string `json:"outcome"`

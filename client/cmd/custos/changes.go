@@ -22,6 +22,14 @@ func changeOutcome(h client.HistoryEntry) string {
 	return changeText(h.Kind, h.Operation, h.Version, h.Outcome, h.Reason)
 }
 
+// historyLineJSON is a --json line of history: a release, or a put or
+// delete of a change.
+type historyLineJSON struct {
+	historyJSON
+	Kind      string `json:"kind"`                // release, put or delete
+	Operation string `json:"operation,omitempty"` // of a put or delete: replace, rotate, reshare, undo
+}
+
 // changeOperation is the operation of a change entry, "" for a release.
 func changeOperation(h client.HistoryEntry) string {
 	if h.Kind != api.EntryKind_PUT && h.Kind != api.EntryKind_DELETE {

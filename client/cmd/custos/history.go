@@ -85,8 +85,8 @@ func printHistory(out io.Writer, hist []client.HistoryEntry, asJSON bool) {
 			}
 		}
 		if asJSON {
-			_ = jsonLines(out, historyJSON{Time: jsonTime(h.Time), Node: h.Node, Index: h.Index, Label: h.Label,
-				UnitID: h.UnitID, Version: h.Version, Released: h.Released, Outcome: h.Outcome.String(), Reason: h.Reason,
+			_ = jsonLines(out, historyLineJSON{historyJSON: historyJSON{Time: jsonTime(h.Time), Node: h.Node, Index: h.Index, Label: h.Label,
+				UnitID: h.UnitID, Version: h.Version, Released: h.Released, Outcome: h.Outcome.String(), Reason: h.Reason},
 				Kind: strings.ToLower(h.Kind.String()), Operation: changeOperation(h)})
 			continue
 		}

@@ -39,17 +39,15 @@ type nodeStatusJSON struct {
 }
 
 type historyJSON struct {
-	Kind      string `json:"kind"`                // release, put or delete
-	Operation string `json:"operation,omitempty"` // of a put or delete: replace, rotate, reshare, undo
-	Index     uint64 `json:"index"`
-	Label     string `json:"label"`
-	Node      string `json:"node"`
-	Outcome   string `json:"outcome"`
-	Reason    string `json:"reason"`
-	Released  bool   `json:"released"`
-	Time      string `json:"time"`
-	UnitID    string `json:"unit_id"`
-	Version   uint64 `json:"version"`
+	Index    uint64 `json:"index"`
+	Label    string `json:"label"`
+	Node     string `json:"node"`
+	Outcome  string `json:"outcome"`
+	Reason   string `json:"reason"`
+	Released bool   `json:"released"`
+	Time     string `json:"time"`
+	UnitID   string `json:"unit_id"`
+	Version  uint64 `json:"version"`
 }
 
 type entryJSON struct {

@@ -172,19 +172,25 @@ func (h *Handle) abandon(tx *bolt.Tx, abandoned []PendingDelete) error {
 		if len(p.Nodes) == 0 {
 			continue
 		}
-		if err := checkPending(&p); err != nil {
-			return fmt.Errorf("%w: %w", ErrInvalid, err)
-		}
-		if current, err := h.currentVersion(tx, p.ID); err != nil {
-			return err
-		} else if current == p.Version {
-			return fmt.Errorf("%w: unit %s version %d is the unit's current version", ErrInvalid, p.ID, p.Version)
-		}
-		if err := tx.Bucket(bucketPending).Put(pendingKey(p.ID, p.Version), encodePending(&p)); err != nil {
+		if err := h.putPending(tx, &p); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// putPending records p in tx, checked: never of a unit's current version,
+// which retrying would destroy.
+func (h *Handle) putPending(tx *bolt.Tx, p *PendingDelete) error {
+	if err := checkPending(p); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if current, err := h.currentVersion(tx, p.ID); err != nil {
+		return err
+	} else if current == p.Version {
+		return fmt.Errorf("%w: unit %s version %d is the unit's current version", ErrInvalid, p.ID, p.Version)
+	}
+	return tx.Bucket(bucketPending).Put(pendingKey(p.ID, p.Version), encodePending(p))
 }
 
 // currentVersion is the version of the unit with this ID in tx, 0 if the
@@ -217,30 +223,13 @@ type Commit struct {
 // vault has (ErrInvalid, and nothing is written).
 func (h *Handle) CommitChanges(cs []Commit) error {
 	cs = slices.Clone(cs)
+	units := make([]*Unit, len(cs))
 	for i := range cs {
-		u := &cs[i].Unit
-		u.Created, u.Updated = u.Created.UTC(), u.Updated.UTC()
-		if err := h.v.SealUnit(u); err != nil {
-			return fmt.Errorf("commit changes: %w", err)
-		}
-		if err := checkUnit(u); err != nil {
-			return fmt.Errorf("commit changes: %w: %w", ErrInvalid, err)
-		}
+		units[i] = &cs[i].Unit
 	}
-	added := map[uint32]tableNode{}
-	err := h.update(func(tx *bolt.Tx) error {
-		for i := range cs {
-			if err := h.commit(tx, &cs[i], added); err != nil {
-				return err
-			}
-		}
-		return nil
+	return h.writeUnits("commit changes", units, func(tx *bolt.Tx, i int, added map[uint32]tableNode) error {
+		return h.commit(tx, &cs[i], added)
 	})
-	if err != nil {
-		return fmt.Errorf("commit changes: %w", err)
-	}
-	h.remember(added)
-	return nil
 }
 
 func (h *Handle) commit(tx *bolt.Tx, c *Commit, added map[uint32]tableNode) error {
@@ -304,22 +293,13 @@ func (h *Handle) SetPendingDeletes(ps []PendingDelete) error {
 	}
 	err := h.update(func(tx *bolt.Tx) error {
 		for _, p := range ps {
-			key := pendingKey(p.ID, p.Version)
 			if len(p.Nodes) == 0 {
-				if err := tx.Bucket(bucketPending).Delete(key); err != nil {
+				if err := tx.Bucket(bucketPending).Delete(pendingKey(p.ID, p.Version)); err != nil {
 					return err
 				}
 				continue
 			}
-			if err := checkPending(&p); err != nil {
-				return fmt.Errorf("%w: %w", ErrInvalid, err)
-			}
-			if current, err := h.currentVersion(tx, p.ID); err != nil {
-				return err
-			} else if current == p.Version {
-				return fmt.Errorf("%w: unit %s version %d is the unit's current version", ErrInvalid, p.ID, p.Version)
-			}
-			if err := tx.Bucket(bucketPending).Put(key, encodePending(&p)); err != nil {
+			if err := h.putPending(tx, &p); err != nil {
 				return err
 			}
 		}

@@ -32,7 +32,8 @@ type ChangeOptions struct {
 // version, it is given up, the record stays as it was and the error is a
 // *QuorumError naming each node that failed. A Replace that is interrupted
 // leaves the old version, which opens, and the next Unlock makes it again.
-// Each put and delete is logged by the nodes as part of a replace.
+// Each put and delete is logged by the nodes as part of a replace. It is
+// refused while a reshare is under way (ErrReshareUnderWay).
 func (c *Client) Replace(ctx context.Context, label string, rec *Record, o PutOptions) error {
 	done, err := c.begin(true)
 	if err != nil {
@@ -40,6 +41,9 @@ func (c *Client) Replace(ctx context.Context, label string, rec *Record, o PutOp
 	}
 	defer done()
 	if err := rec.Validate(); err != nil {
+		return err
+	}
+	if err := c.noReshare(); err != nil {
 		return err
 	}
 	need, err := c.needAcks(o.MinAcks)
@@ -64,13 +68,16 @@ func (c *Client) Replace(ctx context.Context, label string, rec *Record, o PutOp
 // records). It stops at the first record that too few nodes store the new
 // version of (a *QuorumError); the records done before it keep their new
 // versions. Each put and delete is logged by the nodes as part of a
-// rotation.
+// rotation. It is refused while a reshare is under way (ErrReshareUnderWay).
 func (c *Client) Rotate(ctx context.Context, labels []string, o ChangeOptions) error {
 	done, err := c.begin(true)
 	if err != nil {
 		return err
 	}
 	defer done()
+	if err := c.noReshare(); err != nil {
+		return err
+	}
 	need, err := c.needAcks(o.MinAcks)
 	if err != nil {
 		return err

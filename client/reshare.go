@@ -15,9 +15,10 @@ import (
 	"github.com/custos-network/custos/threshold/toprf"
 )
 
-// ErrReshareUnderWay: another reshare, to another network file, is under
-// way in the vault; it must be finished first.
-var ErrReshareUnderWay = errors.New("a reshare to another network file is under way")
+// ErrReshareUnderWay: a reshare is under way in the vault, and must be
+// finished first: before a reshare to another network file, a replace or a
+// rotation.
+var ErrReshareUnderWay = errors.New("a reshare is under way")
 
 // ResharePlan is what a reshare to a network file would do (PlanReshare).
 type ResharePlan struct {
@@ -120,7 +121,7 @@ func (c *Client) reshareTarget(file []byte) (*Network, *vault.Reshare, error) {
 		return nil, nil, err
 	}
 	if st != nil && !bytes.Equal(st.Network, file) {
-		return nil, nil, fmt.Errorf("%w (%s); finish it with that network file first", ErrReshareUnderWay, st.Stage)
+		return nil, nil, fmt.Errorf("%w, to another network file (%s); finish it with that file first", ErrReshareUnderWay, st.Stage)
 	}
 	return nw, st, nil
 }
@@ -486,6 +487,23 @@ func (r *resharing) delivered(node string) error {
 		return err
 	}
 	return r.r().SetReshare(r.st)
+}
+
+// PendingReshare says how far a reshare under way got, or 0 when none is.
+func (c *Client) PendingReshare() vault.ReshareStage {
+	st, err := c.vh.Reshare()
+	if err != nil || st == nil {
+		return 0
+	}
+	return st.Stage
+}
+
+// noReshare refuses an operation while a reshare is under way.
+func (c *Client) noReshare() error {
+	if c.reshareUnderWay() {
+		return fmt.Errorf("%w: finish it (custos reshare --network FILE, with its file) first", ErrReshareUnderWay)
+	}
+	return nil
 }
 
 // reshareUnderWay reports whether the vault records a reshare under way

@@ -177,8 +177,11 @@ func TestAReshareKilledAtAnyStepLeavesEveryRecordOpenAndTheNextRunFinishesIt(t *
 						}
 					}
 				}
-				if _, err := c.Reshare(ctx, []byte("version: 1\n"), password, nil, client.ChangeOptions{}); err == nil {
-					t.Fatal("a reshare to another file was not refused while one is under way")
+				if err := c.Rotate(ctx, nil, client.ChangeOptions{}); !errors.Is(err, client.ErrReshareUnderWay) {
+					t.Fatalf("a rotation while a reshare is under way: %v; want ErrReshareUnderWay", err)
+				}
+				if _, err := c.Reshare(ctx, tn.subnet(t, 2, 0, 1, 2), password, nil, client.ChangeOptions{}); !errors.Is(err, client.ErrReshareUnderWay) {
+					t.Fatalf("a reshare to another file while one is under way: %v; want ErrReshareUnderWay", err)
 				}
 			}
 			// The next run finishes it.

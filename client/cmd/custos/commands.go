@@ -111,6 +111,7 @@ func (g *globals) open(ctx context.Context, unlock bool) (*client.Client, error)
 	}
 	if !g.noted {
 		noteChange(os.Stderr, c)
+		noteReshare(os.Stderr, c)
 		g.noted = true
 	}
 	if !unlock {

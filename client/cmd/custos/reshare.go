@@ -92,6 +92,14 @@ stdout instead.`,
 	return cmd
 }
 
+// noteReshare says on w when a reshare is under way: records already
+// moved open only once it is finished.
+func noteReshare(w io.Writer, c *client.Client) {
+	if stage := c.PendingReshare(); stage != 0 {
+		fmt.Fprintf(w, "custos: note: a reshare to another network is under way (%s): finish it with custos reshare --network FILE\n", stage)
+	}
+}
+
 // printPlan prints what a reshare would do.
 func printPlan(out io.Writer, file string, p *client.ResharePlan) {
 	list := func(names []string) string {

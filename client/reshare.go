@@ -366,8 +366,7 @@ func (c *Client) view(nw *Network, st *vault.Reshare) (*Client, error) {
 // loginNext makes the login keys of the new dealing, with the key shares
 // the vault still holds evaluated here as their nodes would, and logs in
 // at the new nodes that hold theirs (no other is asked: a login there
-// would count as a failed one). Once every node holds the dealing, every
-// one must accept.
+// would count as a failed one).
 func (r *resharing) loginNext(ctx context.Context, password []byte) error {
 	n := r.next
 	d, err := n.loadDealingOf(false)
@@ -405,7 +404,9 @@ func (r *resharing) loginNext(ctx context.Context, password []byte) error {
 	for j, nn := range holding {
 		r.probe[nn.index] = errs[j]
 	}
-	if q := n.quorum("log in at the new network", len(holding), errs); len(holding) > 0 && q != nil {
+	// The puts that follow need their nodes (or MinAcks of them); a
+	// login needs the threshold.
+	if q := n.quorum("log in at the new network", min(len(holding), n.net.Threshold), errs); len(holding) > 0 && q != nil {
 		return q
 	}
 	if !round.ok() {

@@ -222,6 +222,9 @@ type Commit struct {
 // unit must have a change under way to its version, from the version the
 // vault has (ErrInvalid, and nothing is written).
 func (h *Handle) CommitChanges(cs []Commit) error {
+	if len(cs) == 0 {
+		return nil
+	}
 	cs = slices.Clone(cs)
 	units := make([]*Unit, len(cs))
 	for i := range cs {

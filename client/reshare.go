@@ -406,7 +406,7 @@ func (r *resharing) loginNext(ctx context.Context, password []byte) error {
 	}
 	// The puts that follow need their nodes (or MinAcks of them); a
 	// login needs the threshold.
-	if q := n.quorum("log in at the new network", min(len(holding), n.net.Threshold), errs); len(holding) > 0 && q != nil {
+	if q := n.quorum("log in at the new network", min(len(holding), n.net.Threshold), r.probe); len(holding) > 0 && q != nil {
 		return q
 	}
 	if !round.ok() {

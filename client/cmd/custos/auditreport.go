@@ -23,7 +23,7 @@ import (
 func auditReportCmd(g *globals) *cobra.Command {
 	var netFile, keyFlag, unit string
 	var k int
-	var mine, asJSON bool
+	var mine bool
 	cmd := &cobra.Command{
 		Use:   "report --unit LABEL_OR_ID [--mine] [--network FILE] [--key FILE] [--threshold K] [--json]",
 		Short: "Show every unlock of a record at every node, and flag what the logs do not explain",
@@ -127,12 +127,12 @@ and verified (each is named), 2 usage.`,
 			}
 			rep := auditor.ReportUnit(q, logs)
 			out := cmd.OutOrStdout()
-			if asJSON {
+			if g.json {
 				printReportJSON(out, rep, q, failed)
 			} else {
 				printReport(out, rep, q, label, fromVault)
 			}
-			printChanges(out, logs, q.Unit[:], asJSON)
+			printChanges(out, logs, q.Unit[:], g.json)
 			var problems []string
 			for _, n := range rep.Unread {
 				problems = append(problems, fmt.Sprintf("node %s: not read: %v", n, failed[n]))
@@ -152,7 +152,6 @@ and verified (each is named), 2 usage.`,
 	f.IntVar(&k, "threshold", 0, "the record's threshold (default the vault's for the record, else the network file's)")
 	f.StringVar(&netFile, "network", "", "the network file (default the vault's copy)")
 	f.StringVar(&keyFlag, "key", "", "the auditor key file (default $CUSTOS_AUDITOR_KEY, else auditor.key next to the vault)")
-	f.BoolVar(&asJSON, "json", false, "print JSON lines: one per unlock, then one per node finding and per node not read")
 	return cmd
 }
 

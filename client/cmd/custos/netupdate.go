@@ -6,6 +6,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// nodeUpdateJSON is a --json line of network update: one per node changed.
+type nodeUpdateJSON struct {
+	Node         string `json:"node"`
+	OldName      string `json:"old_name,omitempty"`
+	NewAddresses bool   `json:"new_addresses"`
+}
+
 func networkUpdateCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "update FILE",
@@ -17,7 +24,7 @@ wherever the vault names it. Nothing is asked of any node, and no password.
 
 A file that adds, removes or replaces a custodian, reorders them or changes the
 threshold is refused, with what differs: the records must move to it with
-custos reshare --network FILE.`,
+custos reshare --network FILE. --json prints a line per node changed.`,
 		Example: `  custos network update network-2026.yaml`,
 		Args:    exactArgs(1, "one network file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -35,6 +42,12 @@ custos reshare --network FILE.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
+			if g.json {
+				for _, u := range changed {
+					_ = jsonLines(out, nodeUpdateJSON{Node: u.Node, OldName: u.OldName, NewAddresses: u.Readdress})
+				}
+				return nil
+			}
 			if len(changed) == 0 {
 				fmt.Fprintln(out, "the network file is the vault's already: nothing to do")
 				return nil

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -38,17 +37,20 @@ func replaceRecord(ctx context.Context, g *globals, out io.Writer, c *client.Cli
 	if err := c.Replace(ctx, label, rec, client.PutOptions{MinAcks: minAcks}); err != nil {
 		return err
 	}
-	return printReplaced(out, c, label)
+	return printReplaced(out, c, label, g.json)
 }
 
-// printReplaced says which version label is at now, and where it is stored.
-func printReplaced(out io.Writer, c *client.Client, label string) error {
+// printReplaced says which version label is at now, and where it is
+// stored (as put does, with --json).
+func printReplaced(out io.Writer, c *client.Client, label string, asJSON bool) error {
 	u, _, err := c.Unit(label)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "replaced %s: version %d; the old version is deleted at the nodes\n", label, u.Version)
-	return printStored(out, c, label)
+	if !asJSON {
+		fmt.Fprintf(out, "replaced %s: version %d; the old version is deleted at the nodes\n", label, u.Version)
+	}
+	return printStored(out, c, label, asJSON)
 }
 
 func editCmd(g *globals) *cobra.Command {
@@ -99,7 +101,7 @@ keeps its old version, and the next command that logs in finishes the change.`,
 			if err := c.Replace(ctx, label, rec, client.PutOptions{}); err != nil {
 				return err
 			}
-			return printReplaced(cmd.OutOrStdout(), c, label)
+			return printReplaced(cmd.OutOrStdout(), c, label, g.json)
 		},
 	}
 	cmd.Flags().StringVar(&username, "username", "", "a new username for the record")
@@ -112,28 +114,15 @@ func readNewSecret(ctx context.Context) ([]byte, error) {
 	if !stdinIsTerminal() {
 		return readSecret(ctx)
 	}
-	b, err := promptHidden(ctx, "New secret: ")
+	b, err := promptTwice(ctx, "New secret: ", "new secret")
 	if errors.Is(err, errNothingTyped) {
 		return nil, errors.New("no secret given")
 	}
-	if err != nil {
-		return nil, err
-	}
-	again, err := promptHidden(ctx, "Repeat the new secret: ")
-	defer clear(again)
-	if err != nil && !errors.Is(err, errNothingTyped) {
-		clear(b)
-		return nil, err
-	}
-	if !bytes.Equal(b, again) {
-		clear(b)
-		return nil, errors.New("the two secrets differ; nothing was changed")
-	}
-	return b, nil
+	return b, err
 }
 
 func rotateCmd(g *globals) *cobra.Command {
-	var all, asJSON bool
+	var all bool
 	var minAcks int
 	cmd := &cobra.Command{
 		Use:   "rotate [LABEL...|--all] [--json]",
@@ -171,20 +160,19 @@ per batch on stdout instead; in a script it is quiet.`,
 			if err := g.unlock(ctx, c); err != nil {
 				return err
 			}
-			p := newProgress(cmd.OutOrStdout(), "rotate", asJSON)
+			p := newProgress(cmd.OutOrStdout(), "rotate", g.json)
 			err = c.Rotate(ctx, labels, client.ChangeOptions{MinAcks: minAcks, Progress: p.update})
 			p.finish()
 			if err != nil {
 				return err
 			}
-			if !asJSON {
+			if !g.json {
 				fmt.Fprintf(cmd.OutOrStdout(), "rotated %d records\n", p.done)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "rotate every record in the vault")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print progress as JSON lines")
 	cmd.Flags().IntVar(&minAcks, "min-acks", 0, "a record changes when this many nodes stored its new share (default: all)")
 	return cmd
 }

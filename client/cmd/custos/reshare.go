@@ -14,7 +14,7 @@ import (
 func reshareCmd(g *globals) *cobra.Command {
 	var netFile string
 	var tokens map[string]string
-	var dryRun, asJSON bool
+	var dryRun bool
 	var minAcks int
 	cmd := &cobra.Command{
 		Use:   "reshare --network FILE [--token NODE=TOKEN]... [--dry-run] [--json]",
@@ -34,7 +34,7 @@ would do and asks nothing of any node. A reshare to the vault's own network file
 mends the degraded records.
 
 On a terminal it shows a progress bar on stderr; --json prints progress lines on
-stdout instead.`,
+stdout instead (and the plan as one object with --dry-run).`,
 		Example: `  custos reshare --network network-2027.yaml --dry-run
   custos reshare --network network-2027.yaml --token n6=custos-invite-… --token n7=custos-invite-…`,
 		Args: exactArgs(0, "no arguments (the new network file is --network)"),
@@ -57,6 +57,11 @@ stdout instead.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
+			if dryRun && g.json {
+				return jsonLines(out, planJSON{Network: netFile, OldThreshold: plan.OldThreshold, NewThreshold: plan.NewThreshold,
+					Stay: nonNil(plan.Stay), Join: nonNil(plan.Join), Leave: nonNil(plan.Leave), Records: plan.Records,
+					Degraded: plan.Degraded, MissingTokens: nonNil(plan.MissingTokens), UnderWay: underWay(plan)})
+			}
 			if dryRun {
 				printPlan(out, netFile, plan)
 				return nil
@@ -64,12 +69,12 @@ stdout instead.`,
 			if len(plan.MissingTokens) > 0 {
 				return fmt.Errorf("no invite token for the nodes that join: %s; give --token NODE=TOKEN for each (from its operator)", strings.Join(plan.MissingTokens, ", "))
 			}
-			pw, err := g.readPassword(ctx, "Password: ", false)
+			pw, err := g.readPassword(ctx, "Password: ", nil)
 			if err != nil {
 				return err
 			}
 			defer clear(pw)
-			p := newProgress(out, "reshare", asJSON)
+			p := newProgress(out, "reshare", g.json)
 			res, err := c.Reshare(ctx, b, pw, tokens, client.ChangeOptions{MinAcks: minAcks, Progress: p.update})
 			p.finish()
 			if err != nil {
@@ -78,7 +83,7 @@ stdout instead.`,
 			for _, n := range res.Unreached {
 				fmt.Fprintf(cmd.ErrOrStderr(), "custos: warning: %s left the network and did not confirm deleting every share of yours: ask its operator to remove your data\n", n)
 			}
-			if !asJSON {
+			if !g.json {
 				fmt.Fprintf(out, "moved %d records to %s: the vault's network is %d of %d nodes now\n", res.Moved, netFile, plan.NewThreshold, len(plan.Stay)+len(plan.Join))
 			}
 			return nil
@@ -87,9 +92,29 @@ stdout instead.`,
 	cmd.Flags().StringVar(&netFile, "network", "", "the network file to move to")
 	cmd.Flags().StringToStringVar(&tokens, "token", nil, "NODE=TOKEN: the invite token of a node that joins (repeat per node)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what the reshare would do, and do nothing")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print progress as JSON lines")
 	cmd.Flags().IntVar(&minAcks, "min-acks", 0, "a record moves when this many new nodes stored its share (default: all)")
 	return cmd
+}
+
+// planJSON is reshare --dry-run --json.
+type planJSON struct {
+	Network       string   `json:"network"`
+	OldThreshold  int      `json:"old_threshold"`
+	NewThreshold  int      `json:"new_threshold"`
+	Stay          []string `json:"stay"`
+	Join          []string `json:"join"`
+	Leave         []string `json:"leave"`
+	Records       int      `json:"records"`
+	Degraded      int      `json:"degraded"`
+	MissingTokens []string `json:"missing_tokens"`
+	UnderWay      string   `json:"under_way,omitempty"`
+}
+
+func underWay(p *client.ResharePlan) string {
+	if p.UnderWay == 0 {
+		return ""
+	}
+	return p.UnderWay.String()
 }
 
 // noteReshare says on w when a reshare is under way: records already

@@ -54,6 +54,9 @@ type Client struct {
 	net   *Network
 	host  host.Host
 	nodes []*custodian
+	// journal records release requests before they are sent; it holds
+	// the vault's request journal, apart from mu.
+	journal *requestJournal
 
 	passwd sync.Mutex // one password change, or abort, at a time
 
@@ -153,8 +156,11 @@ func (c *Client) start() error {
 	if c.host, err = newHost(key); err != nil {
 		return fmt.Errorf("start the device's host: %w", err)
 	}
-	c.nodes, err = custodians(c.net)
-	return err
+	if c.nodes, err = custodians(c.net); err != nil {
+		return err
+	}
+	c.journal = newRequestJournal(c.vh, c.nodes)
+	return nil
 }
 
 // custodians makes the custodians of net, in network order.
@@ -185,12 +191,13 @@ func (c *Client) Device() peer.ID { return c.host.ID() }
 func (c *Client) Receipts() ([]vault.Receipt, error) { return c.vh.Receipts() }
 
 // Requests returns the release requests in the vault's journal, in the
-// order they were sent (see GetMany), and the newest time of any request
-// the journal dropped (zero if none): see vault.Handle.Requests.
+// order they were recorded (see GetMany), and the newest time of any
+// request the journal dropped (zero if none): see vault.Handle.Requests.
+// The journal holds every request sent, and some that were not: an unlock
+// records a request for every node and asks only those it needs, and the
+// requests of the next unlock are recorded ahead of it.
 func (c *Client) Requests() (rs []vault.Request, droppedUntil time.Time, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.vh.Requests()
+	return c.journal.requests()
 }
 
 // Close saves the receipts not saved yet (see GetMany), locks the client,
@@ -282,6 +289,7 @@ func (c *Client) Unlock(ctx context.Context, password []byte) error {
 	c.mu.Lock()
 	c.unlocked = true
 	c.mu.Unlock()
+	c.journal.fillAhead(&c.bgWait) // the first unlock's requests
 	c.resumeChanges(ctx)
 	c.retryDeletes(ctx)
 	return nil

@@ -360,7 +360,7 @@ func (c *Client) view(nw *Network, st *vault.Reshare) (*Client, error) {
 		return nil, err
 	}
 	return &Client{opts: c.opts, log: c.log, vh: c.vh, v: &v, net: nw, host: c.host, nodes: nodes,
-		changeFault: c.changeFault, bg: c.bg, bgCancel: func() {}}, nil
+		journal: newRequestJournal(c.vh, nodes), changeFault: c.changeFault, bg: c.bg, bgCancel: func() {}}, nil
 }
 
 // loginNext makes the login keys of the new dealing, with the key shares

@@ -310,6 +310,9 @@ func printReport(out io.Writer, rep *auditor.UnitReport, q auditor.UnitQuery, la
 		if len(u.Silent) > 0 {
 			fmt.Fprintf(&b, "  no-entry=%s", list(u.Silent))
 		}
+		if len(u.NotNeeded) > 0 {
+			fmt.Fprintf(&b, "  not-needed=%s", list(u.NotNeeded))
+		}
 		fmt.Fprintln(out, b.String())
 		for _, f := range u.Flags {
 			fmt.Fprintf(out, "  FLAG: %s\n", f)
@@ -331,7 +334,7 @@ func printReportJSON(out io.Writer, rep *auditor.UnitReport, q auditor.UnitQuery
 		}
 		_ = jsonLines(out, unlockJSON{Kind: "unlock", UnitID: unit, Time: jsonTime(u.Time), User: u.User, Client: u.Client.String(),
 			Version: u.Version, Released: nonNil(u.Released()), Attempts: attempts, NoEntry: nonNil(u.Silent),
-			Unchecked: u.Unchecked, Flags: nonNil(u.Flags)})
+			NotNeeded: nonNil(u.NotNeeded), Unchecked: u.Unchecked, Flags: nonNil(u.Flags)})
 	}
 	for _, f := range rep.Flags {
 		_ = jsonLines(out, nodeFlagJSON{Kind: "node", UnitID: unit, Flags: []string{f}})

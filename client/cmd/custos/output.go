@@ -159,6 +159,7 @@ type unlockJSON struct {
 	Flags     []string      `json:"flags"`
 	Kind      string        `json:"kind"` // "unlock"
 	NoEntry   []string      `json:"no_entry"`
+	NotNeeded []string      `json:"not_needed"`
 	Released  []string      `json:"released"`
 	Time      string        `json:"time"`
 	Unchecked bool          `json:"unchecked"`

@@ -166,9 +166,9 @@ func statusCmd() *cobra.Command {
 		if !st.Ready {
 			ready = "shutting down"
 		}
-		fmt.Fprintf(out, "node      %s (%s)\npeer ID   %s\nstate     %s, up %s\naccounts  %d (%d locked)\nshares    %d\nlog       %d entries\ndisk      %.1f MiB used, %.1f MiB free space needed to take writes\naddresses %s\n",
+		fmt.Fprintf(out, "node      %s (%s)\npeer ID   %s\nstate     %s, up %s\naccounts  %d (%d locked)\nshares    %d\nlog       %d entries\nwrites    %s\ndisk      %.1f MiB used, %.1f MiB free space needed to take writes\naddresses %s\n",
 			st.Name, cfg.Path(node.ConfigFile), st.PeerID, ready, time.Since(st.Started).Round(time.Second),
-			st.Accounts, st.LockedAccounts, st.Shares, st.LogSize, mib(st.DiskBytes), mib(st.ReserveBytes), strings.Join(st.Addrs, "\n          "))
+			st.Accounts, st.LockedAccounts, st.Shares, st.LogSize, groupCommit(st.Updates, st.Commits), mib(st.DiskBytes), mib(st.ReserveBytes), strings.Join(st.Addrs, "\n          "))
 		return nil
 	}
 	return cmd
@@ -425,3 +425,12 @@ type (
 )
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// groupCommit says how many writes the node made durable since it started
+// and how many fsyncs they took.
+func groupCommit(updates, commits int64) string {
+	if commits == 0 {
+		return "none since start"
+	}
+	return fmt.Sprintf("%d since start, in %d fsyncs (%.1f a fsync)", updates, commits, float64(updates)/float64(commits))
+}

@@ -3,7 +3,6 @@ package vault
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"testing"
 )
 
@@ -121,7 +120,7 @@ func FuzzDecodeUnitChange(f *testing.F) {
 			return
 		}
 		if again := encodeUnitChange(&c); !bytes.Equal(again, b[16:]) {
-			t.Fatal(fmt.Sprintf("an accepted change is not in its one encoding: %x", b))
+			t.Fatalf("an accepted change is not in its one encoding: %x", b)
 		}
 	})
 }

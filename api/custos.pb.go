@@ -181,6 +181,65 @@ func (EntryKind) EnumDescriptor() ([]byte, []int) {
 	return file_api_custos_proto_rawDescGZIP(), []int{1}
 }
 
+// Operation is what a put or a delete is part of, as the client says: the
+// node records it in the log entry, so that history and audits show a
+// replace, a rotation or a reshare as what it was. It is the client's word,
+// not checked by the node beyond being a known value.
+type Operation int32
+
+const (
+	Operation_OPERATION_UNSPECIFIED Operation = 0 // a plain put or delete (custos put, custos rm)
+	Operation_OPERATION_REPLACE     Operation = 1 // a new version of a record (put --replace, edit)
+	Operation_OPERATION_ROTATE      Operation = 2 // a new server key, the contents unchanged
+	Operation_OPERATION_RESHARE     Operation = 3 // a move to another network file
+	Operation_OPERATION_UNDO        Operation = 4 // removing what an interrupted or failed change placed
+)
+
+// Enum value maps for Operation.
+var (
+	Operation_name = map[int32]string{
+		0: "OPERATION_UNSPECIFIED",
+		1: "OPERATION_REPLACE",
+		2: "OPERATION_ROTATE",
+		3: "OPERATION_RESHARE",
+		4: "OPERATION_UNDO",
+	}
+	Operation_value = map[string]int32{
+		"OPERATION_UNSPECIFIED": 0,
+		"OPERATION_REPLACE":     1,
+		"OPERATION_ROTATE":      2,
+		"OPERATION_RESHARE":     3,
+		"OPERATION_UNDO":        4,
+	}
+)
+
+func (x Operation) Enum() *Operation {
+	p := new(Operation)
+	*p = x
+	return p
+}
+
+func (x Operation) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Operation) Descriptor() protoreflect.EnumDescriptor {
+	return file_api_custos_proto_enumTypes[2].Descriptor()
+}
+
+func (Operation) Type() protoreflect.EnumType {
+	return &file_api_custos_proto_enumTypes[2]
+}
+
+func (x Operation) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Operation.Descriptor instead.
+func (Operation) EnumDescriptor() ([]byte, []int) {
+	return file_api_custos_proto_rawDescGZIP(), []int{2}
+}
+
 type Error struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Code          Code                   `protobuf:"varint,1,opt,name=code,proto3,enum=custos.v1.Code" json:"code,omitempty"`
@@ -955,6 +1014,7 @@ type PutRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Unit          *UnitRef               `protobuf:"bytes,1,opt,name=unit,proto3" json:"unit,omitempty"`
 	Share         []byte                 `protobuf:"bytes,2,opt,name=share,proto3" json:"share,omitempty"`
+	Operation     Operation              `protobuf:"varint,3,opt,name=operation,proto3,enum=custos.v1.Operation" json:"operation,omitempty"` // what the put is part of; the node logs it
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1001,6 +1061,13 @@ func (x *PutRequest) GetShare() []byte {
 		return x.Share
 	}
 	return nil
+}
+
+func (x *PutRequest) GetOperation() Operation {
+	if x != nil {
+		return x.Operation
+	}
+	return Operation_OPERATION_UNSPECIFIED
 }
 
 type PutResponse struct {
@@ -1349,6 +1416,7 @@ func (x *Receipt) GetConsistency() [][]byte {
 type DeleteRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Unit          *UnitRef               `protobuf:"bytes,1,opt,name=unit,proto3" json:"unit,omitempty"`
+	Operation     Operation              `protobuf:"varint,2,opt,name=operation,proto3,enum=custos.v1.Operation" json:"operation,omitempty"` // what the delete is part of; the node logs it
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1388,6 +1456,13 @@ func (x *DeleteRequest) GetUnit() *UnitRef {
 		return x.Unit
 	}
 	return nil
+}
+
+func (x *DeleteRequest) GetOperation() Operation {
+	if x != nil {
+		return x.Operation
+	}
+	return Operation_OPERATION_UNSPECIFIED
 }
 
 type DeleteResponse struct {
@@ -1633,6 +1708,8 @@ type Entry struct {
 	Refusals []*Refusal `protobuf:"bytes,13,rep,name=refusals,proto3" json:"refusals,omitempty"`
 	// For logins, evaluations and password changes: the OPRF dealing used.
 	Epoch uint32 `protobuf:"varint,14,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// For puts and deletes: what the client said it was part of.
+	Operation Operation `protobuf:"varint,15,opt,name=operation,proto3,enum=custos.v1.Operation" json:"operation,omitempty"`
 	// For device changes: the binary peer ID of the device added or revoked
 	// (client_peer_id is the device that asked).
 	Device        []byte `protobuf:"bytes,20,opt,name=device,proto3" json:"device,omitempty"`
@@ -1766,6 +1843,13 @@ func (x *Entry) GetEpoch() uint32 {
 		return x.Epoch
 	}
 	return 0
+}
+
+func (x *Entry) GetOperation() Operation {
+	if x != nil {
+		return x.Operation
+	}
+	return Operation_OPERATION_UNSPECIFIED
 }
 
 func (x *Entry) GetDevice() []byte {
@@ -2602,11 +2686,12 @@ const file_api_custos_proto_rawDesc = "" +
 	"\x0ePasswdResponse\x12&\n" +
 	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\rR\x05epoch\x12!\n" +
-	"\fstaged_epoch\x18\x03 \x01(\rR\vstagedEpoch\"J\n" +
+	"\fstaged_epoch\x18\x03 \x01(\rR\vstagedEpoch\"~\n" +
 	"\n" +
 	"PutRequest\x12&\n" +
 	"\x04unit\x18\x01 \x01(\v2\x12.custos.v1.UnitRefR\x04unit\x12\x14\n" +
-	"\x05share\x18\x02 \x01(\fR\x05share\"R\n" +
+	"\x05share\x18\x02 \x01(\fR\x05share\x122\n" +
+	"\toperation\x18\x03 \x01(\x0e2\x14.custos.v1.OperationR\toperation\"R\n" +
 	"\vPutResponse\x12&\n" +
 	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\x12\x1b\n" +
 	"\tlog_index\x18\x02 \x01(\x04R\blogIndex\"\xbc\x01\n" +
@@ -2634,9 +2719,10 @@ const file_api_custos_proto_rawDesc = "" +
 	"checkpoint\x18\x03 \x01(\fR\n" +
 	"checkpoint\x12\x14\n" +
 	"\x05proof\x18\x04 \x03(\fR\x05proof\x12 \n" +
-	"\vconsistency\x18\x05 \x03(\fR\vconsistency\"7\n" +
+	"\vconsistency\x18\x05 \x03(\fR\vconsistency\"k\n" +
 	"\rDeleteRequest\x12&\n" +
-	"\x04unit\x18\x01 \x01(\v2\x12.custos.v1.UnitRefR\x04unit\"8\n" +
+	"\x04unit\x18\x01 \x01(\v2\x12.custos.v1.UnitRefR\x04unit\x122\n" +
+	"\toperation\x18\x02 \x01(\x0e2\x14.custos.v1.OperationR\toperation\"8\n" +
 	"\x0eDeleteResponse\x12&\n" +
 	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\"I\n" +
 	"\vListRequest\x12\x1d\n" +
@@ -2650,7 +2736,7 @@ const file_api_custos_proto_rawDesc = "" +
 	"\aRefusal\x12\x1d\n" +
 	"\n" +
 	"unit_index\x18\x01 \x01(\rR\tunitIndex\x12#\n" +
-	"\x04code\x18\x02 \x01(\x0e2\x0f.custos.v1.CodeR\x04code\"\x87\x04\n" +
+	"\x04code\x18\x02 \x01(\x0e2\x0f.custos.v1.CodeR\x04code\"\xbb\x04\n" +
 	"\x05Entry\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12 \n" +
 	"\ftime_unix_ms\x18\x02 \x01(\x04R\n" +
@@ -2667,7 +2753,8 @@ const file_api_custos_proto_rawDesc = "" +
 	"\rrequest_nonce\x18\v \x01(\fR\frequestNonce\x12)\n" +
 	"\x10device_signature\x18\f \x01(\fR\x0fdeviceSignature\x12.\n" +
 	"\brefusals\x18\r \x03(\v2\x12.custos.v1.RefusalR\brefusals\x12\x14\n" +
-	"\x05epoch\x18\x0e \x01(\rR\x05epoch\x12\x16\n" +
+	"\x05epoch\x18\x0e \x01(\rR\x05epoch\x122\n" +
+	"\toperation\x18\x0f \x01(\x0e2\x14.custos.v1.OperationR\toperation\x12\x16\n" +
 	"\x06device\x18\x14 \x01(\fR\x06device\"\\\n" +
 	"\rDeviceRequest\x12+\n" +
 	"\x04list\x18\x01 \x01(\v2\x15.custos.v1.DeviceListH\x00R\x04list\x12\x18\n" +
@@ -2751,7 +2838,13 @@ const file_api_custos_proto_rawDesc = "" +
 	"\bPASSWORD\x10\f\x12\x0e\n" +
 	"\n" +
 	"DEVICE_ADD\x10\x14\x12\x11\n" +
-	"\rDEVICE_REVOKE\x10\x15B&Z$github.com/custos-network/custos/apib\x06proto3"
+	"\rDEVICE_REVOKE\x10\x15*~\n" +
+	"\tOperation\x12\x19\n" +
+	"\x15OPERATION_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11OPERATION_REPLACE\x10\x01\x12\x14\n" +
+	"\x10OPERATION_ROTATE\x10\x02\x12\x15\n" +
+	"\x11OPERATION_RESHARE\x10\x03\x12\x12\n" +
+	"\x0eOPERATION_UNDO\x10\x04B&Z$github.com/custos-network/custos/apib\x06proto3"
 
 var (
 	file_api_custos_proto_rawDescOnce sync.Once
@@ -2765,89 +2858,93 @@ func file_api_custos_proto_rawDescGZIP() []byte {
 	return file_api_custos_proto_rawDescData
 }
 
-var file_api_custos_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_api_custos_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_api_custos_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_api_custos_proto_goTypes = []any{
 	(Code)(0),                  // 0: custos.v1.Code
 	(EntryKind)(0),             // 1: custos.v1.EntryKind
-	(*Error)(nil),              // 2: custos.v1.Error
-	(*UnitRef)(nil),            // 3: custos.v1.UnitRef
-	(*EnrollRequest)(nil),      // 4: custos.v1.EnrollRequest
-	(*OprfShare)(nil),          // 5: custos.v1.OprfShare
-	(*EnrollResponse)(nil),     // 6: custos.v1.EnrollResponse
-	(*LoginHello)(nil),         // 7: custos.v1.LoginHello
-	(*LoginChallenge)(nil),     // 8: custos.v1.LoginChallenge
-	(*LoginProof)(nil),         // 9: custos.v1.LoginProof
-	(*LoginResult)(nil),        // 10: custos.v1.LoginResult
-	(*PasswdRequest)(nil),      // 11: custos.v1.PasswdRequest
-	(*PasswdStage)(nil),        // 12: custos.v1.PasswdStage
-	(*PasswdResponse)(nil),     // 13: custos.v1.PasswdResponse
-	(*PutRequest)(nil),         // 14: custos.v1.PutRequest
-	(*PutResponse)(nil),        // 15: custos.v1.PutResponse
-	(*ReleaseRequest)(nil),     // 16: custos.v1.ReleaseRequest
-	(*ReleasedShare)(nil),      // 17: custos.v1.ReleasedShare
-	(*ReleaseResponse)(nil),    // 18: custos.v1.ReleaseResponse
-	(*Receipt)(nil),            // 19: custos.v1.Receipt
-	(*DeleteRequest)(nil),      // 20: custos.v1.DeleteRequest
-	(*DeleteResponse)(nil),     // 21: custos.v1.DeleteResponse
-	(*ListRequest)(nil),        // 22: custos.v1.ListRequest
-	(*ListResponse)(nil),       // 23: custos.v1.ListResponse
-	(*Refusal)(nil),            // 24: custos.v1.Refusal
-	(*Entry)(nil),              // 25: custos.v1.Entry
-	(*DeviceRequest)(nil),      // 26: custos.v1.DeviceRequest
-	(*DeviceList)(nil),         // 27: custos.v1.DeviceList
-	(*DeviceResponse)(nil),     // 28: custos.v1.DeviceResponse
-	(*DeviceInfo)(nil),         // 29: custos.v1.DeviceInfo
-	(*CheckpointRequest)(nil),  // 30: custos.v1.CheckpointRequest
-	(*CheckpointResponse)(nil), // 31: custos.v1.CheckpointResponse
-	(*EntriesRequest)(nil),     // 32: custos.v1.EntriesRequest
-	(*InclusionProof)(nil),     // 33: custos.v1.InclusionProof
-	(*EntriesResponse)(nil),    // 34: custos.v1.EntriesResponse
-	(*InclusionQuery)(nil),     // 35: custos.v1.InclusionQuery
-	(*ConsistencyQuery)(nil),   // 36: custos.v1.ConsistencyQuery
-	(*ProofRequest)(nil),       // 37: custos.v1.ProofRequest
-	(*ProofResponse)(nil),      // 38: custos.v1.ProofResponse
+	(Operation)(0),             // 2: custos.v1.Operation
+	(*Error)(nil),              // 3: custos.v1.Error
+	(*UnitRef)(nil),            // 4: custos.v1.UnitRef
+	(*EnrollRequest)(nil),      // 5: custos.v1.EnrollRequest
+	(*OprfShare)(nil),          // 6: custos.v1.OprfShare
+	(*EnrollResponse)(nil),     // 7: custos.v1.EnrollResponse
+	(*LoginHello)(nil),         // 8: custos.v1.LoginHello
+	(*LoginChallenge)(nil),     // 9: custos.v1.LoginChallenge
+	(*LoginProof)(nil),         // 10: custos.v1.LoginProof
+	(*LoginResult)(nil),        // 11: custos.v1.LoginResult
+	(*PasswdRequest)(nil),      // 12: custos.v1.PasswdRequest
+	(*PasswdStage)(nil),        // 13: custos.v1.PasswdStage
+	(*PasswdResponse)(nil),     // 14: custos.v1.PasswdResponse
+	(*PutRequest)(nil),         // 15: custos.v1.PutRequest
+	(*PutResponse)(nil),        // 16: custos.v1.PutResponse
+	(*ReleaseRequest)(nil),     // 17: custos.v1.ReleaseRequest
+	(*ReleasedShare)(nil),      // 18: custos.v1.ReleasedShare
+	(*ReleaseResponse)(nil),    // 19: custos.v1.ReleaseResponse
+	(*Receipt)(nil),            // 20: custos.v1.Receipt
+	(*DeleteRequest)(nil),      // 21: custos.v1.DeleteRequest
+	(*DeleteResponse)(nil),     // 22: custos.v1.DeleteResponse
+	(*ListRequest)(nil),        // 23: custos.v1.ListRequest
+	(*ListResponse)(nil),       // 24: custos.v1.ListResponse
+	(*Refusal)(nil),            // 25: custos.v1.Refusal
+	(*Entry)(nil),              // 26: custos.v1.Entry
+	(*DeviceRequest)(nil),      // 27: custos.v1.DeviceRequest
+	(*DeviceList)(nil),         // 28: custos.v1.DeviceList
+	(*DeviceResponse)(nil),     // 29: custos.v1.DeviceResponse
+	(*DeviceInfo)(nil),         // 30: custos.v1.DeviceInfo
+	(*CheckpointRequest)(nil),  // 31: custos.v1.CheckpointRequest
+	(*CheckpointResponse)(nil), // 32: custos.v1.CheckpointResponse
+	(*EntriesRequest)(nil),     // 33: custos.v1.EntriesRequest
+	(*InclusionProof)(nil),     // 34: custos.v1.InclusionProof
+	(*EntriesResponse)(nil),    // 35: custos.v1.EntriesResponse
+	(*InclusionQuery)(nil),     // 36: custos.v1.InclusionQuery
+	(*ConsistencyQuery)(nil),   // 37: custos.v1.ConsistencyQuery
+	(*ProofRequest)(nil),       // 38: custos.v1.ProofRequest
+	(*ProofResponse)(nil),      // 39: custos.v1.ProofResponse
 }
 var file_api_custos_proto_depIdxs = []int32{
 	0,  // 0: custos.v1.Error.code:type_name -> custos.v1.Code
-	5,  // 1: custos.v1.EnrollRequest.oprf:type_name -> custos.v1.OprfShare
-	2,  // 2: custos.v1.EnrollResponse.error:type_name -> custos.v1.Error
-	2,  // 3: custos.v1.LoginChallenge.error:type_name -> custos.v1.Error
-	2,  // 4: custos.v1.LoginResult.error:type_name -> custos.v1.Error
-	12, // 5: custos.v1.PasswdRequest.stage:type_name -> custos.v1.PasswdStage
-	5,  // 6: custos.v1.PasswdStage.oprf:type_name -> custos.v1.OprfShare
-	2,  // 7: custos.v1.PasswdResponse.error:type_name -> custos.v1.Error
-	3,  // 8: custos.v1.PutRequest.unit:type_name -> custos.v1.UnitRef
-	2,  // 9: custos.v1.PutResponse.error:type_name -> custos.v1.Error
-	3,  // 10: custos.v1.ReleaseRequest.units:type_name -> custos.v1.UnitRef
-	3,  // 11: custos.v1.ReleasedShare.unit:type_name -> custos.v1.UnitRef
-	2,  // 12: custos.v1.ReleasedShare.error:type_name -> custos.v1.Error
-	2,  // 13: custos.v1.ReleaseResponse.error:type_name -> custos.v1.Error
-	17, // 14: custos.v1.ReleaseResponse.shares:type_name -> custos.v1.ReleasedShare
-	19, // 15: custos.v1.ReleaseResponse.receipt:type_name -> custos.v1.Receipt
-	3,  // 16: custos.v1.DeleteRequest.unit:type_name -> custos.v1.UnitRef
-	2,  // 17: custos.v1.DeleteResponse.error:type_name -> custos.v1.Error
-	2,  // 18: custos.v1.ListResponse.error:type_name -> custos.v1.Error
-	3,  // 19: custos.v1.ListResponse.units:type_name -> custos.v1.UnitRef
-	0,  // 20: custos.v1.Refusal.code:type_name -> custos.v1.Code
-	1,  // 21: custos.v1.Entry.kind:type_name -> custos.v1.EntryKind
-	3,  // 22: custos.v1.Entry.units:type_name -> custos.v1.UnitRef
-	0,  // 23: custos.v1.Entry.outcome:type_name -> custos.v1.Code
-	24, // 24: custos.v1.Entry.refusals:type_name -> custos.v1.Refusal
-	27, // 25: custos.v1.DeviceRequest.list:type_name -> custos.v1.DeviceList
-	2,  // 26: custos.v1.DeviceResponse.error:type_name -> custos.v1.Error
-	29, // 27: custos.v1.DeviceResponse.devices:type_name -> custos.v1.DeviceInfo
-	2,  // 28: custos.v1.CheckpointResponse.error:type_name -> custos.v1.Error
-	2,  // 29: custos.v1.EntriesResponse.error:type_name -> custos.v1.Error
-	33, // 30: custos.v1.EntriesResponse.proofs:type_name -> custos.v1.InclusionProof
-	35, // 31: custos.v1.ProofRequest.inclusion:type_name -> custos.v1.InclusionQuery
-	36, // 32: custos.v1.ProofRequest.consistency:type_name -> custos.v1.ConsistencyQuery
-	2,  // 33: custos.v1.ProofResponse.error:type_name -> custos.v1.Error
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	6,  // 1: custos.v1.EnrollRequest.oprf:type_name -> custos.v1.OprfShare
+	3,  // 2: custos.v1.EnrollResponse.error:type_name -> custos.v1.Error
+	3,  // 3: custos.v1.LoginChallenge.error:type_name -> custos.v1.Error
+	3,  // 4: custos.v1.LoginResult.error:type_name -> custos.v1.Error
+	13, // 5: custos.v1.PasswdRequest.stage:type_name -> custos.v1.PasswdStage
+	6,  // 6: custos.v1.PasswdStage.oprf:type_name -> custos.v1.OprfShare
+	3,  // 7: custos.v1.PasswdResponse.error:type_name -> custos.v1.Error
+	4,  // 8: custos.v1.PutRequest.unit:type_name -> custos.v1.UnitRef
+	2,  // 9: custos.v1.PutRequest.operation:type_name -> custos.v1.Operation
+	3,  // 10: custos.v1.PutResponse.error:type_name -> custos.v1.Error
+	4,  // 11: custos.v1.ReleaseRequest.units:type_name -> custos.v1.UnitRef
+	4,  // 12: custos.v1.ReleasedShare.unit:type_name -> custos.v1.UnitRef
+	3,  // 13: custos.v1.ReleasedShare.error:type_name -> custos.v1.Error
+	3,  // 14: custos.v1.ReleaseResponse.error:type_name -> custos.v1.Error
+	18, // 15: custos.v1.ReleaseResponse.shares:type_name -> custos.v1.ReleasedShare
+	20, // 16: custos.v1.ReleaseResponse.receipt:type_name -> custos.v1.Receipt
+	4,  // 17: custos.v1.DeleteRequest.unit:type_name -> custos.v1.UnitRef
+	2,  // 18: custos.v1.DeleteRequest.operation:type_name -> custos.v1.Operation
+	3,  // 19: custos.v1.DeleteResponse.error:type_name -> custos.v1.Error
+	3,  // 20: custos.v1.ListResponse.error:type_name -> custos.v1.Error
+	4,  // 21: custos.v1.ListResponse.units:type_name -> custos.v1.UnitRef
+	0,  // 22: custos.v1.Refusal.code:type_name -> custos.v1.Code
+	1,  // 23: custos.v1.Entry.kind:type_name -> custos.v1.EntryKind
+	4,  // 24: custos.v1.Entry.units:type_name -> custos.v1.UnitRef
+	0,  // 25: custos.v1.Entry.outcome:type_name -> custos.v1.Code
+	25, // 26: custos.v1.Entry.refusals:type_name -> custos.v1.Refusal
+	2,  // 27: custos.v1.Entry.operation:type_name -> custos.v1.Operation
+	28, // 28: custos.v1.DeviceRequest.list:type_name -> custos.v1.DeviceList
+	3,  // 29: custos.v1.DeviceResponse.error:type_name -> custos.v1.Error
+	30, // 30: custos.v1.DeviceResponse.devices:type_name -> custos.v1.DeviceInfo
+	3,  // 31: custos.v1.CheckpointResponse.error:type_name -> custos.v1.Error
+	3,  // 32: custos.v1.EntriesResponse.error:type_name -> custos.v1.Error
+	34, // 33: custos.v1.EntriesResponse.proofs:type_name -> custos.v1.InclusionProof
+	36, // 34: custos.v1.ProofRequest.inclusion:type_name -> custos.v1.InclusionQuery
+	37, // 35: custos.v1.ProofRequest.consistency:type_name -> custos.v1.ConsistencyQuery
+	3,  // 36: custos.v1.ProofResponse.error:type_name -> custos.v1.Error
+	37, // [37:37] is the sub-list for method output_type
+	37, // [37:37] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_api_custos_proto_init() }
@@ -2873,7 +2970,7 @@ func file_api_custos_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_custos_proto_rawDesc), len(file_api_custos_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   0,

@@ -65,8 +65,10 @@ func (r *EnrollRequest) Validate() error {
 	if err := r.Oprf.Validate(); err != nil {
 		return err
 	}
-	if r.Oprf.Epoch != 1 {
-		return Errorf(Code_INVALID_ARGUMENT, "an enrollment deals OPRF epoch 1, not %d", r.Oprf.Epoch)
+	if r.Oprf.Epoch == 0 {
+		// 1 at a first enrollment; a reshare enrolls a node that joins
+		// with the epoch of the dealing it moves the user to.
+		return Errorf(Code_INVALID_ARGUMENT, "OPRF epochs start at 1")
 	}
 	return nil
 }
@@ -169,7 +171,7 @@ func (r *PutRequest) Validate() error {
 	if len(r.Share) != ShareSize || r.Share[ShareSize-1] == 0 {
 		return Errorf(Code_INVALID_ARGUMENT, "the share is malformed")
 	}
-	return nil
+	return validOperation(r.Operation)
 }
 
 // Validate checks a release request: 1 to maxBatch distinct valid units, a
@@ -209,4 +211,18 @@ func (r *ReleaseRequest) Validate(maxBatch int) error {
 }
 
 // Validate checks a delete request.
-func (r *DeleteRequest) Validate() error { return r.Unit.Validate() }
+func (r *DeleteRequest) Validate() error {
+	if err := r.Unit.Validate(); err != nil {
+		return err
+	}
+	return validOperation(r.Operation)
+}
+
+// validOperation refuses an Operation this build does not know: the node
+// would log a number no reader can name.
+func validOperation(op Operation) error {
+	if _, ok := Operation_name[int32(op)]; !ok {
+		return Errorf(Code_INVALID_ARGUMENT, "unknown operation %d", int32(op))
+	}
+	return nil
+}

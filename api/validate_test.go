@@ -98,7 +98,8 @@ func TestValidate(t *testing.T) {
 		{"enrollment with a short login key is refused", enroll(func(r *EnrollRequest) { r.AuthPublicKey = key32[1:] }).Validate(), false},
 		{"enrollment with an over-long token is refused", enroll(func(r *EnrollRequest) { r.Token = strings.Repeat("t", 129) }).Validate(), false},
 		{"enrollment without an OPRF share is refused", enroll(func(r *EnrollRequest) { r.Oprf = nil }).Validate(), false},
-		{"enrollment of OPRF epoch 2 is refused", enroll(func(r *EnrollRequest) { r.Oprf = goodOprf(t, 2, 1) }).Validate(), false},
+		{"enrollment of OPRF epoch 2 (a node joining at a reshare) is accepted", enroll(func(r *EnrollRequest) { r.Oprf = goodOprf(t, 2, 1) }).Validate(), true},
+		{"enrollment of OPRF epoch 0 is refused", enroll(func(r *EnrollRequest) { r.Oprf = goodOprf(t, 0, 1) }).Validate(), false},
 		{"an OPRF share of epoch 0 is refused", oprf(func(s *OprfShare) { s.Epoch = 0 }).Validate(), false},
 		{"an OPRF share of index 0 is refused", oprf(func(s *OprfShare) { s.Index = 0 }).Validate(), false},
 		{"an OPRF share of index 256 is refused", oprf(func(s *OprfShare) { s.Index = 256 }).Validate(), false},
@@ -138,6 +139,10 @@ func TestValidate(t *testing.T) {
 		{"a release without a signature is refused", release(func(r *ReleaseRequest) { r.DeviceSignature = nil }).Validate(MaxBatch), false},
 		{"a delete of a valid unit is accepted", (&DeleteRequest{Unit: unit(3, 2)}).Validate(), true},
 		{"a delete of no unit is refused", (&DeleteRequest{}).Validate(), false},
+		{"a put that names a replace is accepted", (&PutRequest{Unit: unit(1, 2), Share: share, Operation: Operation_OPERATION_REPLACE}).Validate(), true},
+		{"a put that names an unknown operation is refused", (&PutRequest{Unit: unit(1, 2), Share: share, Operation: 99}).Validate(), false},
+		{"a delete that names a reshare is accepted", (&DeleteRequest{Unit: unit(3, 2), Operation: Operation_OPERATION_RESHARE}).Validate(), true},
+		{"a delete that names an unknown operation is refused", (&DeleteRequest{Unit: unit(3, 2), Operation: -1}).Validate(), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

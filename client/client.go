@@ -62,7 +62,8 @@ type Client struct {
 
 	// tokens are the new-device invite tokens of an AddDevice under way,
 	// by node name (guarded by mu); logins send each to its node.
-	tokens map[string]string
+	tokens      map[string]string
+	changeFault func(step string) error // a test's hook at each step of a change (change.go)
 
 	mu       sync.Mutex // guards the vault's contents, unlocked and closed
 	unlocked bool
@@ -158,15 +159,24 @@ func (c *Client) start() error {
 	if c.host, err = newHost(key); err != nil {
 		return fmt.Errorf("start the device's host: %w", err)
 	}
-	for i := range c.net.Nodes {
-		info, err := c.net.node(i).AddrInfo()
-		if err != nil {
-			return err
-		}
-		c.nodes = append(c.nodes, &custodian{index: i, name: c.net.Nodes[i].Name, info: info, idText: info.ID.String(), relogins: make(chan struct{}, 1)})
+	if c.nodes, err = custodians(c.net); err != nil {
+		return err
 	}
 	c.journal = newRequestJournal(c.vh, c.nodes)
 	return nil
+}
+
+// custodians makes the custodians of net, in network order.
+func custodians(net *Network) ([]*custodian, error) {
+	var out []*custodian
+	for i := range net.Nodes {
+		info, err := net.node(i).AddrInfo()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &custodian{index: i, name: net.Nodes[i].Name, info: info, idText: info.ID.String(), relogins: make(chan struct{}, 1)})
+	}
+	return out, nil
 }
 
 // User is the vault's user.
@@ -247,8 +257,9 @@ func (c *Client) Lock() {
 // has left; ErrLocked, ErrNotEnrolled, …). A node whose evaluation does
 // not verify is named with ErrBadEvaluation (and at warn level when the
 // unlock succeeds anyway) and sent no signature. A node's login backoff up
-// to Options.MaxLoginWait is waited out once (see there). Deletions left
-// pending by earlier runs are retried.
+// to Options.MaxLoginWait is waited out once (see there). Changes of
+// records that an earlier run left unfinished are made again (see
+// Replace), and deletions it left pending are retried.
 func (c *Client) Unlock(ctx context.Context, password []byte) error {
 	_, err := c.unlock(ctx, password, c.net.Threshold)
 	return err
@@ -289,6 +300,7 @@ func (c *Client) unlock(ctx context.Context, password []byte, wait int) ([]error
 	c.unlocked = true
 	c.mu.Unlock()
 	c.journal.fillAhead(&c.bgWait) // the first unlock's requests
+	c.resumeChanges(ctx)
 	c.retryDeletes(ctx)
 	return errs, nil
 }

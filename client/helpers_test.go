@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/client/vault"
 	"github.com/custos-network/custos/node/config"
@@ -62,8 +61,9 @@ func startNet(t testing.TB, n, k int, spec nodeSpec) *testNet {
 	t.Helper()
 	nodetest.Binary(t, "custosfault")
 	tn := &testNet{k: k}
-	var cards []*api.Card
+	all := make([]int, n)
 	for i := range n {
+		all[i] = i
 		opts := []nodetest.Option{nodetest.Invite, unlimited}
 		var env []string
 		if spec != nil {
@@ -72,17 +72,8 @@ func startNet(t testing.TB, n, k int, spec nodeSpec) *testNet {
 		}
 		p := nodetest.StartProcessEnv(t, fmt.Sprintf("n%d", i+1), env, opts...)
 		tn.nodes = append(tn.nodes, p)
-		card, err := p.Admin().Card(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		cards = append(cards, card)
 	}
-	nw, err := client.NewNetwork(k, cards)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn.network = nw.Marshal()
+	tn.network = tn.subnet(t, k, all...)
 	return tn
 }
 

@@ -39,11 +39,17 @@ type HistoryEntry struct {
 	// Change is "" for a release, else the device change the entry is
 	// (DeviceAdded, DeviceRevoked), with no unit.
 	Change string
+	// Kind is RELEASE, or PUT or DELETE for a change of the record (see
+	// IsChange), whose Operation says which; Outcome is then the put's or
+	// delete's.
+	Kind      api.EntryKind
+	Operation api.Operation
 }
 
 // History reads, at every node in parallel, the release entries of the
-// user's units from the node's audit log, as the user's own session may:
-// the node answers with the user's entries only, each with its inclusion
+// user's units, and the puts and deletes of their changes (replace,
+// rotate, reshare: IsChange), from the node's audit log, as the user's
+// own session may: the node answers with the user's entries only, each with its inclusion
 // proof against a checkpoint signed by the key the network file pins. A
 // node whose answers do not verify is in the returned NodeErrors (matching
 // ErrBadLog, or ErrForkedLog for a checkpoint that does not extend the one
@@ -82,6 +88,7 @@ func (c *Client) History(ctx context.Context, label string) ([]HistoryEntry, []*
 		if only == nil {
 			out = append(out, deviceChanges(le)...)
 		}
+		out = append(out, changeEntries(le, labels, only)...)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if !out[i].Time.Equal(out[j].Time) {
@@ -308,7 +315,7 @@ func (c *Client) labelsOf(logged []LoggedEntry) (map[string]string, error) {
 	labels := map[string]string{}
 	seen := map[string]bool{}
 	for _, le := range logged {
-		if le.Entry.Kind != api.EntryKind_RELEASE {
+		if le.Entry.Kind != api.EntryKind_RELEASE && !IsChange(le.Entry) {
 			continue
 		}
 		for _, u := range le.Entry.Units {
@@ -350,7 +357,7 @@ func releases(le LoggedEntry, labels map[string]string, only []byte) []HistoryEn
 		h := HistoryEntry{
 			Time: time.UnixMilli(int64(e.TimeUnixMs)), Node: le.Node, Index: le.Index,
 			Label: labels[string(id)], UnitID: hex.EncodeToString(id), Version: u.GetVersion(),
-			Released: true, Outcome: api.Code_OK, Device: peer.ID(e.ClientPeerId),
+			Released: true, Outcome: api.Code_OK, Kind: api.EntryKind_RELEASE, Device: peer.ID(e.ClientPeerId),
 		}
 		if code, ok := refused[uint32(i)]; ok {
 			h.Released, h.Outcome = false, code

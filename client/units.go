@@ -95,13 +95,7 @@ func (c *Client) Put(ctx context.Context, label string, rec *Record, o PutOption
 	}()
 	ref := &api.UnitRef{UnitId: u.ID[:], Version: u.Version}
 	errs := c.fanOut(ctx, c.nodes, func(ctx context.Context, n *custodian) error {
-		return c.authed(ctx, n, func() error {
-			var resp api.PutResponse
-			if err := c.call(ctx, n, api.ProtocolPut, &api.PutRequest{Unit: ref, Share: shares[n.index].Bytes()}, &resp); err != nil {
-				return err
-			}
-			return api.FromProto(resp.Error)
-		})
+		return c.putAt(ctx, n, ref, shares[n.index].Bytes(), api.Operation_OPERATION_UNSPECIFIED)
 	})
 	if qerr := c.quorum("put "+label, need, errs); qerr != nil {
 		c.undoPut(ref, errs)
@@ -120,47 +114,13 @@ func (c *Client) Put(ctx context.Context, label string, rec *Record, o PutOption
 }
 
 // seal makes a new unit for rec: unit ID, server key dealt among the
-// nodes, the sealed record. The server key and the other keys are wiped
-// before it returns; the shares are the caller's to wipe.
+// network's nodes, the sealed record (see sealVersion).
 func (c *Client) seal(label string, rec *Record) (*vault.Unit, []threshold.Share, error) {
 	id, err := threshold.NewUnitID()
 	if err != nil {
 		return nil, nil, err
 	}
-	const version = 1
-	s, err := threshold.NewServerKey()
-	if err != nil {
-		return nil, nil, err
-	}
-	defer s.Wipe()
-	peers := make([][]byte, len(c.nodes))
-	for i, n := range c.nodes {
-		peers[i] = []byte(n.info.ID)
-	}
-	dealt, err := threshold.Deal(s, id, version, c.net.Threshold, peers)
-	if err != nil {
-		return nil, nil, err
-	}
-	k, err := c.dataKey(s, id, version)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer k.Wipe()
-	plain, err := rec.marshal()
-	if err != nil {
-		return nil, nil, err
-	}
-	defer clear(plain)
-	sealed, err := threshold.Seal(k, c.v.User, id, version, plain)
-	if err != nil {
-		return nil, nil, err
-	}
-	now := time.Now().UTC()
-	u := &vault.Unit{Label: label, ID: id, Version: version, Threshold: c.net.Threshold, KeyCommit: dealt.KeyCommit, Sealed: sealed, Created: now, Updated: now}
-	for i, n := range c.nodes {
-		u.Nodes = append(u.Nodes, vault.UnitNode{Name: n.name, PeerID: n.idText, Commitment: dealt.Commitments[i]})
-	}
-	return u, dealt.Shares, nil
+	return c.sealVersion(label, id, 1, rec, c.nodes, c.net.Threshold)
 }
 
 // dataKey derives the data key of a unit version from the vault's master
@@ -198,17 +158,7 @@ func (c *Client) undoPut(ref *api.UnitRef, errs []error) {
 }
 
 func (c *Client) deleteAt(ctx context.Context, n *custodian, ref *api.UnitRef) error {
-	return c.authed(ctx, n, func() error {
-		var resp api.DeleteResponse
-		if err := c.call(ctx, n, api.ProtocolDelete, &api.DeleteRequest{Unit: ref}, &resp); err != nil {
-			return err
-		}
-		err := api.FromProto(resp.Error)
-		if errors.Is(err, api.ErrNotFound) {
-			return nil
-		}
-		return err
-	})
+	return c.deleteOp(ctx, n, ref, api.Operation_OPERATION_UNSPECIFIED)
 }
 
 // List describes the vault's records whose label starts with prefix (""
@@ -763,6 +713,32 @@ func nodeKey(id peer.ID) (ed25519.PublicKey, error) {
 
 // open combines unit i's shares from got and opens its record.
 func (c *Client) open(u *vault.Unit, got *released, i int) (*Record, error) {
+	s, err := c.serverKey(u, got, i)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Wipe()
+	return c.openWith(u, s)
+}
+
+// openWith opens u's record with its server key s.
+func (c *Client) openWith(u *vault.Unit, s threshold.ServerKey) (*Record, error) {
+	k, err := c.dataKey(s, u.ID, u.Version)
+	if err != nil {
+		return nil, err
+	}
+	defer k.Wipe()
+	plain, err := threshold.Open(k, c.v.User, u.ID, u.Version, u.Sealed)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", u.Label, err)
+	}
+	defer clear(plain)
+	return parseRecord(plain)
+}
+
+// serverKey combines unit i's shares from got into its server key, which
+// the caller wipes.
+func (c *Client) serverKey(u *vault.Unit, got *released, i int) (threshold.ServerKey, error) {
 	slots := make([]threshold.Slot, len(u.Nodes))
 	nodeIndex := map[string]int{}
 	for j, n := range c.nodes {
@@ -816,22 +792,11 @@ func (c *Client) open(u *vault.Unit, got *released, i int) (*Record, error) {
 			q.Nodes = append(q.Nodes, &NodeError{Node: name, Err: reasons[name]})
 		}
 		if !errors.Is(err, threshold.ErrNotEnoughShares) {
-			return nil, fmt.Errorf("get %s: %w", u.Label, err)
+			return threshold.ServerKey{}, fmt.Errorf("get %s: %w", u.Label, err)
 		}
-		return nil, q
+		return threshold.ServerKey{}, q
 	}
-	defer s.Wipe()
-	k, err := c.dataKey(s, u.ID, u.Version)
-	if err != nil {
-		return nil, err
-	}
-	defer k.Wipe()
-	plain, err := threshold.Open(k, c.v.User, u.ID, u.Version, u.Sealed)
-	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", u.Label, err)
-	}
-	defer clear(plain)
-	return parseRecord(plain)
+	return s, nil
 }
 
 // Delete removes a record: its shares at every node that answers, then its
@@ -867,12 +832,18 @@ func (c *Client) retryDeletes(ctx context.Context) {
 		c.log.Warn("the vault's pending deletions could not be read", zap.Error(err))
 		return
 	}
+	// While a reshare is under way, a node this client does not know is
+	// of the other network: its deletes wait for the reshare (reshare.go).
+	keepUnknown := c.reshareUnderWay()
 	for _, p := range pend {
 		ref := &api.UnitRef{UnitId: append([]byte(nil), p.ID[:]...), Version: p.Version}
 		var still []string
 		for _, name := range p.Nodes {
 			n := c.nodeNamed(name)
 			if n == nil {
+				if keepUnknown {
+					still = append(still, name)
+				}
 				continue // the node left the network
 			}
 			if err := c.deleteAt(ctx, n, ref); err != nil {
@@ -889,14 +860,7 @@ func (c *Client) retryDeletes(ctx context.Context) {
 	}
 }
 
-func (c *Client) nodeNamed(name string) *custodian {
-	for _, n := range c.nodes {
-		if n.name == name {
-			return n
-		}
-	}
-	return nil
-}
+func (c *Client) nodeNamed(name string) *custodian { return named(c.nodes, name) }
 
 // peerBytes is the binary form of a peer ID in text, or nil.
 func peerBytes(s string) []byte {

@@ -60,7 +60,7 @@ func (n *Node) doPut(ctx context.Context, device peer.ID, req *api.PutRequest) (
 	if err := req.Validate(); err != nil {
 		return 0, err
 	}
-	entry := &api.Entry{Kind: api.EntryKind_PUT, User: sess.User, ClientPeerId: []byte(device), Units: []*api.UnitRef{req.Unit}}
+	entry := &api.Entry{Kind: api.EntryKind_PUT, User: sess.User, ClientPeerId: []byte(device), Units: []*api.UnitRef{req.Unit}, Operation: req.Operation}
 	if err := n.chargeWrite(ctx, entry); err != nil {
 		return 0, err
 	}
@@ -387,7 +387,7 @@ func (n *Node) doDelete(ctx context.Context, device peer.ID, req *api.DeleteRequ
 	if err := req.Validate(); err != nil {
 		return err
 	}
-	entry := &api.Entry{Kind: api.EntryKind_DELETE, User: sess.User, ClientPeerId: []byte(device), Units: []*api.UnitRef{req.Unit}}
+	entry := &api.Entry{Kind: api.EntryKind_DELETE, User: sess.User, ClientPeerId: []byte(device), Units: []*api.UnitRef{req.Unit}, Operation: req.Operation}
 	if err := n.chargeWrite(ctx, entry); err != nil {
 		return err
 	}

@@ -44,9 +44,11 @@ var (
 	bucketReceipts    = []byte("receipts")
 	bucketCheckpoints = []byte("checkpoints")
 	bucketRestores    = []byte("restores")
+	bucketChanges     = []byte("changes") // optional: made by the first change (changes.go)
 
 	allBuckets = [][]byte{bucketMeta, bucketNodes, bucketUnits, bucketSealed, bucketIDs,
 		bucketPending, bucketReceipts, bucketCheckpoints, bucketRestores}
+	optionalBuckets = [][]byte{bucketChanges, bucketReshare}
 )
 
 // The keys of the meta bucket.
@@ -356,6 +358,11 @@ func checkFormat(format string) error {
 func checkBuckets(tx *bolt.Tx) error {
 	seen := 0
 	err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+		for _, b := range optionalBuckets {
+			if bytes.Equal(b, name) {
+				return nil
+			}
+		}
 		for _, b := range allBuckets {
 			if bytes.Equal(b, name) {
 				seen++

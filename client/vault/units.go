@@ -218,27 +218,39 @@ func (h *Handle) PutUnit(u Unit) error { return h.PutUnits(u) }
 // are added, or none.
 func (h *Handle) PutUnits(us ...Unit) error {
 	us = slices.Clone(us)
+	units := make([]*Unit, len(us))
 	for i := range us {
-		u := &us[i]
+		units[i] = &us[i]
+	}
+	return h.writeUnits("put unit", units, func(tx *bolt.Tx, i int, added map[uint32]tableNode) error {
+		return h.putUnit(tx, units[i], added)
+	})
+}
+
+// writeUnits seals and checks units (in UTC), then runs write for each in
+// one transaction, and keeps the node table entries they added. op names
+// the call in errors.
+func (h *Handle) writeUnits(op string, units []*Unit, write func(tx *bolt.Tx, i int, added map[uint32]tableNode) error) error {
+	for _, u := range units {
 		u.Created, u.Updated = u.Created.UTC(), u.Updated.UTC()
 		if err := h.v.SealUnit(u); err != nil {
-			return fmt.Errorf("put unit: %w", err)
+			return fmt.Errorf("%s: %w", op, err)
 		}
 		if err := checkUnit(u); err != nil {
-			return fmt.Errorf("put unit: %w: %w", ErrInvalid, err)
+			return fmt.Errorf("%s: %w: %w", op, ErrInvalid, err)
 		}
 	}
 	added := map[uint32]tableNode{}
 	err := h.update(func(tx *bolt.Tx) error {
-		for i := range us {
-			if err := h.putUnit(tx, &us[i], added); err != nil {
+		for i := range units {
+			if err := write(tx, i, added); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("put unit: %w", err)
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	h.remember(added)
 	return nil

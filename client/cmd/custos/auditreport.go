@@ -31,7 +31,8 @@ func auditReportCmd(g *globals) *cobra.Command {
 groups the releases of one record into unlocks: the requests of one device for one
 version, signed with one time (custos signs every request of an unlock with the
 same time). For each unlock it prints the time, the user, the device (its peer ID),
-and which nodes released, refused or logged nothing. It flags:
+and which nodes released, refused or logged nothing; then each put and delete of
+a change of the record (replace, rotate, reshare, undo), as what it was. It flags:
 
   - a release entry its device did not sign: the node wrote or changed its log;
     two releases for one request: the node served a replay, or logged twice;
@@ -131,6 +132,7 @@ and verified (each is named), 2 usage.`,
 			} else {
 				printReport(out, rep, q, label, fromVault)
 			}
+			printChanges(out, logs, q.Unit[:], g.json)
 			var problems []string
 			for _, n := range rep.Unread {
 				problems = append(problems, fmt.Sprintf("node %s: not read: %v", n, failed[n]))
@@ -153,8 +155,9 @@ and verified (each is named), 2 usage.`,
 	return cmd
 }
 
-// aboutUnit keeps, of a node's log, the release entries that name q's unit
-// and the entries the vault's receipts are of: all ReportUnit looks at.
+// aboutUnit keeps, of a node's log, the release and change entries that
+// name q's unit and the entries the vault's receipts are of: all
+// ReportUnit and printChanges look at.
 func aboutUnit(q auditor.UnitQuery) func(*client.LoggedEntry) bool {
 	type at struct {
 		node  string
@@ -165,7 +168,7 @@ func aboutUnit(q auditor.UnitQuery) func(*client.LoggedEntry) bool {
 		receipted[at{r.Node, r.Index}] = true
 	}
 	return func(le *client.LoggedEntry) bool {
-		return receipted[at{le.Node, le.Index}] || (le.Entry.Kind == api.EntryKind_RELEASE && hasUnit(le.Entry, q.Unit[:]))
+		return receipted[at{le.Node, le.Index}] || ((le.Entry.Kind == api.EntryKind_RELEASE || client.IsChange(le.Entry)) && hasUnit(le.Entry, q.Unit[:]))
 	}
 }
 

@@ -25,7 +25,7 @@ import (
 )
 
 func networkCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "network", Short: "Make network files", Args: cobra.ArbitraryArgs, RunE: unknownCommand}
+	cmd := &cobra.Command{Use: "network", Short: "Make and update network files", Args: cobra.ArbitraryArgs, RunE: unknownCommand}
 	var k int
 	var out string
 	newCmd := &cobra.Command{
@@ -67,7 +67,7 @@ K of nodes that must agree to open a record. Give the file to every user.`,
 	}
 	newCmd.Flags().IntVar(&k, "threshold", 0, "how many nodes must agree to open a record")
 	newCmd.Flags().StringVar(&out, "out", "", "the network file to write (must not exist)")
-	cmd.AddCommand(newCmd)
+	cmd.AddCommand(newCmd, networkUpdateCmd(g))
 	return cmd
 }
 
@@ -117,6 +117,7 @@ func (g *globals) open(ctx context.Context, unlock bool) (*client.Client, error)
 	}
 	if !g.noted {
 		noteChange(os.Stderr, c)
+		noteReshare(os.Stderr, c)
 		g.noted = true
 	}
 	if !unlock {
@@ -294,15 +295,18 @@ func enrollError(results []client.EnrollResult) error {
 func putCmd(g *globals) *cobra.Command {
 	var username string
 	var minAcks int
+	var replace bool
 	cmd := &cobra.Command{
-		Use:   "put LABEL [--username U]",
+		Use:   "put LABEL [--username U] [--replace]",
 		Short: "Store a secret under a label",
 		Long: `put seals a secret (read from a hidden prompt, or from stdin) under LABEL on
 this device and places one share of its key at every node. It succeeds only when
 every node stored its share (or --min-acks of them, at least threshold+1; such a
 record is listed as degraded); otherwise nothing is kept. The label never leaves
-this device.`,
+this device. --replace replaces the record LABEL with a new version instead (as
+custos edit does).`,
 		Example: `  custos put acme-portal --username svc-acme
+  custos put acme-portal --username svc-acme --replace
   printf '%s' "$SECRET" | custos put acme-portal --username svc-acme --password-file ~/.custos-pw`,
 		Args: exactArgs(1, "one label"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -314,7 +318,7 @@ this device.`,
 			defer c.Close()
 			// What this device can check comes before the secret, the
 			// password and any node.
-			if err := c.CheckPut(label, &client.Record{Username: username}); err != nil {
+			if err := checkPut(c, label, username, replace); err != nil {
 				return err
 			}
 			if k, n := c.Network().Threshold, len(c.Network().Nodes); minAcks != 0 && (minAcks <= k || minAcks > n) {
@@ -330,6 +334,9 @@ this device.`,
 			}
 			rec := &client.Record{Username: username, Password: string(secret)}
 			defer rec.Wipe()
+			if replace {
+				return replaceRecord(ctx, g, cmd.OutOrStdout(), c, label, rec, minAcks)
+			}
 			if err := c.Put(ctx, label, rec, client.PutOptions{MinAcks: minAcks}); err != nil {
 				return err
 			}
@@ -338,6 +345,7 @@ this device.`,
 	}
 	cmd.Flags().StringVar(&username, "username", "", "the vendor username stored with the secret")
 	cmd.Flags().IntVar(&minAcks, "min-acks", 0, "succeed when this many nodes stored their share (default: all)")
+	cmd.Flags().BoolVar(&replace, "replace", false, "replace the record LABEL with a new version (see custos edit)")
 	return cmd
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
 )
 
@@ -21,9 +22,10 @@ log about you. Each comes with a proof that it is in the log the node signed wit
 the key the network file pins; custos checks every one. It prints each release of
 your records, and each refused one: time, node, record (its label, or its unit ID
 in hex for a record no longer in the vault) and outcome, newest first; a request
-of another of your devices names that device. It also prints each device added to
-or revoked from your account ("device added ID", "device revoked ID"). With LABEL,
-only that record's releases.
+of another of your devices names that device. It also prints each share a change
+stored or deleted, as what it was part of (replace, rotate, reshare, undo), and
+each device added to or revoked from your account ("device added ID", "device
+revoked ID"). With LABEL, only that record's.
 
 A node whose answers do not verify, or that cannot be asked, is named and none of
 its entries are shown; the command then exits 1 after printing the others'.`,
@@ -75,16 +77,20 @@ its entries are shown; the command then exits 1 after printing the others'.`,
 func printHistory(out io.Writer, hist []client.HistoryEntry, this peer.ID, asJSON bool) {
 	for _, h := range hist {
 		outcome := "released"
-		if !h.Released {
+		switch {
+		case h.Kind == api.EntryKind_PUT || h.Kind == api.EntryKind_DELETE:
+			outcome = changeOutcome(h)
+		case !h.Released:
 			outcome = "refused: " + h.Outcome.String()
 			if h.Reason != "" {
 				outcome += " (" + h.Reason + ")"
 			}
 		}
 		if asJSON {
-			_ = jsonLines(out, historyJSON{Time: jsonTime(h.Time), Node: h.Node, Index: h.Index, Label: h.Label,
+			_ = jsonLines(out, historyLineJSON{historyJSON: historyJSON{Time: jsonTime(h.Time), Node: h.Node, Index: h.Index, Label: h.Label,
 				UnitID: h.UnitID, Version: h.Version, Released: h.Released, Outcome: h.Outcome.String(), Reason: h.Reason,
-				Device: h.Device.String(), Change: h.Change})
+				Device: h.Device.String(), Change: h.Change},
+				Kind: strings.ToLower(h.Kind.String()), Operation: changeOperation(h)})
 			continue
 		}
 		if h.Change != "" {

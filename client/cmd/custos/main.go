@@ -238,7 +238,8 @@ an error as one object on stderr: {"code":…,"error":…,"exit_code":…,"hint"
 	pf.BoolVar(&g.json, "json", false, "print JSON: an object for one item, one a line for a list, errors as an object on stderr")
 	// custos's own --version, so that --json applies to it too.
 	root.Flags().BoolVar(&g.version, "version", false, "print the version and build of custos")
-	root.AddCommand(networkCmd(g), initCmd(g), enrollCmd(g), putCmd(g), getCmd(g), lsCmd(g), rmCmd(g), statusCmd(g), historyCmd(g), passwdCmd(g), auditCmd(g), deviceCmd(g), vaultCmd(g))
+	root.AddCommand(networkCmd(g), initCmd(g), enrollCmd(g), putCmd(g), getCmd(g), lsCmd(g), rmCmd(g), statusCmd(g), historyCmd(g), passwdCmd(g), auditCmd(g), deviceCmd(g), vaultCmd(g),
+		editCmd(g), rotateCmd(g), reshareCmd(g))
 	root.AddCommand(agentCmd(g), unlockCmd(g), lockCmd(g), runCmd(g))
 	useAgent(root, g) // every command the agent serves asks it when one runs
 	addCompletion(root)

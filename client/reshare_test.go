@@ -1,0 +1,220 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/custos-network/custos/api"
+	"github.com/custos-network/custos/client"
+)
+
+// subnet is the network file of tn's nodes at indexes (from 0), threshold k.
+func (tn *testNet) subnet(t testing.TB, k int, indexes ...int) []byte {
+	t.Helper()
+	var cards []*api.Card
+	for _, i := range indexes {
+		card, err := tn.nodes[i].Admin().Card(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cards = append(cards, card)
+	}
+	nw, err := client.NewNetwork(k, cards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nw.Marshal()
+}
+
+// tokensAt are invite tokens for user from tn's nodes at indexes.
+func (tn *testNet) tokensAt(t testing.TB, user string, indexes ...int) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, i := range indexes {
+		inv, err := tn.nodes[i].Admin().Invite(context.Background(), user, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[tn.nodes[i].Config.Name] = inv.Token
+	}
+	return out
+}
+
+// vaultOn makes a vault for user on the network file of tn's nodes at
+// indexes, threshold k, enrolled at each.
+func (tn *testNet) vaultOn(t testing.TB, user string, k int, indexes ...int) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), user+".vault")
+	if err := client.Init(path, tn.subnet(t, k, indexes...), user); err != nil {
+		t.Fatal(err)
+	}
+	c := open(t, path, client.Options{})
+	if _, err := c.Enroll(context.Background(), password, tn.tokensAt(t, user, indexes...)); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	return path
+}
+
+var (
+	oldNodes  = []int{0, 1, 2, 3, 4}       // n1..n5, 3 of 5
+	newNodes  = []int{0, 1, 2, 5, 6, 7, 8} // n4, n5 replaced by n6, n7; n8, n9 added: 4 of 7
+	joinNodes = []int{5, 6, 7, 8}
+)
+
+func TestReshareFrom3Of5To4Of7WithTwoNodesReplaced(t *testing.T) {
+	tn := startNet(t, 9, 3, nil)
+	ctx := context.Background()
+	path := tn.vaultOn(t, "alice", 3, oldNodes...)
+	c := open(t, path, client.Options{})
+	if err := c.Unlock(ctx, password); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for i := range 6 {
+		l := fmt.Sprintf("r%d", i)
+		want[l] = fmt.Sprintf("secret %d", i)
+		if err := c.Put(ctx, l, &client.Record{Username: "u", Password: want[l]}, client.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newFile := tn.subnet(t, 4, newNodes...)
+	tokens := tn.tokensAt(t, "alice", joinNodes...)
+	plan, err := c.PlanReshare(newFile, tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(plan.Stay, plan.Join, plan.Leave, plan.Records, plan.OldThreshold, plan.NewThreshold, plan.MissingTokens) !=
+		"[n1 n2 n3] [n6 n7 n8 n9] [n4 n5] 6 3 4 []" {
+		t.Fatalf("plan: %+v", plan)
+	}
+	res, err := c.Reshare(ctx, newFile, password, tokens, client.ChangeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Moved != 6 || len(res.Unreached) != 0 {
+		t.Fatalf("reshare result: %+v", res)
+	}
+	c.Close()
+
+	for _, i := range []int{3, 4} {
+		if got := status(t, tn.nodes[i]).Shares; got != 0 {
+			t.Fatalf("n%d left the network and still holds %d shares", i+1, got)
+		}
+	}
+	c = open(t, path, client.Options{})
+	if nw := c.Network(); nw.Threshold != 4 || len(nw.Nodes) != 7 {
+		t.Fatalf("the vault's network after the reshare: %d of %d", nw.Threshold, len(nw.Nodes))
+	}
+	if err := c.Unlock(ctx, password); err != nil {
+		t.Fatalf("unlock at the new network: %v", err)
+	}
+	for _, u := range list(t, c) {
+		if u.Threshold != 4 || u.Nodes != 7 || u.Degraded {
+			t.Fatalf("%s after the reshare: %+v", u.Label, u)
+		}
+	}
+	// Any 4 of the 7 open every record; 3 do not.
+	for _, i := range []int{0, 5, 6} {
+		tn.nodes[i].Stop(t)
+	}
+	for l, p := range want {
+		if got := mustGet(t, c, l); got.Password != p {
+			t.Fatalf("%s with 4 of 7 nodes up: %q", l, got.Password)
+		}
+	}
+	tn.nodes[7].Stop(t)
+	if _, err := c.Get(ctx, "r0"); !errors.Is(err, client.ErrNotEnoughCustodians) {
+		t.Fatalf("get with 3 of 7 nodes up: %v; want ErrNotEnoughCustodians", err)
+	}
+}
+
+// reshareKills are the steps of a reshare a kill is simulated at.
+var reshareKills = []string{"reshare delivered", "staged", "put n6", "placed", "committed", "deleted", "reshare moved", "reshare finished"}
+
+func TestAReshareKilledAtAnyStepLeavesEveryRecordOpenAndTheNextRunFinishesIt(t *testing.T) {
+	tn := startNet(t, 9, 3, nil)
+	ctx := context.Background()
+	newFile := tn.subnet(t, 4, newNodes...)
+	for u, step := range reshareKills {
+		t.Run(step, func(t *testing.T) {
+			user := fmt.Sprintf("u%d", u)
+			path := tn.vaultOn(t, user, 3, oldNodes...)
+			c := open(t, path, client.Options{})
+			if err := c.Unlock(ctx, password); err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range []string{"a", "b"} {
+				if err := c.Put(ctx, l, &client.Record{Username: "u", Password: "p" + l}, client.PutOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tokens := tn.tokensAt(t, user, joinNodes...)
+			c.SetChangeFault(func(s string) error {
+				if s == step {
+					return client.ErrChangeFault
+				}
+				return nil
+			})
+			if _, err := c.Reshare(ctx, newFile, password, tokens, client.ChangeOptions{}); !errors.Is(err, client.ErrChangeFault) {
+				t.Fatalf("reshare killed at %s: %v", step, err)
+			}
+			c.Close()
+
+			// The records still on the old network open with it.
+			c = open(t, path, client.Options{})
+			if c.Network().Threshold == 3 {
+				if err := c.Unlock(ctx, password); err != nil {
+					t.Fatal(err)
+				}
+				for _, u := range list(t, c) {
+					if u.Threshold == 3 {
+						if got := mustGet(t, c, u.Label); got.Password != "p"+u.Label {
+							t.Fatalf("%s on the old network holds %q", u.Label, got.Password)
+						}
+					}
+				}
+				if err := c.Rotate(ctx, nil, client.ChangeOptions{}); !errors.Is(err, client.ErrReshareUnderWay) {
+					t.Fatalf("a rotation while a reshare is under way: %v; want ErrReshareUnderWay", err)
+				}
+				if _, err := c.Reshare(ctx, tn.subnet(t, 2, 0, 1, 2), password, nil, client.ChangeOptions{}); !errors.Is(err, client.ErrReshareUnderWay) {
+					t.Fatalf("a reshare to another file while one is under way: %v; want ErrReshareUnderWay", err)
+				}
+			}
+			// The next run finishes it.
+			if _, err := c.Reshare(ctx, newFile, password, nil, client.ChangeOptions{}); err != nil {
+				t.Fatalf("the reshare after the kill: %v", err)
+			}
+			c.Close()
+			c = open(t, path, client.Options{})
+			if err := c.Unlock(ctx, password); err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range list(t, c) {
+				if u.Threshold != 4 || u.Nodes != 7 {
+					t.Fatalf("%s after the finished reshare: %+v", u.Label, u)
+				}
+				if got := mustGet(t, c, u.Label); got.Password != "p"+u.Label {
+					t.Fatalf("%s after the finished reshare holds %q", u.Label, got.Password)
+				}
+			}
+			if pend, _ := c.PendingChanges(); len(pend) != 0 {
+				t.Fatalf("changes left under way: %+v", pend)
+			}
+			for _, i := range []int{3, 4} {
+				if got := status(t, tn.nodes[i]).Shares; got != 0 {
+					t.Fatalf("n%d left the network and still holds %d shares", i+1, got)
+				}
+			}
+			total := 2 * (u + 1)
+			for _, i := range newNodes {
+				if got := status(t, tn.nodes[i]).Shares; got != total {
+					t.Fatalf("n%d holds %d shares; want %d (each record's one version)", i+1, got, total)
+				}
+			}
+		})
+	}
+}

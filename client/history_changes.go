@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/custos-network/custos/api"
 )
 
@@ -39,5 +41,6 @@ func changeEntries(le LoggedEntry, labels map[string]string, only []byte) []Hist
 		Time: time.UnixMilli(int64(e.TimeUnixMs)), Node: le.Node, Index: le.Index,
 		Label: labels[string(id)], UnitID: hex.EncodeToString(id), Version: u.GetVersion(),
 		Kind: e.Kind, Operation: e.Operation, Outcome: e.Outcome, Reason: e.Reason,
+		Device: peer.ID(e.ClientPeerId),
 	}}
 }

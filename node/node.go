@@ -152,7 +152,7 @@ func New(cfg *config.Config, log *zap.Logger) (_ *Node, err error) {
 	}
 	n.conns = newConnGuard(cfg.Limits.MaxConnections, cfg.Limits.ConnIdleTimeout, n.auth.Enrolled,
 		func(p peer.ID) bool { return n.auditors[p] || n.auth.LoggedIn(p) })
-	if n.host, err = newHost(cfg, key, n.conns); err != nil {
+	if n.host, err = newHost(cfg, key, n.conns, log.Named("tls")); err != nil {
 		return nil, err
 	}
 	n.serveProtocols()

@@ -52,6 +52,30 @@ func TestWebTransportListenerServesARequest(t *testing.T) {
 	enrollOver(t, h, n.ID(), wt)
 }
 
+// The WebTransport certificates come from the identity key and the clock,
+// so a restart announces the same certificate hashes: a network file made
+// from the card stays good across restarts (until the rotation).
+func TestWebTransportCertHashesSurviveARestart(t *testing.T) {
+	n := nodetest.Start(t, nodetest.Listen("/ip4/127.0.0.1/udp/0/quic-v1/webtransport"))
+	before := certHashes(t, n.Card().Addrs)
+	n.Restart(t)
+	if after := certHashes(t, n.Card().Addrs); after != before {
+		t.Fatalf("after a restart the card announces %s, before it %s", after, before)
+	}
+}
+
+// certHashes is the /certhash/... part of the one WebTransport address.
+func certHashes(t *testing.T, addrs []string) string {
+	t.Helper()
+	for _, a := range addrs {
+		if _, hashes, ok := strings.Cut(a, "/webtransport"); ok && strings.HasPrefix(hashes, "/certhash/") {
+			return hashes
+		}
+	}
+	t.Fatalf("no WebTransport address with a certhash in %v", addrs)
+	return ""
+}
+
 // A client that trusts the operator's CA enrolls over the node's WebSocket
 // listener with TLS (/tls/ws), which serves the certificate from tls.cert.
 func TestWebSocketWithTLSServesARequest(t *testing.T) {

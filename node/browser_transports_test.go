@@ -39,17 +39,63 @@ import (
 // listener, pinning the certificate hashes that the node's card announces.
 func TestWebTransportListenerServesARequest(t *testing.T) {
 	n := nodetest.Start(t, nodetest.Listen("/ip4/127.0.0.1/udp/0/quic-v1/webtransport"))
+	wt := webTransportAddrs(t, n.Card().Addrs)
+	h := newClientHost(t, libp2p.Transport(webtransport.New))
+	enrollOver(t, h, n.ID(), wt)
+}
+
+// The card gives each WebTransport certificate hash an address of its own:
+// the node announces two (the certificate in use, the next one), and an
+// address naming both would stop working once a node restarted after the
+// rotation no longer vouches for the first. Now, the address of the
+// certificate in use connects and the next one's is refused.
+func TestCardGivesEachWebTransportCertificateItsOwnAddress(t *testing.T) {
+	n := nodetest.Start(t, nodetest.Listen("/ip4/127.0.0.1/udp/0/quic-v1/webtransport"))
+	var announced []string
+	for _, a := range n.Addrs() {
+		if strings.Contains(a.String(), "/webtransport/") {
+			announced = strings.Split(a.String(), "/certhash/")[1:]
+		}
+	}
+	if len(announced) != 2 {
+		t.Fatalf("the node announces %d certificate hashes, want the current and the next: %v", len(announced), n.Addrs())
+	}
+	wt := webTransportAddrs(t, n.Card().Addrs)
+	if len(wt) != 2 {
+		t.Fatalf("the card has %d WebTransport addresses, want one per hash: %v", len(wt), wt)
+	}
+	for i, a := range wt {
+		if got := strings.Split(a.String(), "/certhash/")[1:]; len(got) != 1 || got[0] != announced[i] {
+			t.Fatalf("card address %d is %s, want one with the hash %s alone", i, a, announced[i])
+		}
+	}
+	connects := func(a ma.Multiaddr) bool {
+		h := newClientHost(t, libp2p.Transport(webtransport.New))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return h.Connect(ctx, peer.AddrInfo{ID: n.ID(), Addrs: []ma.Multiaddr{a}}) == nil
+	}
+	if !connects(wt[0]) {
+		t.Error("the address of the certificate in use does not connect")
+	}
+	if connects(wt[1]) {
+		t.Error("the address of the next certificate connects before its time")
+	}
+}
+
+// webTransportAddrs are the WebTransport addresses with a certhash of a card.
+func webTransportAddrs(t *testing.T, addrs []string) []ma.Multiaddr {
+	t.Helper()
 	var wt []ma.Multiaddr
-	for _, a := range n.Card().Addrs {
+	for _, a := range addrs {
 		if strings.Contains(a, "/webtransport/certhash/") {
 			wt = append(wt, ma.StringCast(a))
 		}
 	}
 	if len(wt) == 0 {
-		t.Fatalf("the card names no WebTransport address with a certhash: %v", n.Card().Addrs)
+		t.Fatalf("the card names no WebTransport address with a certhash: %v", addrs)
 	}
-	h := newClientHost(t, libp2p.Transport(webtransport.New))
-	enrollOver(t, h, n.ID(), wt)
+	return wt
 }
 
 // The WebTransport certificates come from the identity key and the clock,
@@ -64,16 +110,14 @@ func TestWebTransportCertHashesSurviveARestart(t *testing.T) {
 	}
 }
 
-// certHashes is the /certhash/... part of the one WebTransport address.
+// certHashes lists the certificate hashes of the WebTransport addresses.
 func certHashes(t *testing.T, addrs []string) string {
 	t.Helper()
-	for _, a := range addrs {
-		if _, hashes, ok := strings.Cut(a, "/webtransport"); ok && strings.HasPrefix(hashes, "/certhash/") {
-			return hashes
-		}
+	var hashes []string
+	for _, a := range webTransportAddrs(t, addrs) {
+		hashes = append(hashes, strings.Split(a.String(), "/certhash/")[1:]...)
 	}
-	t.Fatalf("no WebTransport address with a certhash in %v", addrs)
-	return ""
+	return strings.Join(hashes, " ")
 }
 
 // A client that trusts the operator's CA enrolls over the node's WebSocket

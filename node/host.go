@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/libp2p/go-libp2p/p2p/transport/websocket"
 	webtransport "github.com/libp2p/go-libp2p/p2p/transport/webtransport"
+	ma "github.com/multiformats/go-multiaddr"
 	"go.uber.org/zap"
 
 	"github.com/custos-network/custos/node/config"
@@ -97,6 +98,43 @@ func newHost(cfg *config.Config, key crypto.PrivKey, guard *connGuard, log *zap.
 	}
 	h.Network().Notify(guard)
 	return h, nil
+}
+
+// cardAddrs writes addrs as the node's card lists them, with one
+// WebTransport address per certificate hash. go-libp2p announces the hashes
+// of the certificate in use and of the next; a browser dialling an address
+// with both gets the connection only while the node vouches for both in its
+// handshake (js-libp2p checks that every hash it dialled is among the
+// node's), and a node restarted after a rotation vouches no more for the
+// certificate before. With one hash an address, the address of the newer
+// certificate works until that certificate expires, restarts or not.
+func cardAddrs(addrs []ma.Multiaddr) []string {
+	var out []string
+	for _, a := range addrs {
+		base, hashes := splitCertHashes(a)
+		if len(hashes) < 2 {
+			out = append(out, a.String())
+			continue
+		}
+		for _, h := range hashes {
+			out = append(out, base.AppendComponent(h).String())
+		}
+	}
+	return out
+}
+
+// splitCertHashes splits a into the address without its certhash components
+// and those components.
+func splitCertHashes(a ma.Multiaddr) (base ma.Multiaddr, hashes []*ma.Component) {
+	for i := range a {
+		c := &a[i]
+		if c.Protocol().Code == ma.P_CERTHASH {
+			hashes = append(hashes, c)
+		} else {
+			base = append(base, *c)
+		}
+	}
+	return base, hashes
 }
 
 // webSocketOptions gives the WebSocket transport the operator's certificate

@@ -194,11 +194,7 @@ func (n *Node) Addrs() []ma.Multiaddr { return n.host.Addrs() }
 
 // Card is the node's card with the addresses it actually listens on.
 func (n *Node) Card() *api.Card {
-	c := &api.Card{Name: n.cfg.Name, PeerID: n.ID().String()}
-	for _, a := range n.Addrs() {
-		c.Addrs = append(c.Addrs, a.String())
-	}
-	return c
+	return &api.Card{Name: n.cfg.Name, PeerID: n.ID().String(), Addrs: cardAddrs(n.Addrs())}
 }
 
 // Run serves the operations HTTP server until ctx ends, then drains the

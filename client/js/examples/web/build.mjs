@@ -1,6 +1,7 @@
 // build.mjs bundles the example app with esbuild into dist/: index.html and
 // app.js (one ES module, minified, with a source map), and prints the
-// bundle's size, raw and gzipped. The SDK comes from ../../ (its build, dist/).
+// bundle's size, raw and gzipped; and the page of the storage test. The
+// SDK comes from ../../ (its build, dist/).
 import { build } from 'esbuild'
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs'
 import { gzipSync } from 'node:zlib'
@@ -23,6 +24,17 @@ export async function bundle({ quiet = false } = {}) {
     legalComments: 'none',
     logLevel: quiet ? 'error' : 'warning',
   })
+  // The page of the IndexedDB storage test, apart from the app.
+  await build({
+    entryPoints: [here('test/storage-page.ts')],
+    outfile: here('dist/storage-test.js'),
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'chrome120',
+    logLevel: quiet ? 'error' : 'warning',
+  })
+  copyFileSync(here('test/storage-test.html'), here('dist/storage-test.html'))
   copyFileSync(here('src/index.html'), here('dist/index.html'))
   copyFileSync(here('src/app.css'), here('dist/app.css'))
   const js = readFileSync(here('dist/app.js'))

@@ -1,6 +1,6 @@
 // build.mjs bundles the example app with esbuild into dist/: index.html and
 // app.js (one ES module, minified, with a source map), and prints the
-// bundle's size, raw and gzipped; and the page of the storage test. The
+// bundle's size, raw and gzipped; and the page the tests drive. The
 // SDK comes from ../../ (its build, dist/).
 import { build } from 'esbuild'
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs'
@@ -24,17 +24,17 @@ export async function bundle({ quiet = false } = {}) {
     legalComments: 'none',
     logLevel: quiet ? 'error' : 'warning',
   })
-  // The page of the IndexedDB storage test, apart from the app.
+  // The page the storage test and the benchmark drive, apart from the app.
   await build({
-    entryPoints: [here('test/storage-page.ts')],
-    outfile: here('dist/storage-test.js'),
+    entryPoints: [here('test/test-page.ts')],
+    outfile: here('dist/test-page.js'),
     bundle: true,
     format: 'esm',
     platform: 'browser',
     target: 'chrome120',
     logLevel: quiet ? 'error' : 'warning',
   })
-  copyFileSync(here('test/storage-test.html'), here('dist/storage-test.html'))
+  copyFileSync(here('test/test-page.html'), here('dist/test-page.html'))
   copyFileSync(here('src/index.html'), here('dist/index.html'))
   copyFileSync(here('src/app.css'), here('dist/app.css'))
   const js = readFileSync(here('dist/app.js'))

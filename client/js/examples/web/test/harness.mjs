@@ -1,5 +1,5 @@
 // The browser tests' harness: a network of real custosd processes on
-// 127.0.0.1 (WebSocket and WebTransport listeners), the example app served
+// 127.0.0.1 (TCP for the Go client; WebSocket and WebTransport listeners), the example app served
 // statically on 127.0.0.1, and Debian's Chromium driven by playwright-core.
 // Everything it starts is stopped when the test process ends, also when a
 // test fails.
@@ -73,7 +73,7 @@ export class Network {
   async #startNode(name) {
     const dir = join(this.dir, name)
     const custosd = join(this.bin, 'custosd')
-    await run(custosd, ['init', '--dir', dir, '--name', name, '--listen', '/ip4/127.0.0.1/tcp/0/ws', '--listen', '/ip4/127.0.0.1/udp/0/quic-v1/webtransport'])
+    await run(custosd, ['init', '--dir', dir, '--name', name, '--listen', '/ip4/127.0.0.1/tcp/0', '--listen', '/ip4/127.0.0.1/tcp/0/ws', '--listen', '/ip4/127.0.0.1/udp/0/quic-v1/webtransport'])
     const yaml = join(dir, 'node.yaml')
     // A browser test unlocks often: release limits raised.
     const cfg = readFileSync(yaml, 'utf8')

@@ -23,7 +23,7 @@ after(async () => {
 
 async function open() {
   const p = await context.newPage()
-  await p.goto(`${app.url}storage-test.html`)
+  await p.goto(`${app.url}test-page.html`)
   await p.waitForSelector('body[data-ready="true"]', { state: 'attached' })
   return p
 }

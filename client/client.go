@@ -33,6 +33,10 @@ type Options struct {
 	// and waited, so that a typo does not refuse the right password that
 	// follows. Default 5 s; negative: never wait.
 	MaxLoginWait time.Duration
+	// PasswdProgress, when set, is told of each step a password change
+	// takes (ChangePassword, AbortPasswordChange), as it is taken, from
+	// the goroutine of the call.
+	PasswdProgress func(PasswdProgress)
 }
 
 // defaultMaxLoginWait covers a node's first three backoffs with its
@@ -50,6 +54,8 @@ type Client struct {
 	net   *Network
 	host  host.Host
 	nodes []*custodian
+
+	passwd sync.Mutex // one password change, or abort, at a time
 
 	mu       sync.Mutex // guards the vault's contents, unlocked and closed
 	unlocked bool

@@ -37,12 +37,20 @@ func (d *dealing) wipe() {
 // pending reports whether the vault holds node i's key share.
 func (d *dealing) pending(i int) bool { return d.held[i] != nil }
 
-// loadDealing reads the vault's login dealing (c.mu held) after checking
-// its MAC (vault.ErrDamagedLogin) and that its nodes are the network
-// file's, at their positions: no node is asked to evaluate a password
-// against a public share the vault did not keep for it. errNotDealt if
-// there is none. The caller wipes the dealing.
+// loadDealing reads the dealing logins use (c.mu held): the vault's login
+// dealing or, once every node holds a password change's new dealing and no
+// abort began (vault.PasswordChange.UsesNewPassword), that one. It checks
+// the MACs first (vault.ErrDamagedLogin) and that the dealing's nodes are
+// the network file's, at their positions: no node is asked to evaluate a
+// password against a public share the vault did not keep for it.
+// errNotDealt if there is none. The caller wipes the dealing.
 func (c *Client) loadDealing() (*dealing, error) {
+	return c.loadDealingOf(c.v.PasswordChange.UsesNewPassword())
+}
+
+// loadDealingOf is loadDealing of the change's new dealing (useNew) or
+// of the login dealing.
+func (c *Client) loadDealingOf(useNew bool) (*dealing, error) {
 	l := c.v.Login
 	if l == nil {
 		return nil, errNotDealt
@@ -50,15 +58,31 @@ func (c *Client) loadDealing() (*dealing, error) {
 	if err := c.v.CheckLogin(); err != nil {
 		return nil, err
 	}
+	if err := c.v.CheckChange(); err != nil {
+		return nil, err
+	}
+	if p := c.v.PasswordChange; useNew && p != nil {
+		nodes := make([]vault.LoginNode, len(p.Nodes))
+		for i, n := range p.Nodes {
+			nodes[i] = vault.LoginNode{Name: n.Name, PeerID: n.PeerID, Index: n.Index, PublicShare: n.PublicShare}
+		}
+		return c.dealingOf(p.Epoch, p.Threshold, nodes)
+	}
+	return c.dealingOf(l.Epoch, l.Threshold, l.Nodes)
+}
+
+// dealingOf checks a dealing's nodes against the network file's and reads
+// their shares.
+func (c *Client) dealingOf(epoch uint32, k int, nodes []vault.LoginNode) (*dealing, error) {
 	mismatch := func(why string) error {
 		return fmt.Errorf("%w: the vault's login dealing does not match its network file: %s", vault.ErrDamagedLogin, why)
 	}
-	if len(l.Nodes) != len(c.nodes) || l.Threshold != c.net.Threshold {
+	if len(nodes) != len(c.nodes) || k != c.net.Threshold {
 		return nil, mismatch("another number of nodes or threshold")
 	}
-	d := &dealing{epoch: l.Epoch, k: l.Threshold, pubs: make([]toprf.PublicShare, len(c.nodes)), held: make([]*toprf.KeyShare, len(c.nodes))}
+	d := &dealing{epoch: epoch, k: k, pubs: make([]toprf.PublicShare, len(c.nodes)), held: make([]*toprf.KeyShare, len(c.nodes))}
 	for i, n := range c.nodes {
-		ln := l.Nodes[i]
+		ln := nodes[i]
 		if ln.Name != n.name || ln.PeerID != n.idText || ln.Index != i+1 {
 			d.wipe()
 			return nil, mismatch("node " + n.name)

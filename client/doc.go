@@ -10,7 +10,11 @@
 // node whose answer fails is named, ErrBadEvaluation, and sent nothing
 // more), combines the first threshold of good ones into every node's login
 // key and signs each node's challenge; at least the network's threshold
-// must accept. Enroll deals that OPRF key at its first call. Put seals
+// must accept. Enroll deals that OPRF key at its first call;
+// ChangePassword deals a new one, staged and then committed at every node,
+// each step recorded in the vault first, so that a change cut short is
+// resumed (or, before any commit, rolled back by AbortPasswordChange) and
+// one of the two passwords always logs in. Put seals
 // a record on the device and places one share of its server key at each
 // node; Get asks the nodes for their shares, checks each against the
 // commitment kept in the vault (naming any node that sent a wrong one),

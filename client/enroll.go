@@ -65,8 +65,9 @@ func (r EnrollResult) OK() bool { return r.State != NotEnrolled && r.Err == nil 
 // nothing and returns an error matching ErrWrongPassword.
 //
 // It returns one result per node, in network order, also with that error;
-// other errors (a token for a node not in the network file, a vault that
-// cannot be saved with the dealing) come before any node is asked.
+// other errors (a token for a node not in the network file, a password
+// change under way: ErrPasswordChangePending, a vault that cannot be saved
+// with the dealing) come before any node is asked.
 func (c *Client) Enroll(ctx context.Context, password []byte, tokens map[string]string) ([]EnrollResult, error) {
 	if err := c.CheckTokens(tokens); err != nil {
 		return nil, err
@@ -76,6 +77,11 @@ func (c *Client) Enroll(ctx context.Context, password []byte, tokens map[string]
 		return nil, err
 	}
 	defer done()
+	if c.PendingPasswordChange() != nil {
+		// A change needs the enrollment finished, and logins during it
+		// may take another dealing than the one an enrollment sends.
+		return nil, fmt.Errorf("%w: finish it (custos passwd) or abort it (custos passwd --abort) first", ErrPasswordChangePending)
+	}
 	if err := c.dealOnce(); err != nil {
 		return nil, err
 	}

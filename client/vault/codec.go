@@ -43,6 +43,7 @@ type file struct {
 	MasterSecret   []byte                `json:"master_secret"`
 	PasswordKDF    threshold.PasswordKDF `json:"password_kdf"`
 	Login          *Login                `json:"login,omitempty"`
+	PasswordChange *PasswordChange       `json:"password_change,omitempty"`
 	Units          []Unit                `json:"units"`
 	PendingDeletes []PendingDelete       `json:"pending_deletes"`
 	Receipts       []Receipt             `json:"receipts"`
@@ -62,6 +63,7 @@ func encode(v *Vault) ([]byte, error) {
 		MasterSecret:   v.MasterSecret,
 		PasswordKDF:    v.PasswordKDF,
 		Login:          v.Login,
+		PasswordChange: v.PasswordChange,
 		Units:          make([]Unit, 0, len(v.Units)),
 		PendingDeletes: make([]PendingDelete, 0, len(v.PendingDeletes)),
 		Receipts:       make([]Receipt, 0, len(v.Receipts)),
@@ -157,12 +159,13 @@ func decodeFile(b []byte) (*Vault, error) {
 		return nil, fmt.Errorf("%w: a value is malformed", ErrCorrupt)
 	}
 	v := &Vault{
-		User:         f.User,
-		Network:      f.Network,
-		DeviceKey:    f.DeviceKey,
-		MasterSecret: f.MasterSecret,
-		PasswordKDF:  f.PasswordKDF,
-		Login:        f.Login,
+		User:           f.User,
+		Network:        f.Network,
+		DeviceKey:      f.DeviceKey,
+		MasterSecret:   f.MasterSecret,
+		PasswordKDF:    f.PasswordKDF,
+		Login:          f.Login,
+		PasswordChange: f.PasswordChange,
 	}
 	if len(f.Units) > 0 {
 		v.Units = f.Units

@@ -18,6 +18,9 @@ func FuzzDecode(f *testing.F) {
 	done := testVault(f)
 	done.Login.Nodes[2].KeyShare = nil
 	f.Add(mustEncode(f, done))
+	for _, state := range []ChangeState{ChangeStaging, ChangeStaged, ChangeCommitting, ChangeAborting} {
+		f.Add(mustEncode(f, changeVault(f, state)))
+	}
 	for _, tc := range damaged {
 		if b := tc.make(f); len(b) < 1<<16 {
 			f.Add(b)

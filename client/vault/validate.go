@@ -95,6 +95,11 @@ func (v *Vault) check() error {
 			return err
 		}
 	}
+	if v.PasswordChange != nil {
+		if err := checkChange(v.PasswordChange, v.Login); err != nil {
+			return err
+		}
+	}
 	labels := make(map[string]bool, len(v.Units))
 	current := make(map[threshold.UnitID]uint64, len(v.Units))
 	for i := range v.Units {

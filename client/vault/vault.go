@@ -28,6 +28,9 @@ type Vault struct {
 	// Login is the dealing of the user's OPRF key (login v2), nil until
 	// the first enrollment deals it. See Login.
 	Login *Login
+	// PasswordChange is a password change under way (custos passwd), nil
+	// when there is none. See PasswordChange.
+	PasswordChange *PasswordChange
 	// Units are the user's records, in label order (byte-wise) once saved.
 	Units []Unit
 	// PendingDeletes are unit versions that some nodes have not yet
@@ -348,8 +351,12 @@ func (v Vault) String() string {
 	if v.Login != nil {
 		epoch = v.Login.Epoch
 	}
-	return fmt.Sprintf("vault{user: %q, login epoch: %d, units: %d, pending deletes: %d, receipts: %d, checkpoints: %d, restores: %d, secrets: [redacted]}",
-		v.User, epoch, len(v.Units), len(v.PendingDeletes), len(v.Receipts), len(v.Checkpoints), len(v.Restores))
+	change := ""
+	if p := v.PasswordChange; p != nil {
+		change = fmt.Sprintf(", password change to epoch %d: %s", p.Epoch, p.State)
+	}
+	return fmt.Sprintf("vault{user: %q, login epoch: %d%s, units: %d, pending deletes: %d, receipts: %d, checkpoints: %d, restores: %d, secrets: [redacted]}",
+		v.User, epoch, change, len(v.Units), len(v.PendingDeletes), len(v.Receipts), len(v.Checkpoints), len(v.Restores))
 }
 
 // Format prints what String returns under every verb, %x and %#v included,

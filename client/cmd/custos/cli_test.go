@@ -44,8 +44,9 @@ func (r removeBinary) Run() int {
 // they have these commands:
 //
 //	exitcode CODE PROG ARGS...  run PROG (with the script's stdin) and fail
-//	                            unless it exits CODE; stdout and stderr are
-//	                            kept for the stdout and stderr commands
+//	                            unless it exits CODE (killed: unless SIGKILL
+//	                            ended it); stdout and stderr are kept for
+//	                            the stdout and stderr commands
 //	devnet N K [LIAR...]        start N custosd processes n1..nN (invite
 //	                            enrollment, TCP on 127.0.0.1) and write their
 //	                            cards to cards/nI.card and the network file,
@@ -119,8 +120,9 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
 		ts.Fatalf("usage: exitcode CODE PROG ARGS...")
 	}
+	killed := args[0] == "killed"
 	want, err := strconv.Atoi(args[0])
-	if err != nil {
+	if err != nil && !killed {
 		ts.Fatalf("exitcode: %q is not an exit code", args[0])
 	}
 	err = ts.Exec(args[1], args[2:]...)
@@ -128,13 +130,18 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
+	case errors.As(err, &ee) && killed:
+		if ee.ProcessState.String() != "signal: killed" {
+			ts.Fatalf("%s ended with %s, want SIGKILL", args[1], ee.ProcessState)
+		}
+		return
 	case errors.As(err, &ee):
 		got = ee.ExitCode()
 	default:
 		ts.Fatalf("run %s: %v", args[1], err)
 	}
-	if got != want {
-		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	if killed || got != want {
+		ts.Fatalf("%s exited %d, want %s", args[1], got, args[0])
 	}
 }
 

@@ -101,15 +101,16 @@ Then enroll at the nodes with custos enroll.`,
 	return cmd
 }
 
-// open opens the vault; unlock also logs in (see globals.unlock).
+// open opens the vault, and says when a password change is pending;
+// unlock also logs in (see globals.unlock).
 func (g *globals) open(ctx context.Context, unlock bool) (*client.Client, error) {
-	path, err := g.vaultPath()
+	c, err := g.openWith(client.Options{Logger: warnings()})
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.Open(path, client.Options{Logger: warnings()})
-	if err != nil {
-		return nil, err
+	if !g.noted {
+		noteChange(os.Stderr, c)
+		g.noted = true
 	}
 	if !unlock {
 		return c, nil
@@ -121,11 +122,25 @@ func (g *globals) open(ctx context.Context, unlock bool) (*client.Client, error)
 	return c, nil
 }
 
+// openWith opens the vault with o.
+func (g *globals) openWith(o client.Options) (*client.Client, error) {
+	path, err := g.vaultPath()
+	if err != nil {
+		return nil, err
+	}
+	return client.Open(path, o)
+}
+
 // unlock reads the password and logs in. A command checks first what it
 // can check on this device (a label, a field), so that a mistake there
-// costs no prompt and no counted login.
+// costs no prompt and no counted login. While a password change that
+// every node staged is pending, the prompt asks for the new password.
 func (g *globals) unlock(ctx context.Context, c *client.Client) error {
-	pw, err := g.readPassword(ctx, "Password: ", false)
+	prompt := "Password: "
+	if p := c.PendingPasswordChange(); p != nil && p.NewPassword() {
+		prompt = "New password (a password change is pending): "
+	}
+	pw, err := g.readPassword(ctx, prompt, false)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,12 @@
 // The Node.js adapter: the vault in a file, and js-libp2p's WebSocket
 // transport. Node.js 20 has neither a global WebSocket nor
 // Promise.withResolvers (js-libp2p 3 uses both; Chromium has them), so this
-// module supplies them: WebSocket from the ws package js-libp2p already
-// depends on, and the three-line standard shim of Promise.withResolvers.
-import { WebSocket as NodeWebSocket } from 'ws'
+// module supplies them: WebSocket from undici (the WHATWG implementation
+// Node.js 22 ships as its global), and the standard shim of
+// Promise.withResolvers. Not the ws package: it emits a message in the same
+// tick as the open event, before js-libp2p listens, and so loses the
+// node's first bytes (the multistream header) now and then.
+import { WebSocket as NodeWebSocket } from 'undici'
 import { webSockets } from '@libp2p/websockets'
 import type { Transports } from '../host.js'
 

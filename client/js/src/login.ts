@@ -82,8 +82,17 @@ export class LoginRound {
       this.#reject(e as Error)
     } finally {
       rwd.wipe()
-      this.req.wipe()
+      this.#wipeWhenDone()
     }
+  }
+
+  /**
+   * The blind is kept until every node answered: a late answer is still
+   * verified (a node whose proof fails is named) before its node is sent a
+   * signature.
+   */
+  #wipeWhenDone(): void {
+    if (this.#settled && this.#open <= 0) this.req.wipe()
   }
 
   /** fail says a node will give no evaluation. */
@@ -91,14 +100,19 @@ export class LoginRound {
     this.#open--
     if (!this.#settled && this.#evaluations.length + this.#open < this.#need) {
       this.#settled = true
-      this.req.wipe()
       this.#reject(new Error('fewer than the threshold of nodes gave a verified evaluation'))
     }
+    this.#wipeWhenDone()
   }
 
-  /** evaluated says a node gave its evaluation (verified or not), so it no longer counts as open. */
+  /** answered says a node gave a verified evaluation, so it no longer counts as open. */
   answered(): void {
     this.#open--
+  }
+
+  /** done says a node that answered is through with the request. */
+  done(): void {
+    this.#wipeWhenDone()
   }
 
   keys(): Promise<Map<string, LoginKey>> {
@@ -134,6 +148,7 @@ export async function loginFull(ctx: LoginContext, node: Node, share: LoginShare
       gave = true
       round.answered()
       round.add(share.index, ch.evaluated)
+      round.done()
       const key = (await round.keys()).get(node.name)!
       return { session: await prove(ctx, node, c, ch.nonce, key), key }
     })

@@ -341,7 +341,10 @@ export class Releaser<C extends Custodian> {
       }
     } catch (e) {
       if (!(e instanceof NotEnoughSharesError)) throw new CustosError(`get ${u.label}: ${(e as Error).message}`)
-      for (const name of e.blame.bad) reasons.set(name, new BadShareError())
+      for (const name of e.blame.bad) {
+        reasons.set(name, new BadShareError())
+        this.d.logger.warn(`custodian ${name} sent a share of ${u.label} that does not match its commitment`)
+      }
       const nodes = [...reasons.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, err]) => new NodeError(n, err))
       throw new NotEnoughCustodiansError(`get ${u.label}`, u.threshold, e.have, nodes)
     }

@@ -35,6 +35,18 @@ const running = new Set<ChildProcess>()
 process.on('exit', () => {
   for (const p of running) p.kill('SIGKILL')
 })
+// A test run stopped from outside takes its nodes with it.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    for (const p of running) p.kill('SIGKILL')
+    process.exit(130)
+  })
+}
+
+/** exited reports whether p has ended, by an exit or a signal. */
+function exited(p: ChildProcess): boolean {
+  return p.exitCode !== null || p.signalCode !== null
+}
 
 export interface NodeProc {
   name: string
@@ -54,7 +66,7 @@ export interface DevnetOptions {
 
 async function waitReady(bin: string, yaml: string, p: ChildProcess): Promise<void> {
   for (let i = 0; i < 300; i++) {
-    if (p.exitCode !== null) throw new Error(`custosd exited with ${p.exitCode}`)
+    if (exited(p)) throw new Error(`custosd exited with ${p.exitCode ?? p.signalCode}`)
     try {
       await run(join(bin, 'custosd'), ['status', '--config', yaml])
       return
@@ -147,7 +159,7 @@ export class Devnet {
   /** kill ends a node with SIGKILL, as a crash would. */
   async kill(name: string): Promise<void> {
     const p = this.node(name).proc
-    if (p === undefined || p.exitCode !== null) return
+    if (p === undefined || exited(p)) return
     const gone = new Promise((r) => p.once('exit', r))
     p.kill('SIGKILL')
     await gone
@@ -175,7 +187,7 @@ export class Devnet {
     await Promise.all(
       this.nodes.map(async (n) => {
         const p = n.proc
-        if (p === undefined || p.exitCode !== null) return
+        if (p === undefined || exited(p)) return
         const gone = new Promise((r) => p.once('exit', r))
         p.kill('SIGTERM')
         const t = setTimeout(() => p.kill('SIGKILL'), 10_000)

@@ -9,6 +9,7 @@ import {
   BadReceiptError,
   BadShareError,
   Client,
+  DamagedError,
   FalseReceiptError,
   ForkedLogError,
   ImpostorError,
@@ -24,11 +25,12 @@ const password = 'correct horse battery staple'
 const record = { username: 'svc-acme', password: 'hunter2' }
 let net: Devnet
 let client: Client
+let storage: MemoryStorage
 const warnings: string[] = []
 
 before(async () => {
   net = await Devnet.start({ n: 5, k: 3 })
-  const storage = new MemoryStorage()
+  storage = new MemoryStorage()
   await Client.init(storage, net.networkFile, 'alice')
   client = await Client.open(storage, { transports: nodeTransports(), timeoutMs: 5000, logger: { warn: (m) => warnings.push(m) } })
   await client.enroll(password, await net.invite('alice'))
@@ -155,6 +157,21 @@ test('a node that presents another key than the network file pins is named as an
   } finally {
     await c.close()
   }
+})
+
+test('a record damaged in the vault is refused before any node is asked, and the others still open', async () => {
+  await client.put('globex-api', { password: 'globex-s3cret' })
+  await client.close()
+  const doc = JSON.parse(new TextDecoder().decode(storage.doc!))
+  const u = doc.units.find((x: { label: string }) => x.label === 'acme-portal')
+  u.key_commit = 'ff'.repeat(32)
+  storage.doc = new TextEncoder().encode(JSON.stringify(doc))
+  client = await Client.open(storage, { transports: nodeTransports(), timeoutMs: 5000 })
+  await client.unlock(password)
+  const before = (await client.requests()).requests.length
+  await assert.rejects(client.get('acme-portal'), DamagedError)
+  assert.equal((await client.requests()).requests.length, before, 'no release request was made')
+  assert.deepEqual(await client.get('globex-api'), { password: 'globex-s3cret' })
 })
 
 test('after its idle timeout the client locks itself and drops its login keys', async () => {

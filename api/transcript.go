@@ -12,7 +12,7 @@ import (
 // bytes big-endian.
 
 const (
-	loginLabel   = "custos/v1/login"
+	loginLabel   = "custos/v2/login"
 	releaseLabel = "custos/v1/release"
 )
 
@@ -21,8 +21,10 @@ func appendLP(b, field []byte) []byte {
 }
 
 // LoginTranscript is what a user signs with their login key for one node:
-// ("custos/v1/login", node peer ID, client peer ID, user, nonce). Peer IDs
-// are in binary form.
+// ("custos/v2/login", node peer ID, client peer ID, user, nonce). Peer IDs
+// are in binary form. The label is login v2's: a v2 login key is derived
+// from the threshold OPRF's output (docs/login.md), and a signature made
+// under v1's label is no answer to it.
 func LoginTranscript(nodePeer, clientPeer []byte, user string, nonce []byte) []byte {
 	b := appendLP(nil, []byte(loginLabel))
 	b = appendLP(b, nodePeer)

@@ -15,7 +15,7 @@ import (
 func TestLoginTranscriptEncoding(t *testing.T) {
 	got := LoginTranscript([]byte{0xaa}, []byte{0xbb, 0xcc}, "al", []byte{1, 2, 3})
 	want, _ := hex.DecodeString("" +
-		"0000000f" + hex.EncodeToString([]byte("custos/v1/login")) +
+		"0000000f" + hex.EncodeToString([]byte("custos/v2/login")) +
 		"00000001aa" + "00000002bbcc" + "00000002" + hex.EncodeToString([]byte("al")) + "00000003010203")
 	if !bytes.Equal(got, want) {
 		t.Fatalf("login transcript\n got %x\nwant %x", got, want)

@@ -2,6 +2,9 @@ package api
 
 import (
 	"crypto/ed25519"
+	"crypto/subtle"
+
+	"github.com/custos-network/custos/threshold/toprf"
 )
 
 // Validation of every request a node reads. Each returns a StatusError with
@@ -47,7 +50,8 @@ func (u *UnitRef) Validate() error {
 	return nil
 }
 
-// Validate checks an enrollment request.
+// Validate checks an enrollment request: a user, a token that fits, a
+// login public key and the first dealing (epoch 1) of the user's OPRF key.
 func (r *EnrollRequest) Validate() error {
 	if err := checkUser(r.User); err != nil {
 		return err
@@ -55,14 +59,96 @@ func (r *EnrollRequest) Validate() error {
 	if len(r.Token) > MaxTokenLen {
 		return Errorf(Code_INVALID_ARGUMENT, "the invite token is too long")
 	}
-	if len(r.AuthPublicKey) != ed25519.PublicKeySize {
+	if err := checkLoginKey(r.AuthPublicKey); err != nil {
+		return err
+	}
+	if err := r.Oprf.Validate(); err != nil {
+		return err
+	}
+	if r.Oprf.Epoch != 1 {
+		return Errorf(Code_INVALID_ARGUMENT, "an enrollment deals OPRF epoch 1, not %d", r.Oprf.Epoch)
+	}
+	return nil
+}
+
+func checkLoginKey(pub []byte) error {
+	if len(pub) != ed25519.PublicKeySize {
 		return Errorf(Code_INVALID_ARGUMENT, "the login key is not an Ed25519 public key")
 	}
 	return nil
 }
 
-// Validate checks the first message of a login.
-func (r *LoginHello) Validate() error { return checkUser(r.User) }
+// Validate checks one node's share of an OPRF key (docs/login.md): an epoch
+// from 1, an index in 1..255, a key share that is the canonical encoding
+// of a non-zero scalar, and a public share that is that scalar times the
+// generator. The errors never hold the key share, which is secret.
+func (s *OprfShare) Validate() error {
+	switch {
+	case s == nil:
+		return Errorf(Code_INVALID_ARGUMENT, "the request holds no OPRF key share")
+	case s.Epoch == 0:
+		return Errorf(Code_INVALID_ARGUMENT, "OPRF epochs start at 1")
+	case s.Index < 1 || s.Index > toprf.MaxShares:
+		return Errorf(Code_INVALID_ARGUMENT, "an OPRF share index is 1 to %d", toprf.MaxShares)
+	case len(s.PublicShare) != toprf.ElementSize:
+		return Errorf(Code_INVALID_ARGUMENT, "the OPRF public share is not %d bytes", toprf.ElementSize)
+	}
+	ks, err := toprf.KeyShareFromBytes(int(s.Index), s.KeyShare)
+	if err != nil {
+		return Errorf(Code_INVALID_ARGUMENT, "the OPRF key share is not a canonical non-zero scalar")
+	}
+	defer ks.Wipe()
+	pub := ks.Public()
+	if subtle.ConstantTimeCompare(pub.Element[:], s.PublicShare) != 1 {
+		return Errorf(Code_INVALID_ARGUMENT, "the OPRF public share does not match the key share")
+	}
+	return nil
+}
+
+// Validate checks the first message of a login: a user, and a blinded
+// element that is a canonical group element other than the identity, or
+// none (a challenge alone). The epoch is the node's to look up.
+func (r *LoginHello) Validate() error {
+	if err := checkUser(r.User); err != nil {
+		return err
+	}
+	if len(r.Blinded) > 0 && toprf.CheckElement(r.Blinded) != nil {
+		return Errorf(Code_INVALID_ARGUMENT, "the blinded element is not a valid ristretto255 element")
+	}
+	return nil
+}
+
+// Validate checks a step of a password change: a stage of a new dealing
+// (an OPRF share of an epoch from 2, the next after enrollment's at least,
+// and its login key), or the commit or abort of an epoch from 2. Whether
+// the epoch is the right one is the node's to decide.
+func (r *PasswdRequest) Validate() error {
+	switch step := r.Step.(type) {
+	case *PasswdRequest_Stage:
+		if step.Stage == nil {
+			return Errorf(Code_INVALID_ARGUMENT, "the password change stages nothing")
+		}
+		if err := step.Stage.Oprf.Validate(); err != nil {
+			return err
+		}
+		if step.Stage.Oprf.Epoch < 2 {
+			return Errorf(Code_INVALID_ARGUMENT, "a password change deals an OPRF epoch from 2")
+		}
+		return checkLoginKey(step.Stage.AuthPublicKey)
+	case *PasswdRequest_Commit:
+		return checkStagedEpoch(step.Commit)
+	case *PasswdRequest_Abort:
+		return checkStagedEpoch(step.Abort)
+	}
+	return Errorf(Code_INVALID_ARGUMENT, "the password change names no step")
+}
+
+func checkStagedEpoch(epoch uint32) error {
+	if epoch < 2 {
+		return Errorf(Code_INVALID_ARGUMENT, "a staged OPRF epoch is 2 or more")
+	}
+	return nil
+}
 
 // Validate checks the proof of a login.
 func (r *LoginProof) Validate() error {

@@ -17,6 +17,7 @@ import (
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client/vault"
 	"github.com/custos-network/custos/threshold"
+	"github.com/custos-network/custos/threshold/toprf"
 )
 
 // Options tune a Client. The zero value takes the defaults.
@@ -32,6 +33,10 @@ type Options struct {
 	// and waited, so that a typo does not refuse the right password that
 	// follows. Default 5 s; negative: never wait.
 	MaxLoginWait time.Duration
+	// PasswdProgress, when set, is told of each step a password change
+	// takes (ChangePassword, AbortPasswordChange), as it is taken, from
+	// the goroutine of the call.
+	PasswdProgress func(PasswdProgress)
 }
 
 // defaultMaxLoginWait covers a node's first three backoffs with its
@@ -50,13 +55,14 @@ type Client struct {
 	host  host.Host
 	nodes []*custodian
 
+	passwd sync.Mutex // one password change, or abort, at a time
+
 	mu       sync.Mutex // guards the vault's contents, unlocked and closed
 	unlocked bool
 	closed   bool           // Close began
 	ops      sync.WaitGroup // operations admitted by begin
-	pw       threshold.PasswordKey
-	unsaved  int       // unlocks whose receipts are not saved yet
-	saved    time.Time // when receipts were last saved
+	unsaved  int            // unlocks whose receipts are not saved yet
+	saved    time.Time      // when receipts were last saved
 
 	// Logins that an Unlock stopped waiting for go on under bg, until
 	// Close cancels it and waits for them.
@@ -219,63 +225,32 @@ func (c *Client) Close() error {
 	return errors.Join(errs...)
 }
 
-// Lock forgets the password key and every login key, and ends the
-// sessions on this side. Wiping is best effort (see package threshold).
+// Lock forgets every login key, and ends the sessions on this side.
+// Wiping is best effort (see package threshold).
 func (c *Client) Lock() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.unlocked = false
-	c.pw.Wipe()
-	c.pw = threshold.PasswordKey{}
 	for _, n := range c.nodes {
 		n.mu.Lock()
 		n.auth.Wipe()
-		n.auth, n.loggedIn = threshold.NodeAuthKey{}, false
+		n.auth, n.loggedIn, n.dropped = threshold.NodeAuthKey{}, false, nil
 		n.mu.Unlock()
 	}
 }
 
-// deriveKeys hashes the password once (Argon2id) and derives the login key
-// for every node.
-func (c *Client) deriveKeys(password []byte) error {
-	pw, err := c.v.PasswordKDF.Derive(password)
-	if err != nil {
-		return err
-	}
-	m, err := threshold.MasterSecretFromBytes(c.v.MasterSecret)
-	if err != nil {
-		pw.Wipe()
-		return err
-	}
-	defer m.Wipe()
-	a, err := threshold.DeriveAuthSecret(m)
-	if err != nil {
-		pw.Wipe()
-		return err
-	}
-	defer a.Wipe()
-	for _, n := range c.nodes {
-		k, err := threshold.DeriveNodeAuthKey(pw, a, []byte(n.info.ID))
-		if err != nil {
-			pw.Wipe()
-			return err
-		}
-		n.mu.Lock()
-		n.auth.Wipe()
-		n.auth, n.loggedIn = k, false
-		n.mu.Unlock()
-	}
-	c.pw.Wipe()
-	c.pw = pw
-	return nil
-}
-
-// Unlock hashes the password once and logs in at every node in parallel.
-// It succeeds when at least the threshold of nodes accept; otherwise it
-// returns a *QuorumError naming every node and its reason (see its Reason:
-// ErrWrongPassword, ErrLocked, ErrNotEnrolled, …). A node's login backoff
-// up to Options.MaxLoginWait is waited out once (see there). Deletions
-// left pending by earlier runs are retried.
+// Unlock logs in at every node in parallel with login v2 (docs/login.md):
+// it hashes the password once, blinds it, checks each node's evaluation
+// against the public share the vault kept as it arrives, makes every
+// node's login key from the first threshold of good ones, and signs each
+// node's challenge. It succeeds when at least the threshold of nodes
+// accept; otherwise it returns a *QuorumError naming every node and its
+// reason (see its Reason: ErrWrongPassword, with the attempts each node
+// has left; ErrLocked, ErrNotEnrolled, …). A node whose evaluation does
+// not verify is named with ErrBadEvaluation (and at warn level when the
+// unlock succeeds anyway) and sent no signature. A node's login backoff up
+// to Options.MaxLoginWait is waited out once (see there). Deletions left
+// pending by earlier runs are retried.
 func (c *Client) Unlock(ctx context.Context, password []byte) error {
 	done, err := c.begin(false)
 	if err != nil {
@@ -283,17 +258,24 @@ func (c *Client) Unlock(ctx context.Context, password []byte) error {
 	}
 	defer done()
 	start := time.Now()
-	c.mu.Lock()
-	err = c.deriveKeys(password)
-	c.mu.Unlock()
+	d, pwh, err := c.prepareLogin(password)
+	if errors.Is(err, errNotDealt) {
+		return c.notEnrolled("unlock")
+	}
 	if err != nil {
 		return err
 	}
+	defer d.wipe()
+	defer pwh.Wipe()
 	hashed := time.Now()
-	errs := c.loginAll(ctx, c.nodes, c.net.Threshold)
-	errs = c.waitBackoff(ctx, errs, c.net.Threshold)
+	errs, oprf, err := c.loginV2(ctx, d, pwh, c.net.Threshold, false)
+	if err != nil {
+		return err
+	}
 	qerr := c.quorum("unlock", c.net.Threshold, errs)
-	c.log.Debug("unlock", zap.Duration("password_hash", hashed.Sub(start)), zap.Duration("logins", time.Since(hashed)), zap.Bool("ok", qerr == nil))
+	c.log.Debug("unlock", zap.Duration("password_hash", hashed.Sub(start)), zap.Duration("logins", time.Since(hashed)),
+		zap.Duration("oprf_client", oprf), zap.Bool("ok", qerr == nil))
+	c.markDelivered(c.acceptedPending(d, errs))
 	if qerr != nil {
 		c.Lock()
 		return qerr
@@ -305,13 +287,95 @@ func (c *Client) Unlock(ctx context.Context, password []byte) error {
 	return nil
 }
 
-// loginAll logs in at nodes in parallel and returns each one's error, in
-// the order of nodes. It returns when every login ended, or loginGrace
-// after need of them succeeded: a node that is down does not hold up an
-// unlock that enough others accepted. Logins still running then go on in
-// the background, and a success still opens its session; their errors
-// here are errPending.
-func (c *Client) loginAll(ctx context.Context, nodes []*custodian, need int) []error {
+// prepareLogin loads the vault's login dealing and hashes the password
+// with the vault's Argon2id parameters. The caller wipes both.
+func (c *Client) prepareLogin(password []byte) (*dealing, threshold.PasswordKey, error) {
+	c.mu.Lock()
+	d, err := c.loadDealing()
+	kdf := c.v.PasswordKDF
+	c.mu.Unlock()
+	if err != nil {
+		return nil, threshold.PasswordKey{}, err
+	}
+	pwh, err := kdf.Derive(password)
+	if err != nil {
+		d.wipe()
+		return nil, threshold.PasswordKey{}, err
+	}
+	return d, pwh, nil
+}
+
+// notEnrolled is the error of an operation that needs a login before the
+// vault has a dealing: every node, unasked, is one this device is not
+// enrolled at.
+func (c *Client) notEnrolled(op string) error {
+	errs := make([]error, len(c.nodes))
+	for i := range errs {
+		errs[i] = &refusal{kind: ErrNotEnrolled, node: errNotDealt, msg: ErrNotEnrolled.Error()}
+	}
+	return c.quorum(op, c.net.Threshold, errs)
+}
+
+// loginV2 logs in at every node with the password hash pwh and the
+// dealing d (see Unlock), until need of them accepted (see loginAll), and
+// waits out a short backoff once (waitBackoff). withHeld also evaluates
+// with the key shares the vault holds (Enroll). It returns each node's
+// error, in network order, and the time the client spent on the OPRF.
+func (c *Client) loginV2(ctx context.Context, d *dealing, pwh threshold.PasswordKey, need int, withHeld bool) ([]error, time.Duration, error) {
+	var oprf time.Duration
+	var made bool // some round made the login keys
+	run := func(nodes []*custodian, need int) ([]error, error) {
+		if made {
+			return c.loginAll(ctx, nodes, need, nil), nil
+		}
+		c.mu.Lock()
+		m, err := threshold.MasterSecretFromBytes(c.v.MasterSecret)
+		c.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		round, err := newLoginRound(d, pwh, m, len(nodes), func(out toprf.Output, m threshold.MasterSecret) error {
+			return c.deriveLoginKeys(out, m, d.epoch)
+		})
+		if err != nil {
+			return nil, err
+		}
+		defer round.close()
+		if withHeld {
+			round.evaluateHeld()
+		}
+		errs := c.loginAll(ctx, nodes, need, round)
+		oprf += round.clientCPU()
+		made = round.ok()
+		return errs, nil
+	}
+	errs, err := run(c.nodes, need)
+	if err != nil {
+		return nil, 0, err
+	}
+	errs, err = c.waitBackoff(ctx, errs, need, run)
+	return errs, oprf, err
+}
+
+// acceptedPending are the nodes whose key share d still held and that took
+// a login: they hold their shares (an enrollment whose answer was lost).
+func (c *Client) acceptedPending(d *dealing, errs []error) []int {
+	var out []int
+	for i, err := range errs {
+		if err == nil && d.pending(i) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// loginAll logs in at nodes in parallel, each with round (see login), and
+// returns each one's error, in the order of nodes. It returns when every
+// login ended, or loginGrace after need of them succeeded: a node that is
+// down does not hold up an unlock that enough others accepted. Logins
+// still running then go on in the background, and a success still opens
+// its session; their errors here are errPending.
+func (c *Client) loginAll(ctx context.Context, nodes []*custodian, need int, round *loginRound) []error {
 	type result struct {
 		i   int
 		err error
@@ -323,7 +387,7 @@ func (c *Client) loginAll(ctx context.Context, nodes []*custodian, need int) []e
 		running.Add(1)
 		go func() {
 			defer running.Done()
-			results <- result{i, c.login(lctx, n)}
+			results <- result{i, c.login(lctx, n, round)}
 		}()
 	}
 	c.bgWait.Add(1)
@@ -364,8 +428,9 @@ const backoffSlack = 50 * time.Millisecond
 // to wait (RATE_LIMITED at login) when that is what keeps the logins in
 // errs (one per node, in network order) from need successes and every such
 // wait is within Options.MaxLoginWait; it says so at warn level and logs in
-// at those nodes again. It returns errs with their new outcomes.
-func (c *Client) waitBackoff(ctx context.Context, errs []error, need int) []error {
+// at those nodes again with login. It returns errs with their new
+// outcomes.
+func (c *Client) waitBackoff(ctx context.Context, errs []error, need int, login func([]*custodian, int) ([]error, error)) ([]error, error) {
 	var again []*custodian
 	var names []string
 	var wait time.Duration
@@ -382,7 +447,7 @@ func (c *Client) waitBackoff(ctx context.Context, errs []error, need int) []erro
 		}
 	}
 	if ok >= need || len(again) == 0 || ok+len(again) < need {
-		return errs
+		return errs, nil
 	}
 	wait += backoffSlack
 	c.log.Warn(fmt.Sprintf("%s asked to wait before the next login (after a failed one, say): waiting %s", joinNames(names), wait.Round(time.Millisecond)))
@@ -391,106 +456,62 @@ func (c *Client) waitBackoff(ctx context.Context, errs []error, need int) []erro
 	select {
 	case <-t.C:
 	case <-ctx.Done():
-		return errs
+		return errs, nil
+	}
+	retried, err := login(again, need-ok)
+	if err != nil {
+		return nil, err
 	}
 	out := slices.Clone(errs)
-	for j, err := range c.loginAll(ctx, again, need-ok) {
+	for j, err := range retried {
 		out[again[j].index] = err
 	}
-	return out
+	return out, nil
 }
 
-// quorum returns a *QuorumError when fewer than need of errs are nil.
+// quorum returns a *QuorumError when fewer than need of errs are nil. A
+// node whose evaluation of the password verified, when too few others did
+// for the login keys to be made (errNoLoginKeys), counts among those that
+// agreed: it did its part, and the error names the nodes that did not.
 func (c *Client) quorum(op string, need int, errs []error) error {
 	q := &QuorumError{Op: op, Need: need}
+	ok := 0
 	for i, err := range errs {
-		if err == nil {
+		switch {
+		case err == nil:
+			ok++
 			q.Have++
-			continue
+		case errors.Is(err, errNoLoginKeys):
+			q.Have++
+		default:
+			q.Nodes = append(q.Nodes, &NodeError{Node: c.nodes[i].name, Err: err})
 		}
-		q.Nodes = append(q.Nodes, &NodeError{Node: c.nodes[i].name, Err: err})
 	}
-	if q.Have >= need {
+	if ok >= need {
 		return nil
 	}
+	q.Have = min(q.Have, need-1)
 	return q
-}
-
-// login logs in at one node with its login key. A node's answer that this
-// device is not enrolled there matches ErrNotEnrolled; its refusal of the
-// signature, ErrWrongPassword.
-func (c *Client) login(ctx context.Context, n *custodian) error {
-	if err := c.connect(ctx, n); err != nil {
-		return err
-	}
-	s, err := c.host.NewStream(ctx, n.info.ID, api.ProtocolLogin)
-	if err != nil {
-		c.forget(ctx, n)
-		return fmt.Errorf("open login: %w", DialCause(err))
-	}
-	defer s.Close()
-	_ = s.SetDeadline(time.Now().Add(c.opts.Timeout))
-	defer context.AfterFunc(ctx, func() { s.Reset() })()
-	r := api.NewReader(s, api.MaxMessageSize)
-	if err := api.Write(s, &api.LoginHello{User: c.v.User}); err != nil {
-		c.forget(ctx, n)
-		return err
-	}
-	var ch api.LoginChallenge
-	if err := r.Read(&ch); err != nil {
-		c.forget(ctx, n)
-		return fmt.Errorf("read challenge: %w", err)
-	}
-	if err := api.FromProto(ch.Error); err != nil {
-		if errors.Is(err, api.ErrNotFound) {
-			return &refusal{kind: ErrNotEnrolled, node: err, msg: ErrNotEnrolled.Error()}
-		}
-		return err
-	}
-	if len(ch.Nonce) != api.NonceSize {
-		return errors.New("the node sent a malformed challenge")
-	}
-	n.mu.Lock()
-	sig, err := n.auth.Sign(api.LoginTranscript([]byte(n.info.ID), []byte(c.host.ID()), c.v.User, ch.Nonce))
-	n.mu.Unlock()
-	if err != nil {
-		return ErrVaultLocked
-	}
-	if err := api.Write(s, &api.LoginProof{Signature: sig}); err != nil {
-		return err
-	}
-	var res api.LoginResult
-	if err := r.Read(&res); err != nil {
-		c.forget(ctx, n)
-		return fmt.Errorf("read login result: %w", err)
-	}
-	if err := api.FromProto(res.Error); err != nil {
-		if errors.Is(err, api.ErrUnauthenticated) {
-			return &refusal{kind: ErrWrongPassword, node: err}
-		}
-		return err
-	}
-	n.mu.Lock()
-	n.loggedIn, n.lastUsed = true, time.Now()
-	n.logins++
-	n.idle = time.Duration(res.IdleTimeoutMs) * time.Millisecond
-	n.expires = time.UnixMilli(int64(res.ExpiresUnixMs))
-	n.mu.Unlock()
-	return nil
 }
 
 // session makes sure the client has a live session at n, logging in again
 // when the last one is idle or expired (the login key stays in memory
-// while unlocked).
+// while unlocked). A node whose evaluation did not verify at the last
+// unlock is left out (its ErrBadEvaluation) until a full login there
+// verifies: it is not logged in again with a challenge alone.
 func (c *Client) session(ctx context.Context, n *custodian) error {
 	n.mu.Lock()
 	now := time.Now()
 	live := n.loggedIn && now.Sub(n.lastUsed) < n.idle-time.Second && now.Before(n.expires.Add(-time.Second))
 	haveKey := !n.auth.IsZero()
+	dropped := n.dropped
 	if live {
 		n.lastUsed = now
 	}
 	n.mu.Unlock()
+	if dropped != nil {
+		return dropped
+	}
 	if live {
 		return nil
 	}
@@ -522,7 +543,7 @@ func (c *Client) relogin(ctx context.Context, n *custodian) error {
 	}
 	lctx, cancel := context.WithTimeout(c.bg, c.opts.Timeout)
 	defer cancel()
-	err := c.login(lctx, n)
+	err := c.login(lctx, n, nil)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

@@ -40,6 +40,8 @@ type custodian struct {
 
 	mu       sync.Mutex
 	auth     threshold.NodeAuthKey // login key, from Unlock until Lock
+	epoch    uint32                // the login dealing auth is of
+	dropped  error                 // why n is left out until a login there verifies (ErrBadEvaluation)
 	loggedIn bool
 	logins   uint64        // successful logins so far
 	idle     time.Duration // the node's session idle timeout

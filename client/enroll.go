@@ -44,21 +44,30 @@ type EnrollResult struct {
 // OK reports whether the device is enrolled at the node with this password.
 func (r EnrollResult) OK() bool { return r.State != NotEnrolled && r.Err == nil }
 
-// Enroll registers this device and the login keys derived from password at
-// the nodes not enrolled yet, each with its token from tokens (node name →
-// invite token; "" asks a node with open enrollment to enroll without one).
-// A node with no entry in tokens is not asked to enroll.
+// Enroll registers this device at the nodes not enrolled yet, each with
+// its token from tokens (node name → invite token; "" asks a node with open
+// enrollment to enroll without one): it sends each its share of the user's
+// OPRF key and its login key, made from password (login v2,
+// docs/login.md). A node with no entry in tokens is not asked to enroll.
 //
-// It first logs in at every node with password, so that it reports each
-// node's true state and never registers a password at one node that differs
-// from the one enrolled at another: a node that accepts the login is
+// The first Enroll deals the OPRF key among every node of the network and
+// keeps the key shares in the vault (saved before any is sent) until each
+// node has taken its own: an enrollment may be finished by later calls,
+// token by token, and until it is, the vault holds what docs/vault.md
+// ("An unfinished enrollment") describes.
+//
+// It first logs in at every node with password (evaluating the key shares
+// the vault holds as their nodes would), so that it reports each node's
+// true state and never registers a password at one node that differs from
+// the one enrolled at another: a node that accepts the login is
 // AlreadyEnrolled; when nodes refuse the password, none accepts it and some
 // node answers that this device is not enrolled there, Enroll registers
 // nothing and returns an error matching ErrWrongPassword.
 //
 // It returns one result per node, in network order, also with that error;
-// other errors (a token for a node not in the network file) come before any
-// node is asked.
+// other errors (a token for a node not in the network file, a password
+// change under way: ErrPasswordChangePending, a vault that cannot be saved
+// with the dealing) come before any node is asked.
 func (c *Client) Enroll(ctx context.Context, password []byte, tokens map[string]string) ([]EnrollResult, error) {
 	if err := c.CheckTokens(tokens); err != nil {
 		return nil, err
@@ -68,15 +77,27 @@ func (c *Client) Enroll(ctx context.Context, password []byte, tokens map[string]
 		return nil, err
 	}
 	defer done()
-	c.mu.Lock()
-	err = c.deriveKeys(password)
-	c.mu.Unlock()
+	if c.PendingPasswordChange() != nil {
+		// A change needs the enrollment finished, and logins during it
+		// may take another dealing than the one an enrollment sends.
+		return nil, fmt.Errorf("%w: finish it (custos passwd) or abort it (custos passwd --abort) first", ErrPasswordChangePending)
+	}
+	if err := c.dealOnce(); err != nil {
+		return nil, err
+	}
+	d, pwh, err := c.prepareLogin(password)
 	if err != nil {
 		return nil, err
 	}
+	defer d.wipe()
+	defer pwh.Wipe()
 	defer c.Lock()
-	probe := c.loginAll(ctx, c.nodes, len(c.nodes))
-	probe = c.waitBackoff(ctx, probe, len(c.nodes))
+	probe, _, err := c.loginV2(ctx, d, pwh, len(c.nodes), true)
+	if err != nil {
+		return nil, err
+	}
+	delivered := c.acceptedPending(d, probe)
+	defer func() { c.markDelivered(delivered) }()
 	p := sortProbe(probe)
 	results := make([]EnrollResult, len(c.nodes))
 	if p.wrongPassword() {
@@ -93,11 +114,26 @@ func (c *Client) Enroll(ctx context.Context, password []byte, tokens map[string]
 			ErrWrongPassword, joinNames(c.names(p.refused)))
 	}
 	c.fanOut(ctx, c.nodes, func(ctx context.Context, n *custodian) error {
-		state, err := c.enrollAt(ctx, n, probe[n.index], tokens, p.newNodes)
+		state, err := c.enrollAt(ctx, n, d, probe[n.index], tokens, p.newNodes)
 		results[n.index] = EnrollResult{Node: n.name, State: state, Err: err}
 		return nil
 	})
+	for i, r := range results {
+		if r.State == EnrolledNow {
+			delivered = append(delivered, i)
+		}
+	}
 	return results, nil
+}
+
+// dealOnce deals the user's OPRF key if the vault has no dealing yet.
+func (c *Client) dealOnce() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.v.Login != nil {
+		return nil
+	}
+	return c.deal()
 }
 
 // probeResult sorts the logins Enroll makes before it enrolls anywhere.
@@ -132,14 +168,21 @@ func (p probeResult) wrongPassword() bool {
 	return len(p.refused) > 0 && !p.accepted && p.newNodes
 }
 
+// errShareGone: a node answered that this device is not enrolled there,
+// though the vault no longer holds its key share (the node had it).
+var errShareGone = errors.New("does not know this device, though it took its key share before (its operator may have removed the account); " +
+	"the vault no longer holds that share, so only a new dealing (a password change) can enroll it again")
+
 // enrollAt enrolls at n when the login before (probed) shows it is not
-// enrolled there and tokens has an entry for it.
-func (c *Client) enrollAt(ctx context.Context, n *custodian, probed error, tokens map[string]string, newNodes bool) (EnrollState, error) {
+// enrolled there and tokens has an entry for it, with the key share the
+// vault holds for it in d and the login key the probe made.
+func (c *Client) enrollAt(ctx context.Context, n *custodian, d *dealing, probed error, tokens map[string]string, newNodes bool) (EnrollState, error) {
 	refusedPassword := errors.Is(probed, ErrWrongPassword)
 	switch {
 	case probed == nil:
 		return AlreadyEnrolled, nil
-	case errors.Is(probed, ErrLocked):
+	case errors.Is(probed, ErrLocked), errors.Is(probed, ErrBadEvaluation), errors.Is(probed, errNoLoginKeys):
+		// It answered with an evaluation, or locked: it has this device.
 		return AlreadyEnrolled, probed
 	case refusedPassword && newNodes:
 		return AlreadyEnrolled, otherPassword(probed)
@@ -154,10 +197,23 @@ func (c *Client) enrollAt(ctx context.Context, n *custodian, probed error, token
 		}
 		return NotEnrolled, ErrNoToken
 	}
-	var resp api.EnrollResponse
+	ks := d.held[n.index]
+	if ks == nil {
+		return NotEnrolled, errShareGone
+	}
 	n.mu.Lock()
-	req := &api.EnrollRequest{User: c.v.User, Token: token, AuthPublicKey: n.auth.Public()}
+	pub := n.auth.Public()
 	n.mu.Unlock()
+	if pub == nil {
+		// The probe made no login keys: too few nodes evaluated.
+		return NotEnrolled, errNoLoginKeys
+	}
+	share := ks.Bytes()
+	defer clear(share)
+	req := &api.EnrollRequest{User: c.v.User, Token: token, AuthPublicKey: pub, Oprf: &api.OprfShare{
+		Epoch: d.epoch, Index: uint32(d.pubs[n.index].Index), KeyShare: share, PublicShare: d.pubs[n.index].Element[:],
+	}}
+	var resp api.EnrollResponse
 	err := c.call(ctx, n, api.ProtocolEnroll, req, &resp)
 	if err == nil {
 		err = api.FromProto(resp.Error)

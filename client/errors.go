@@ -16,7 +16,10 @@ var (
 	// Every *QuorumError matches it; its Reason says whether nodes that
 	// could not be reached or refusals the user must act on were the cause.
 	ErrNotEnoughCustodians = errors.New("not enough custodians agreed")
-	// ErrWrongPassword: nodes refused the login as a wrong user or password.
+	// ErrWrongPassword: nodes refused the login as a wrong user or password:
+	// their evaluations of the password verified, and the login keys made
+	// from them did not sign in. Each such node's error is a
+	// *WrongPasswordError, which says how many attempts it has left.
 	ErrWrongPassword = errors.New("wrong password")
 	// ErrLocked: the account is locked at a node.
 	ErrLocked = api.ErrLocked
@@ -50,7 +53,36 @@ var (
 	// ErrBadReceipt: a node's release answer came without a receipt that
 	// proves it logged the release; none of its shares were used.
 	ErrBadReceipt = errors.New("the node's receipt does not verify")
+	// ErrBadEvaluation: a node's evaluation of the password, or its proof,
+	// does not verify against the public share the vault kept of it: the
+	// node is faulty or lying. Its evaluation was not used, and it was
+	// sent no login signature.
+	ErrBadEvaluation = errors.New("sent a password evaluation that does not verify against its public share: faulty or lying")
 )
+
+// WrongPasswordError is a node's refusal of the login signature: its
+// evaluation of the password verified, so the node is honest, and the
+// password is wrong (or not the one this device enrolled there with). It
+// matches ErrWrongPassword.
+type WrongPasswordError struct {
+	// AttemptsLeft is how many more counted login attempts the node allows
+	// before it locks the account; 0: it is locked now.
+	AttemptsLeft int
+	// Err is the node's own refusal.
+	Err error
+}
+
+func (e *WrongPasswordError) Error() string {
+	switch e.AttemptsLeft {
+	case 0:
+		return e.Err.Error() + " (no attempts left: the account is locked here now)"
+	case 1:
+		return e.Err.Error() + " (1 attempt left before this node locks the account)"
+	}
+	return fmt.Sprintf("%s (%d attempts left before this node locks the account)", e.Err, e.AttemptsLeft)
+}
+
+func (e *WrongPasswordError) Unwrap() []error { return []error{ErrWrongPassword, e.Err} }
 
 // NodeError is what went wrong at one node.
 type NodeError struct {
@@ -162,7 +194,7 @@ func (e *QuorumError) Error() string {
 	case ErrNotEnoughCustodians:
 		fmt.Fprintf(&b, "%s: %d of the %d custodians needed agreed", e.Op, e.Have, e.Need)
 	case ErrWrongPassword:
-		fmt.Fprintf(&b, "%s: wrong password (refused by %s)", e.Op, joinNames(e.refusedFor(ErrWrongPassword)))
+		fmt.Fprintf(&b, "%s: wrong password (refused by %s%s)", e.Op, joinNames(e.refusedFor(ErrWrongPassword)), e.attemptsText())
 	default:
 		var parts []string
 		for _, k := range refusalKinds {
@@ -176,6 +208,51 @@ func (e *QuorumError) Error() string {
 		fmt.Fprintf(&b, "\n  %s", n)
 	}
 	return b.String()
+}
+
+// AttemptsLeft returns, for each node that refused the password and said
+// so, how many more counted login attempts it allows before it locks the
+// account (see WrongPasswordError).
+func (e *QuorumError) AttemptsLeft() map[string]int {
+	out := map[string]int{}
+	for _, n := range e.Nodes {
+		var w *WrongPasswordError
+		if errors.As(n.Err, &w) {
+			out[n.Node] = w.AttemptsLeft
+		}
+	}
+	return out
+}
+
+// attemptsText is the headline's note of the attempts left, in node order:
+// "; 9 attempts left at each before it locks the account", or one count
+// per node when they differ.
+func (e *QuorumError) attemptsText() string {
+	left := e.AttemptsLeft()
+	if len(left) == 0 {
+		return ""
+	}
+	var names []string
+	same := -1
+	for _, n := range e.Nodes {
+		if a, ok := left[n.Node]; ok {
+			names = append(names, fmt.Sprintf("%d at %s", a, n.Node))
+			if same == -1 || same == a {
+				same = a
+			} else {
+				same = -2
+			}
+		}
+	}
+	switch {
+	case same >= 0 && len(names) > 1:
+		return fmt.Sprintf("; %d attempts left at each before it locks the account", same)
+	case same == 1:
+		return "; 1 attempt left before it locks the account"
+	case same >= 0:
+		return fmt.Sprintf("; %d attempts left before it locks the account", same)
+	}
+	return "; attempts left before each locks the account: " + joinNames(names)
 }
 
 // Unwrap gives the reason and the nodes' errors to errors.Is and errors.As.

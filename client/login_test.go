@@ -73,6 +73,9 @@ func TestQuorumErrorLeadsWithTheRefusal(t *testing.T) {
 	locked := api.Errorf(api.Code_LOCKED, "the account is locked")
 	wait := &api.StatusError{Code: api.Code_RATE_LIMITED, Message: "wait before the next login", RetryAfter: time.Second}
 	notEnrolled := fmt.Errorf("refused: %w", client.ErrNotEnrolled)
+	refused := api.Errorf(api.Code_UNAUTHENTICATED, "wrong user or password")
+	left := func(n int) error { return &client.WrongPasswordError{AttemptsLeft: n, Err: refused} }
+	lying := fmt.Errorf("login: %w", client.ErrBadEvaluation)
 	nodes := func(errs ...error) []*client.NodeError {
 		var out []*client.NodeError
 		for i, err := range errs {
@@ -92,6 +95,14 @@ func TestQuorumErrorLeadsWithTheRefusal(t *testing.T) {
 			client.ErrWrongPassword, "unlock: wrong password (refused by n1, n2 and n3)"},
 		{"a wrong password leads also with nodes down", client.QuorumError{Op: "unlock", Need: 3, Nodes: nodes(wrong, wrong, down, down, down)},
 			client.ErrWrongPassword, "unlock: wrong password (refused by n1 and n2)"},
+		{"the attempts left lead with a wrong password", client.QuorumError{Op: "unlock", Need: 2, Nodes: nodes(left(9), left(9), left(9))},
+			client.ErrWrongPassword, "unlock: wrong password (refused by n1, n2 and n3; 9 attempts left at each before it locks the account)"},
+		{"differing attempts left are named per node", client.QuorumError{Op: "unlock", Need: 2, Nodes: nodes(left(9), left(8), down)},
+			client.ErrWrongPassword, "unlock: wrong password (refused by n1 and n2; attempts left before each locks the account: 9 at n1 and 8 at n2)"},
+		{"one node's attempts left", client.QuorumError{Op: "unlock", Need: 2, Nodes: nodes(left(1), down, down)},
+			client.ErrWrongPassword, "unlock: wrong password (refused by n1; 1 attempt left before it locks the account)"},
+		{"a lying node is no refusal: the count leads", client.QuorumError{Op: "unlock", Need: 3, Have: 2, Nodes: nodes(nil, nil, lying)},
+			client.ErrNotEnoughCustodians, "unlock: 2 of the 3 custodians needed agreed"},
 		{"locks that block lead", client.QuorumError{Op: "unlock", Need: 2, Have: 1, Nodes: nodes(locked, nil, down)},
 			client.ErrLocked, "unlock: account locked at n1"},
 		{"several refusals are named by kind", client.QuorumError{Op: "unlock", Need: 3, Have: 1, Nodes: nodes(locked, notEnrolled, nil)},
@@ -198,5 +209,32 @@ func TestCloseWaitsForOperationsInFlight(t *testing.T) {
 	}
 	if _, err := c.Get(ctx, "acme-portal"); !errors.Is(err, client.ErrClosed) {
 		t.Errorf("a get after Close: %v; want ErrClosed", err)
+	}
+}
+
+// Each node that refused the password says how many attempts it has left,
+// in its line of the error and in QuorumError.AttemptsLeft; a lying node's
+// line names it as such.
+func TestQuorumErrorSaysTheAttemptsLeft(t *testing.T) {
+	refused := api.Errorf(api.Code_UNAUTHENTICATED, "wrong user or password")
+	q := &client.QuorumError{Op: "unlock", Need: 2, Nodes: []*client.NodeError{
+		{Node: "n1", Err: &client.WrongPasswordError{AttemptsLeft: 7, Err: refused}},
+		{Node: "n2", Err: &client.WrongPasswordError{AttemptsLeft: 0, Err: refused}},
+		{Node: "n3", Err: fmt.Errorf("login: %w", client.ErrBadEvaluation)},
+	}}
+	if got := q.AttemptsLeft(); len(got) != 2 || got["n1"] != 7 || got["n2"] != 0 {
+		t.Errorf("AttemptsLeft = %v", got)
+	}
+	for _, line := range []string{
+		"\n  n1: wrong user or password (7 attempts left before this node locks the account)",
+		"\n  n2: wrong user or password (no attempts left: the account is locked here now)",
+		"\n  n3: login: sent a password evaluation that does not verify against its public share: faulty or lying",
+	} {
+		if !strings.Contains(q.Error(), line) {
+			t.Errorf("the error lacks %q:\n%s", line, q)
+		}
+	}
+	if !errors.Is(q, client.ErrWrongPassword) || !errors.Is(q, client.ErrBadEvaluation) {
+		t.Error("the error does not match ErrWrongPassword and ErrBadEvaluation")
 	}
 }

@@ -14,6 +14,10 @@ import (
 // alterShare, when set, changes every share the node releases.
 var alterShare func(share []byte)
 
+// alterEvaluation, when set, changes every OPRF evaluation (and its
+// proof) the node answers a login hello with.
+var alterEvaluation func(ch *api.LoginChallenge)
+
 // alterReceipt, when set, changes every release receipt the node sends.
 var alterReceipt func(r *api.Receipt)
 

@@ -6,10 +6,12 @@ import (
 	"os"
 	"sync"
 
+	"github.com/cloudflare/circl/group"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/node/store"
+	"github.com/custos-network/custos/threshold/toprf"
 )
 
 // A custosd built with -tags custosfault lies when CUSTOS_FAULT says so,
@@ -22,8 +24,22 @@ import (
 //	                             as a request refused whole (UNAUTHENTICATED)
 //	CUSTOS_FAULT=old-receipt     answer a device's release with the receipt
 //	                             of its previous one: valid, included, signed
+//	CUSTOS_FAULT=bad-evaluation  answer every login hello with a wrong OPRF
+//	                             evaluation, Z_i + G (a valid element), and
+//	                             the proof made for the real Z_i
+//	CUSTOS_FAULT=bad-proof       answer every login hello with the right
+//	                             evaluation and a broken proof (one bit of
+//	                             its response scalar flipped: it still
+//	                             decodes, and does not verify)
+//
+// Either login fault counts the attempt as usual: the node lies only in
+// what it sends. A client must name the node and never sign its challenge.
 func init() {
 	switch os.Getenv("CUSTOS_FAULT") {
+	case "bad-evaluation":
+		alterEvaluation = shiftEvaluation
+	case "bad-proof":
+		alterEvaluation = func(ch *api.LoginChallenge) { ch.Proof[toprf.ScalarSize] ^= 0x01 }
 	case "alter-shares":
 		alterShare = func(share []byte) { share[0] ^= 0x01 }
 	case "bad-receipt":
@@ -35,6 +51,24 @@ func init() {
 	case "old-receipt":
 		proveOther = new(previousReleases).swap
 	}
+}
+
+// shiftEvaluation replaces the evaluation Z_i with Z_i + G: a canonical
+// element other than the identity (Z_i + G is the identity only if Z_i is
+// −G, which no one can aim at), but not r_i·B, so the proof sent with it
+// fails.
+func shiftEvaluation(ch *api.LoginChallenge) {
+	g := group.Ristretto255
+	z := g.NewElement()
+	if err := z.UnmarshalBinary(ch.Evaluated); err != nil {
+		panic("custosfault: the node's own evaluation does not decode: " + err.Error())
+	}
+	z.Add(z, g.Generator())
+	b, err := z.MarshalBinaryCompress()
+	if err != nil {
+		panic("custosfault: encode the shifted evaluation: " + err.Error())
+	}
+	ch.Evaluated = b
 }
 
 // refuseReleases logs a release as refused whole, with the reason a bad

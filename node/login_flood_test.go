@@ -171,6 +171,10 @@ func sendHello(ctx context.Context, conn tpt.CapableConn, user string) (api.Code
 	return ch.GetError().GetCode(), nil
 }
 
+// floodOprf is the OPRF share of every enrollment of the flood: each is
+// refused for its token, after the share is checked.
+var floodOprf = nodetest.OprfShare(1, 1)
+
 // sendEnroll asks to enroll a fresh login key for user with an invite
 // token that is not valid, on a new stream of conn, and returns the code of
 // the node's answer.
@@ -186,7 +190,7 @@ func sendEnroll(ctx context.Context, conn tpt.CapableConn, user string) (api.Cod
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	req := &api.EnrollRequest{User: user, Token: "custos-invite-" + hex.EncodeToString(key), AuthPublicKey: key}
+	req := &api.EnrollRequest{User: user, Token: "custos-invite-" + hex.EncodeToString(key), AuthPublicKey: key, Oprf: floodOprf}
 	if err := api.Write(s, req); err != nil {
 		return 0, err
 	}

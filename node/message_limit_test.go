@@ -32,11 +32,13 @@ func TestDefaultMessageLimitsFitEveryRequest(t *testing.T) {
 		Units: units, TimeUnixMs: math.MaxUint64, Nonce: make([]byte, api.RequestNonceSize),
 		DeviceSignature: make([]byte, 64), KnownSize: math.MaxUint64,
 	}
+	oprf := &api.OprfShare{Epoch: math.MaxUint32, Index: math.MaxUint32, KeyShare: make([]byte, 32), PublicShare: make([]byte, 32)}
 	small := map[string]proto.Message{
 		"enroll": &api.EnrollRequest{
-			User: strings.Repeat("u", api.MaxUserLen), Token: strings.Repeat("t", api.MaxTokenLen), AuthPublicKey: make([]byte, 32),
+			User: strings.Repeat("u", api.MaxUserLen), Token: strings.Repeat("t", api.MaxTokenLen), AuthPublicKey: make([]byte, 32), Oprf: oprf,
 		},
-		"login hello":       &api.LoginHello{User: strings.Repeat("u", api.MaxUserLen)},
+		"login hello":       &api.LoginHello{User: strings.Repeat("u", api.MaxUserLen), Epoch: math.MaxUint32, Blinded: make([]byte, 32)},
+		"password stage":    &api.PasswdRequest{Step: &api.PasswdRequest_Stage{Stage: &api.PasswdStage{Oprf: oprf, AuthPublicKey: make([]byte, 32)}}},
 		"login proof":       &api.LoginProof{Signature: make([]byte, 64)},
 		"put":               &api.PutRequest{Unit: largestUnit(), Share: make([]byte, api.ShareSize)},
 		"delete":            &api.DeleteRequest{Unit: largestUnit()},

@@ -159,22 +159,24 @@ func TestJourney(t *testing.T) {
 	var units []*api.UnitRef
 	var shares [][]byte
 
-	t.Run("open enrollment admits a new user and logs ENROLL", func(t *testing.T) {
+	t.Run("open enrollment admits a new user and logs ENROLL of epoch 1", func(t *testing.T) {
 		if err := alice.Enroll(ctx, n.ID(), ""); err != nil {
 			t.Fatal(err)
 		}
 		e := expectEntries(t, n, &seen, want{api.EntryKind_ENROLL, "alice", api.Code_OK})
-		if !bytes.Equal(e[0].ClientPeerId, []byte(alice.Host.ID())) {
-			t.Error("the ENROLL entry does not name the device")
+		if !bytes.Equal(e[0].ClientPeerId, []byte(alice.Host.ID())) || e[0].Epoch != 1 {
+			t.Errorf("the ENROLL entry names device %x and epoch %d, want alice's and 1", e[0].ClientPeerId, e[0].Epoch)
 		}
 	})
-	t.Run("login opens a session and logs LOGIN", func(t *testing.T) {
+	t.Run("login counts an EVALUATION, opens a session and logs LOGIN", func(t *testing.T) {
 		if err := alice.Login(ctx, n.ID()); err != nil {
 			t.Fatal(err)
 		}
-		e := expectEntries(t, n, &seen, want{api.EntryKind_LOGIN, "alice", api.Code_OK})
-		if !bytes.Equal(e[0].ClientPeerId, []byte(alice.Host.ID())) {
-			t.Error("the LOGIN entry does not name the device")
+		e := expectEntries(t, n, &seen, want{api.EntryKind_EVALUATION, "alice", api.Code_OK}, want{api.EntryKind_LOGIN, "alice", api.Code_OK})
+		for _, en := range e {
+			if !bytes.Equal(en.ClientPeerId, []byte(alice.Host.ID())) || en.Epoch != 1 {
+				t.Errorf("the %s entry names device %x and epoch %d, want alice's and 1", en.Kind, en.ClientPeerId, en.Epoch)
+			}
 		}
 	})
 	t.Run("put stores a share and logs PUT with the log index it answers", func(t *testing.T) {
@@ -323,6 +325,7 @@ func TestJourney(t *testing.T) {
 		expectEntries(t, inv, &seenInv,
 			want{api.EntryKind_INVITE, "carol", api.Code_OK},
 			want{api.EntryKind_ENROLL, "carol", api.Code_OK},
+			want{api.EntryKind_EVALUATION, "carol", api.Code_OK},
 			want{api.EntryKind_LOGIN, "carol", api.Code_OK})
 		for i, raw := range rawLog(t, inv) {
 			if bytes.Contains(raw, []byte(token)) || bytes.Contains(raw, []byte(strings.TrimPrefix(token, "custos-invite-"))) {

@@ -47,7 +47,11 @@ func (n *Node) Users(ctx context.Context) ([]admin.User, error) {
 	err := n.store.View(func(tx *store.Tx) error {
 		return tx.Accounts(func(a *store.Account) error {
 			dev, _ := peer.IDFromBytes(a.DevicePeerID)
-			users = append(users, admin.User{User: a.User, Device: dev.String(), Locked: a.Locked, Failures: a.Failures, Created: a.Created})
+			u := admin.User{User: a.User, Device: dev.String(), Locked: a.Locked, Failures: a.Failures, Epoch: a.Current.Epoch, Created: a.Created}
+			if a.Staged != nil {
+				u.StagedEpoch = a.Staged.Epoch
+			}
+			users = append(users, u)
 			return nil
 		})
 	})

@@ -21,6 +21,7 @@ import (
 	"github.com/custos-network/custos/node/nodetest"
 	"github.com/custos-network/custos/node/store"
 	"github.com/custos-network/custos/threshold"
+	"github.com/custos-network/custos/threshold/toprf"
 )
 
 // opsNode starts an in-process node with a logged-in device of alice that
@@ -83,8 +84,23 @@ func TestOpsBackupRestoreRoundTrip(t *testing.T) {
 		}
 		a, err := tx.Account("alice")
 		if err != nil || a.Locked {
-			t.Errorf("alice's account after restore: %+v, %v", a, err)
+			t.Fatalf("alice's account after restore: %+v, %v", a, err)
 		}
+		// The OPRF key share comes back sealed, opens under the storage
+		// key, and is the one dealt: its public part is the dealing's R_i.
+		key, err := tx.OprfKeyShare("alice", a.Current.Epoch)
+		if err != nil {
+			t.Fatalf("alice's OPRF key share after restore: %v", err)
+		}
+		ks, err := toprf.KeyShareFromBytes(a.Current.Index, key)
+		clear(key)
+		if err != nil {
+			t.Fatalf("alice's OPRF key share after restore: %v", err)
+		}
+		if pub := ks.Public(); !bytes.Equal(pub.Element[:], a.Current.PublicShare) {
+			t.Error("alice's OPRF key share after restore is not the one of her dealing")
+		}
+		ks.Wipe()
 		n, err := tx.LogSize()
 		if err != nil || n != st.LogSize+1 {
 			t.Errorf("log size %d after restore (%v), %d before; want the backup's log and the restore's entry", n, err, st.LogSize)
@@ -172,8 +188,8 @@ func TestOpsStatusUsersLockUnlockInvite(t *testing.T) {
 		var out []string
 		for _, u := range us {
 			out = append(out, u.User+map[bool]string{true: " locked", false: ""}[u.Locked])
-			if u.Device == "" || u.Created.IsZero() {
-				t.Errorf("user %+v has no device or creation time", u)
+			if u.Device == "" || u.Created.IsZero() || u.Epoch != 1 || u.StagedEpoch != 0 {
+				t.Errorf("user %+v has no device or creation time, or not the dealing of enrollment alone", u)
 			}
 		}
 		return out

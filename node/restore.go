@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"filippo.io/age"
@@ -99,7 +98,7 @@ func RestoreWith(ctx context.Context, cfg *config.Config, r io.Reader, o Restore
 		return nil, err
 	}
 	if done.Entry, err = logRestore(dir, storageKey, l, id, old, log); err != nil {
-		removeContents(dir) // a restore that is not logged is not made
+		store.RemoveContents(dir) // a restore that is not logged is not made
 		return nil, fmt.Errorf("restore: %w", err)
 	}
 	return done, nil
@@ -141,14 +140,6 @@ func holdsFiles(dir string) bool {
 		return false
 	}
 	return err != nil || len(entries) > 0
-}
-
-// removeContents empties dir and leaves it, which may be a mount point.
-func removeContents(dir string) {
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		_ = os.RemoveAll(filepath.Join(dir, e.Name()))
-	}
 }
 
 // logHead is a log's size and tree root.

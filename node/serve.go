@@ -24,6 +24,7 @@ type handler func(ctx context.Context, s network.Stream, r *api.Reader) error
 func (n *Node) serveProtocols() {
 	n.handle(api.ProtocolEnroll, n.enroll)
 	n.handle(api.ProtocolLogin, n.login)
+	n.handle(api.ProtocolPasswd, n.passwd)
 	n.handle(api.ProtocolPut, n.put)
 	n.handle(api.ProtocolRelease, n.release)
 	n.handle(api.ProtocolDelete, n.delete)
@@ -103,7 +104,7 @@ func (n *Node) call(ctx context.Context, h handler, s network.Stream) (err error
 }
 
 // smallMessageBytes caps every message but a release request. The others
-// are far smaller (an enrollment, the largest, is about 300 bytes), so a
+// are far smaller (an enrollment, the largest, is about 380 bytes), so a
 // stream holds at most this much of one; only a release of many units
 // needs limits.max_message_bytes, and a release is read only from a
 // device that is logged in (see release).

@@ -53,7 +53,8 @@ func TestStrangerRefusalsAreBounded(t *testing.T) {
 		t.Errorf("/metrics does not count the 8 unlogged refusals")
 	}
 
-	// An enrolled user's failed logins are still every one logged.
+	// An enrolled user's failed logins are still every one logged: the
+	// counted attempt (EVALUATION) and its outcome (LOGIN).
 	alice.SetPassword("wrong")
 	for range 3 {
 		if err := alice.Login(ctx, n.ID()); !errors.Is(err, api.ErrUnauthenticated) {
@@ -61,15 +62,15 @@ func TestStrangerRefusalsAreBounded(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if got := len(rawLog(t, n)) - start; got != 6 {
-		t.Fatalf("%d entries after 3 failed logins of alice, want 3 more", got)
+	if got := len(rawLog(t, n)) - start; got != 9 {
+		t.Fatalf("%d entries after 3 failed logins of alice, want 6 more", got)
 	}
 
 	time.Sleep(every + 50*time.Millisecond)
 	if err := stranger(tries); !errors.Is(err, api.ErrNotFound) {
 		t.Fatal(err)
 	}
-	last := entries(t, n, start+6)
+	last := entries(t, n, start+9)
 	if len(last) != 1 || last[0].Kind != api.EntryKind_LOGIN || !strings.Contains(last[0].Reason, "after 8 refusals like it not logged") {
 		t.Fatalf("the next logged refusal: %v; want it to count the 8 unlogged", last)
 	}

@@ -50,7 +50,7 @@ func TestWebSocketListener(t *testing.T) {
 	}
 	defer s.Close()
 	pub, _, _ := ed25519.GenerateKey(rand.Reader)
-	if err := api.Write(s, &api.EnrollRequest{User: "browser", AuthPublicKey: pub}); err != nil {
+	if err := api.Write(s, &api.EnrollRequest{User: "browser", AuthPublicKey: pub, Oprf: nodetest.OprfShare(1, 1)}); err != nil {
 		t.Fatal(err)
 	}
 	var resp api.EnrollResponse

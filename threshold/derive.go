@@ -12,8 +12,6 @@ import (
 const (
 	clientKeyLabel = "custos/v1/client-key"
 	dataKeyLabel   = "custos/v1/data-key"
-	authLabel      = "custos/v1/auth"
-	nodeAuthLabel  = "custos/v1/node-auth"
 )
 
 // MaxPeerIDLen bounds a peer ID in binary form; an Ed25519 one has 38 bytes.
@@ -68,38 +66,8 @@ func DeriveDataKey(c ClientKey, s ServerKey, unit UnitID, version uint64) (DataK
 	return DataKey{derive(ikm, salt, dataKeyLabel)}, nil
 }
 
-// DeriveAuthSecret returns the device's authentication secret,
-// HKDF-SHA256(M, no salt, info = "custos/v1/auth"). It puts the device into
-// every login, so a node's stored public keys and the password together are
-// still not enough to log in.
-func DeriveAuthSecret(m MasterSecret) (AuthSecret, error) {
-	ikm, err := m.usable(KeySize)
-	if err != nil {
-		return AuthSecret{}, err
-	}
-	return AuthSecret{derive(ikm, nil, authLabel)}, nil
-}
-
 // NodeAuthKey is the Ed25519 key with which a user logs in at one node.
 type NodeAuthKey struct{ secret } // the 64-byte ed25519.PrivateKey
-
-// DeriveNodeAuthKey returns the user's login key at the node with this peer
-// ID (binary form): its seed is HKDF-SHA256(pw ‖ auth secret, salt = peerID,
-// info = "custos/v1/node-auth"). The salt makes a signature made for one node
-// useless at another, and a node stores only the public key.
-func DeriveNodeAuthKey(pw PasswordKey, a AuthSecret, peerID []byte) (NodeAuthKey, error) {
-	if err := checkPeerID(peerID); err != nil {
-		return NodeAuthKey{}, err
-	}
-	ikm, err := concatKeys(pw.secret, a.secret)
-	if err != nil {
-		return NodeAuthKey{}, err
-	}
-	defer clear(ikm)
-	seed := derive(ikm, peerID, nodeAuthLabel)
-	defer seed.Wipe()
-	return NodeAuthKey{adopt(ed25519.NewKeyFromSeed(seed.Bytes()))}, nil
-}
 
 func checkPeerID(peerID []byte) error {
 	if len(peerID) == 0 || len(peerID) > MaxPeerIDLen {

@@ -27,9 +27,6 @@ func TestDerivationsSeparate(t *testing.T) {
 	if bytes.Equal(k1.Bytes(), k2.Bytes()) {
 		t.Error("two versions share a data key")
 	}
-	if a, _ := DeriveAuthSecret(m); bytes.Equal(a.Bytes(), c1.Bytes()) || bytes.Equal(a.Bytes(), m.Bytes()) {
-		t.Error("the auth secret equals another key")
-	}
 }
 
 func TestDerivationsRefuseMissingSecrets(t *testing.T) {
@@ -38,16 +35,11 @@ func TestDerivationsRefuseMissingSecrets(t *testing.T) {
 	s, _ := NewServerKey()
 	wiped, _ := NewServerKey()
 	wiped.Wipe()
-	pw := PasswordKey{secretFrom(make([]byte, KeySize))}
-	a, _ := DeriveAuthSecret(m)
 	errs := map[string]error{}
 	_, errs["a client key from a zero master secret"] = DeriveClientKey(MasterSecret{}, UnitID{})
-	_, errs["an auth secret from a zero master secret"] = DeriveAuthSecret(MasterSecret{})
 	_, errs["a data key from a zero server key"] = DeriveDataKey(c, ServerKey{}, UnitID{}, 1)
 	_, errs["a data key from a wiped server key"] = DeriveDataKey(c, wiped, UnitID{}, 1)
 	_, errs["a data key from a zero client key"] = DeriveDataKey(ClientKey{}, s, UnitID{}, 1)
-	_, errs["a node key from a zero password key"] = DeriveNodeAuthKey(PasswordKey{}, a, []byte("p"))
-	_, errs["a node key from a zero auth secret"] = DeriveNodeAuthKey(pw, AuthSecret{}, []byte("p"))
 	_, errs["a signature by a zero node key"] = NodeAuthKey{}.Sign([]byte("m"))
 	_, errs["a seal under a zero data key"] = Seal(DataKey{}, "u", UnitID{}, 1, nil)
 	for name, err := range errs {
@@ -67,16 +59,12 @@ func TestNodeAuthKeyIsBoundToItsNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := DeriveAuthSecret(m)
+	rwd := newRWD(t, 7)
+	ka, err := DeriveLoginKey(rwd, m, specPeerID("a"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pw := PasswordKey{secretFrom(bytes.Repeat([]byte{7}, KeySize))}
-	ka, err := DeriveNodeAuthKey(pw, a, specPeerID("a"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := DeriveNodeAuthKey(pw, a, specPeerID("b"))
+	kb, err := DeriveLoginKey(rwd, m, specPeerID("b"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,11 +79,10 @@ func TestNodeAuthKeyIsBoundToItsNode(t *testing.T) {
 	if ed25519.Verify(kb.Public(), msg, sig) {
 		t.Fatal("a signature made for node a verifies at node b")
 	}
-	other := PasswordKey{secretFrom(bytes.Repeat([]byte{8}, KeySize))}
-	if kc, _ := DeriveNodeAuthKey(other, a, specPeerID("a")); bytes.Equal(kc.Public(), ka.Public()) {
+	if kc, _ := DeriveLoginKey(newRWD(t, 8), m, specPeerID("a")); bytes.Equal(kc.Public(), ka.Public()) {
 		t.Fatal("another password gives the same key")
 	}
-	if _, err := DeriveNodeAuthKey(pw, a, nil); err == nil {
+	if _, err := DeriveLoginKey(rwd, m, nil); err == nil {
 		t.Fatal("a key for an empty peer ID was derived")
 	}
 }

@@ -146,9 +146,5 @@ type ClientKey struct{ secret }
 // DataKey is the per-record key K that seals the record.
 type DataKey struct{ secret }
 
-// AuthSecret is the device's authentication secret, derived from the master
-// secret and mixed into every per-node authentication key.
-type AuthSecret struct{ secret }
-
 // PasswordKey is the Argon2id hash of the user's password ("pw" in the design).
 type PasswordKey struct{ secret }

@@ -16,7 +16,6 @@ func TestSecretsNeverPrint(t *testing.T) {
 		"MasterSecret":       MasterSecret{secretFrom(pattern[:KeySize])},
 		"ClientKey":          ClientKey{secretFrom(pattern[:KeySize])},
 		"DataKey":            DataKey{secretFrom(pattern[:KeySize])},
-		"AuthSecret":         AuthSecret{secretFrom(pattern[:KeySize])},
 		"PasswordKey":        PasswordKey{secretFrom(pattern[:KeySize])},
 		"NodeAuthKey":        NodeAuthKey{secretFrom(bytes.Repeat(pattern[:1], 64))},
 		"RandomizedPassword": RandomizedPassword{secretFrom(bytes.Repeat(pattern[:1], RandomizedPasswordSize))},

@@ -42,8 +42,6 @@ type vectorFile struct {
 	Argon2id     []argon2Vector    `json:"argon2id"`
 	ClientKey    []clientKeyVector `json:"client_key"`
 	DataKey      []dataKeyVector   `json:"data_key"`
-	AuthSecret   []authVector      `json:"auth_secret"`
-	NodeAuthKey  []nodeAuthVector  `json:"node_auth_key"`
 	Commitment   []commitVector    `json:"commitment"`
 	KeyCommit    []keyCommitVector `json:"key_commitment"`
 	Shamir       []shamirVector    `json:"shamir"`
@@ -72,19 +70,6 @@ type dataKeyVector struct {
 	UnitID    hexBytes `json:"unit_id"`
 	Version   uint64   `json:"version"`
 	DataKey   hexBytes `json:"data_key"`
-}
-
-type authVector struct {
-	MasterSecret hexBytes `json:"master_secret"`
-	AuthSecret   hexBytes `json:"auth_secret"`
-}
-
-type nodeAuthVector struct {
-	PasswordKey hexBytes `json:"password_key"`
-	AuthSecret  hexBytes `json:"auth_secret"`
-	PeerID      hexBytes `json:"peer_id"`
-	Seed        hexBytes `json:"seed"`
-	PublicKey   hexBytes `json:"public_key"`
 }
 
 type commitVector struct {
@@ -212,9 +197,7 @@ func specVectors() vectorFile {
 	const version = 1
 	c := specHKDF(m, unit, "custos/v1/client-key")
 	k := specHKDF(specCat(c, s), specCat(unit, specU64(version)), "custos/v1/data-key")
-	a := specHKDF(m, nil, "custos/v1/auth")
 	peer := specPeerID("node a")
-	seed := specHKDF(specCat(pw, a), peer, "custos/v1/node-auth")
 
 	secret := testBytes("shamir secret", 32)
 	shares := specShares(secret, 3, []byte{7, 42, 99, 200, 255})
@@ -242,14 +225,12 @@ func specVectors() vectorFile {
 	return vectorFile{
 		About: "custos/v1 known-answer vectors; the fields are documented in docs/threshold.md. " +
 			"Byte strings are hexadecimal; a version is an unsigned 64-bit integer.",
-		Argon2id:    []argon2Vector{{password, salt, 3, 64 * 1024, 4, pw}},
-		ClientKey:   []clientKeyVector{{m, unit, c}},
-		DataKey:     []dataKeyVector{{c, s, unit, version, k}},
-		AuthSecret:  []authVector{{m, a}},
-		NodeAuthKey: []nodeAuthVector{{pw, a, peer, seed, hexBytes(ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey))}},
-		Commitment:  []commitVector{{unit, version, peer, shares[0], commitInput, commitment[:]}},
-		KeyCommit:   []keyCommitVector{{s, unit, version, keyCommit[:]}},
-		Shamir:      []shamirVector{{3, secret, shares}},
+		Argon2id:   []argon2Vector{{password, salt, 3, 64 * 1024, 4, pw}},
+		ClientKey:  []clientKeyVector{{m, unit, c}},
+		DataKey:    []dataKeyVector{{c, s, unit, version, k}},
+		Commitment: []commitVector{{unit, version, peer, shares[0], commitInput, commitment[:]}},
+		KeyCommit:  []keyCommitVector{{s, unit, version, keyCommit[:]}},
+		Shamir:     []shamirVector{{3, secret, shares}},
 		SealedRecord: []sealedVector{{
 			DataKey: k, Nonce: nonce, User: user, UnitID: unit, Version: version,
 			Record: record, AssociatedData: ad, Sealed: sealed,
@@ -339,24 +320,6 @@ func checkDerivationVectors(t *testing.T, v vectorFile) {
 		c, s := ClientKey{secretFrom(dv.ClientKey)}, ServerKey{secretFrom(dv.ServerKey)}
 		if got, _ := DeriveDataKey(c, s, unitOf(t, dv.UnitID), dv.Version); !bytes.Equal(got.Bytes(), dv.DataKey) {
 			t.Error("data key differs from the vector")
-		}
-	}
-	for _, av := range v.AuthSecret {
-		m, err := MasterSecretFromBytes(av.MasterSecret)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, _ := DeriveAuthSecret(m); !bytes.Equal(got.Bytes(), av.AuthSecret) {
-			t.Error("auth secret differs from the vector")
-		}
-	}
-	for _, nv := range v.NodeAuthKey {
-		k, err := DeriveNodeAuthKey(PasswordKey{secretFrom(nv.PasswordKey)}, AuthSecret{secretFrom(nv.AuthSecret)}, nv.PeerID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(k.Bytes()[:32], nv.Seed) || !bytes.Equal(k.Public(), nv.PublicKey) {
-			t.Error("node auth key differs from the vector")
 		}
 	}
 }

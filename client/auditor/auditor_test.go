@@ -2,6 +2,7 @@ package auditor_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -326,18 +327,25 @@ func TestVerify(t *testing.T) {
 		n.tamper(0, func(tx *store.Tx, size int64) error {
 			return tx.PutLogEntry(2, []byte("not an entry"))
 		})
-		const release = 3 // enroll, login, put, release
+		release := int64(-1) // the first release entry: after enrollment, login and put
 		n.tamper(2, func(tx *store.Tx, size int64) error {
-			b, err := tx.LogEntry(release)
-			if err != nil {
-				return err
+			var e *api.Entry
+			for i := range size {
+				b, err := tx.LogEntry(i)
+				if err != nil {
+					return err
+				}
+				if e, err = api.ParseEntry(b); err == nil && e.Kind == api.EntryKind_RELEASE {
+					release = i
+					break
+				}
 			}
-			e, err := api.ParseEntry(b)
-			if err != nil || e.Kind != api.EntryKind_RELEASE {
-				return fmt.Errorf("entry %d is not a release (%v)", release, err)
+			if release < 0 {
+				return errors.New("no release entry in the log")
 			}
 			e.RequestNonce[0] ^= 1
-			if b, err = api.MarshalEntry(e); err != nil {
+			b, err := api.MarshalEntry(e)
+			if err != nil {
 				return err
 			}
 			return tx.PutLogEntry(release, b)

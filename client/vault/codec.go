@@ -20,29 +20,30 @@ import (
 )
 
 // Format is the value of the first field of every vault file that this
-// build writes: the format's name and version. It also reads version 1
-// (FormatV1).
-const Format = formatName + "2"
-
-// FormatV1 is the format of vaults written before units had a MAC and
-// vaults kept checkpoints. Open reads it, seals every unit as read, and
-// Save writes the vault as Format.
-const FormatV1 = formatName + "1"
+// build reads and writes: the format's name and version.
+const Format = formatName + "3"
 
 const formatName = "custos-vault/"
+
+// preLoginV2 are the formats of the builds before login v2: their vaults
+// hold no dealing of an OPRF key, and nodes of this version do not take
+// their logins (docs/vault.md, "Versions").
+var preLoginV2 = []string{formatName + "1", formatName + "2"}
 
 // MaxFileSize is the largest vault file that Open reads, in bytes.
 const MaxFileSize = 64 << 20
 
-// fileV2 is the vault file, version 2. Its field order is the file's key
-// order, so "format" comes first.
-type fileV2 struct {
+// file is the vault file. Its field order is the file's key order, so
+// "format" comes first.
+type file struct {
 	Format         string                `json:"format"`
 	User           string                `json:"user"`
 	Network        []byte                `json:"network"`
 	DeviceKey      []byte                `json:"device_key"`
 	MasterSecret   []byte                `json:"master_secret"`
 	PasswordKDF    threshold.PasswordKDF `json:"password_kdf"`
+	Login          *Login                `json:"login,omitempty"`
+	PasswordChange *PasswordChange       `json:"password_change,omitempty"`
 	Units          []Unit                `json:"units"`
 	PendingDeletes []PendingDelete       `json:"pending_deletes"`
 	Receipts       []Receipt             `json:"receipts"`
@@ -50,52 +51,19 @@ type fileV2 struct {
 	Restores       []Restore             `json:"restores"`
 }
 
-// fileV1 is the vault file, version 1: version 2 without the units' MACs,
-// the receipts' evidence, the kept checkpoints and the accepted restores.
-type fileV1 struct {
-	Format         string                `json:"format"`
-	User           string                `json:"user"`
-	Network        []byte                `json:"network"`
-	DeviceKey      []byte                `json:"device_key"`
-	MasterSecret   []byte                `json:"master_secret"`
-	PasswordKDF    threshold.PasswordKDF `json:"password_kdf"`
-	Units          []unitV1              `json:"units"`
-	PendingDeletes []PendingDelete       `json:"pending_deletes"`
-	Receipts       []receiptV1           `json:"receipts"`
-}
-
-type unitV1 struct {
-	Label     string               `json:"label"`
-	ID        threshold.UnitID     `json:"id"`
-	Version   uint64               `json:"version"`
-	Threshold int                  `json:"threshold"`
-	Nodes     []UnitNode           `json:"nodes"`
-	KeyCommit threshold.Commitment `json:"key_commit"`
-	Sealed    []byte               `json:"sealed"`
-	Degraded  bool                 `json:"degraded"`
-	Created   time.Time            `json:"created"`
-	Updated   time.Time            `json:"updated"`
-}
-
-type receiptV1 struct {
-	Node       string    `json:"node"`
-	Units      []UnitRef `json:"units"`
-	Index      uint64    `json:"index"`
-	Checkpoint []byte    `json:"checkpoint"`
-	Entry      []byte    `json:"entry"`
-}
-
-// encode writes the vault as a version 2 file, units in label order and
-// times in UTC. It does not check the vault. The caller clears the result,
+// encode writes the vault as a file of this version, units in label order
+// and times in UTC. It does not check the vault. The caller clears the result,
 // which holds the secrets.
 func encode(v *Vault) ([]byte, error) {
-	f := fileV2{
+	f := file{
 		Format:         Format,
 		User:           v.User,
 		Network:        v.Network,
 		DeviceKey:      v.DeviceKey,
 		MasterSecret:   v.MasterSecret,
 		PasswordKDF:    v.PasswordKDF,
+		Login:          v.Login,
+		PasswordChange: v.PasswordChange,
 		Units:          make([]Unit, 0, len(v.Units)),
 		PendingDeletes: make([]PendingDelete, 0, len(v.PendingDeletes)),
 		Receipts:       make([]Receipt, 0, len(v.Receipts)),
@@ -139,18 +107,17 @@ func decode(b []byte) (*Vault, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	var v *Vault
-	switch format {
-	case Format:
-		v, err = decodeV2(b)
-	case FormatV1:
-		v, err = decodeV1(b)
+	switch {
+	case format == Format:
+	case slices.Contains(preLoginV2, format):
+		return nil, fmt.Errorf("%w %q: it was made for login v1, which the nodes no longer take; make a new vault with custos init and enroll it", ErrUnknownFormat, format)
 	default:
-		if n, err := strconv.Atoi(strings.TrimPrefix(format, formatName)); err == nil && n > 2 && strings.HasPrefix(format, formatName) {
+		if n, err := strconv.Atoi(strings.TrimPrefix(format, formatName)); err == nil && n > 3 && strings.HasPrefix(format, formatName) {
 			return nil, fmt.Errorf("%w %q: a newer custos wrote it (this one reads %q)", ErrUnknownFormat, format, Format)
 		}
-		return nil, fmt.Errorf("%w %q (this build reads %q and %q)", ErrUnknownFormat, clip(format), Format, FormatV1)
+		return nil, fmt.Errorf("%w %q (this build reads %q)", ErrUnknownFormat, clip(format), Format)
 	}
+	v, err := decodeFile(b)
 	if err != nil {
 		return nil, err
 	}
@@ -174,17 +141,31 @@ func decode(b []byte) (*Vault, error) {
 	return v, nil
 }
 
-func decodeV2(b []byte) (*Vault, error) {
-	f, err := decodeFile[fileV2](b, func(f *fileV2) { clear(f.DeviceKey); clear(f.MasterSecret) })
-	if err != nil {
-		return nil, err
+// decodeFile checks b's shape against the file's and decodes it. On a
+// failure it clears the secrets of the half-decoded file.
+func decodeFile(b []byte) (*Vault, error) {
+	if err := checkShape(b, reflect.TypeFor[file]()); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	var f file
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&f); err != nil {
+		// checkShape has seen every value, so this is not expected; the
+		// decoder's message may quote the file, so it is not passed on.
+		clear(f.DeviceKey)
+		clear(f.MasterSecret)
+		f.Login.wipe()
+		return nil, fmt.Errorf("%w: a value is malformed", ErrCorrupt)
 	}
 	v := &Vault{
-		User:         f.User,
-		Network:      f.Network,
-		DeviceKey:    f.DeviceKey,
-		MasterSecret: f.MasterSecret,
-		PasswordKDF:  f.PasswordKDF,
+		User:           f.User,
+		Network:        f.Network,
+		DeviceKey:      f.DeviceKey,
+		MasterSecret:   f.MasterSecret,
+		PasswordKDF:    f.PasswordKDF,
+		Login:          f.Login,
+		PasswordChange: f.PasswordChange,
 	}
 	if len(f.Units) > 0 {
 		v.Units = f.Units
@@ -202,57 +183,6 @@ func decodeV2(b []byte) (*Vault, error) {
 		v.Restores = f.Restores
 	}
 	return v, nil
-}
-
-// decodeV1 reads a version 1 file as a vault of this version. Its units are
-// sealed as read: version 1 had nothing to check them against.
-func decodeV1(b []byte) (*Vault, error) {
-	f, err := decodeFile[fileV1](b, func(f *fileV1) { clear(f.DeviceKey); clear(f.MasterSecret) })
-	if err != nil {
-		return nil, err
-	}
-	v := &Vault{
-		User:           f.User,
-		Network:        f.Network,
-		DeviceKey:      f.DeviceKey,
-		MasterSecret:   f.MasterSecret,
-		PasswordKDF:    f.PasswordKDF,
-		PendingDeletes: f.PendingDeletes,
-	}
-	if len(f.PendingDeletes) == 0 {
-		v.PendingDeletes = nil
-	}
-	for _, u := range f.Units {
-		v.Units = append(v.Units, Unit{
-			Label: u.Label, ID: u.ID, Version: u.Version, Threshold: u.Threshold, Nodes: u.Nodes,
-			KeyCommit: u.KeyCommit, Sealed: u.Sealed, Degraded: u.Degraded, Created: u.Created, Updated: u.Updated,
-		})
-		// A master secret of the wrong size leaves the MAC unset; the
-		// vault's check then names the master secret.
-		_ = v.SealUnit(&v.Units[len(v.Units)-1])
-	}
-	for _, r := range f.Receipts {
-		v.Receipts = append(v.Receipts, Receipt{Node: r.Node, Units: r.Units, Index: r.Index, Checkpoint: r.Checkpoint, Entry: r.Entry})
-	}
-	return v, nil
-}
-
-// decodeFile checks b's shape against the file type F and decodes it. On a
-// failure it clears what wipe clears of the half-decoded file.
-func decodeFile[F any](b []byte, wipe func(*F)) (*F, error) {
-	if err := checkShape(b, reflect.TypeFor[F]()); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
-	}
-	var f F
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&f); err != nil {
-		// checkShape has seen every value, so this is not expected; the
-		// decoder's message may quote the file, so it is not passed on.
-		wipe(&f)
-		return nil, fmt.Errorf("%w: a value is malformed", ErrCorrupt)
-	}
-	return &f, nil
 }
 
 // readFormat returns the value of the document's first key, which must be
@@ -313,6 +243,10 @@ func walk(d *json.Decoder, t reflect.Type, at string) error {
 	}
 	if tok == nil {
 		return fmt.Errorf("%s is null", name)
+	}
+	if t.Kind() == reflect.Pointer {
+		// An optional object (omitempty): when present, it is whole.
+		t = t.Elem()
 	}
 	if isLeaf(t) {
 		return checkLeaf(tok, t, name)

@@ -21,7 +21,7 @@ import (
 func TestEncodeDecodeRoundTrip(t *testing.T) {
 	v := testVault(t)
 	b := mustEncode(t, v)
-	if !bytes.HasPrefix(b, []byte("{\n  \"format\": \"custos-vault/2\",\n")) {
+	if !bytes.HasPrefix(b, []byte("{\n  \"format\": \"custos-vault/3\",\n")) {
 		t.Fatalf("the file does not start with its format")
 	}
 	got, err := decode(b)
@@ -51,14 +51,17 @@ func TestEncodeWritesCanonicalForm(t *testing.T) {
 		t.Errorf("times are not written as the same instant in UTC")
 	}
 	empty := testVault(t)
-	empty.Units, empty.PendingDeletes, empty.Receipts, empty.Checkpoints, empty.Restores = nil, nil, nil, nil, nil
+	empty.Login, empty.Units, empty.PendingDeletes, empty.Receipts, empty.Checkpoints, empty.Restores = nil, nil, nil, nil, nil, nil
 	b := mustEncode(t, empty)
+	if bytes.Contains(b, []byte(`"login"`)) {
+		t.Errorf("a vault without a login dealing writes one")
+	}
 	for _, key := range []string{"units", "pending_deletes", "receipts", "checkpoints", "restores"} {
 		if !bytes.Contains(b, []byte(`"`+key+`": []`)) {
 			t.Errorf("an empty %s list is not written as []", key)
 		}
 	}
-	if got, err := decode(b); err != nil || got.Units != nil || got.PendingDeletes != nil || got.Receipts != nil || got.Checkpoints != nil || got.Restores != nil {
+	if got, err := decode(b); err != nil || got.Login != nil || got.Units != nil || got.PendingDeletes != nil || got.Receipts != nil || got.Checkpoints != nil || got.Restores != nil {
 		t.Errorf("empty lists do not decode to nil (err %v)", err)
 	}
 }
@@ -75,17 +78,17 @@ var damaged = []struct {
 	{"garbage is refused", func(testing.TB) []byte { b := make([]byte, 512); rand.Read(b); return b }},
 	{"a JSON list is refused", raw(`[]`)},
 	{"an empty object is refused", raw(`{}`)},
-	{"a file not starting with format is refused", edit(`"format": "custos-vault/2",`, ``)},
-	{"format must be the first key", edit(`"format": "custos-vault/2",
+	{"a file not starting with format is refused", edit(`"format": "custos-vault/3",`, ``)},
+	{"format must be the first key", edit(`"format": "custos-vault/3",
   "user": "alice@example.org",`, `"user": "alice@example.org",
-  "format": "custos-vault/2",`)},
+  "format": "custos-vault/3",`)},
 	{"a format that is not a string is refused", raw(`{"format": 1}`)},
 	{"truncated file is refused", func(t testing.TB) []byte { b := mustEncode(t, testVault(t)); return b[:len(b)/2] }},
 	{"file missing its closing brace is refused", func(t testing.TB) []byte { b := mustEncode(t, testVault(t)); return b[:len(b)-2] }},
 	{"data after the vault is refused", func(t testing.TB) []byte { return append(mustEncode(t, testVault(t)), "{}"...) }},
 	{"invalid UTF-8 is refused", edit(`"label": "bank"`, "\"label\": \"b\xffnk\"")},
 	{"a file over the size cap is refused", func(testing.TB) []byte {
-		return append([]byte(`{"format": "custos-vault/2", "user": "`), make([]byte, MaxFileSize)...)
+		return append([]byte(`{"format": "custos-vault/3", "user": "`), make([]byte, MaxFileSize)...)
 	}},
 	// Fields.
 	{"unknown field is refused", edit(`"user": `, `"extra": 1,
@@ -197,6 +200,32 @@ var damaged = []struct {
 			v.Checkpoints = append(v.Checkpoints, NodeCheckpoint{Node: fmt.Sprintf("n%04d", i), Checkpoint: []byte("c")})
 		}
 	})},
+	// The login dealing.
+	{"login with epoch 0 is refused", mutate(func(t testing.TB, v *Vault) { v.Login.Epoch = 0 })},
+	{"login with threshold 1 is refused", mutate(func(t testing.TB, v *Vault) { v.Login.Threshold = 1 })},
+	{"login threshold above its node count is refused", mutate(func(t testing.TB, v *Vault) { v.Login.Threshold = 4 })},
+	{"login of one node is refused", mutate(func(t testing.TB, v *Vault) { v.Login.Nodes, v.Login.Threshold = v.Login.Nodes[:1], 1 })},
+	{"login without a MAC is refused", mutate(func(t testing.TB, v *Vault) { v.Login.MAC = []byte{} })},
+	{"login node listed twice by name is refused", mutate(func(t testing.TB, v *Vault) { v.Login.Nodes[1].Name = "acme" })},
+	{"login node listed twice by peer ID is refused", mutate(func(t testing.TB, v *Vault) { v.Login.Nodes[1].PeerID = v.Login.Nodes[0].PeerID })},
+	{"login node with a bad name is refused", mutate(func(t testing.TB, v *Vault) { v.Login.Nodes[0].Name = "Acme Corp" })},
+	{"login node with a bad peer ID is refused", mutate(func(t testing.TB, v *Vault) { v.Login.Nodes[0].PeerID = "not-a-peer-id" })},
+	{"login index 0 is refused", mutate(func(t testing.TB, v *Vault) { v.Login.Nodes[0].Index = 0 })},
+	{"login indexes out of order are refused", mutate(func(t testing.TB, v *Vault) { v.Login.Nodes[1].Index = 1 })},
+	{"login index above 255 is refused", mutate(func(t testing.TB, v *Vault) { v.Login.Nodes[2].Index = 256 })},
+	{"login public share that is no element is refused", mutate(func(t testing.TB, v *Vault) { v.Login.Nodes[0].PublicShare = bytes.Repeat([]byte{0xff}, 32) })},
+	{"login public share of the identity is refused", mutate(func(t testing.TB, v *Vault) { v.Login.Nodes[0].PublicShare = make([]byte, 32) })},
+	{"login public share of 31 bytes is refused", mutate(func(t testing.TB, v *Vault) { v.Login.Nodes[0].PublicShare = v.Login.Nodes[0].PublicShare[:31] })},
+	{"login key share that is no scalar is refused", mutate(func(t testing.TB, v *Vault) { v.Login.Nodes[2].KeyShare = bytes.Repeat([]byte{0xff}, 32) })},
+	{"login key share of zero is refused", mutate(func(t testing.TB, v *Vault) { v.Login.Nodes[2].KeyShare = make([]byte, 32) })},
+	{"login key share of another public share is refused", mutate(func(t testing.TB, v *Vault) {
+		v.Login.Nodes[2].KeyShare = testKeyShare(t, 3, 0x99).Bytes()
+	})},
+	{"null login is refused", editRe(`"login": \{(?s:.*?)\n  \}`, `"login": null`)},
+	{"login without its nodes field is refused", editRe(`,\s*"nodes": \[(?s:.*?)\n    \]`, ``)},
+	{"login with an unknown field is refused", edit(`"epoch": 1,`, `"epoch": 1, "staged": 2,`)},
+	{"login node with an empty key share is refused", editRe(`"key_share": "[^"]*"`, `"key_share": ""`)},
+	{"login node with a null key share is refused", editRe(`"key_share": "[^"]*"`, `"key_share": null`)},
 	// The accepted restores.
 	{"a vault without its restores field is refused", editRe(`,\s*"restores": \[(?s:.*?)\n  \]`, ``)},
 	{"restore of a bad node name is refused", mutate(func(t testing.TB, v *Vault) { v.Restores[0].Node = "Bolt Inc" })},
@@ -276,13 +305,15 @@ func TestDecodeRefusesDamagedFiles(t *testing.T) {
 
 func TestDecodeRefusesUnknownFormats(t *testing.T) {
 	for _, tc := range []struct{ name, format, inMessage string }{
-		{"a later version is named", "custos-vault/3", `"custos-vault/3"`},
+		{"a later version is named", "custos-vault/4", `"custos-vault/4": a newer custos wrote it`},
+		{"version 2 is made for login v1", "custos-vault/2", `"custos-vault/2": it was made for login v1`},
+		{"version 1 is made for login v1", "custos-vault/1", `"custos-vault/1": it was made for login v1`},
 		{"version 0 is named", "custos-vault/0", `"custos-vault/0"`},
 		{"another format is named", "age-encryption.org/v1", `"age-encryption.org/v1"`},
 		{"a long format is clipped", strings.Repeat("x", 10000), "xxx…"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := edit(`"custos-vault/2"`, `"`+tc.format+`"`)(t)
+			b := edit(`"custos-vault/3"`, `"`+tc.format+`"`)(t)
 			_, err := decode(b)
 			if !errors.Is(err, ErrUnknownFormat) || errors.Is(err, ErrCorrupt) {
 				t.Fatalf("decode: got %v, want ErrUnknownFormat", err)

@@ -1,6 +1,11 @@
 // Package vault reads and writes the user's local vault: one JSON file that
 // holds the device key, the client master secret, the password's Argon2id
-// parameters and, for every unit (record), what the client needs to get it
+// parameters, the dealing of the user's OPRF key that login v2 checks the
+// nodes' evaluations against (and, while an enrollment is unfinished, the
+// key shares of the nodes it has not reached; while the password is being
+// changed, the new dealing's public shares and how far each node got), and,
+// for every unit
+// (record), what the client needs to get it
 // back from the custodians: its unit ID, version, threshold, the nodes it
 // was dealt to with a commitment to each share, the sealed record and a MAC
 // over all of these. For audits, it also keeps the receipts of the user's
@@ -44,15 +49,21 @@
 //     is not a regular file or others may read or write it.
 //   - PutUnit and MarkNotStored seal the unit they add or change with its MAC
 //     (SealUnit); MarkNotStored first checks the MAC of the unit it changes,
-//     so it never seals damage.
-//   - Errors and the printed forms of a Vault never hold the device key or
-//     the master secret; a Vault refuses to be JSON-encoded by accident.
+//     so it never seals damage. MarkDelivered does the same for the login
+//     dealing (SealLogin, CheckLogin), and wipes the key share it drops;
+//     FinishChange checks a password change (CheckChange) before it makes
+//     it the login dealing.
+//   - Errors and the printed forms of a Vault never hold the device key, the
+//     master secret or a key share; a Vault refuses to be JSON-encoded by
+//     accident.
 //
 // # What it leaves to the caller
 //
 //   - Checking a unit's MAC (CheckUnit) before using it: reading a vault
 //     checks only the MAC's size, so that one damaged unit does not make the
-//     others unreadable.
+//     others unreadable. Likewise the login dealing's (CheckLogin) and a
+//     password change's (CheckChange), and that the dealing's nodes are the
+//     network file's.
 //   - Verifying a checkpoint's signature and consistency before keeping it
 //     (SetCheckpoint), and a restore before recording it (AddRestore): the
 //     vault checks only their shape.

@@ -26,7 +26,10 @@ func TestDocumentedExample(t *testing.T) {
 	if yaml := fenced(t, doc, "```yaml\n"); !bytes.Equal(v.Network, yaml) {
 		t.Errorf("the documented network file is not the example's network field:\n%s", base64.StdEncoding.EncodeToString(yaml))
 	}
-	// The example's MAC is a known answer of the documented construction.
+	// The example's MACs are known answers of the documented constructions.
+	if v.Login == nil || v.CheckLogin() != nil || !bytes.Equal(v.Login.MAC, specLoginMAC(v.MasterSecret, v.Login)) {
+		t.Errorf("the documented login dealing does not carry the MAC docs/vault.md specifies")
+	}
 	for i := range v.Units {
 		u := &v.Units[i]
 		if err := v.CheckUnit(u); err != nil || !bytes.Equal(u.MAC, specUnitMAC(v.MasterSecret, u)) {

@@ -22,6 +22,10 @@ var (
 	// the record in the vault was damaged or edited, and no node was asked
 	// for it. The other records are not affected.
 	ErrDamaged = errors.New("the record in the vault is damaged")
+	// ErrDamagedLogin: the vault's login dealing does not match its MAC
+	// (Vault.CheckLogin): it was damaged or edited, and no node was asked
+	// to evaluate the password against it.
+	ErrDamagedLogin = errors.New("the login dealing in the vault is damaged")
 	// ErrNotFound: there is no vault at the path.
 	ErrNotFound = errors.New("no vault")
 	// ErrBusy: another process holds the vault.

@@ -126,7 +126,7 @@ func TestOpenNeverWritesADamagedFile(t *testing.T) {
 		name string
 		make func(t testing.TB) []byte
 	}{
-		{"unknown format version is left alone", edit(`"custos-vault/2"`, `"custos-vault/3"`)},
+		{"unknown format version is left alone", edit(`"custos-vault/3"`, `"custos-vault/4"`)},
 	}, damaged...)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,15 +13,21 @@ func FuzzDecode(f *testing.F) {
 	v := testVault(f)
 	f.Add(mustEncode(f, v))
 	empty := testVault(f)
-	empty.Units, empty.PendingDeletes, empty.Receipts, empty.Checkpoints = nil, nil, nil, nil
+	empty.Login, empty.Units, empty.PendingDeletes, empty.Receipts, empty.Checkpoints = nil, nil, nil, nil, nil
 	f.Add(mustEncode(f, empty))
+	done := testVault(f)
+	done.Login.Nodes[2].KeyShare = nil
+	f.Add(mustEncode(f, done))
+	for _, state := range []ChangeState{ChangeStaging, ChangeStaged, ChangeCommitting, ChangeAborting} {
+		f.Add(mustEncode(f, changeVault(f, state)))
+	}
 	for _, tc := range damaged {
 		if b := tc.make(f); len(b) < 1<<16 {
 			f.Add(b)
 		}
 	}
-	f.Add([]byte(`{"format":"custos-vault/1","user":"a","network":"eA==","device_key":"","master_secret":"","password_kdf":{"salt":"","time":0,"memory_kib":0,"threads":0},"units":[],"pending_deletes":[],"receipts":[]}`))
-	f.Add([]byte(`{"format":"custos-vault/2","user":"a","network":"eA==","device_key":"","master_secret":"","password_kdf":{"salt":"","time":0,"memory_kib":0,"threads":0},"units":[],"pending_deletes":[],"receipts":[],"checkpoints":[],"restores":[]}`))
+	f.Add([]byte(`{"format":"custos-vault/3","user":"a","network":"eA==","device_key":"","master_secret":"","password_kdf":{"salt":"","time":0,"memory_kib":0,"threads":0},"login":{"epoch":1,"threshold":2,"nodes":[{"name":"a","peer_id":"","index":1,"public_share":"","key_share":""}],"mac":""},"units":[],"pending_deletes":[],"receipts":[],"checkpoints":[],"restores":[]}`))
+	f.Add([]byte(`{"format":"custos-vault/3","user":"a","network":"eA==","device_key":"","master_secret":"","password_kdf":{"salt":"","time":0,"memory_kib":0,"threads":0},"units":[],"pending_deletes":[],"receipts":[],"checkpoints":[],"restores":[]}`))
 
 	f.Fuzz(checkDecode)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/threshold"
+	"github.com/custos-network/custos/threshold/toprf"
 )
 
 // Test keys come from fixed seeds, so that failures are reproducible. None
@@ -88,7 +89,40 @@ func testUnit(t testing.TB, label string, idByte byte) Unit {
 	}
 }
 
-// testVault returns a valid vault with two sealed units (one degraded), a
+// testKeyShare returns the OPRF key share of index i whose scalar is
+// seed (little-endian): a fixed, valid, non-zero share.
+func testKeyShare(t testing.TB, i int, seed byte) toprf.KeyShare {
+	t.Helper()
+	b := make([]byte, toprf.ScalarSize)
+	b[0] = seed
+	ks, err := toprf.KeyShareFromBytes(i, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ks
+}
+
+// testLogin returns a sealed-shape login dealing of 2 of 3 nodes whose
+// enrollment is unfinished: the vault still holds cove's key share. Its
+// MAC is set by testVault.
+func testLogin(t testing.TB) *Login {
+	t.Helper()
+	l := &Login{Epoch: 1, Threshold: 2}
+	for i, name := range []string{"acme", "bolt", "cove"} {
+		ks := testKeyShare(t, i+1, byte(0x31+i))
+		pub := ks.Public()
+		n := LoginNode{Name: name, PeerID: testPeerID(t, byte(0xa1+i)), Index: i + 1, PublicShare: pub.Element[:]}
+		if name == "cove" {
+			n.KeyShare = ks.Bytes()
+		}
+		ks.Wipe()
+		l.Nodes = append(l.Nodes, n)
+	}
+	return l
+}
+
+// testVault returns a valid vault with a login dealing whose enrollment is
+// unfinished (one key share held), two sealed units (one degraded), a
 // pending delete, two receipts (one kept as evidence), the checkpoints of
 // two nodes and an accepted restore of one.
 func testVault(t testing.TB) *Vault {
@@ -107,6 +141,7 @@ func testVault(t testing.TB) *Vault {
 		PasswordKDF: threshold.PasswordKDF{
 			Salt: bytes.Repeat([]byte{0x5a}, threshold.SaltSize), Time: 3, Memory: 64 * 1024, Threads: 4,
 		},
+		Login: testLogin(t),
 		Units: []Unit{testUnit(t, "acme-portal", 0x10), bank},
 		PendingDeletes: []PendingDelete{
 			{ID: testUnitID(0x20), Version: 2, Nodes: []string{"cove"}},
@@ -122,6 +157,9 @@ func testVault(t testing.TB) *Vault {
 		if err := v.SealUnit(&v.Units[i]); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := v.SealLogin(); err != nil {
+		t.Fatal(err)
 	}
 	return v
 }
@@ -163,7 +201,15 @@ func testReceipt(index uint64) Receipt {
 // secretForms lists the ways the vault's secrets could show up in text.
 func secretForms(v *Vault) []string {
 	var out []string
-	for _, s := range [][]byte{v.DeviceKey, v.MasterSecret} {
+	secrets := [][]byte{v.DeviceKey, v.MasterSecret}
+	if v.Login != nil {
+		for _, n := range v.Login.Nodes {
+			if len(n.KeyShare) > 0 {
+				secrets = append(secrets, n.KeyShare)
+			}
+		}
+	}
+	for _, s := range secrets {
 		out = append(out, base64.StdEncoding.EncodeToString(s), hex.EncodeToString(s), string(s))
 		// A window of the secret in the middle, in case only part leaked.
 		out = append(out, hex.EncodeToString(s[8:24]))

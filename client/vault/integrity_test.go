@@ -7,8 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
-	"reflect"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -269,46 +267,5 @@ func TestAddRestore(t *testing.T) {
 	}
 	if _, err := decode(mustEncode(t, v)); err != nil {
 		t.Fatalf("the vault no longer follows its rules: %v", err)
-	}
-}
-
-// asV1 rewrites a vault file of this version as version 1 wrote it.
-func asV1(t testing.TB, b []byte) []byte {
-	t.Helper()
-	for _, re := range []string{`,\s*"mac": "[^"]*"`, `,\s*"evidence": "[^"]*"`, `,\s*"checkpoints": \[(?s:.*?)\n  \]`, `,\s*"checkpoints": \[\]`,
-		`,\s*"restores": \[(?s:.*?)\n  \]`, `,\s*"restores": \[\]`} {
-		b = regexp.MustCompile(re).ReplaceAll(b, nil)
-	}
-	return bytes.Replace(b, []byte(`"custos-vault/2"`), []byte(`"custos-vault/1"`), 1)
-}
-
-// A version 1 vault reads as this version: every unit sealed as it was
-// read, no evidence, no checkpoints, no restores; and it is written as
-// version 2.
-func TestVersion1IsRead(t *testing.T) {
-	v := testVault(t)
-	v.Receipts[1].Evidence = ""
-	v.Checkpoints, v.Restores = nil, nil
-	old := asV1(t, mustEncode(t, v))
-	if bytes.Contains(old, []byte(`"mac"`)) || bytes.Contains(old, []byte(`"checkpoints"`)) || bytes.Contains(old, []byte(`"restores"`)) ||
-		!bytes.Contains(old, []byte(`"custos-vault/1"`)) {
-		t.Fatal("the test's version 1 file still has version 2 fields")
-	}
-	got, err := decode(old)
-	if err != nil {
-		t.Fatalf("decode a version 1 vault: %v", err)
-	}
-	if !reflect.DeepEqual(got, v) {
-		t.Fatal("the version 1 vault reads as another vault")
-	}
-	if b := mustEncode(t, got); !bytes.HasPrefix(b, []byte("{\n  \"format\": \"custos-vault/2\",")) {
-		t.Fatal("a version 1 vault is not written as version 2")
-	}
-	// Version 1 is read as strictly as ever: no version 2 field in it.
-	for _, field := range []string{`"mac": "` + strings.Repeat("A", 43) + `=",`, `"evidence": "",`} {
-		bad := bytes.Replace(old, []byte(`"label": "bank",`), []byte(`"label": "bank", `+field), 1)
-		if _, err := decode(bad); !errors.Is(err, ErrCorrupt) {
-			t.Errorf("a version 1 vault with %s: %v, want ErrCorrupt", field, err)
-		}
 	}
 }

@@ -90,6 +90,16 @@ func (v *Vault) check() error {
 	if err := v.PasswordKDF.Validate(); err != nil {
 		return fmt.Errorf("password_kdf: %s", strings.TrimPrefix(err.Error(), "threshold: "))
 	}
+	if v.Login != nil {
+		if err := checkLogin(v.Login); err != nil {
+			return err
+		}
+	}
+	if v.PasswordChange != nil {
+		if err := checkChange(v.PasswordChange, v.Login); err != nil {
+			return err
+		}
+	}
 	labels := make(map[string]bool, len(v.Units))
 	current := make(map[threshold.UnitID]uint64, len(v.Units))
 	for i := range v.Units {

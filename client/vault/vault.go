@@ -25,6 +25,12 @@ type Vault struct {
 	MasterSecret []byte
 	// PasswordKDF is the salt and Argon2id parameters of the password.
 	PasswordKDF threshold.PasswordKDF
+	// Login is the dealing of the user's OPRF key (login v2), nil until
+	// the first enrollment deals it. See Login.
+	Login *Login
+	// PasswordChange is a password change under way (custos passwd), nil
+	// when there is none. See PasswordChange.
+	PasswordChange *PasswordChange
 	// Units are the user's records, in label order (byte-wise) once saved.
 	Units []Unit
 	// PendingDeletes are unit versions that some nodes have not yet
@@ -328,19 +334,29 @@ func (v *Vault) RemoveUnit(label string) bool {
 	return false
 }
 
-// Wipe overwrites the device key and the master secret with zeros and drops
-// them, so that the vault can no longer be saved. It is best effort (see the
+// Wipe overwrites the device key, the master secret and the key shares of
+// the login dealing with zeros, and drops the first two, so that the vault
+// can no longer be saved. It is best effort (see the
 // package documentation).
 func (v *Vault) Wipe() {
 	clear(v.DeviceKey)
 	clear(v.MasterSecret)
+	v.Login.wipe()
 	v.DeviceKey, v.MasterSecret = nil, nil
 }
 
 // String describes the vault without its secrets.
 func (v Vault) String() string {
-	return fmt.Sprintf("vault{user: %q, units: %d, pending deletes: %d, receipts: %d, checkpoints: %d, restores: %d, secrets: [redacted]}",
-		v.User, len(v.Units), len(v.PendingDeletes), len(v.Receipts), len(v.Checkpoints), len(v.Restores))
+	epoch := uint32(0)
+	if v.Login != nil {
+		epoch = v.Login.Epoch
+	}
+	change := ""
+	if p := v.PasswordChange; p != nil {
+		change = fmt.Sprintf(", password change to epoch %d: %s", p.Epoch, p.State)
+	}
+	return fmt.Sprintf("vault{user: %q, login epoch: %d%s, units: %d, pending deletes: %d, receipts: %d, checkpoints: %d, restores: %d, secrets: [redacted]}",
+		v.User, epoch, change, len(v.Units), len(v.PendingDeletes), len(v.Receipts), len(v.Checkpoints), len(v.Restores))
 }
 
 // Format prints what String returns under every verb, %x and %#v included,

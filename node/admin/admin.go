@@ -53,11 +53,15 @@ type Status struct {
 
 // User is one account as an operator sees it.
 type User struct {
-	User     string    `json:"user"`
-	Device   string    `json:"device"` // the device's peer ID
-	Locked   bool      `json:"locked"`
-	Failures int       `json:"failures"`
-	Created  time.Time `json:"created"`
+	User     string `json:"user"`
+	Device   string `json:"device"` // the device's peer ID
+	Locked   bool   `json:"locked"`
+	Failures int    `json:"failures"`
+	// Epoch is the epoch of the user's current login dealing; StagedEpoch
+	// that of a password change in progress, 0 for none.
+	Epoch       uint32    `json:"epoch"`
+	StagedEpoch uint32    `json:"staged_epoch,omitempty"`
+	Created     time.Time `json:"created"`
 }
 
 // Invite is the answer to an invite request.

@@ -79,10 +79,12 @@ type Service struct {
 	accountLog      *limits.LogBudget
 	accountUnlogged atomic.Int64
 
-	// verify checks a login signature: ed25519.Verify. It is a field so
-	// that tests of this package can stop the node at this instruction,
-	// between the count of an attempt and its check.
-	verify func(pub ed25519.PublicKey, msg, sig []byte) bool
+	// verify checks a login signature: ed25519.Verify; evaluate answers a
+	// counted attempt's blinded element: evaluateShare. They are fields so
+	// that tests of this package can stop the node at these instructions,
+	// between the count of an attempt and its answer or its check.
+	verify   func(pub ed25519.PublicKey, msg, sig []byte) bool
+	evaluate func(index int, key, blinded []byte) (evaluated, proof []byte, err error)
 
 	mu       sync.Mutex
 	sessions map[peer.ID]*Session
@@ -115,6 +117,7 @@ func New(s *store.Store, l *audit.Log, node peer.ID, enrollment string, cfg conf
 		accountLog: limits.NewLogBudget(cfg.RefusalLog, maxLoginBuckets, now),
 		sessions:   map[peer.ID]*Session{},
 		verify:     ed25519.Verify,
+		evaluate:   evaluateShare,
 		devices:    devices,
 	}, nil
 }
@@ -197,9 +200,11 @@ func code(err error) api.Code {
 	return api.Code_OK
 }
 
-// Enroll registers the user with the device of this connection and the
-// login public key of the request. Its outcomes let a client report
-// truthfully, node by node, what is the case (see admit).
+// Enroll registers the user with the device of this connection, the first
+// dealing of their OPRF key (its key share sealed at rest) and the login
+// public key of the request. Its outcomes let a client report truthfully,
+// node by node, what is the case (see admit). The caller wipes the key
+// share in req.
 func (s *Service) Enroll(ctx context.Context, device peer.ID, req *api.EnrollRequest) error {
 	if err := req.Validate(); err != nil {
 		return err
@@ -214,11 +219,15 @@ func (s *Service) Enroll(ctx context.Context, device peer.ID, req *api.EnrollReq
 			return s.refuseStranger(tx, entry, outcome, outcome.Error())
 		}
 		err = tx.PutAccount(&store.Account{
-			User: req.User, DevicePeerID: []byte(device), AuthPublicKey: req.AuthPublicKey, Created: s.now(),
+			User: req.User, DevicePeerID: []byte(device), Current: dealing(req.Oprf, req.AuthPublicKey), Created: s.now(),
 		})
 		if err != nil {
 			return nil, err
 		}
+		if err := tx.PutOprfKeyShare(req.User, req.Oprf.Epoch, req.Oprf.KeyShare); err != nil {
+			return nil, err
+		}
+		entry.Epoch = req.Oprf.Epoch
 		return nil, s.record(tx, entry)
 	})
 	if err == nil {
@@ -227,6 +236,15 @@ func (s *Service) Enroll(ctx context.Context, device peer.ID, req *api.EnrollReq
 		s.mu.Unlock()
 	}
 	return err
+}
+
+// dealing is what an account keeps of a validated OPRF share and its login
+// public key, besides the key share.
+func dealing(o *api.OprfShare, loginKey []byte) store.Dealing {
+	return store.Dealing{
+		Epoch: o.Epoch, Index: int(o.Index),
+		PublicShare: bytes.Clone(o.PublicShare), LoginPublicKey: bytes.Clone(loginKey),
+	}
 }
 
 // admit decides whether device may enroll as req.User, and uses up the

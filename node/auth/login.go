@@ -3,6 +3,7 @@ package auth
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -13,54 +14,202 @@ import (
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/node/limits"
 	"github.com/custos-network/custos/node/store"
+	"github.com/custos-network/custos/threshold/toprf"
 )
 
-// A Challenge is one login in progress: the nonce that Hello gave an
-// enrolled device for one user. The login stream's handler holds it, so it
-// lives no longer than its stream: there is no node-wide table of pending
-// challenges for anyone to fill, and nothing to clean up when a connection
-// closes. It is answered at most once.
+// A Challenge is one login in progress: what Hello gave an enrolled device
+// for one user, after counting the attempt: the nonce to sign, the node's
+// OPRF evaluation and its proof, and the attempts left. The login stream's
+// handler holds it, so it lives no longer than its stream: there is no
+// node-wide table of pending challenges for anyone to fill, and nothing to
+// clean up when a connection closes. It is answered at most once.
 type Challenge struct {
-	user     string
-	device   peer.ID
-	nonce    []byte
-	expires  time.Time
-	answered bool
+	user      string
+	device    peer.ID
+	epoch     uint32
+	pub       ed25519.PublicKey // the login public key of the epoch, at the hello
+	nonce     []byte
+	evaluated []byte
+	proof     []byte
+	left      int
+	expires   time.Time
+	answered  bool
 }
 
 // Nonce is the challenge's nonce, for the device to sign.
 func (c *Challenge) Nonce() []byte { return c.nonce }
 
-// Hello starts a login of user from device and returns its challenge.
+// Evaluated is Z_i = r_i·B for the hello's blinded element B, and Proof
+// the DLEQ proof that Z_i and the public share R_i have the same r_i; both
+// are nil when the hello asked for a challenge alone.
+func (c *Challenge) Evaluated() []byte { return c.evaluated }
+
+// Proof: see Evaluated.
+func (c *Challenge) Proof() []byte { return c.proof }
+
+// AttemptsLeft is how many counted login attempts the account has left
+// before it locks: after the hello's count, and after Login, its outcome.
+func (c *Challenge) AttemptsLeft() int { return c.left }
+
+// Hello starts a login of hello.User from device under the dealing of
+// hello.Epoch: it counts the attempt, then evaluates the OPRF on
+// hello.Blinded with the dealing's key share, and returns the challenge.
 //
-// Only the device enrolled for user gets one. Any other is refused with
+// Only the device enrolled for the user gets one. Any other is refused with
 // NOT_FOUND after one store read and no write (beyond its log entry, within
 // auth.stranger_log), and leaves nothing behind, not even a rate limiter's
 // bucket: fresh device keys are free, and whatever they could fill would
-// make enrolled devices' logins fail or wait.
-func (s *Service) Hello(ctx context.Context, device peer.ID, user string) (*Challenge, error) {
-	if !api.ValidUser(user) {
-		return nil, api.Errorf(api.Code_INVALID_ARGUMENT, "a user name is 1 to %d letters, digits and . _ @ + -", api.MaxUserLen)
+// make enrolled devices' logins fail or wait. A malformed hello is refused
+// before that. None of these, nor an epoch the account does not hold, a
+// lock, a backoff or auth.logins, counts an attempt.
+//
+// The attempt is counted durably, in the same update as its EVALUATION log
+// entry, before the evaluation is computed: each evaluation answers one
+// password guess, so a crash or a store failure after the count refunds
+// nothing, and none before it gives anything away. Counted attempts whose
+// outcome was never recorded count as failures: once there are
+// max_login_failures of them the next hello locks the account.
+func (s *Service) Hello(ctx context.Context, device peer.ID, hello *api.LoginHello) (*Challenge, error) {
+	if err := hello.Validate(); err != nil {
+		return nil, err
 	}
+	if err := s.admitHello(ctx, device, hello.User); err != nil {
+		return nil, err
+	}
+	c := &Challenge{user: hello.User, device: device, epoch: hello.Epoch, nonce: make([]byte, api.NonceSize)}
+	if _, err := rand.Read(c.nonce); err != nil {
+		return nil, fmt.Errorf("make challenge: %w", err)
+	}
+	evaluate := len(hello.Blinded) > 0
+	var share dealtShare
+	err := s.store.Decide(ctx, func(tx *store.Tx) (error, error) {
+		return s.count(tx, c, evaluate, &share)
+	})
+	defer share.wipe()
+	if errors.Is(err, errLocked) {
+		s.endSessions(c.user)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.expires = s.now().Add(s.cfg.ChallengeTTL)
+	if evaluate {
+		if c.evaluated, c.proof, err = s.evaluate(share.index, share.key, hello.Blinded); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// admitHello refuses a hello of user from a device that is not the one
+// enrolled for user, with one read of the store, and one of an enrolled
+// device past its auth.logins.
+func (s *Service) admitHello(ctx context.Context, device peer.ID, user string) error {
 	var why string
 	err := s.store.View(func(tx *store.Tx) (err error) {
 		_, why, err = enrolledAccount(tx, device, user)
 		return err
 	})
-	if why != "" {
-		return nil, s.refuseHello(ctx, device, user, err, why)
-	}
-	if err != nil {
-		return nil, err
+	switch {
+	case why != "":
+		return s.refuseHello(ctx, device, user, err, why)
+	case err != nil:
+		return err
 	}
 	if ok, wait := s.hello.Allow(string(device)); !ok {
-		return nil, &api.StatusError{Code: api.Code_RATE_LIMITED, Message: "too many logins from this device", RetryAfter: wait}
+		return &api.StatusError{Code: api.Code_RATE_LIMITED, Message: "too many logins from this device", RetryAfter: wait}
 	}
-	nonce := make([]byte, api.NonceSize)
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, fmt.Errorf("make challenge: %w", err)
+	return nil
+}
+
+// dealtShare is the OPRF key share that counting an attempt read for its
+// evaluation; the caller wipes it.
+type dealtShare struct {
+	index int
+	key   []byte
+}
+
+func (d *dealtShare) wipe() { clear(d.key) }
+
+// count counts a login attempt of c's device for its user within tx, or
+// refuses it without counting (the outcome). It logs the attempt as an
+// EVALUATION entry, and reads the key share of c's epoch into share when
+// the hello is to be evaluated.
+func (s *Service) count(tx *store.Tx, c *Challenge, evaluate bool, share *dealtShare) (error, error) {
+	entry := &api.Entry{Kind: api.EntryKind_LOGIN, User: c.user, ClientPeerId: []byte(c.device)}
+	a, why, err := enrolledAccount(tx, c.device, c.user)
+	switch {
+	case why != "":
+		// Enrolled at the View just before, no more: the account changed.
+		return s.refuseStranger(tx, entry, err, why)
+	case err != nil:
+		return nil, err
 	}
-	return &Challenge{user: user, device: device, nonce: nonce, expires: s.now().Add(s.cfg.ChallengeTTL)}, nil
+	entry.Epoch = c.epoch
+	d := a.Dealing(c.epoch)
+	switch {
+	case d == nil:
+		return s.refuseAccount(tx, entry, noDealing(c.epoch), fmt.Sprintf("no dealing of epoch %d", c.epoch))
+	case a.Locked:
+		return s.refuseAccount(tx, entry, errLocked, "the account is locked")
+	case a.Failures >= s.cfg.MaxLoginFailures:
+		return s.lockUnfinished(tx, a, entry)
+	case s.now().Before(a.NextAttempt):
+		wait := a.NextAttempt.Sub(s.now())
+		return s.refuseAccount(tx, entry, &api.StatusError{Code: api.Code_RATE_LIMITED, Message: "wait before the next login", RetryAfter: wait}, "backoff")
+	}
+	a.Failures++
+	a.NextAttempt = s.now().Add(limits.Backoff(a.Failures, s.cfg.BackoffBase, s.cfg.BackoffMax))
+	if err := tx.PutAccount(a); err != nil {
+		return nil, err
+	}
+	if evaluate {
+		key, err := tx.OprfKeyShare(c.user, c.epoch)
+		if err != nil {
+			return nil, fmt.Errorf("read the OPRF key share of epoch %d: %w", c.epoch, err)
+		}
+		*share = dealtShare{index: d.Index, key: key}
+	}
+	c.pub, c.left = d.LoginPublicKey, s.cfg.MaxLoginFailures-a.Failures
+	entry.Kind, entry.Reason = api.EntryKind_EVALUATION, fmt.Sprintf("attempt %d of %d", a.Failures, s.cfg.MaxLoginFailures)
+	if !evaluate {
+		entry.Reason += ", a challenge alone"
+	}
+	return nil, s.record(tx, entry)
+}
+
+// noDealing refuses a login under an epoch the account does not hold.
+func noDealing(epoch uint32) error {
+	return api.Errorf(api.Code_NOT_FOUND, "no dealing of epoch %d", epoch)
+}
+
+// refuseAccount refuses a login of an enrolled account without counting it
+// and logs the refusal within tx, as entry, while the account's
+// auth.refusal_log allows: a refusal that costs the device nothing could
+// otherwise grow the log as fast as it asks.
+func (s *Service) refuseAccount(tx *store.Tx, entry *api.Entry, outcome error, reason string) (error, error) {
+	reason, logged := s.accountReason(entry.User, reason)
+	if !logged {
+		return outcome, nil
+	}
+	entry.Outcome, entry.Reason = code(outcome), reason
+	return outcome, s.record(tx, entry)
+}
+
+// evaluateShare answers a blinded element with the OPRF key share of index
+// (toprf.KeyShare.Evaluate): Z_i and its proof.
+func evaluateShare(index int, key, blinded []byte) (evaluated, proof []byte, err error) {
+	ks, err := toprf.KeyShareFromBytes(index, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the OPRF key share: %w", err)
+	}
+	defer ks.Wipe()
+	z, p, err := ks.Evaluate(blinded)
+	if err != nil {
+		// Hello validated the element, so this is the node's failure.
+		return nil, nil, fmt.Errorf("evaluate the OPRF: %w", err)
+	}
+	return z[:], p[:], nil
 }
 
 // enrolledAccount returns user's account when device is the one enrolled
@@ -95,88 +244,23 @@ func (s *Service) refuseHello(ctx context.Context, device peer.ID, user string, 
 }
 
 // Login checks the answer to challenge c, which Hello returned on the same
-// stream, and, when it is right, opens a session.
+// stream, with the login public key of the hello's epoch, and, when it is
+// right, opens a session.
 //
-// The attempt is counted durably before the signature is checked, so a
-// crash at any instruction after that refunds no guess; the outcome is
-// logged durably before Login returns. Counted attempts whose outcome was
-// never recorded (the node crashed, or its store failed, in between) count
-// as failures: once there are max_login_failures of them the next attempt
-// locks the account.
+// Hello counted the attempt already. A right signature resets the count; a
+// wrong one stays counted, and locks the account when it is the
+// max_login_failures-th. The outcome is logged durably, as a LOGIN entry,
+// before Login returns; c.AttemptsLeft says what is left after it.
 func (s *Service) Login(ctx context.Context, c *Challenge, signature []byte) (*Session, error) {
 	if c == nil || c.answered || !s.now().Before(c.expires) {
 		return nil, errNoChallenge
 	}
 	c.answered = true
 	device := c.device
+	good := s.verify(c.pub, api.LoginTranscript([]byte(s.node), []byte(device), c.user, c.nonce), signature)
 	entry := &api.Entry{Kind: api.EntryKind_LOGIN, User: c.user, ClientPeerId: []byte(device)}
-	var pub []byte
-	// Count the attempt, or refuse it without counting.
 	err := s.store.Decide(ctx, func(tx *store.Tx) (error, error) {
-		a, why, err := enrolledAccount(tx, device, c.user)
-		// A refusal that counts no attempt costs the device nothing, so
-		// it is logged within the account's auth.refusal_log.
-		refuse := func(outcome error, reason string) (error, error) {
-			reason, logged := s.accountReason(c.user, reason)
-			if !logged {
-				return outcome, nil
-			}
-			entry.Outcome, entry.Reason = code(outcome), reason
-			return outcome, s.record(tx, entry)
-		}
-		switch {
-		case why != "":
-			// Enrolled at the hello, no more: the account changed since.
-			return s.refuseStranger(tx, entry, err, why)
-		case err != nil:
-			return nil, err
-		case a.Locked:
-			return refuse(errLocked, "the account is locked")
-		case a.Failures >= s.cfg.MaxLoginFailures:
-			return s.lockUnfinished(tx, a, entry)
-		case s.now().Before(a.NextAttempt):
-			wait := a.NextAttempt.Sub(s.now())
-			return refuse(&api.StatusError{Code: api.Code_RATE_LIMITED, Message: "wait before the next login", RetryAfter: wait}, "backoff")
-		}
-		a.Failures++
-		a.NextAttempt = s.now().Add(limits.Backoff(a.Failures, s.cfg.BackoffBase, s.cfg.BackoffMax))
-		pub = a.AuthPublicKey
-		return nil, tx.PutAccount(a)
-	})
-	if errors.Is(err, errLocked) {
-		s.endSessions(c.user)
-	}
-	if err != nil {
-		return nil, err
-	}
-	good := s.verify(pub, api.LoginTranscript([]byte(s.node), []byte(device), c.user, c.nonce), signature)
-	// Record the outcome: reset on success, lock after too many failures.
-	err = s.store.Decide(ctx, func(tx *store.Tx) (error, error) {
-		a, err := tx.Account(c.user)
-		if err != nil {
-			return nil, err
-		}
-		if good && a.Locked {
-			// Locked since the attempt was counted (by an operator, or by a
-			// concurrent attempt's failure).
-			entry.Outcome, entry.Reason = api.Code_LOCKED, "the account is locked"
-			return errLocked, s.record(tx, entry)
-		}
-		if good {
-			a.Failures, a.NextAttempt = 0, time.Time{}
-			if err := tx.PutAccount(a); err != nil {
-				return nil, err
-			}
-			return nil, s.record(tx, entry)
-		}
-		entry.Outcome, entry.Reason = api.Code_UNAUTHENTICATED, fmt.Sprintf("wrong signature (failure %d)", a.Failures)
-		if err := s.record(tx, entry); err != nil {
-			return nil, err
-		}
-		if a.Failures < s.cfg.MaxLoginFailures || a.Locked {
-			return errBadLogin, nil
-		}
-		return s.lock(tx, a, device, fmt.Sprintf("%d failed logins", a.Failures))
+		return s.settle(tx, c, good, entry)
 	})
 	if errors.Is(err, errLocked) {
 		// A locked account keeps no session, as after an operator's lock.
@@ -191,6 +275,54 @@ func (s *Service) Login(ctx context.Context, c *Challenge, signature []byte) (*S
 	s.sessions[device] = sess
 	s.mu.Unlock()
 	return sess, nil
+}
+
+// settle records the outcome of c's signature check within tx: reset on
+// success, lock after too many failures.
+func (s *Service) settle(tx *store.Tx, c *Challenge, good bool, entry *api.Entry) (error, error) {
+	a, why, err := enrolledAccount(tx, c.device, c.user)
+	switch {
+	case why != "":
+		return s.refuseStranger(tx, entry, err, why)
+	case err != nil:
+		return nil, err
+	}
+	c.left, entry.Epoch = 0, c.epoch
+	d := a.Dealing(c.epoch)
+	if d == nil {
+		// Committed away since the hello: the attempt stays counted.
+		entry.Outcome, entry.Reason = api.Code_NOT_FOUND, fmt.Sprintf("no dealing of epoch %d any more", c.epoch)
+		return noDealing(c.epoch), s.record(tx, entry)
+	}
+	// A signature checked with a key that a new stage of the epoch has
+	// replaced since the hello is no answer to the dealing there now.
+	good = good && bytes.Equal(d.LoginPublicKey, c.pub)
+	switch {
+	case good && a.Locked:
+		// Locked since the attempt was counted (by an operator, or by a
+		// concurrent attempt's failure).
+		entry.Outcome, entry.Reason = api.Code_LOCKED, "the account is locked"
+		return errLocked, s.record(tx, entry)
+	case good:
+		a.Failures, a.NextAttempt = 0, time.Time{}
+		if err := tx.PutAccount(a); err != nil {
+			return nil, err
+		}
+		c.left = s.cfg.MaxLoginFailures
+		return nil, s.record(tx, entry)
+	}
+	entry.Outcome, entry.Reason = api.Code_UNAUTHENTICATED, fmt.Sprintf("wrong signature (failure %d)", a.Failures)
+	if err := s.record(tx, entry); err != nil {
+		return nil, err
+	}
+	if a.Locked {
+		return errBadLogin, nil
+	}
+	if a.Failures < s.cfg.MaxLoginFailures {
+		c.left = s.cfg.MaxLoginFailures - a.Failures
+		return errBadLogin, nil
+	}
+	return s.lock(tx, a, c.device, fmt.Sprintf("%d failed logins", a.Failures))
 }
 
 // lockUnfinished locks an account that has max_login_failures counted

@@ -51,8 +51,10 @@ type Log struct {
 
 // Auth configures login, lockout, sessions and invites.
 type Auth struct {
-	// MaxLoginFailures is the number of failed logins in a row after which
-	// an account is locked until an admin unlocks it.
+	// MaxLoginFailures is the number of counted login attempts with no
+	// good signature since (failed logins, and evaluations never signed)
+	// after which an account is locked until an admin unlocks it: the most
+	// password guesses this node answers for the account.
 	MaxLoginFailures int           `yaml:"max_login_failures"`
 	ChallengeTTL     time.Duration `yaml:"challenge_ttl"` // how long a login challenge can be answered
 	SessionIdle      time.Duration `yaml:"session_idle"`  // a session unused this long expires

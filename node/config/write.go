@@ -46,7 +46,7 @@ Keep a copy offline, apart from data_dir and its backups (docs/operating.md).`,
 	"log.level":              "Least severe level written: debug, info, warn or error.",
 	"auth":                   "Login, lockout and sessions.",
 
-	"auth.max_login_failures": "Failed logins in a row that lock the account until an admin unlocks it (1-1000).",
+	"auth.max_login_failures": "Login attempts without a good one that lock the account until unlocked (1-1000).",
 	"auth.challenge_ttl":      "How long a client has to answer a login challenge.",
 	"auth.session_idle":       "A session unused for this long ends.",
 	"auth.session_max":        "A session ends this long after its login, used or not.",

@@ -66,10 +66,18 @@ type InProcess struct {
 	done   chan error
 }
 
-// Start starts a node in this process; it stops when the test ends.
+// Start starts a node named n1 in this process; it stops when the test
+// ends.
 func Start(t testing.TB, opts ...Option) *InProcess {
 	t.Helper()
-	p := &InProcess{Config: initNode(t, "n1", opts)}
+	return StartNamed(t, "n1", opts...)
+}
+
+// StartNamed starts a node of this name in this process, for tests of
+// several nodes that a network file lists; it stops when the test ends.
+func StartNamed(t testing.TB, name string, opts ...Option) *InProcess {
+	t.Helper()
+	p := &InProcess{Config: initNode(t, name, opts)}
 	p.start(t)
 	return p
 }

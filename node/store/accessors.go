@@ -190,6 +190,65 @@ func (tx *Tx) Units(user string) ([]UnitVersion, error) {
 	return out, nil
 }
 
+// PutOprfKeyShare seals user's OPRF key share r_i of the dealing of epoch
+// (OprfKeyShareLen bytes) and stores it, replacing any key share there.
+// The caller still owns, and should wipe, share.
+func (tx *Tx) PutOprfKeyShare(user string, epoch uint32, share []byte) error {
+	if err := checkUser(user); err != nil {
+		return err
+	}
+	if epoch == 0 {
+		return fmt.Errorf("%w: OPRF key share of epoch 0", ErrInvalid)
+	}
+	if len(share) != OprfKeyShareLen {
+		return fmt.Errorf("%w: OPRF key share is %d bytes, want %d", ErrInvalid, len(share), OprfKeyShareLen)
+	}
+	sealed, err := seal(tx.s.shareAEAD, oprfKeyAD(user, epoch), share)
+	if err != nil {
+		return fmt.Errorf("put OPRF key share: %w", err)
+	}
+	return tx.set(oprfKeyKey(user, epoch), sealed)
+}
+
+// OprfKeyShare returns user's plaintext OPRF key share of epoch, which the
+// caller must wipe when done. An error wraps ErrNotFound if there is none,
+// and ErrCorrupt if the stored value does not open for this user and epoch.
+func (tx *Tx) OprfKeyShare(user string, epoch uint32) ([]byte, error) {
+	if err := checkUser(user); err != nil {
+		return nil, err
+	}
+	sealed, err := tx.get(oprfKeyKey(user, epoch))
+	if err != nil {
+		return nil, fmt.Errorf("get OPRF key share: %w", err)
+	}
+	share, err := unwrap(tx.s.shareAEAD, "OPRF key share", OprfKeyShareLen, oprfKeyAD(user, epoch), sealed)
+	if err != nil {
+		return nil, err
+	}
+	if len(share) != OprfKeyShareLen {
+		clear(share)
+		return nil, fmt.Errorf("%w: stored OPRF key share has the wrong size", ErrCorrupt)
+	}
+	return share, nil
+}
+
+// DeleteOprfKeyShare deletes user's OPRF key share of epoch; an error wraps
+// ErrNotFound if it is absent.
+func (tx *Tx) DeleteOprfKeyShare(user string, epoch uint32) error {
+	if err := checkUser(user); err != nil {
+		return err
+	}
+	key := oprfKeyKey(user, epoch)
+	ok, err := tx.exists(key)
+	if err != nil {
+		return fmt.Errorf("delete OPRF key share: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("delete OPRF key share: %w", ErrNotFound)
+	}
+	return tx.del(key)
+}
+
 // LogSize returns the stored size of the audit log, 0 when none is stored.
 func (tx *Tx) LogSize() (int64, error) {
 	b, err := tx.get(logSizeKey())

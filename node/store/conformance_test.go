@@ -28,6 +28,7 @@ func conformance(t *testing.T, open opener) {
 	}{
 		{"an account reads back as written", func(t *testing.T, s *Store) {
 			a := testAccount("alice")
+			a.Staged = testDealing("alice", 2)
 			a.Failures, a.Locked, a.LockedAt = 3, true, epoch.Add(time.Minute)
 			a.NextAttempt = epoch.Add(time.Hour).In(time.FixedZone("X", 3600))
 			update(t, s, func(tx *Tx) error { return tx.PutAccount(a) })
@@ -53,7 +54,14 @@ func conformance(t *testing.T, open opener) {
 		}},
 		{"an account that breaks the rules is refused", func(t *testing.T, s *Store) {
 			bad := []func(*Account){
-				func(a *Account) { a.AuthPublicKey = a.AuthPublicKey[:31] },
+				func(a *Account) { a.Current.LoginPublicKey = a.Current.LoginPublicKey[:31] },
+				func(a *Account) { a.Current.PublicShare = nil },
+				func(a *Account) { a.Current.Epoch = 0 },
+				func(a *Account) { a.Current.Index = 0 },
+				func(a *Account) { a.Current.Index = MaxDealingIndex + 1 },
+				func(a *Account) { a.Staged = testDealing("alice", 3) },
+				func(a *Account) { a.Staged = testDealing("alice", 1) },
+				func(a *Account) { a.Staged = testDealing("alice", 2); a.Staged.LoginPublicKey = nil },
 				func(a *Account) { a.DevicePeerID = nil },
 				func(a *Account) { a.DevicePeerID = make([]byte, MaxPeerIDLen+1) },
 				func(a *Account) { a.Failures = -1 },
@@ -134,6 +142,106 @@ func conformance(t *testing.T, open opener) {
 			if seen != n || st.Accounts != n || st.LockedAccounts != n {
 				t.Errorf("saw %d accounts, stats %+v; want %d, all locked", seen, st, n)
 			}
+		}},
+		{"an OPRF key share reads back as written, per user and epoch", func(t *testing.T, s *Store) {
+			update(t, s, func(tx *Tx) error {
+				for _, u := range []string{"alice", "al"} {
+					for e := uint32(1); e <= 2; e++ {
+						if err := tx.PutOprfKeyShare(u, e, testKeyShare(u, e)); err != nil {
+							return err
+						}
+					}
+				}
+				return nil
+			})
+			view(t, s, func(tx *Tx) error {
+				for _, u := range []string{"alice", "al"} {
+					for e := uint32(1); e <= 2; e++ {
+						got, err := tx.OprfKeyShare(u, e)
+						if err != nil || !bytes.Equal(got, testKeyShare(u, e)) {
+							t.Errorf("OPRF key share %s/%d does not read back (%v)", u, e, err)
+						}
+						clear(got)
+					}
+				}
+				if _, err := tx.OprfKeyShare("alice", 3); !errors.Is(err, ErrNotFound) {
+					t.Errorf("OPRF key share of an epoch never stored: %v, want ErrNotFound", err)
+				}
+				if _, err := tx.OprfKeyShare("a", 1); !errors.Is(err, ErrNotFound) {
+					t.Errorf("OPRF key share of a user whose name prefixes another's: %v, want ErrNotFound", err)
+				}
+				return nil
+			})
+		}},
+		{"an OPRF key share is stored sealed, never in the clear", func(t *testing.T, s *Store) {
+			share := testKeyShare("alice", 1)
+			update(t, s, func(tx *Tx) error { return tx.PutOprfKeyShare("alice", 1, share) })
+			raw := rawGet(t, s, oprfKeyKey("alice", 1))
+			if bytes.Contains(raw, share[len("alice"):]) || len(raw) != shareWrapOverhead+len(share) || raw[0] != shareWrapVersion {
+				t.Error("stored OPRF key share is not 0x01 ‖ nonce ‖ sealed key share")
+			}
+		}},
+		{"an OPRF key share moved to another user, epoch or keyspace is corrupt", func(t *testing.T, s *Store) {
+			update(t, s, func(tx *Tx) error { return tx.PutOprfKeyShare("alice", 1, testKeyShare("alice", 1)) })
+			raw := rawGet(t, s, oprfKeyKey("alice", 1))
+			rawSet(t, s, oprfKeyKey("alice", 2), raw)
+			rawSet(t, s, oprfKeyKey("bob", 1), raw)
+			rawSet(t, s, shareKey("alice", unit(1), 1), raw)
+			view(t, s, func(tx *Tx) error {
+				checks := map[string]error{}
+				_, checks["another epoch"] = tx.OprfKeyShare("alice", 2)
+				_, checks["another user"] = tx.OprfKeyShare("bob", 1)
+				_, checks["the share keyspace"] = tx.Share("alice", unit(1), 1)
+				for what, err := range checks {
+					if !errors.Is(err, ErrCorrupt) {
+						t.Errorf("key share moved to %s: %v, want ErrCorrupt", what, err)
+					}
+				}
+				return nil
+			})
+		}},
+		{"an OPRF key share must be 32 bytes of a named user and an epoch from 1", func(t *testing.T, s *Store) {
+			for what, put := range map[string]func(tx *Tx) error{
+				"31 bytes": func(tx *Tx) error { return tx.PutOprfKeyShare("alice", 1, make([]byte, 31)) },
+				"33 bytes": func(tx *Tx) error { return tx.PutOprfKeyShare("alice", 1, make([]byte, 33)) },
+				"epoch 0":  func(tx *Tx) error { return tx.PutOprfKeyShare("alice", 0, testKeyShare("alice", 0)) },
+				"no user":  func(tx *Tx) error { return tx.PutOprfKeyShare("", 1, testKeyShare("", 1)) },
+			} {
+				if err := s.Update(context.Background(), put); !errors.Is(err, ErrInvalid) {
+					t.Errorf("%s: %v, want ErrInvalid", what, err)
+				}
+			}
+		}},
+		{"a deleted OPRF key share is gone, and deletes only once", func(t *testing.T, s *Store) {
+			update(t, s, func(tx *Tx) error { return tx.PutOprfKeyShare("alice", 1, testKeyShare("alice", 1)) })
+			update(t, s, func(tx *Tx) error { return tx.DeleteOprfKeyShare("alice", 1) })
+			view(t, s, func(tx *Tx) error {
+				if _, err := tx.OprfKeyShare("alice", 1); !errors.Is(err, ErrNotFound) {
+					t.Errorf("a deleted key share: %v, want ErrNotFound", err)
+				}
+				return nil
+			})
+			err := s.Update(context.Background(), func(tx *Tx) error { return tx.DeleteOprfKeyShare("alice", 1) })
+			if !errors.Is(err, ErrNotFound) {
+				t.Errorf("deleting it again: %v, want ErrNotFound", err)
+			}
+		}},
+		{"an account's dealing is found by its epoch, current or staged", func(t *testing.T, s *Store) {
+			a := testAccount("alice")
+			a.Staged = testDealing("alice", 2)
+			update(t, s, func(tx *Tx) error { return tx.PutAccount(a) })
+			view(t, s, func(tx *Tx) error {
+				got, err := tx.Account("alice")
+				if err != nil {
+					return err
+				}
+				for e, want := range map[uint32]*Dealing{0: nil, 1: &a.Current, 2: a.Staged, 3: nil} {
+					if d := got.Dealing(e); !sameDealing(d, want) {
+						t.Errorf("Dealing(%d) = %+v, want %+v", e, d, want)
+					}
+				}
+				return nil
+			})
 		}},
 		{"an invite reads back and deletes only once", func(t *testing.T, s *Store) {
 			inv := &Invite{Hash: [32]byte{1, 2, 3}, User: "alice", Expires: epoch.Add(24 * time.Hour), Created: epoch}
@@ -235,7 +343,7 @@ func conformance(t *testing.T, open opener) {
 			rawSet(t, s, shareKey("alice", unit(1), 1), raw)
 			acct := rawGet(t, s, accountKey("alice"))
 			rawSet(t, s, accountKey("bob"), acct)
-			rawSet(t, s, accountKey("carol"), bytes.Replace(acct, []byte(`"v":1`), []byte(`"v":2`), 1))
+			rawSet(t, s, accountKey("carol"), bytes.Replace(acct, []byte(`"v":2`), []byte(`"v":1`), 1))
 			rawSet(t, s, inviteKey([32]byte{9}), []byte(`{"v":1,"hash":"00","user":"alice"}`))
 			rawSet(t, s, logHashKey(0), []byte{1, 2, 3})
 			rawSet(t, s, logSizeKey(), []byte{1})

@@ -1,5 +1,6 @@
-// Package store is a custodian node's database: user accounts and their
-// lockout state, enrollment invites, the shares the node holds, the raw
+// Package store is a custodian node's database: user accounts with their
+// login v2 dealings and lockout state, the OPRF key shares of those
+// dealings, enrollment invites, the shares the node holds, the raw
 // storage of its audit log and a little node metadata, in one Badger v4
 // directory.
 //
@@ -29,9 +30,13 @@
 // Badger encrypts every file with AES-256 under a key derived from the
 // node's storage key, and each share is additionally sealed with
 // XChaCha20-Poly1305 under a second derived key and bound to its user, unit
-// and version, so a share copied to another key fails to open. Badger's
-// backup stream (Backup) is not encrypted by Badger: it holds accounts and
-// log entries in the clear (shares stay sealed), so whoever writes it to a
+// and version, so a share copied to another key fails to open. An OPRF key
+// share r_i is sealed the same way, bound to its user and epoch under its
+// own label: with it a thief could answer password guesses for the user,
+// one of the k answers a guess needs, without counting them. Badger's
+// backup stream (Backup) is not encrypted by Badger: it holds accounts
+// (with their public shares and login public keys) and log entries in the
+// clear (shares and key shares stay sealed), so whoever writes it to a
 // file must encrypt it.
 //
 // Wiping share plaintext is best effort in Go: the runtime may have copied
@@ -51,8 +56,23 @@
 //	0x06 log hash  0x06 ‖ storage index u64             → 32-byte hash
 //	0x07 log size  0x07                                 → u64
 //	0x08 key check 0x08                                 → nonce ‖ sealed "" (keycheck.go)
+//	0x09 OPRF key  0x09 ‖ len(user) u16 ‖ user ‖ epoch u32
+//	                                                    → 0x01 ‖ nonce(24) ‖ sealed r_i
 //
 // The user is the whole tail of an account key, so account keys sort by
-// user name. In a share key the user is length-prefixed, so that no user's
-// prefix ("al") covers another's ("alice").
+// user name. In a share key and an OPRF key share's key the user is
+// length-prefixed, so that no user's prefix ("al") covers another's
+// ("alice").
+//
+// An account record (version 2) holds the current dealing of the user's
+// OPRF key and, during a password change, the staged one of the next
+// epoch: per dealing its epoch, this node's share index, the public share
+// R_i and the login public key. The key share r_i of each dealing is under
+// 0x09 with that epoch; package auth writes the account and its key shares
+// in one update, so the two agree.
+//
+// The sealed values' associated data: lp(label) ‖ lp(user) ‖ then unit(16)
+// ‖ version u64 for a share (label "custos/v1/node/share"), epoch u32 for
+// an OPRF key share (label "custos/v2/node/oprf"); lp is a u32 length and
+// the bytes.
 package store

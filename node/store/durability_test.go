@@ -24,6 +24,9 @@ func fill(t *testing.T, s *Store) {
 			if err := tx.PutAccount(a); err != nil {
 				return err
 			}
+			if err := tx.PutOprfKeyShare(u, 1, testKeyShare(u, 1)); err != nil {
+				return err
+			}
 			for v := uint64(1); v <= 2; v++ {
 				if err := tx.PutShare(u, unit(1), v, testShare(u, unit(1), v)); err != nil {
 					return err
@@ -63,6 +66,11 @@ func checkFilled(t *testing.T, s *Store) {
 			if !sameAccount(a, want) {
 				t.Errorf("account %s = %+v", u, a)
 			}
+			ks, err := tx.OprfKeyShare(u, 1)
+			if err != nil || !bytes.Equal(ks, testKeyShare(u, 1)) {
+				t.Errorf("OPRF key share of %s does not read back (%v)", u, err)
+			}
+			clear(ks)
 		}
 		for _, c := range []struct {
 			user string
@@ -202,8 +210,12 @@ func TestBackupRestore(t *testing.T) {
 	if err := s.Backup(&backup); err != nil {
 		t.Fatal(err)
 	}
-	// The stream is Badger's, in the clear except for the shares.
+	// The stream is Badger's, in the clear except for the shares and the
+	// OPRF key shares.
 	for _, u := range []string{"alice", "bob"} {
+		if bytes.Contains(backup.Bytes(), testKeyShare(u, 1)[len(u):]) {
+			t.Errorf("backup holds the OPRF key share of %s in the clear", u)
+		}
 		for v := uint64(1); v <= 2; v++ {
 			if bytes.Contains(backup.Bytes(), testShare(u, unit(1), v)[5:]) {
 				t.Errorf("backup holds share %s/%d in the clear", u, v)

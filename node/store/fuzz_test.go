@@ -9,15 +9,23 @@ import (
 )
 
 func FuzzDecodeAccount(f *testing.F) {
-	good, err := encodeAccount(testAccount("alice"))
+	a := testAccount("alice")
+	good, err := encodeAccount(a)
+	if err != nil {
+		f.Fatal(err)
+	}
+	a.Staged = testDealing("alice", 2)
+	staged, err := encodeAccount(a)
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(good)
+	f.Add(staged)
 	f.Add(good[:len(good)/2])
-	f.Add(bytes.Replace(good, []byte(`"v":1`), []byte(`"v":2`), 1))
-	f.Add(bytes.Replace(good, []byte(`"v":1`), []byte(`"v":1,"x":0`), 1))
-	f.Add([]byte(`{"v":1}`))
+	f.Add(bytes.Replace(good, []byte(`"v":2`), []byte(`"v":1`), 1))
+	f.Add(bytes.Replace(good, []byte(`"v":2`), []byte(`"v":2,"x":0`), 1))
+	f.Add(bytes.Replace(staged, []byte(`"epoch":2`), []byte(`"epoch":3`), 1))
+	f.Add([]byte(`{"v":2}`))
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		a, err := decodeAccount(b)

@@ -18,6 +18,7 @@ const (
 	prefixLogEntry byte = 0x05
 	prefixLogHash  byte = 0x06
 	prefixLogSize  byte = 0x07
+	prefixOprfKey  byte = 0x09 // 0x08 is the key check (keycheck.go)
 )
 
 // Limits on what callers may store. They keep every record far below
@@ -100,6 +101,16 @@ func parseShareKeyTail(tail []byte) (UnitVersion, error) {
 	copy(uv.Unit[:], tail)
 	uv.Version = binary.BigEndian.Uint64(tail[threshold.UnitIDSize:])
 	return uv, nil
+}
+
+// oprfKeyKey is the key of user's OPRF key share of epoch. The user is
+// length-prefixed, as in a share key.
+func oprfKeyKey(user string, epoch uint32) []byte {
+	k := make([]byte, 0, 3+len(user)+4)
+	k = append(k, prefixOprfKey)
+	k = binary.BigEndian.AppendUint16(k, uint16(len(user)))
+	k = append(k, user...)
+	return binary.BigEndian.AppendUint32(k, epoch)
 }
 
 func logEntryKey(index int64) []byte {

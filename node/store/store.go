@@ -306,7 +306,7 @@ func RestoreInto(dir string, storageKey []byte, r io.Reader, log *zap.Logger) (e
 	}
 	defer func() {
 		if err != nil {
-			removeContents(dir)
+			RemoveContents(dir)
 		}
 	}()
 	db, err := openBadger(options(dir, keys.badger, log))
@@ -333,8 +333,9 @@ func RestoreInto(dir string, storageKey []byte, r io.Reader, log *zap.Logger) (e
 	return err
 }
 
-// removeContents empties dir, best effort.
-func removeContents(dir string) {
+// RemoveContents empties dir, best effort, and leaves it: it may be a
+// mount point.
+func RemoveContents(dir string) {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		_ = os.RemoveAll(filepath.Join(dir, e.Name()))

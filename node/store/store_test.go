@@ -82,13 +82,33 @@ func view(t testing.TB, s *Store, fn func(*Tx) error) {
 var epoch = time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC)
 
 func testAccount(user string) *Account {
-	pub := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{byte(len(user))}, ed25519.SeedSize)).Public().(ed25519.PublicKey)
 	return &Account{
-		User:          user,
-		DevicePeerID:  append([]byte{0x00, 0x24}, bytes.Repeat([]byte{0x08}, 36)...),
-		AuthPublicKey: pub,
-		Created:       epoch,
+		User:         user,
+		DevicePeerID: append([]byte{0x00, 0x24}, bytes.Repeat([]byte{0x08}, 36)...),
+		Current:      *testDealing(user, 1),
+		Created:      epoch,
 	}
+}
+
+// testDealing is a well-formed dealing of epoch that differs per user and
+// epoch. Its bytes are not checked as group elements: that is auth's.
+func testDealing(user string, e uint32) *Dealing {
+	pub := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{byte(len(user)) ^ byte(e)}, ed25519.SeedSize)).Public().(ed25519.PublicKey)
+	return &Dealing{Epoch: e, Index: 2, PublicShare: bytes.Repeat([]byte{byte(e)}, PublicShareLen), LoginPublicKey: pub}
+}
+
+// testKeyShare is a key-share-sized value that differs per user and epoch.
+func testKeyShare(user string, e uint32) []byte {
+	b := bytes.Repeat([]byte{0xc0 ^ byte(e)}, OprfKeyShareLen)
+	copy(b, user)
+	return b
+}
+
+func sameDealing(a, b *Dealing) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Epoch == b.Epoch && a.Index == b.Index && bytes.Equal(a.PublicShare, b.PublicShare) && bytes.Equal(a.LoginPublicKey, b.LoginPublicKey)
 }
 
 func unit(b byte) threshold.UnitID { return threshold.UnitID{b, 0xee} }
@@ -103,7 +123,7 @@ func testShare(user string, u threshold.UnitID, version uint64) []byte {
 
 func sameAccount(a, b *Account) bool {
 	return a.User == b.User && bytes.Equal(a.DevicePeerID, b.DevicePeerID) &&
-		bytes.Equal(a.AuthPublicKey, b.AuthPublicKey) && a.Failures == b.Failures &&
+		sameDealing(&a.Current, &b.Current) && sameDealing(a.Staged, b.Staged) && a.Failures == b.Failures &&
 		a.Locked == b.Locked && a.LockedAt.Equal(b.LockedAt) &&
 		a.NextAttempt.Equal(b.NextAttempt) && a.Created.Equal(b.Created)
 }

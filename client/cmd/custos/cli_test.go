@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,13 +44,16 @@ func (r removeBinary) Run() int {
 // they have these commands:
 //
 //	exitcode CODE PROG ARGS...  run PROG (with the script's stdin) and fail
-//	                            unless it exits CODE; stdout and stderr are
-//	                            kept for the stdout and stderr commands
+//	                            unless it exits CODE (killed: unless SIGKILL
+//	                            ended it); stdout and stderr are kept for
+//	                            the stdout and stderr commands
 //	devnet N K [LIAR...]        start N custosd processes n1..nN (invite
 //	                            enrollment, TCP on 127.0.0.1) and write their
 //	                            cards to cards/nI.card and the network file,
-//	                            threshold K, to network.yaml; the LIAR nodes
-//	                            alter every share they release
+//	                            threshold K, to network.yaml; a LIAR nI alters
+//	                            every share it releases, and nI=FAULT lies as
+//	                            CUSTOS_FAULT=FAULT says (bad-proof,
+//	                            bad-evaluation: node/fault_custosfault.go)
 //	auditnet N K KEYFILE        devnet N K, with the peer ID of the auditor
 //	                            key KEYFILE under every node's auditors
 //	fakecards N                 write N cards of nodes that do not run to
@@ -116,8 +120,9 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
 		ts.Fatalf("usage: exitcode CODE PROG ARGS...")
 	}
+	killed := args[0] == "killed"
 	want, err := strconv.Atoi(args[0])
-	if err != nil {
+	if err != nil && !killed {
 		ts.Fatalf("exitcode: %q is not an exit code", args[0])
 	}
 	err = ts.Exec(args[1], args[2:]...)
@@ -125,13 +130,18 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
+	case errors.As(err, &ee) && killed:
+		if ee.ProcessState.String() != "signal: killed" {
+			ts.Fatalf("%s ended with %s, want SIGKILL", args[1], ee.ProcessState)
+		}
+		return
 	case errors.As(err, &ee):
 		got = ee.ExitCode()
 	default:
 		ts.Fatalf("run %s: %v", args[1], err)
 	}
-	if got != want {
-		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	if killed || got != want {
+		ts.Fatalf("%s exited %d, want %s", args[1], got, args[0])
 	}
 }
 
@@ -187,6 +197,11 @@ func startDevnet(ts *testscript.TestScript, n, k int, liars []string, opts ...no
 		var env []string
 		if slices.Contains(liars, name) {
 			env = []string{"CUSTOS_FAULT=alter-shares"}
+		}
+		for _, l := range liars {
+			if liar, fault, ok := strings.Cut(l, "="); ok && liar == name {
+				env = []string{"CUSTOS_FAULT=" + fault}
+			}
 		}
 		// Every custosd of this test binary is built with the custosfault
 		// tag, which does nothing unless CUSTOS_FAULT is set.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -100,15 +101,16 @@ Then enroll at the nodes with custos enroll.`,
 	return cmd
 }
 
-// open opens the vault; unlock also logs in (see globals.unlock).
+// open opens the vault, and says when a password change is pending;
+// unlock also logs in (see globals.unlock).
 func (g *globals) open(ctx context.Context, unlock bool) (*client.Client, error) {
-	path, err := g.vaultPath()
+	c, err := g.openWith(client.Options{Logger: warnings()})
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.Open(path, client.Options{Logger: warnings()})
-	if err != nil {
-		return nil, err
+	if !g.noted {
+		noteChange(os.Stderr, c)
+		g.noted = true
 	}
 	if !unlock {
 		return c, nil
@@ -120,11 +122,25 @@ func (g *globals) open(ctx context.Context, unlock bool) (*client.Client, error)
 	return c, nil
 }
 
+// openWith opens the vault with o.
+func (g *globals) openWith(o client.Options) (*client.Client, error) {
+	path, err := g.vaultPath()
+	if err != nil {
+		return nil, err
+	}
+	return client.Open(path, o)
+}
+
 // unlock reads the password and logs in. A command checks first what it
 // can check on this device (a label, a field), so that a mistake there
-// costs no prompt and no counted login.
+// costs no prompt and no counted login. While a password change that
+// every node staged is pending, the prompt asks for the new password.
 func (g *globals) unlock(ctx context.Context, c *client.Client) error {
-	pw, err := g.readPassword(ctx, "Password: ", false)
+	prompt := "Password: "
+	if p := c.PendingPasswordChange(); p != nil && p.NewPassword() {
+		prompt = "New password (a password change is pending): "
+	}
+	pw, err := g.readPassword(ctx, prompt, false)
 	if err != nil {
 		return err
 	}
@@ -162,16 +178,19 @@ func enrollCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "enroll --token NODE=TOKEN... [--open]",
 		Short: "Register this device and your password at every node",
-		Long: `enroll registers this device and a login key derived from your password at
-every node of the network, with the invite token each node's operator gave you.
-Choose the password here; it is never sent anywhere, and each node can only check
-it online, counting every guess.
+		Long: `enroll registers this device at every node of the network, with the invite
+token each node's operator gave you. Choose the password here; it is never sent
+anywhere. The first enroll deals a key that hardens the password among the nodes
+(login v2): each node gets one share of it and a login key made with it, so that a
+password can only be tested online, with the help of a threshold of nodes that each
+count every guess.
 
 It first logs in at every node, and reports each one: already enrolled (it took
 the password), enrolled now, or not enrolled and why (token refused, no token
 given, unreachable). Run it again with the missing tokens and the same password
-to finish; when this device is enrolled at some nodes with another password,
-it enrolls nowhere else. --open also asks the nodes it has no token for to
+to finish: until then the vault holds the key shares of the nodes not reached yet,
+and custos status says so. When this device is enrolled at some nodes with another
+password, it enrolls nowhere else. --open also asks the nodes it has no token for to
 enroll without one (nodes with open enrollment, for development).
 
 It exits 0 once this device is enrolled at every node.`,
@@ -463,11 +482,27 @@ nodes that do not are asked again at the next unlock.`,
 	}
 }
 
+// printEnrollment says when this device's enrollment is unfinished: which
+// nodes it has not reached, and that the vault holds their login key
+// shares until then (docs/vault.md, "An unfinished enrollment").
+func printEnrollment(out io.Writer, c *client.Client) {
+	pending, held := c.Enrollment()
+	switch {
+	case len(pending) == 0:
+	case !held:
+		fmt.Fprintf(out, "not enrolled yet: custos enroll --token NODE=TOKEN for each node\n")
+	default:
+		fmt.Fprintf(out, "enrollment unfinished: not enrolled at %s; until it is, this vault holds their login key shares, "+
+			"so a copy of it and the disks of fewer custodians than usual could test passwords offline (docs/vault.md); "+
+			"finish it with custos enroll --token NODE=TOKEN\n", strings.Join(pending, ", "))
+	}
+}
+
 func statusCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:     "status [--json]",
-		Short:   "Show each node: reachable, logged in, latency; and degraded records",
+		Short:   "Show each node: reachable, logged in, latency; degraded records; an unfinished enrollment",
 		Example: `  custos status --password-file ~/.custos-pw`,
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -490,13 +525,14 @@ func statusCmd(g *globals) *cobra.Command {
 				return errInterrupted // what it would show was cut short
 			}
 			if asJSON {
+				pending, _ := c.Enrollment()
 				for _, s := range st {
 					e := ""
 					if s.Err != nil {
 						e = s.Err.Error()
 					}
 					_ = jsonLines(out, nodeStatusJSON{Node: s.Name, PeerID: s.PeerID, Reachable: s.Reachable, LoggedIn: s.LoggedIn,
-						LatencyMs: s.Latency.Seconds() * 1000, Error: e})
+						LatencyMs: s.Latency.Seconds() * 1000, Error: e, Enrolled: !slices.Contains(pending, s.Name)})
 				}
 				return nil
 			}
@@ -519,6 +555,7 @@ func statusCmd(g *globals) *cobra.Command {
 					fmt.Fprintf(out, "degraded: %s (not stored at every node)\n", u.Label)
 				}
 			}
+			printEnrollment(out, c)
 			return nil
 		},
 	}

@@ -40,6 +40,14 @@ func TestExitCodesAndHints(t *testing.T) {
 			exitError, "no file at pw.txt (given as --password-file)"},
 		{"a missing vault asks for custos init", fmt.Errorf("open: %w", vault.ErrNotFound), exitError, "custos init"},
 		{"another missing file is named", &fs.PathError{Op: "open", Path: "network.yml", Err: fs.ErrNotExist}, exitError, "no file at network.yml"},
+		{"nodes that lie about the password are 3, and named", &client.QuorumError{Op: "unlock", Need: 2, Have: 1, Nodes: []*client.NodeError{
+			{Node: "n2", Err: fmt.Errorf("login: %w", client.ErrBadEvaluation)}}}, exitQuorum, "faulty or lying"},
+		{"a damaged login dealing is the vault's", fmt.Errorf("unlock: %w", vault.ErrDamagedLogin), exitError, "restore the vault"},
+		{"an enroll during a password change is 1", fmt.Errorf("%w: finish it", client.ErrPasswordChangePending), exitError, "custos passwd --abort"},
+		{"an abort after a commit is 1, and points at finishing", client.ErrChangeCommitted, exitError, "finish it with custos passwd"},
+		{"a password change of an unfinished enrollment is 1", client.ErrEnrollmentUnfinished, exitError, "custos enroll"},
+		{"a node down in a password change is 3", &client.QuorumError{Op: "stage the new password", Need: 3, Have: 2, Nodes: []*client.NodeError{
+			{Node: "n3", Err: errors.New("cannot reach it")}}}, exitQuorum, "custos status"},
 		{"a record not in the vault points at ls", fmt.Errorf("%q: %w", "x", client.ErrNotFound), exitError, "custos ls"},
 	}
 	for _, tc := range cases {

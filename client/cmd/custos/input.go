@@ -41,28 +41,46 @@ func (g *globals) readPassword(ctx context.Context, prompt string, confirm bool)
 	if path == "" {
 		path, from = os.Getenv("CUSTOS_PASSWORD_FILE"), "$CUSTOS_PASSWORD_FILE"
 	}
-	if path != "" {
-		b, err := readFile(path, "the password file", from)
+	return askPassword(ctx, passwordSource{
+		path: path, from: from, what: "password", prompt: prompt, confirm: confirm,
+		none: "no password: run custos in a terminal, or give --password-file or $CUSTOS_PASSWORD_FILE",
+	})
+}
+
+// passwordSource is where askPassword reads a password: the file at path
+// (named by from), else a prompt on the terminal, asked twice if confirm.
+type passwordSource struct {
+	path, from string
+	what       string // "password", "new password"
+	prompt     string
+	confirm    bool
+	none       string // the error when there is neither a file nor a terminal
+}
+
+// askPassword reads a password as src says. The caller wipes it.
+func askPassword(ctx context.Context, src passwordSource) ([]byte, error) {
+	if src.path != "" {
+		b, err := readFile(src.path, "the "+src.what+" file", src.from)
 		if err != nil {
 			return nil, err
 		}
 		b = trimNewline(b)
 		if len(b) == 0 {
-			return nil, fmt.Errorf("the password file %s is empty", path)
+			return nil, fmt.Errorf("the %s file %s is empty", src.what, src.path)
 		}
 		return b, nil
 	}
 	if !stdinIsTerminal() {
-		return nil, errors.New("no password: run custos in a terminal, or give --password-file or $CUSTOS_PASSWORD_FILE")
+		return nil, errors.New(src.none)
 	}
-	pw, err := promptHidden(ctx, prompt)
+	pw, err := promptHidden(ctx, src.prompt)
 	if errors.Is(err, errNothingTyped) {
-		return nil, errors.New("no password given")
+		return nil, fmt.Errorf("no %s given", src.what)
 	}
-	if err != nil || !confirm {
+	if err != nil || !src.confirm {
 		return pw, err
 	}
-	again, err := promptHidden(ctx, "Repeat the password: ")
+	again, err := promptHidden(ctx, "Repeat the "+src.what+": ")
 	defer clear(again)
 	if err != nil && !errors.Is(err, errNothingTyped) {
 		clear(pw)
@@ -70,7 +88,7 @@ func (g *globals) readPassword(ctx context.Context, prompt string, confirm bool)
 	}
 	if !bytes.Equal(pw, again) {
 		clear(pw)
-		return nil, errors.New("the two passwords differ")
+		return nil, fmt.Errorf("the two %ss differ", src.what)
 	}
 	return pw, nil
 }

@@ -77,7 +77,10 @@ func classify(err error) (code int, hint string) {
 		return exitUsage, "run custos --help, or custos COMMAND --help"
 	case errors.As(err, &qe):
 		reason := qe.Reason()
-		if reason == client.ErrNotEnoughCustodians {
+		switch {
+		case reason == client.ErrNotEnoughCustodians && errors.Is(err, client.ErrBadEvaluation):
+			return exitQuorum, "the nodes named as faulty or lying sent password evaluations that do not verify; tell their operators, and try again when enough honest nodes answer"
+		case reason == client.ErrNotEnoughCustodians:
 			return exitQuorum, "custos status shows which nodes answer; try again when enough of them are back"
 		}
 		return exitError, hintFor(reason)
@@ -96,7 +99,7 @@ func hintFor(err error) string {
 	case errors.Is(err, client.ErrLocked):
 		return "ask the node's operator to unlock your account (custosd unlock --user U)"
 	case errors.Is(err, client.ErrWrongPassword):
-		return "check the password (file); every node counts failed logins and locks the account after too many"
+		return "check the password (file); every node counts failed logins and locks the account when it has no attempts left"
 	case errors.Is(err, client.ErrNotEnrolled):
 		return "enroll this device there: custos enroll --token NODE=TOKEN, with a token from each node's operator"
 	case errors.Is(err, client.ErrTokenRefused):
@@ -109,6 +112,14 @@ func hintFor(err error) string {
 		return "wait as long as the node asked, then try again"
 	case errors.Is(err, client.ErrNotFound):
 		return "custos ls lists the vault's records"
+	case errors.Is(err, client.ErrPasswordChangePending):
+		return "finish the password change with custos passwd, or roll it back with custos passwd --abort"
+	case errors.Is(err, client.ErrChangeCommitted):
+		return "finish it with custos passwd, which asks for the new password"
+	case errors.Is(err, client.ErrEnrollmentUnfinished):
+		return "finish enrolling first: custos enroll --token NODE=TOKEN"
+	case errors.Is(err, vault.ErrDamagedLogin):
+		return "the vault's login dealing was changed or damaged, so no node was asked; restore the vault from a backup"
 	case errors.Is(err, client.ErrDamagedRecord):
 		return "the vault's copy of this record was changed or damaged, so no node was asked; restore the vault from a backup"
 	}
@@ -120,6 +131,7 @@ type globals struct {
 	vault        string
 	passwordFile string
 	password     string // refused: see checkNoPassword
+	noted        bool   // a pending password change was noted (noteChange)
 }
 
 func rootCmd() *cobra.Command {
@@ -150,7 +162,8 @@ Exit codes:
   custos init --network network.yaml --user alice
   custos enroll --token a=custos-invite-… --token b=custos-invite-…
   printf 's3cret' | custos put acme-portal --username svc-acme --password-file ~/.pw
-  custos get acme-portal --field password --password-file ~/.pw`,
+  custos get acme-portal --field password --password-file ~/.pw
+  custos passwd --password-file ~/.pw --new-password-file ~/.pw.new`,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
 		PersistentPreRunE: func(*cobra.Command, []string) error { return g.checkNoPassword() },
@@ -163,7 +176,7 @@ Exit codes:
 	pf.StringVar(&g.passwordFile, "password-file", "", "read the password from this file (default $CUSTOS_PASSWORD_FILE, else a prompt)")
 	pf.StringVar(&g.password, "password", "", "refused: a password on the command line shows in ps and shell history")
 	_ = pf.MarkHidden("password")
-	root.AddCommand(networkCmd(), initCmd(g), enrollCmd(g), putCmd(g), getCmd(g), lsCmd(g), rmCmd(g), statusCmd(g), historyCmd(g), auditCmd(g))
+	root.AddCommand(networkCmd(), initCmd(g), enrollCmd(g), putCmd(g), getCmd(g), lsCmd(g), rmCmd(g), statusCmd(g), historyCmd(g), passwdCmd(g), auditCmd(g))
 	return root
 }
 

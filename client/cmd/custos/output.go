@@ -29,6 +29,7 @@ type unitJSON struct {
 }
 
 type nodeStatusJSON struct {
+	Enrolled  bool    `json:"enrolled"` // this device's enrollment reached the node
 	Error     string  `json:"error"`
 	LatencyMs float64 `json:"latency_ms"`
 	LoggedIn  bool    `json:"logged_in"`

@@ -264,7 +264,11 @@ func usersCmd() *cobra.Command {
 			if u.Locked {
 				state = "LOCKED"
 			}
-			fmt.Fprintf(out, "%-24s %-7s failures %-3d enrolled %s  device %s\n", u.User, state, u.Failures, u.Created.Local().Format(time.DateOnly), u.Device)
+			epoch := fmt.Sprint(u.Epoch)
+			if u.StagedEpoch != 0 {
+				epoch += fmt.Sprintf(" (staged %d)", u.StagedEpoch)
+			}
+			fmt.Fprintf(out, "%-24s %-7s failures %-3d epoch %-12s enrolled %s  device %s\n", u.User, state, u.Failures, epoch, u.Created.Local().Format(time.DateOnly), u.Device)
 		}
 		if len(users) == 0 {
 			fmt.Fprintln(out, "no users")

@@ -1,6 +1,6 @@
 // The keys of docs/threshold.md and docs/login.md: the password key
-// (Argon2id), the client and data keys of a record, the v1 and v2 login keys
-// and the vault's unit MAC key. Every HKDF output is 32 bytes.
+// (Argon2id), the client and data keys of a record, the login keys and the
+// vault's unit MAC key. Every HKDF output is 32 bytes.
 import { argon2id } from 'hash-wasm'
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { sha256 } from '@noble/hashes/sha2.js'
@@ -94,16 +94,6 @@ export function recordKey(m: Uint8Array, s: Uint8Array, unitId: Uint8Array, vers
   } finally {
     wipe(c)
   }
-}
-
-/** authSecretV1 is A = HKDF(M, salt = none, info = "custos/v1/auth") (login v1; kept for the vectors). */
-export function authSecretV1(m: Uint8Array): Uint8Array {
-  return derive(m, none, 'custos/v1/auth')
-}
-
-/** nodeAuthSeedV1 is the v1 login seed at a node (kept for the vectors). */
-export function nodeAuthSeedV1(pw: Uint8Array, a: Uint8Array, peerId: Uint8Array): Uint8Array {
-  return derive(concat(pw, a), peerId, 'custos/v1/node-auth')
 }
 
 /** authSecretV2 is A2 = HKDF(M, salt = none, info = "custos/v2/auth"). */

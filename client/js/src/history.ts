@@ -38,7 +38,7 @@ export interface HistoryDeps<C extends Custodian> {
   nodes: C[]
   timeoutMs: number
   authed<T>(c: C, signal: AbortSignal, fn: () => Promise<T>): Promise<T>
-  kept(c: C): Kept | undefined
+  kept(c: C): Promise<Kept | undefined>
   advance(c: C, sent: Kept | undefined, got: Kept, signal: AbortSignal): Promise<boolean>
   /** prove checks that b extends a (ForkedLogError if not), asking the node for a consistency proof. */
   prove(c: C, a: Kept, b: Kept, signal: AbortSignal): Promise<void>
@@ -50,7 +50,7 @@ async function head<C extends Custodian>(d: HistoryDeps<C>, c: C, signal: AbortS
   const e = fromProto(resp.error)
   if (e !== undefined) throw e
   try {
-    return openNodeCheckpoint(c.node, resp.checkpoint)
+    return await openNodeCheckpoint(c.node, resp.checkpoint)
   } catch {
     throw new BadLogError('the checkpoint is not signed by the node')
   }
@@ -71,7 +71,7 @@ async function readLog<C extends Custodian>(d: HistoryDeps<C>, c: C, top: Kept, 
     if (er.start !== start || er.next <= start || er.next > top.cp.size || er.proofs.length !== er.entries.length) throw new BadLogError(`entries from ${start}: an answer that does not fit the request`)
     let page: Kept
     try {
-      page = openNodeCheckpoint(c.node, er.checkpoint)
+      page = await openNodeCheckpoint(c.node, er.checkpoint)
     } catch {
       throw new BadLogError(`entries from ${start}: the checkpoint is not signed by the node`)
     }
@@ -129,7 +129,7 @@ export async function readHistory<C extends Custodian>(d: HistoryDeps<C>, only: 
       const sig = withTimeout(signal, d.timeoutMs * 3)
       try {
         const top = await head(d, c, sig)
-        const kept = d.kept(c)
+        const kept = await d.kept(c)
         const { entries, newest } = await readLog(d, c, top, sig)
         if (kept !== undefined) await d.prove(c, kept, newest, sig)
         await d.advance(c, kept, newest, sig)

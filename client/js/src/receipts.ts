@@ -17,8 +17,8 @@ export interface Kept {
 }
 
 /** openNodeCheckpoint opens a checkpoint signed by node's pinned key, of node's log. */
-export function openNodeCheckpoint(node: Node, raw: Uint8Array): Kept {
-  return { raw, cp: openCheckpoint(raw, logOrigin(node.name), node.publicKey) }
+export async function openNodeCheckpoint(node: Node, raw: Uint8Array): Promise<Kept> {
+  return { raw, cp: await openCheckpoint(raw, logOrigin(node.name), node.publicKey) }
 }
 
 /**

@@ -112,19 +112,28 @@ function combineSlotOk(u: Unit, peerId: Uint8Array, commitment: Uint8Array, shar
 export class Releaser<C extends Custodian> {
   constructor(readonly d: ReleaserDeps<C>) {}
 
+  /** The kept checkpoints opened last, by node: each was verified once, when it was kept. */
+  readonly #opened = new Map<string, Kept>()
+
   /** kept is the checkpoint of node the vault keeps, opened; one that does not open counts as none. */
-  kept(node: Node): Kept | undefined {
+  async kept(node: Node): Promise<Kept | undefined> {
     const raw = this.d.vault.data.checkpoints.find((c) => c.node === node.name)?.checkpoint
     if (raw === undefined) return undefined
+    const memo = this.#opened.get(node.name)
+    if (memo !== undefined && memo.raw === raw) return memo
     try {
-      return openNodeCheckpoint(node, raw)
+      const k = await openNodeCheckpoint(node, raw)
+      this.#opened.set(node.name, k)
+      return k
     } catch {
       this.d.logger.warn(`the vault's checkpoint of ${node.name} does not verify; the next one replaces it`)
       return undefined
     }
   }
 
-  #setKept(node: Node, raw: Uint8Array): void {
+  #setKept(node: Node, got: Kept): void {
+    const raw = got.raw
+    this.#opened.set(node.name, got)
     const cps = this.d.vault.data.checkpoints
     const i = cps.findIndex((c) => c.node === node.name)
     if (i >= 0) cps[i] = { node: node.name, checkpoint: raw }
@@ -152,7 +161,8 @@ export class Releaser<C extends Custodian> {
       if (raw !== undefined && (sent === undefined || !ctEqual(raw, sent.raw) || raw.length !== sent.raw.length)) {
         let cur: Kept | undefined
         try {
-          cur = openNodeCheckpoint(c.node, raw)
+          const memo = this.#opened.get(c.node.name)
+          cur = memo !== undefined && memo.raw === raw ? memo : await openNodeCheckpoint(c.node, raw)
         } catch {
           cur = undefined
         }
@@ -170,7 +180,7 @@ export class Releaser<C extends Custodian> {
       } else if (raw !== undefined && sent !== undefined && got.cp.size <= sent.cp.size) {
         return false
       }
-      this.#setKept(c.node, got.raw)
+      this.#setKept(c.node, got)
       return true
     }
   }
@@ -185,7 +195,7 @@ export class Releaser<C extends Custodian> {
     if (r === undefined) throw new BadReceiptError('there is none')
     let got: Kept
     try {
-      got = openNodeCheckpoint(c.node, r.checkpoint)
+      got = await openNodeCheckpoint(c.node, r.checkpoint)
     } catch {
       throw new BadReceiptError('the checkpoint is not signed by the node')
     }
@@ -223,7 +233,7 @@ export class Releaser<C extends Custodian> {
   /** #batch asks c for its shares of units in one signed request with the journal's nonce. */
   async #batch(c: C, asked: bigint, nonce: Uint8Array, units: Unit[], a: Answer, offset: number, signal: AbortSignal): Promise<void> {
     await this.d.authed(c, signal, async () => {
-      const kept = this.kept(c.node)
+      const kept = await this.kept(c.node)
       const req = create(ReleaseRequestSchema, { units: units.map((u) => ({ unitId: u.id, version: u.version })), timeUnixMs: asked, nonce, knownSize: kept?.cp.size ?? 0n })
       req.deviceSignature = await this.d.host.sign(releaseTranscript(c.node.peerId, this.d.host.peerId, this.d.user, asked, nonce, req.units))
       const resp = await call(this.d.host, c.node, Protocol.release, ReleaseRequestSchema, req, ReleaseResponseSchema, signal)

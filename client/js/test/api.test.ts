@@ -7,6 +7,8 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { concat, fromBase64, fromHex, utf8 } from '../src/bytes.js'
 import { FrameReader, FrameTooLargeError, ShortStreamError, frame, varint } from '../src/api/frame.js'
 import { CheckpointError, openCheckpoint } from '../src/api/checkpoint.js'
+import { verifyEd25519 } from '../src/ed25519.js'
+import { ed25519 } from '@noble/curves/ed25519.js'
 import { leafHash, verifyConsistency, verifyInclusion } from '../src/api/tlog.js'
 
 const vectors = JSON.parse(readFileSync(new URL('../../../../api/testdata/checkpoint_vectors.json', import.meta.url), 'utf8'))
@@ -39,18 +41,18 @@ test('a stream that ends early is a short stream, and a non-minimal length is re
   await assert.rejects(new FrameReader(chunks(Uint8Array.of(0x81, 0x00))).read(100), /minimally/)
 })
 
-test('every checkpoint vector opens with its key and origin, and with no other', () => {
+test('every checkpoint vector opens with its key and origin, and with no other', async () => {
   for (const v of vectors.checkpoints) {
     const signed = utf8(v.signed)
-    const cp = openCheckpoint(signed, v.origin, fromHex(v.public_key))
+    const cp = await openCheckpoint(signed, v.origin, fromHex(v.public_key))
     assert.equal(cp.size, BigInt(v.size))
     assert.deepEqual(cp.root, fromBase64(v.root))
     const other = fromHex(v.public_key)
     other[0]! ^= 1
-    assert.throws(() => openCheckpoint(signed, v.origin, other), CheckpointError)
-    assert.throws(() => openCheckpoint(signed, v.origin + 'x', fromHex(v.public_key)), CheckpointError)
+    await assert.rejects(openCheckpoint(signed, v.origin, other), CheckpointError)
+    await assert.rejects(openCheckpoint(signed, v.origin + 'x', fromHex(v.public_key)), CheckpointError)
     const altered = utf8(v.signed.replace(/^(custos\/[^\n]*\n)(\d+)/, (_: string, o: string, n: string) => o + (BigInt(n) + 1n).toString()))
-    assert.throws(() => openCheckpoint(altered, v.origin, fromHex(v.public_key)), CheckpointError)
+    await assert.rejects(openCheckpoint(altered, v.origin, fromHex(v.public_key)), CheckpointError)
   }
 })
 
@@ -68,6 +70,30 @@ const subproof = (m: number, d: Uint8Array[], whole: boolean): Uint8Array[] => {
   const s = k(d.length)
   return m <= s ? [...subproof(m, d.slice(0, s), whole), mth(d.slice(s))] : [...subproof(m - s, d.slice(s), false), mth(d.slice(0, s))]
 }
+
+test("the platform's Ed25519 check agrees with @noble/curves' on good, altered and malformed signatures", async () => {
+  const priv = ed25519.utils.randomSecretKey()
+  const pub = ed25519.getPublicKey(priv)
+  const msg = utf8('custos/acme\n7\nroot\n')
+  const sig = ed25519.sign(msg, priv)
+  const cases: [Uint8Array, Uint8Array, Uint8Array][] = [[pub, sig, msg]]
+  for (const i of [0, 31, 32, 63]) {
+    const bad = sig.slice()
+    bad[i]! ^= 1
+    cases.push([pub, bad, msg])
+  }
+  const otherPub = pub.slice()
+  otherPub[0]! ^= 1
+  cases.push([otherPub, sig, msg], [pub, sig, utf8('custos/acme\n8\nroot\n')], [pub, sig.subarray(0, 63), msg], [pub.subarray(1), sig, msg])
+  for (const [p, s, m] of cases) {
+    let want = false
+    try {
+      want = ed25519.verify(s, m, p)
+    } catch {}
+    assert.equal(await verifyEd25519(p, s, m), want)
+  }
+  assert.equal(await verifyEd25519(pub, sig, msg), true)
+})
 
 test('inclusion and consistency proofs verify for every index and size up to 17, and fail when altered', () => {
   const entries = Array.from({ length: 17 }, (_, i) => utf8(`entry ${i}`))

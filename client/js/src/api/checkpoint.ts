@@ -3,7 +3,7 @@
 // node's Ed25519 identity key under the key name equal to the origin,
 // "custos/<node name>". A client needs nothing but the node's public key
 // (pinned through its peer ID) and its name to open one.
-import { ed25519 } from '@noble/curves/ed25519.js'
+import { verifyEd25519 } from '../ed25519.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { concat, fromBase64, utf8 } from '../bytes.js'
 
@@ -44,7 +44,7 @@ function keyId(name: string, pub: Uint8Array): number {
  * cosignatures) are ignored; a signature by this key that does not verify
  * fails the whole note, as Go's note.Open does.
  */
-export function openCheckpoint(signed: Uint8Array, origin: string, pub: Uint8Array): Checkpoint {
+export async function openCheckpoint(signed: Uint8Array, origin: string, pub: Uint8Array): Promise<Checkpoint> {
   if (signed.length > MAX_CHECKPOINT_SIZE) throw new CheckpointError('the checkpoint is too large')
   let msg: string
   try {
@@ -80,7 +80,7 @@ export function openCheckpoint(signed: Uint8Array, origin: string, pub: Uint8Arr
     if (++count > MAX_SIGNATURES) throw new CheckpointError('the checkpoint has too many signatures')
     const id = new DataView(sig.buffer, sig.byteOffset).getUint32(0)
     if (name !== origin || id !== want) continue
-    if (sig.length !== 4 + 64 || !ed25519.verify(sig.subarray(4), utf8(text), pub)) throw new CheckpointError("the checkpoint's signature by the node does not verify")
+    if (sig.length !== 4 + 64 || !(await verifyEd25519(pub, sig.subarray(4), utf8(text)))) throw new CheckpointError("the checkpoint's signature by the node does not verify")
     verified = true
   }
   if (!verified) throw new CheckpointError('the checkpoint is not signed by the node')

@@ -56,6 +56,18 @@ async function conformance(name: string, make: () => VaultStorage) {
     assert.equal((await again.requests()).requests.length, 2)
     await again.close()
   })
+  await test(`${name}: appends after the journal is replaced land in the new journal`, async () => {
+    const s = make()
+    await Client.init(s, network, 'alice')
+    const unlock = await s.lock()
+    const head = 'custos-requests/1\n'
+    const line = (n: string) => `${n} 2026-01-21T12:53:20.000Z ${'6e'.repeat(16)}\n`
+    await s.appendJournal(utf8(head + line('acme')))
+    await s.replaceJournal(utf8(head + line('bolt')))
+    await s.appendJournal(utf8(line('cove')))
+    assert.equal(new TextDecoder().decode(await s.loadJournal()), head + line('bolt') + line('cove'))
+    await unlock()
+  })
 }
 
 await conformance('memory', () => new MemoryStorage())

@@ -5,6 +5,7 @@
 // journal is PATH.requests, appended to and synced before a request is sent.
 // The lock is PATH.lock, made with O_EXCL and removed on close.
 import { constants, promises as fs } from 'node:fs'
+import type { FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { VaultBusyError, type VaultStorage } from '../vault/storage.js'
 
@@ -51,6 +52,9 @@ async function writeAtomic(path: string, doc: Uint8Array): Promise<void> {
 }
 
 export class FileStorage implements VaultStorage {
+  /** The journal, open for appends while the vault is held (an append is then one write and one sync). */
+  #journal: FileHandle | undefined
+
   constructor(readonly path: string) {}
 
   get journalPath(): string {
@@ -82,19 +86,34 @@ export class FileStorage implements VaultStorage {
   }
 
   async appendJournal(lines: Uint8Array) {
-    const f = await fs.open(this.journalPath, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600)
-    try {
+    if (this.#journal === undefined) {
+      // The directory is synced when the append makes the file.
+      const made = await fs.lstat(this.journalPath).then(
+        () => false,
+        () => true,
+      )
+      const f = await fs.open(this.journalPath, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600)
       const st = await f.stat()
-      if (!st.isFile() || (st.mode & 0o077) !== 0) throw new Error(`the request journal ${this.journalPath} is not a private regular file`)
-      await f.writeFile(lines)
-      await f.sync()
-    } finally {
-      await f.close()
+      if (!st.isFile() || (st.mode & 0o077) !== 0) {
+        await f.close()
+        throw new Error(`the request journal ${this.journalPath} is not a private regular file`)
+      }
+      if (made) await syncDir(dirname(this.journalPath))
+      this.#journal = f
     }
-    await syncDir(dirname(this.journalPath))
+    await this.#journal.write(lines)
+    // fdatasync: the data and the file's size, all a reader needs.
+    await this.#journal.datasync()
+  }
+
+  async #closeJournal(): Promise<void> {
+    const f = this.#journal
+    this.#journal = undefined
+    await f?.close()
   }
 
   async replaceJournal(doc: Uint8Array) {
+    await this.#closeJournal()
     await writeAtomic(this.journalPath, doc)
   }
 
@@ -110,6 +129,7 @@ export class FileStorage implements VaultStorage {
     await f.writeFile(`${process.pid}\n`)
     await f.close()
     return async () => {
+      await this.#closeJournal()
       await fs.rm(p, { force: true })
     }
   }

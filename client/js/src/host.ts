@@ -6,7 +6,7 @@ import { createLibp2p, type Libp2pOptions } from 'libp2p'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
-import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface'
+import type { Connection, Libp2p, PrivateKey, Stream } from '@libp2p/interface'
 import { FrameReader, frame } from './api/frame.js'
 import { MAX_MESSAGE_SIZE } from './api/protocol.js'
 import type { Node } from './network.js'
@@ -46,6 +46,8 @@ export class Host {
   readonly peerId: Uint8Array
   readonly peerIdText: string
   readonly #key: PrivateKey
+  /** The open connection to each node, by name: requests open streams on it. */
+  readonly #conns = new Map<string, Connection>()
 
   private constructor(p2p: Libp2p, key: PrivateKey) {
     this.#p2p = p2p
@@ -81,19 +83,23 @@ export class Host {
 
   /** hangUp closes the connections to node, so that the next request dials again. */
   async hangUp(node: Node): Promise<void> {
+    this.#conns.delete(node.name)
     await Promise.all(this.#p2p.getConnections().filter((c) => c.remotePeer.toString() === node.peerIdText).map((c) => c.abort(new Error('hung up'))))
   }
 
   /** connected reports whether a connection to node is open. */
   connected(node: Node): boolean {
-    return this.#p2p.getConnections().some((c) => c.remotePeer.toString() === node.peerIdText && c.status === 'open')
+    return this.#conns.get(node.name)?.status === 'open'
   }
 
   /** connect dials node at its pinned peer ID (a connection open already is kept). */
-  async connect(node: Node, signal: AbortSignal): Promise<void> {
-    if (this.connected(node)) return
+  async connect(node: Node, signal: AbortSignal): Promise<Connection> {
+    const open = this.#conns.get(node.name)
+    if (open?.status === 'open') return open
     try {
-      await this.#p2p.dial(node.addrs.map((a) => a.encapsulate(`/p2p/${node.peerIdText}`)), { signal })
+      const c = await this.#p2p.dial(node.addrs.map((a) => a.encapsulate(`/p2p/${node.peerIdText}`)), { signal })
+      this.#conns.set(node.name, c)
+      return c
     } catch (e) {
       throw dialError(e, signal)
     }
@@ -106,11 +112,14 @@ export class Host {
    * signal ends; a node that sends more than the answer is a failure.
    */
   async converse<T>(node: Node, protocol: string, signal: AbortSignal, fn: (c: Conversation) => Promise<T>): Promise<T> {
-    await this.connect(node, signal)
+    const conn = await this.connect(node, signal)
     let stream: Stream
     try {
-      stream = await this.#p2p.dialProtocol(node.addrs.map((a) => a.encapsulate(`/p2p/${node.peerIdText}`)), protocol, { signal })
+      // One protocol is proposed, so its name goes with the request's first
+      // bytes (no round trip for the negotiation alone).
+      stream = await conn.newStream(protocol, { signal, negotiateFully: false })
     } catch (e) {
+      this.#conns.delete(node.name)
       throw dialError(e, signal)
     }
     const onAbort = () => stream.abort(new TimeoutError())

@@ -22,7 +22,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'custos-js-interop-'))
   const bin = await binaries()
   writeFileSync(join(dir, 'password'), 'go users password', { mode: 0o600 })
-  const env = { ...process.env, CUSTOS_VAULT: join(dir, 'go', 'vault.json'), CUSTOS_PASSWORD_FILE: join(dir, 'password'), HOME: dir, XDG_CONFIG_HOME: dir }
+  const env = { ...process.env, CUSTOS_VAULT: join(dir, 'go', 'vault.db'), CUSTOS_PASSWORD_FILE: join(dir, 'password'), HOME: dir, XDG_CONFIG_HOME: dir }
   custos = (args, input) =>
     new Promise((resolve) => {
       const p = execFile(join(bin, 'custos'), args, { env, cwd: dir }, (err, stdout, stderr) => resolve({ stdout, stderr, code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1 }))
@@ -70,7 +70,7 @@ test('a JS user and a Go user on the same nodes; audit verify --full and audit r
   const audit = ['--network', join(dir, 'network.yaml'), '--key', join(dir, 'auditor.key')]
   const verify = await must(['audit', 'verify', ...audit, '--state', join(dir, 'audit'), '--full'])
   for (const n of net.nodes) assert.match(verify, new RegExp(`^${n.name}: OK`, 'm'))
-  const report = await must(['--vault', join(dir, 'none.json'), 'audit', 'report', '--unit', unitId, ...audit])
+  const report = await must(['--vault', join(dir, 'none.db'), 'audit', 'report', '--unit', unitId, ...audit])
   assert.match(report, /^2 unlocks, 0 flagged$/m)
   assert.equal(report.match(/user=jsuser {2}device=12D3KooW\w+ {2}released=n\d(,n\d){2,4}/g)?.length, 2, report)
 })

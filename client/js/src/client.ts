@@ -136,6 +136,8 @@ export class Client {
   #background = new Set<Promise<unknown>>()
   #unsaved = 0
   #savedAt = Date.now()
+  /** The receipts' save under way, if one is. */
+  #saving: Promise<void> | undefined
   readonly #releaser: Releaser<Custodian>
 
   private constructor(vh: VaultHandle, network: Network, host: Host, opts: ClientOptions) {
@@ -780,14 +782,22 @@ export class Client {
     if (rs.length === 0) return
     this.#v.receipts.push(...rs)
     if (this.#v.receipts.length > 1000) this.#v.receipts.splice(0, this.#v.receipts.length - 1000)
-    if (++this.#unsaved >= 64 || Date.now() - this.#savedAt >= 60_000) {
-      try {
-        await this.#vh.save()
-        this.#unsaved = 0
+    this.#unsaved++
+    // One save at a time: the keeps that arrive while one runs wait for the
+    // next (a save writes the whole vault, and would else run once per keep).
+    if (this.#saving !== undefined || (this.#unsaved < 64 && Date.now() - this.#savedAt < 60_000)) return
+    const counted = this.#unsaved
+    this.#saving = this.#vh.save().then(
+      () => {
+        this.#unsaved -= counted
         this.#savedAt = Date.now()
-      } catch {
-        this.#opts.logger.warn('the release receipts could not be kept in the vault')
-      }
+      },
+      () => this.#opts.logger.warn('the release receipts could not be kept in the vault'),
+    )
+    try {
+      await this.#saving
+    } finally {
+      this.#saving = undefined
     }
   }
 

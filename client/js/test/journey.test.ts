@@ -15,6 +15,7 @@ const password = 'correct horse battery staple'
 let net: Devnet
 let dir: string
 let client: Client
+let storage: FileStorage
 
 before(async () => {
   net = await Devnet.start({ n: 5, k: 3 })
@@ -28,7 +29,7 @@ after(async () => {
 })
 
 test('journey: init, enroll, unlock, put, list, get, getMany, history, status, delete', async () => {
-  const storage = new FileStorage(join(dir, 'alice', 'vault.json'))
+  storage = new FileStorage(join(dir, 'alice', 'vault.json'))
   await Client.init(storage, net.networkFile, 'alice')
   assert.equal(statSync(storage.path).mode & 0o777, 0o600)
   assert.equal(statSync(join(dir, 'alice')).mode & 0o777, 0o700)
@@ -67,6 +68,22 @@ test('journey: init, enroll, unlock, put, list, get, getMany, history, status, d
 
   await client.delete('globex-api')
   assert.deepEqual(client.list().map((u) => u.label), ['acme-portal'])
+})
+
+test('the receipts of many gets are kept in a few saves of the vault, not one per answer', async () => {
+  let saves = 0
+  const save = storage.save.bind(storage)
+  storage.save = async (doc) => {
+    saves++
+    await save(doc)
+  }
+  try {
+    for (let i = 0; i < 30; i++) await client.get('acme-portal')
+  } finally {
+    storage.save = save
+  }
+  // 150 answers' receipts: two saves by count (one each 64), one or two by time.
+  assert.ok(saves <= 4, `${saves} saves for 30 gets`)
 })
 
 test('two nodes killed, get still works; a third killed, a clean error names the nodes', async () => {

@@ -12,11 +12,57 @@ import type { Transports } from '../host.js'
 
 export { FileStorage } from './file-storage.js'
 
+/**
+ * CoalescingWebSocket sends the binary messages given it in one task as one
+ * WebSocket message. js-libp2p sends every piece of a Noise message (its
+ * length, then its ciphertext) as a message of its own, and undici writes
+ * each to the socket: about fourteen writes for one request. The node reads
+ * the WebSocket as a byte stream, so where messages begin does not matter.
+ */
+class CoalescingWebSocket extends NodeWebSocket {
+  #pending: Uint8Array[] = []
+  #pendingBytes = 0
+
+  override send(data: Parameters<NodeWebSocket['send']>[0]): void {
+    if (!(data instanceof ArrayBuffer || ArrayBuffer.isView(data))) {
+      this.#flush()
+      super.send(data)
+      return
+    }
+    const b = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    if (this.#pending.length === 0) queueMicrotask(() => this.#flush())
+    this.#pending.push(b.slice())
+    this.#pendingBytes += b.length
+  }
+
+  override get bufferedAmount(): number {
+    return super.bufferedAmount + this.#pendingBytes
+  }
+
+  override close(code?: number, reason?: string): void {
+    this.#flush()
+    super.close(code, reason)
+  }
+
+  #flush(): void {
+    if (this.#pending.length === 0) return
+    const out = new Uint8Array(this.#pendingBytes)
+    let o = 0
+    for (const b of this.#pending) {
+      out.set(b, o)
+      o += b.length
+    }
+    this.#pending = []
+    this.#pendingBytes = 0
+    if (this.readyState === NodeWebSocket.OPEN) super.send(out)
+  }
+}
+
 type Resolvers<T> = { promise: Promise<T>; resolve: (v: T | PromiseLike<T>) => void; reject: (e: unknown) => void }
 
 function installShims(): void {
   const g = globalThis as { WebSocket?: unknown }
-  g.WebSocket ??= NodeWebSocket
+  g.WebSocket ??= CoalescingWebSocket
   const P = Promise as unknown as { withResolvers?: <T>() => Resolvers<T> }
   P.withResolvers ??= function <T>(): Resolvers<T> {
     let resolve!: Resolvers<T>['resolve']

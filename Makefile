@@ -21,15 +21,30 @@ build: ## build every package; main packages (custosd, custos) go into ./bin
 	@mains=$$($(GO) list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./...); \
 	if [ -n "$$mains" ]; then echo $(GO) build -o bin/ $$mains; $(GO) build -o bin/ $$mains; fi
 
-test: ## go vet, then every test with the race detector (TESTFLAGS adds flags)
+test: ## go vet, every Go test with the race detector (TESTFLAGS adds flags), then the JS SDK's tests
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $(TESTFLAGS) ./...
+	@$(MAKE) --no-print-directory test-js
+
+# The JS SDK's tests build custosd and custos themselves and start real nodes.
+.PHONY: test-js
+test-js:
+	@command -v npm >/dev/null || { echo "make test: npm not found; the JS SDK's tests need Node.js 20 and npm" >&2; exit 1; }
+	@[ -d client/js/node_modules ] || (cd client/js && npm ci --no-audit --no-fund)
+	cd client/js && npm test
 
 demo: build ## run a local network of five nodes through the main user journey
 	@bash scripts/demo.sh
 
 bench: ## run the benchmarks and print each one against its baseline
 	@bash scripts/bench.sh
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory bench-js; else echo "make bench: npm not found; the JS SDK's bench skipped" >&2; fi
+
+# The JS SDK's bench: its warm get in Node.js against the Go client's, on the same nodes.
+.PHONY: bench-js
+bench-js:
+	@[ -d client/js/node_modules ] || (cd client/js && npm ci --no-audit --no-fund)
+	cd client/js && npm run bench
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
 	@FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
@@ -41,7 +56,7 @@ lint: ## go vet, gofmt and staticcheck
 		echo "$$unformatted" >&2; exit 1; fi
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
-proto: ## regenerate the Go code of api/custos.proto (and, later, the JS SDK's)
+proto: ## regenerate the Go and the JS SDK's code of api/custos.proto
 ifeq ($(PROTO_FILES),)
 	@echo "make proto: there are no .proto files under api/; nothing to do"
 else
@@ -49,6 +64,8 @@ else
 		echo "make proto: protoc not found; install it with: apt-get install protobuf-compiler" >&2; exit 1; }
 	GOBIN=$(CURDIR)/bin/tools $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	protoc --plugin=protoc-gen-go=bin/tools/protoc-gen-go --go_out=. --go_opt=paths=source_relative $(PROTO_FILES)
+	@[ -d client/js/node_modules ] || (cd client/js && npm ci --no-audit --no-fund)
+	cd client/js && npm run proto
 endif
 
 clean: ## remove ./bin

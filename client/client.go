@@ -172,19 +172,8 @@ func (c *Client) Network() *Network { return c.net }
 func (c *Client) Device() peer.ID { return c.host.ID() }
 
 // Receipts returns copies of the release receipts the vault keeps, oldest
-// first (see GetMany).
-func (c *Client) Receipts() []vault.Receipt {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	rs := make([]vault.Receipt, len(c.v.Receipts))
-	for i, r := range c.v.Receipts {
-		rs[i] = r
-		rs[i].Units = slices.Clone(r.Units)
-		rs[i].Checkpoint = slices.Clone(r.Checkpoint)
-		rs[i].Entry = slices.Clone(r.Entry)
-	}
-	return rs
-}
+// first (see GetMany), those not saved yet included.
+func (c *Client) Receipts() ([]vault.Receipt, error) { return c.vh.Receipts() }
 
 // Requests returns the release requests in the vault's journal, in the
 // order they were sent (see GetMany), and the newest time of any request

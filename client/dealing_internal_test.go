@@ -3,14 +3,16 @@ package client
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client/vault"
@@ -171,15 +173,25 @@ func TestUnlockChecksTheDealingBeforeAskingAnyNode(t *testing.T) {
 	c.Close()
 
 	// Another epoch: a valid vault, whose dealing's MAC no longer holds.
-	b, err := os.ReadFile(path)
+	// The dealing is the meta key login, its epoch its first 4 bytes
+	// (docs/vault.md).
+	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(b, []byte(`"epoch": 1,`)) {
-		t.Fatal("the vault has no epoch 1")
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket([]byte("meta"))
+		l := bytes.Clone(meta.Get([]byte("login")))
+		if len(l) < 4 || binary.BigEndian.Uint32(l) != 1 {
+			return errors.New("the vault has no dealing of epoch 1")
+		}
+		binary.BigEndian.PutUint32(l, 2)
+		return meta.Put([]byte("login"), l)
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
 	}
-	b = bytes.Replace(b, []byte(`"epoch": 1,`), []byte(`"epoch": 2,`), 1)
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
 	before := nodes.dials.Load()

@@ -106,7 +106,7 @@ func TestNodeShowingAForkedLogIsNamed(t *testing.T) {
 	if !bytes.Equal(checkpointOf(alice, "n1"), keptA) {
 		t.Error("the vault no longer keeps the checkpoint of branch A")
 	}
-	if proof := evidenceOf(alice, "n1"); len(proof) == 0 || proof[0].Evidence != vault.EvidenceFork {
+	if proof := evidenceOf(t, alice, "n1"); len(proof) == 0 || proof[0].Evidence != vault.EvidenceFork {
 		t.Errorf("evidence of n1: %+v, want its receipt of branch B kept as a fork", proof)
 	}
 	_, failed, err := alice.History(ctx, "")

@@ -10,14 +10,20 @@ import (
 
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
+	"github.com/custos-network/custos/client/vault"
 	"github.com/custos-network/custos/node/config"
 	"github.com/custos-network/custos/node/nodetest"
 )
 
-// TestMain removes the custosd binary the tests built.
+// TestMain removes the binaries the tests built. As a child of
+// BenchmarkVaultScale it measures a client's memory instead (rssChild).
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(rssEnv); spec != "" {
+		os.Exit(rssChild(spec))
+	}
 	code := m.Run()
 	nodetest.RemoveBinary()
+	removeCustosBinary()
 	os.Exit(code)
 }
 
@@ -172,4 +178,24 @@ func (tn *testNet) shareCounts(t testing.TB) []int {
 		out = append(out, status(t, p).Shares)
 	}
 	return out
+}
+
+// list is c.List(""), failing t on an error.
+func list(t testing.TB, c *client.Client) []client.Unit {
+	t.Helper()
+	units, err := c.List("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return units
+}
+
+// receiptsOf is c.Receipts(), failing t on an error.
+func receiptsOf(t testing.TB, c *client.Client) []vault.Receipt {
+	t.Helper()
+	rs, err := c.Receipts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
 }

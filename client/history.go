@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/custos-network/custos/api"
+	"github.com/custos-network/custos/threshold"
 )
 
 // ErrBadLog: a node's answer about its audit log does not verify against
@@ -48,21 +49,22 @@ func (c *Client) History(ctx context.Context, label string) ([]HistoryEntry, []*
 		return nil, nil, err
 	}
 	defer done()
-	labels := map[string]string{} // unit ID bytes → label
-	c.mu.Lock()
-	for _, u := range c.v.Units {
-		labels[string(u.ID[:])] = u.Label
-	}
-	u, ok := c.v.Unit(label)
 	var only []byte
-	if ok {
+	if label != "" {
+		u, ok, err := c.vh.Describe(label)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ok {
+			return nil, nil, fmt.Errorf("%q: %w", label, ErrNotFound)
+		}
 		only = append([]byte(nil), u.ID[:]...)
 	}
-	c.mu.Unlock()
-	if label != "" && !ok {
-		return nil, nil, fmt.Errorf("%q: %w", label, ErrNotFound)
-	}
 	logged, failed, err := c.Log(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	labels, err := c.labelsOf(logged)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -287,6 +289,34 @@ func (c *Client) proveExtends(ctx context.Context, n *custodian, a, b *keptCheck
 		return err
 	}
 	return a.extendedBy(b.Checkpoint, pr.Hashes)
+}
+
+// labelsOf maps the unit IDs that the release entries of logged name to
+// their labels in the vault (by the IDs' bytes), looking up each ID once.
+func (c *Client) labelsOf(logged []LoggedEntry) (map[string]string, error) {
+	labels := map[string]string{}
+	seen := map[string]bool{}
+	for _, le := range logged {
+		if le.Entry.Kind != api.EntryKind_RELEASE {
+			continue
+		}
+		for _, u := range le.Entry.Units {
+			var id threshold.UnitID
+			if len(u.GetUnitId()) != len(id) || seen[string(u.GetUnitId())] {
+				continue
+			}
+			seen[string(u.GetUnitId())] = true
+			copy(id[:], u.GetUnitId())
+			label, ok, err := c.vh.LabelOf(id)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				labels[string(id[:])] = label
+			}
+		}
+	}
+	return labels, nil
 }
 
 // releases turns a release entry into one HistoryEntry per unit (only the

@@ -38,7 +38,7 @@ func TestHistoryShowsOnlyTheUsersOwnReleases(t *testing.T) {
 	}
 	ids := map[string]string{}
 	for _, c := range []*client.Client{alice, bob} {
-		for _, u := range c.List() {
+		for _, u := range list(t, c) {
 			ids[u.ID.String()] = u.Label
 		}
 	}
@@ -143,7 +143,7 @@ func TestVaultRecordsEveryRequestItSent(t *testing.T) {
 	if releases < 3*unlocks {
 		t.Errorf("%d releases logged for %d unlocks", releases, unlocks)
 	}
-	for _, r := range c.Receipts() {
+	for _, r := range receiptsOf(t, c) {
 		e, err := api.ParseEntry(r.Entry)
 		if err != nil || !sent[r.Node+"/"+string(e.RequestNonce)] {
 			t.Errorf("a receipt from %s is of no recorded request", r.Node)

@@ -88,10 +88,10 @@ func TestUnlockPutGetListDelete(t *testing.T) {
 	if got := tn.shareCounts(t); !slices.Equal(got, []int{2, 2, 2, 2, 2}) {
 		t.Fatalf("shares at the nodes: %v, want 2 each", got)
 	}
-	if got := labels(c.List()); !slices.Equal(got, []string{"acme-portal", "globex-api"}) {
+	if got := labels(list(t, c)); !slices.Equal(got, []string{"acme-portal", "globex-api"}) {
 		t.Fatalf("list: %v", got)
 	}
-	for _, u := range c.List() {
+	for _, u := range list(t, c) {
 		if u.Degraded || u.Threshold != 3 || u.Nodes != 5 || u.Version != 1 {
 			t.Errorf("unit %s: %+v", u.Label, u)
 		}
@@ -126,7 +126,7 @@ func TestUnlockPutGetListDelete(t *testing.T) {
 	if err := c.Delete(ctx, "acme-portal"); !errors.Is(err, client.ErrNotFound) {
 		t.Fatalf("second delete: got %v, want ErrNotFound", err)
 	}
-	if got := labels(c.List()); !slices.Equal(got, []string{"globex-api"}) {
+	if got := labels(list(t, c)); !slices.Equal(got, []string{"globex-api"}) {
 		t.Fatalf("list after delete: %v", got)
 	}
 	for _, st := range c.Status(ctx) {
@@ -144,7 +144,7 @@ func TestUnlockPutGetListDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	c = open(t, path, client.Options{})
-	if got := labels(c.List()); !slices.Equal(got, []string{"globex-api"}) {
+	if got := labels(list(t, c)); !slices.Equal(got, []string{"globex-api"}) {
 		t.Fatalf("list after reopen: %v", got)
 	}
 	if err := c.Unlock(ctx, password); err != nil {
@@ -365,7 +365,7 @@ func TestLyingNodeIsNamed(t *testing.T) {
 		}
 		// The failed unlock keeps every verified receipt, the liars' too:
 		// they logged the releases whose shares were wrong.
-		if from := receiptNodes(c); !slices.Equal(from, []string{"n1", "n2", "n3", "n4", "n5"}) {
+		if from := receiptNodes(t, c); !slices.Equal(from, []string{"n1", "n2", "n3", "n4", "n5"}) {
 			t.Errorf("receipts from %v; want all five nodes", from)
 		}
 		if to := requestNodes(c); !slices.Equal(to, []string{"n1", "n2", "n3", "n4", "n5"}) {
@@ -375,9 +375,9 @@ func TestLyingNodeIsNamed(t *testing.T) {
 }
 
 // receiptNodes lists the nodes of the receipts c's vault keeps, sorted.
-func receiptNodes(c *client.Client) []string {
+func receiptNodes(t testing.TB, c *client.Client) []string {
 	var from []string
-	for _, r := range c.Receipts() {
+	for _, r := range receiptsOf(t, c) {
 		from = append(from, r.Node)
 	}
 	slices.Sort(from)
@@ -458,7 +458,7 @@ func TestInterruptedPutLeavesNothing(t *testing.T) {
 	if q.Need != 5 || q.Have != 4 || len(q.Nodes) != 1 || named["n4"] == nil {
 		t.Errorf("put: need %d have %d, nodes %v; want 5, 4 and n4 alone", q.Need, q.Have, q.Nodes)
 	}
-	if slices.Contains(labels(c.List()), "acme-portal") {
+	if slices.Contains(labels(list(t, c)), "acme-portal") {
 		t.Error("the vault lists a put that failed")
 	}
 	if _, err := c.Get(ctx, "acme-portal"); !errors.Is(err, client.ErrNotFound) {
@@ -474,7 +474,7 @@ func TestInterruptedPutLeavesNothing(t *testing.T) {
 	if err := c.Put(ctx, "acme-portal", acme, client.PutOptions{MinAcks: 4}); err != nil {
 		t.Fatalf("put with MinAcks 4 and 4 nodes up: %v", err)
 	}
-	for _, u := range c.List() {
+	for _, u := range list(t, c) {
 		if u.Degraded != (u.Label == "acme-portal") {
 			t.Errorf("unit %s: degraded %v", u.Label, u.Degraded)
 		}
@@ -606,7 +606,7 @@ func TestDeleteIsRetriedAtTheNextUnlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	if p := h.Vault().PendingDeletes; len(p) != 0 {
+	if p, err := h.PendingDeletes(); err != nil || len(p) != 0 {
 		t.Errorf("the vault still holds pending deletes: %v", p)
 	}
 }
@@ -654,9 +654,16 @@ func TestReleaseWithoutValidReceiptIsRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer h.Close()
-		unit, _ := h.Vault().Unit("acme-portal")
+		unit, _, err := h.Describe("acme-portal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		receipts, err := h.Receipts()
+		if err != nil {
+			t.Fatal(err)
+		}
 		from := map[string]bool{}
-		for _, r := range h.Vault().Receipts {
+		for _, r := range receipts {
 			from[r.Node] = true
 			if len(r.Units) != 1 || r.Units[0].ID != unit.ID || r.Units[0].Version != unit.Version {
 				t.Errorf("a receipt from %s names other units", r.Node)
@@ -693,7 +700,7 @@ func TestReleaseWithoutValidReceiptIsRefused(t *testing.T) {
 		}
 		// The failed unlock still keeps the honest nodes' receipts: they
 		// show an auditor whose releases these were.
-		if from := receiptNodes(c); !slices.Equal(from, []string{"n2", "n4"}) {
+		if from := receiptNodes(t, c); !slices.Equal(from, []string{"n2", "n4"}) {
 			t.Errorf("receipts from %v; want n2 and n4", from)
 		}
 		if to := requestNodes(c); !slices.Equal(to, []string{"n1", "n2", "n3", "n4", "n5"}) {

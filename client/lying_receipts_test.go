@@ -42,9 +42,9 @@ func namedIn(logs *observer.ObservedLogs, node string, want error) bool {
 }
 
 // evidenceOf returns the receipts c's vault keeps of node as evidence.
-func evidenceOf(c *client.Client, node string) []vault.Receipt {
+func evidenceOf(t testing.TB, c *client.Client, node string) []vault.Receipt {
 	var out []vault.Receipt
-	for _, r := range c.Receipts() {
+	for _, r := range receiptsOf(t, c) {
 		if r.Node == node && r.Evidence != "" {
 			out = append(out, r)
 		}
@@ -94,7 +94,7 @@ func TestReleaseLoggedAsRefusedIsNotUsed(t *testing.T) {
 	if !namedIn(logs, "n2", client.ErrFalseReceipt) {
 		t.Error("no warning names n2")
 	}
-	for _, r := range c.Receipts() {
+	for _, r := range receiptsOf(t, c) {
 		if r.Node == "n2" && r.Evidence != vault.EvidenceRefusal {
 			t.Errorf("a receipt of n2 is kept as %q, want only evidence of a refusal", r.Evidence)
 		}
@@ -102,7 +102,7 @@ func TestReleaseLoggedAsRefusedIsNotUsed(t *testing.T) {
 			t.Errorf("an honest node's receipt is kept as evidence %q", r.Evidence)
 		}
 	}
-	proof := evidenceOf(c, "n2")
+	proof := evidenceOf(t, c, "n2")
 	if len(proof) == 0 {
 		t.Fatal("no receipt of n2 is kept as evidence")
 	}
@@ -145,7 +145,7 @@ func TestReceiptOfAnEarlierReleaseIsNotTaken(t *testing.T) {
 		t.Fatalf("the first get: %v", err)
 	}
 	sameRecord(t, rec, acme)
-	first := slices.IndexFunc(c.Receipts(), func(r vault.Receipt) bool { return r.Node == "n2" })
+	first := slices.IndexFunc(receiptsOf(t, c), func(r vault.Receipt) bool { return r.Node == "n2" })
 	if first < 0 {
 		t.Fatal("no receipt of n2's first release")
 	}
@@ -163,11 +163,11 @@ func TestReceiptOfAnEarlierReleaseIsNotTaken(t *testing.T) {
 	}
 	// The node's answer is kept: the receipt of the first release, valid,
 	// now evidence that the node passed it off for another.
-	proof := evidenceOf(c, "n2")
+	proof := evidenceOf(t, c, "n2")
 	if len(proof) != 1 || proof[0].Evidence != vault.EvidenceOtherEntry {
 		t.Fatalf("evidence of n2: %+v, want one receipt of another entry", proof)
 	}
-	if got := c.Receipts()[first]; got.Index != proof[0].Index || string(got.Entry) != string(proof[0].Entry) {
+	if got := receiptsOf(t, c)[first]; got.Index != proof[0].Index || string(got.Entry) != string(proof[0].Entry) {
 		t.Errorf("the evidence is the receipt of entry %d, want n2's first release, entry %d", proof[0].Index, got.Index)
 	}
 }

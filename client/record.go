@@ -100,7 +100,11 @@ func (c *Client) CheckPut(label string, rec *Record) error {
 	if err := rec.Validate(); err != nil {
 		return err
 	}
-	if _, ok := c.Unit(label); ok {
+	_, ok, err := c.Unit(label)
+	if err != nil {
+		return err
+	}
+	if ok {
 		return fmt.Errorf("%q: %w", label, ErrExists)
 	}
 	return nil
@@ -108,14 +112,12 @@ func (c *Client) CheckPut(label string, rec *Record) error {
 
 // Unit describes the record label, without its secret, and reports whether
 // the vault has it. It needs no unlock and asks no node.
-func (c *Client) Unit(label string) (Unit, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	u, ok := c.v.Unit(label)
-	if !ok {
-		return Unit{}, false
+func (c *Client) Unit(label string) (Unit, bool, error) {
+	u, ok, err := c.vh.Describe(label)
+	if err != nil || !ok {
+		return Unit{}, false, err
 	}
-	return Unit{Label: u.Label, ID: u.ID, Version: u.Version, Threshold: u.Threshold, Nodes: len(u.Nodes), Degraded: u.Degraded, Created: u.Created}, true
+	return Unit{Label: u.Label, ID: u.ID, Version: u.Version, Threshold: u.Threshold, Nodes: len(u.Nodes), Degraded: u.Degraded, Created: u.Created}, true, nil
 }
 
 // Check checks the record label locally, as Get does before it asks any
@@ -130,9 +132,10 @@ func (c *Client) Check(label string) error {
 // record label's current version, and those that did not (a degraded
 // record's), in dealing order.
 func (c *Client) Placement(label string) (stored, missing []string, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	u, ok := c.v.Unit(label)
+	u, ok, err := c.vh.Describe(label)
+	if err != nil {
+		return nil, nil, err
+	}
 	if !ok {
 		return nil, nil, fmt.Errorf("%q: %w", label, ErrNotFound)
 	}

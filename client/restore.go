@@ -153,13 +153,20 @@ func (c *Client) explainingRestore(n *custodian, kept *keptCheckpoint, entries [
 // after le's index, that n logged after le.
 func (c *Client) inKeptLog(n *custodian, le LoggedEntry) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	for _, r := range c.v.Restores {
 		if r.Node == n.name && r.Index == le.Index && bytes.Equal(r.Entry, le.Raw) {
+			c.mu.Unlock()
 			return true
 		}
 	}
-	for _, r := range c.v.Receipts {
+	c.mu.Unlock()
+	receipts, err := c.vh.Receipts()
+	if err != nil {
+		// Not read, not refuted: the restore is not accepted.
+		c.log.Warn("the vault's receipts could not be read; a node's restore is not accepted", zap.Error(err))
+		return true
+	}
+	for _, r := range receipts {
 		if r.Node != n.name || r.Evidence == vault.EvidenceFork || r.Index < le.Index {
 			continue // not of the kept log, or before the restore entry
 		}

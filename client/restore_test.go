@@ -97,7 +97,7 @@ func restoredNodeIsAccepted(t *testing.T, replace, history bool) {
 	if got := warned(logs, want); got != 1 {
 		t.Errorf("%d warnings %q, want 1", got, want)
 	}
-	if proof := evidenceOf(c, "n1"); len(proof) != 0 {
+	if proof := evidenceOf(t, c, "n1"); len(proof) != 0 {
 		t.Errorf("n1's answer is kept as evidence: %+v", proof)
 	}
 	restores := c.Restores()
@@ -128,7 +128,7 @@ func restoredNodeIsAccepted(t *testing.T, replace, history bool) {
 	if _, named := quorumError(t, err); !errors.Is(named["n1"], api.ErrNotFound) {
 		t.Errorf("n1 for globex-api: %v, want NOT_FOUND", named["n1"])
 	}
-	if got := degradedOf(c); !got["globex-api"] || got["acme-portal"] {
+	if got := degradedOf(t, c); !got["globex-api"] || got["acme-portal"] {
 		t.Fatalf("degraded: %v; want globex-api only", got)
 	}
 	n3.Start(t)
@@ -211,9 +211,9 @@ func warned(logs *observer.ObservedLogs, text string) int {
 }
 
 // degradedOf says which of c's records are degraded.
-func degradedOf(c *client.Client) map[string]bool {
+func degradedOf(t testing.TB, c *client.Client) map[string]bool {
 	out := map[string]bool{}
-	for _, u := range c.List() {
+	for _, u := range list(t, c) {
 		out[u.Label] = u.Degraded
 	}
 	return out

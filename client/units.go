@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -71,9 +70,10 @@ func (c *Client) Put(ctx context.Context, label string, rec *Record, o PutOption
 	if err := rec.Validate(); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	_, exists := c.v.Unit(label)
-	c.mu.Unlock()
+	_, exists, err := c.vh.Describe(label)
+	if err != nil {
+		return err
+	}
 	if exists {
 		return fmt.Errorf("%q: %w", label, ErrExists)
 	}
@@ -111,14 +111,10 @@ func (c *Client) Put(ctx context.Context, label string, rec *Record, o PutOption
 		u.Nodes[i].Stored = err == nil
 		u.Degraded = u.Degraded || err != nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.v.PutUnit(*u); err != nil {
-		return err
-	}
-	if err := c.vh.Save(); err != nil {
-		c.v.RemoveUnit(label)
-		return fmt.Errorf("save the vault: %w", err)
+	if err := c.vh.PutUnit(*u); err != nil {
+		// The vault does not name the unit: its shares open nothing.
+		c.undoPut(ref, errs)
+		return fmt.Errorf("save the record in the vault: %w", err)
 	}
 	return nil
 }
@@ -215,15 +211,15 @@ func (c *Client) deleteAt(ctx context.Context, n *custodian, ref *api.UnitRef) e
 	})
 }
 
-// List describes the vault's records, by label.
-func (c *Client) List() []Unit {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]Unit, 0, len(c.v.Units))
-	for _, u := range c.v.Units {
-		out = append(out, Unit{Label: u.Label, ID: u.ID, Version: u.Version, Threshold: u.Threshold, Nodes: len(u.Nodes), Degraded: u.Degraded, Created: u.Created})
-	}
-	return out
+// List describes the vault's records whose label starts with prefix (""
+// for all), in label order (byte-wise). It reads no sealed record.
+func (c *Client) List(prefix string) ([]Unit, error) {
+	var out []Unit
+	err := c.vh.Units(prefix, func(u vault.UnitInfo) error {
+		out = append(out, Unit{Label: u.Label, ID: u.ID, Version: u.Version, Threshold: u.Threshold, Nodes: u.Nodes, Degraded: u.Degraded, Created: u.Created})
+		return nil
+	})
+	return out, err
 }
 
 // Get unlocks one record: see GetMany.
@@ -292,10 +288,11 @@ func (c *Client) GetMany(ctx context.Context, labels []string) ([]*Record, error
 // ErrDamagedRecord, before any node is asked.
 func (c *Client) units(labels []string) ([]vault.Unit, error) {
 	units := make([]vault.Unit, len(labels))
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	for i, l := range labels {
-		u, ok := c.v.Unit(l)
+		u, ok, err := c.vh.Unit(l)
+		if err != nil {
+			return nil, err
+		}
 		if !ok {
 			return nil, fmt.Errorf("%q: %w", l, ErrNotFound)
 		}
@@ -303,14 +300,14 @@ func (c *Client) units(labels []string) ([]vault.Unit, error) {
 			return nil, err
 		}
 		units[i] = *u
-		units[i].Nodes = slices.Clone(u.Nodes)
 	}
 	return units, nil
 }
 
 // Receipts are saved with the vault after receiptBatch unlocks, or at the
 // first unlock receiptDelay after the last save, and when the client
-// closes: a save rewrites the whole vault. The request journal, not the
+// closes: a save is a transaction of the database, synced to disk, which
+// an unlock need not wait for each time. The request journal, not the
 // receipts, is what an audit needs to tell this vault's releases from
 // others'.
 const (
@@ -327,7 +324,7 @@ func (c *Client) keepReceipts(got *released) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.v.AddReceipts(got.receipts...); err != nil {
+	if err := c.vh.AddReceipts(got.receipts...); err != nil {
 		c.log.Warn("the release receipts could not be kept in the vault", zap.Error(err))
 		return
 	}
@@ -379,30 +376,18 @@ func lostShares(n *custodian, units []vault.Unit, unitErrs []error) []lostShare 
 
 // markLost records in the vault that the nodes of lost no longer hold
 // their shares: each unit they had acknowledged is degraded (custos ls and
-// status show it, and a reshare mends it). The vault is saved at once: a
-// node that lost shares (restored from an older backup, say) is rare, and
-// the user should learn of it.
+// status show it, and a reshare mends it), on disk at once: a node that
+// lost shares (restored from an older backup, say) is rare, and the user
+// should learn of it.
 func (c *Client) markLost(lost []lostShare) {
-	if len(lost) == 0 {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	changed := false
 	for _, l := range lost {
-		ok, err := c.v.MarkNotStored(l.id, l.version, l.node)
+		ok, err := c.vh.MarkNotStored(l.id, l.version, l.node)
 		if err != nil {
 			c.log.Warn("a record's lost share could not be noted", zap.String("node", l.node), zap.Error(err))
 			continue
 		}
 		if ok {
 			c.log.Warn("a custodian no longer holds its share of a record: the record is degraded", zap.String("node", l.node), zap.Stringer("unit", l.id))
-			changed = true
-		}
-	}
-	if changed {
-		if err := c.vh.Save(); err != nil {
-			c.log.Warn("the vault could not be saved with a degraded record", zap.Error(err))
 		}
 	}
 }
@@ -757,30 +742,23 @@ func (c *Client) Delete(ctx context.Context, label string) error {
 	u := &units[0]
 	ref := &api.UnitRef{UnitId: append([]byte(nil), u.ID[:]...), Version: u.Version}
 	errs := c.fanOut(ctx, c.nodes, func(ctx context.Context, n *custodian) error { return c.deleteAt(ctx, n, ref) })
-	pending := vault.PendingDelete{ID: u.ID, Version: u.Version}
+	var unconfirmed []string
 	for i, err := range errs {
 		if err != nil {
-			pending.Nodes = append(pending.Nodes, c.nodes[i].name)
+			unconfirmed = append(unconfirmed, c.nodes[i].name)
 		}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.v.RemoveUnit(label)
-	if len(pending.Nodes) > 0 {
-		c.v.PendingDeletes = append(c.v.PendingDeletes, pending)
-	}
-	return c.vh.Save()
+	_, err = c.vh.RemoveUnit(label, u.ID, unconfirmed)
+	return err
 }
 
 // retryDeletes asks again the nodes that missed a deletion.
 func (c *Client) retryDeletes(ctx context.Context) {
-	c.mu.Lock()
-	pend := append([]vault.PendingDelete(nil), c.v.PendingDeletes...)
-	c.mu.Unlock()
-	if len(pend) == 0 {
+	pend, err := c.vh.PendingDeletes()
+	if err != nil {
+		c.log.Warn("the vault's pending deletions could not be read", zap.Error(err))
 		return
 	}
-	var left []vault.PendingDelete
 	for _, p := range pend {
 		ref := &api.UnitRef{UnitId: append([]byte(nil), p.ID[:]...), Version: p.Version}
 		var still []string
@@ -793,16 +771,13 @@ func (c *Client) retryDeletes(ctx context.Context) {
 				still = append(still, name)
 			}
 		}
-		if len(still) > 0 {
-			p.Nodes = still
-			left = append(left, p)
+		if len(still) == len(p.Nodes) {
+			continue
 		}
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.v.PendingDeletes = left
-	if err := c.vh.Save(); err != nil {
-		c.log.Warn("save the vault after retrying deletions")
+		p.Nodes = still
+		if err := c.vh.SetPendingDelete(p); err != nil {
+			c.log.Warn("the vault could not record a retried deletion", zap.Error(err))
+		}
 	}
 }
 

@@ -13,7 +13,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export CUSTOS_VAULT="$dir/alice/vault.json"
+export CUSTOS_VAULT="$dir/alice/vault.db"
 export CUSTOS_PASSWORD_FILE="$dir/alice/password"
 mkdir -p "$dir/alice" && chmod 700 "$dir/alice"
 printf 'correct horse battery staple' >"$CUSTOS_PASSWORD_FILE"

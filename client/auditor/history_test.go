@@ -177,7 +177,11 @@ func TestUserSeenForkIsASplitView(t *testing.T) {
 		t.Fatal(err)
 	}
 	var bobSaw int64
-	for _, r := range c.Receipts() {
+	receipts, err := c.Receipts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range receipts {
 		if r.Node == "n2" {
 			bobSaw = max(bobSaw, sizeOf(t, r.Checkpoint))
 		}

@@ -82,7 +82,10 @@ func TestRefusalOfASignedRequestIsNamed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unit := v.Units[0]
+	var unit vault.UnitInfo
+	if err := h.Units("", func(u vault.UnitInfo) error { unit = u; return nil }); err != nil {
+		t.Fatal(err)
+	}
 	v.Wipe()
 	h.Close()
 
@@ -167,7 +170,7 @@ func addReceipt(t *testing.T, path string, r vault.Receipt) {
 	defer h.Close()
 	v := h.Vault()
 	defer v.Wipe()
-	if err := v.AddReceipts(r); err != nil {
+	if err := h.AddReceipts(r); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Save(); err != nil {
@@ -243,7 +246,10 @@ func vaultReceipts(t *testing.T, path string) []vault.Receipt {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	v := h.Vault()
-	defer v.Wipe()
-	return append([]vault.Receipt(nil), v.Receipts...)
+	defer h.Vault().Wipe()
+	receipts, err := h.Receipts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return receipts
 }

@@ -56,13 +56,11 @@ func ReadVault(path string) (*UserView, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the vault: its network file: %w", err)
 	}
-	view := &UserView{Checkpoints: userCheckpoints(v, nw)}
-	for _, r := range v.Receipts {
-		r.Units = append([]vault.UnitRef(nil), r.Units...)
-		r.Checkpoint = append([]byte(nil), r.Checkpoint...)
-		r.Entry = append([]byte(nil), r.Entry...)
-		view.Receipts = append(view.Receipts, r)
+	receipts, err := h.Receipts()
+	if err != nil {
+		return nil, fmt.Errorf("read the vault: %w", err)
 	}
+	view := &UserView{Checkpoints: userCheckpoints(v, receipts, nw), Receipts: receipts}
 	for _, r := range v.Restores {
 		r.Replaced = append([]byte(nil), r.Replaced...)
 		r.Entry = append([]byte(nil), r.Entry...)
@@ -78,7 +76,7 @@ func ReadVault(path string) (*UserView, error) {
 // and of its accepted restores. A node nw no longer lists has no pin, and
 // its checkpoints are kept with an empty PeerID. A checkpoint held in more
 // than one role is Earlier only if it is so in each.
-func userCheckpoints(v *vault.Vault, nw *client.Network) []UserCheckpoint {
+func userCheckpoints(v *vault.Vault, receipts []vault.Receipt, nw *client.Network) []UserCheckpoint {
 	pins := map[string]string{}
 	for _, card := range nw.Nodes {
 		pins[card.Name] = card.PeerID
@@ -98,7 +96,7 @@ func userCheckpoints(v *vault.Vault, nw *client.Network) []UserCheckpoint {
 	for _, c := range v.Checkpoints {
 		add(c.Node, c.Checkpoint, false)
 	}
-	for _, r := range v.Receipts {
+	for _, r := range receipts {
 		add(r.Node, r.Checkpoint, r.Evidence != vault.EvidenceFork)
 	}
 	for _, r := range v.Restores {

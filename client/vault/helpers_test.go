@@ -14,6 +14,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/threshold"
@@ -25,9 +26,13 @@ import (
 
 func testPrivKey(t testing.TB, seed byte) crypto.PrivKey {
 	t.Helper()
+	return fixedPrivKey(seed)
+}
+
+func fixedPrivKey(seed byte) crypto.PrivKey {
 	k, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, ed25519.SeedSize)))
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	return k
 }
@@ -122,17 +127,10 @@ func testLogin(t testing.TB) *Login {
 }
 
 // testVault returns a valid vault with a login dealing whose enrollment is
-// unfinished (one key share held), two sealed units (one degraded), a
-// pending delete, two receipts (one kept as evidence), the checkpoints of
-// two nodes and an accepted restore of one.
+// unfinished (one key share held), the checkpoints of two nodes and an
+// accepted restore of one. fillVault adds its records.
 func testVault(t testing.TB) *Vault {
 	t.Helper()
-	bank := testUnit(t, "bank", 0x20)
-	bank.Version = 3
-	bank.Nodes[2].Stored = false
-	bank.Degraded = true
-	lie := testReceipt(58)
-	lie.Node, lie.Evidence = "bolt", EvidenceRefusal
 	v := &Vault{
 		User:         "alice@example.org",
 		Network:      []byte(testNetwork),
@@ -142,26 +140,87 @@ func testVault(t testing.TB) *Vault {
 			Salt: bytes.Repeat([]byte{0x5a}, threshold.SaltSize), Time: 3, Memory: 64 * 1024, Threads: 4,
 		},
 		Login: testLogin(t),
-		Units: []Unit{testUnit(t, "acme-portal", 0x10), bank},
-		PendingDeletes: []PendingDelete{
-			{ID: testUnitID(0x20), Version: 2, Nodes: []string{"cove"}},
-		},
-		Receipts: []Receipt{testReceipt(57), lie},
 		Checkpoints: []NodeCheckpoint{
 			{Node: "acme", Checkpoint: testReceipt(57).Checkpoint},
 			{Node: "bolt", Checkpoint: []byte("custos/bolt\n61\n(root)\n\n— custos/bolt (signature)\n")},
 		},
 		Restores: []Restore{testRestore()},
 	}
-	for i := range v.Units {
-		if err := v.SealUnit(&v.Units[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
 	if err := v.SealLogin(); err != nil {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// testBank is the test vault's second unit: version 3, degraded (cove
+// does not store its share).
+func testBank(t testing.TB) Unit {
+	bank := testUnit(t, "bank", 0x20)
+	bank.Version = 3
+	bank.Nodes[2].Stored = false
+	bank.Degraded = true
+	return bank
+}
+
+// testLie is a receipt kept as evidence of a refusal.
+func testLie() Receipt {
+	lie := testReceipt(58)
+	lie.Node, lie.Evidence = "bolt", EvidenceRefusal
+	return lie
+}
+
+// fillVault puts the test vault's records into h: two sealed units (one
+// degraded), a pending delete of an older version of one, and two saved
+// receipts (one kept as evidence).
+func fillVault(t testing.TB, h *Handle) {
+	t.Helper()
+	for _, u := range []Unit{testUnit(t, "acme-portal", 0x10), testBank(t)} {
+		if err := h.PutUnit(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.SetPendingDelete(PendingDelete{ID: testUnitID(0x20), Version: 2, Nodes: []string{"cove"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.AddReceipts(testReceipt(57), testLie()); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Save(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// reread writes v's header as a vault, without checking it (as a damaged
+// or edited vault would be), and opens it: the header Open read, or
+// Open's error.
+func reread(t testing.TB, v *Vault) (*Vault, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "vault.db")
+	writeUnchecked(t, path, v)
+	h, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	return h.Vault(), nil
+}
+
+// writeUnchecked makes a vault at path of v's header, whether or not it
+// follows the rules.
+func writeUnchecked(t testing.TB, path string, v *Vault) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := f.Stat()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fill(path, info, v); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // testRequest returns a request whose nonce is n, repeated, made at
@@ -232,7 +291,7 @@ func noSecrets(t *testing.T, v *Vault, what, text string) {
 // vaultPath returns a path for a vault in a fresh directory.
 func vaultPath(t *testing.T) string {
 	t.Helper()
-	return filepath.Join(t.TempDir(), "custos", "vault.json")
+	return filepath.Join(t.TempDir(), "custos", "vault.db")
 }
 
 // writeRaw puts b at path as a vault file would be, mode 0600.
@@ -246,11 +305,15 @@ func writeRaw(t *testing.T, path string, b []byte) {
 	}
 }
 
+// mustEncode is every value of v's header as a vault keeps it, one after
+// the other, for comparing headers.
 func mustEncode(t testing.TB, v *Vault) []byte {
 	t.Helper()
-	b, err := encode(v)
-	if err != nil {
-		t.Fatal(err)
+	b := putBytes(nil, []byte(v.User))
+	b = putBytes(b, v.DeviceKey)
+	b = putBytes(b, v.MasterSecret)
+	for _, w := range (&Handle{v: v}).headerValues() {
+		b = putBytes(append(b, w.bucket2key()...), w.value)
 	}
 	return b
 }
@@ -277,5 +340,47 @@ func openNew(t *testing.T) (*Handle, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
+	fillVault(t, h)
 	return h, path
+}
+
+// mustOpen opens the vault at path; the handle is closed when the test
+// ends.
+func mustOpen(t testing.TB, path string) *Handle {
+	t.Helper()
+	h, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+// idKey is testUnitID(b) as a key of the sealed and ids buckets.
+func idKey(b byte) []byte {
+	id := testUnitID(b)
+	return id[:]
+}
+
+// editValue changes one value of the closed vault at path with bbolt
+// itself, as someone editing (or a disk damaging) the file would: f gets a
+// copy of the value and returns the new one (nil to delete it).
+func editValue(t testing.TB, path string, bucket, key []byte, f func([]byte) []byte) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		v := f(bytes.Clone(b.Get(key)))
+		if v == nil {
+			return b.Delete(key)
+		}
+		return b.Put(key, v)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

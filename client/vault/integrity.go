@@ -48,32 +48,6 @@ func (v *Vault) CheckUnit(u *Unit) error {
 	return nil
 }
 
-// MarkNotStored records that node no longer stores its share of the
-// current version of the unit with this ID: the node is not Stored, and
-// the unit is Degraded. It checks the unit's MAC first (ErrDamaged, and
-// nothing changes) and seals it again after. It reports whether the unit
-// changed; a unit the vault no longer has at that version, or a node not
-// among its nodes or already not storing, changes nothing.
-func (v *Vault) MarkNotStored(id threshold.UnitID, version uint64, node string) (bool, error) {
-	for i := range v.Units {
-		u := &v.Units[i]
-		if u.ID != id || u.Version != version {
-			continue
-		}
-		for j := range u.Nodes {
-			if u.Nodes[j].Name != node || !u.Nodes[j].Stored {
-				continue
-			}
-			if err := v.CheckUnit(u); err != nil {
-				return false, err
-			}
-			u.Nodes[j].Stored, u.Degraded = false, true
-			return true, v.SealUnit(u)
-		}
-	}
-	return false, nil
-}
-
 // unitMAC is HMAC-SHA256(HKDF-SHA256(M, no salt, unitMACLabel), the unit's
 // fields as unitMACInput writes them).
 func (v *Vault) unitMAC(u *Unit) ([]byte, error) {

@@ -42,7 +42,7 @@ func TestUnitMACCoversEveryField(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := testVault(t)
-			u := &v.Units[0]
+			u := sealedUnit(t, v)
 			if err := v.CheckUnit(u); err != nil {
 				t.Fatalf("the unit as sealed: %v", err)
 			}
@@ -58,15 +58,16 @@ func TestUnitMACCoversEveryField(t *testing.T) {
 
 func TestUnitMACIsTheVaults(t *testing.T) {
 	v, other := testVault(t), testVault(t)
+	u := sealedUnit(t, v)
 	other.MasterSecret[0] ^= 1
-	if err := other.CheckUnit(&v.Units[0]); !errors.Is(err, ErrDamaged) {
+	if err := other.CheckUnit(u); !errors.Is(err, ErrDamaged) {
 		t.Errorf("a unit sealed under another master secret: %v, want ErrDamaged", err)
 	}
-	if err := v.CheckUnit(&v.Units[0]); err != nil {
+	if err := v.CheckUnit(u); err != nil {
 		t.Errorf("the vault's own unit: %v", err)
 	}
 	v.Wipe()
-	if err := v.CheckUnit(&v.Units[0]); err == nil || errors.Is(err, ErrDamaged) {
+	if err := v.CheckUnit(u); err == nil || errors.Is(err, ErrDamaged) {
 		t.Errorf("a wiped vault checks units: %v", err)
 	}
 }
@@ -74,19 +75,30 @@ func TestUnitMACIsTheVaults(t *testing.T) {
 // The time zone of a time is not part of the unit: the same instant reads
 // back in UTC and still checks.
 func TestUnitMACSurvivesASaveInUTC(t *testing.T) {
-	v := testVault(t)
-	u := &v.Units[0]
+	h, _ := openNew(t)
+	u := testUnit(t, "zoned", 0x60)
 	u.Created = u.Created.In(time.FixedZone("", -7*3600))
-	if err := v.SealUnit(u); err != nil {
+	if err := h.PutUnit(u); err != nil {
 		t.Fatal(err)
 	}
-	got, err := decode(mustEncode(t, v))
+	got, _, err := h.Unit("zoned")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := got.CheckUnit(&got.Units[0]); err != nil {
-		t.Errorf("after a round trip: %v", err)
+	if err := h.Vault().CheckUnit(got); err != nil || got.Created.Location() != time.UTC {
+		t.Errorf("after a round trip: %v, in %v", err, got.Created.Location())
 	}
+}
+
+// sealedUnit is the test vault's first unit, sealed under v's master
+// secret.
+func sealedUnit(t testing.TB, v *Vault) *Unit {
+	t.Helper()
+	u := testUnit(t, "acme-portal", 0x10)
+	if err := v.SealUnit(&u); err != nil {
+		t.Fatal(err)
+	}
+	return &u
 }
 
 // specUnitMAC is the MAC as docs/vault.md writes it out, with the
@@ -128,37 +140,48 @@ func specUnitMAC(master []byte, u *Unit) []byte {
 }
 
 func TestUnitMACMatchesTheSpec(t *testing.T) {
-	v := testVault(t)
-	for i := range v.Units {
-		if want := specUnitMAC(v.MasterSecret, &v.Units[i]); !bytes.Equal(v.Units[i].MAC, want) {
-			t.Errorf("unit %q: the MAC is not the one docs/vault.md specifies", v.Units[i].Label)
+	h, _ := openNew(t)
+	for _, label := range []string{"acme-portal", "bank"} {
+		u, _, err := h.Unit(label)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := specUnitMAC(h.Vault().MasterSecret, u); !bytes.Equal(u.MAC, want) {
+			t.Errorf("unit %q: the MAC is not the one docs/vault.md specifies", label)
 		}
 	}
 }
 
 func TestMarkNotStored(t *testing.T) {
 	t.Run("a node that lost its share makes the unit degraded", func(t *testing.T) {
-		v := testVault(t)
-		u := v.Units[0]
-		changed, err := v.MarkNotStored(u.ID, u.Version, "bolt")
+		h, path := openNew(t)
+		u := testUnit(t, "acme-portal", 0x10)
+		changed, err := h.MarkNotStored(u.ID, u.Version, "bolt")
 		if err != nil || !changed {
 			t.Fatalf("MarkNotStored = %v, %v", changed, err)
 		}
-		got := &v.Units[0]
+		h.Close()
+		h = mustOpen(t, path)
+		got, _, err := h.Unit("acme-portal")
+		if err != nil {
+			t.Fatal(err)
+		}
 		if got.Nodes[1].Stored || !got.Degraded || !got.Nodes[0].Stored || !got.Nodes[2].Stored {
 			t.Fatalf("after MarkNotStored: degraded %v, nodes %+v", got.Degraded, got.Nodes)
 		}
-		if err := v.CheckUnit(got); err != nil {
+		if err := h.Vault().CheckUnit(got); err != nil {
 			t.Fatalf("the changed unit is not sealed again: %v", err)
 		}
-		if _, err := decode(mustEncode(t, v)); err != nil {
+		if err := h.Verify(); err != nil {
 			t.Fatalf("the vault no longer follows its rules: %v", err)
 		}
 	})
 	t.Run("nothing changes for another version, node or a node not storing", func(t *testing.T) {
-		v := testVault(t)
-		before := mustEncode(t, v)
-		bank := v.Units[1]
+		h, path := openNew(t)
+		h.Close()
+		before := mustRead(t, path)
+		h = mustOpen(t, path)
+		bank := testBank(t)
 		for _, c := range []struct {
 			id      threshold.UnitID
 			version uint64
@@ -169,36 +192,43 @@ func TestMarkNotStored(t *testing.T) {
 			{bank.ID, bank.Version, "cove"}, // not storing already
 			{testUnitID(0x70), 1, "acme"},
 		} {
-			if changed, err := v.MarkNotStored(c.id, c.version, c.node); changed || err != nil {
+			if changed, err := h.MarkNotStored(c.id, c.version, c.node); changed || err != nil {
 				t.Errorf("MarkNotStored(%s, %d, %s) = %v, %v; want nothing done", c.id, c.version, c.node, changed, err)
 			}
 		}
-		if !bytes.Equal(mustEncode(t, v), before) {
+		h.Close()
+		if !bytes.Equal(mustRead(t, path), before) {
 			t.Error("the vault changed")
 		}
 	})
 	t.Run("a damaged unit is not sealed again", func(t *testing.T) {
-		v := testVault(t)
-		v.Units[0].KeyCommit[0] ^= 1
-		u := v.Units[0]
-		if changed, err := v.MarkNotStored(u.ID, u.Version, "acme"); changed || !errors.Is(err, ErrDamaged) {
+		h, path := openNew(t)
+		h.Close()
+		editValue(t, path, bucketSealed, idKey(0x10), func(b []byte) []byte { b[5] ^= 1; return b })
+		h = mustOpen(t, path)
+		u := testUnit(t, "acme-portal", 0x10)
+		if changed, err := h.MarkNotStored(u.ID, u.Version, "acme"); changed || !errors.Is(err, ErrDamaged) {
 			t.Fatalf("MarkNotStored = %v, %v; want ErrDamaged", changed, err)
 		}
-		if !v.Units[0].Nodes[0].Stored || v.CheckUnit(&v.Units[0]) == nil {
-			t.Fatal("the damaged unit was changed or sealed")
+		got, _, err := h.Unit("acme-portal")
+		if err != nil || !got.Nodes[0].Stored || h.Vault().CheckUnit(got) == nil {
+			t.Fatalf("the damaged unit was changed or sealed (%v)", err)
 		}
 	})
 }
 
 func TestPutUnitSeals(t *testing.T) {
-	v := testVault(t)
+	h, _ := openNew(t)
 	u := testUnit(t, "new", 0x50)
 	u.MAC = bytes.Repeat([]byte{1}, MACSize) // whatever the caller had
-	if err := v.PutUnit(u); err != nil {
+	if err := h.PutUnit(u); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := v.Unit("new")
-	if err := v.CheckUnit(got); err != nil {
+	got, _, err := h.Unit("new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Vault().CheckUnit(got); err != nil {
 		t.Fatalf("a unit PutUnit added: %v", err)
 	}
 }
@@ -228,7 +258,7 @@ func TestCheckpoints(t *testing.T) {
 	if strings.Join(nodes, " ") != "aaa acme bolt cove" {
 		t.Fatalf("checkpoints of %v; want one per node, in node order", nodes)
 	}
-	if _, err := decode(mustEncode(t, v)); err != nil {
+	if _, err := reread(t, v); err != nil {
 		t.Fatalf("the vault no longer follows its rules: %v", err)
 	}
 	for _, bad := range []struct{ node, cp string }{{"Bad Node", "x"}, {"dune", ""}} {
@@ -265,7 +295,7 @@ func TestAddRestore(t *testing.T) {
 	if len(v.Restores) != MaxRestores || v.Restores[0].Index != 0 || v.Restores[MaxRestores-1].Index != MaxRestores-1 {
 		t.Errorf("%d restores kept, from index %d; want the newest %d", len(v.Restores), v.Restores[0].Index, MaxRestores)
 	}
-	if _, err := decode(mustEncode(t, v)); err != nil {
+	if _, err := reread(t, v); err != nil {
 		t.Fatalf("the vault no longer follows its rules: %v", err)
 	}
 }

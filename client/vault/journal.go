@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -71,8 +72,8 @@ var (
 // others may read or write is refused (ErrPermissions), as is one of
 // another format version (ErrUnknownFormat).
 func (h *Handle) AppendRequests(rs ...Request) error {
-	if h.lk == nil {
-		return fmt.Errorf("append requests: %w", os.ErrClosed)
+	if err := h.writable(); err != nil {
+		return fmt.Errorf("append requests: %w", err)
 	}
 	add := make([]Request, len(rs))
 	for i, r := range rs {
@@ -86,6 +87,8 @@ func (h *Handle) AppendRequests(rs ...Request) error {
 		return nil
 	}
 	path := journalPath(h.path)
+	h.jmu.Lock()
+	defer h.jmu.Unlock()
 	tail, err := appendJournal(path, add, h.journal)
 	h.journal = tail
 	if err != nil {
@@ -111,10 +114,12 @@ type journalTail struct {
 // One of another format version is ErrUnknownFormat, and one that its
 // group or others may read or write ErrPermissions.
 func (h *Handle) Requests() (rs []Request, droppedUntil time.Time, err error) {
-	if h.lk == nil {
+	if h.isClosed() {
 		return nil, time.Time{}, fmt.Errorf("read requests: %w", os.ErrClosed)
 	}
 	path := journalPath(h.path)
+	h.jmu.Lock()
+	defer h.jmu.Unlock()
 	f, info, err := openPrivate(path, os.O_RDONLY, whyPrivate)
 	if errors.Is(err, ErrNotFound) {
 		return nil, time.Time{}, nil
@@ -208,6 +213,17 @@ func (j *journal) compact(path string, add []Request) (*journalTail, error) {
 		return nil, err
 	}
 	return &journalTail{size: int64(len(b)), count: len(j.reqs)}, nil
+}
+
+// writeAtomic replaces the file at path with b, or leaves it as it was. The
+// caller holds the vault, so the temporary file's name is fixed: one left
+// by a crash is this process's to remove.
+func writeAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove the leftover %s: %w", tmp, err)
+	}
+	return atomicfile.Write(path, tmp, b)
 }
 
 // journal is a request journal in memory.

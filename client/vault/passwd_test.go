@@ -43,9 +43,9 @@ func TestPasswordChangeRoundTrips(t *testing.T) {
 		t.Run(string(state), func(t *testing.T) {
 			v := changeVault(t, state)
 			b := mustEncode(t, v)
-			got, err := decode(b)
+			got, err := reread(t, v)
 			if err != nil {
-				t.Fatalf("decode: %v", err)
+				t.Fatalf("open: %v", err)
 			}
 			defer got.Wipe()
 			if !bytes.Equal(mustEncode(t, got), b) {
@@ -102,9 +102,8 @@ func TestPasswordChangeRules(t *testing.T) {
 			if err := v.check(); err == nil {
 				t.Fatal("the vault passes its checks")
 			}
-			b := mustEncode(t, v)
-			if _, err := decode(b); !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("decode = %v, want ErrCorrupt", err)
+			if _, err := reread(t, v); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("open = %v, want ErrCorrupt", err)
 			}
 		})
 	}

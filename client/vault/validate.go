@@ -25,8 +25,8 @@ const (
 	// MaxNetworkSize is the largest network file a vault keeps.
 	MaxNetworkSize = 1 << 20
 	// MaxReceipts is how many release receipts a vault keeps, the newest:
-	// enough for the user's recent history, about a megabyte of file for
-	// releases of a few units each.
+	// enough for the user's recent history, about a megabyte for releases
+	// of a few units each.
 	MaxReceipts = 1000
 	// MaxRequests is how many release requests the request journal keeps
 	// when it is compacted, the newest; it compacts when it would reach
@@ -39,10 +39,13 @@ const (
 	// MaxRestores is how many accepted restores of nodes a vault keeps,
 	// the newest: a restore is a rare operator action.
 	MaxRestores = 100
-	// maxReceiptBytes bounds the receipts' checkpoints, entries and unit
-	// references together, so that receipts of large batches cannot push
-	// the file towards MaxFileSize.
+	// maxReceiptBytes bounds the receipts' encoded values together, so
+	// that receipts of large batches cannot make Receipts load hundreds of
+	// megabytes.
 	maxReceiptBytes = 16 << 20
+	// maxDeviceKeySize bounds the device key's encoding (68 bytes when
+	// valid).
+	maxDeviceKeySize = 128
 	// maxReceiptIndex is the audit log's largest index (audit.MaxSize).
 	maxReceiptIndex = 1<<48 - 1
 	// maxSealed leaves room above the largest record for any sealed
@@ -69,8 +72,8 @@ func ValidLabel(label string) bool {
 	return true
 }
 
-// check says what breaks a rule of the format, or returns nil. Its messages
-// name fields, units and nodes, never a secret.
+// check says what of the header breaks a rule of the format, or returns
+// nil. Its messages name fields and nodes, never a secret.
 func (v *Vault) check() error {
 	if !api.ValidUser(v.User) {
 		return fmt.Errorf("user name %q is not 1 to %d letters, digits and . _ @ + -", clip(v.User), api.MaxUserLen)
@@ -88,7 +91,7 @@ func (v *Vault) check() error {
 		return errors.New("the master secret is all zeros (wiped?)")
 	}
 	if err := v.PasswordKDF.Validate(); err != nil {
-		return fmt.Errorf("password_kdf: %s", strings.TrimPrefix(err.Error(), "threshold: "))
+		return fmt.Errorf("password_kdf: %s", trimThreshold(err))
 	}
 	if v.Login != nil {
 		if err := checkLogin(v.Login); err != nil {
@@ -98,65 +101,6 @@ func (v *Vault) check() error {
 	if v.PasswordChange != nil {
 		if err := checkChange(v.PasswordChange, v.Login); err != nil {
 			return err
-		}
-	}
-	labels := make(map[string]bool, len(v.Units))
-	current := make(map[threshold.UnitID]uint64, len(v.Units))
-	for i := range v.Units {
-		u := &v.Units[i]
-		if err := checkUnit(u); err != nil {
-			if !ValidLabel(u.Label) {
-				return fmt.Errorf("units[%d]: %w", i, err)
-			}
-			return err
-		}
-		if labels[u.Label] {
-			return fmt.Errorf("units[%d]: the label %q is used twice", i, u.Label)
-		}
-		if _, ok := current[u.ID]; ok {
-			return fmt.Errorf("unit %q: its ID %s is another unit's too", u.Label, u.ID)
-		}
-		labels[u.Label] = true
-		current[u.ID] = u.Version
-	}
-	type ref struct {
-		id      threshold.UnitID
-		version uint64
-	}
-	pending := make(map[ref]bool, len(v.PendingDeletes))
-	for i, d := range v.PendingDeletes {
-		at := fmt.Sprintf("pending_deletes[%d]", i)
-		switch {
-		case d.ID == threshold.UnitID{}:
-			return fmt.Errorf("%s: the unit ID is all zeros", at)
-		case d.Version == 0:
-			return fmt.Errorf("%s: versions start at 1", at)
-		case len(d.Nodes) == 0:
-			return fmt.Errorf("%s: no nodes left to confirm; the entry should have been dropped", at)
-		case pending[ref{d.ID, d.Version}]:
-			return fmt.Errorf("%s: unit %s version %d is listed twice", at, d.ID, d.Version)
-		case current[d.ID] == d.Version:
-			// Retrying it would delete the only copy of a record.
-			return fmt.Errorf("%s: unit %s version %d is the unit's current version", at, d.ID, d.Version)
-		}
-		pending[ref{d.ID, d.Version}] = true
-		names := make(map[string]bool, len(d.Nodes))
-		for _, n := range d.Nodes {
-			if err := api.CheckNodeName(n); err != nil {
-				return fmt.Errorf("%s: %w", at, err)
-			}
-			if names[n] {
-				return fmt.Errorf("%s: node %s is listed twice", at, n)
-			}
-			names[n] = true
-		}
-	}
-	if len(v.Receipts) > MaxReceipts {
-		return fmt.Errorf("%d receipts; a vault keeps at most %d", len(v.Receipts), MaxReceipts)
-	}
-	for i := range v.Receipts {
-		if err := checkReceipt(&v.Receipts[i]); err != nil {
-			return fmt.Errorf("receipts[%d]: %w", i, err)
 		}
 	}
 	if err := checkCheckpoints(v.Checkpoints); err != nil {
@@ -172,6 +116,36 @@ func (v *Vault) check() error {
 	}
 	return nil
 }
+
+// checkPending checks one pending delete on its own.
+func checkPending(d *PendingDelete) error {
+	at := fmt.Sprintf("pending delete of unit %s version %d", d.ID, d.Version)
+	switch {
+	case d.ID == threshold.UnitID{}:
+		return errors.New("a pending delete's unit ID is all zeros")
+	case d.Version == 0:
+		return fmt.Errorf("%s: versions start at 1", at)
+	case len(d.Nodes) == 0:
+		return fmt.Errorf("%s: no nodes left to confirm; the entry should have been dropped", at)
+	case len(d.Nodes) > threshold.MaxShares:
+		return fmt.Errorf("%s: %d nodes; a unit has at most %d", at, len(d.Nodes), threshold.MaxShares)
+	}
+	names := make(map[string]bool, len(d.Nodes))
+	for _, n := range d.Nodes {
+		if err := api.CheckNodeName(n); err != nil {
+			return fmt.Errorf("%s: %w", at, err)
+		}
+		if names[n] {
+			return fmt.Errorf("%s: node %s is listed twice", at, n)
+		}
+		names[n] = true
+	}
+	return nil
+}
+
+// trimThreshold words an error of package threshold for the vault's
+// messages.
+func trimThreshold(err error) string { return strings.TrimPrefix(err.Error(), "threshold: ") }
 
 // checkRestore checks one accepted restore's shape. Its checkpoints and
 // entry were verified when the client accepted it.
@@ -268,8 +242,27 @@ func checkReceipt(r *Receipt) error {
 	return nil
 }
 
-// checkUnit checks one unit on its own.
+// checkUnit checks one unit on its own, its nodes' peer IDs included.
 func checkUnit(u *Unit) error {
+	if err := checkUnitFields(u); err != nil {
+		return err
+	}
+	if len(u.Sealed) == 0 || len(u.Sealed) > maxSealed {
+		return fmt.Errorf("unit %q: the sealed record is %d bytes; it must be 1 to %d", u.Label, len(u.Sealed), maxSealed)
+	}
+	for _, n := range u.Nodes {
+		id, err := peer.Decode(n.PeerID)
+		if err != nil || id.String() != n.PeerID {
+			return fmt.Errorf("unit %q: node %s: %q is not a peer ID in base58", u.Label, n.Name, clip(n.PeerID))
+		}
+	}
+	return nil
+}
+
+// checkUnitFields checks one unit on its own but for its sealed record
+// (kept apart) and the form of its nodes' peer IDs, which a unit read from
+// the vault takes from the node table (checked when it is read).
+func checkUnitFields(u *Unit) error {
 	if !ValidLabel(u.Label) {
 		return fmt.Errorf("label %q is not 1 to %d bytes of printable text without a space at either end", clip(u.Label), MaxLabelLen)
 	}
@@ -287,8 +280,6 @@ func checkUnit(u *Unit) error {
 		return fmt.Errorf("%s: threshold %d; it must be from 2 to the unit's %d nodes", at, u.Threshold, len(u.Nodes))
 	case u.KeyCommit == threshold.Commitment{}:
 		return fmt.Errorf("%s: the key commitment is all zeros", at)
-	case len(u.Sealed) == 0 || len(u.Sealed) > maxSealed:
-		return fmt.Errorf("%s: the sealed record is %d bytes; it must be 1 to %d", at, len(u.Sealed), maxSealed)
 	case len(u.MAC) != MACSize:
 		return fmt.Errorf("%s: the MAC is %d bytes; it must be %d", at, len(u.MAC), MACSize)
 	}
@@ -304,10 +295,6 @@ func checkUnit(u *Unit) error {
 	for i, n := range u.Nodes {
 		if err := api.CheckNodeName(n.Name); err != nil {
 			return fmt.Errorf("%s: nodes[%d]: %w", at, i, err)
-		}
-		id, err := peer.Decode(n.PeerID)
-		if err != nil || id.String() != n.PeerID {
-			return fmt.Errorf("%s: node %s: %q is not a peer ID in base58", at, n.Name, clip(n.PeerID))
 		}
 		if n.Commitment == (threshold.Commitment{}) {
 			return fmt.Errorf("%s: node %s: the share commitment is all zeros", at, n.Name)

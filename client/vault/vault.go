@@ -11,8 +11,11 @@ import (
 	"github.com/custos-network/custos/threshold"
 )
 
-// Vault is the content of a vault file. Its fields are the file's fields;
-// docs/vault.md says what each holds and the rules each must follow.
+// Vault is the vault's header: what the client reads when it opens the
+// vault and keeps in memory. The records (units), the receipts and the
+// pending deletes stay in the database, read and written one at a time
+// through the Handle. docs/vault.md says what each field holds and the
+// rules each must follow.
 type Vault struct {
 	// User is the user's name at the custodians.
 	User string
@@ -31,14 +34,6 @@ type Vault struct {
 	// PasswordChange is a password change under way (custos passwd), nil
 	// when there is none. See PasswordChange.
 	PasswordChange *PasswordChange
-	// Units are the user's records, in label order (byte-wise) once saved.
-	Units []Unit
-	// PendingDeletes are unit versions that some nodes have not yet
-	// confirmed deleting; the client retries them on the next unlock.
-	PendingDeletes []PendingDelete
-	// Receipts are the verified receipts of the user's releases, oldest
-	// first; the vault keeps the newest MaxReceipts.
-	Receipts []Receipt
 	// Checkpoints hold, per node, the newest checkpoint of its log that the
 	// client verified, in node-name order (byte-wise). Every receipt and
 	// log answer of the node must be consistent with it. Auditors read
@@ -236,38 +231,6 @@ type UnitRef struct {
 	Version uint64           `json:"version"`
 }
 
-// AddReceipts appends receipts, which must follow the rules of the format
-// (ErrInvalid), and then drops the oldest beyond MaxReceipts: the vault is
-// not an archive, and the nodes' logs keep every entry. The vault keeps
-// copies of the receipts' slices.
-func (v *Vault) AddReceipts(rs ...Receipt) error {
-	for i := range rs {
-		if err := checkReceipt(&rs[i]); err != nil {
-			return fmt.Errorf("add receipt: %w: %w", ErrInvalid, err)
-		}
-	}
-	for _, r := range rs {
-		r.Units = slices.Clone(r.Units)
-		r.Checkpoint = slices.Clone(r.Checkpoint)
-		r.Entry = slices.Clone(r.Entry)
-		v.Receipts = append(v.Receipts, r)
-	}
-	drop, total := max(len(v.Receipts)-MaxReceipts, 0), 0
-	for i := len(v.Receipts) - 1; i >= drop; i-- {
-		if total += receiptBytes(&v.Receipts[i]); total > maxReceiptBytes {
-			drop = i + 1
-			break
-		}
-	}
-	v.Receipts = slices.Delete(v.Receipts, 0, drop)
-	return nil
-}
-
-// receiptBytes is about what r takes in the file before base64.
-func receiptBytes(r *Receipt) int {
-	return len(r.Checkpoint) + len(r.Entry) + len(r.Units)*(len(threshold.UnitID{})+8) + len(r.Node) + 8
-}
-
 // Request is a release request this vault's client sent to a node, answered
 // or not, as the request journal records it (Handle.AppendRequests). The
 // node's log entry of the release holds the same nonce, which is how an
@@ -279,59 +242,6 @@ type Request struct {
 	Time time.Time `json:"time"`
 	// Nonce is the request's random nonce, api.RequestNonceSize bytes.
 	Nonce []byte `json:"nonce"`
-}
-
-// Unit returns the unit with this label. The pointer is into v.Units: it
-// lets the caller change the unit in place, and is valid until the next
-// PutUnit, RemoveUnit or Save (which sorts the units).
-func (v *Vault) Unit(label string) (*Unit, bool) {
-	for i := range v.Units {
-		if v.Units[i].Label == label {
-			return &v.Units[i], true
-		}
-	}
-	return nil, false
-}
-
-// PutUnit adds a unit, in label order, and sets its MAC (SealUnit): the
-// caller vouches for every field. It checks the unit against the rules of
-// the format (ErrInvalid) and refuses one whose label or ID another unit
-// has (ErrExists). The vault keeps copies of the unit's slices.
-func (v *Vault) PutUnit(u Unit) error {
-	u.Nodes = slices.Clone(u.Nodes)
-	u.Sealed = slices.Clone(u.Sealed)
-	if err := v.SealUnit(&u); err != nil {
-		return fmt.Errorf("put unit: %w", err)
-	}
-	if err := checkUnit(&u); err != nil {
-		return fmt.Errorf("put unit: %w: %w", ErrInvalid, err)
-	}
-	for i := range v.Units {
-		switch {
-		case v.Units[i].Label == u.Label:
-			return fmt.Errorf("put unit: a unit labelled %q %w", u.Label, ErrExists)
-		case v.Units[i].ID == u.ID:
-			return fmt.Errorf("put unit: a unit with ID %s (labelled %q) %w", u.ID, v.Units[i].Label, ErrExists)
-		}
-	}
-	i, _ := slices.BinarySearchFunc(v.Units, u.Label, func(x Unit, label string) int {
-		return strings.Compare(x.Label, label)
-	})
-	v.Units = slices.Insert(v.Units, i, u)
-	return nil
-}
-
-// RemoveUnit removes the unit with this label and reports whether there was
-// one. Deleting its shares at the nodes is the caller's work (see
-// PendingDeletes).
-func (v *Vault) RemoveUnit(label string) bool {
-	for i := range v.Units {
-		if v.Units[i].Label == label {
-			v.Units = slices.Delete(v.Units, i, i+1)
-			return true
-		}
-	}
-	return false
 }
 
 // Wipe overwrites the device key, the master secret and the key shares of
@@ -355,8 +265,8 @@ func (v Vault) String() string {
 	if p := v.PasswordChange; p != nil {
 		change = fmt.Sprintf(", password change to epoch %d: %s", p.Epoch, p.State)
 	}
-	return fmt.Sprintf("vault{user: %q, login epoch: %d%s, units: %d, pending deletes: %d, receipts: %d, checkpoints: %d, restores: %d, secrets: [redacted]}",
-		v.User, epoch, change, len(v.Units), len(v.PendingDeletes), len(v.Receipts), len(v.Checkpoints), len(v.Restores))
+	return fmt.Sprintf("vault{user: %q, login epoch: %d%s, checkpoints: %d, restores: %d, secrets: [redacted]}",
+		v.User, epoch, change, len(v.Checkpoints), len(v.Restores))
 }
 
 // Format prints what String returns under every verb, %x and %#v included,
@@ -365,10 +275,9 @@ func (v Vault) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, v.String()
 
 var errEncodeVault = errors.New("a vault is written by Create and Save, not encoded implicitly")
 
-// MarshalJSON fails: a vault written somewhere by accident would give away
-// its secrets.
+// MarshalJSON fails: a vault header written somewhere by accident would
+// give away its secrets.
 func (v Vault) MarshalJSON() ([]byte, error) { return nil, errEncodeVault }
 
-// UnmarshalJSON fails, for the same reason: a vault is read by Open, which
-// checks it.
+// UnmarshalJSON fails: a vault is read by Open, which checks it.
 func (v *Vault) UnmarshalJSON([]byte) error { return errEncodeVault }

@@ -139,7 +139,7 @@ It prints one line per node. Exit codes: 0 every node passed, 1 a node failed a
 check (the report names it and what is wrong) or another error, 2 usage.`,
 		Example: `  custos audit verify --network network.yaml
   custos audit verify --full --state /var/lib/custos-audit --key ~/audit/acme.key
-  custos audit verify --network network.yaml --vault alice-vault.json
+  custos audit verify --network network.yaml --vault alice-vault.db
   custos audit verify --network network.yaml --accept acme
   custos audit verify --full --json`,
 		Args: exactArgs(0, "no arguments"),

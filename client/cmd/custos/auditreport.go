@@ -101,7 +101,9 @@ and verified (each is named), 2 usage.`,
 			}
 			if fromVault {
 				q.Device = c.Device()
-				q.Receipts = c.Receipts()
+				if q.Receipts, err = c.Receipts(); err != nil {
+					return err
+				}
 				if q.Requests, q.DroppedUntil, err = c.Requests(); err != nil {
 					return err
 				}
@@ -192,7 +194,9 @@ func (g *globals) openVaultIfAny(ctx context.Context, unlock bool) (*client.Clie
 func resolveUnit(c *client.Client, unit string, q *auditor.UnitQuery) (label string, fromVault bool, err error) {
 	var units []client.Unit
 	if c != nil {
-		units = c.List()
+		if units, err = c.List(""); err != nil {
+			return "", false, err
+		}
 	}
 	i := slices.IndexFunc(units, func(u client.Unit) bool { return u.Label == unit })
 	if i < 0 {
@@ -216,7 +220,11 @@ func resolveUnit(c *client.Client, unit string, q *auditor.UnitQuery) (label str
 	if c == nil {
 		return "", false, nil
 	}
-	for _, r := range c.Receipts() {
+	receipts, err := c.Receipts()
+	if err != nil {
+		return "", false, err
+	}
+	for _, r := range receipts {
 		for _, u := range r.Units {
 			if u.ID == q.Unit {
 				return "", true, nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -8,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/rogpeppe/go-internal/testscript"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
@@ -98,7 +99,7 @@ func TestCLI(t *testing.T) {
 			"lockuser":  cmdLockUser,
 			"logsizes":  cmdLogSizes,
 			"nodes":     cmdNodes,
-			"replace":   cmdReplace,
+			"damage":    cmdDamage,
 			"sleep":     cmdSleep,
 			"unitid":    cmdUnitID,
 		},
@@ -349,23 +350,26 @@ func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
 	time.Sleep(d)
 }
 
-// cmdReplace replaces the first match of a regular expression in a file,
-// as a person editing (or a disk damaging) it would.
-func cmdReplace(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 3 {
-		ts.Fatalf("usage: replace FILE REGEXP REPLACEMENT")
+// cmdDamage changes a record's key commitment in the vault, as a person
+// editing (or a disk damaging) the file would: it flips a bit of the
+// commitment in the record's descriptor (docs/vault.md), after the unit
+// ID, version, threshold, node count and the nodes' entries.
+func cmdDamage(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: damage VAULT LABEL")
 	}
-	path := ts.MkAbs(args[0])
-	b, err := os.ReadFile(path)
+	db, err := bolt.Open(ts.MkAbs(args[0]), 0o600, nil)
 	ts.Check(err)
-	re, err := regexp.Compile(args[1])
-	ts.Check(err)
-	loc := re.FindIndex(b)
-	if loc == nil {
-		ts.Fatalf("replace: no match of %q in %s", args[1], args[0])
-	}
-	out := append(append(append([]byte(nil), b[:loc[0]]...), args[2]...), b[loc[1]:]...)
-	ts.Check(os.WriteFile(path, out, 0o600))
+	defer db.Close()
+	ts.Check(db.Update(func(tx *bolt.Tx) error {
+		units := tx.Bucket([]byte("units"))
+		desc := bytes.Clone(units.Get([]byte(args[1])))
+		if len(desc) < 26 {
+			return fmt.Errorf("damage: no record %q in %s", args[1], args[0])
+		}
+		desc[26+int(desc[25])*37] ^= 1
+		return units.Put([]byte(args[1]), desc)
+	}))
 }
 
 func cmdUnitID(ts *testscript.TestScript, neg bool, args []string) {
@@ -375,7 +379,9 @@ func cmdUnitID(ts *testscript.TestScript, neg bool, args []string) {
 	c, err := client.Open(ts.MkAbs(args[0]), client.Options{})
 	ts.Check(err)
 	defer c.Close()
-	for _, u := range c.List() {
+	units, err := c.List(args[1])
+	ts.Check(err)
+	for _, u := range units {
 		if u.Label == args[1] {
 			ts.Setenv(args[2], u.ID.String())
 			return

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -416,24 +417,39 @@ func shown(v string) string {
 func lsCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:     "ls [--json]",
-		Short:   "List the records in the vault (no secrets, no network)",
-		Example: `  custos ls`,
-		Args:    exactArgs(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Use:   "ls [PREFIX] [--json]",
+		Short: "List the records in the vault (no secrets, no network)",
+		Long: `ls lists the records in the vault, in label order, or with PREFIX those whose
+label starts with it. It reads no record's secret and asks no node.`,
+		Example: `  custos ls
+  custos ls acme-`,
+		Args: atMostArgs(1, "at most one label prefix"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			prefix := ""
+			if len(args) == 1 {
+				prefix = args[0]
+			}
 			c, err := g.open(cmd.Context(), false)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			return printUnits(cmd.OutOrStdout(), c.List(), asJSON)
+			units, err := c.List(prefix)
+			if err != nil {
+				return err
+			}
+			out := bufio.NewWriter(cmd.OutOrStdout())
+			if err := printUnits(out, units, prefix, asJSON); err != nil {
+				return err
+			}
+			return out.Flush()
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON lines")
 	return cmd
 }
 
-func printUnits(out io.Writer, units []client.Unit, asJSON bool) error {
+func printUnits(out io.Writer, units []client.Unit, prefix string, asJSON bool) error {
 	if asJSON {
 		for _, u := range units {
 			if err := jsonLines(out, unitJSON{Label: u.Label, UnitID: u.ID.String(), Version: u.Version,
@@ -443,7 +459,10 @@ func printUnits(out io.Writer, units []client.Unit, asJSON bool) error {
 		}
 		return nil
 	}
-	if len(units) == 0 {
+	switch {
+	case len(units) == 0 && prefix != "":
+		fmt.Fprintf(out, "no records whose label starts with %s\n", shown(prefix))
+	case len(units) == 0:
 		fmt.Fprintln(out, "no records; store one with custos put LABEL")
 	}
 	for _, u := range units {
@@ -550,7 +569,11 @@ func statusCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintln(out, line)
 			}
-			for _, u := range c.List() {
+			units, err := c.List("")
+			if err != nil {
+				return err
+			}
+			for _, u := range units {
 				if u.Degraded {
 					fmt.Fprintf(out, "degraded: %s (not stored at every node)\n", u.Label)
 				}

@@ -39,8 +39,12 @@ its entries are shown; the command then exits 1 after printing the others'.`,
 			}
 			defer c.Close()
 			// An unknown label costs no prompt and no login.
-			if _, ok := c.Unit(label); label != "" && !ok {
-				return fmt.Errorf("%q: %w", label, client.ErrNotFound)
+			if label != "" {
+				if _, ok, err := c.Unit(label); err != nil {
+					return err
+				} else if !ok {
+					return fmt.Errorf("%q: %w", label, client.ErrNotFound)
+				}
 			}
 			if err := g.unlock(cmd.Context(), c); err != nil {
 				return err

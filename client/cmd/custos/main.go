@@ -197,6 +197,16 @@ func unknownCommand(cmd *cobra.Command, args []string) error {
 	return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
 }
 
+// atMostArgs is exactArgs for commands that take up to n arguments.
+func atMostArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > n {
+			return usageError{fmt.Errorf("%s takes %s", cmd.CommandPath(), what)}
+		}
+		return nil
+	}
+}
+
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {

@@ -252,10 +252,7 @@ func vaultWithRecord(t *testing.T, label string) string {
 		random(t, c[:])
 		u.Nodes = append(u.Nodes, vault.UnitNode{Name: n.Name, PeerID: n.PeerID, Commitment: c, Stored: true})
 	}
-	if err := h.Vault().PutUnit(u); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Save(); err != nil {
+	if err := h.PutUnit(u); err != nil {
 		t.Fatal(err)
 	}
 	return path

@@ -223,12 +223,11 @@ func TestDamageFoundStopsEveryWrite(t *testing.T) {
 	h, path := openNew(t)
 	h.Close()
 	editValue(t, path, bucketUnits, []byte("bank"), func(b []byte) []byte { return append(b, 0) })
-	before := mustRead(t, path)
 	h = mustOpen(t, path)
 	if err := h.PutUnit(testUnit(t, "before", 0x70)); err != nil {
 		t.Fatalf("a write before the damage is found: %v", err)
 	}
-	before = mustRead(t, path)
+	before := mustRead(t, path)
 	if _, _, err := h.Unit("bank"); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), `unit "bank"`) {
 		t.Fatalf("Unit(bank): %v, want ErrCorrupt naming it", err)
 	}

@@ -21,7 +21,7 @@ build: ## build every package; main packages (custosd, custos) go into ./bin
 	@mains=$$($(GO) list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./...); \
 	if [ -n "$$mains" ]; then echo $(GO) build -o bin/ $$mains; $(GO) build -o bin/ $$mains; fi
 
-test: ## go vet, every Go test with the race detector (TESTFLAGS adds flags), then the JS SDK's tests
+test: ## go vet, every Go test with the race detector (TESTFLAGS adds flags), then the JS SDK's tests and its browser tests
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $(TESTFLAGS) ./...
 	@$(MAKE) --no-print-directory test-js
@@ -32,6 +32,15 @@ test-js:
 	@command -v npm >/dev/null || { echo "make test: npm not found; the JS SDK's tests need Node.js 20 and npm" >&2; exit 1; }
 	@[ -d client/js/node_modules ] || (cd client/js && npm ci --no-audit --no-fund)
 	cd client/js && npm test
+	@$(MAKE) --no-print-directory test-web
+
+# The example web app in headless Chromium (Debian's; nothing is downloaded)
+# against real nodes, over WebSocket and WebTransport.
+.PHONY: test-web
+test-web:
+	@[ -x "$${CHROMIUM:-/usr/bin/chromium}" ] || { echo "make test: no Chromium at $${CHROMIUM:-/usr/bin/chromium}; the browser tests need Debian's: apt-get install chromium" >&2; exit 1; }
+	@[ -d client/js/examples/web/node_modules ] || (cd client/js/examples/web && npm ci --no-audit --no-fund)
+	cd client/js/examples/web && npm test
 
 demo: build ## run a local network of five nodes through the main user journey
 	@bash scripts/demo.sh

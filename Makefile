@@ -49,10 +49,12 @@ bench: ## run the benchmarks and print each one against its baseline
 	@bash scripts/bench.sh
 	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory bench-js; else echo "make bench: npm not found; the JS SDK's bench skipped" >&2; fi
 
-# The JS SDK's bench: its warm get in Node.js against the Go client's, on the same nodes.
+# The JS SDK's benches: its warm get in Node.js, and the example app's cold unlock in
+# Chromium (with Argon2id's share and the bundle size), each against the Go client's.
 .PHONY: bench-js
 bench-js:
 	@[ -d client/js/node_modules ] || (cd client/js && npm ci --no-audit --no-fund)
+	@[ -d client/js/examples/web/node_modules ] || (cd client/js/examples/web && npm ci --no-audit --no-fund)
 	cd client/js && npm run bench
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 10s)

@@ -1,5 +1,6 @@
-// npm run bench: the warm get of the JS SDK in Node.js against the Go
-// client's, on the same five custosd processes (threshold 3), in one run.
+// npm run bench runs this first, then examples/web's cold unlock in Chromium.
+// This is the warm get of the JS SDK in Node.js against the Go client's, on
+// the same five custosd processes (threshold 3), in one run.
 // Each client unlocks once, gets its record once to warm up, then N times;
 // the figure is the ratio of the p50 latencies (aim: at most 2).
 import { execFile } from 'node:child_process'

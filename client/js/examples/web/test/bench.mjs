@@ -115,7 +115,7 @@ async function browserArgon2id() {
 async function goColdUnlocks() {
   const dir = tempDir('custos-web-bench-go-')
   const custos = join(net.bin, 'custos')
-  const env = { ...process.env, CUSTOS_VAULT: join(dir, 'vault'), CUSTOS_PASSWORD_FILE: join(dir, 'pw') }
+  const env = { ...process.env, CUSTOS_VAULT: join(dir, 'vault.db'), CUSTOS_PASSWORD_FILE: join(dir, 'pw') }
   writeFileSync(join(dir, 'pw'), password, { mode: 0o600 })
   writeFileSync(join(dir, 'network.yaml'), net.networkFile)
   await run(custos, ['init', '--network', join(dir, 'network.yaml'), '--user', 'go-bench'], { env })

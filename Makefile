@@ -5,21 +5,35 @@ STATICCHECK_VERSION   ?= v0.8.2
 PROTOC_GEN_GO_VERSION ?= v1.36.12
 FUZZTIME              ?= 10s
 TESTFLAGS             ?=
+# make install puts custos and custosd in PREFIX/bin when PREFIX is set, else
+# in GOBIN (go env GOBIN, else $(go env GOPATH)/bin, as go install does), with
+# the commit they were built from (-buildvcs=auto, whatever GOFLAGS says), for
+# their --version.
+PREFIX                ?=
 
 # Generated Go code is committed, so only `make proto` needs protoc.
 PROTO_FILES := $(sort $(shell find api -name '*.proto' 2>/dev/null))
 
 .DEFAULT_GOAL := help
-.PHONY: help build test demo bench fuzz lint proto clean
+.PHONY: help build install test demo bench fuzz lint proto clean
 
 help: ## list the targets
-	@awk 'BEGIN { FS = ":.*## " } /^[a-z]+:.*## / { printf "  %-6s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z]+:.*## / { printf "  %-8s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 build: ## build every package; main packages (custosd, custos) go into ./bin
 	@mkdir -p bin
 	$(GO) build ./...
 	@mains=$$($(GO) list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./...); \
 	if [ -n "$$mains" ]; then echo $(GO) build -o bin/ $$mains; $(GO) build -o bin/ $$mains; fi
+
+install: ## put custos and custosd on the PATH: into PREFIX/bin if set, else GOBIN (as go install)
+	@if [ -n "$(PREFIX)" ]; then dir="$(abspath $(PREFIX))/bin"; mkdir -p "$$dir"; \
+	else dir=$$($(GO) env GOBIN); [ -n "$$dir" ] || dir="$$($(GO) env GOPATH)/bin"; fi; \
+	echo GOBIN="$$dir" $(GO) install -buildvcs=auto ./client/cmd/custos ./node/cmd/custosd; \
+	GOBIN="$$dir" $(GO) install -buildvcs=auto ./client/cmd/custos ./node/cmd/custosd || exit 1; \
+	echo "installed custos and custosd in $$dir"; \
+	case ":$$PATH:" in *":$$dir:"*) ;; \
+	*) echo "$$dir is not on your PATH; add it, e.g.: export PATH=\"$$dir:\$$PATH\"" ;; esac
 
 test: ## go vet, every Go test with the race detector (TESTFLAGS adds flags), then the JS SDK's tests and its browser tests
 	$(GO) vet ./...

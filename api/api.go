@@ -26,6 +26,9 @@ const (
 	MaxMessageSize = 1 << 20
 	// MaxBatch is the most unit versions one release request may name.
 	MaxBatch = 1024
+	// MaxListPage is the most unit versions one list answer holds (about
+	// 30 bytes each): a user may hold more than one message could carry.
+	MaxListPage = 1000
 	// MaxUserLen is the longest user name, in bytes.
 	MaxUserLen = 128
 	// NonceSize is the size of a login challenge.

@@ -1418,8 +1418,18 @@ func (x *DeleteResponse) GetError() *Error {
 }
 
 // /custos/shares/list/2.0.0
+// A list answers one page of the unit versions the user holds at the node,
+// in (unit ID, version) order. A page holds at most page_size of them, and
+// never more than api.MaxListPage, so that it fits one message however many
+// the user holds.
 type ListRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Where the page starts: empty for the first page, else the
+	// next_page_token of the answer before.
+	PageToken []byte `protobuf:"bytes,1,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// The most unit versions to answer; 0 (or more than api.MaxListPage)
+	// means api.MaxListPage.
+	PageSize      uint32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1454,10 +1464,26 @@ func (*ListRequest) Descriptor() ([]byte, []int) {
 	return file_api_custos_proto_rawDescGZIP(), []int{20}
 }
 
+func (x *ListRequest) GetPageToken() []byte {
+	if x != nil {
+		return x.PageToken
+	}
+	return nil
+}
+
+func (x *ListRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
 type ListResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
-	Units         []*UnitRef             `protobuf:"bytes,2,rep,name=units,proto3" json:"units,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Error *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Units []*UnitRef             `protobuf:"bytes,2,rep,name=units,proto3" json:"units,omitempty"`
+	// What to send as page_token for the next page; empty after the last.
+	NextPageToken []byte `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1502,6 +1528,13 @@ func (x *ListResponse) GetError() *Error {
 func (x *ListResponse) GetUnits() []*UnitRef {
 	if x != nil {
 		return x.Units
+	}
+	return nil
+}
+
+func (x *ListResponse) GetNextPageToken() []byte {
+	if x != nil {
+		return x.NextPageToken
 	}
 	return nil
 }
@@ -2344,11 +2377,15 @@ const file_api_custos_proto_rawDesc = "" +
 	"\rDeleteRequest\x12&\n" +
 	"\x04unit\x18\x01 \x01(\v2\x12.custos.v1.UnitRefR\x04unit\"8\n" +
 	"\x0eDeleteResponse\x12&\n" +
-	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\"\r\n" +
-	"\vListRequest\"`\n" +
+	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\"I\n" +
+	"\vListRequest\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x01 \x01(\fR\tpageToken\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\rR\bpageSize\"\x88\x01\n" +
 	"\fListResponse\x12&\n" +
 	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\x12(\n" +
-	"\x05units\x18\x02 \x03(\v2\x12.custos.v1.UnitRefR\x05units\"M\n" +
+	"\x05units\x18\x02 \x03(\v2\x12.custos.v1.UnitRefR\x05units\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\fR\rnextPageToken\"M\n" +
 	"\aRefusal\x12\x1d\n" +
 	"\n" +
 	"unit_index\x18\x01 \x01(\rR\tunitIndex\x12#\n" +

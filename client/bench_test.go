@@ -41,31 +41,49 @@ func (l latencies) report(b *testing.B) {
 	if len(l) == 0 {
 		return
 	}
+	p50, p99 := l.percentiles()
+	b.ReportMetric(float64(p50), "p50-ns")
+	b.ReportMetric(float64(p99), "p99-ns")
+}
+
+// percentiles are l's p50 and p99; l is not empty.
+func (l latencies) percentiles() (p50, p99 time.Duration) {
 	s := slices.Clone(l)
 	slices.Sort(s)
 	at := func(p float64) time.Duration { return s[min(len(s)-1, int(p*float64(len(s))))] }
-	b.ReportMetric(float64(at(0.50)), "p50-ns")
-	b.ReportMetric(float64(at(0.99)), "p99-ns")
+	return at(0.50), at(0.99)
 }
 
+// warmSizes are the vaults BenchmarkWarmUnlock gets a record from: of 10
+// records, and of 100,000 (filled through the vault's API, as
+// BenchmarkVaultScale's large vault is).
+var warmSizes = []int{10, scaleRecords}
+
 // BenchmarkWarmUnlock compares a Get on a warm session with its floor, B:
-// one bare request and answer to each of the 5 nodes in parallel on open
-// connections (an enrollment without a user, which a node refuses before
-// touching its store), then one fsync of a small file on the same disk, as
-// a node makes its log entry durable before it releases a share. Aims: the
-// get's p50 at most 1.5 times B's, its p99 at most 3 times B's.
+// one bare request and answer to each of k (3) of the 5 nodes in parallel
+// on open connections (an enrollment without a user, which a node refuses
+// before touching its store), then one fsync of a small file on the same
+// disk, as a node makes its log entry durable before it releases a share.
+// The get runs on a vault of 10 records (get-10) and of 100,000
+// (get-100000), each on its own session; p50-xB and p99-xB are its
+// latencies over B's of the same run. release-k is what the nodes alone
+// take of a get: one release of one unit, signed as a device signs it, to
+// each of k nodes in parallel, and nothing of the client library (no
+// journal, no receipt or share checks). Aims: p50 at most 1.5 times B's,
+// p99 at most 3 times B's, at 100,000 records.
 func BenchmarkWarmUnlock(b *testing.B) {
 	tn := startNet(b, 5, 3, nil)
 	ctx := context.Background()
-	c, _ := tn.unlocked(b, "alice", client.Options{})
-	if err := c.Put(ctx, "acme-portal", acme, client.PutOptions{}); err != nil {
-		b.Fatal(err)
+	paths := map[int]string{}
+	for _, size := range warmSizes {
+		paths[size] = scaleVault(b, tn, fmt.Sprintf("warm%d", size), size)
 	}
+	var floor latencies // B's, from the baseline of this run
 
 	b.Run("baseline", func(b *testing.B) {
 		dev := nodetest.NewDevice(b, "bench")
 		var infos []nodeInfo
-		for _, p := range tn.nodes {
+		for _, p := range tn.nodes[:tn.k] {
 			info := p.Info(b)
 			if err := dev.Connect(ctx, info); err != nil {
 				b.Fatal(err)
@@ -108,22 +126,85 @@ func BenchmarkWarmUnlock(b *testing.B) {
 			})
 		}
 		lat.report(b)
+		floor = lat
 	})
 
-	b.Run("get", func(b *testing.B) {
+	b.Run("release-k", func(b *testing.B) {
+		dev := nodetest.NewDevice(b, "benchrelease")
+		var ids []peer.ID
+		unit := nodetest.Unit()
+		for _, p := range tn.nodes[:tn.k] {
+			info := p.Info(b)
+			inv, err := p.Admin().Invite(ctx, dev.User, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := dev.Connect(ctx, info); err != nil {
+				b.Fatal(err)
+			}
+			if err := dev.Enroll(ctx, info.ID, inv.Token); err != nil {
+				b.Fatal(err)
+			}
+			if err := dev.Login(ctx, info.ID); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := dev.Put(ctx, info.ID, unit, nodetest.Share()); err != nil {
+				b.Fatal(err)
+			}
+			ids = append(ids, info.ID)
+		}
 		var lat latencies
 		b.ResetTimer()
 		for b.Loop() {
 			lat.time(func() {
-				rec, err := c.Get(ctx, "acme-portal")
-				if err != nil {
-					b.Fatal(err)
+				var wg sync.WaitGroup
+				errs := make([]error, len(ids))
+				for i, id := range ids {
+					wg.Go(func() { _, errs[i] = dev.Release(ctx, id, unit) })
 				}
-				rec.Wipe()
+				wg.Wait()
+				for _, err := range errs {
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
 			})
 		}
 		lat.report(b)
+		lat.reportOver(b, floor, "xB")
 	})
+
+	for _, size := range warmSizes {
+		b.Run(fmt.Sprintf("get-%d", size), func(b *testing.B) {
+			c := unlockedAt(b, paths[size])
+			defer c.Close()
+			var lat latencies
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				lat.time(func() {
+					rec, err := c.Get(ctx, fmt.Sprintf("real-%d", i%10))
+					if err != nil {
+						b.Fatal(err)
+					}
+					rec.Wipe()
+				})
+			}
+			lat.report(b)
+			lat.reportOver(b, floor, "xB")
+		})
+	}
+}
+
+// reportOver reports l's p50 and p99 over base's, as p50-SUFFIX and
+// p99-SUFFIX; nothing when base is empty (its benchmark did not run).
+func (l latencies) reportOver(b *testing.B, base latencies, suffix string) {
+	if len(l) == 0 || len(base) == 0 {
+		return
+	}
+	lp50, lp99 := l.percentiles()
+	bp50, bp99 := base.percentiles()
+	b.ReportMetric(float64(lp50)/float64(bp50), "p50-"+suffix)
+	b.ReportMetric(float64(lp99)/float64(bp99), "p99-"+suffix)
 }
 
 type nodeInfo struct{ id peer.ID }

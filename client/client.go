@@ -54,6 +54,9 @@ type Client struct {
 	net   *Network
 	host  host.Host
 	nodes []*custodian
+	// journal records release requests before they are sent; it holds
+	// the vault's request journal, apart from mu.
+	journal *requestJournal
 
 	passwd sync.Mutex // one password change, or abort, at a time
 
@@ -158,6 +161,7 @@ func (c *Client) start() error {
 		}
 		c.nodes = append(c.nodes, &custodian{index: i, name: c.net.Nodes[i].Name, info: info, idText: info.ID.String(), relogins: make(chan struct{}, 1)})
 	}
+	c.journal = newRequestJournal(c.vh, c.nodes)
 	return nil
 }
 
@@ -176,12 +180,13 @@ func (c *Client) Device() peer.ID { return c.host.ID() }
 func (c *Client) Receipts() ([]vault.Receipt, error) { return c.vh.Receipts() }
 
 // Requests returns the release requests in the vault's journal, in the
-// order they were sent (see GetMany), and the newest time of any request
-// the journal dropped (zero if none): see vault.Handle.Requests.
+// order they were recorded (see GetMany), and the newest time of any
+// request the journal dropped (zero if none): see vault.Handle.Requests.
+// The journal holds every request sent, and some that were not: an unlock
+// records a request for every node and asks only those it needs, and the
+// requests of the next unlock are recorded ahead of it.
 func (c *Client) Requests() (rs []vault.Request, droppedUntil time.Time, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.vh.Requests()
+	return c.journal.requests()
 }
 
 // Close saves the receipts not saved yet (see GetMany), locks the client,
@@ -272,6 +277,7 @@ func (c *Client) Unlock(ctx context.Context, password []byte) error {
 	c.mu.Lock()
 	c.unlocked = true
 	c.mu.Unlock()
+	c.journal.fillAhead(&c.bgWait) // the first unlock's requests
 	c.retryDeletes(ctx)
 	return nil
 }

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,11 @@ type custodian struct {
 
 	// relogins holds one login again at a time (see Client.relogin).
 	relogins chan struct{}
+	// lat is how fast n answered lately, for hedged requests (hedge.go).
+	lat latency
+	// opened is the checkpoint of n's that last opened under its pinned
+	// key (Client.openCheckpoint).
+	opened openedCheckpoint
 
 	mu       sync.Mutex
 	auth     threshold.NodeAuthKey // login key, from Unlock until Lock
@@ -52,6 +58,30 @@ type custodian struct {
 	// restoreMu makes one request at a time look into a log that does not
 	// extend the kept checkpoint (explainFork).
 	restoreMu sync.Mutex
+}
+
+// openedCheckpoint remembers one signed checkpoint that opened under its
+// node's pinned key, and what it says: the same bytes open the same way
+// under the same key.
+type openedCheckpoint struct {
+	mu     sync.Mutex
+	signed []byte
+	cp     api.Checkpoint
+}
+
+func (o *openedCheckpoint) get(signed []byte) (api.Checkpoint, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.signed == nil || !bytes.Equal(o.signed, signed) {
+		return api.Checkpoint{}, false
+	}
+	return o.cp, true
+}
+
+func (o *openedCheckpoint) put(signed []byte, cp api.Checkpoint) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.signed, o.cp = bytes.Clone(signed), cp
 }
 
 // loginCount is how many logins at n succeeded so far.

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // ConnectAll dials every node in parallel, as Unlock does first, so that a
@@ -38,4 +39,24 @@ func (c *Client) AdvanceCheckpoint(ctx context.Context, node string, sent, got [
 		return false, err
 	}
 	return c.advanceCheckpoint(ctx, n, s, cp, got)
+}
+
+// SetLatencyForTest makes every node's latency as if each of its releases
+// had taken d, so that a test knows the order an unlock asks the nodes in
+// (network order, all being equal) and their hedge delay.
+func (c *Client) SetLatencyForTest(d time.Duration) {
+	for _, n := range c.nodes {
+		n.lat.mu.Lock()
+		n.lat.releases, n.lat.srtt, n.lat.rttvar, n.lat.failed = 1, d, 0, time.Time{}
+		n.lat.mu.Unlock()
+	}
+}
+
+// HedgeDelaysForTest is each node's hedge delay now, by node name.
+func (c *Client) HedgeDelaysForTest() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for _, n := range c.nodes {
+		out[n.name] = n.lat.hedgeAfter()
+	}
+	return out
 }

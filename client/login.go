@@ -315,6 +315,7 @@ func (c *Client) signChallenge(ctx context.Context, n *custodian, s io.Writer, r
 	if err != nil {
 		return ErrVaultLocked
 	}
+	start := time.Now()
 	if err := api.Write(s, &api.LoginProof{Signature: sig}); err != nil {
 		return err
 	}
@@ -323,6 +324,7 @@ func (c *Client) signChallenge(ctx context.Context, n *custodian, s io.Writer, r
 		c.forget(ctx, n)
 		return fmt.Errorf("read login result: %w", err)
 	}
+	n.lat.seed(time.Since(start)) // a signature check and a durable log entry, as a release
 	if err := api.FromProto(res.Error); err != nil {
 		if errors.Is(err, api.ErrUnauthenticated) {
 			return &WrongPasswordError{AttemptsLeft: int(res.AttemptsLeft), Err: err}

@@ -311,12 +311,22 @@ func (c *Client) keepIfNext(n *custodian, sent, got *keptCheckpoint) (kept bool,
 }
 
 // openCheckpoint opens a checkpoint signed by n's pinned key, of n's log.
+// The last one that opened is remembered (custodian.opened): an unlock
+// opens the checkpoint the vault keeps of n, most often the one n's last
+// receipt brought, and its signature need not be checked twice.
 func (c *Client) openCheckpoint(n *custodian, signed []byte) (api.Checkpoint, error) {
+	if cp, ok := n.opened.get(signed); ok {
+		return cp, nil
+	}
 	pub, err := nodeKey(n.info.ID)
 	if err != nil {
 		return api.Checkpoint{}, err
 	}
-	return api.OpenCheckpoint(signed, api.LogOrigin(n.name), pub)
+	cp, err := api.OpenCheckpoint(signed, api.LogOrigin(n.name), pub)
+	if err == nil {
+		n.opened.put(signed, cp)
+	}
+	return cp, err
 }
 
 // Checkpoints returns copies of the checkpoints the vault keeps, one per

@@ -42,8 +42,10 @@ func (c *Client) Status(ctx context.Context) []NodeStatus {
 			if haveKey {
 				start = time.Now()
 				st.Err = c.authed(ctx, n, func() error {
+					// A page of one: the same small request however many
+					// units the user holds.
 					var resp api.ListResponse
-					if err := c.call(ctx, n, api.ProtocolList, &api.ListRequest{}, &resp); err != nil {
+					if err := c.call(ctx, n, api.ProtocolList, &api.ListRequest{PageSize: 1}, &resp); err != nil {
 						return err
 					}
 					return api.FromProto(resp.Error)

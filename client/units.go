@@ -3,9 +3,9 @@ package client
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -234,12 +234,13 @@ func (c *Client) Get(ctx context.Context, label string) (*Record, error) {
 // GetMany unlocks records by label with one release request per node (or
 // one per api.MaxBatch records). It first checks each record's MAC in the
 // vault (a damaged one is ErrDamagedRecord, and no node is asked). It asks
-// every node in parallel, checks each answer's receipt (a node whose
-// receipt does not prove its answer is named with ErrBadReceipt,
-// ErrFalseReceipt or ErrForkedLog, and none of its shares is used; see
-// checkReceipt), checks each share against its commitment, combines the
-// first threshold of good shares per record, opens the record and wipes
-// the keys. A node whose checkpoint does not extend the one the vault keeps
+// the nodes it needs in parallel, the fastest lately first, and one more
+// for each that fails or is slow (see release), checks each answer's
+// receipt (a node whose receipt does not prove its answer is named with
+// ErrBadReceipt, ErrFalseReceipt or ErrForkedLog, and none of its shares
+// is used; see checkReceipt), checks each share against its commitment,
+// combines the first threshold of good shares per record, opens the
+// record and wipes the keys. A node whose checkpoint does not extend the one the vault keeps
 // of it is not named as a fork when a restore entry in its log explains
 // why: the client accepts the restore (once, with a warning), keeps the
 // checkpoint it replaced in the vault (vault.Restore), and uses the node's
@@ -351,6 +352,7 @@ type released struct {
 	shares   [][][]byte
 	nodeErr  []error
 	unitErr  [][]error
+	asked    []askState      // per node, when the unlock stopped waiting
 	receipts []vault.Receipt // verified, of every node that answered in time
 	lost     []lostShare     // shares that nodes proved they no longer hold
 }
@@ -400,54 +402,47 @@ func (r *released) wipe() {
 	}
 }
 
-// release asks every node for the shares of units, in batches, and stops
-// waiting for the others once every unit has its threshold of shares that
-// pass their commitments: a slow or silent node does not slow an unlock
-// that enough others answered.
+// release asks nodes for the shares of units, in batches: as many nodes
+// as the units' thresholds need, and one more for each that fails, gives
+// no good share of some unit, or is slow (hedge.go); it stops waiting for
+// the others once every unit has its threshold of shares that pass their
+// commitments: a slow or silent node does not slow an unlock that enough
+// others answered.
 //
 // Every request of the unlock is signed with the same time, so an audit
-// can tell its requests from another unlock's, and every request's nonce
-// is in the vault's request journal before any is sent: an audit can then
-// tell this vault's releases from those of someone holding a copy of the
-// device key. An unlock whose requests cannot be recorded is not made.
+// can tell its requests from another unlock's, and every node's request
+// nonce, asked or not, is in the vault's request journal before any is
+// sent: an audit can then tell this vault's releases from those of
+// someone holding a copy of the device key. An unlock whose requests
+// cannot be recorded is not made. An unlock of one batch uses requests
+// journaled ahead, and journals the next unlock's meanwhile
+// (requestJournal).
 func (c *Client) release(ctx context.Context, units []vault.Unit) (*released, error) {
-	asked := time.Now().UnixMilli()
 	batches := (len(units) + api.MaxBatch - 1) / api.MaxBatch
-	nonces := make([][][]byte, len(c.nodes)) // by node, then batch
-	var record []vault.Request
-	for _, n := range c.nodes {
-		for range batches {
-			nonce := make([]byte, api.RequestNonceSize)
-			if _, err := rand.Read(nonce); err != nil {
-				return nil, err
-			}
-			nonces[n.index] = append(nonces[n.index], nonce)
-			record = append(record, vault.Request{Node: n.name, Time: time.UnixMilli(asked), Nonce: nonce})
-		}
-	}
-	c.mu.Lock()
-	err := c.vh.AppendRequests(record...)
-	c.mu.Unlock()
+	j, err := c.journal.take(batches)
 	if err != nil {
-		return nil, fmt.Errorf("record the release requests in the vault's journal: %w", err)
+		return nil, err
+	}
+	if batches == 1 {
+		c.journal.fillAhead(&c.bgWait)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	col := newCollector(units, len(c.nodes), cancel)
+	col := newCollector(units, c.nodes, cancel)
 	finished := make(chan struct{})
 	// Close waits for the nodes this unlock stops waiting for: their late
 	// answers still reach the vault (see collector.add).
 	c.bgWait.Add(1)
 	go func() {
 		defer c.bgWait.Done()
-		c.fanOut(ctx, c.nodes, func(ctx context.Context, n *custodian) error {
-			a := c.releaseAll(ctx, n, asked, nonces[n.index], units)
+		c.hedge(ctx, col, func(ctx context.Context, n *custodian) *answer {
+			a := c.releaseAll(ctx, n, j.asked, j.nonces[n.index], units)
 			if late := col.add(n, a); late != nil {
 				c.keepReceipts(late)
 				c.markLost(late.lost)
 			}
-			return a.err
+			return a
 		})
 		close(finished)
 	}()
@@ -499,26 +494,120 @@ func wipeShares(shares [][]byte) {
 // its threshold of shares that pass their commitments, then cancels the
 // requests still out. Answers that come after the unlock took what it
 // needed keep no share; their receipts and lost shares still count.
+//
+// It also tells hedge whom to ask: a unit is short while its good shares
+// and the nodes still expected to bring one (asked, holding it, neither
+// answered nor past their hedge delay) do not reach its threshold.
 type collector struct {
-	mu     sync.Mutex
-	units  []vault.Unit
-	r      *released
-	good   []int // shares that pass their commitment, per unit
-	enough int   // units with good[i] >= their threshold
-	closed bool  // close returned r
-	cancel context.CancelFunc
+	mu      sync.Mutex
+	units   []vault.Unit
+	r       *released
+	good    []int      // shares that pass their commitment, per unit
+	enough  int        // units with good[i] >= their threshold
+	holds   [][]bool   // whether node i holds unit j's share, as the vault has it
+	asked   []askState // per node
+	pending []int      // nodes expected to bring a share, per unit
+	closed  bool       // close returned r
+	cancel  context.CancelFunc
 }
 
-func newCollector(units []vault.Unit, nodes int, cancel context.CancelFunc) *collector {
-	return &collector{
+// askState is where one node's request of an unlock is.
+type askState int
+
+const (
+	notAsked askState = iota
+	awaited           // asked, and counted on
+	overdue           // asked, past its hedge delay: no longer counted on
+	answered
+)
+
+func newCollector(units []vault.Unit, nodes []*custodian, cancel context.CancelFunc) *collector {
+	col := &collector{
 		units: units, good: make([]int, len(units)), cancel: cancel,
-		r: &released{shares: make([][][]byte, nodes), nodeErr: make([]error, nodes), unitErr: make([][]error, nodes)},
+		holds: make([][]bool, len(nodes)), asked: make([]askState, len(nodes)), pending: make([]int, len(units)),
+		r: &released{shares: make([][][]byte, len(nodes)), nodeErr: make([]error, len(nodes)), unitErr: make([][]error, len(nodes))},
 	}
+	for _, n := range nodes {
+		col.holds[n.index] = make([]bool, len(units))
+		for j := range units {
+			col.holds[n.index][j] = holds(&units[j], n)
+		}
+	}
+	return col
 }
 
 // complete reports whether every unit has its threshold of good shares.
 // The caller holds col.mu.
 func (col *collector) complete() bool { return col.enough == len(col.units) }
+
+// short reports whether unit j's good shares and awaited nodes fall short
+// of its threshold. The caller holds col.mu.
+func (col *collector) short(j int) bool {
+	return col.good[j] < col.units[j].Threshold && col.good[j]+col.pending[j] < col.units[j].Threshold
+}
+
+// nextUseful returns the first node of order not asked yet that holds a
+// share of a short unit, or nil: nil too once the collection is complete
+// or closed.
+func (col *collector) nextUseful(order []*custodian) *custodian {
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if col.closed || col.complete() {
+		return nil
+	}
+	for _, n := range order {
+		if col.asked[n.index] != notAsked {
+			continue
+		}
+		for j := range col.units {
+			if col.holds[n.index][j] && col.short(j) {
+				return n
+			}
+		}
+	}
+	return nil
+}
+
+// ask notes that n is being asked.
+func (col *collector) ask(n *custodian) {
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	col.asked[n.index] = awaited
+	col.count(n, 1)
+}
+
+// slow notes that n's hedge delay passed: if it has not answered, it is
+// no longer counted on (its answer is still taken if it comes).
+func (col *collector) slow(n *custodian) {
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if col.asked[n.index] == awaited {
+		col.asked[n.index] = overdue
+		col.count(n, -1)
+	}
+}
+
+// count adds d to pending of every unit n holds. The caller holds col.mu.
+func (col *collector) count(n *custodian, d int) {
+	for j := range col.units {
+		if col.holds[n.index][j] {
+			col.pending[j] += d
+		}
+	}
+}
+
+// outstanding is how many nodes were asked and have not answered.
+func (col *collector) outstanding() int {
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	out := 0
+	for _, s := range col.asked {
+		if s == awaited || s == overdue {
+			out++
+		}
+	}
+	return out
+}
 
 // add takes node n's answer. Before close, it joins the result, and the
 // requests still out are cancelled once the result is complete. After
@@ -531,6 +620,10 @@ func (col *collector) add(n *custodian, a *answer) (late *released) {
 	}
 	col.mu.Lock()
 	defer col.mu.Unlock()
+	if col.asked[n.index] == awaited {
+		col.count(n, -1)
+	}
+	col.asked[n.index] = answered
 	if col.closed {
 		wipeShares(a.shares)
 		return &released{receipts: a.receipts, lost: lost}
@@ -566,7 +659,18 @@ func (col *collector) close() *released {
 	col.mu.Lock()
 	defer col.mu.Unlock()
 	col.closed = true
+	col.r.asked = slices.Clone(col.asked)
 	return col.r
+}
+
+// holds reports whether the vault has node n storing its share of u.
+func holds(u *vault.Unit, n *custodian) bool {
+	for _, un := range u.Nodes {
+		if un.PeerID == n.idText {
+			return un.Stored
+		}
+	}
+	return false
 }
 
 // verifies reports whether share from node n passes its commitment for u.
@@ -678,6 +782,10 @@ func (c *Client) open(u *vault.Unit, got *released, i int) (*Record, error) {
 			reasons[un.Name] = errors.New("not in the network file any more")
 		case got.nodeErr[k] != nil:
 			reasons[un.Name] = got.nodeErr[k]
+		case got.asked[k] == notAsked && !un.Stored:
+			reasons[un.Name] = errNotStored
+		case got.asked[k] == notAsked:
+			reasons[un.Name] = errNotAsked
 		case got.shares[k] == nil:
 			reasons[un.Name] = errors.New("no answer was waited for")
 		case got.unitErr[k][i] != nil:

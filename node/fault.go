@@ -34,3 +34,8 @@ var proveOther func(tx *store.Tx, index int64) int64
 // on the checkpoint protocol, signed all the same: a node showing auditors
 // another tree than the one it logs in.
 var forkRoot func(root tlog.Hash) tlog.Hash
+
+// beforeRelease, when set, runs before every release request is read: a
+// slow custodian (it sleeps) or a failing one (its error refuses the
+// request, as a store that fails would).
+var beforeRelease func() error

@@ -5,6 +5,7 @@ package node
 import (
 	"os"
 	"sync"
+	"time"
 
 	"github.com/cloudflare/circl/group"
 	"golang.org/x/mod/sumdb/tlog"
@@ -31,6 +32,10 @@ import (
 //	                             evaluation and a broken proof (one bit of
 //	                             its response scalar flipped: it still
 //	                             decodes, and does not verify)
+//	CUSTOS_FAULT=slow-release    wait 3 s before reading each release
+//	                             request, then serve it as usual
+//	CUSTOS_FAULT=fail-release    refuse every release request at once with
+//	                             UNAVAILABLE, as a node whose store fails
 //
 // Either login fault counts the attempt as usual: the node lies only in
 // what it sends. A client must name the node and never sign its challenge.
@@ -50,8 +55,20 @@ func init() {
 		alterEntry = refuseReleases
 	case "old-receipt":
 		proveOther = new(previousReleases).swap
+	case "slow-release":
+		beforeRelease = func() error {
+			time.Sleep(slowRelease)
+			return nil
+		}
+	case "fail-release":
+		beforeRelease = func() error {
+			return api.Errorf(api.Code_UNAVAILABLE, "the node cannot serve releases now")
+		}
 	}
 }
+
+// slowRelease is how long a slow-release node waits before each release.
+const slowRelease = 3 * time.Second
 
 // shiftEvaluation replaces the evaluation Z_i with Z_i + G: a canonical
 // element other than the identity (Z_i + G is the identity only if Z_i is

@@ -133,6 +133,14 @@ func New(cfg *config.Config, log *zap.Logger) (_ *Node, err error) {
 		Name: "custos_unlogged_login_refusals_total",
 		Help: "Logins of enrolled accounts refused as locked or in backoff that went unlogged (auth.refusal_log).",
 	}, func() float64 { return float64(n.auth.UnloggedAccountRefusals()) }))
+	n.metrics.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "custos_store_commits_total",
+		Help: "Durable commits of the store, one fsync each (group commit: many updates may share one).",
+	}, func() float64 { _, c := n.store.Commits(); return float64(c) }))
+	n.metrics.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "custos_store_updates_total",
+		Help: "Store updates (log entries with what they record) made durable by those commits.",
+	}, func() float64 { u, _ := n.store.Commits(); return float64(u) }))
 	n.units = limits.New(cfg.Limits.UnitReleases, maxLimiterKeys, nil)
 	n.users = limits.New(cfg.Limits.UserReleases, maxLimiterKeys, nil)
 	n.refusalLog = limits.NewLogBudget(config.Bucket{Burst: 1, Every: cfg.Limits.UserReleases.Every}, maxLimiterKeys, nil)

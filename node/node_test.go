@@ -32,7 +32,14 @@ import (
 // An entry added here must name the library and why it never stops.
 var leakIgnores []goleak.Option
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakIgnores...) }
+// TestMain also removes the custosd that the benchmarks of real processes
+// build.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, append(leakIgnores, goleak.Cleanup(func(code int) {
+		nodetest.RemoveBinary()
+		os.Exit(code)
+	}))...)
+}
 
 // device makes a device of user connected to n.
 func device(t testing.TB, n *nodetest.InProcess, user string) *nodetest.Device {

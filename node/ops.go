@@ -32,6 +32,7 @@ func (n *Node) Status(ctx context.Context) (*admin.Status, error) {
 	out := &admin.Status{
 		Name: n.cfg.Name, PeerID: card.PeerID, Addrs: card.Addrs, Ready: !n.closing.Load(), Started: n.started,
 		Accounts: st.Accounts, LockedAccounts: st.LockedAccounts, Shares: st.Shares, LogSize: st.LogSize, DiskBytes: st.DiskBytes, ReserveBytes: st.ReserveBytes,
+		Commits: st.Commits, Updates: st.Updates,
 	}
 	err = n.store.View(func(tx *store.Tx) error {
 		cp, err := n.audit.Checkpoint(tx, st.LogSize)

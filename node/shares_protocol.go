@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -128,6 +129,9 @@ func (n *Node) release(ctx context.Context, s network.Stream, r *api.Reader) err
 	// The one large request is read only from a device that is logged in:
 	// any other is refused unread, holding none of it.
 	_, err := n.session(s)
+	if err == nil && beforeRelease != nil {
+		err = beforeRelease() // a test build's slow or failing custodian; nil otherwise
+	}
 	if err == nil {
 		err = n.read(r, &req)
 	}
@@ -408,14 +412,54 @@ func (n *Node) list(ctx context.Context, s network.Stream, r *api.Reader) error 
 	if err == nil {
 		var sess *auth.Session
 		if sess, err = n.session(s); err == nil {
-			err = n.store.View(func(tx *store.Tx) error {
-				units, err := tx.Units(sess.User)
-				for _, u := range units {
-					resp.Units = append(resp.Units, &api.UnitRef{UnitId: u.Unit[:], Version: u.Version})
-				}
-				return err
-			})
+			err = n.listPage(sess.User, &req, resp)
 		}
 	}
 	return reply(s, resp, &resp.Error, err)
+}
+
+// listPage answers one page of the unit versions user holds (see
+// api.ListRequest). The page token is the unit ID and big-endian version
+// of the page's first unit version: the key its scan starts at.
+func (n *Node) listPage(user string, req *api.ListRequest, resp *api.ListResponse) error {
+	start, err := parsePageToken(req.PageToken)
+	if err != nil {
+		return err
+	}
+	size := int(req.PageSize)
+	if size == 0 || size > api.MaxListPage {
+		size = api.MaxListPage
+	}
+	return n.store.View(func(tx *store.Tx) error {
+		units, next, err := tx.UnitsPage(user, start, size)
+		if err != nil {
+			return err
+		}
+		resp.Units = make([]*api.UnitRef, len(units))
+		for i, u := range units {
+			resp.Units[i] = &api.UnitRef{UnitId: u.Unit[:], Version: u.Version}
+		}
+		if next != nil {
+			resp.NextPageToken = pageToken(next)
+		}
+		return nil
+	})
+}
+
+// pageToken is the list page token that starts a page at u.
+func pageToken(u *store.UnitVersion) []byte {
+	return binary.BigEndian.AppendUint64(u.Unit[:], u.Version)
+}
+
+// parsePageToken reads a peer's list page token: nil for none (the first
+// page), else the unit version the page starts at; anything else is
+// INVALID_ARGUMENT.
+func parsePageToken(token []byte) (*store.UnitVersion, error) {
+	switch len(token) {
+	case 0:
+		return nil, nil
+	case api.UnitIDSize + 8:
+		return &store.UnitVersion{Unit: threshold.UnitID(token[:api.UnitIDSize]), Version: binary.BigEndian.Uint64(token[api.UnitIDSize:])}, nil
+	}
+	return nil, api.Errorf(api.Code_INVALID_ARGUMENT, "the page token is malformed")
 }

@@ -19,14 +19,25 @@ mkdir -p "$dir/alice" && chmod 700 "$dir/alice"
 printf 'correct horse battery staple' >"$CUSTOS_PASSWORD_FILE"
 chmod 600 "$CUSTOS_PASSWORD_FILE"
 
+# Bold headings only on a terminal that wants colour (https://no-color.org).
+bold='' plain=''
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ] && [ "${TERM:-dumb}" != dumb ]; then
+	bold=$(printf '\033[1m') plain=$(printf '\033[0m')
+fi
 n=0
 step() {
 	n=$((n + 1))
-	printf '\n\033[1m== %d. %s\033[0m\n' "$n" "$*"
+	printf '\n%s== %d. %s%s\n' "$bold" "$n" "$*" "$plain"
 }
+# show prints a command as it would be typed, then runs it.
 show() {
 	printf '$ %s\n' "$*"
 	"$@"
+}
+# show_sh prints a shell command line whole (a pipe, say), then runs it.
+show_sh() {
+	printf '$ %s\n' "$1"
+	eval "$1"
 }
 
 step "Five organisations start their custodian nodes (threshold 3)"
@@ -42,8 +53,8 @@ tokens=$(scripts/devnet.sh invite "$dir" alice)
 show custos enroll $tokens
 
 step "alice stores two vendor credentials (sealed here; each node gets one share)"
-printf 'hunter2-acme' | show custos put acme-portal --username svc-acme
-printf 'globex-s3cret' | show custos put globex-api --username ci-bot
+show_sh "printf 'hunter2-acme' | custos put acme-portal --username svc-acme"
+show_sh "printf 'globex-s3cret' | custos put globex-api --username ci-bot"
 
 step "The vault lists labels only; nothing secret, and no network needed"
 show custos ls
@@ -59,7 +70,7 @@ show custos get globex-api --field password
 step "A third node crashes: only 2 remain, so custos refuses (exit code 3), with no key material"
 show scripts/devnet.sh kill "$dir" n5
 set +e
-custos get acme-portal
+show custos get acme-portal
 code=$?
 set -e
 echo "(exit code $code)"

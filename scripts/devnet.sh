@@ -12,15 +12,26 @@
 #
 # Nodes are n1..nN. Each listens on a port the system picks at its first start;
 # the port is then written into its node.yaml, so a restarted node comes back on
-# the address the network file names. Binaries come from ./bin (make build).
+# the address the network file names. Binaries come from $CUSTOS_BIN, else ./bin
+# (make build), else the PATH (make install). up on a directory that holds a
+# network starts it as it is, and says so when it ignores -n or -k.
 set -euo pipefail
+caller=$PWD # a relative DIR is the caller's, not the repository's
 cd "$(dirname "$0")/.."
-bin=${CUSTOS_BIN:-$PWD/bin}
+# The binaries: $CUSTOS_BIN, else ./bin (make build), else the PATH (make install).
+if [ -n "${CUSTOS_BIN:-}" ]; then
+	bin=$CUSTOS_BIN
+elif [ -x bin/custosd ] && [ -x bin/custos ]; then
+	bin=$PWD/bin
+else
+	bin=$(dirname "$(command -v custosd || echo ./bin/custosd)")
+fi
 custosd="$bin/custosd"
 custos="$bin/custos"
 
 die() { echo "devnet: $*" >&2; exit 1; }
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+# usage prints the comment at the top of this file, all of it.
+usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0" >&2; exit 2; }
 
 nodes() { find "$1" -mindepth 1 -maxdepth 1 -type d -name 'n[0-9]*' | sort -V; }
 
@@ -54,18 +65,23 @@ pin_port() { # DIR/nI
 }
 
 up() {
-	local dir=$1 n=5 k=3
+	local dir=$1 n=5 k=3 given=()
 	shift
 	while [ $# -gt 0 ]; do
 		case $1 in
-		-n) n=$2; shift 2 ;;
-		-k) k=$2; shift 2 ;;
+		-n) [ $# -ge 2 ] || usage; n=$2; given+=(-n); shift 2 ;;
+		-k) [ $# -ge 2 ] || usage; k=$2; given+=(-k); shift 2 ;;
 		*) usage ;;
 		esac
 	done
-	[ -x "$custosd" ] && [ -x "$custos" ] || die "no binaries in $bin; run make build"
+	[ -x "$custosd" ] && [ -x "$custos" ] || die "no custos and custosd in $bin; run make build (./bin) or make install (the PATH)"
 	mkdir -p "$dir"
-	if [ -z "$(nodes "$dir")" ]; then
+	local existing
+	existing=$(nodes "$dir" | wc -l)
+	if [ "$existing" -gt 0 ] && [ ${#given[@]} -gt 0 ]; then
+		echo "devnet: $dir holds a network of $existing nodes already, threshold $(threshold "$dir"): ${given[*]} ignored (stop it and remove $dir for a new one)" >&2
+	fi
+	if [ "$existing" -eq 0 ]; then
 		for i in $(seq 1 "$n"); do
 			"$custosd" init --dir "$dir/n$i" --name "n$i" --listen /ip4/127.0.0.1/tcp/0 >/dev/null
 			sed -i 's#^http: .*#http: ""#' "$dir/n$i/node.yaml"
@@ -85,6 +101,19 @@ up() {
 		"$custos" network new --threshold "$k" --out "$dir/network.yaml" "${cards[@]}" >/dev/null
 	fi
 	echo "devnet: ${#cards[@]} nodes up in $dir; network file $dir/network.yaml"
+	echo "next: custos init --network $dir/network.yaml --user alice"
+	echo "      custos enroll \$(scripts/devnet.sh invite $dir alice)"
+}
+
+# threshold prints the threshold of DIR's network file ("?" before it has one).
+threshold() { # DIR
+	awk '/^threshold:/ { print $2; found = 1; exit } END { if (!found) print "?" }' "$1/network.yaml" 2>/dev/null || echo "?"
+}
+
+# need_network fails unless DIR holds a network made by up.
+need_network() { # DIR
+	[ -d "$1" ] || die "$1 does not exist; make a network there with: scripts/devnet.sh up $1"
+	[ -n "$(nodes "$1")" ] || die "$1 holds no network (no node directories n1..nN); make one with: scripts/devnet.sh up $1"
 }
 
 wait_gone() { # DIR/nI
@@ -118,10 +147,16 @@ node_dir() { # DIR NODE
 cmd=${1:-}
 [ $# -ge 2 ] || usage
 dir=$2
+case $dir in /*) ;; *) dir=$caller/$dir ;; esac
+case $cmd in
+up | stop | status | kill | start | invite) ;;
+*) usage ;;
+esac
+[ "$cmd" = up ] || need_network "$dir"
 case $cmd in
 up) shift 2; up "$dir" "$@" ;;
-stop) stop "$dir" ;;
-status) status "$dir" ;;
+stop) [ $# -eq 2 ] || usage; stop "$dir" ;;
+status) [ $# -eq 2 ] || usage; status "$dir" ;;
 kill)
 	[ $# -eq 3 ] || usage
 	d=$(node_dir "$dir" "$3")

@@ -61,8 +61,18 @@ type Unlock struct {
 	Version uint64
 	// Attempts are the nodes' entries, in the network's node order.
 	Attempts []Attempt
-	// Silent are the nodes whose log was read and holds nothing of it.
+	// Silent are the nodes whose log was read and holds nothing of it,
+	// NotNeeded apart.
 	Silent []string
+	// NotNeeded are the nodes whose log was read and holds nothing of an
+	// unlock of the vault's device, to which the vault's journal holds a
+	// request of it, and of which the vault holds no receipt of it: an
+	// unlock journals a request to every node before it sends any, then
+	// asks only the nodes it needs (its threshold first, one more for each
+	// that fails or is slow), and cancels the requests still out once it
+	// has its shares. These nodes were not asked, or their request was
+	// cancelled before they logged it: not a finding.
+	NotNeeded []string
 	// Unchecked is true when the unlock is no newer than the newest
 	// request the vault's journal dropped: whether the vault sent its
 	// requests is not checked.
@@ -143,6 +153,10 @@ type attempt struct {
 //   - with the vault: a receipt of a node that was read whose entry is not
 //     in that node's log as read (the log was rolled back or rewritten).
 //
+// An unlock asks only the nodes it needs (client.Client.GetMany): a node
+// with no entry of an unlock of the vault's device whose request the
+// journal holds is NotNeeded, not Silent.
+//
 // Grouping is by the signed request time, which the device chose: a device
 // key holder who signs a time already used lands in that unlock, where the
 // vault's journal still tells its releases from the vault's own.
@@ -160,6 +174,13 @@ func ReportUnit(q UnitQuery, logs map[string][]client.LoggedEntry) *UnitReport {
 // sent is a request the vault recorded sending: to a node, with a nonce.
 type sent struct{ node, nonce string }
 
+// journaled is a request the vault recorded, without its nonce: to a node,
+// signed with a time (Unix ms).
+type journaled struct {
+	node string
+	time int64
+}
+
 // unitReport is ReportUnit at work: what it knows of the network and the
 // vault, and the attempts it has read so far.
 type unitReport struct {
@@ -169,13 +190,14 @@ type unitReport struct {
 	order    map[string]int
 	peers    map[string]peer.ID
 	asked    map[sent]bool
+	at       map[journaled]bool                   // requests journaled, less those of a receipt
 	receipts map[string]map[uint64]*vault.Receipt // by node, then index
 	all      []attempt
 }
 
 func newUnitReport(q UnitQuery) *unitReport {
 	b := &unitReport{q: q, rep: &UnitReport{}, order: map[string]int{}, peers: map[string]peer.ID{},
-		asked: map[sent]bool{}, receipts: map[string]map[uint64]*vault.Receipt{}}
+		asked: map[sent]bool{}, at: map[journaled]bool{}, receipts: map[string]map[uint64]*vault.Receipt{}}
 	if q.Network != nil {
 		for i, card := range q.Network.Nodes {
 			b.nodes = append(b.nodes, card.Name)
@@ -185,6 +207,7 @@ func newUnitReport(q UnitQuery) *unitReport {
 	}
 	for _, r := range q.Requests {
 		b.asked[sent{r.Node, string(r.Nonce)}] = true
+		b.at[journaled{r.Node, r.Time.UnixMilli()}] = true
 	}
 	for i := range q.Receipts {
 		r := &q.Receipts[i]
@@ -192,6 +215,13 @@ func newUnitReport(q UnitQuery) *unitReport {
 			b.receipts[r.Node] = map[uint64]*vault.Receipt{}
 		}
 		b.receipts[r.Node][r.Index] = r
+	}
+	// A request the node answered with a receipt was asked and logged:
+	// a log without it is silent about it, whatever the journal says.
+	for i := range q.Receipts {
+		if e, err := api.ParseEntry(q.Receipts[i].Entry); err == nil {
+			delete(b.at, journaled{q.Receipts[i].Node, int64(e.RequestTimeUnixMs)})
+		}
 	}
 	return b
 }
@@ -289,17 +319,24 @@ func (b *unitReport) groupUnlocks() {
 	}
 }
 
-// finishUnlocks names each unlock's silent nodes and flags it.
+// finishUnlocks names each unlock's silent and unneeded nodes and flags
+// it.
 func (b *unitReport) finishUnlocks(logs map[string][]client.LoggedEntry) {
 	vaulted := b.q.Device != ""
 	for i := range b.rep.Unlocks {
 		u := &b.rep.Unlocks[i]
+		u.Unchecked = vaulted && !b.q.DroppedUntil.IsZero() && !u.Time.After(b.q.DroppedUntil)
+		own := vaulted && u.Client == b.q.Device && !u.Unchecked
 		for _, n := range b.nodes {
-			if _, read := logs[n]; read && !slices.ContainsFunc(u.Attempts, func(a Attempt) bool { return a.Node == n }) {
+			if _, read := logs[n]; !read || slices.ContainsFunc(u.Attempts, func(a Attempt) bool { return a.Node == n }) {
+				continue
+			}
+			if own && b.at[journaled{n, u.Time.UnixMilli()}] {
+				u.NotNeeded = append(u.NotNeeded, n)
+			} else {
 				u.Silent = append(u.Silent, n)
 			}
 		}
-		u.Unchecked = vaulted && !b.q.DroppedUntil.IsZero() && !u.Time.After(b.q.DroppedUntil)
 		u.Flags = unlockFlags(u, b.q, len(b.rep.Unread))
 	}
 }

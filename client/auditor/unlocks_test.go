@@ -246,6 +246,59 @@ func TestReportUnitBelowThreshold(t *testing.T) {
 	}
 }
 
+// journal records in the vault's journal a request to node signed with
+// second s that the node never logged: the unlock did not need to send it.
+func (b *logBook) journal(node string, s int) {
+	nonce := make([]byte, api.RequestNonceSize)
+	rand.Read(nonce)
+	b.requests = append(b.requests, vault.Request{Node: node, Time: time.UnixMilli(int64(s * 1000)), Nonce: nonce})
+}
+
+// TestReportUnitUnlockThatAskedOnlyItsThreshold: an unlock journals a
+// request to every node and asks only the nodes it needs; the nodes it
+// did not ask, or whose request it cancelled, are not findings, and a
+// release for a request the vault did not send still is.
+func TestReportUnitUnlockThatAskedOnlyItsThreshold(t *testing.T) {
+	dev := newDevice(t)
+	b := newLogBook(t)
+	// The first unlock asked a, b and c; the second asked a, b and c,
+	// found a slow, asked d, and cancelled a's request before a read it.
+	for _, n := range []string{"a", "b", "c"} {
+		b.add(n, dev, 100, api.Code_OK, receipted)
+	}
+	b.journal("d", 100)
+	b.journal("e", 100)
+	for _, n := range []string{"b", "c", "d"} {
+		b.add(n, dev, 200, api.Code_OK, receipted)
+	}
+	b.journal("a", 200)
+	b.journal("e", 200)
+	r := b.report(dev, 0)
+	if len(r.Unlocks) != 2 || r.Flagged() != 0 {
+		t.Fatalf("want two unflagged unlocks, got %d: %s", len(r.Unlocks), flagsOf(r))
+	}
+	for i, want := range [][]string{{"d", "e"}, {"a", "e"}} {
+		if u := r.Unlocks[i]; len(u.Silent) != 0 || !slices.Equal(u.NotNeeded, want) {
+			t.Errorf("unlock %d: silent %v, not needed %v; want none silent, %v not needed", i, u.Silent, u.NotNeeded, want)
+		}
+	}
+	// Without the vault, nothing tells whether they were asked.
+	r = b.report(device{}, 0)
+	if r.Flagged() != 0 || !slices.Equal(r.Unlocks[0].Silent, []string{"d", "e"}) || len(r.Unlocks[0].NotNeeded) != 0 {
+		t.Errorf("without the vault: flags %s, first unlock silent %v, not needed %v", flagsOf(r), r.Unlocks[0].Silent, r.Unlocks[0].NotNeeded)
+	}
+	// A copy of the device key asks e in the first unlock's time: e's
+	// journaled request does not cover a release to another nonce.
+	b.add("e", dev, 100, api.Code_OK, 0)
+	r = b.report(dev, 0)
+	if f := flagsOf(r); r.Flagged() != 1 || !strings.Contains(f, "released by e to the vault's device, for a request the vault did not send") {
+		t.Errorf("with a copy's release at e: %s", f)
+	}
+	if u := r.Unlocks[0]; !slices.Equal(u.NotNeeded, []string{"d"}) {
+		t.Errorf("with a copy's release at e: not needed %v, want d", u.NotNeeded)
+	}
+}
+
 func TestReportUnitOtherDevice(t *testing.T) {
 	dev, thief := newDevice(t), newDevice(t)
 	b := newLogBook(t)

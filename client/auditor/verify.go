@@ -53,6 +53,10 @@ type Options struct {
 	// recorded in place of the old one, which is kept in <node>.restores
 	// (see AcceptedRestore). Verify reads every entry of such a node.
 	Accept []string
+	// Progress, when set, is called as entries of a node's log are read,
+	// with the node's name, the entries read so far and the log's size;
+	// from each node's own goroutine, so at once for several nodes.
+	Progress func(node string, read, size int64)
 }
 
 // Verify checks the audit log of every node of network, in parallel, as the
@@ -92,7 +96,7 @@ func Verify(ctx context.Context, network *client.Network, key crypto.PrivKey, st
 	rep := &Report{Nodes: make([]NodeReport, len(network.Nodes)), UserSkipped: unknownNodes(o.User, network)}
 	var wg sync.WaitGroup
 	for i := range network.Nodes {
-		a := &nodeAudit{h: h, card: network.Nodes[i], stateDir: stateDir, rep: &rep.Nodes[i], accept: accept[network.Nodes[i].Name]}
+		a := &nodeAudit{h: h, card: network.Nodes[i], stateDir: stateDir, rep: &rep.Nodes[i], accept: accept[network.Nodes[i].Name], progress: o.Progress}
 		var skipped string
 		a.userCheckpoints, a.refused, a.userRestores, skipped = userOf(o.User, a.card)
 		if skipped != "" {
@@ -110,7 +114,8 @@ type nodeAudit struct {
 	card     api.Card
 	stateDir string
 	rep      *NodeReport
-	accept   bool // accept a restore (Options.Accept)
+	progress func(node string, read, size int64) // Options.Progress
+	accept   bool                                // accept a restore (Options.Accept)
 	// userCheckpoints are the node's checkpoints in the user's vault;
 	// refused the entries of the user's evidence receipts, by index;
 	// userRestores the node's restores that the user's client accepted.
@@ -329,6 +334,9 @@ func (a *nodeAudit) readEntries(ctx context.Context, cp api.Checkpoint, fn func(
 			tree.Add(b)
 		}
 		start = int64(er.Next)
+		if a.progress != nil {
+			a.progress(a.card.Name, start, cp.Size)
+		}
 	}
 	if root := tree.Root(); root != cp.Root {
 		a.fail(RootMismatch, -1, "root mismatch: the root of its %d entries is not the one its checkpoint signs (an entry was changed, removed or moved)", cp.Size)

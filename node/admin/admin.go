@@ -49,6 +49,11 @@ type Status struct {
 	DiskBytes      int64     `json:"disk_bytes"`
 	ReserveBytes   int64     `json:"reserve_bytes"` // free disk the store needs before it takes writes
 	Checkpoint     string    `json:"checkpoint"`    // the latest signed checkpoint, as text
+	// Commits are the store's durable commits (one fsync each) since the
+	// node started, and Updates the writes they carried: group commit
+	// shares one fsync among the requests that wait for it together.
+	Commits int64 `json:"commits"`
+	Updates int64 `json:"updates"`
 }
 
 // User is one account as an operator sees it.

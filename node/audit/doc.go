@@ -10,9 +10,13 @@
 //     through the caller's store transaction, so an entry is durable exactly
 //     when the caller's own writes are: a release and its entry commit
 //     together or not at all.
-//   - A checkpoint is signed over the root recomputed from the store on every
-//     call, never over a cached root, so a signature cached from a transaction
-//     that did not commit is not handed out again.
+//   - A checkpoint is signed over the root recomputed on every call, never
+//     over a cached root, so a signature cached from a transaction that did
+//     not commit is not handed out again. The recomputation reads the stored
+//     tree hashes through the transaction, or from a bounded cache of those
+//     read before through one of committed state (Tx.Committed): a stored
+//     hash never changes once committed, so the two agree, and what a
+//     transaction that may yet fail wrote is never cached.
 //   - Inclusion and consistency proofs are the RFC 6962 ones, so that
 //     api.VerifyInclusion and api.VerifyConsistency check them with nothing
 //     but the proof and the roots of verified checkpoints: a client or an

@@ -41,6 +41,8 @@ type Log struct {
 	origin string
 	signer note.Signer
 
+	hashes *hashCache
+
 	mu     sync.Mutex
 	signed map[int64]signedCheckpoint
 }
@@ -57,8 +59,11 @@ func New(origin string, key ed25519.PrivateKey) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new log: %w", err)
 	}
-	return &Log{origin: origin, signer: s, signed: make(map[int64]signedCheckpoint)}, nil
+	return &Log{origin: origin, signer: s, hashes: newHashCache(), signed: make(map[int64]signedCheckpoint)}, nil
 }
+
+// reader reads the stored tree hashes through tx and the log's cache.
+func (l *Log) reader(tx Tx) txHashReader { return txHashReader{tx: tx, cache: l.hashes} }
 
 // Origin returns the log's checkpoint origin.
 func (l *Log) Origin() string { return l.origin }
@@ -86,7 +91,7 @@ func (l *Log) Append(tx Tx, entry []byte) (index int64, err error) {
 	// Badger keeps the value slice until the transaction commits, so a caller
 	// reusing its buffer would change the stored entry after it was hashed.
 	entry = bytes.Clone(entry)
-	hashes, err := tlog.StoredHashes(n, entry, txHashReader{tx})
+	hashes, err := tlog.StoredHashes(n, entry, l.reader(tx))
 	if err != nil {
 		return 0, fmt.Errorf("append log entry %d: %w", n, err)
 	}
@@ -111,7 +116,7 @@ func (l *Log) TreeHash(tx Tx, size int64) (tlog.Hash, error) {
 	if _, err := checkSize(tx, size); err != nil {
 		return tlog.Hash{}, fmt.Errorf("tree hash: %w", err)
 	}
-	h, err := tlog.TreeHash(size, txHashReader{tx})
+	h, err := tlog.TreeHash(size, l.reader(tx))
 	if err != nil {
 		return tlog.Hash{}, fmt.Errorf("tree hash of size %d: %w", size, err)
 	}
@@ -163,7 +168,7 @@ func (l *Log) InclusionProof(tx Tx, index, size int64) (tlog.RecordProof, error)
 	if index >= size {
 		return nil, fmt.Errorf("inclusion proof: index %d is not in the tree of size %d: %w", index, size, ErrNotFound)
 	}
-	p, err := tlog.ProveRecord(size, index, txHashReader{tx})
+	p, err := tlog.ProveRecord(size, index, l.reader(tx))
 	if err != nil {
 		return nil, fmt.Errorf("inclusion proof of %d in %d: %w", index, size, err)
 	}
@@ -183,7 +188,7 @@ func (l *Log) ConsistencyProof(tx Tx, oldSize, newSize int64) (tlog.TreeProof, e
 	if oldSize == 0 {
 		return tlog.TreeProof{}, nil
 	}
-	p, err := tlog.ProveTree(newSize, oldSize, txHashReader{tx})
+	p, err := tlog.ProveTree(newSize, oldSize, l.reader(tx))
 	if err != nil {
 		return nil, fmt.Errorf("consistency proof %d to %d: %w", oldSize, newSize, err)
 	}

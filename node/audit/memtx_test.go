@@ -21,6 +21,8 @@ type memTx struct {
 
 	// failOn makes the named method fail with errMemInjected.
 	failOn string
+	// committed plays a read-only view of committed state (Tx.Committed).
+	committed bool
 }
 
 var (
@@ -102,6 +104,8 @@ func (m *memTx) LogHash(storageIndex int64) ([32]byte, error) {
 	}
 	return m.hashes[storageIndex], nil
 }
+
+func (m *memTx) Committed() bool { return m.committed }
 
 // clone returns an independent copy, to play a transaction that is later
 // thrown away.

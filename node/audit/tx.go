@@ -22,19 +22,35 @@ type Tx interface {
 	LogEntry(index int64) ([]byte, error)
 	PutLogHash(storageIndex int64, h [32]byte) error
 	LogHash(storageIndex int64) ([32]byte, error)
+	// Committed reports whether the transaction reads committed state
+	// only and writes nothing (node/store: a View). The tree hashes read
+	// through such a transaction are kept in memory (hashCache).
+	Committed() bool
 }
 
-// txHashReader reads stored tree hashes through a Tx.
-type txHashReader struct{ tx Tx }
+// txHashReader reads stored tree hashes through a Tx, and through the
+// log's cache of those already read from committed state.
+type txHashReader struct {
+	tx    Tx
+	cache *hashCache
+}
 
 func (r txHashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
+	found := make([]bool, len(indexes))
+	r.cache.get(indexes, out, found)
 	for i, idx := range indexes {
+		if found[i] {
+			continue
+		}
 		h, err := r.tx.LogHash(idx)
 		if err != nil {
 			return nil, fmt.Errorf("read log hash %d: %w", idx, err)
 		}
 		out[i] = h
+	}
+	if r.tx.Committed() {
+		r.cache.put(indexes, out, found)
 	}
 	return out, nil
 }

@@ -542,13 +542,32 @@ func (d *Device) Delete(ctx context.Context, node peer.ID, unit *api.UnitRef) er
 	return api.FromProto(resp.Error)
 }
 
-// List lists the unit versions the node holds for the user.
+// List lists the unit versions the node holds for the user, a page at a
+// time.
 func (d *Device) List(ctx context.Context, node peer.ID) ([]*api.UnitRef, error) {
+	var all []*api.UnitRef
+	req := &api.ListRequest{}
+	for {
+		resp, err := d.ListPage(ctx, node, req)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, resp.Units...)
+		if len(resp.NextPageToken) == 0 {
+			return all, nil
+		}
+		req = &api.ListRequest{PageToken: resp.NextPageToken}
+	}
+}
+
+// ListPage asks the node for one page of the user's unit versions. The
+// error is the node's refusal, if any.
+func (d *Device) ListPage(ctx context.Context, node peer.ID, req *api.ListRequest) (*api.ListResponse, error) {
 	var resp api.ListResponse
-	if err := d.Call(ctx, node, api.ProtocolList, &api.ListRequest{}, &resp); err != nil {
+	if err := d.Call(ctx, node, api.ProtocolList, req, &resp); err != nil {
 		return nil, err
 	}
-	return resp.Units, api.FromProto(resp.Error)
+	return &resp, api.FromProto(resp.Error)
 }
 
 // OprfShare returns a well-formed share of epoch, with index, of a fresh

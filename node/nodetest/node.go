@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -84,14 +85,24 @@ func StartNamed(t testing.TB, name string, opts ...Option) *InProcess {
 
 func (p *InProcess) start(t testing.TB) {
 	t.Helper()
-	n, err := node.New(p.Config, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+	var n *node.Node
+	var err error
+	asNode(func() { n, err = node.New(p.Config, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.Node, p.cancel, p.done = n, cancel, make(chan error, 1)
-	go func() { p.done <- n.Run(ctx) }()
+	go asNode(func() { p.done <- n.Run(ctx) })
 	t.Cleanup(p.stop)
+}
+
+// asNode runs fn with the pprof label custos=node, which every goroutine
+// it starts inherits: the node's listeners, connections and handlers. A
+// CPU profile of a test or benchmark can so be cut to the node's own work
+// (go tool pprof -tagfocus custos=node), apart from its devices'.
+func asNode(fn func()) {
+	pprof.Do(context.Background(), pprof.Labels("custos", "node"), func(context.Context) { fn() })
 }
 
 func (p *InProcess) stop() {

@@ -171,23 +171,45 @@ func (tx *Tx) DeleteShare(user string, unit threshold.UnitID, version uint64) er
 
 // Units lists the shares user holds here, sorted by unit and then version.
 func (tx *Tx) Units(user string) ([]UnitVersion, error) {
+	out, _, err := tx.UnitsPage(user, nil, 0)
+	return out, err
+}
+
+// UnitsPage lists, in the order of Units, at most limit of the shares user
+// holds here (all of them for a limit of 0), from start on (nil: from the
+// first). next is where the page after starts, nil after the last one. A
+// start that names no share begins at the first share after it.
+func (tx *Tx) UnitsPage(user string, start *UnitVersion, limit int) (units []UnitVersion, next *UnitVersion, err error) {
 	if err := checkUser(user); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if limit < 0 {
+		return nil, nil, fmt.Errorf("%w: page of %d units", ErrInvalid, limit)
 	}
 	prefix := sharePrefix(user)
-	var out []UnitVersion
-	_, err := tx.scan(prefix, nil, true, 0, func(key, _ []byte) error {
+	var from []byte
+	if start != nil {
+		from = shareKey(user, start.Unit, start.Version)
+	}
+	nextKey, err := tx.scan(prefix, from, true, limit, func(key, _ []byte) error {
 		uv, err := parseShareKeyTail(key[len(prefix):])
 		if err != nil {
 			return err
 		}
-		out = append(out, uv)
+		units = append(units, uv)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list units: %w", err)
+		return nil, nil, fmt.Errorf("list units: %w", err)
 	}
-	return out, nil
+	if nextKey != nil {
+		uv, err := parseShareKeyTail(nextKey[len(prefix):])
+		if err != nil {
+			return nil, nil, fmt.Errorf("list units: %w", err)
+		}
+		next = &uv
+	}
+	return units, next, nil
 }
 
 // PutOprfKeyShare seals user's OPRF key share r_i of the dealing of epoch
@@ -304,6 +326,11 @@ func (tx *Tx) PutLogHash(storageIndex int64, h [32]byte) error {
 	}
 	return tx.set(logHashKey(storageIndex), append([]byte{}, h[:]...))
 }
+
+// Committed reports whether tx reads committed state only and writes
+// nothing: whether it is a View's. The audit log keeps the tree hashes it
+// reads through such a transaction in memory (audit.Tx).
+func (tx *Tx) Committed() bool { return tx.overlay == nil }
 
 // LogHash returns the hash at a tlog storage index, or an error wrapping
 // ErrNotFound.

@@ -402,6 +402,47 @@ func conformance(t *testing.T, open opener) {
 				return nil
 			})
 		}},
+		{"units come in pages that start where the last one ended", func(t *testing.T, s *Store) {
+			put := []UnitVersion{{unit(2), 1}, {unit(1), 256}, {unit(1), 2}, {unit(3), 0}, {unit(1), 1 << 40}}
+			update(t, s, func(tx *Tx) error {
+				for _, uv := range put {
+					if err := tx.PutShare("alice", uv.Unit, uv.Version, testShare("alice", uv.Unit, uv.Version)); err != nil {
+						return err
+					}
+				}
+				return tx.PutShare("alicia", unit(4), 1, testShare("alicia", unit(4), 1))
+			})
+			want := []UnitVersion{{unit(1), 2}, {unit(1), 256}, {unit(1), 1 << 40}, {unit(2), 1}, {unit(3), 0}}
+			view(t, s, func(tx *Tx) error {
+				var got []UnitVersion
+				var start *UnitVersion
+				for range len(want) {
+					page, next, err := tx.UnitsPage("alice", start, 2)
+					if err != nil {
+						return err
+					}
+					if len(page) > 2 {
+						t.Errorf("a page of 2 holds %d", len(page))
+					}
+					got = append(got, page...)
+					if start = next; next == nil {
+						break
+					}
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("UnitsPage by 2 = %v, want %v", got, want)
+				}
+				// A start that names no share begins after it.
+				page, next, err := tx.UnitsPage("alice", &UnitVersion{unit(1), 3}, 0)
+				if err != nil || next != nil || !slices.Equal(page, want[1:]) {
+					t.Errorf("UnitsPage from (1, 3) = %v, %v, %v; want %v and no next page", page, next, err, want[1:])
+				}
+				if _, _, err := tx.UnitsPage("alice", nil, -1); !errors.Is(err, ErrInvalid) {
+					t.Errorf("UnitsPage(-1) = %v, want ErrInvalid", err)
+				}
+				return nil
+			})
+		}},
 		{"a user's units do not include those of a user whose name extends theirs", func(t *testing.T, s *Store) {
 			update(t, s, func(tx *Tx) error {
 				for _, u := range []string{"al", "alice", "a"} {

@@ -363,6 +363,13 @@ type Stats struct {
 	Commits int64
 }
 
+// Commits returns, since Open, the Update functions committed and the
+// Badger commits (fsyncs) that carried them: their ratio is what group
+// commit shares one fsync among. Unlike Stats it reads no key.
+func (s *Store) Commits() (updates, commits int64) {
+	return s.updates.Load(), s.commits.Load()
+}
+
 // Stats counts what the store holds. It reads every account and share key,
 // so it is for status requests, not for every request.
 func (s *Store) Stats() (Stats, error) {
@@ -395,8 +402,7 @@ func (s *Store) Stats() (Stats, error) {
 	if st.ReserveBytes, err = s.space.reserve(); err != nil {
 		return Stats{}, err
 	}
-	st.Updates = s.updates.Load()
-	st.Commits = s.commits.Load()
+	st.Updates, st.Commits = s.Commits()
 	return st, nil
 }
 

@@ -9,15 +9,21 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/client/auditor"
 )
+
+// errAuditFailed: a node failed a check of audit verify.
+var errAuditFailed = errors.New("audit failed")
 
 func auditCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
@@ -91,6 +97,9 @@ the node lets this auditor read every entry of its log. It never overwrites a ke
 				return err
 			}
 			out := cmd.OutOrStdout()
+			if g.json {
+				return jsonLines(out, auditorKeyJSON{Key: path, PeerID: id.String()})
+			}
 			fmt.Fprintf(out, "made auditor key %s\n%s\n", path, id)
 			fmt.Fprintf(out, "next: ask each node's operator to add this peer ID under auditors: in node.yaml\n")
 			return nil
@@ -103,7 +112,7 @@ the node lets this auditor read every entry of its log. It never overwrites a ke
 func auditVerifyCmd(g *globals) *cobra.Command {
 	var netFile, stateDir, keyFlag string
 	var accept []string
-	var full, asJSON bool
+	var full bool
 	cmd := &cobra.Command{
 		Use:   "verify [--network FILE] [--vault FILE] [--state DIR] [--key FILE] [--full] [--accept NODE]... [--json]",
 		Short: "Check every node's signed checkpoint, its consistency, and with --full every entry",
@@ -131,8 +140,14 @@ only if the node's log holds the entry custosd restore writes right after the
 restored log: its checkpoint is recorded as the new base, and the one it replaces is
 kept in the state directory (NODE.restores) and shown by later runs.
 
+With --full (or --accept) at a terminal, a progress bar on stderr counts the entries
+read from every node; it is cleared when done, and never shown when stderr is not a
+terminal.
+
 The network file is --network, else the vault's copy. The state directory is --state,
-else custos/audit in the user's config directory. The key is --key, else
+else $XDG_STATE_HOME/custos/audit (default ~/.local/state/custos/audit); a state
+directory where custos kept it before, custos/audit in the user's config directory,
+is moved there the first time. The key is --key, else
 $CUSTOS_AUDITOR_KEY, else auditor.key next to the vault (custos audit init).
 
 It prints one line per node. Exit codes: 0 every node passed, 1 a node failed a
@@ -154,17 +169,21 @@ check (the report names it and what is wrong) or another error, 2 usage.`,
 				}
 			}
 			if stateDir == "" {
-				dir, err := os.UserConfigDir()
-				if err != nil {
-					return fmt.Errorf("find the state directory: %w; use --state", err)
+				if stateDir, err = defaultStateDir(cmd.ErrOrStderr()); err != nil {
+					return err
 				}
-				stateDir = filepath.Join(dir, "custos", "audit")
 			}
 			key, err := g.auditorKey(keyFlag)
 			if err != nil {
 				return err
 			}
 			o := auditor.Options{Full: full, Accept: accept}
+			var bar *entriesBar
+			if full || len(accept) > 0 {
+				if bar = newEntriesBar(os.Stderr); bar != nil {
+					o.Progress = bar.update
+				}
+			}
 			vaultPath, err := g.auditVault(netFile)
 			if err != nil {
 				return err
@@ -175,29 +194,107 @@ check (the report names it and what is wrong) or another error, 2 usage.`,
 				}
 			}
 			rep, err := auditor.Verify(cmd.Context(), nw, key, stateDir, o)
+			if bar != nil {
+				bar.done() // cleared before the report is printed
+			}
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			if asJSON {
+			if g.json {
 				printVerifyJSON(out, rep, vaultPath)
 			} else {
 				printVerify(out, rep, vaultPath, accept)
 			}
 			if failed := rep.Failed(); len(failed) > 0 {
-				return fmt.Errorf("audit failed at %s", strings.Join(failed, ", "))
+				return fmt.Errorf("%w at %s", errAuditFailed, strings.Join(failed, ", "))
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&netFile, "network", "", "the network file (default the vault's copy)")
-	f.StringVar(&stateDir, "state", "", "where the last checkpoint of each node is kept (default custos/audit in the user's config directory)")
+	f.StringVar(&stateDir, "state", "", "where the last checkpoint of each node is kept (default $XDG_STATE_HOME/custos/audit, else ~/.local/state/custos/audit)")
 	f.StringVar(&keyFlag, "key", "", "the auditor key file (default $CUSTOS_AUDITOR_KEY, else auditor.key next to the vault)")
 	f.BoolVar(&full, "full", false, "also read every entry, recompute the root and check every release's device signature")
 	f.StringSliceVar(&accept, "accept", nil, "accept the restore from a backup of this node, if its log shows it (repeatable)")
-	f.BoolVar(&asJSON, "json", false, "print JSON lines")
 	return cmd
+}
+
+// defaultStateDir is the auditor's state directory when --state is not
+// given: custos/audit under $XDG_STATE_HOME, else under ~/.local/state (the
+// XDG base directory specification). Where custos kept it before, under the
+// user's config directory, it is moved there once (a note on w says so);
+// when both exist, the new one is used and the note names the old one.
+func defaultStateDir(w io.Writer) (string, error) {
+	base := os.Getenv("XDG_STATE_HOME")
+	if !filepath.IsAbs(base) { // the specification: a relative path is ignored
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("find the state directory: %w; use --state", err)
+		}
+		base = filepath.Join(home, ".local", "state")
+	}
+	dir := filepath.Join(base, "custos", "audit")
+	cfg, err := os.UserConfigDir()
+	if err != nil {
+		return dir, nil // no old place to look at
+	}
+	old := filepath.Join(cfg, "custos", "audit")
+	if _, err := os.Stat(old); err != nil || old == dir {
+		return dir, nil
+	}
+	if _, err := os.Stat(dir); err == nil {
+		fmt.Fprintf(w, "custos: note: the auditor's state is %s; %s, where custos kept it before, is no longer read (remove it once you no longer need it)\n", dir, old)
+		return dir, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return "", fmt.Errorf("make the state directory: %w", err)
+	}
+	if err := os.Rename(old, dir); err != nil {
+		return "", fmt.Errorf("move the auditor's state from %s to %s: %w; move it yourself, or give --state %s", old, dir, err, old)
+	}
+	fmt.Fprintf(w, "custos: note: moved the auditor's state from %s to %s\n", old, dir)
+	return dir, nil
+}
+
+// entriesBar is the progress bar of audit verify --full: the entries read
+// of every node's log, against their sizes.
+type entriesBar struct {
+	mu    sync.Mutex
+	bar   *progressbar.ProgressBar
+	nodes map[string][2]int64 // read, size
+}
+
+// newEntriesBar is a progress bar on w when w is a terminal, else nil.
+func newEntriesBar(w *os.File) *entriesBar {
+	if !term.IsTerminal(int(w.Fd())) {
+		return nil
+	}
+	bar := progressbar.NewOptions64(1, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("reading log entries"),
+		progressbar.OptionShowCount(), progressbar.OptionSetItsString("entries"), progressbar.OptionShowIts(),
+		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish(), progressbar.OptionSetPredictTime(true))
+	return &entriesBar{bar: bar, nodes: map[string][2]int64{}}
+}
+
+// update is an auditor.Options.Progress.
+func (b *entriesBar) update(node string, read, size int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.nodes[node] = [2]int64{read, size}
+	var done, total int64
+	for _, n := range b.nodes {
+		done, total = done+n[0], total+n[1]
+	}
+	b.bar.ChangeMax64(total)
+	_ = b.bar.Set64(done)
+}
+
+// done clears the bar from the terminal.
+func (b *entriesBar) done() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_ = b.bar.Finish()
 }
 
 // auditVault is the vault whose checkpoints audit verify checks: the one

@@ -16,7 +16,6 @@ import (
 
 func auditLogCmd(g *globals) *cobra.Command {
 	var netFile, keyFlag, node, user, unit, since string
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "log --node N [--user U] [--unit ID] [--since T] [--network FILE] [--key FILE] [--json]",
 		Short: "Print a node's verified audit log entries",
@@ -70,7 +69,7 @@ verify.`,
 					(!from.IsZero() && entryTime(e).Before(from)) {
 					continue
 				}
-				printEntry(out, le.Index, e, asJSON)
+				printEntry(out, le.Index, e, g.json)
 			}
 			return nil
 		},
@@ -82,7 +81,6 @@ verify.`,
 	f.StringVar(&since, "since", "", "only the entries from this time on (RFC 3339, or a duration ago such as 24h)")
 	f.StringVar(&netFile, "network", "", "the network file (default the vault's copy)")
 	f.StringVar(&keyFlag, "key", "", "the auditor key file (default $CUSTOS_AUDITOR_KEY, else auditor.key next to the vault)")
-	f.BoolVar(&asJSON, "json", false, "print JSON lines")
 	return cmd
 }
 

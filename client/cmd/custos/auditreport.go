@@ -23,7 +23,7 @@ import (
 func auditReportCmd(g *globals) *cobra.Command {
 	var netFile, keyFlag, unit string
 	var k int
-	var mine, asJSON bool
+	var mine bool
 	cmd := &cobra.Command{
 		Use:   "report --unit LABEL_OR_ID [--mine] [--network FILE] [--key FILE] [--threshold K] [--json]",
 		Short: "Show every unlock of a record at every node, and flag what the logs do not explain",
@@ -126,7 +126,7 @@ and verified (each is named), 2 usage.`,
 			}
 			rep := auditor.ReportUnit(q, logs)
 			out := cmd.OutOrStdout()
-			if asJSON {
+			if g.json {
 				printReportJSON(out, rep, q, failed)
 			} else {
 				printReport(out, rep, q, label, fromVault)
@@ -150,7 +150,6 @@ and verified (each is named), 2 usage.`,
 	f.IntVar(&k, "threshold", 0, "the record's threshold (default the vault's for the record, else the network file's)")
 	f.StringVar(&netFile, "network", "", "the network file (default the vault's copy)")
 	f.StringVar(&keyFlag, "key", "", "the auditor key file (default $CUSTOS_AUDITOR_KEY, else auditor.key next to the vault)")
-	f.BoolVar(&asJSON, "json", false, "print JSON lines: one per unlock, then one per node finding and per node not read")
 	return cmd
 }
 
@@ -308,6 +307,9 @@ func printReport(out io.Writer, rep *auditor.UnitReport, q auditor.UnitQuery, la
 		if len(u.Silent) > 0 {
 			fmt.Fprintf(&b, "  no-entry=%s", list(u.Silent))
 		}
+		if len(u.NotNeeded) > 0 {
+			fmt.Fprintf(&b, "  not-needed=%s", list(u.NotNeeded))
+		}
 		fmt.Fprintln(out, b.String())
 		for _, f := range u.Flags {
 			fmt.Fprintf(out, "  FLAG: %s\n", f)
@@ -329,7 +331,7 @@ func printReportJSON(out io.Writer, rep *auditor.UnitReport, q auditor.UnitQuery
 		}
 		_ = jsonLines(out, unlockJSON{Kind: "unlock", UnitID: unit, Time: jsonTime(u.Time), User: u.User, Client: u.Client.String(),
 			Version: u.Version, Released: nonNil(u.Released()), Attempts: attempts, NoEntry: nonNil(u.Silent),
-			Unchecked: u.Unchecked, Flags: nonNil(u.Flags)})
+			NotNeeded: nonNil(u.NotNeeded), Unchecked: u.Unchecked, Flags: nonNil(u.Flags)})
 	}
 	for _, f := range rep.Flags {
 		_ = jsonLines(out, nodeFlagJSON{Kind: "node", UnitID: unit, Flags: []string{f}})

@@ -24,7 +24,7 @@ import (
 	"github.com/custos-network/custos/internal/atomicfile"
 )
 
-func networkCmd() *cobra.Command {
+func networkCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "network", Short: "Make network files", Args: cobra.ArbitraryArgs, RunE: unknownCommand}
 	var k int
 	var out string
@@ -57,6 +57,9 @@ K of nodes that must agree to open a record. Give the file to every user.`,
 			}
 			if err := atomicfile.CreateBytes(out, 0o644, n.Marshal()); err != nil {
 				return err
+			}
+			if g.json {
+				return jsonLines(cmd.OutOrStdout(), networkJSON{File: out, Nodes: len(n.Nodes), Threshold: n.Threshold})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d nodes, threshold %d\n", out, len(n.Nodes), n.Threshold)
 			return nil
@@ -92,6 +95,9 @@ Then enroll at the nodes with custos enroll.`,
 			}
 			if err := client.Init(path, b, user); err != nil {
 				return err
+			}
+			if g.json {
+				return jsonLines(cmd.OutOrStdout(), vaultJSON{User: user, Vault: path})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "made vault %s for %s\nnext: custos enroll --token NODE=TOKEN ... (tokens from each node's operator)\n", path, user)
 			return nil
@@ -141,7 +147,7 @@ func (g *globals) unlock(ctx context.Context, c *client.Client) error {
 	if p := c.PendingPasswordChange(); p != nil && p.NewPassword() {
 		prompt = "New password (a password change is pending): "
 	}
-	pw, err := g.readPassword(ctx, prompt, false)
+	pw, err := g.readPassword(ctx, prompt, nil)
 	if err != nil {
 		return err
 	}
@@ -175,7 +181,7 @@ func warnings() *zap.Logger {
 
 func enrollCmd(g *globals) *cobra.Command {
 	var tokens map[string]string
-	var open bool
+	var open, allowWeak bool
 	cmd := &cobra.Command{
 		Use:   "enroll --token NODE=TOKEN... [--open]",
 		Short: "Register this device and your password at every node",
@@ -218,14 +224,14 @@ It exits 0 once this device is enrolled at every node.`,
 					ask[n.Name] = ""
 				}
 			}
-			pw, err := g.readPassword(cmd.Context(), "Password to enroll with: ", true)
+			pw, err := g.readPassword(cmd.Context(), "Password to enroll with: ", &strengthPolicy{allow: allowWeak, asJSON: g.json, hints: []string{c.User()}})
 			if err != nil {
 				return err
 			}
 			defer clear(pw)
 			results, err := c.Enroll(cmd.Context(), pw, ask)
 			if results != nil {
-				printEnrolled(cmd.OutOrStdout(), results)
+				printEnrolled(cmd.OutOrStdout(), results, g.json)
 			}
 			if err != nil {
 				return err
@@ -235,11 +241,19 @@ It exits 0 once this device is enrolled at every node.`,
 	}
 	cmd.Flags().StringToStringVar(&tokens, "token", nil, "NODE=TOKEN: the invite token of a node (repeat per node)")
 	cmd.Flags().BoolVar(&open, "open", false, "ask the nodes without a --token to enroll without one (open enrollment)")
+	cmd.Flags().BoolVar(&allowWeak, "allow-weak-password", false, "take a password that the strength estimate finds weak, with a warning")
 	return cmd
 }
 
-// printEnrolled prints each node's state and a summary line.
-func printEnrolled(out io.Writer, results []client.EnrollResult) {
+// printEnrolled prints each node's state and a summary line; as JSON, a
+// line per node.
+func printEnrolled(out io.Writer, results []client.EnrollResult, asJSON bool) {
+	if asJSON {
+		for _, r := range results {
+			_ = jsonLines(out, enrolledJSON{Node: r.Node, Enrolled: r.OK(), State: r.State.String(), Error: errText(r.Err)})
+		}
+		return
+	}
 	var now, already int
 	for _, r := range results {
 		switch {
@@ -319,7 +333,7 @@ this device.`,
 			if err := c.Put(ctx, label, rec, client.PutOptions{MinAcks: minAcks}); err != nil {
 				return err
 			}
-			return printStored(cmd.OutOrStdout(), c, label)
+			return printStored(cmd.OutOrStdout(), c, label, g.json)
 		},
 	}
 	cmd.Flags().StringVar(&username, "username", "", "the vendor username stored with the secret")
@@ -329,10 +343,13 @@ this device.`,
 
 // printStored says where the record label is stored: at every node, or
 // at those that acknowledged, degraded.
-func printStored(out io.Writer, c *client.Client, label string) error {
+func printStored(out io.Writer, c *client.Client, label string, asJSON bool) error {
 	stored, missing, err := c.Placement(label)
 	if err != nil {
 		return err
+	}
+	if asJSON {
+		return jsonLines(out, storedJSON{Label: label, Degraded: len(missing) > 0, Stored: nonNil(stored), Missing: nonNil(missing)})
 	}
 	n := len(stored) + len(missing)
 	if len(missing) == 0 {
@@ -346,7 +363,6 @@ func printStored(out io.Writer, c *client.Client, label string) error {
 
 func getCmd(g *globals) *cobra.Command {
 	var field string
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "get LABEL [--field F] [--json]",
 		Short: "Unlock a record and print it",
@@ -383,7 +399,7 @@ password) alone, which suits scripts. A node that sent a wrong share is named.`,
 					return usageError{err}
 				}
 				fmt.Fprintln(out, v)
-			case asJSON:
+			case g.json:
 				return jsonLines(out, recordJSON{Label: args[0], Username: rec.Username, Password: rec.Password})
 			default:
 				fmt.Fprintf(out, "username: %s\npassword: %s\n", shown(rec.Username), shown(rec.Password))
@@ -392,8 +408,31 @@ password) alone, which suits scripts. A node that sent a wrong share is named.`,
 		},
 	}
 	cmd.Flags().StringVar(&field, "field", "", "print one field alone, as it is: username or password")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.ValidArgsFunction = g.completeLabels
 	return cmd
+}
+
+// completeLabels completes a label argument from the vault's listing: no
+// password, no node asked. A command takes one label; where the vault
+// cannot be read, nothing is offered.
+func (g *globals) completeLabels(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	c, err := g.openWith(client.Options{})
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
+	}
+	defer c.Close()
+	units, err := c.List(toComplete)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
+	}
+	labels := make([]cobra.Completion, len(units))
+	for i, u := range units {
+		labels[i] = u.Label
+	}
+	return labels, cobra.ShellCompDirectiveNoFileComp
 }
 
 // shown is a value as get prints it by default: as it is when it reads
@@ -415,7 +454,6 @@ func shown(v string) string {
 }
 
 func lsCmd(g *globals) *cobra.Command {
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "ls [PREFIX] [--json]",
 		Short: "List the records in the vault (no secrets, no network)",
@@ -439,13 +477,13 @@ label starts with it. It reads no record's secret and asks no node.`,
 				return err
 			}
 			out := bufio.NewWriter(cmd.OutOrStdout())
-			if err := printUnits(out, units, prefix, asJSON); err != nil {
+			if err := printUnits(out, units, prefix, g.json); err != nil {
 				return err
 			}
 			return out.Flush()
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON lines")
+	cmd.ValidArgsFunction = g.completeLabels
 	return cmd
 }
 
@@ -476,29 +514,45 @@ func printUnits(out io.Writer, units []client.Unit, prefix string, asJSON bool) 
 }
 
 func rmCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "rm LABEL",
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "rm LABEL [--yes]",
 		Short: "Delete a record here and its shares at the nodes",
 		Long: `rm deletes a record from the vault and its shares at every node that answers;
-nodes that do not are asked again at the next unlock.`,
-		Example: `  custos rm acme-portal`,
-		Args:    exactArgs(1, "one label"),
+nodes that do not are asked again at the next unlock. There is no undo.
+
+At a terminal it asks first (y to delete). A script gives --yes; without a
+terminal to ask at and without --yes, rm refuses and deletes nothing.`,
+		Example: `  custos rm acme-portal
+  custos rm acme-portal --yes --password-file ~/.custos-pw`,
+		Args: exactArgs(1, "one label"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.openRecord(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			defer c.Close()
+			if !yes {
+				if err := confirm(cmd.Context(), fmt.Sprintf("Delete %s here and at every node? There is no undo. [y/N] ", shown(args[0]))); err != nil {
+					return fmt.Errorf("rm %s: %w", shown(args[0]), err)
+				}
+			}
 			if err := g.unlock(cmd.Context(), c); err != nil {
 				return err
 			}
 			if err := c.Delete(cmd.Context(), args[0]); err != nil {
 				return err
 			}
+			if g.json {
+				return jsonLines(cmd.OutOrStdout(), deletedJSON{Label: args[0], Deleted: true})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", args[0])
 			return nil
 		},
 	}
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "delete without asking (for scripts)")
+	cmd.ValidArgsFunction = g.completeLabels
+	return cmd
 }
 
 // printEnrollment says when this device's enrollment is unfinished: which
@@ -518,12 +572,18 @@ func printEnrollment(out io.Writer, c *client.Client) {
 }
 
 func statusCmd(g *globals) *cobra.Command {
-	var asJSON bool
 	cmd := &cobra.Command{
-		Use:     "status [--json]",
-		Short:   "Show each node: reachable, logged in, latency; degraded records; an unfinished enrollment",
-		Example: `  custos status --password-file ~/.custos-pw`,
-		Args:    exactArgs(0, "no arguments"),
+		Use:   "status [--json]",
+		Short: "Show each node: reachable, logged in, latency; degraded records; an unfinished enrollment",
+		Long: `status logs in and shows each node of the network: reachable, logged in, the
+latency of a request, and why a node fails; then the records not stored at every node
+and an enrollment not finished.
+
+It exits 0 when at least the threshold of nodes answer, and 3 when fewer do (no
+record can be opened then), after printing every node.`,
+		Example: `  custos status --password-file ~/.custos-pw
+  custos status --json || echo "not enough custodians"`,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := g.open(cmd.Context(), true)
 			if err != nil && (!errors.Is(err, client.ErrNotEnoughCustodians) || cmd.Context().Err() != nil) {
@@ -538,50 +598,83 @@ func statusCmd(g *globals) *cobra.Command {
 				}
 			}
 			defer c.Close()
-			out := cmd.OutOrStdout()
 			st := c.Status(cmd.Context())
 			if cmd.Context().Err() != nil {
 				return errInterrupted // what it would show was cut short
 			}
-			if asJSON {
-				pending, _ := c.Enrollment()
-				for _, s := range st {
-					e := ""
-					if s.Err != nil {
-						e = s.Err.Error()
-					}
-					_ = jsonLines(out, nodeStatusJSON{Node: s.Name, PeerID: s.PeerID, Reachable: s.Reachable, LoggedIn: s.LoggedIn,
-						LatencyMs: s.Latency.Seconds() * 1000, Error: e, Enrolled: !slices.Contains(pending, s.Name)})
-				}
-				return nil
-			}
-			for _, s := range st {
-				state := "unreachable"
-				switch {
-				case s.LoggedIn:
-					state = "logged in"
-				case s.Reachable:
-					state = "reachable"
-				}
-				line := fmt.Sprintf("%-16s %-12s %8s", s.Name, state, s.Latency.Round(100*time.Microsecond))
-				if s.Err != nil {
-					line += "  " + s.Err.Error()
-				}
-				fmt.Fprintln(out, line)
-			}
-			units, err := c.List("")
-			if err != nil {
+			if err := printStatus(cmd.OutOrStdout(), c, st, g.json); err != nil {
 				return err
 			}
-			for _, u := range units {
-				if u.Degraded {
-					fmt.Fprintf(out, "degraded: %s (not stored at every node)\n", u.Label)
-				}
-			}
-			printEnrollment(out, c)
-			return nil
+			return reachable(st, c.Network().Threshold)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON lines")
 	return cmd
+}
+
+// belowThresholdError: fewer than the threshold of nodes answer custos
+// status (exit code 3).
+type belowThresholdError struct{ have, need, of int }
+
+func (e *belowThresholdError) Error() string {
+	return fmt.Sprintf("only %d of %d nodes answer; %d are needed to open a record", e.have, e.of, e.need)
+}
+
+// reachable is nil when at least k of the nodes in st answer.
+func reachable(st []client.NodeStatus, k int) error {
+	have := 0
+	for _, s := range st {
+		if s.Reachable {
+			have++
+		}
+	}
+	if have < k {
+		return &belowThresholdError{have: have, need: k, of: len(st)}
+	}
+	return nil
+}
+
+// printStatus prints each node's state, then the degraded records and an
+// unfinished enrollment; as JSON, a line per node.
+func printStatus(out io.Writer, c *client.Client, st []client.NodeStatus, asJSON bool) error {
+	if asJSON {
+		pending, _ := c.Enrollment()
+		for _, s := range st {
+			_ = jsonLines(out, nodeStatusJSON{Node: s.Name, PeerID: s.PeerID, Reachable: s.Reachable, LoggedIn: s.LoggedIn,
+				LatencyMs: s.Latency.Seconds() * 1000, Error: errText(s.Err), Enrolled: !slices.Contains(pending, s.Name)})
+		}
+		return nil
+	}
+	for _, s := range st {
+		state := "unreachable"
+		switch {
+		case s.LoggedIn:
+			state = "logged in"
+		case s.Reachable:
+			state = "reachable"
+		}
+		line := fmt.Sprintf("%-16s %-12s %8s", s.Name, state, s.Latency.Round(100*time.Microsecond))
+		if s.Err != nil {
+			line += "  " + s.Err.Error()
+		}
+		fmt.Fprintln(out, line)
+	}
+	units, err := c.List("")
+	if err != nil {
+		return err
+	}
+	for _, u := range units {
+		if u.Degraded {
+			fmt.Fprintf(out, "degraded: %s (not stored at every node)\n", u.Label)
+		}
+	}
+	printEnrollment(out, c)
+	return nil
+}
+
+// errText is err's message, "" for none, as --json shows it.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

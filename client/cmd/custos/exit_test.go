@@ -13,13 +13,15 @@ import (
 	"github.com/custos-network/custos/client/vault"
 )
 
+// refused is an unlock that nodes n1 and n2 refused with kind.
+func refused(kind error) *client.QuorumError {
+	return &client.QuorumError{Op: "unlock", Need: 2, Nodes: []*client.NodeError{
+		{Node: "n1", Err: fmt.Errorf("refused: %w", kind)}, {Node: "n2", Err: fmt.Errorf("refused: %w", kind)}}}
+}
+
 // Exit code 3 is kept for too few custodians; what the user must act on
 // is 1, with a hint about that and not another thing.
 func TestExitCodesAndHints(t *testing.T) {
-	refused := func(kind error) *client.QuorumError {
-		return &client.QuorumError{Op: "unlock", Need: 2, Nodes: []*client.NodeError{
-			{Node: "n1", Err: fmt.Errorf("refused: %w", kind)}, {Node: "n2", Err: fmt.Errorf("refused: %w", kind)}}}
-	}
 	down := &client.QuorumError{Op: "unlock", Need: 2, Have: 1, Nodes: []*client.NodeError{{Node: "n1", Err: errors.New("cannot reach it")}}}
 	wait := &api.StatusError{Code: api.Code_RATE_LIMITED, Message: "wait", RetryAfter: time.Minute}
 	cases := []struct {
@@ -52,7 +54,8 @@ func TestExitCodesAndHints(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			code, hint := classify(tc.err)
+			f := classify(tc.err)
+			code, hint := f.exit, f.hint
 			if code != tc.code {
 				t.Errorf("exit code %d, want %d", code, tc.code)
 			}
@@ -87,5 +90,35 @@ func TestShownValuesCannotPassForAnotherLine(t *testing.T) {
 				t.Errorf("shown(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
+	}
+}
+
+// Under --json an error carries a stable code that scripts branch on
+// (docs/client.md lists them): the same for an error however it is
+// wrapped.
+func TestErrorCodesAreStable(t *testing.T) {
+	cases := []struct {
+		err  error
+		code string
+	}{
+		{usageError{errors.New("bad flag")}, "usage"},
+		{&client.QuorumError{Op: "unlock", Need: 2, Have: 1, Nodes: []*client.NodeError{{Node: "n1", Err: errors.New("cannot reach it")}}}, "quorum"},
+		{&belowThresholdError{have: 1, need: 2, of: 3}, "quorum"},
+		{refused(client.ErrWrongPassword), "wrong_password"},
+		{refused(client.ErrLocked), "account_locked"},
+		{refused(client.ErrNotEnrolled), "not_enrolled"},
+		{fmt.Errorf("%q: %w", "x", client.ErrNotFound), "no_record"},
+		{fmt.Errorf("open: %w", vault.ErrNotFound), "no_vault"},
+		{&fileError{what: "the password file", path: "pw", err: fmt.Errorf("%w (mode 0644)", errGroupReadable)}, "file_permissions"},
+		{&fileError{what: "the password file", path: "pw", err: fs.ErrNotExist}, "no_file"},
+		{fmt.Errorf("%w: too short", errWeakPassword), "weak_password"},
+		{fmt.Errorf("rm x: %w", errNotConfirmed), "not_confirmed"},
+		{fmt.Errorf("%w at n1", errAuditFailed), "audit_failed"},
+		{errors.New("something else"), "error"},
+	}
+	for _, tc := range cases {
+		if got := classify(tc.err).code; got != tc.code {
+			t.Errorf("code of %v: %q, want %q", tc.err, got, tc.code)
+		}
 	}
 }

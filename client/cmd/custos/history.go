@@ -12,7 +12,6 @@ import (
 )
 
 func historyCmd(g *globals) *cobra.Command {
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "history [LABEL] [--json]",
 		Short: "Show every release of your records at every node, verified, newest first",
@@ -27,7 +26,7 @@ A node whose answers do not verify, or that cannot be asked, is named and none o
 its entries are shown; the command then exits 1 after printing the others'.`,
 		Example: `  custos history
   custos history acme-portal --json`,
-		Args: cobra.MaximumNArgs(1),
+		Args: atMostArgs(1, "at most one label"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			label := ""
 			if len(args) == 1 {
@@ -53,7 +52,7 @@ its entries are shown; the command then exits 1 after printing the others'.`,
 			if err != nil {
 				return err
 			}
-			printHistory(cmd.OutOrStdout(), hist, asJSON)
+			printHistory(cmd.OutOrStdout(), hist, g.json)
 			if len(failed) > 0 {
 				names := make([]string, len(failed))
 				var b strings.Builder
@@ -66,7 +65,7 @@ its entries are shown; the command then exits 1 after printing the others'.`,
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON lines")
+	cmd.ValidArgsFunction = g.completeLabels
 	return cmd
 }
 

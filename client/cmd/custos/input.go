@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 
 	"golang.org/x/term"
 
@@ -22,6 +24,9 @@ var (
 	errInterrupted = errors.New("interrupted")
 	// errNothingTyped: Enter or Ctrl-D at an empty prompt.
 	errNothingTyped = errors.New("nothing typed")
+	// errNotConfirmed: a question was answered no, or there was no
+	// terminal to ask it at.
+	errNotConfirmed = errors.New("not confirmed")
 )
 
 func (g *globals) vaultPath() (string, error) {
@@ -34,15 +39,16 @@ func (g *globals) vaultPath() (string, error) {
 func stdinIsTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
 
 // readPassword reads the password from --password-file,
-// $CUSTOS_PASSWORD_FILE or a terminal prompt, in that order. The caller
-// wipes it.
-func (g *globals) readPassword(ctx context.Context, prompt string, confirm bool) ([]byte, error) {
+// $CUSTOS_PASSWORD_FILE or a terminal prompt, in that order. A new
+// password (strength set: enroll) is asked twice and its strength checked.
+// The caller wipes it.
+func (g *globals) readPassword(ctx context.Context, prompt string, strength *strengthPolicy) ([]byte, error) {
 	path, from := g.passwordFile, "--password-file"
 	if path == "" {
 		path, from = os.Getenv("CUSTOS_PASSWORD_FILE"), "$CUSTOS_PASSWORD_FILE"
 	}
 	return askPassword(ctx, passwordSource{
-		path: path, from: from, what: "password", prompt: prompt, confirm: confirm,
+		path: path, from: from, what: "password", prompt: prompt, confirm: strength != nil, strength: strength,
 		none: "no password: run custos in a terminal, or give --password-file or $CUSTOS_PASSWORD_FILE",
 	})
 }
@@ -55,12 +61,27 @@ type passwordSource struct {
 	prompt     string
 	confirm    bool
 	none       string // the error when there is neither a file nor a terminal
+	// strength, when set, is how a new password's strength is checked
+	// (checkStrength); nil for a password that exists already.
+	strength *strengthPolicy
 }
 
 // askPassword reads a password as src says. The caller wipes it.
 func askPassword(ctx context.Context, src passwordSource) ([]byte, error) {
+	pw, err := readPasswordFrom(ctx, src)
+	if err != nil || src.strength == nil {
+		return pw, err
+	}
+	if err := src.strength.check(ctx, pw, src.path == ""); err != nil {
+		clear(pw)
+		return nil, err
+	}
+	return pw, nil
+}
+
+func readPasswordFrom(ctx context.Context, src passwordSource) ([]byte, error) {
 	if src.path != "" {
-		b, err := readFile(src.path, "the "+src.what+" file", src.from)
+		b, err := readPrivateFile(src.path, "the "+src.what+" file", src.from)
 		if err != nil {
 			return nil, err
 		}
@@ -73,24 +94,37 @@ func askPassword(ctx context.Context, src passwordSource) ([]byte, error) {
 	if !stdinIsTerminal() {
 		return nil, errors.New(src.none)
 	}
-	pw, err := promptHidden(ctx, src.prompt)
+	var pw []byte
+	var err error
+	if src.confirm {
+		pw, err = promptTwice(ctx, src.prompt, src.what)
+	} else {
+		pw, err = promptHidden(ctx, src.prompt)
+	}
 	if errors.Is(err, errNothingTyped) {
 		return nil, fmt.Errorf("no %s given", src.what)
 	}
-	if err != nil || !src.confirm {
-		return pw, err
-	}
-	again, err := promptHidden(ctx, "Repeat the "+src.what+": ")
-	defer clear(again)
-	if err != nil && !errors.Is(err, errNothingTyped) {
-		clear(pw)
+	return pw, err
+}
+
+// promptTwice asks at a hidden prompt, then once more, and returns the
+// answer when the two are the same. The caller wipes it.
+func promptTwice(ctx context.Context, prompt, what string) ([]byte, error) {
+	b, err := promptHidden(ctx, prompt)
+	if err != nil {
 		return nil, err
 	}
-	if !bytes.Equal(pw, again) {
-		clear(pw)
-		return nil, fmt.Errorf("the two %ss differ", src.what)
+	again, err := promptHidden(ctx, "Repeat the "+what+": ")
+	defer clear(again)
+	if err != nil && !errors.Is(err, errNothingTyped) {
+		clear(b)
+		return nil, err
 	}
-	return pw, nil
+	if subtle.ConstantTimeCompare(b, again) != 1 {
+		clear(b)
+		return nil, fmt.Errorf("the two %ss differ", what)
+	}
+	return b, nil
 }
 
 // promptHidden prints prompt on stderr and reads a line from the terminal
@@ -170,11 +204,30 @@ func readCtx(ctx context.Context, read func() ([]byte, error)) ([]byte, error) {
 	}
 }
 
+// confirm asks question on the terminal and is nil when the answer is y
+// or yes; else errNotConfirmed, which says why. Without a terminal on stdin
+// there is no one to ask: it refuses.
+func confirm(ctx context.Context, question string) error {
+	if !stdinIsTerminal() {
+		return fmt.Errorf("%w: no terminal to ask at; add --yes to go ahead without asking", errNotConfirmed)
+	}
+	fmt.Fprint(os.Stderr, question)
+	b, err := readCtx(ctx, func() ([]byte, error) { return readLine(os.Stdin) })
+	if err != nil {
+		return err
+	}
+	switch strings.ToLower(strings.TrimSpace(string(b))) {
+	case "y", "yes":
+		return nil
+	}
+	return fmt.Errorf("%w: the answer was not yes", errNotConfirmed)
+}
+
 // readSecret reads the secret to store: from a hidden prompt on a terminal,
-// else all of stdin (one trailing newline removed).
+// asked twice, else all of stdin (one trailing newline removed).
 func readSecret(ctx context.Context) ([]byte, error) {
 	if stdinIsTerminal() {
-		b, err := promptHidden(ctx, "Secret to store: ")
+		b, err := promptTwice(ctx, "Secret to store: ", "secret")
 		if errors.Is(err, errNothingTyped) {
 			return nil, errors.New("no secret given")
 		}
@@ -205,7 +258,12 @@ type fileError struct {
 	err  error
 }
 
-func (e *fileError) Error() string { return fmt.Sprintf("read %s: %v", e.what, e.err) }
+func (e *fileError) Error() string {
+	if errors.Is(e.err, errGroupReadable) {
+		return fmt.Sprintf("refused %s %s: %v", e.what, e.path, e.err)
+	}
+	return fmt.Sprintf("read %s: %v", e.what, e.err)
+}
 func (e *fileError) Unwrap() error { return e.err }
 
 func (e *fileError) hint() string {
@@ -214,8 +272,21 @@ func (e *fileError) hint() string {
 		return fmt.Sprintf("there is no file at %s (given as %s); check the path", e.path, e.from)
 	case errors.Is(e.err, fs.ErrPermission):
 		return fmt.Sprintf("you may not read %s (given as %s)", e.path, e.from)
+	case errors.Is(e.err, errGroupReadable):
+		return fmt.Sprintf("it holds a secret, as the vault does: run chmod 600 %s", e.path)
 	}
 	return ""
+}
+
+// code is the error's stable --json code.
+func (e *fileError) code() string {
+	switch {
+	case errors.Is(e.err, fs.ErrNotExist):
+		return "no_file"
+	case errors.Is(e.err, errGroupReadable):
+		return "file_permissions"
+	}
+	return "file"
 }
 
 // readFile reads a file the user named (see fileError), up to maxSecret
@@ -228,14 +299,47 @@ func readFile(path, what, from string) ([]byte, error) {
 	return b, nil
 }
 
+// errGroupReadable: a file that holds a secret may be read or written by
+// its group or others.
+var errGroupReadable = errors.New("its group or others may read or write it")
+
+// readPrivateFile is readFile for a file that holds a secret (a password
+// file): like the vault, it is refused when its group or others may read
+// or write it.
+func readPrivateFile(path, what, from string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &fileError{what: what, from: from, path: path, err: err}
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, &fileError{what: what, from: from, path: path, err: err}
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		return nil, &fileError{what: what, from: from, path: path, err: fmt.Errorf("%w (mode %#o)", errGroupReadable, perm)}
+	}
+	b, err := readAllCapped(f, path)
+	if err != nil {
+		return nil, &fileError{what: what, from: from, path: path, err: err}
+	}
+	return b, nil
+}
+
 func readCapped(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxSecret+1))
+	return readAllCapped(f, path)
+}
+
+// readAllCapped reads r, the file at path, up to maxSecret bytes.
+func readAllCapped(r io.Reader, path string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxSecret+1))
 	if err != nil {
+		clear(b)
 		return nil, err
 	}
 	if len(b) > maxSecret {

@@ -12,6 +12,53 @@ import (
 // output uses, an error as its message ("" for none), and lists that are
 // never null.
 
+// network new
+type networkJSON struct {
+	File      string `json:"file"`
+	Nodes     int    `json:"nodes"`
+	Threshold int    `json:"threshold"`
+}
+
+// init
+type vaultJSON struct {
+	User  string `json:"user"`
+	Vault string `json:"vault"`
+}
+
+// enroll: a line per node
+type enrolledJSON struct {
+	Enrolled bool   `json:"enrolled"`
+	Error    string `json:"error"`
+	Node     string `json:"node"`
+	State    string `json:"state"`
+}
+
+// put
+type storedJSON struct {
+	Degraded bool     `json:"degraded"`
+	Label    string   `json:"label"`
+	Missing  []string `json:"missing"` // the nodes that hold no share of it
+	Stored   []string `json:"stored"`
+}
+
+// rm
+type deletedJSON struct {
+	Deleted bool   `json:"deleted"`
+	Label   string `json:"label"`
+}
+
+// passwd
+type passwdJSON struct {
+	Result string `json:"result"` // "changed", "rolled_back"
+}
+
+// audit init
+type auditorKeyJSON struct {
+	Key    string `json:"key"`
+	PeerID string `json:"peer_id"`
+}
+
+// get
 type recordJSON struct {
 	Label    string `json:"label"`
 	Password string `json:"password"`
@@ -112,6 +159,7 @@ type unlockJSON struct {
 	Flags     []string      `json:"flags"`
 	Kind      string        `json:"kind"` // "unlock"
 	NoEntry   []string      `json:"no_entry"`
+	NotNeeded []string      `json:"not_needed"`
 	Released  []string      `json:"released"`
 	Time      string        `json:"time"`
 	Unchecked bool          `json:"unchecked"`

@@ -20,7 +20,7 @@ var passwdStepHook func(client.PasswdProgress)
 
 func passwdCmd(g *globals) *cobra.Command {
 	var newFile string
-	var abort bool
+	var abort, allowWeak bool
 	cmd := &cobra.Command{
 		Use:   "passwd [--new-password-file F] | passwd --abort",
 		Short: "Change your password at every node; finish or roll back a change cut short",
@@ -47,7 +47,12 @@ once the node is back.
 
 The new password comes from a prompt, or from --new-password-file or
 $CUSTOS_NEW_PASSWORD_FILE; the current one from a prompt, --password-file or
-$CUSTOS_PASSWORD_FILE. Never from the command line.
+$CUSTOS_PASSWORD_FILE. Never from the command line. A new password that the
+strength estimate (zxcvbn) scores below 3 of 4 is asked about at a terminal, and
+refused from a file or under --json unless --allow-weak-password is given.
+
+--json prints one object when it ends: {"result":"changed"} or
+{"result":"rolled_back"}, and no steps.
 
 Exit codes: 0 changed (or rolled back, with --abort); 1 a wrong password, a locked
 account, nothing to abort, or an abort after commits; 2 usage; 3 a node could not
@@ -62,6 +67,9 @@ be reached or failed (the change is kept: run custos passwd again); 130 interrup
 				return usageError{errors.New("--abort keeps the current password: it takes no --new-password-file")}
 			}
 			out := cmd.OutOrStdout()
+			if g.json {
+				out = io.Discard // one object at the end says what happened
+			}
 			c, err := g.openWith(client.Options{Logger: warnings(), PasswdProgress: func(p client.PasswdProgress) {
 				printPasswdStep(out, p)
 				if passwdStepHook != nil {
@@ -78,23 +86,33 @@ be reached or failed (the change is kept: run custos passwd again); 130 interrup
 					return err
 				}
 			}
+			result := "rolled_back"
 			if abort {
-				return abortPasswd(cmd.Context(), g, out, c)
+				err = abortPasswd(cmd.Context(), g, out, c)
+			} else {
+				result = "changed"
+				err = changePasswd(cmd.Context(), g, out, c, newFile, &strengthPolicy{allow: allowWeak, asJSON: g.json, hints: []string{c.User()}})
 			}
-			return changePasswd(cmd.Context(), g, out, c, newFile)
+			if err != nil || !g.json {
+				return err
+			}
+			return jsonLines(cmd.OutOrStdout(), passwdJSON{Result: result})
 		},
 	}
 	cmd.Flags().StringVar(&newFile, "new-password-file", "", "read the new password from this file (default $CUSTOS_NEW_PASSWORD_FILE, else a prompt)")
 	cmd.Flags().BoolVar(&abort, "abort", false, "roll back a password change that no node committed yet")
+	cmd.Flags().BoolVar(&allowWeak, "allow-weak-password", false, "take a new password that the strength estimate finds weak, with a warning")
 	return cmd
 }
 
 // changePasswd starts a password change, or finishes the one pending.
-func changePasswd(ctx context.Context, g *globals, out io.Writer, c *client.Client, newFile string) error {
+// A new password (not one a pending change chose already) is checked as
+// strength says.
+func changePasswd(ctx context.Context, g *globals, out io.Writer, c *client.Client, newFile string, strength *strengthPolicy) error {
 	p := c.PendingPasswordChange()
 	if p != nil && p.NewPassword() {
 		fmt.Fprintf(out, "finishing the password change pending (%s): it takes the new password\n", describeChange(p))
-		pw, err := readNewPassword(ctx, newFile, false)
+		pw, err := readNewPassword(ctx, newFile, nil)
 		if err != nil {
 			return err
 		}
@@ -108,12 +126,12 @@ func changePasswd(ctx context.Context, g *globals, out io.Writer, c *client.Clie
 	if p != nil {
 		fmt.Fprintf(out, "a password change was cut short (%s): starting it again\n", describeChange(p))
 	}
-	old, err := g.readPassword(ctx, "Current password: ", false)
+	old, err := g.readPassword(ctx, "Current password: ", nil)
 	if err != nil {
 		return err
 	}
 	defer clear(old)
-	pw, err := readNewPassword(ctx, newFile, true)
+	pw, err := readNewPassword(ctx, newFile, strength)
 	if err != nil {
 		return err
 	}
@@ -139,7 +157,7 @@ func abortPasswd(ctx context.Context, g *globals, out io.Writer, c *client.Clien
 		return client.ErrChangeCommitted
 	}
 	fmt.Fprintf(out, "rolling back the password change pending (%s): it takes the current password, which stays\n", describeChange(p))
-	old, err := g.readPassword(ctx, "Current password: ", false)
+	old, err := g.readPassword(ctx, "Current password: ", nil)
 	if err != nil {
 		return err
 	}
@@ -152,14 +170,15 @@ func abortPasswd(ctx context.Context, g *globals, out io.Writer, c *client.Clien
 }
 
 // readNewPassword reads the new password from newFile,
-// $CUSTOS_NEW_PASSWORD_FILE or a terminal prompt (twice with confirm).
-func readNewPassword(ctx context.Context, newFile string, confirm bool) ([]byte, error) {
+// $CUSTOS_NEW_PASSWORD_FILE or a terminal prompt; one being chosen
+// (strength set) is asked twice and its strength checked.
+func readNewPassword(ctx context.Context, newFile string, strength *strengthPolicy) ([]byte, error) {
 	from := "--new-password-file"
 	if newFile == "" {
 		newFile, from = os.Getenv("CUSTOS_NEW_PASSWORD_FILE"), "$CUSTOS_NEW_PASSWORD_FILE"
 	}
 	return askPassword(ctx, passwordSource{
-		path: newFile, from: from, what: "new password", prompt: "New password: ", confirm: confirm,
+		path: newFile, from: from, what: "new password", prompt: "New password: ", confirm: strength != nil, strength: strength,
 		none: "no new password: run custos in a terminal, or give --new-password-file or $CUSTOS_NEW_PASSWORD_FILE",
 	})
 }

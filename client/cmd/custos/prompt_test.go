@@ -40,7 +40,7 @@ func TestInterruptAtHiddenPromptRestoresTerminal(t *testing.T) {
 		{"ctrl-c at enroll's password prompt", []string{"enroll", "--token", "n1=x"}, "Password to enroll with: ", ctrlC},
 		{"sigterm at enroll's second prompt", []string{"enroll", "--token", "n1=x"}, "Repeat the password: ", sigterm},
 		{"ctrl-c at history's password prompt", []string{"history"}, "Password: ", ctrlC},
-		{"ctrl-c at rm's password prompt", []string{"rm", "acme-portal"}, "Password: ", ctrlC},
+		{"ctrl-c at rm's password prompt", []string{"rm", "--yes", "acme-portal"}, "Password: ", ctrlC},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

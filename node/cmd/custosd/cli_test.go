@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/custos-network/custos/node/nodetest"
 	"os"
 	"os/exec"
 	"regexp"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/custos-network/custos/node/nodetest"
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"go.uber.org/goleak"

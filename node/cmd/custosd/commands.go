@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +40,10 @@ docs/operating.md) so that a copy of the disk does not hold it.`,
 			path, id, err := node.Init(o)
 			if err != nil {
 				return err
+			}
+			if asJSON(cmd) {
+				return printJSON(cmd.OutOrStdout(), initJSON{Config: path, Name: filepath.Base(o.Dir), PeerID: id.String(),
+					StorageKey: filepath.Join(o.Dir, "storage.key")})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "made node %s\nconfig:  %s\npeer ID: %s\nstart it with: custosd run --config %s\n", filepath.Base(o.Dir), path, id, path)
 			fmt.Fprintf(cmd.OutOrStdout(), "the storage key is in %s, on this disk; to move it off, see storage_key in node.yaml\n",
@@ -130,6 +133,9 @@ listens on. Hand the file to the network's organisations for custos network new.
 		if err != nil {
 			return err
 		}
+		if asJSON(cmd) {
+			return printJSON(cmd.OutOrStdout(), cardJSON{Addrs: card.Addrs, Name: card.Name, PeerID: card.PeerID})
+		}
 		_, err = cmd.OutOrStdout().Write(card.Marshal())
 		return err
 	}
@@ -137,14 +143,12 @@ listens on. Hand the file to the network's organisations for custos network new.
 }
 
 func statusCmd() *cobra.Command {
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:     "status --config DIR/node.yaml",
 		Short:   "Print the running node's health, counts and log size",
 		Example: `  custosd status --config /var/lib/custos/node.yaml --json`,
 	}
 	load := configFlag(cmd)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		cfg, err := load()
 		if err != nil {
@@ -155,16 +159,16 @@ func statusCmd() *cobra.Command {
 			return err
 		}
 		out := cmd.OutOrStdout()
-		if asJSON {
-			return json.NewEncoder(out).Encode(st)
+		if asJSON(cmd) {
+			return printJSON(out, st)
 		}
 		ready := "ready"
 		if !st.Ready {
 			ready = "shutting down"
 		}
-		fmt.Fprintf(out, "node      %s (%s)\npeer ID   %s\nstate     %s, up %s\naccounts  %d (%d locked)\nshares    %d\nlog       %d entries\ndisk      %.1f MiB used, %.1f MiB free space needed to take writes\naddresses %s\n",
+		fmt.Fprintf(out, "node      %s (%s)\npeer ID   %s\nstate     %s, up %s\naccounts  %d (%d locked)\nshares    %d\nlog       %d entries\nwrites    %s\ndisk      %.1f MiB used, %.1f MiB free space needed to take writes\naddresses %s\n",
 			st.Name, cfg.Path(node.ConfigFile), st.PeerID, ready, time.Since(st.Started).Round(time.Second),
-			st.Accounts, st.LockedAccounts, st.Shares, st.LogSize, mib(st.DiskBytes), mib(st.ReserveBytes), strings.Join(st.Addrs, "\n          "))
+			st.Accounts, st.LockedAccounts, st.Shares, st.LogSize, groupCommit(st.Updates, st.Commits), mib(st.DiskBytes), mib(st.ReserveBytes), strings.Join(st.Addrs, "\n          "))
 		return nil
 	}
 	return cmd
@@ -196,6 +200,9 @@ keeps only its hash. Send it to the user over a channel you trust.`,
 		inv, err := node.AdminClient(cfg).Invite(cmd.Context(), user, ttl)
 		if err != nil {
 			return err
+		}
+		if asJSON(cmd) {
+			return printJSON(cmd.OutOrStdout(), inviteJSON{Expires: inv.Expires.UTC(), Node: cfg.Name, Token: inv.Token, User: inv.User})
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "invite for %s at %s, valid until %s:\n%s\n", inv.User, cfg.Name, inv.Expires.Local().Format(time.RFC3339), inv.Token)
 		return nil
@@ -231,6 +238,9 @@ func lockCmd(lock bool) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		if asJSON(cmd) {
+			return printJSON(cmd.OutOrStdout(), lockJSON{Locked: lock, Node: cfg.Name, User: user})
+		}
 		fmt.Fprintf(cmd.OutOrStdout(), "%sed %s at %s\n", verb, user, cfg.Name)
 		return nil
 	}
@@ -238,14 +248,12 @@ func lockCmd(lock bool) *cobra.Command {
 }
 
 func usersCmd() *cobra.Command {
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:     "users --config DIR/node.yaml",
 		Short:   "List the node's accounts",
 		Example: `  custosd users --config /var/lib/custos/node.yaml`,
 	}
 	load := configFlag(cmd)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		cfg, err := load()
 		if err != nil {
@@ -256,8 +264,13 @@ func usersCmd() *cobra.Command {
 			return err
 		}
 		out := cmd.OutOrStdout()
-		if asJSON {
-			return json.NewEncoder(out).Encode(users)
+		if asJSON(cmd) {
+			for _, u := range users {
+				if err := printJSON(out, u); err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 		for _, u := range users {
 			state := "active"
@@ -302,6 +315,9 @@ derived from the node's storage key: keep the storage key to be able to restore.
 		})
 		if err != nil {
 			return err
+		}
+		if asJSON(cmd) {
+			return printJSON(cmd.OutOrStdout(), backupJSON{Backup: out})
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "wrote backup %s\n", out)
 		return nil
@@ -360,6 +376,9 @@ custos audit verify --accept NODE (see docs/operating.md).`,
 			return err
 		}
 		out := cmd.OutOrStdout()
+		if asJSON(cmd) {
+			return printJSON(out, restoredJSON{Aside: done.Aside, Backup: in, DataDir: cfg.Path(cfg.DataDir), Entry: done.Entry})
+		}
 		fmt.Fprintf(out, "restored %s into %s\nlogged: %s\n", in, cfg.Path(cfg.DataDir), done.Entry)
 		if done.Aside != "" {
 			fmt.Fprintf(out, "the store it replaced is in %s\n", done.Aside)
@@ -369,4 +388,49 @@ custos audit verify --accept NODE (see docs/operating.md).`,
 	return cmd
 }
 
+// The shapes of --json that are custosd's own (status and users print the
+// admin API's): snake_case keys in alphabetical order, as custos has.
+type (
+	initJSON struct {
+		Config     string `json:"config"`
+		Name       string `json:"name"`
+		PeerID     string `json:"peer_id"`
+		StorageKey string `json:"storage_key"`
+	}
+	cardJSON struct {
+		Addrs  []string `json:"addrs"`
+		Name   string   `json:"name"`
+		PeerID string   `json:"peer_id"`
+	}
+	inviteJSON struct {
+		Expires time.Time `json:"expires"`
+		Node    string    `json:"node"`
+		Token   string    `json:"token"`
+		User    string    `json:"user"`
+	}
+	lockJSON struct {
+		Locked bool   `json:"locked"`
+		Node   string `json:"node"`
+		User   string `json:"user"`
+	}
+	backupJSON struct {
+		Backup string `json:"backup"`
+	}
+	restoredJSON struct {
+		Aside   string `json:"aside"` // where the replaced data directory is; "" for none
+		Backup  string `json:"backup"`
+		DataDir string `json:"data_dir"`
+		Entry   string `json:"entry"` // the entry it logged
+	}
+)
+
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// groupCommit says how many writes the node made durable since it started
+// and how many fsyncs they took.
+func groupCommit(updates, commits int64) string {
+	if commits == 0 {
+		return "none since start"
+	}
+	return fmt.Sprintf("%d since start, in %d fsyncs (%.1f a fsync)", updates, commits, float64(updates)/float64(commits))
+}

@@ -17,6 +17,7 @@ import type { Host } from './host.js'
 import type { Node } from './network.js'
 import { extendedBy, matchEntry, openNodeCheckpoint, type Kept } from './receipts.js'
 import { call, withTimeout } from './rpc.js'
+import { Latency, rankNodes } from './latency.js'
 import { recordKey } from './threshold/keys.js'
 import { open } from './threshold/seal.js'
 import { combineShares, NotEnoughSharesError, shareCommitment, type Slot } from './threshold/shares.js'
@@ -59,32 +60,85 @@ function distrusted(e: Error | undefined): boolean {
   return e instanceof BadNodeError
 }
 
+/** Where one node's request of an unlock is: overdue is asked and past its hedge delay, no longer counted on. */
+type Asked = 'not asked' | 'awaited' | 'overdue' | 'answered'
+
 /**
  * Collector gathers the nodes' answers to one unlock until every unit has
  * its threshold of shares that pass their commitments, then stops the
  * requests still out. A late answer keeps no share; its receipts still count.
+ *
+ * It also tells the hedge whom to ask: a unit is short while its good
+ * shares and the nodes still expected to bring one (asked, holding it,
+ * neither answered nor past their hedge delay) do not reach its threshold.
  */
 class Collector {
   readonly answers: (Answer | undefined)[]
+  readonly asked: Asked[]
+  readonly #holds: boolean[][]
   readonly #good: number[]
+  readonly #pending: number[]
   #enough = 0
   closed = false
 
   constructor(
     readonly units: Unit[],
-    nodes: number,
+    nodes: Node[],
     readonly stop: () => void,
   ) {
-    this.answers = Array.from({ length: nodes }, () => undefined)
+    this.answers = nodes.map(() => undefined)
+    this.asked = nodes.map(() => 'not asked')
+    this.#holds = nodes.map((n) => units.map((u) => holds(u, n)))
     this.#good = units.map(() => 0)
+    this.#pending = units.map(() => 0)
   }
 
   complete(): boolean {
     return this.#enough === this.units.length
   }
 
+  holds(i: number, j: number): boolean {
+    return this.#holds[i]![j]!
+  }
+
+  #short(j: number): boolean {
+    const t = this.units[j]!.threshold
+    return this.#good[j]! < t && this.#good[j]! + this.#pending[j]! < t
+  }
+
+  /** nextUseful is the first node of order not asked yet that holds a share of a short unit; none once complete or closed. */
+  nextUseful(order: number[]): number | undefined {
+    if (this.closed || this.complete()) return undefined
+    return order.find((i) => this.asked[i] === 'not asked' && this.units.some((_, j) => this.#holds[i]![j] && this.#short(j)))
+  }
+
+  ask(i: number): void {
+    this.asked[i] = 'awaited'
+    this.#count(i, 1)
+  }
+
+  /** slow notes that node i's hedge delay passed: unanswered, it is no longer counted on (its answer is still taken). */
+  slow(i: number): void {
+    if (this.asked[i] !== 'awaited') return
+    this.asked[i] = 'overdue'
+    this.#count(i, -1)
+  }
+
+  /** outstanding is how many nodes were asked and have not answered. */
+  outstanding(): number {
+    return this.asked.filter((a) => a === 'awaited' || a === 'overdue').length
+  }
+
+  #count(i: number, d: number): void {
+    this.units.forEach((_, j) => {
+      if (this.#holds[i]![j]) this.#pending[j]! += d
+    })
+  }
+
   /** add takes node i's answer; it returns false when the answer came too late to be used. */
   add(i: number, node: Node, a: Answer): boolean {
+    if (this.asked[i] === 'awaited') this.#count(i, -1)
+    this.asked[i] = 'answered'
     if (this.closed || this.complete()) {
       a.shares.forEach((s) => wipe(s))
       return false
@@ -98,6 +152,11 @@ class Collector {
     if (this.complete()) this.stop()
     return true
   }
+}
+
+/** holds reports whether the vault has node's share of u as stored there. */
+function holds(u: Unit, node: Node): boolean {
+  return u.nodes.find((n) => n.peerId === node.peerIdText)?.stored === true
 }
 
 function verifies(u: Unit, node: Node, share: Uint8Array): boolean {
@@ -301,10 +360,14 @@ export class Releaser<C extends Custodian> {
     await this.d.vault.appendRequests(this.d.nodes.flatMap((c, i) => nonces[i]!.map((n) => ({ node: c.node.name, time: when, nonce: toHex(n) }))))
 
     const stop = new AbortController()
-    const col = new Collector(units, this.d.nodes.length, () => stop.abort(new Error('enough shares')))
+    const col = new Collector(
+      units,
+      this.d.nodes.map((c) => c.node),
+      () => stop.abort(new Error('enough shares')),
+    )
     const lost: Lost[] = []
-    const tasks = this.d.nodes.map(async (c, i) => {
-      const sig = withTimeout(signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]), this.d.timeoutMs)
+    const ask = async (i: number, sig: AbortSignal): Promise<Answer> => {
+      const c = this.d.nodes[i]!
       const a = await this.#releaseAll(c, asked, nonces[i]!, units, sig)
       if (a.err === undefined) {
         a.unitErrs.forEach((e, j) => {
@@ -313,8 +376,9 @@ export class Releaser<C extends Custodian> {
       }
       col.add(i, c.node, a)
       await this.d.keep(a.receipts)
-    })
-    const all = Promise.all(tasks)
+      return a
+    }
+    const all = this.#hedge(col, stop.signal, signal, ask)
     this.d.background(all)
     await Promise.race([all, new Promise<void>((res) => stop.signal.addEventListener('abort', () => res(), { once: true })), ...(signal ? [new Promise<void>((res) => signal.addEventListener('abort', () => res(), { once: true }))] : [])])
     col.closed = true
@@ -327,6 +391,73 @@ export class Releaser<C extends Custodian> {
     }
   }
 
+  /** The latency measured of each node, by name (latency.ts). */
+  readonly #lat = new Map<string, Latency>()
+
+  #latency(node: Node): Latency {
+    let l = this.#lat.get(node.name)
+    if (l === undefined) this.#lat.set(node.name, (l = new Latency()))
+    return l
+  }
+
+  /**
+   * #hedge asks nodes with ask, in the order of their latency, as many at
+   * once as col needs, and one more each time one fails, answers without
+   * a good share of some record, or has not answered within its hedge
+   * delay, until col has what it needs or no node it could use is left;
+   * then it waits for the requests still out (stopped once col is
+   * complete). Every node's request was journaled before the first was
+   * sent, so asking one more never waits for the journal.
+   */
+  async #hedge(col: Collector, stop: AbortSignal, signal: AbortSignal | undefined, ask: (i: number, sig: AbortSignal) => Promise<Answer>): Promise<void> {
+    const cancelled = () => stop.aborted || signal?.aborted === true
+    const order = rankNodes(
+      this.d.nodes.map((_, i) => i),
+      (i) => this.#latency(this.d.nodes[i]!.node),
+      Date.now(),
+    )
+    const events: { i: number; slow: boolean }[] = []
+    let wake: (() => void) | undefined
+    const push = (e: { i: number; slow: boolean }) => {
+      events.push(e)
+      wake?.()
+    }
+    const timers: ReturnType<typeof setTimeout>[] = []
+    const running: Promise<void>[] = []
+    try {
+      for (;;) {
+        for (let i = col.nextUseful(order); i !== undefined && !cancelled(); i = col.nextUseful(order)) {
+          const n = i
+          const lat = this.#latency(this.d.nodes[n]!.node)
+          col.ask(n)
+          const delay = lat.hedgeAfterMs()
+          timers.push(setTimeout(() => push({ i: n, slow: true }), delay))
+          const sig = withTimeout(signal === undefined ? stop : AbortSignal.any([signal, stop]), this.d.timeoutMs)
+          const start = performance.now()
+          running.push(
+            ask(n, sig)
+              .then((a) => {
+                const ms = performance.now() - start
+                if (a.err === undefined) lat.observe(ms)
+                else if (cancelled()) {
+                  if (ms >= delay) lat.observe(ms)
+                } else lat.fail(Date.now())
+              })
+              .finally(() => push({ i: n, slow: false })),
+          )
+        }
+        if (col.outstanding() === 0) return
+        while (events.length === 0) await new Promise<void>((res) => (wake = res))
+        wake = undefined
+        const ev = events.shift()!
+        if (ev.slow) col.slow(ev.i)
+      }
+    } finally {
+      timers.forEach((t) => clearTimeout(t))
+      await Promise.all(running)
+    }
+  }
+
   async #open(u: Unit, j: number, col: Collector, masterSecret: Uint8Array): Promise<Uint8Array> {
     const reasons = new Map<string, Error>()
     const slots: Slot[] = u.nodes.map((un) => {
@@ -335,6 +466,7 @@ export class Releaser<C extends Custodian> {
       const slot: Slot = { node: un.name, peerId: c?.node.peerId ?? new Uint8Array(0), commitment: un.commitment }
       const a = col.answers[i]
       if (c === undefined) reasons.set(un.name, new CustosError('not in the network file any more'))
+      else if (a === undefined && col.asked[i] === 'not asked') reasons.set(un.name, new CustosError(col.holds(i, j) ? 'not asked' : 'not asked: the vault has no share of this record stored there'))
       else if (a === undefined) reasons.set(un.name, new CustosError('no answer was waited for'))
       else if (a.err !== undefined) reasons.set(un.name, a.err)
       else if (a.unitErrs[j] !== undefined) reasons.set(un.name, a.unitErrs[j]!)

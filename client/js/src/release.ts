@@ -40,6 +40,15 @@ export interface ReleaserDeps<C extends Custodian> {
   background(p: Promise<unknown>): void
 }
 
+/** How long requests journaled ahead are used: they sign the time they were journaled at, and a node refuses one more than 5 minutes off. */
+const SPARE_FRESH_MS = 60_000
+
+/** One unlock's requests as the journal holds them: the time they all sign, and a nonce per node (in network order) and batch. */
+interface Journaled {
+  asked: bigint
+  nonces: Uint8Array[][]
+}
+
 /** A unit version a node proved it no longer holds (NOT_FOUND, with a receipt). */
 export interface Lost {
   node: string
@@ -347,17 +356,14 @@ export class Releaser<C extends Custodian> {
   }
 
   /**
-   * release asks every node for its shares of units and returns each
-   * record's plaintext (the caller wipes them), and the shares nodes proved
-   * lost. The requests' nonces are in the journal, durably, before any is
-   * sent; all of one unlock's requests carry the same time.
+   * release asks the nodes for their shares of units (as many as needed,
+   * see #hedge) and returns each record's plaintext (the caller wipes
+   * them), and the shares nodes proved lost. Every node's request is in the
+   * journal, durably, before any is sent; all of one unlock's requests carry
+   * the same time, its own.
    */
   async release(units: Unit[], masterSecret: Uint8Array, signal: AbortSignal | undefined): Promise<{ records: Uint8Array[]; lost: Lost[] }> {
-    const asked = BigInt(Date.now())
-    const batches = Math.ceil(units.length / MAX_BATCH)
-    const nonces = this.d.nodes.map(() => Array.from({ length: batches }, () => randomBytes(REQUEST_NONCE_SIZE)))
-    const when = new Date(Number(asked))
-    await this.d.vault.appendRequests(this.d.nodes.flatMap((c, i) => nonces[i]!.map((n) => ({ node: c.node.name, time: when, nonce: toHex(n) }))))
+    const { asked, nonces } = await this.#journaled(Math.ceil(units.length / MAX_BATCH))
 
     const stop = new AbortController()
     const col = new Collector(
@@ -389,6 +395,57 @@ export class Releaser<C extends Custodian> {
     } finally {
       for (const a of col.answers) a?.shares.forEach((s) => wipe(s))
     }
+  }
+
+  /** The newest signed time given out, Unix ms: every unlock signs its own. */
+  #last = 0
+  /** One unlock of one batch journaled ahead, and the append making the next. */
+  #spare: Journaled | undefined
+  #filling: Promise<void> | undefined
+
+  /**
+   * #journaled returns an unlock's requests, in the journal durably: the
+   * spare journaled ahead when it is fresh and the unlock has one batch
+   * (its first request then waits for no fsync; the next spare is
+   * journaled meanwhile), else requests journaled now.
+   */
+  async #journaled(batches: number): Promise<Journaled> {
+    if (batches === 1) {
+      if (this.#filling !== undefined) await this.#filling
+      const s = this.#spare
+      this.#spare = undefined
+      if (s !== undefined && Date.now() - Number(s.asked) < SPARE_FRESH_MS) {
+        this.#refill()
+        return s
+      }
+    }
+    const j = await this.#journal(batches)
+    if (batches === 1 && this.#filling === undefined && this.#spare === undefined) this.#refill()
+    return j
+  }
+
+  #refill(): void {
+    const f: Promise<void> = this.#journal(1).then(
+      (j) => {
+        this.#spare = j
+      },
+      () => {},
+    )
+    this.#filling = f
+    void f.then(() => {
+      if (this.#filling === f) this.#filling = undefined
+    })
+    this.d.background(f)
+  }
+
+  /** #journal records a nonce per node and batch, all with one fresh time, and returns them. */
+  async #journal(batches: number): Promise<Journaled> {
+    const ms = Math.max(Date.now(), this.#last + 1)
+    this.#last = ms
+    const nonces = this.d.nodes.map(() => Array.from({ length: batches }, () => randomBytes(REQUEST_NONCE_SIZE)))
+    const when = new Date(ms)
+    await this.d.vault.appendRequests(this.d.nodes.flatMap((c, i) => nonces[i]!.map((n) => ({ node: c.node.name, time: when, nonce: toHex(n) }))))
+    return { asked: BigInt(ms), nonces }
   }
 
   /** The latency measured of each node, by name (latency.ts). */

@@ -10,6 +10,9 @@ import { join } from 'node:path'
 import { Client, NotEnoughCustodiansError, NotFoundError, VaultLockedError } from '../src/index.js'
 import { FileStorage, nodeTransports } from '../src/node/index.js'
 import { Devnet } from './devnet.js'
+import { fromBinary } from '@bufbuild/protobuf'
+import { EntrySchema } from '../src/gen/custos_pb.js'
+import { toHex } from '../src/bytes.js'
 
 const password = 'correct horse battery staple'
 let net: Devnet
@@ -54,8 +57,11 @@ test('journey: init, enroll, unlock, put, list, get, getMany, history, status, d
   assert.deepEqual(await client.getMany(['globex-api', 'acme-portal']), [{ password: 'globex-s3cret' }, { username: 'svc-acme', password: 'hunter2' }])
   await assert.rejects(client.get('initech'), NotFoundError)
 
+  // Every request a node answered is in the journal (5 a get, and 5 more journaled ahead for the next).
   const { requests } = await client.requests()
-  assert.equal(requests.length, 10, 'every release request is in the journal: 5 nodes, 2 unlocks')
+  assert.ok(requests.length >= 10 && requests.length % 5 === 0, `${requests.length} requests journaled`)
+  const journaled = new Set(requests.map((r) => `${r.node} ${r.nonce}`))
+  for (const r of client.receipts()) assert.ok(journaled.has(`${r.node} ${toHex(fromBinary(EntrySchema, r.entry).requestNonce)}`), `a receipt of ${r.node} for a request not in the journal`)
   assert.ok(client.receipts().length >= 6, 'at least k receipts per unlock are kept')
   assert.equal(client.checkpoints().length >= 3, true)
 
@@ -98,6 +104,27 @@ test('a warm get asks its threshold of nodes, not all of them', async () => {
   // On a loaded machine a node is slower than usual often enough that some
   // gets hedge; asking all five would make 5 each.
   assert.ok(asked >= 3 * gets && asked < 4 * gets, `${gets} gets made ${asked} releases; want 3 each, and fewer hedged ones than gets`)
+})
+
+test('a get sends requests journaled before it began, and each unlock signs a time of its own', async () => {
+  const journal = async () => (await client.requests()).requests
+  await client.get('acme-portal')
+  // The requests of the next get are journaled in the background: wait until the journal stops growing.
+  let before = await journal()
+  for (let i = 0; i < 50; i++) {
+    await new Promise((r) => setTimeout(r, 100))
+    const now = await journal()
+    if (now.length === before.length) break
+    before = now
+  }
+  const journaled = new Set(before.map((r) => `${r.node} ${r.nonce}`))
+  const n = client.receipts().length
+  await client.get('acme-portal')
+  const fresh = client.receipts().slice(n)
+  assert.ok(fresh.length >= 3, `${fresh.length} receipts for a get`)
+  for (const r of fresh) assert.ok(journaled.has(`${r.node} ${toHex(fromBinary(EntrySchema, r.entry).requestNonce)}`), `${r.node} was sent a request journaled during the get`)
+  const times = (await journal()).map((r) => r.time.getTime())
+  assert.equal(new Set(times).size, times.length / 5, 'the five requests of an unlock share its time, and no other unlock has it')
 })
 
 test('two nodes killed, get still works; a third killed, a clean error names the nodes', async () => {

@@ -17,6 +17,9 @@ import (
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/libp2p/go-libp2p/p2p/transport/websocket"
+	webtransport "github.com/libp2p/go-libp2p/p2p/transport/webtransport"
+	ma "github.com/multiformats/go-multiaddr"
+	"go.uber.org/zap"
 
 	"github.com/custos-network/custos/node/config"
 )
@@ -44,7 +47,16 @@ func subnetCaps(maxConns int) (v4, v6 []rcmgr.ConnLimitPerSubnet) {
 // newHost builds the node's libp2p host with every transport, security and
 // limit set explicitly, rather than taking go-libp2p's defaults (which leave
 // loopback unlimited, for one).
-func newHost(cfg *config.Config, key crypto.PrivKey, guard *connGuard) (host.Host, error) {
+//
+// Browsers reach the node over WebTransport, whose certificates go-libp2p
+// makes and rotates itself (the browser pins their hashes, which custosd
+// card prints), and over WebSocket: /ws, which an https page may open only
+// to localhost, and /tls/ws with the operator's certificate (cfg.TLS).
+func newHost(cfg *config.Config, key crypto.PrivKey, guard *connGuard, log *zap.Logger) (host.Host, error) {
+	wsOpts, err := webSocketOptions(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	lim := cfg.Limits
 	mgr, err := newResourceManager(lim)
 	if err != nil {
@@ -66,7 +78,8 @@ func newHost(cfg *config.Config, key crypto.PrivKey, guard *connGuard) (host.Hos
 		libp2p.ListenAddrStrings(cfg.Listen...),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(quic.NewTransport),
-		libp2p.Transport(websocket.New),
+		libp2p.Transport(webtransport.New),
+		libp2p.Transport(websocket.New, wsOpts...),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Security(libp2ptls.ID, libp2ptls.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
@@ -85,6 +98,57 @@ func newHost(cfg *config.Config, key crypto.PrivKey, guard *connGuard) (host.Hos
 	}
 	h.Network().Notify(guard)
 	return h, nil
+}
+
+// cardAddrs writes addrs as the node's card lists them, with one
+// WebTransport address per certificate hash. go-libp2p announces the hashes
+// of the certificate in use and of the next; a browser dialling an address
+// with both gets the connection only while the node vouches for both in its
+// handshake (js-libp2p checks that every hash it dialled is among the
+// node's), and a node restarted after a rotation vouches no more for the
+// certificate before. With one hash an address, the address of the newer
+// certificate works until that certificate expires, restarts or not.
+func cardAddrs(addrs []ma.Multiaddr) []string {
+	var out []string
+	for _, a := range addrs {
+		base, hashes := splitCertHashes(a)
+		if len(hashes) < 2 {
+			out = append(out, a.String())
+			continue
+		}
+		for _, h := range hashes {
+			out = append(out, base.AppendComponent(h).String())
+		}
+	}
+	return out
+}
+
+// splitCertHashes splits a into the address without its certhash components
+// and those components.
+func splitCertHashes(a ma.Multiaddr) (base ma.Multiaddr, hashes []*ma.Component) {
+	for i := range a {
+		c := &a[i]
+		if c.Protocol().Code == ma.P_CERTHASH {
+			hashes = append(hashes, c)
+		} else {
+			base = append(base, *c)
+		}
+	}
+	return base, hashes
+}
+
+// webSocketOptions gives the WebSocket transport the operator's certificate
+// when a listen address needs it (config.Validate saw to it that cfg.TLS is
+// set exactly then).
+func webSocketOptions(cfg *config.Config, log *zap.Logger) ([]any, error) {
+	if cfg.TLS.Cert == "" {
+		return nil, nil
+	}
+	certs, err := loadCertFiles(config.TLS{Cert: cfg.Path(cfg.TLS.Cert), Key: cfg.Path(cfg.TLS.Key)}, log)
+	if err != nil {
+		return nil, err
+	}
+	return []any{websocket.WithTLSConfig(certs.tlsConfig())}, nil
 }
 
 // newResourceManager sets every limit of the resource manager from lim;

@@ -160,7 +160,7 @@ func New(cfg *config.Config, log *zap.Logger) (_ *Node, err error) {
 	}
 	n.conns = newConnGuard(cfg.Limits.MaxConnections, cfg.Limits.ConnIdleTimeout, n.auth.Enrolled,
 		func(p peer.ID) bool { return n.auditors[p] || n.auth.LoggedIn(p) })
-	if n.host, err = newHost(cfg, key, n.conns); err != nil {
+	if n.host, err = newHost(cfg, key, n.conns, log.Named("tls")); err != nil {
 		return nil, err
 	}
 	n.serveProtocols()
@@ -202,11 +202,7 @@ func (n *Node) Addrs() []ma.Multiaddr { return n.host.Addrs() }
 
 // Card is the node's card with the addresses it actually listens on.
 func (n *Node) Card() *api.Card {
-	c := &api.Card{Name: n.cfg.Name, PeerID: n.ID().String()}
-	for _, a := range n.Addrs() {
-		c.Addrs = append(c.Addrs, a.String())
-	}
-	return c
+	return &api.Card{Name: n.cfg.Name, PeerID: n.ID().String(), Addrs: cardAddrs(n.Addrs())}
 }
 
 // Run serves the operations HTTP server until ctx ends, then drains the

@@ -1,21 +1,15 @@
 package node_test
 
 import (
-	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/libp2p/go-libp2p/p2p/transport/websocket"
 	ma "github.com/multiformats/go-multiaddr"
 
-	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/node/config"
 	"github.com/custos-network/custos/node/nodetest"
 )
@@ -39,25 +33,5 @@ func TestWebSocketListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := h.Connect(ctx, peer.AddrInfo{ID: n.ID(), Addrs: ws}); err != nil {
-		t.Fatal(err)
-	}
-	s, err := h.NewStream(ctx, n.ID(), api.ProtocolEnroll)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	pub, _, _ := ed25519.GenerateKey(rand.Reader)
-	if err := api.Write(s, &api.EnrollRequest{User: "browser", AuthPublicKey: pub, Oprf: nodetest.OprfShare(1, 1)}); err != nil {
-		t.Fatal(err)
-	}
-	var resp api.EnrollResponse
-	if err := api.NewReader(s, api.MaxMessageSize).Read(&resp); err != nil {
-		t.Fatal(err)
-	}
-	if err := api.FromProto(resp.Error); err != nil {
-		t.Fatalf("enroll over WebSocket: %v", err)
-	}
+	enrollOver(t, h, n.ID(), ws)
 }

@@ -25,6 +25,9 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// Listen holds the multiaddrs the libp2p host listens on.
 	Listen []string `yaml:"listen"`
+	// TLS is the operator's certificate for WebSocket listeners with TLS
+	// (/tls/ws or /wss), which https pages need.
+	TLS TLS `yaml:"tls"`
 	// Enrollment is "invite" (a one-time token per user) or "open".
 	Enrollment string `yaml:"enrollment"`
 	// HTTP is the host:port of the metrics, /healthz and /readyz server;
@@ -41,6 +44,15 @@ type Config struct {
 	// directory of the file for a Config from Load, "" (the working
 	// directory) otherwise. It is not a setting of the file.
 	Dir string `yaml:"-"`
+}
+
+// TLS names the PEM files of a certificate and its private key. Both are
+// set, or neither; they are needed exactly when a listen address is
+// /tls/ws or /wss. custosd reads them again when they change on disk, so a
+// renewed certificate (certbot, for one) needs no restart.
+type TLS struct {
+	Cert string `yaml:"cert"` // the certificate, then any intermediates
+	Key  string `yaml:"key"`  // the certificate's private key
 }
 
 // Log configures the node's logging.
@@ -108,6 +120,7 @@ func Default(name string) Config {
 		Listen: []string{
 			"/ip4/0.0.0.0/tcp/4001",
 			"/ip4/0.0.0.0/udp/4001/quic-v1",
+			"/ip4/0.0.0.0/udp/4001/quic-v1/webtransport",
 			"/ip4/0.0.0.0/tcp/4002/ws",
 		},
 		Enrollment: "invite",

@@ -28,6 +28,8 @@ func resolved(c Config, dir string) Config {
 	c.IdentityKey = c.Path(c.IdentityKey)
 	c.StorageKey.File = c.Path(c.StorageKey.File)
 	c.DataDir = c.Path(c.DataDir)
+	c.TLS.Cert = c.Path(c.TLS.Cert)
+	c.TLS.Key = c.Path(c.TLS.Key)
 	return c
 }
 
@@ -43,7 +45,8 @@ func TestWriteDefaultLoadsBack(t *testing.T) {
 	custom.IdentityKey = "/etc/custos/id key: #1"
 	custom.StorageKey = KeySource{File: "keys/storage.key"}
 	custom.DataDir = "  spaced dir"
-	custom.Listen = []string{"/ip6/::1/tcp/0", "/dns4/example.com/udp/1/quic-v1"}
+	custom.Listen = []string{"/ip6/::1/tcp/0", "/dns4/example.com/udp/1/quic-v1", "/dns4/example.com/tcp/443/tls/ws"}
+	custom.TLS = TLS{Cert: "tls/fullchain.pem", Key: "/etc/letsencrypt/live/example.com/privkey.pem"}
 	custom.Enrollment = "open"
 	custom.HTTP = ""
 	custom.Log = Log{Format: "console", Level: "debug"}
@@ -181,7 +184,9 @@ func TestPath(t *testing.T) {
 func TestLoadResolvesPathsAgainstTheFilesDirectory(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "node.yaml")
-	if err := os.WriteFile(path, []byte("version: 1\nname: a\ndata_dir: db\nstorage_key: {file: /abs/storage.key}\n"), 0o600); err != nil {
+	conf := "version: 1\nname: a\ndata_dir: db\nstorage_key: {file: /abs/storage.key}\n" +
+		"listen: [/ip4/0.0.0.0/tcp/443/tls/ws]\ntls: {cert: cert.pem, key: /abs/key.pem}\n"
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c, err := Load(path)
@@ -189,8 +194,8 @@ func TestLoadResolvesPathsAgainstTheFilesDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Dir != dir || c.DataDir != filepath.Join(dir, "db") || c.IdentityKey != filepath.Join(dir, "identity.key") ||
-		c.StorageKey.File != "/abs/storage.key" {
-		t.Errorf("got Dir %q, DataDir %q, IdentityKey %q, StorageKey %q", c.Dir, c.DataDir, c.IdentityKey, c.StorageKey)
+		c.StorageKey.File != "/abs/storage.key" || c.TLS.Cert != filepath.Join(dir, "cert.pem") || c.TLS.Key != "/abs/key.pem" {
+		t.Errorf("got Dir %q, DataDir %q, IdentityKey %q, StorageKey %q, TLS %+v", c.Dir, c.DataDir, c.IdentityKey, c.StorageKey, c.TLS)
 	}
 }
 

@@ -34,9 +34,10 @@ type file struct {
 // wrapped: errors.Is(err, fs.ErrNotExist) tells a missing file.
 //
 // The returned Config has Dir set to the file's directory (made absolute
-// when possible), and IdentityKey, StorageKey.File and DataDir resolved
-// against it, so they can be used as they are. (A StorageKey.Command runs in
-// that directory, so its relative paths need no resolving.)
+// when possible), and IdentityKey, StorageKey.File, DataDir, TLS.Cert and
+// TLS.Key resolved against it, so they can be used as they are. (A
+// StorageKey.Command runs in that directory, so its relative paths need no
+// resolving.)
 func Load(path string) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -62,6 +63,8 @@ func Load(path string) (*Config, error) {
 	c.IdentityKey = c.Path(c.IdentityKey)
 	c.StorageKey.File = c.Path(c.StorageKey.File)
 	c.DataDir = c.Path(c.DataDir)
+	c.TLS.Cert = c.Path(c.TLS.Cert)
+	c.TLS.Key = c.Path(c.TLS.Key)
 	return c, nil
 }
 

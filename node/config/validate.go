@@ -59,6 +59,7 @@ func (c *Config) validate(p *problems) {
 		p.add("listen", "no address; give at least one multiaddr such as /ip4/0.0.0.0/tcp/4001")
 	}
 	seen := make(map[string]int)
+	tlsListen := -1 // a listen address that needs tls
 	for i, s := range c.Listen {
 		field := fmt.Sprintf("listen[%d]", i)
 		if j, dup := seen[s]; dup {
@@ -70,8 +71,11 @@ func (c *Config) validate(p *problems) {
 			p.add(field, "%q holds a control character or invalid UTF-8", s)
 			continue
 		}
-		checkListen(p, field, s)
+		if checkListen(p, field, s) && tlsListen < 0 {
+			tlsListen = i
+		}
 	}
+	checkTLS(p, c.TLS, tlsListen)
 
 	switch c.Enrollment {
 	case "invite", "open":
@@ -227,19 +231,57 @@ func printable(s string) bool {
 }
 
 // checkListen accepts a multiaddr the node can listen on: one that parses and
-// names a TCP port or a QUIC (v1) port.
-func checkListen(p *problems, field, s string) {
+// names a TCP port or a QUIC (v1) port. It reports whether the address is a
+// WebSocket with TLS (/tls/ws or /wss), which needs the tls settings.
+func checkListen(p *problems, field, s string) (needsTLS bool) {
 	m, err := ma.NewMultiaddr(s)
 	if err != nil {
 		p.add(field, "%q is not a multiaddr: %v", s, err)
-		return
+		return false
 	}
+	transport := false
 	for _, proto := range m.Protocols() {
-		if proto.Code == ma.P_TCP || proto.Code == ma.P_QUIC_V1 {
-			return
+		switch proto.Code {
+		case ma.P_TCP, ma.P_QUIC_V1:
+			transport = true
+		case ma.P_CERTHASH:
+			p.add(field, "%s names a certhash; leave it out: the node makes its WebTransport certificates and announces their hashes itself", s)
+			return false
+		case ma.P_WSS, ma.P_TLS:
+			needsTLS = true
 		}
 	}
-	p.add(field, "%s names no transport; end it with /tcp/PORT, /udp/PORT/quic-v1 or /tcp/PORT/ws", s)
+	if !transport {
+		p.add(field, "%s names no transport; end it with /tcp/PORT, /udp/PORT/quic-v1, /udp/PORT/quic-v1/webtransport, /tcp/PORT/ws or /tcp/PORT/tls/ws", s)
+		return false
+	}
+	return needsTLS
+}
+
+// checkTLS checks the tls settings against the listen addresses: a
+// certificate and its key together, exactly when listen[tlsListen] (-1 for
+// none) needs them. Whether the files exist and match is checked when the
+// node starts (LoadTLS), since Validate does not touch the file system.
+func checkTLS(p *problems, t TLS, tlsListen int) {
+	switch {
+	case t.Cert == "" && t.Key == "" && tlsListen >= 0:
+		p.add("tls", "missing; listen[%d] is a WebSocket with TLS, which needs tls.cert and tls.key (the PEM files of your certificate and its key)", tlsListen)
+	case t.Cert == "" && t.Key == "":
+	case tlsListen < 0:
+		p.add("tls", "a certificate is set but no listen address uses it; add one such as /ip4/0.0.0.0/tcp/443/tls/ws, or remove tls.cert and tls.key")
+	case t.Cert == "":
+		p.add("tls.cert", "missing; tls.key is set, give the certificate's PEM file too")
+	case t.Key == "":
+		p.add("tls.key", "missing; tls.cert is set, give its private key's PEM file too")
+	default:
+		checkPath(p, "tls.cert", t.Cert)
+		checkPath(p, "tls.key", t.Key)
+		if filepath.Clean(t.Cert) == filepath.Clean(t.Key) {
+			// One PEM file with both would work, but it leaves the key as
+			// readable as a certificate usually is.
+			p.add("tls.key", "%q is the certificate file too; keep the key in a file of its own", t.Key)
+		}
+	}
 }
 
 func checkOneOf(p *problems, field, s string, allowed ...string) {

@@ -39,9 +39,26 @@ func TestValidate(t *testing.T) {
 		{"a command of too many arguments is refused", func(c *Config) { c.StorageKey = KeySource{Command: make([]string, 65)} }, "storage_key.command", "65 arguments"},
 		{"a command argument too long is refused", func(c *Config) { c.StorageKey = KeySource{Command: []string{"kms", strings.Repeat("a", 4097)}} }, "storage_key.command[1]", "4097 bytes long"},
 		{"no listen address is refused", func(c *Config) { c.Listen = nil }, "listen", "no address"},
-		{"a listen address given twice is refused", func(c *Config) { c.Listen = append(c.Listen, c.Listen[0]) }, "listen[3]", "listed twice (also listen[0])"},
+		{"a listen address given twice is refused", func(c *Config) { c.Listen = append(c.Listen, c.Listen[0]) }, "listen[4]", "listed twice (also listen[0])"},
 		{"udp without quic-v1 is refused", func(c *Config) { c.Listen = []string{"/ip4/0.0.0.0/udp/4001"} }, "listen[0]", "names no transport"},
 		{"an IPv6 QUIC address is valid", func(c *Config) { c.Listen = []string{"/ip6/::/udp/0/quic-v1"} }, "", ""},
+		{"a WebTransport address is valid", func(c *Config) { c.Listen = []string{"/ip4/0.0.0.0/udp/4001/quic-v1/webtransport"} }, "", ""},
+		{"a certhash in a listen address is refused", func(c *Config) {
+			c.Listen = []string{"/ip4/0.0.0.0/udp/4001/quic-v1/webtransport/certhash/uEiDDq4_xNyDorZBH3TlGazyJdOWSwvo4PUo5YHFMrvDE8g"}
+		}, "listen[0]", "names a certhash; leave it out"},
+		{"a WebSocket with TLS and a certificate is valid", func(c *Config) {
+			c.Listen = []string{"/ip4/0.0.0.0/tcp/443/tls/ws"}
+			c.TLS = TLS{"cert.pem", "key.pem"}
+		}, "", ""},
+		{"wss is as valid as tls/ws", func(c *Config) { c.Listen = []string{"/ip4/0.0.0.0/tcp/443/wss"}; c.TLS = TLS{"cert.pem", "key.pem"} }, "", ""},
+		{"a WebSocket with TLS without a certificate is refused", func(c *Config) { c.Listen = append(c.Listen, "/ip4/0.0.0.0/tcp/443/tls/ws") }, "tls", "listen[4] is a WebSocket with TLS, which needs tls.cert and tls.key"},
+		{"a certificate without its key is refused", func(c *Config) { c.Listen = []string{"/ip4/0.0.0.0/tcp/443/wss"}; c.TLS.Cert = "cert.pem" }, "tls.key", "missing; tls.cert is set"},
+		{"a key without its certificate is refused", func(c *Config) { c.Listen = []string{"/ip4/0.0.0.0/tcp/443/wss"}; c.TLS.Key = "key.pem" }, "tls.cert", "missing; tls.key is set"},
+		{"a certificate no listener uses is refused", func(c *Config) { c.TLS = TLS{"cert.pem", "key.pem"} }, "tls", "no listen address uses it"},
+		{"a certificate and key in one file are refused", func(c *Config) {
+			c.Listen = []string{"/ip4/0.0.0.0/tcp/443/wss"}
+			c.TLS = TLS{"both.pem", "./both.pem"}
+		}, "tls.key", "certificate file too"},
 		{"a listen address with a newline is refused", func(c *Config) { c.Listen = []string{"/dns4/a\nb/tcp/1"} }, "listen[0]", "control character"},
 		{"an http address with a newline is refused", func(c *Config) { c.HTTP = "a\nb:1" }, "http", "not host:port"},
 		{"a path with a line separator is refused", func(c *Config) { c.DataDir = "a\u2028b" }, "data_dir", "control character"},

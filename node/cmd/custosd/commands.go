@@ -53,7 +53,7 @@ docs/operating.md) so that a copy of the disk does not hold it.`,
 	}
 	cmd.Flags().StringVar(&o.Dir, "dir", "", "the new node's directory")
 	cmd.Flags().StringVar(&o.Name, "name", "", "the node's name, lower-case letters, digits and hyphens (default: from --dir)")
-	cmd.Flags().StringArrayVar(&o.Listen, "listen", nil, "a multiaddr to listen on; repeat for several (default: TCP and QUIC on 4001, WebSocket on 4002)")
+	cmd.Flags().StringArrayVar(&o.Listen, "listen", nil, "a multiaddr to listen on; repeat for several (default: TCP, QUIC and WebTransport on 4001, WebSocket on 4002)")
 	cmd.Flags().StringVar(&o.Enrollment, "enrollment", "invite", "how users enroll: invite (one-time tokens) or open (anyone; for development)")
 	return cmd
 }

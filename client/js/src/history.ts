@@ -1,0 +1,145 @@
+// A user's own history (client/history.go): at every node, the entries of
+// its audit log about the user, each with its inclusion proof against a
+// checkpoint signed by the node's pinned key; every checkpoint read must
+// extend the one the vault keeps of the node, and the newest is kept.
+import { CheckpointRequestSchema, CheckpointResponseSchema, Code, EntriesRequestSchema, EntriesResponseSchema, EntryKind, type Entry } from './gen/custos_pb.js'
+import { ctEqual, toHex } from './bytes.js'
+import { Protocol } from './api/protocol.js'
+import { fromProto } from './api/status.js'
+import { parseEntry } from './api/entry.js'
+import { proofHashes, verifyInclusion } from './api/tlog.js'
+import { BadLogError, NodeError } from './errors.js'
+import type { Host } from './host.js'
+import type { Node } from './network.js'
+import { openNodeCheckpoint, type Kept } from './receipts.js'
+import { call, withTimeout } from './rpc.js'
+
+/** One unit of one release request, as a node logged it. */
+export interface HistoryEntry {
+  time: Date
+  node: string
+  index: bigint
+  /** The unit's label in the vault, or "" for a unit it no longer has. */
+  label: string
+  unitId: string
+  version: bigint
+  released: boolean
+  outcome: Code
+  reason: string
+}
+
+interface Custodian {
+  node: Node
+}
+
+export interface HistoryDeps<C extends Custodian> {
+  host: Host
+  user: string
+  nodes: C[]
+  timeoutMs: number
+  authed<T>(c: C, signal: AbortSignal, fn: () => Promise<T>): Promise<T>
+  kept(c: C): Promise<Kept | undefined>
+  advance(c: C, sent: Kept | undefined, got: Kept, signal: AbortSignal): Promise<boolean>
+  /** prove checks that b extends a (ForkedLogError if not), asking the node for a consistency proof. */
+  prove(c: C, a: Kept, b: Kept, signal: AbortSignal): Promise<void>
+  labels: Map<string, string>
+}
+
+async function head<C extends Custodian>(d: HistoryDeps<C>, c: C, signal: AbortSignal): Promise<Kept> {
+  const resp = await call(d.host, c.node, Protocol.checkpoint, CheckpointRequestSchema, {}, CheckpointResponseSchema, signal)
+  const e = fromProto(resp.error)
+  if (e !== undefined) throw e
+  try {
+    return await openNodeCheckpoint(c.node, resp.checkpoint)
+  } catch {
+    throw new BadLogError('the checkpoint is not signed by the node')
+  }
+}
+
+/** readLog pages through c's log up to top's size with the user's session, checking every page, and returns the user's entries. */
+async function readLog<C extends Custodian>(d: HistoryDeps<C>, c: C, top: Kept, signal: AbortSignal): Promise<{ entries: { index: bigint; entry: Entry }[]; newest: Kept }> {
+  let newest = top
+  const out: { index: bigint; entry: Entry }[] = []
+  let start = 0n
+  while (start < top.cp.size) {
+    const er = await d.authed(c, signal, async () => {
+      const resp = await call(d.host, c.node, Protocol.entries, EntriesRequestSchema, { start, end: top.cp.size }, EntriesResponseSchema, signal)
+      const e = fromProto(resp.error)
+      if (e !== undefined) throw e
+      return resp
+    })
+    if (er.start !== start || er.next <= start || er.next > top.cp.size || er.proofs.length !== er.entries.length) throw new BadLogError(`entries from ${start}: an answer that does not fit the request`)
+    let page: Kept
+    try {
+      page = await openNodeCheckpoint(c.node, er.checkpoint)
+    } catch {
+      throw new BadLogError(`entries from ${start}: the checkpoint is not signed by the node`)
+    }
+    if (page.cp.size < top.cp.size) throw new BadLogError(`entries from ${start}: a checkpoint smaller than the log's`)
+    // Every page's checkpoint is of one log with the read's newest.
+    if (page.cp.size < newest.cp.size) await d.prove(c, page, newest, signal)
+    else {
+      await d.prove(c, newest, page, signal)
+      newest = page
+    }
+    let next = start
+    for (const [i, b] of er.entries.entries()) {
+      const p = er.proofs[i]!
+      if (p.index < next || p.index >= er.next) throw new BadLogError(`entries from ${start}: an entry out of order or out of the page`)
+      let ok = false
+      try {
+        ok = verifyInclusion(proofHashes(p.hashes), page.cp.size, page.cp.root, p.index, b)
+      } catch {
+        ok = false
+      }
+      if (!ok) throw new BadLogError(`entry ${p.index} is not in its checkpoint's log`)
+      let e: Entry
+      try {
+        e = parseEntry(b)
+      } catch {
+        throw new BadLogError(`entry ${p.index} is malformed`)
+      }
+      if (e.user === d.user) out.push({ index: p.index, entry: e })
+      next = p.index + 1n
+    }
+    start = er.next
+  }
+  return { entries: out, newest }
+}
+
+function releases(node: string, index: bigint, e: Entry, labels: Map<string, string>, only: Uint8Array | undefined): HistoryEntry[] {
+  if (e.kind !== EntryKind.RELEASE) return []
+  const refused = new Map(e.refusals.map((r) => [r.unitIndex, r.code]))
+  return e.units.flatMap((u, i) => {
+    if (only !== undefined && (u.unitId.length !== only.length || !ctEqual(u.unitId, only))) return []
+    const id = toHex(u.unitId)
+    const h: HistoryEntry = { time: new Date(Number(e.timeUnixMs)), node, index, label: labels.get(id) ?? '', unitId: id, version: u.version, released: true, outcome: Code.OK, reason: '' }
+    const code = refused.get(i)
+    if (code !== undefined) Object.assign(h, { released: false, outcome: code })
+    if (e.outcome !== Code.OK) Object.assign(h, { released: false, outcome: e.outcome, reason: e.reason })
+    return [h]
+  })
+}
+
+/** readHistory reads every node's log in parallel; see Client.history. */
+export async function readHistory<C extends Custodian>(d: HistoryDeps<C>, only: Uint8Array | undefined, signal: AbortSignal | undefined): Promise<{ entries: HistoryEntry[]; failed: NodeError[] }> {
+  const failed: NodeError[] = []
+  const per = await Promise.all(
+    d.nodes.map(async (c) => {
+      const sig = withTimeout(signal, d.timeoutMs * 3)
+      try {
+        const top = await head(d, c, sig)
+        const kept = await d.kept(c)
+        const { entries, newest } = await readLog(d, c, top, sig)
+        if (kept !== undefined) await d.prove(c, kept, newest, sig)
+        await d.advance(c, kept, newest, sig)
+        return entries.flatMap((x) => releases(c.node.name, x.index, x.entry, d.labels, only))
+      } catch (e) {
+        failed.push(new NodeError(c.node.name, e as Error))
+        return []
+      }
+    }),
+  )
+  const entries = per.flat().sort((a, b) => b.time.getTime() - a.time.getTime() || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0) || Number(b.index - a.index))
+  return { entries, failed }
+}

@@ -1,0 +1,163 @@
+// The device's libp2p host: it dials custodians at their pinned peer IDs and
+// runs one request per stream. js-libp2p with Noise and Yamux; which
+// transports (WebSocket in Node.js; WebSocket and WebTransport in browsers)
+// is the platform adapter's to say, so nothing here needs Node.js.
+import { createLibp2p, type Libp2pOptions } from 'libp2p'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
+import type { Connection, Libp2p, PrivateKey, Stream } from '@libp2p/interface'
+import { FrameReader, frame } from './api/frame.js'
+import { MAX_MESSAGE_SIZE } from './api/protocol.js'
+import type { Node } from './network.js'
+
+/** The transports a platform adapter gives the host. */
+export type Transports = NonNullable<Libp2pOptions['transports']>
+
+/** ImpostorError: a node presented another key than the network file pins; it was sent nothing. */
+export class ImpostorError extends Error {
+  override name = 'ImpostorError'
+  constructor(readonly actual: string) {
+    super(`the node presented another key than the network file pins${actual ? ` (it is ${actual})` : ''}`)
+  }
+}
+
+/** UnreachableError: the node could not be dialled, or a stream to it failed; cause says why. */
+export class UnreachableError extends Error {
+  override name = 'UnreachableError'
+}
+
+/** TimeoutError: the request did not finish within its time. */
+export class TimeoutError extends Error {
+  override name = 'TimeoutError'
+  constructor() {
+    super('timed out')
+  }
+}
+
+/** A Conversation is one stream's messages: write one, read one, end. */
+export interface Conversation {
+  write(msg: Uint8Array): void
+  read(): Promise<Uint8Array>
+}
+
+export class Host {
+  readonly #p2p: Libp2p
+  readonly peerId: Uint8Array
+  readonly peerIdText: string
+  readonly #key: PrivateKey
+  /** The open connection to each node, by name: requests open streams on it. */
+  readonly #conns = new Map<string, Connection>()
+
+  private constructor(p2p: Libp2p, key: PrivateKey) {
+    this.#p2p = p2p
+    this.#key = key
+    this.peerId = p2p.peerId.toMultihash().bytes
+    this.peerIdText = p2p.peerId.toString()
+  }
+
+  /** start makes a host with the device key (libp2p's protobuf form of an Ed25519 key) as its identity; it listens on nothing. */
+  static async start(deviceKey: Uint8Array, transports: Transports): Promise<Host> {
+    const key = privateKeyFromProtobuf(deviceKey)
+    if (key.type !== 'Ed25519') throw new Error('the device key is not an Ed25519 key')
+    const p2p = await createLibp2p({
+      privateKey: key,
+      addresses: { listen: [] },
+      transports,
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionGater: { denyDialMultiaddr: async () => false },
+      connectionManager: { maxConnections: 300 },
+    })
+    return new Host(p2p, key)
+  }
+
+  /** sign signs msg with the device key (release requests). */
+  async sign(msg: Uint8Array): Promise<Uint8Array> {
+    return this.#key.sign(msg)
+  }
+
+  async stop(): Promise<void> {
+    await this.#p2p.stop()
+  }
+
+  /** hangUp closes the connections to node, so that the next request dials again. */
+  async hangUp(node: Node): Promise<void> {
+    this.#conns.delete(node.name)
+    await Promise.all(this.#p2p.getConnections().filter((c) => c.remotePeer.toString() === node.peerIdText).map((c) => c.abort(new Error('hung up'))))
+  }
+
+  /** connected reports whether a connection to node is open. */
+  connected(node: Node): boolean {
+    return this.#conns.get(node.name)?.status === 'open'
+  }
+
+  /** connect dials node at its pinned peer ID (a connection open already is kept). */
+  async connect(node: Node, signal: AbortSignal): Promise<Connection> {
+    const open = this.#conns.get(node.name)
+    if (open?.status === 'open') return open
+    try {
+      const c = await this.#p2p.dial(node.addrs.map((a) => a.encapsulate(`/p2p/${node.peerIdText}`)), { signal })
+      this.#conns.set(node.name, c)
+      return c
+    } catch (e) {
+      throw dialError(e, signal)
+    }
+  }
+
+  /**
+   * converse opens a stream to node on protocol and runs fn on it: the
+   * request's messages, then the end of the stream. The stream is
+   * half-closed after the last write and aborted when anything fails or
+   * signal ends; a node that sends more than the answer is a failure.
+   */
+  async converse<T>(node: Node, protocol: string, signal: AbortSignal, fn: (c: Conversation) => Promise<T>): Promise<T> {
+    const conn = await this.connect(node, signal)
+    let stream: Stream
+    try {
+      // One protocol is proposed, so its name goes with the request's first
+      // bytes (no round trip for the negotiation alone).
+      stream = await conn.newStream(protocol, { signal, negotiateFully: false })
+    } catch (e) {
+      this.#conns.delete(node.name)
+      throw dialError(e, signal)
+    }
+    const onAbort = () => stream.abort(new TimeoutError())
+    signal.addEventListener('abort', onAbort, { once: true })
+    const reader = new FrameReader(stream)
+    try {
+      const out = await fn({
+        write: (msg) => {
+          stream.send(frame(msg, MAX_MESSAGE_SIZE))
+        },
+        read: () => reader.read(MAX_MESSAGE_SIZE),
+      })
+      await stream.close({ signal })
+      if (!(await reader.atEnd())) throw new UnreachableError('the node sent more than its answer')
+      return out
+    } catch (e) {
+      stream.abort(e instanceof Error ? e : new Error(String(e)))
+      if (signal.aborted) throw signal.reason instanceof Error && !(signal.reason.name === 'AbortError') ? signal.reason : new TimeoutError()
+      throw e
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+}
+
+/** dialError shortens libp2p's dial errors to their cause, and names an impostor. */
+function dialError(e: unknown, signal: AbortSignal): Error {
+  const msg = e instanceof Error ? e.message : String(e)
+  const m = /Payload identity key (\S+) does not match expected remote identity key/.exec(msg)
+  if (m !== null || (e instanceof Error && /UnexpectedPeer/.test(e.name))) return new ImpostorError(m?.[1] ?? '')
+  if (signal.aborted) return new TimeoutError()
+  if (/ECONNREFUSED/.test(msg) || /ECONNREFUSED/.test(String((e as { cause?: unknown })?.cause))) return new UnreachableError('cannot reach it: connection refused')
+  return new UnreachableError(`cannot reach it: ${msg.split('\n')[0]!.slice(0, 200)}`)
+}
+
+/** deviceKeyFromProtobuf checks a stored device key: an Ed25519 key in libp2p's protobuf form. */
+export function deviceKeyFromProtobuf(b: Uint8Array): PrivateKey {
+  const k = privateKeyFromProtobuf(b)
+  if (k.type !== 'Ed25519') throw new Error('the device key is not an Ed25519 key')
+  return k
+}

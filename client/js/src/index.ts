@@ -1,0 +1,17 @@
+// The custos SDK. Its nouns mirror the Go client's (docs/client.md and
+// docs/js.md read alike): a Client over a vault in a VaultStorage, on the
+// Network its network file describes. Platform adapters: '@custos-network/
+// custos/node' (the vault in a file, WebSocket transport); in browsers,
+// IndexedDBStorage here and the browser's own WebSocket and WebTransport.
+export { Client, validUsername, MAX_USERNAME_LEN } from './client.js'
+export type { ClientOptions, SecretRecord, UnitInfo, EnrollResult, EnrollState, NodeStatus, Logger } from './client.js'
+export type { HistoryEntry } from './history.js'
+export { parseNetwork, type Network, type Node } from './network.js'
+export { MemoryStorage, VaultBusyError, type VaultStorage } from './vault/storage.js'
+export { IndexedDBStorage } from './browser/indexeddb.js'
+export { DamagedError, VaultFormatError, validLabel, type Receipt } from './vault/vault.js'
+export { NoVaultError } from './vault/handle.js'
+export { JournalError, type Request } from './vault/journal.js'
+export type { Transports } from './host.js'
+export { Code } from './gen/custos_pb.js'
+export * from './errors.js'

@@ -1,0 +1,340 @@
+// The local vault of the JS SDK: the same logical content as the Go vault
+// (docs/vault.md) in its own JSON format, "custos-js-vault/1", behind a
+// VaultStorage. It is not encrypted under the password (a password-wrapped
+// vault on a stolen device would be an offline password oracle); its
+// protection at rest is the storage's (file mode 0600 in Node.js).
+import { hmac } from '@noble/hashes/hmac.js'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { concat, ctEqual, fromBase64, fromHex, lp, toBase64, toHex, u32, u64, utf8 } from '../bytes.js'
+import { validUser } from '../api/protocol.js'
+import { validNodeName } from '../network.js'
+import { checkPasswordKDF, vaultUnitKey, type PasswordKDF } from '../threshold/keys.js'
+
+export const VAULT_FORMAT = 'custos-js-vault/1'
+const MAX_VAULT = 64 << 20
+export const MAX_RECEIPTS = 1000
+export const MAX_LABEL_LEN = 128
+const MAX_SEALED = (1 << 20) + 1024
+
+/** A custodian a unit version was dealt to. */
+export interface UnitNode {
+  name: string
+  peerId: string
+  commitment: Uint8Array
+  stored: boolean
+}
+
+/** A record in the vault: everything but its secret, which is sealed. */
+export interface Unit {
+  label: string
+  id: Uint8Array
+  version: bigint
+  threshold: number
+  nodes: UnitNode[]
+  keyCommit: Uint8Array
+  sealed: Uint8Array
+  degraded: boolean
+  created: Date
+  updated: Date
+  mac: Uint8Array
+}
+
+export interface PendingDelete {
+  id: Uint8Array
+  version: bigint
+  nodes: string[]
+}
+
+export type Evidence = '' | 'refusal' | 'other-entry' | 'fork'
+
+/** A node's receipt for a release, kept for auditors (docs/vault.md#a-receipt). */
+export interface Receipt {
+  node: string
+  units: { id: Uint8Array; version: bigint }[]
+  index: bigint
+  checkpoint: Uint8Array
+  entry: Uint8Array
+  evidence: Evidence
+}
+
+/** One custodian's public share of the login dealing: R_i at index i. */
+export interface LoginShare {
+  node: string
+  peerId: string
+  index: number
+  publicShare: Uint8Array
+}
+
+/** The login dealing the nodes hold shares of: its epoch, threshold and every R_i. */
+export interface LoginDealing {
+  epoch: number
+  threshold: number
+  shares: LoginShare[]
+}
+
+export interface VaultData {
+  user: string
+  network: Uint8Array
+  deviceKey: Uint8Array
+  masterSecret: Uint8Array
+  passwordKdf: PasswordKDF
+  login: LoginDealing | null
+  units: Unit[]
+  pendingDeletes: PendingDelete[]
+  receipts: Receipt[]
+  checkpoints: { node: string; checkpoint: Uint8Array }[]
+}
+
+/** DamagedError: a record's fields in the vault do not match their MAC; no node was asked for it. */
+export class DamagedError extends Error {
+  override name = 'DamagedError'
+  constructor(label: string) {
+    super(`the record ${JSON.stringify(label)} in the vault is damaged`)
+  }
+}
+
+/** VaultFormatError: the vault document breaks a rule; the message says which, never a secret. */
+export class VaultFormatError extends Error {
+  override name = 'VaultFormatError'
+}
+
+/** validLabel: 1 to 128 bytes of UTF-8, every character printable, no space at either end. */
+export function validLabel(label: string): boolean {
+  const n = utf8(label).length
+  return n >= 1 && n <= MAX_LABEL_LEN && !/^\s|\s$/u.test(label) && /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]+$/u.test(label)
+}
+
+/** timeBytes is a time as 8 bytes of Unix seconds and 4 of nanoseconds, as Go's vault MAC writes it. */
+function timeBytes(d: Date): Uint8Array {
+  const ms = d.getTime()
+  const sec = Math.floor(ms / 1000)
+  const b = new Uint8Array(12)
+  const v = new DataView(b.buffer)
+  v.setBigInt64(0, BigInt(sec))
+  v.setUint32(8, (ms - sec * 1000) * 1e6)
+  return b
+}
+
+/** unitMac is the MAC of docs/vault.md over every field of a unit but the MAC. */
+export function unitMac(masterSecret: Uint8Array, u: Omit<Unit, 'mac'>): Uint8Array {
+  const parts = [lp(u.label), u.id, u64(u.version), u64(BigInt(u.threshold)), u32(u.nodes.length)]
+  for (const n of u.nodes) parts.push(lp(n.name), lp(n.peerId), n.commitment, Uint8Array.of(n.stored ? 1 : 0))
+  parts.push(u.keyCommit, lp(u.sealed), Uint8Array.of(u.degraded ? 1 : 0), timeBytes(u.created), timeBytes(u.updated))
+  const key = vaultUnitKey(masterSecret)
+  try {
+    return hmac(sha256, key, concat(...parts))
+  } finally {
+    key.fill(0)
+  }
+}
+
+/** checkUnit checks a unit against its MAC, in constant time. */
+export function checkUnit(masterSecret: Uint8Array, u: Unit): void {
+  if (!ctEqual(unitMac(masterSecret, u), u.mac)) throw new DamagedError(u.label)
+}
+
+// The JSON form. Byte strings are base64, unit IDs and commitments hex,
+// times RFC 3339 in UTC, numbers JSON integers.
+
+type J = Record<string, unknown>
+
+function encodeUnit(u: Unit): J {
+  return {
+    label: u.label,
+    id: toHex(u.id),
+    version: Number(u.version),
+    threshold: u.threshold,
+    nodes: u.nodes.map((n) => ({ name: n.name, peer_id: n.peerId, commitment: toHex(n.commitment), stored: n.stored })),
+    key_commit: toHex(u.keyCommit),
+    sealed: toBase64(u.sealed),
+    degraded: u.degraded,
+    created: u.created.toISOString(),
+    updated: u.updated.toISOString(),
+    mac: toBase64(u.mac),
+  }
+}
+
+/** encodeVault writes the vault document. */
+export function encodeVault(v: VaultData): Uint8Array {
+  const doc = {
+    format: VAULT_FORMAT,
+    user: v.user,
+    network: toBase64(v.network),
+    device_key: toBase64(v.deviceKey),
+    master_secret: toBase64(v.masterSecret),
+    password_kdf: { salt: toBase64(v.passwordKdf.salt), time: v.passwordKdf.time, memory_kib: v.passwordKdf.memoryKiB, threads: v.passwordKdf.threads },
+    login:
+      v.login === null
+        ? null
+        : {
+            epoch: v.login.epoch,
+            threshold: v.login.threshold,
+            shares: v.login.shares.map((s) => ({ node: s.node, peer_id: s.peerId, index: s.index, public_share: toHex(s.publicShare) })),
+          },
+    units: [...v.units].sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0)).map(encodeUnit),
+    pending_deletes: v.pendingDeletes.map((p) => ({ id: toHex(p.id), version: Number(p.version), nodes: p.nodes })),
+    receipts: v.receipts.map((r) => ({
+      node: r.node,
+      units: r.units.map((u) => ({ id: toHex(u.id), version: Number(u.version) })),
+      index: Number(r.index),
+      checkpoint: toBase64(r.checkpoint),
+      entry: toBase64(r.entry),
+      evidence: r.evidence,
+    })),
+    checkpoints: [...v.checkpoints].sort((a, b) => (a.node < b.node ? -1 : 1)).map((c) => ({ node: c.node, checkpoint: toBase64(c.checkpoint) })),
+  }
+  return utf8(JSON.stringify(doc, null, 2) + '\n')
+}
+
+/** Reader checks one JSON object's fields strictly: each key listed, none missing or unknown. */
+class Fields {
+  constructor(
+    readonly o: J,
+    readonly at: string,
+  ) {}
+  static of(x: unknown, at: string, keys: string[]): Fields {
+    if (typeof x !== 'object' || x === null || Array.isArray(x)) throw new VaultFormatError(`the vault file is damaged: ${at} is not an object`)
+    for (const k of Object.keys(x)) if (!keys.includes(k)) throw new VaultFormatError(`the vault file is damaged: ${at} has an unknown field ${JSON.stringify(k).slice(0, 40)}`)
+    for (const k of keys) if (!(k in x)) throw new VaultFormatError(`the vault file is damaged: ${at} has no field ${JSON.stringify(k)}`)
+    return new Fields(x as J, at)
+  }
+  bad(k: string, why: string): never {
+    throw new VaultFormatError(`the vault file is damaged: ${this.at}.${k} ${why}`)
+  }
+  str(k: string): string {
+    const v = this.o[k]
+    return typeof v === 'string' ? v : this.bad(k, 'is not a string')
+  }
+  int(k: string, min: number, max: number): number {
+    const v = this.o[k]
+    return typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max ? v : this.bad(k, `is not a whole number from ${min} to ${max}`)
+  }
+  bool(k: string): boolean {
+    const v = this.o[k]
+    return typeof v === 'boolean' ? v : this.bad(k, 'is not true or false')
+  }
+  b64(k: string, min: number, max: number): Uint8Array {
+    let b: Uint8Array
+    try {
+      b = fromBase64(this.str(k))
+    } catch {
+      return this.bad(k, 'is not base64')
+    }
+    return b.length >= min && b.length <= max ? b : this.bad(k, `is not ${min} to ${max} bytes`)
+  }
+  hex(k: string, n: number): Uint8Array {
+    const s = this.str(k)
+    if (!/^[0-9a-f]*$/.test(s) || s.length !== 2 * n) this.bad(k, `is not ${2 * n} lower-case hexadecimal digits`)
+    const b = fromHex(s)
+    return b.every((x) => x === 0) ? this.bad(k, 'is all zero') : b
+  }
+  time(k: string): Date {
+    const s = this.str(k)
+    const d = new Date(s)
+    return /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$/.test(s) && !Number.isNaN(d.getTime()) ? d : this.bad(k, 'is not an RFC 3339 time')
+  }
+  list(k: string, min: number, max: number): unknown[] {
+    const v = this.o[k]
+    return Array.isArray(v) && v.length >= min && v.length <= max ? v : this.bad(k, `is not a list of ${min} to ${max} entries`)
+  }
+  nodeName(k: string): string {
+    const s = this.str(k)
+    return validNodeName(s) ? s : this.bad(k, 'is not a node name')
+  }
+}
+
+function decodeUnit(x: unknown, at: string): Unit {
+  const f = Fields.of(x, at, ['label', 'id', 'version', 'threshold', 'nodes', 'key_commit', 'sealed', 'degraded', 'created', 'updated', 'mac'])
+  const label = f.str('label')
+  if (!validLabel(label)) f.bad('label', 'is not a valid label')
+  const nodes = f.list('nodes', 2, 255).map((n, i) => {
+    const g = Fields.of(n, `${at}.nodes[${i}]`, ['name', 'peer_id', 'commitment', 'stored'])
+    return { name: g.nodeName('name'), peerId: g.str('peer_id'), commitment: g.hex('commitment', 32), stored: g.bool('stored') }
+  })
+  if (new Set(nodes.map((n) => n.name)).size !== nodes.length || new Set(nodes.map((n) => n.peerId)).size !== nodes.length) f.bad('nodes', 'names a node twice')
+  const u: Unit = {
+    label,
+    id: f.hex('id', 16),
+    version: BigInt(f.int('version', 1, Number.MAX_SAFE_INTEGER)),
+    threshold: f.int('threshold', 2, nodes.length),
+    nodes,
+    keyCommit: f.hex('key_commit', 32),
+    sealed: f.b64('sealed', 1, MAX_SEALED),
+    degraded: f.bool('degraded'),
+    created: f.time('created'),
+    updated: f.time('updated'),
+    mac: f.b64('mac', 32, 32),
+  }
+  if (u.degraded !== nodes.some((n) => !n.stored)) f.bad('degraded', 'does not match the nodes that store their share')
+  return u
+}
+
+/** decodeVault reads and checks a vault document; a broken rule is a VaultFormatError naming it. */
+export function decodeVault(doc: Uint8Array): VaultData {
+  if (doc.length > MAX_VAULT) throw new VaultFormatError('the vault file is too large')
+  let j: unknown
+  try {
+    j = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(doc))
+  } catch {
+    throw new VaultFormatError('the vault file is damaged: it is not JSON')
+  }
+  const format = (j as J | null)?.format
+  if (format !== VAULT_FORMAT) throw new VaultFormatError(`unknown vault format ${JSON.stringify(String(format)).slice(0, 60)}`)
+  const f = Fields.of(j, 'vault', ['format', 'user', 'network', 'device_key', 'master_secret', 'password_kdf', 'login', 'units', 'pending_deletes', 'receipts', 'checkpoints'])
+  const user = f.str('user')
+  if (!validUser(user)) f.bad('user', 'is not a valid user name')
+  const kdf = Fields.of(f.o.password_kdf, 'vault.password_kdf', ['salt', 'time', 'memory_kib', 'threads'])
+  const passwordKdf = { salt: kdf.b64('salt', 16, 16), time: kdf.int('time', 1, 64), memoryKiB: kdf.int('memory_kib', 65536, 4 << 20), threads: kdf.int('threads', 1, 255) }
+  checkPasswordKDF(passwordKdf)
+  const masterSecret = f.b64('master_secret', 32, 32)
+  if (masterSecret.every((b) => b === 0)) f.bad('master_secret', 'is all zero')
+  let login: LoginDealing | null = null
+  if (f.o.login !== null) {
+    const l = Fields.of(f.o.login, 'vault.login', ['epoch', 'threshold', 'shares'])
+    const shares = l.list('shares', 2, 255).map((s, i) => {
+      const g = Fields.of(s, `vault.login.shares[${i}]`, ['node', 'peer_id', 'index', 'public_share'])
+      return { node: g.nodeName('node'), peerId: g.str('peer_id'), index: g.int('index', 1, 255), publicShare: g.hex('public_share', 32) }
+    })
+    login = { epoch: l.int('epoch', 1, 2 ** 32 - 1), threshold: l.int('threshold', 2, shares.length), shares }
+  }
+  const units = f.list('units', 0, 1 << 20).map((u, i) => decodeUnit(u, `vault.units[${i}]`))
+  if (new Set(units.map((u) => u.label)).size !== units.length || new Set(units.map((u) => toHex(u.id))).size !== units.length) f.bad('units', 'holds a label or unit ID twice')
+  const pendingDeletes = f.list('pending_deletes', 0, 1 << 20).map((p, i) => {
+    const g = Fields.of(p, `vault.pending_deletes[${i}]`, ['id', 'version', 'nodes'])
+    const nodes = g.list('nodes', 1, 255).map((n) => (typeof n === 'string' && validNodeName(n) ? n : g.bad('nodes', 'holds something other than a node name')))
+    return { id: g.hex('id', 16), version: BigInt(g.int('version', 1, Number.MAX_SAFE_INTEGER)), nodes }
+  })
+  const receipts = f.list('receipts', 0, MAX_RECEIPTS).map((r, i) => {
+    const g = Fields.of(r, `vault.receipts[${i}]`, ['node', 'units', 'index', 'checkpoint', 'entry', 'evidence'])
+    const evidence = g.str('evidence')
+    if (!['', 'refusal', 'other-entry', 'fork'].includes(evidence)) g.bad('evidence', 'is not a known kind of evidence')
+    return {
+      node: g.nodeName('node'),
+      units: g.list('units', 1, 1024).map((u, j) => {
+        const h = Fields.of(u, `vault.receipts[${i}].units[${j}]`, ['id', 'version'])
+        return { id: h.hex('id', 16), version: BigInt(h.int('version', 1, Number.MAX_SAFE_INTEGER)) }
+      }),
+      index: BigInt(g.int('index', 0, 2 ** 48 - 1)),
+      checkpoint: g.b64('checkpoint', 1, 4096),
+      entry: g.b64('entry', 1, 64 << 10),
+      evidence: evidence as Evidence,
+    }
+  })
+  const checkpoints = f.list('checkpoints', 0, 1024).map((c, i) => {
+    const g = Fields.of(c, `vault.checkpoints[${i}]`, ['node', 'checkpoint'])
+    return { node: g.nodeName('node'), checkpoint: g.b64('checkpoint', 1, 4096) }
+  })
+  if (new Set(checkpoints.map((c) => c.node)).size !== checkpoints.length) f.bad('checkpoints', 'holds a node twice')
+  return {
+    user,
+    network: f.b64('network', 1, 1 << 20),
+    deviceKey: f.b64('device_key', 68, 68),
+    masterSecret,
+    passwordKdf,
+    login,
+    units,
+    pendingDeletes,
+    receipts,
+    checkpoints,
+  }
+}

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file custos.proto.
  */
 export const file_custos: GenFile = /*@__PURE__*/
-  fileDesc("CgxjdXN0b3MucHJvdG8SCWN1c3Rvcy52MSJPCgVFcnJvchIdCgRjb2RlGAEgASgOMg8uY3VzdG9zLnYxLkNvZGUSDwoHbWVzc2FnZRgCIAEoCRIWCg5yZXRyeV9hZnRlcl9tcxgDIAEoBCIrCgdVbml0UmVmEg8KB3VuaXRfaWQYASABKAwSDwoHdmVyc2lvbhgCIAEoBCJpCg1FbnJvbGxSZXF1ZXN0EgwKBHVzZXIYASABKAkSDQoFdG9rZW4YAiABKAkSFwoPYXV0aF9wdWJsaWNfa2V5GAMgASgMEiIKBG9wcmYYBCABKAsyFC5jdXN0b3MudjEuT3ByZlNoYXJlIlIKCU9wcmZTaGFyZRINCgVlcG9jaBgBIAEoDRINCgVpbmRleBgCIAEoDRIRCglrZXlfc2hhcmUYAyABKAwSFAoMcHVibGljX3NoYXJlGAQgASgMIjEKDkVucm9sbFJlc3BvbnNlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yIjoKCkxvZ2luSGVsbG8SDAoEdXNlchgBIAEoCRINCgVlcG9jaBgCIAEoDRIPCgdibGluZGVkGAMgASgMInkKDkxvZ2luQ2hhbGxlbmdlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yEg0KBW5vbmNlGAIgASgMEhEKCWV2YWx1YXRlZBgDIAEoDBINCgVwcm9vZhgEIAEoDBIVCg1hdHRlbXB0c19sZWZ0GAUgASgNIh8KCkxvZ2luUHJvb2YSEQoJc2lnbmF0dXJlGAEgASgMIncKC0xvZ2luUmVzdWx0Eh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yEhcKD2lkbGVfdGltZW91dF9tcxgCIAEoBBIXCg9leHBpcmVzX3VuaXhfbXMYAyABKAQSFQoNYXR0ZW1wdHNfbGVmdBgEIAEoDSJjCg1QYXNzd2RSZXF1ZXN0EicKBXN0YWdlGAEgASgLMhYuY3VzdG9zLnYxLlBhc3N3ZFN0YWdlSAASEAoGY29tbWl0GAIgASgNSAASDwoFYWJvcnQYAyABKA1IAEIGCgRzdGVwIkoKC1Bhc3N3ZFN0YWdlEiIKBG9wcmYYASABKAsyFC5jdXN0b3MudjEuT3ByZlNoYXJlEhcKD2F1dGhfcHVibGljX2tleRgCIAEoDCJWCg5QYXNzd2RSZXNwb25zZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchINCgVlcG9jaBgCIAEoDRIUCgxzdGFnZWRfZXBvY2gYAyABKA0iPQoKUHV0UmVxdWVzdBIgCgR1bml0GAEgASgLMhIuY3VzdG9zLnYxLlVuaXRSZWYSDQoFc2hhcmUYAiABKAwiQQoLUHV0UmVzcG9uc2USHwoFZXJyb3IYASABKAsyEC5jdXN0b3MudjEuRXJyb3ISEQoJbG9nX2luZGV4GAIgASgEIoYBCg5SZWxlYXNlUmVxdWVzdBIhCgV1bml0cxgBIAMoCzISLmN1c3Rvcy52MS5Vbml0UmVmEhQKDHRpbWVfdW5peF9tcxgCIAEoBBINCgVub25jZRgDIAEoDBIYChBkZXZpY2Vfc2lnbmF0dXJlGAQgASgMEhIKCmtub3duX3NpemUYBSABKAQiYQoNUmVsZWFzZWRTaGFyZRIgCgR1bml0GAEgASgLMhIuY3VzdG9zLnYxLlVuaXRSZWYSDQoFc2hhcmUYAiABKAwSHwoFZXJyb3IYAyABKAsyEC5jdXN0b3MudjEuRXJyb3IilAEKD1JlbGVhc2VSZXNwb25zZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchIoCgZzaGFyZXMYAiADKAsyGC5jdXN0b3MudjEuUmVsZWFzZWRTaGFyZRIRCglsb2dfaW5kZXgYAyABKAQSIwoHcmVjZWlwdBgEIAEoCzISLmN1c3Rvcy52MS5SZWNlaXB0Il8KB1JlY2VpcHQSDQoFaW5kZXgYASABKAQSDQoFZW50cnkYAiABKAwSEgoKY2hlY2twb2ludBgDIAEoDBINCgVwcm9vZhgEIAMoDBITCgtjb25zaXN0ZW5jeRgFIAMoDCIxCg1EZWxldGVSZXF1ZXN0EiAKBHVuaXQYASABKAsyEi5jdXN0b3MudjEuVW5pdFJlZiIxCg5EZWxldGVSZXNwb25zZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvciI0CgtMaXN0UmVxdWVzdBISCgpwYWdlX3Rva2VuGAEgASgMEhEKCXBhZ2Vfc2l6ZRgCIAEoDSJrCgxMaXN0UmVzcG9uc2USHwoFZXJyb3IYASABKAsyEC5jdXN0b3MudjEuRXJyb3ISIQoFdW5pdHMYAiADKAsyEi5jdXN0b3MudjEuVW5pdFJlZhIXCg9uZXh0X3BhZ2VfdG9rZW4YAyABKAwiPAoHUmVmdXNhbBISCgp1bml0X2luZGV4GAEgASgNEh0KBGNvZGUYAiABKA4yDy5jdXN0b3MudjEuQ29kZSLfAgoFRW50cnkSDgoGZm9ybWF0GAEgASgNEhQKDHRpbWVfdW5peF9tcxgCIAEoBBIiCgRraW5kGAMgASgOMhQuY3VzdG9zLnYxLkVudHJ5S2luZBIMCgR1c2VyGAQgASgJEhYKDmNsaWVudF9wZWVyX2lkGAUgASgMEiEKBXVuaXRzGAYgAygLMhIuY3VzdG9zLnYxLlVuaXRSZWYSIAoHb3V0Y29tZRgHIAEoDjIPLmN1c3Rvcy52MS5Db2RlEg4KBnJlYXNvbhgIIAEoCRINCgVhZG1pbhgJIAEoCRIcChRyZXF1ZXN0X3RpbWVfdW5peF9tcxgKIAEoBBIVCg1yZXF1ZXN0X25vbmNlGAsgASgMEhgKEGRldmljZV9zaWduYXR1cmUYDCABKAwSJAoIcmVmdXNhbHMYDSADKAsyEi5jdXN0b3MudjEuUmVmdXNhbBINCgVlcG9jaBgOIAEoDSITChFDaGVja3BvaW50UmVxdWVzdCJJChJDaGVja3BvaW50UmVzcG9uc2USHwoFZXJyb3IYASABKAsyEC5jdXN0b3MudjEuRXJyb3ISEgoKY2hlY2twb2ludBgCIAEoDCI7Cg5FbnRyaWVzUmVxdWVzdBINCgVzdGFydBgBIAEoBBILCgNlbmQYAiABKAQSDQoFbGltaXQYAyABKA0iLwoOSW5jbHVzaW9uUHJvb2YSDQoFaW5kZXgYASABKAQSDgoGaGFzaGVzGAIgAygMIp8BCg9FbnRyaWVzUmVzcG9uc2USHwoFZXJyb3IYASABKAsyEC5jdXN0b3MudjEuRXJyb3ISDQoFc3RhcnQYAiABKAQSDAoEbmV4dBgDIAEoBBIPCgdlbnRyaWVzGAQgAygMEhIKCmNoZWNrcG9pbnQYBSABKAwSKQoGcHJvb2ZzGAYgAygLMhkuY3VzdG9zLnYxLkluY2x1c2lvblByb29mIi0KDkluY2x1c2lvblF1ZXJ5Eg0KBWluZGV4GAEgASgEEgwKBHNpemUYAiABKAQiNgoQQ29uc2lzdGVuY3lRdWVyeRIQCghvbGRfc2l6ZRgBIAEoBBIQCghuZXdfc2l6ZRgCIAEoBCJ7CgxQcm9vZlJlcXVlc3QSLgoJaW5jbHVzaW9uGAEgASgLMhkuY3VzdG9zLnYxLkluY2x1c2lvblF1ZXJ5SAASMgoLY29uc2lzdGVuY3kYAiABKAsyGy5jdXN0b3MudjEuQ29uc2lzdGVuY3lRdWVyeUgAQgcKBXF1ZXJ5IkAKDVByb29mUmVzcG9uc2USHwoFZXJyb3IYASABKAsyEC5jdXN0b3MudjEuRXJyb3ISDgoGaGFzaGVzGAIgAygMKpkBCgRDb2RlEgYKAk9LEAASEwoPVU5BVVRIRU5USUNBVEVEEAESCgoGTE9DS0VEEAISEAoMUkFURV9MSU1JVEVEEAMSDQoJTk9UX0ZPVU5EEAQSFAoQSU5WQUxJRF9BUkdVTUVOVBAFEg8KC1VOQVZBSUxBQkxFEAYSDAoISU5URVJOQUwQBxISCg5BTFJFQURZX0VYSVNUUxAIKrMBCglFbnRyeUtpbmQSFQoRRU5UUllfVU5TUEVDSUZJRUQQABIKCgZFTlJPTEwQARIJCgVMT0dJThACEggKBExPQ0sQAxIKCgZVTkxPQ0sQBBIHCgNQVVQQBRILCgdSRUxFQVNFEAYSCgoGREVMRVRFEAcSCgoGSU5WSVRFEAgSCwoHUkVGVVNBTBAJEgkKBUFETUlOEAoSDgoKRVZBTFVBVElPThALEgwKCFBBU1NXT1JEEAxCJlokZ2l0aHViLmNvbS9jdXN0b3MtbmV0d29yay9jdXN0b3MvYXBpYgZwcm90bzM");
+  fileDesc("CgxjdXN0b3MucHJvdG8SCWN1c3Rvcy52MSJPCgVFcnJvchIdCgRjb2RlGAEgASgOMg8uY3VzdG9zLnYxLkNvZGUSDwoHbWVzc2FnZRgCIAEoCRIWCg5yZXRyeV9hZnRlcl9tcxgDIAEoBCIrCgdVbml0UmVmEg8KB3VuaXRfaWQYASABKAwSDwoHdmVyc2lvbhgCIAEoBCJpCg1FbnJvbGxSZXF1ZXN0EgwKBHVzZXIYASABKAkSDQoFdG9rZW4YAiABKAkSFwoPYXV0aF9wdWJsaWNfa2V5GAMgASgMEiIKBG9wcmYYBCABKAsyFC5jdXN0b3MudjEuT3ByZlNoYXJlIlIKCU9wcmZTaGFyZRINCgVlcG9jaBgBIAEoDRINCgVpbmRleBgCIAEoDRIRCglrZXlfc2hhcmUYAyABKAwSFAoMcHVibGljX3NoYXJlGAQgASgMIjEKDkVucm9sbFJlc3BvbnNlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yIlAKCkxvZ2luSGVsbG8SDAoEdXNlchgBIAEoCRINCgVlcG9jaBgCIAEoDRIPCgdibGluZGVkGAMgASgMEhQKDGRldmljZV90b2tlbhgEIAEoCSJ5Cg5Mb2dpbkNoYWxsZW5nZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchINCgVub25jZRgCIAEoDBIRCglldmFsdWF0ZWQYAyABKAwSDQoFcHJvb2YYBCABKAwSFQoNYXR0ZW1wdHNfbGVmdBgFIAEoDSIfCgpMb2dpblByb29mEhEKCXNpZ25hdHVyZRgBIAEoDCJ3CgtMb2dpblJlc3VsdBIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchIXCg9pZGxlX3RpbWVvdXRfbXMYAiABKAQSFwoPZXhwaXJlc191bml4X21zGAMgASgEEhUKDWF0dGVtcHRzX2xlZnQYBCABKA0iYwoNUGFzc3dkUmVxdWVzdBInCgVzdGFnZRgBIAEoCzIWLmN1c3Rvcy52MS5QYXNzd2RTdGFnZUgAEhAKBmNvbW1pdBgCIAEoDUgAEg8KBWFib3J0GAMgASgNSABCBgoEc3RlcCJKCgtQYXNzd2RTdGFnZRIiCgRvcHJmGAEgASgLMhQuY3VzdG9zLnYxLk9wcmZTaGFyZRIXCg9hdXRoX3B1YmxpY19rZXkYAiABKAwiVgoOUGFzc3dkUmVzcG9uc2USHwoFZXJyb3IYASABKAsyEC5jdXN0b3MudjEuRXJyb3ISDQoFZXBvY2gYAiABKA0SFAoMc3RhZ2VkX2Vwb2NoGAMgASgNImYKClB1dFJlcXVlc3QSIAoEdW5pdBgBIAEoCzISLmN1c3Rvcy52MS5Vbml0UmVmEg0KBXNoYXJlGAIgASgMEicKCW9wZXJhdGlvbhgDIAEoDjIULmN1c3Rvcy52MS5PcGVyYXRpb24iQQoLUHV0UmVzcG9uc2USHwoFZXJyb3IYASABKAsyEC5jdXN0b3MudjEuRXJyb3ISEQoJbG9nX2luZGV4GAIgASgEIoYBCg5SZWxlYXNlUmVxdWVzdBIhCgV1bml0cxgBIAMoCzISLmN1c3Rvcy52MS5Vbml0UmVmEhQKDHRpbWVfdW5peF9tcxgCIAEoBBINCgVub25jZRgDIAEoDBIYChBkZXZpY2Vfc2lnbmF0dXJlGAQgASgMEhIKCmtub3duX3NpemUYBSABKAQiYQoNUmVsZWFzZWRTaGFyZRIgCgR1bml0GAEgASgLMhIuY3VzdG9zLnYxLlVuaXRSZWYSDQoFc2hhcmUYAiABKAwSHwoFZXJyb3IYAyABKAsyEC5jdXN0b3MudjEuRXJyb3IilAEKD1JlbGVhc2VSZXNwb25zZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchIoCgZzaGFyZXMYAiADKAsyGC5jdXN0b3MudjEuUmVsZWFzZWRTaGFyZRIRCglsb2dfaW5kZXgYAyABKAQSIwoHcmVjZWlwdBgEIAEoCzISLmN1c3Rvcy52MS5SZWNlaXB0Il8KB1JlY2VpcHQSDQoFaW5kZXgYASABKAQSDQoFZW50cnkYAiABKAwSEgoKY2hlY2twb2ludBgDIAEoDBINCgVwcm9vZhgEIAMoDBITCgtjb25zaXN0ZW5jeRgFIAMoDCJaCg1EZWxldGVSZXF1ZXN0EiAKBHVuaXQYASABKAsyEi5jdXN0b3MudjEuVW5pdFJlZhInCglvcGVyYXRpb24YAiABKA4yFC5jdXN0b3MudjEuT3BlcmF0aW9uIjEKDkRlbGV0ZVJlc3BvbnNlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yIjQKC0xpc3RSZXF1ZXN0EhIKCnBhZ2VfdG9rZW4YASABKAwSEQoJcGFnZV9zaXplGAIgASgNImsKDExpc3RSZXNwb25zZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchIhCgV1bml0cxgCIAMoCzISLmN1c3Rvcy52MS5Vbml0UmVmEhcKD25leHRfcGFnZV90b2tlbhgDIAEoDCI8CgdSZWZ1c2FsEhIKCnVuaXRfaW5kZXgYASABKA0SHQoEY29kZRgCIAEoDjIPLmN1c3Rvcy52MS5Db2RlIpgDCgVFbnRyeRIOCgZmb3JtYXQYASABKA0SFAoMdGltZV91bml4X21zGAIgASgEEiIKBGtpbmQYAyABKA4yFC5jdXN0b3MudjEuRW50cnlLaW5kEgwKBHVzZXIYBCABKAkSFgoOY2xpZW50X3BlZXJfaWQYBSABKAwSIQoFdW5pdHMYBiADKAsyEi5jdXN0b3MudjEuVW5pdFJlZhIgCgdvdXRjb21lGAcgASgOMg8uY3VzdG9zLnYxLkNvZGUSDgoGcmVhc29uGAggASgJEg0KBWFkbWluGAkgASgJEhwKFHJlcXVlc3RfdGltZV91bml4X21zGAogASgEEhUKDXJlcXVlc3Rfbm9uY2UYCyABKAwSGAoQZGV2aWNlX3NpZ25hdHVyZRgMIAEoDBIkCghyZWZ1c2FscxgNIAMoCzISLmN1c3Rvcy52MS5SZWZ1c2FsEg0KBWVwb2NoGA4gASgNEicKCW9wZXJhdGlvbhgPIAEoDjIULmN1c3Rvcy52MS5PcGVyYXRpb24SDgoGZGV2aWNlGBQgASgMIk4KDURldmljZVJlcXVlc3QSJQoEbGlzdBgBIAEoCzIVLmN1c3Rvcy52MS5EZXZpY2VMaXN0SAASEAoGcmV2b2tlGAIgASgMSABCBAoCb3AiDAoKRGV2aWNlTGlzdCJZCg5EZXZpY2VSZXNwb25zZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchImCgdkZXZpY2VzGAIgAygLMhUuY3VzdG9zLnYxLkRldmljZUluZm8iTQoKRGV2aWNlSW5mbxIPCgdwZWVyX2lkGAEgASgMEhUKDWFkZGVkX3VuaXhfbXMYAiABKAQSFwoPcmV2b2tlZF91bml4X21zGAMgASgEIhMKEUNoZWNrcG9pbnRSZXF1ZXN0IkkKEkNoZWNrcG9pbnRSZXNwb25zZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchISCgpjaGVja3BvaW50GAIgASgMIjsKDkVudHJpZXNSZXF1ZXN0Eg0KBXN0YXJ0GAEgASgEEgsKA2VuZBgCIAEoBBINCgVsaW1pdBgDIAEoDSIvCg5JbmNsdXNpb25Qcm9vZhINCgVpbmRleBgBIAEoBBIOCgZoYXNoZXMYAiADKAwinwEKD0VudHJpZXNSZXNwb25zZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchINCgVzdGFydBgCIAEoBBIMCgRuZXh0GAMgASgEEg8KB2VudHJpZXMYBCADKAwSEgoKY2hlY2twb2ludBgFIAEoDBIpCgZwcm9vZnMYBiADKAsyGS5jdXN0b3MudjEuSW5jbHVzaW9uUHJvb2YiLQoOSW5jbHVzaW9uUXVlcnkSDQoFaW5kZXgYASABKAQSDAoEc2l6ZRgCIAEoBCI2ChBDb25zaXN0ZW5jeVF1ZXJ5EhAKCG9sZF9zaXplGAEgASgEEhAKCG5ld19zaXplGAIgASgEInsKDFByb29mUmVxdWVzdBIuCglpbmNsdXNpb24YASABKAsyGS5jdXN0b3MudjEuSW5jbHVzaW9uUXVlcnlIABIyCgtjb25zaXN0ZW5jeRgCIAEoCzIbLmN1c3Rvcy52MS5Db25zaXN0ZW5jeVF1ZXJ5SABCBwoFcXVlcnkiQAoNUHJvb2ZSZXNwb25zZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchIOCgZoYXNoZXMYAiADKAwqmQEKBENvZGUSBgoCT0sQABITCg9VTkFVVEhFTlRJQ0FURUQQARIKCgZMT0NLRUQQAhIQCgxSQVRFX0xJTUlURUQQAxINCglOT1RfRk9VTkQQBBIUChBJTlZBTElEX0FSR1VNRU5UEAUSDwoLVU5BVkFJTEFCTEUQBhIMCghJTlRFUk5BTBAHEhIKDkFMUkVBRFlfRVhJU1RTEAgq1gEKCUVudHJ5S2luZBIVChFFTlRSWV9VTlNQRUNJRklFRBAAEgoKBkVOUk9MTBABEgkKBUxPR0lOEAISCAoETE9DSxADEgoKBlVOTE9DSxAEEgcKA1BVVBAFEgsKB1JFTEVBU0UQBhIKCgZERUxFVEUQBxIKCgZJTlZJVEUQCBILCgdSRUZVU0FMEAkSCQoFQURNSU4QChIOCgpFVkFMVUFUSU9OEAsSDAoIUEFTU1dPUkQQDBIOCgpERVZJQ0VfQUREEBQSEQoNREVWSUNFX1JFVk9LRRAVKn4KCU9wZXJhdGlvbhIZChVPUEVSQVRJT05fVU5TUEVDSUZJRUQQABIVChFPUEVSQVRJT05fUkVQTEFDRRABEhQKEE9QRVJBVElPTl9ST1RBVEUQAhIVChFPUEVSQVRJT05fUkVTSEFSRRADEhIKDk9QRVJBVElPTl9VTkRPEARCJlokZ2l0aHViLmNvbS9jdXN0b3MtbmV0d29yay9jdXN0b3MvYXBpYgZwcm90bzM");
 
 /**
  * @generated from message custos.v1.Error
@@ -194,6 +194,15 @@ export type LoginHello = Message<"custos.v1.LoginHello"> & {
    * @generated from field: bytes blinded = 3;
    */
   blinded: Uint8Array;
+
+  /**
+   * A new-device invite token (custosd invite --new-device) from a device
+   * that is not enrolled for user: the login adds the device to the
+   * account once its signature is good. Ignored from an enrolled device.
+   *
+   * @generated from field: string device_token = 4;
+   */
+  deviceToken: string;
 };
 
 /**
@@ -416,6 +425,13 @@ export type PutRequest = Message<"custos.v1.PutRequest"> & {
    * @generated from field: bytes share = 2;
    */
   share: Uint8Array;
+
+  /**
+   * what the put is part of; the node logs it
+   *
+   * @generated from field: custos.v1.Operation operation = 3;
+   */
+  operation: Operation;
 };
 
 /**
@@ -618,6 +634,13 @@ export type DeleteRequest = Message<"custos.v1.DeleteRequest"> & {
    * @generated from field: custos.v1.UnitRef unit = 1;
    */
   unit?: UnitRef | undefined;
+
+  /**
+   * what the delete is part of; the node logs it
+   *
+   * @generated from field: custos.v1.Operation operation = 2;
+   */
+  operation: Operation;
 };
 
 /**
@@ -828,6 +851,21 @@ export type Entry = Message<"custos.v1.Entry"> & {
    * @generated from field: uint32 epoch = 14;
    */
   epoch: number;
+
+  /**
+   * For puts and deletes: what the client said it was part of.
+   *
+   * @generated from field: custos.v1.Operation operation = 15;
+   */
+  operation: Operation;
+
+  /**
+   * For device changes: the binary peer ID of the device added or revoked
+   * (client_peer_id is the device that asked).
+   *
+   * @generated from field: bytes device = 20;
+   */
+  device: Uint8Array;
 };
 
 /**
@@ -836,6 +874,109 @@ export type Entry = Message<"custos.v1.Entry"> & {
  */
 export const EntrySchema: GenMessage<Entry> = /*@__PURE__*/
   messageDesc(file_custos, 23);
+
+/**
+ * /custos/device/1.0.0: DeviceRequest, DeviceResponse. A logged-in device
+ * lists its user's devices at the node, or revokes one of them; the answer
+ * lists the devices after the request.
+ *
+ * @generated from message custos.v1.DeviceRequest
+ */
+export type DeviceRequest = Message<"custos.v1.DeviceRequest"> & {
+  /**
+   * @generated from oneof custos.v1.DeviceRequest.op
+   */
+  op: {
+    /**
+     * @generated from field: custos.v1.DeviceList list = 1;
+     */
+    value: DeviceList;
+    case: "list";
+  } | {
+    /**
+     * the binary peer ID of the device to revoke
+     *
+     * @generated from field: bytes revoke = 2;
+     */
+    value: Uint8Array;
+    case: "revoke";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message custos.v1.DeviceRequest.
+ * Use `create(DeviceRequestSchema)` to create a new message.
+ */
+export const DeviceRequestSchema: GenMessage<DeviceRequest> = /*@__PURE__*/
+  messageDesc(file_custos, 24);
+
+/**
+ * @generated from message custos.v1.DeviceList
+ */
+export type DeviceList = Message<"custos.v1.DeviceList"> & {
+};
+
+/**
+ * Describes the message custos.v1.DeviceList.
+ * Use `create(DeviceListSchema)` to create a new message.
+ */
+export const DeviceListSchema: GenMessage<DeviceList> = /*@__PURE__*/
+  messageDesc(file_custos, 25);
+
+/**
+ * @generated from message custos.v1.DeviceResponse
+ */
+export type DeviceResponse = Message<"custos.v1.DeviceResponse"> & {
+  /**
+   * @generated from field: custos.v1.Error error = 1;
+   */
+  error?: Error | undefined;
+
+  /**
+   * oldest first
+   *
+   * @generated from field: repeated custos.v1.DeviceInfo devices = 2;
+   */
+  devices: DeviceInfo[];
+};
+
+/**
+ * Describes the message custos.v1.DeviceResponse.
+ * Use `create(DeviceResponseSchema)` to create a new message.
+ */
+export const DeviceResponseSchema: GenMessage<DeviceResponse> = /*@__PURE__*/
+  messageDesc(file_custos, 26);
+
+/**
+ * @generated from message custos.v1.DeviceInfo
+ */
+export type DeviceInfo = Message<"custos.v1.DeviceInfo"> & {
+  /**
+   * binary peer ID of the device key
+   *
+   * @generated from field: bytes peer_id = 1;
+   */
+  peerId: Uint8Array;
+
+  /**
+   * @generated from field: uint64 added_unix_ms = 2;
+   */
+  addedUnixMs: bigint;
+
+  /**
+   * 0 while the device is active
+   *
+   * @generated from field: uint64 revoked_unix_ms = 3;
+   */
+  revokedUnixMs: bigint;
+};
+
+/**
+ * Describes the message custos.v1.DeviceInfo.
+ * Use `create(DeviceInfoSchema)` to create a new message.
+ */
+export const DeviceInfoSchema: GenMessage<DeviceInfo> = /*@__PURE__*/
+  messageDesc(file_custos, 27);
 
 /**
  * /custos/audit/checkpoint/2.0.0: the latest signed checkpoint
@@ -851,7 +992,7 @@ export type CheckpointRequest = Message<"custos.v1.CheckpointRequest"> & {
  * Use `create(CheckpointRequestSchema)` to create a new message.
  */
 export const CheckpointRequestSchema: GenMessage<CheckpointRequest> = /*@__PURE__*/
-  messageDesc(file_custos, 24);
+  messageDesc(file_custos, 28);
 
 /**
  * @generated from message custos.v1.CheckpointResponse
@@ -873,7 +1014,7 @@ export type CheckpointResponse = Message<"custos.v1.CheckpointResponse"> & {
  * Use `create(CheckpointResponseSchema)` to create a new message.
  */
 export const CheckpointResponseSchema: GenMessage<CheckpointResponse> = /*@__PURE__*/
-  messageDesc(file_custos, 25);
+  messageDesc(file_custos, 29);
 
 /**
  * /custos/audit/entries/2.0.0: the entries with indexes in [start, end), or
@@ -909,7 +1050,7 @@ export type EntriesRequest = Message<"custos.v1.EntriesRequest"> & {
  * Use `create(EntriesRequestSchema)` to create a new message.
  */
 export const EntriesRequestSchema: GenMessage<EntriesRequest> = /*@__PURE__*/
-  messageDesc(file_custos, 26);
+  messageDesc(file_custos, 30);
 
 /**
  * InclusionProof is the RFC 6962 proof that the entry at index is in the
@@ -936,7 +1077,7 @@ export type InclusionProof = Message<"custos.v1.InclusionProof"> & {
  * Use `create(InclusionProofSchema)` to create a new message.
  */
 export const InclusionProofSchema: GenMessage<InclusionProof> = /*@__PURE__*/
-  messageDesc(file_custos, 27);
+  messageDesc(file_custos, 31);
 
 /**
  * @generated from message custos.v1.EntriesResponse
@@ -991,7 +1132,7 @@ export type EntriesResponse = Message<"custos.v1.EntriesResponse"> & {
  * Use `create(EntriesResponseSchema)` to create a new message.
  */
 export const EntriesResponseSchema: GenMessage<EntriesResponse> = /*@__PURE__*/
-  messageDesc(file_custos, 28);
+  messageDesc(file_custos, 32);
 
 /**
  * /custos/audit/proof/2.0.0: an inclusion or a consistency proof, to any
@@ -1018,7 +1159,7 @@ export type InclusionQuery = Message<"custos.v1.InclusionQuery"> & {
  * Use `create(InclusionQuerySchema)` to create a new message.
  */
 export const InclusionQuerySchema: GenMessage<InclusionQuery> = /*@__PURE__*/
-  messageDesc(file_custos, 29);
+  messageDesc(file_custos, 33);
 
 /**
  * @generated from message custos.v1.ConsistencyQuery
@@ -1042,7 +1183,7 @@ export type ConsistencyQuery = Message<"custos.v1.ConsistencyQuery"> & {
  * Use `create(ConsistencyQuerySchema)` to create a new message.
  */
 export const ConsistencyQuerySchema: GenMessage<ConsistencyQuery> = /*@__PURE__*/
-  messageDesc(file_custos, 30);
+  messageDesc(file_custos, 34);
 
 /**
  * @generated from message custos.v1.ProofRequest
@@ -1071,7 +1212,7 @@ export type ProofRequest = Message<"custos.v1.ProofRequest"> & {
  * Use `create(ProofRequestSchema)` to create a new message.
  */
 export const ProofRequestSchema: GenMessage<ProofRequest> = /*@__PURE__*/
-  messageDesc(file_custos, 31);
+  messageDesc(file_custos, 35);
 
 /**
  * @generated from message custos.v1.ProofResponse
@@ -1095,7 +1236,7 @@ export type ProofResponse = Message<"custos.v1.ProofResponse"> & {
  * Use `create(ProofResponseSchema)` to create a new message.
  */
 export const ProofResponseSchema: GenMessage<ProofResponse> = /*@__PURE__*/
-  messageDesc(file_custos, 32);
+  messageDesc(file_custos, 36);
 
 /**
  * Code says why a request failed. A peer shows the message; it never holds
@@ -1250,6 +1391,20 @@ export enum EntryKind {
    * @generated from enum value: PASSWORD = 12;
    */
   PASSWORD = 12,
+
+  /**
+   * a device added to an account with a new-device invite
+   *
+   * @generated from enum value: DEVICE_ADD = 20;
+   */
+  DEVICE_ADD = 20,
+
+  /**
+   * a device of an account revoked by another of its devices
+   *
+   * @generated from enum value: DEVICE_REVOKE = 21;
+   */
+  DEVICE_REVOKE = 21,
 }
 
 /**
@@ -1257,4 +1412,55 @@ export enum EntryKind {
  */
 export const EntryKindSchema: GenEnum<EntryKind> = /*@__PURE__*/
   enumDesc(file_custos, 1);
+
+/**
+ * Operation is what a put or a delete is part of, as the client says: the
+ * node records it in the log entry, so that history and audits show a
+ * replace, a rotation or a reshare as what it was. It is the client's word,
+ * not checked by the node beyond being a known value.
+ *
+ * @generated from enum custos.v1.Operation
+ */
+export enum Operation {
+  /**
+   * a plain put or delete (custos put, custos rm)
+   *
+   * @generated from enum value: OPERATION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * a new version of a record (put --replace, edit)
+   *
+   * @generated from enum value: OPERATION_REPLACE = 1;
+   */
+  REPLACE = 1,
+
+  /**
+   * a new server key, the contents unchanged
+   *
+   * @generated from enum value: OPERATION_ROTATE = 2;
+   */
+  ROTATE = 2,
+
+  /**
+   * a move to another network file
+   *
+   * @generated from enum value: OPERATION_RESHARE = 3;
+   */
+  RESHARE = 3,
+
+  /**
+   * removing what an interrupted or failed change placed
+   *
+   * @generated from enum value: OPERATION_UNDO = 4;
+   */
+  UNDO = 4,
+}
+
+/**
+ * Describes the enum custos.v1.Operation.
+ */
+export const OperationSchema: GenEnum<Operation> = /*@__PURE__*/
+  enumDesc(file_custos, 2);
 

@@ -230,6 +230,7 @@ type newDealing struct {
 	keys  []toprf.KeyShare
 	pubs  []toprf.PublicShare
 	auth  [][]byte
+	note  *api.DealingNote // for the user's other devices
 }
 
 func (nd *newDealing) wipe() {
@@ -279,6 +280,10 @@ func (c *Client) dealChange(password []byte) (*newDealing, error) {
 	}
 	defer out.Wipe()
 	if err := c.newLoginKeys(nd, out, m); err != nil {
+		nd.wipe()
+		return nil, err
+	}
+	if err := c.makeNote(nd); err != nil {
 		nd.wipe()
 		return nil, err
 	}
@@ -427,6 +432,7 @@ func (c *Client) stageAt(ctx context.Context, n *custodian, nd *newDealing, i in
 			Epoch: nd.epoch, Index: uint32(nd.pubs[i].Index), KeyShare: share, PublicShare: nd.pubs[i].Element[:],
 		},
 		AuthPublicKey: nd.auth[i],
+		Note:          nd.note,
 	}}}
 	resp, err := c.passwdStep(ctx, n, req)
 	if errors.Is(err, api.ErrInvalidArgument) && resp != nil && resp.Epoch >= nd.epoch {

@@ -99,6 +99,9 @@ func (c *Client) noteLogin(note *api.DealingNote) (*vault.Login, error) {
 func (c *Client) followNote(d *dealing, errs []error) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.v.PasswordChange != nil || len(c.v.Login.Pending()) > 0 {
+		return false, nil // its own change, or enrollment, comes first
+	}
 	type group struct {
 		login *vault.Login
 		nodes int
@@ -146,7 +149,9 @@ func (c *Client) followNote(d *dealing, errs []error) (bool, error) {
 		c.v.Login = old
 		return false, fmt.Errorf("save the vault with the login dealing of epoch %d: %w", best.login.Epoch, err)
 	}
-	c.log.Info("the password was changed on another device: this device now logs in under its login dealing",
+	// A warning, so that the command line shows it: the vault changed, and
+	// a user who changed no password elsewhere should hear of it.
+	c.log.Warn("the password was changed on another device of this user; this device follows the change (its vault holds the new login dealing now)",
 		zap.Uint32("epoch", best.login.Epoch), zap.Int("nodes", best.nodes))
 	return true, nil
 }

@@ -89,7 +89,7 @@ func TestOtherDeviceFollowsAPasswordChange(t *testing.T) {
 	}
 	a.Close()
 	pathB := tn.secondDevice(t, "alice", pathA)
-	oldB := copyFile(t, pathB)
+	oldB, otherB := copyFile(t, pathB), copyFile(t, pathB)
 
 	a = open(t, pathA, client.Options{})
 	if err := a.ChangePassword(ctx, password, newPassword); err != nil {
@@ -128,7 +128,18 @@ func TestOtherDeviceFollowsAPasswordChange(t *testing.T) {
 		loginsWith(t, pathB, newPassword, true)
 		loginsWith(t, pathB, password, false)
 	})
+
+	t.Run("a device that missed a change changes the password again, and the other follows", func(t *testing.T) {
+		b := open(t, otherB, client.Options{})
+		if err := b.ChangePassword(ctx, newPassword, thirdPassword); err != nil {
+			t.Fatalf("change the password on a device that missed the change before: %v", err)
+		}
+		b.Close()
+		loginsWith(t, pathA, thirdPassword, true)
+	})
 }
+
+var thirdPassword = []byte("a third password, for a third epoch")
 
 // A device whose vault holds the dealing before an interrupted password
 // change (staged at every node, committed at none) logs in with the old

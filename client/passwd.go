@@ -218,7 +218,15 @@ func (c *Client) loginWith(ctx context.Context, password []byte, useNew bool) ([
 		return nil, err
 	}
 	defer pwh.Wipe()
-	errs, _, err := c.loginV2(ctx, d, pwh, len(c.nodes), false)
+	errs, oprf, err := c.loginV2(ctx, d, pwh, len(c.nodes), false)
+	if err != nil || useNew || c.quorum("log in", len(c.nodes), errs) == nil {
+		return errs, err
+	}
+	// A change made on another device: this one follows it first.
+	d, errs, _, err = c.followChange(ctx, d, pwh, len(c.nodes), errs, oprf)
+	if err == nil {
+		d.wipe()
+	}
 	return errs, err
 }
 

@@ -22,7 +22,11 @@ const (
 	accountVersionV2 = 2
 	inviteVersion    = 1
 
-	maxAccountRecord = 8 << 10
+	// maxAccountRecord leaves room for two dealing notes (the current and
+	// the staged dealing's) at their largest, in base64 as JSON writes
+	// them, beside the rest of an account. An account of a small network
+	// stays well under 8 KiB.
+	maxAccountRecord = 8<<10 + 2*((MaxDealingNoteLen+2)/3*4)
 	maxInviteRecord  = 2 << 10
 )
 

@@ -6,23 +6,13 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/proto"
-
-	"github.com/custos-network/custos/threshold/toprf"
 )
 
 // goodNote is a valid 2-of-3 dealing note of epoch 2 with the public
 // shares of a fresh key.
 func goodNote(t testing.TB) *DealingNote {
 	t.Helper()
-	k, err := toprf.NewKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Wipe()
-	keys, pubs, err := k.Split(2, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys, pubs := splitKey(t)
 	n := &DealingNote{Epoch: 2, Threshold: 2, Mac: bytes.Repeat([]byte{7}, DealingNoteMACSize)}
 	for i := range keys {
 		keys[i].Wipe()

@@ -11,7 +11,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/custos-network/custos/api"
-	"github.com/custos-network/custos/node/config"
 )
 
 // withNote gives a stage request (stageRequest: index 1 of 2-of-3) a
@@ -44,12 +43,8 @@ func withNote(t *testing.T, req *api.PasswdRequest, node []byte) *api.DealingNot
 // without a note. A stage whose note names another node at its index is
 // refused.
 func TestOlderEpochLoginGetsTheCommittedNoteOnlyFromTheAccountsDevices(t *testing.T) {
-	n := newTestNode(t, config.Default("n1").Auth)
-	alice := n.enroll("alice")
-	if err := n.login(alice); err != nil {
-		t.Fatal(err)
-	}
-	sess := &Session{User: "alice", Peer: alice.id}
+	n, sess := loggedIn(t)
+	alice := sess.Peer
 	ctx := context.Background()
 	passwd := func(req *api.PasswdRequest) {
 		t.Helper()
@@ -87,7 +82,7 @@ func TestOlderEpochLoginGetsTheCommittedNoteOnlyFromTheAccountsDevices(t *testin
 	stage2, _ := stageRequest(t, 2)
 	note2 := withNote(t, stage2, []byte(n.id))
 	passwd(stage2)
-	if err := hello(alice.id, 1); err != nil {
+	if err := hello(alice, 1); err != nil {
 		t.Fatalf("a hello under the current epoch while 2 is staged: %v", err)
 	}
 	passwd(commitRequest(2))
@@ -96,7 +91,7 @@ func TestOlderEpochLoginGetsTheCommittedNoteOnlyFromTheAccountsDevices(t *testin
 	passwd(stage3) // staged, never committed
 	failures := n.account("alice").Failures
 
-	got := noteOf(hello(alice.id, 1))
+	got := noteOf(hello(alice, 1))
 	if got == nil || !proto.Equal(got, note2) {
 		t.Errorf("the account's device under epoch 1 got note %v, want the committed epoch 2's", got)
 	}
@@ -107,7 +102,7 @@ func TestOlderEpochLoginGetsTheCommittedNoteOnlyFromTheAccountsDevices(t *testin
 		t.Errorf("a stranger under epoch 1: %v; want NOT_FOUND and no note", err)
 	}
 	n.clock.Advance(time.Hour) // the backoff of the hello under epoch 1
-	if err := hello(alice.id, 2); err != nil || noteOf(err) != nil {
+	if err := hello(alice, 2); err != nil || noteOf(err) != nil {
 		t.Errorf("a hello under the current epoch: %v, want a challenge", err)
 	}
 
@@ -115,7 +110,7 @@ func TestOlderEpochLoginGetsTheCommittedNoteOnlyFromTheAccountsDevices(t *testin
 	bare, _ := stageRequest(t, 3)
 	passwd(bare)
 	passwd(commitRequest(3))
-	if err := hello(alice.id, 2); code(err) != api.Code_NOT_FOUND || noteOf(err) != nil {
+	if err := hello(alice, 2); code(err) != api.Code_NOT_FOUND || noteOf(err) != nil {
 		t.Errorf("an older epoch after a change staged without a note: %v; want NOT_FOUND and no note", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,6 +95,9 @@ func TestOlderEpochLoginGetsTheCommittedNoteOnlyFromTheAccountsDevices(t *testin
 	got := noteOf(hello(alice, 1))
 	if got == nil || !proto.Equal(got, note2) {
 		t.Errorf("the account's device under epoch 1 got note %v, want the committed epoch 2's", got)
+	}
+	if last := n.lastEntries(1)[0]; !strings.HasSuffix(last.Reason, "handed the dealing note of epoch 2") {
+		t.Errorf("the refusal is logged as %q, want it to say it handed the note of epoch 2", last.Reason)
 	}
 	if a := n.account("alice"); a.Failures != failures {
 		t.Errorf("the refused hello counted an attempt: %d failures, want %d", a.Failures, failures)

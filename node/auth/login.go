@@ -158,7 +158,11 @@ func (s *Service) count(tx *store.Tx, c *Challenge, evaluate bool, share *dealtS
 	d := a.Dealing(c.epoch)
 	switch {
 	case d == nil:
-		return s.refuseAccount(tx, entry, outdated(a, c), fmt.Sprintf("no dealing of epoch %d", c.epoch))
+		outcome, reason := outdated(a, c), fmt.Sprintf("no dealing of epoch %d", c.epoch)
+		if errors.As(outcome, new(*OutdatedEpochError)) {
+			reason += fmt.Sprintf(", handed the dealing note of epoch %d", a.Current.Epoch)
+		}
+		return s.refuseAccount(tx, entry, outcome, reason)
 	case a.Locked:
 		return s.refuseAccount(tx, entry, errLocked, "the account is locked")
 	case a.Failures >= s.cfg.MaxLoginFailures:

@@ -40,9 +40,9 @@ func withNote(t *testing.T, req *api.PasswdRequest, node []byte) *api.DealingNot
 // the change is only staged; the committed dealing's note (not that of a
 // change staged after it) to a device of the account whose hello names an
 // older epoch, refused NOT_FOUND and uncounted; nothing to a stranger,
-// nothing under the current epoch, and nothing for a dealing staged
-// without a note. A stage whose note names another node at its index is
-// refused.
+// nor to a device that holds only a new-device invite, nothing under the
+// current epoch, and nothing for a dealing staged without a note. A stage
+// whose note names another node at its index is refused.
 func TestOlderEpochLoginGetsTheCommittedNoteOnlyFromTheAccountsDevices(t *testing.T) {
 	n, sess := loggedIn(t)
 	alice := sess.Peer
@@ -104,6 +104,14 @@ func TestOlderEpochLoginGetsTheCommittedNoteOnlyFromTheAccountsDevices(t *testin
 	}
 	if err := hello(newPeer(t), 1); code(err) != api.Code_NOT_FOUND || noteOf(err) != nil {
 		t.Errorf("a stranger under epoch 1: %v; want NOT_FOUND and no note", err)
+	}
+	token, _, err := n.svc.Invite(ctx, "alice", 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = n.svc.Hello(ctx, newPeer(t), &api.LoginHello{User: "alice", Epoch: 1, DeviceToken: token})
+	if code(err) != api.Code_NOT_FOUND || noteOf(err) != nil {
+		t.Errorf("a device with a new-device invite alone, under epoch 1: %v; want NOT_FOUND and no note", err)
 	}
 	n.clock.Advance(time.Hour) // the backoff of the hello under epoch 1
 	if err := hello(alice, 2); err != nil || noteOf(err) != nil {

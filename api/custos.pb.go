@@ -609,12 +609,17 @@ func (x *LoginHello) GetDeviceToken() string {
 }
 
 type LoginChallenge struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
-	Nonce         []byte                 `protobuf:"bytes,2,opt,name=nonce,proto3" json:"nonce,omitempty"`                                    // 32 fresh random bytes
-	Evaluated     []byte                 `protobuf:"bytes,3,opt,name=evaluated,proto3" json:"evaluated,omitempty"`                            // Z_i = r_i·B, 32 bytes (none when blinded was empty)
-	Proof         []byte                 `protobuf:"bytes,4,opt,name=proof,proto3" json:"proof,omitempty"`                                    // the DLEQ proof that Z_i and R_i share r_i, 64 bytes
-	AttemptsLeft  uint32                 `protobuf:"varint,5,opt,name=attempts_left,json=attemptsLeft,proto3" json:"attempts_left,omitempty"` // counted login attempts left before the account locks
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Error        *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Nonce        []byte                 `protobuf:"bytes,2,opt,name=nonce,proto3" json:"nonce,omitempty"`                                    // 32 fresh random bytes
+	Evaluated    []byte                 `protobuf:"bytes,3,opt,name=evaluated,proto3" json:"evaluated,omitempty"`                            // Z_i = r_i·B, 32 bytes (none when blinded was empty)
+	Proof        []byte                 `protobuf:"bytes,4,opt,name=proof,proto3" json:"proof,omitempty"`                                    // the DLEQ proof that Z_i and R_i share r_i, 64 bytes
+	AttemptsLeft uint32                 `protobuf:"varint,5,opt,name=attempts_left,json=attemptsLeft,proto3" json:"attempts_left,omitempty"` // counted login attempts left before the account locks
+	// With a NOT_FOUND refusal of a hello under an epoch older than the
+	// account's current one, to a device enrolled for the user: the note
+	// of the current (committed) dealing, when the password change that
+	// dealt it left one (docs/login.md, "Devices").
+	DealingNote   *DealingNote `protobuf:"bytes,6,opt,name=dealing_note,json=dealingNote,proto3" json:"dealing_note,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -682,6 +687,13 @@ func (x *LoginChallenge) GetAttemptsLeft() uint32 {
 		return x.AttemptsLeft
 	}
 	return 0
+}
+
+func (x *LoginChallenge) GetDealingNote() *DealingNote {
+	if x != nil {
+		return x.DealingNote
+	}
+	return nil
 }
 
 type LoginProof struct {
@@ -901,6 +913,10 @@ type PasswdStage struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Oprf          *OprfShare             `protobuf:"bytes,1,opt,name=oprf,proto3" json:"oprf,omitempty"`                                          // epoch: one more than the current one
 	AuthPublicKey []byte                 `protobuf:"bytes,2,opt,name=auth_public_key,json=authPublicKey,proto3" json:"auth_public_key,omitempty"` // the login key of the new dealing
+	// The new dealing's note, for the user's other devices; optional. The
+	// node keeps it with the dealing and hands it only to a device enrolled
+	// for the user whose login names an older epoch.
+	Note          *DealingNote `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -949,6 +965,145 @@ func (x *PasswdStage) GetAuthPublicKey() []byte {
 	return nil
 }
 
+func (x *PasswdStage) GetNote() *DealingNote {
+	if x != nil {
+		return x.Note
+	}
+	return nil
+}
+
+// DealingNote is what a device needs to log in under a dealing another
+// device of the same user made (docs/login.md, "Devices"): its epoch,
+// threshold and every node's public share, with an HMAC-SHA256 under a
+// key derived from the user's master secret, which nodes do not have.
+type DealingNote struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Epoch         uint32                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Threshold     uint32                 `protobuf:"varint,2,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	Shares        []*DealingNoteShare    `protobuf:"bytes,3,rep,name=shares,proto3" json:"shares,omitempty"` // by index, ascending
+	Mac           []byte                 `protobuf:"bytes,4,opt,name=mac,proto3" json:"mac,omitempty"`       // 32 bytes, over api.DealingNoteTranscript
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DealingNote) Reset() {
+	*x = DealingNote{}
+	mi := &file_api_custos_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DealingNote) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DealingNote) ProtoMessage() {}
+
+func (x *DealingNote) ProtoReflect() protoreflect.Message {
+	mi := &file_api_custos_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DealingNote.ProtoReflect.Descriptor instead.
+func (*DealingNote) Descriptor() ([]byte, []int) {
+	return file_api_custos_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *DealingNote) GetEpoch() uint32 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *DealingNote) GetThreshold() uint32 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
+func (x *DealingNote) GetShares() []*DealingNoteShare {
+	if x != nil {
+		return x.Shares
+	}
+	return nil
+}
+
+func (x *DealingNote) GetMac() []byte {
+	if x != nil {
+		return x.Mac
+	}
+	return nil
+}
+
+type DealingNoteShare struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PeerId        []byte                 `protobuf:"bytes,1,opt,name=peer_id,json=peerId,proto3" json:"peer_id,omitempty"`                // the node's peer ID, binary
+	Index         uint32                 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`                               // x_i, 1 to 255
+	PublicShare   []byte                 `protobuf:"bytes,3,opt,name=public_share,json=publicShare,proto3" json:"public_share,omitempty"` // R_i, 32 bytes
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DealingNoteShare) Reset() {
+	*x = DealingNoteShare{}
+	mi := &file_api_custos_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DealingNoteShare) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DealingNoteShare) ProtoMessage() {}
+
+func (x *DealingNoteShare) ProtoReflect() protoreflect.Message {
+	mi := &file_api_custos_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DealingNoteShare.ProtoReflect.Descriptor instead.
+func (*DealingNoteShare) Descriptor() ([]byte, []int) {
+	return file_api_custos_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DealingNoteShare) GetPeerId() []byte {
+	if x != nil {
+		return x.PeerId
+	}
+	return nil
+}
+
+func (x *DealingNoteShare) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *DealingNoteShare) GetPublicShare() []byte {
+	if x != nil {
+		return x.PublicShare
+	}
+	return nil
+}
+
 type PasswdResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
@@ -960,7 +1115,7 @@ type PasswdResponse struct {
 
 func (x *PasswdResponse) Reset() {
 	*x = PasswdResponse{}
-	mi := &file_api_custos_proto_msgTypes[11]
+	mi := &file_api_custos_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -972,7 +1127,7 @@ func (x *PasswdResponse) String() string {
 func (*PasswdResponse) ProtoMessage() {}
 
 func (x *PasswdResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[11]
+	mi := &file_api_custos_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -985,7 +1140,7 @@ func (x *PasswdResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PasswdResponse.ProtoReflect.Descriptor instead.
 func (*PasswdResponse) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{11}
+	return file_api_custos_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PasswdResponse) GetError() *Error {
@@ -1021,7 +1176,7 @@ type PutRequest struct {
 
 func (x *PutRequest) Reset() {
 	*x = PutRequest{}
-	mi := &file_api_custos_proto_msgTypes[12]
+	mi := &file_api_custos_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1033,7 +1188,7 @@ func (x *PutRequest) String() string {
 func (*PutRequest) ProtoMessage() {}
 
 func (x *PutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[12]
+	mi := &file_api_custos_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1046,7 +1201,7 @@ func (x *PutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRequest.ProtoReflect.Descriptor instead.
 func (*PutRequest) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{12}
+	return file_api_custos_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PutRequest) GetUnit() *UnitRef {
@@ -1080,7 +1235,7 @@ type PutResponse struct {
 
 func (x *PutResponse) Reset() {
 	*x = PutResponse{}
-	mi := &file_api_custos_proto_msgTypes[13]
+	mi := &file_api_custos_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1092,7 +1247,7 @@ func (x *PutResponse) String() string {
 func (*PutResponse) ProtoMessage() {}
 
 func (x *PutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[13]
+	mi := &file_api_custos_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1105,7 +1260,7 @@ func (x *PutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutResponse.ProtoReflect.Descriptor instead.
 func (*PutResponse) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{13}
+	return file_api_custos_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PutResponse) GetError() *Error {
@@ -1139,7 +1294,7 @@ type ReleaseRequest struct {
 
 func (x *ReleaseRequest) Reset() {
 	*x = ReleaseRequest{}
-	mi := &file_api_custos_proto_msgTypes[14]
+	mi := &file_api_custos_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1151,7 +1306,7 @@ func (x *ReleaseRequest) String() string {
 func (*ReleaseRequest) ProtoMessage() {}
 
 func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[14]
+	mi := &file_api_custos_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1164,7 +1319,7 @@ func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{14}
+	return file_api_custos_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ReleaseRequest) GetUnits() []*UnitRef {
@@ -1213,7 +1368,7 @@ type ReleasedShare struct {
 
 func (x *ReleasedShare) Reset() {
 	*x = ReleasedShare{}
-	mi := &file_api_custos_proto_msgTypes[15]
+	mi := &file_api_custos_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1225,7 +1380,7 @@ func (x *ReleasedShare) String() string {
 func (*ReleasedShare) ProtoMessage() {}
 
 func (x *ReleasedShare) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[15]
+	mi := &file_api_custos_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1238,7 +1393,7 @@ func (x *ReleasedShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleasedShare.ProtoReflect.Descriptor instead.
 func (*ReleasedShare) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{15}
+	return file_api_custos_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReleasedShare) GetUnit() *UnitRef {
@@ -1274,7 +1429,7 @@ type ReleaseResponse struct {
 
 func (x *ReleaseResponse) Reset() {
 	*x = ReleaseResponse{}
-	mi := &file_api_custos_proto_msgTypes[16]
+	mi := &file_api_custos_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1286,7 +1441,7 @@ func (x *ReleaseResponse) String() string {
 func (*ReleaseResponse) ProtoMessage() {}
 
 func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[16]
+	mi := &file_api_custos_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1299,7 +1454,7 @@ func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{16}
+	return file_api_custos_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReleaseResponse) GetError() *Error {
@@ -1349,7 +1504,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_api_custos_proto_msgTypes[17]
+	mi := &file_api_custos_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1361,7 +1516,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[17]
+	mi := &file_api_custos_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1374,7 +1529,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{17}
+	return file_api_custos_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Receipt) GetIndex() uint64 {
@@ -1423,7 +1578,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_api_custos_proto_msgTypes[18]
+	mi := &file_api_custos_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1435,7 +1590,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[18]
+	mi := &file_api_custos_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1448,7 +1603,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{18}
+	return file_api_custos_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DeleteRequest) GetUnit() *UnitRef {
@@ -1474,7 +1629,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_api_custos_proto_msgTypes[19]
+	mi := &file_api_custos_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1486,7 +1641,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[19]
+	mi := &file_api_custos_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1499,7 +1654,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{19}
+	return file_api_custos_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DeleteResponse) GetError() *Error {
@@ -1528,7 +1683,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_api_custos_proto_msgTypes[20]
+	mi := &file_api_custos_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1540,7 +1695,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[20]
+	mi := &file_api_custos_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1553,7 +1708,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{20}
+	return file_api_custos_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListRequest) GetPageToken() []byte {
@@ -1582,7 +1737,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_api_custos_proto_msgTypes[21]
+	mi := &file_api_custos_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1594,7 +1749,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[21]
+	mi := &file_api_custos_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1607,7 +1762,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{21}
+	return file_api_custos_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListResponse) GetError() *Error {
@@ -1642,7 +1797,7 @@ type Refusal struct {
 
 func (x *Refusal) Reset() {
 	*x = Refusal{}
-	mi := &file_api_custos_proto_msgTypes[22]
+	mi := &file_api_custos_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1654,7 +1809,7 @@ func (x *Refusal) String() string {
 func (*Refusal) ProtoMessage() {}
 
 func (x *Refusal) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[22]
+	mi := &file_api_custos_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1667,7 +1822,7 @@ func (x *Refusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
 func (*Refusal) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{22}
+	return file_api_custos_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Refusal) GetUnitIndex() uint32 {
@@ -1719,7 +1874,7 @@ type Entry struct {
 
 func (x *Entry) Reset() {
 	*x = Entry{}
-	mi := &file_api_custos_proto_msgTypes[23]
+	mi := &file_api_custos_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1731,7 +1886,7 @@ func (x *Entry) String() string {
 func (*Entry) ProtoMessage() {}
 
 func (x *Entry) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[23]
+	mi := &file_api_custos_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1744,7 +1899,7 @@ func (x *Entry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entry.ProtoReflect.Descriptor instead.
 func (*Entry) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{23}
+	return file_api_custos_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Entry) GetFormat() uint32 {
@@ -1875,7 +2030,7 @@ type DeviceRequest struct {
 
 func (x *DeviceRequest) Reset() {
 	*x = DeviceRequest{}
-	mi := &file_api_custos_proto_msgTypes[24]
+	mi := &file_api_custos_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1887,7 +2042,7 @@ func (x *DeviceRequest) String() string {
 func (*DeviceRequest) ProtoMessage() {}
 
 func (x *DeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[24]
+	mi := &file_api_custos_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1900,7 +2055,7 @@ func (x *DeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceRequest.ProtoReflect.Descriptor instead.
 func (*DeviceRequest) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{24}
+	return file_api_custos_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeviceRequest) GetOp() isDeviceRequest_Op {
@@ -1952,7 +2107,7 @@ type DeviceList struct {
 
 func (x *DeviceList) Reset() {
 	*x = DeviceList{}
-	mi := &file_api_custos_proto_msgTypes[25]
+	mi := &file_api_custos_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1964,7 +2119,7 @@ func (x *DeviceList) String() string {
 func (*DeviceList) ProtoMessage() {}
 
 func (x *DeviceList) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[25]
+	mi := &file_api_custos_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1977,7 +2132,7 @@ func (x *DeviceList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceList.ProtoReflect.Descriptor instead.
 func (*DeviceList) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{25}
+	return file_api_custos_proto_rawDescGZIP(), []int{27}
 }
 
 type DeviceResponse struct {
@@ -1990,7 +2145,7 @@ type DeviceResponse struct {
 
 func (x *DeviceResponse) Reset() {
 	*x = DeviceResponse{}
-	mi := &file_api_custos_proto_msgTypes[26]
+	mi := &file_api_custos_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2002,7 +2157,7 @@ func (x *DeviceResponse) String() string {
 func (*DeviceResponse) ProtoMessage() {}
 
 func (x *DeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[26]
+	mi := &file_api_custos_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2015,7 +2170,7 @@ func (x *DeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceResponse.ProtoReflect.Descriptor instead.
 func (*DeviceResponse) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{26}
+	return file_api_custos_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeviceResponse) GetError() *Error {
@@ -2043,7 +2198,7 @@ type DeviceInfo struct {
 
 func (x *DeviceInfo) Reset() {
 	*x = DeviceInfo{}
-	mi := &file_api_custos_proto_msgTypes[27]
+	mi := &file_api_custos_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2055,7 +2210,7 @@ func (x *DeviceInfo) String() string {
 func (*DeviceInfo) ProtoMessage() {}
 
 func (x *DeviceInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[27]
+	mi := &file_api_custos_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2068,7 +2223,7 @@ func (x *DeviceInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceInfo.ProtoReflect.Descriptor instead.
 func (*DeviceInfo) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{27}
+	return file_api_custos_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DeviceInfo) GetPeerId() []byte {
@@ -2102,7 +2257,7 @@ type CheckpointRequest struct {
 
 func (x *CheckpointRequest) Reset() {
 	*x = CheckpointRequest{}
-	mi := &file_api_custos_proto_msgTypes[28]
+	mi := &file_api_custos_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2114,7 +2269,7 @@ func (x *CheckpointRequest) String() string {
 func (*CheckpointRequest) ProtoMessage() {}
 
 func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[28]
+	mi := &file_api_custos_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2127,7 +2282,7 @@ func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointRequest.ProtoReflect.Descriptor instead.
 func (*CheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{28}
+	return file_api_custos_proto_rawDescGZIP(), []int{30}
 }
 
 type CheckpointResponse struct {
@@ -2140,7 +2295,7 @@ type CheckpointResponse struct {
 
 func (x *CheckpointResponse) Reset() {
 	*x = CheckpointResponse{}
-	mi := &file_api_custos_proto_msgTypes[29]
+	mi := &file_api_custos_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2152,7 +2307,7 @@ func (x *CheckpointResponse) String() string {
 func (*CheckpointResponse) ProtoMessage() {}
 
 func (x *CheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[29]
+	mi := &file_api_custos_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2165,7 +2320,7 @@ func (x *CheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointResponse.ProtoReflect.Descriptor instead.
 func (*CheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{29}
+	return file_api_custos_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CheckpointResponse) GetError() *Error {
@@ -2197,7 +2352,7 @@ type EntriesRequest struct {
 
 func (x *EntriesRequest) Reset() {
 	*x = EntriesRequest{}
-	mi := &file_api_custos_proto_msgTypes[30]
+	mi := &file_api_custos_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2209,7 +2364,7 @@ func (x *EntriesRequest) String() string {
 func (*EntriesRequest) ProtoMessage() {}
 
 func (x *EntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[30]
+	mi := &file_api_custos_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2222,7 +2377,7 @@ func (x *EntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntriesRequest.ProtoReflect.Descriptor instead.
 func (*EntriesRequest) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{30}
+	return file_api_custos_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *EntriesRequest) GetStart() uint64 {
@@ -2258,7 +2413,7 @@ type InclusionProof struct {
 
 func (x *InclusionProof) Reset() {
 	*x = InclusionProof{}
-	mi := &file_api_custos_proto_msgTypes[31]
+	mi := &file_api_custos_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2270,7 +2425,7 @@ func (x *InclusionProof) String() string {
 func (*InclusionProof) ProtoMessage() {}
 
 func (x *InclusionProof) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[31]
+	mi := &file_api_custos_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2283,7 +2438,7 @@ func (x *InclusionProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InclusionProof.ProtoReflect.Descriptor instead.
 func (*InclusionProof) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{31}
+	return file_api_custos_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *InclusionProof) GetIndex() uint64 {
@@ -2321,7 +2476,7 @@ type EntriesResponse struct {
 
 func (x *EntriesResponse) Reset() {
 	*x = EntriesResponse{}
-	mi := &file_api_custos_proto_msgTypes[32]
+	mi := &file_api_custos_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2333,7 +2488,7 @@ func (x *EntriesResponse) String() string {
 func (*EntriesResponse) ProtoMessage() {}
 
 func (x *EntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[32]
+	mi := &file_api_custos_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2346,7 +2501,7 @@ func (x *EntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntriesResponse.ProtoReflect.Descriptor instead.
 func (*EntriesResponse) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{32}
+	return file_api_custos_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *EntriesResponse) GetError() *Error {
@@ -2403,7 +2558,7 @@ type InclusionQuery struct {
 
 func (x *InclusionQuery) Reset() {
 	*x = InclusionQuery{}
-	mi := &file_api_custos_proto_msgTypes[33]
+	mi := &file_api_custos_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2415,7 +2570,7 @@ func (x *InclusionQuery) String() string {
 func (*InclusionQuery) ProtoMessage() {}
 
 func (x *InclusionQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[33]
+	mi := &file_api_custos_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2428,7 +2583,7 @@ func (x *InclusionQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InclusionQuery.ProtoReflect.Descriptor instead.
 func (*InclusionQuery) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{33}
+	return file_api_custos_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *InclusionQuery) GetIndex() uint64 {
@@ -2455,7 +2610,7 @@ type ConsistencyQuery struct {
 
 func (x *ConsistencyQuery) Reset() {
 	*x = ConsistencyQuery{}
-	mi := &file_api_custos_proto_msgTypes[34]
+	mi := &file_api_custos_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2467,7 +2622,7 @@ func (x *ConsistencyQuery) String() string {
 func (*ConsistencyQuery) ProtoMessage() {}
 
 func (x *ConsistencyQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[34]
+	mi := &file_api_custos_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2480,7 +2635,7 @@ func (x *ConsistencyQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsistencyQuery.ProtoReflect.Descriptor instead.
 func (*ConsistencyQuery) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{34}
+	return file_api_custos_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ConsistencyQuery) GetOldSize() uint64 {
@@ -2510,7 +2665,7 @@ type ProofRequest struct {
 
 func (x *ProofRequest) Reset() {
 	*x = ProofRequest{}
-	mi := &file_api_custos_proto_msgTypes[35]
+	mi := &file_api_custos_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2522,7 +2677,7 @@ func (x *ProofRequest) String() string {
 func (*ProofRequest) ProtoMessage() {}
 
 func (x *ProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[35]
+	mi := &file_api_custos_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2535,7 +2690,7 @@ func (x *ProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProofRequest.ProtoReflect.Descriptor instead.
 func (*ProofRequest) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{35}
+	return file_api_custos_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ProofRequest) GetQuery() isProofRequest_Query {
@@ -2589,7 +2744,7 @@ type ProofResponse struct {
 
 func (x *ProofResponse) Reset() {
 	*x = ProofResponse{}
-	mi := &file_api_custos_proto_msgTypes[36]
+	mi := &file_api_custos_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2601,7 +2756,7 @@ func (x *ProofResponse) String() string {
 func (*ProofResponse) ProtoMessage() {}
 
 func (x *ProofResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[36]
+	mi := &file_api_custos_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2614,7 +2769,7 @@ func (x *ProofResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProofResponse.ProtoReflect.Descriptor instead.
 func (*ProofResponse) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{36}
+	return file_api_custos_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ProofResponse) GetError() *Error {
@@ -2660,13 +2815,14 @@ const file_api_custos_proto_rawDesc = "" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\rR\x05epoch\x12\x18\n" +
 	"\ablinded\x18\x03 \x01(\fR\ablinded\x12!\n" +
-	"\fdevice_token\x18\x04 \x01(\tR\vdeviceToken\"\xa7\x01\n" +
+	"\fdevice_token\x18\x04 \x01(\tR\vdeviceToken\"\xe2\x01\n" +
 	"\x0eLoginChallenge\x12&\n" +
 	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\x12\x14\n" +
 	"\x05nonce\x18\x02 \x01(\fR\x05nonce\x12\x1c\n" +
 	"\tevaluated\x18\x03 \x01(\fR\tevaluated\x12\x14\n" +
 	"\x05proof\x18\x04 \x01(\fR\x05proof\x12#\n" +
-	"\rattempts_left\x18\x05 \x01(\rR\fattemptsLeft\"*\n" +
+	"\rattempts_left\x18\x05 \x01(\rR\fattemptsLeft\x129\n" +
+	"\fdealing_note\x18\x06 \x01(\v2\x16.custos.v1.DealingNoteR\vdealingNote\"*\n" +
 	"\n" +
 	"LoginProof\x12\x1c\n" +
 	"\tsignature\x18\x01 \x01(\fR\tsignature\"\xaa\x01\n" +
@@ -2679,10 +2835,20 @@ const file_api_custos_proto_rawDesc = "" +
 	"\x05stage\x18\x01 \x01(\v2\x16.custos.v1.PasswdStageH\x00R\x05stage\x12\x18\n" +
 	"\x06commit\x18\x02 \x01(\rH\x00R\x06commit\x12\x16\n" +
 	"\x05abort\x18\x03 \x01(\rH\x00R\x05abortB\x06\n" +
-	"\x04step\"_\n" +
+	"\x04step\"\x8b\x01\n" +
 	"\vPasswdStage\x12(\n" +
 	"\x04oprf\x18\x01 \x01(\v2\x14.custos.v1.OprfShareR\x04oprf\x12&\n" +
-	"\x0fauth_public_key\x18\x02 \x01(\fR\rauthPublicKey\"q\n" +
+	"\x0fauth_public_key\x18\x02 \x01(\fR\rauthPublicKey\x12*\n" +
+	"\x04note\x18\x03 \x01(\v2\x16.custos.v1.DealingNoteR\x04note\"\x88\x01\n" +
+	"\vDealingNote\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\rR\x05epoch\x12\x1c\n" +
+	"\tthreshold\x18\x02 \x01(\rR\tthreshold\x123\n" +
+	"\x06shares\x18\x03 \x03(\v2\x1b.custos.v1.DealingNoteShareR\x06shares\x12\x10\n" +
+	"\x03mac\x18\x04 \x01(\fR\x03mac\"d\n" +
+	"\x10DealingNoteShare\x12\x17\n" +
+	"\apeer_id\x18\x01 \x01(\fR\x06peerId\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\rR\x05index\x12!\n" +
+	"\fpublic_share\x18\x03 \x01(\fR\vpublicShare\"q\n" +
 	"\x0ePasswdResponse\x12&\n" +
 	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\rR\x05epoch\x12!\n" +
@@ -2859,7 +3025,7 @@ func file_api_custos_proto_rawDescGZIP() []byte {
 }
 
 var file_api_custos_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_api_custos_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_api_custos_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_api_custos_proto_goTypes = []any{
 	(Code)(0),                  // 0: custos.v1.Code
 	(EntryKind)(0),             // 1: custos.v1.EntryKind
@@ -2875,76 +3041,81 @@ var file_api_custos_proto_goTypes = []any{
 	(*LoginResult)(nil),        // 11: custos.v1.LoginResult
 	(*PasswdRequest)(nil),      // 12: custos.v1.PasswdRequest
 	(*PasswdStage)(nil),        // 13: custos.v1.PasswdStage
-	(*PasswdResponse)(nil),     // 14: custos.v1.PasswdResponse
-	(*PutRequest)(nil),         // 15: custos.v1.PutRequest
-	(*PutResponse)(nil),        // 16: custos.v1.PutResponse
-	(*ReleaseRequest)(nil),     // 17: custos.v1.ReleaseRequest
-	(*ReleasedShare)(nil),      // 18: custos.v1.ReleasedShare
-	(*ReleaseResponse)(nil),    // 19: custos.v1.ReleaseResponse
-	(*Receipt)(nil),            // 20: custos.v1.Receipt
-	(*DeleteRequest)(nil),      // 21: custos.v1.DeleteRequest
-	(*DeleteResponse)(nil),     // 22: custos.v1.DeleteResponse
-	(*ListRequest)(nil),        // 23: custos.v1.ListRequest
-	(*ListResponse)(nil),       // 24: custos.v1.ListResponse
-	(*Refusal)(nil),            // 25: custos.v1.Refusal
-	(*Entry)(nil),              // 26: custos.v1.Entry
-	(*DeviceRequest)(nil),      // 27: custos.v1.DeviceRequest
-	(*DeviceList)(nil),         // 28: custos.v1.DeviceList
-	(*DeviceResponse)(nil),     // 29: custos.v1.DeviceResponse
-	(*DeviceInfo)(nil),         // 30: custos.v1.DeviceInfo
-	(*CheckpointRequest)(nil),  // 31: custos.v1.CheckpointRequest
-	(*CheckpointResponse)(nil), // 32: custos.v1.CheckpointResponse
-	(*EntriesRequest)(nil),     // 33: custos.v1.EntriesRequest
-	(*InclusionProof)(nil),     // 34: custos.v1.InclusionProof
-	(*EntriesResponse)(nil),    // 35: custos.v1.EntriesResponse
-	(*InclusionQuery)(nil),     // 36: custos.v1.InclusionQuery
-	(*ConsistencyQuery)(nil),   // 37: custos.v1.ConsistencyQuery
-	(*ProofRequest)(nil),       // 38: custos.v1.ProofRequest
-	(*ProofResponse)(nil),      // 39: custos.v1.ProofResponse
+	(*DealingNote)(nil),        // 14: custos.v1.DealingNote
+	(*DealingNoteShare)(nil),   // 15: custos.v1.DealingNoteShare
+	(*PasswdResponse)(nil),     // 16: custos.v1.PasswdResponse
+	(*PutRequest)(nil),         // 17: custos.v1.PutRequest
+	(*PutResponse)(nil),        // 18: custos.v1.PutResponse
+	(*ReleaseRequest)(nil),     // 19: custos.v1.ReleaseRequest
+	(*ReleasedShare)(nil),      // 20: custos.v1.ReleasedShare
+	(*ReleaseResponse)(nil),    // 21: custos.v1.ReleaseResponse
+	(*Receipt)(nil),            // 22: custos.v1.Receipt
+	(*DeleteRequest)(nil),      // 23: custos.v1.DeleteRequest
+	(*DeleteResponse)(nil),     // 24: custos.v1.DeleteResponse
+	(*ListRequest)(nil),        // 25: custos.v1.ListRequest
+	(*ListResponse)(nil),       // 26: custos.v1.ListResponse
+	(*Refusal)(nil),            // 27: custos.v1.Refusal
+	(*Entry)(nil),              // 28: custos.v1.Entry
+	(*DeviceRequest)(nil),      // 29: custos.v1.DeviceRequest
+	(*DeviceList)(nil),         // 30: custos.v1.DeviceList
+	(*DeviceResponse)(nil),     // 31: custos.v1.DeviceResponse
+	(*DeviceInfo)(nil),         // 32: custos.v1.DeviceInfo
+	(*CheckpointRequest)(nil),  // 33: custos.v1.CheckpointRequest
+	(*CheckpointResponse)(nil), // 34: custos.v1.CheckpointResponse
+	(*EntriesRequest)(nil),     // 35: custos.v1.EntriesRequest
+	(*InclusionProof)(nil),     // 36: custos.v1.InclusionProof
+	(*EntriesResponse)(nil),    // 37: custos.v1.EntriesResponse
+	(*InclusionQuery)(nil),     // 38: custos.v1.InclusionQuery
+	(*ConsistencyQuery)(nil),   // 39: custos.v1.ConsistencyQuery
+	(*ProofRequest)(nil),       // 40: custos.v1.ProofRequest
+	(*ProofResponse)(nil),      // 41: custos.v1.ProofResponse
 }
 var file_api_custos_proto_depIdxs = []int32{
 	0,  // 0: custos.v1.Error.code:type_name -> custos.v1.Code
 	6,  // 1: custos.v1.EnrollRequest.oprf:type_name -> custos.v1.OprfShare
 	3,  // 2: custos.v1.EnrollResponse.error:type_name -> custos.v1.Error
 	3,  // 3: custos.v1.LoginChallenge.error:type_name -> custos.v1.Error
-	3,  // 4: custos.v1.LoginResult.error:type_name -> custos.v1.Error
-	13, // 5: custos.v1.PasswdRequest.stage:type_name -> custos.v1.PasswdStage
-	6,  // 6: custos.v1.PasswdStage.oprf:type_name -> custos.v1.OprfShare
-	3,  // 7: custos.v1.PasswdResponse.error:type_name -> custos.v1.Error
-	4,  // 8: custos.v1.PutRequest.unit:type_name -> custos.v1.UnitRef
-	2,  // 9: custos.v1.PutRequest.operation:type_name -> custos.v1.Operation
-	3,  // 10: custos.v1.PutResponse.error:type_name -> custos.v1.Error
-	4,  // 11: custos.v1.ReleaseRequest.units:type_name -> custos.v1.UnitRef
-	4,  // 12: custos.v1.ReleasedShare.unit:type_name -> custos.v1.UnitRef
-	3,  // 13: custos.v1.ReleasedShare.error:type_name -> custos.v1.Error
-	3,  // 14: custos.v1.ReleaseResponse.error:type_name -> custos.v1.Error
-	18, // 15: custos.v1.ReleaseResponse.shares:type_name -> custos.v1.ReleasedShare
-	20, // 16: custos.v1.ReleaseResponse.receipt:type_name -> custos.v1.Receipt
-	4,  // 17: custos.v1.DeleteRequest.unit:type_name -> custos.v1.UnitRef
-	2,  // 18: custos.v1.DeleteRequest.operation:type_name -> custos.v1.Operation
-	3,  // 19: custos.v1.DeleteResponse.error:type_name -> custos.v1.Error
-	3,  // 20: custos.v1.ListResponse.error:type_name -> custos.v1.Error
-	4,  // 21: custos.v1.ListResponse.units:type_name -> custos.v1.UnitRef
-	0,  // 22: custos.v1.Refusal.code:type_name -> custos.v1.Code
-	1,  // 23: custos.v1.Entry.kind:type_name -> custos.v1.EntryKind
-	4,  // 24: custos.v1.Entry.units:type_name -> custos.v1.UnitRef
-	0,  // 25: custos.v1.Entry.outcome:type_name -> custos.v1.Code
-	25, // 26: custos.v1.Entry.refusals:type_name -> custos.v1.Refusal
-	2,  // 27: custos.v1.Entry.operation:type_name -> custos.v1.Operation
-	28, // 28: custos.v1.DeviceRequest.list:type_name -> custos.v1.DeviceList
-	3,  // 29: custos.v1.DeviceResponse.error:type_name -> custos.v1.Error
-	30, // 30: custos.v1.DeviceResponse.devices:type_name -> custos.v1.DeviceInfo
-	3,  // 31: custos.v1.CheckpointResponse.error:type_name -> custos.v1.Error
-	3,  // 32: custos.v1.EntriesResponse.error:type_name -> custos.v1.Error
-	34, // 33: custos.v1.EntriesResponse.proofs:type_name -> custos.v1.InclusionProof
-	36, // 34: custos.v1.ProofRequest.inclusion:type_name -> custos.v1.InclusionQuery
-	37, // 35: custos.v1.ProofRequest.consistency:type_name -> custos.v1.ConsistencyQuery
-	3,  // 36: custos.v1.ProofResponse.error:type_name -> custos.v1.Error
-	37, // [37:37] is the sub-list for method output_type
-	37, // [37:37] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	14, // 4: custos.v1.LoginChallenge.dealing_note:type_name -> custos.v1.DealingNote
+	3,  // 5: custos.v1.LoginResult.error:type_name -> custos.v1.Error
+	13, // 6: custos.v1.PasswdRequest.stage:type_name -> custos.v1.PasswdStage
+	6,  // 7: custos.v1.PasswdStage.oprf:type_name -> custos.v1.OprfShare
+	14, // 8: custos.v1.PasswdStage.note:type_name -> custos.v1.DealingNote
+	15, // 9: custos.v1.DealingNote.shares:type_name -> custos.v1.DealingNoteShare
+	3,  // 10: custos.v1.PasswdResponse.error:type_name -> custos.v1.Error
+	4,  // 11: custos.v1.PutRequest.unit:type_name -> custos.v1.UnitRef
+	2,  // 12: custos.v1.PutRequest.operation:type_name -> custos.v1.Operation
+	3,  // 13: custos.v1.PutResponse.error:type_name -> custos.v1.Error
+	4,  // 14: custos.v1.ReleaseRequest.units:type_name -> custos.v1.UnitRef
+	4,  // 15: custos.v1.ReleasedShare.unit:type_name -> custos.v1.UnitRef
+	3,  // 16: custos.v1.ReleasedShare.error:type_name -> custos.v1.Error
+	3,  // 17: custos.v1.ReleaseResponse.error:type_name -> custos.v1.Error
+	20, // 18: custos.v1.ReleaseResponse.shares:type_name -> custos.v1.ReleasedShare
+	22, // 19: custos.v1.ReleaseResponse.receipt:type_name -> custos.v1.Receipt
+	4,  // 20: custos.v1.DeleteRequest.unit:type_name -> custos.v1.UnitRef
+	2,  // 21: custos.v1.DeleteRequest.operation:type_name -> custos.v1.Operation
+	3,  // 22: custos.v1.DeleteResponse.error:type_name -> custos.v1.Error
+	3,  // 23: custos.v1.ListResponse.error:type_name -> custos.v1.Error
+	4,  // 24: custos.v1.ListResponse.units:type_name -> custos.v1.UnitRef
+	0,  // 25: custos.v1.Refusal.code:type_name -> custos.v1.Code
+	1,  // 26: custos.v1.Entry.kind:type_name -> custos.v1.EntryKind
+	4,  // 27: custos.v1.Entry.units:type_name -> custos.v1.UnitRef
+	0,  // 28: custos.v1.Entry.outcome:type_name -> custos.v1.Code
+	27, // 29: custos.v1.Entry.refusals:type_name -> custos.v1.Refusal
+	2,  // 30: custos.v1.Entry.operation:type_name -> custos.v1.Operation
+	30, // 31: custos.v1.DeviceRequest.list:type_name -> custos.v1.DeviceList
+	3,  // 32: custos.v1.DeviceResponse.error:type_name -> custos.v1.Error
+	32, // 33: custos.v1.DeviceResponse.devices:type_name -> custos.v1.DeviceInfo
+	3,  // 34: custos.v1.CheckpointResponse.error:type_name -> custos.v1.Error
+	3,  // 35: custos.v1.EntriesResponse.error:type_name -> custos.v1.Error
+	36, // 36: custos.v1.EntriesResponse.proofs:type_name -> custos.v1.InclusionProof
+	38, // 37: custos.v1.ProofRequest.inclusion:type_name -> custos.v1.InclusionQuery
+	39, // 38: custos.v1.ProofRequest.consistency:type_name -> custos.v1.ConsistencyQuery
+	3,  // 39: custos.v1.ProofResponse.error:type_name -> custos.v1.Error
+	40, // [40:40] is the sub-list for method output_type
+	40, // [40:40] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_api_custos_proto_init() }
@@ -2957,11 +3128,11 @@ func file_api_custos_proto_init() {
 		(*PasswdRequest_Commit)(nil),
 		(*PasswdRequest_Abort)(nil),
 	}
-	file_api_custos_proto_msgTypes[24].OneofWrappers = []any{
+	file_api_custos_proto_msgTypes[26].OneofWrappers = []any{
 		(*DeviceRequest_List)(nil),
 		(*DeviceRequest_Revoke)(nil),
 	}
-	file_api_custos_proto_msgTypes[35].OneofWrappers = []any{
+	file_api_custos_proto_msgTypes[37].OneofWrappers = []any{
 		(*ProofRequest_Inclusion)(nil),
 		(*ProofRequest_Consistency)(nil),
 	}
@@ -2971,7 +3142,7 @@ func file_api_custos_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_custos_proto_rawDesc), len(file_api_custos_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   37,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

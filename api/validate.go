@@ -139,6 +139,9 @@ func (r *PasswdRequest) Validate() error {
 		if step.Stage.Oprf.Epoch < 2 {
 			return Errorf(Code_INVALID_ARGUMENT, "a password change deals an OPRF epoch from 2")
 		}
+		if err := step.Stage.checkNote(); err != nil {
+			return err
+		}
 		return checkLoginKey(step.Stage.AuthPublicKey)
 	case *PasswdRequest_Commit:
 		return checkStagedEpoch(step.Commit)
@@ -146,6 +149,26 @@ func (r *PasswdRequest) Validate() error {
 		return checkStagedEpoch(step.Abort)
 	}
 	return Errorf(Code_INVALID_ARGUMENT, "the password change names no step")
+}
+
+// checkNote checks a stage's dealing note, if it has one: well formed, of
+// the stage's epoch, and holding the stage's own public share at its index.
+// That the share is this node's (its peer ID) is the node's to check.
+func (s *PasswdStage) checkNote() error {
+	if s.Note == nil {
+		return nil
+	}
+	if err := s.Note.Validate(); err != nil {
+		return err
+	}
+	own := s.Note.Share(s.Oprf.Index)
+	switch {
+	case s.Note.Epoch != s.Oprf.Epoch:
+		return Errorf(Code_INVALID_ARGUMENT, "the dealing note is of epoch %d, the stage of %d", s.Note.Epoch, s.Oprf.Epoch)
+	case own == nil || subtle.ConstantTimeCompare(own.PublicShare, s.Oprf.PublicShare) != 1:
+		return Errorf(Code_INVALID_ARGUMENT, "the dealing note does not hold the stage's public share at its index")
+	}
+	return nil
 }
 
 func checkStagedEpoch(epoch uint32) error {

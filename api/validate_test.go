@@ -11,9 +11,8 @@ import (
 	"github.com/custos-network/custos/threshold/toprf"
 )
 
-// goodOprf returns a well-formed OPRF share of epoch: share index of a
-// fresh 2-of-3 dealing.
-func goodOprf(t testing.TB, epoch uint32, index int) *OprfShare {
+// splitKey splits a fresh OPRF key 2-of-3; the caller wipes the shares.
+func splitKey(t testing.TB) ([]toprf.KeyShare, []toprf.PublicShare) {
 	t.Helper()
 	k, err := toprf.NewKey()
 	if err != nil {
@@ -24,6 +23,14 @@ func goodOprf(t testing.TB, epoch uint32, index int) *OprfShare {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return keys, pubs
+}
+
+// goodOprf returns a well-formed OPRF share of epoch: share index of a
+// fresh 2-of-3 dealing.
+func goodOprf(t testing.TB, epoch uint32, index int) *OprfShare {
+	t.Helper()
+	keys, pubs := splitKey(t)
 	defer func() {
 		for _, ks := range keys {
 			ks.Wipe()

@@ -289,6 +289,13 @@ func (c *Client) unlock(ctx context.Context, password []byte, wait int) ([]error
 		return nil, err
 	}
 	qerr := c.quorum("unlock", c.net.Threshold, errs)
+	if qerr != nil {
+		if d, errs, oprf, err = c.followChange(ctx, d, pwh, wait, errs, oprf); err != nil {
+			return nil, err
+		}
+		defer d.wipe()
+		qerr = c.quorum("unlock", c.net.Threshold, errs)
+	}
 	c.log.Debug("unlock", zap.Duration("password_hash", hashed.Sub(start)), zap.Duration("logins", time.Since(hashed)),
 		zap.Duration("oprf_client", oprf), zap.Bool("ok", qerr == nil))
 	c.markDelivered(c.acceptedPending(d, errs))
@@ -303,6 +310,29 @@ func (c *Client) unlock(ctx context.Context, password []byte, wait int) ([]error
 	c.resumeChanges(ctx)
 	c.retryDeletes(ctx)
 	return errs, nil
+}
+
+// followChange logs in again, under the dealing another device's password
+// change made, when the logins under d (errs) handed out its note and the
+// vault took it (followNote). Otherwise it returns d, errs and oprf as
+// they are. The caller wipes the dealing returned, as d.
+func (c *Client) followChange(ctx context.Context, d *dealing, pwh threshold.PasswordKey, wait int, errs []error, oprf time.Duration) (*dealing, []error, time.Duration, error) {
+	adopted, err := c.followNote(d, errs)
+	if err != nil || !adopted {
+		return d, errs, oprf, err
+	}
+	c.mu.Lock()
+	nd, err := c.loadDealing()
+	c.mu.Unlock()
+	if err != nil {
+		return d, errs, oprf, err
+	}
+	errs, more, err := c.loginV2(ctx, nd, pwh, wait, false)
+	if err != nil {
+		nd.wipe()
+		return d, nil, oprf, err
+	}
+	return nd, errs, oprf + more, nil
 }
 
 // prepareLogin loads the vault's login dealing and hashes the password

@@ -266,7 +266,11 @@ func (c *Client) login(ctx context.Context, n *custodian, round *loginRound) (er
 	}
 	if err := api.FromProto(ch.Error); err != nil {
 		if errors.Is(err, api.ErrNotFound) {
-			return &refusal{kind: ErrNotEnrolled, node: err, msg: ErrNotEnrolled.Error()}
+			r := refusal{kind: ErrNotEnrolled, node: err, msg: ErrNotEnrolled.Error()}
+			if ch.DealingNote != nil {
+				return &staleDealing{refusal: r, note: ch.DealingNote}
+			}
+			return &r
 		}
 		return helloRefusal(hello, err)
 	}
@@ -291,6 +295,14 @@ func (c *Client) login(ctx context.Context, n *custodian, round *loginRound) (er
 		c.drop(n, nil) // its evaluation verified
 	}
 	return nil
+}
+
+// staleDealing is a node's refusal of a login under a dealing it holds no
+// more, with the note of its current dealing, made by a password change on
+// another device of the user (followNote). It matches ErrNotEnrolled.
+type staleDealing struct {
+	refusal
+	note *api.DealingNote
 }
 
 // drop leaves n out of the requests of this unlock for err (nil: takes it

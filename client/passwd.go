@@ -218,7 +218,15 @@ func (c *Client) loginWith(ctx context.Context, password []byte, useNew bool) ([
 		return nil, err
 	}
 	defer pwh.Wipe()
-	errs, _, err := c.loginV2(ctx, d, pwh, len(c.nodes), false)
+	errs, oprf, err := c.loginV2(ctx, d, pwh, len(c.nodes), false)
+	if err != nil || useNew || c.quorum("log in", len(c.nodes), errs) == nil {
+		return errs, err
+	}
+	// A change made on another device: this one follows it first.
+	d, errs, _, err = c.followChange(ctx, d, pwh, len(c.nodes), errs, oprf)
+	if err == nil {
+		d.wipe()
+	}
 	return errs, err
 }
 
@@ -230,6 +238,7 @@ type newDealing struct {
 	keys  []toprf.KeyShare
 	pubs  []toprf.PublicShare
 	auth  [][]byte
+	note  *api.DealingNote // for the user's other devices
 }
 
 func (nd *newDealing) wipe() {
@@ -279,6 +288,10 @@ func (c *Client) dealChange(password []byte) (*newDealing, error) {
 	}
 	defer out.Wipe()
 	if err := c.newLoginKeys(nd, out, m); err != nil {
+		nd.wipe()
+		return nil, err
+	}
+	if err := c.makeNote(nd); err != nil {
 		nd.wipe()
 		return nil, err
 	}
@@ -427,6 +440,7 @@ func (c *Client) stageAt(ctx context.Context, n *custodian, nd *newDealing, i in
 			Epoch: nd.epoch, Index: uint32(nd.pubs[i].Index), KeyShare: share, PublicShare: nd.pubs[i].Element[:],
 		},
 		AuthPublicKey: nd.auth[i],
+		Note:          nd.note,
 	}}}
 	resp, err := c.passwdStep(ctx, n, req)
 	if errors.Is(err, api.ErrInvalidArgument) && resp != nil && resp.Epoch >= nd.epoch {

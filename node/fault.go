@@ -18,6 +18,10 @@ var alterShare func(share []byte)
 // proof) the node answers a login hello with.
 var alterEvaluation func(ch *api.LoginChallenge)
 
+// alterNote, when set, changes every dealing note a login refusal hands
+// out: a test build's lying custodian (fault_custosfault.go).
+var alterNote func(n *api.DealingNote)
+
 // alterReceipt, when set, changes every release receipt the node sends.
 var alterReceipt func(r *api.Receipt)
 

@@ -32,6 +32,9 @@ import (
 //	                             evaluation and a broken proof (one bit of
 //	                             its response scalar flipped: it still
 //	                             decodes, and does not verify)
+//	CUSTOS_FAULT=forge-note      hand out dealing notes whose first public
+//	                             share is another element (G), the MAC
+//	                             unchanged: a note no device verifies
 //	CUSTOS_FAULT=slow-release    wait 3 s before reading each release
 //	                             request, then serve it as usual
 //	CUSTOS_FAULT=fail-release    refuse every release request at once with
@@ -45,6 +48,8 @@ func init() {
 		alterEvaluation = shiftEvaluation
 	case "bad-proof":
 		alterEvaluation = func(ch *api.LoginChallenge) { ch.Proof[toprf.ScalarSize] ^= 0x01 }
+	case "forge-note":
+		alterNote = forgeNote
 	case "alter-shares":
 		alterShare = func(share []byte) { share[0] ^= 0x01 }
 	case "bad-receipt":
@@ -125,4 +130,15 @@ func (p *previousReleases) swap(tx *store.Tx, index int64) int64 {
 		return index
 	}
 	return prev
+}
+
+// forgeNote puts the group's generator G in place of the note's first
+// public share: a valid element, so the note decodes, but not the share
+// the user's device dealt, so its MAC does not verify.
+func forgeNote(n *api.DealingNote) {
+	g, err := group.Ristretto255.Generator().MarshalBinaryCompress()
+	if err != nil {
+		panic(err)
+	}
+	n.Shares[0].PublicShare = g
 }

@@ -239,3 +239,38 @@ func (l *Login) wipe() {
 		clear(l.Nodes[i].KeyShare)
 	}
 }
+
+// AdoptLogin makes l the vault's login dealing: a dealing of a later epoch
+// that another device of the user made with a password change, which the
+// client checked (its dealing note's MAC, and that its nodes are the
+// network file's). It checks l's shape and the current dealing's MAC first,
+// and refuses while this vault has a password change of its own under way
+// or still holds key shares of an unfinished enrollment (those nodes would
+// never get them). It seals l and returns the dealing it replaced, for the
+// caller to put back if the vault cannot be saved.
+func (v *Vault) AdoptLogin(l *Login) (old *Login, err error) {
+	switch {
+	case v.Login == nil:
+		return nil, errors.New("adopt a login dealing: the vault has none to follow")
+	case v.PasswordChange != nil:
+		return nil, errors.New("adopt a login dealing: this vault's own password change is under way (custos passwd finishes it)")
+	case len(v.Login.Pending()) > 0:
+		return nil, errors.New("adopt a login dealing: this vault's enrollment is unfinished")
+	case l.Epoch <= v.Login.Epoch:
+		return nil, fmt.Errorf("adopt a login dealing: its epoch %d is not after the vault's %d", l.Epoch, v.Login.Epoch)
+	}
+	if err := v.CheckLogin(); err != nil {
+		return nil, err
+	}
+	old = v.Login
+	v.Login = l
+	err = v.SealLogin()
+	if err == nil {
+		err = checkLogin(l)
+	}
+	if err != nil {
+		v.Login = old
+		return nil, fmt.Errorf("adopt a login dealing: %w", err)
+	}
+	return old, nil
+}

@@ -147,3 +147,80 @@ func TestWipeClearsHeldKeyShares(t *testing.T) {
 		t.Fatal("a held key share survived Wipe")
 	}
 }
+
+// adoptable is a dealing of epoch 2 over the test vault's nodes, as a
+// password change on another device makes it (no key shares).
+func adoptable(t *testing.T, v *Vault) *Login {
+	t.Helper()
+	l := &Login{Epoch: 2, Threshold: 2}
+	for i, ln := range v.Login.Nodes {
+		ks := testKeyShare(t, ln.Index, byte(0x71+i))
+		pub := ks.Public()
+		ks.Wipe()
+		l.Nodes = append(l.Nodes, LoginNode{Name: ln.Name, PeerID: ln.PeerID, Index: ln.Index, PublicShare: pub.Element[:]})
+	}
+	return l
+}
+
+// AdoptLogin takes a later dealing, sealed, and gives back the one it
+// replaced; it refuses while the vault's enrollment is unfinished or its
+// own password change is under way, a dealing that is not later, a damaged
+// current dealing, and a malformed one, and changes nothing then.
+func TestAdoptLogin(t *testing.T) {
+	delivered := func(t *testing.T) *Vault {
+		v := testVault(t)
+		if _, err := v.MarkDelivered("cove"); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	refused := func(t *testing.T, v *Vault, l *Login) {
+		t.Helper()
+		before := v.Login
+		if _, err := v.AdoptLogin(l); err == nil {
+			t.Fatal("adopted")
+		}
+		if v.Login != before || v.CheckLogin() != nil {
+			t.Error("a refused adoption changed the dealing")
+		}
+	}
+	t.Run("a later dealing is taken", func(t *testing.T) {
+		v := delivered(t)
+		before, l := v.Login, adoptable(t, v)
+		old, err := v.AdoptLogin(l)
+		if err != nil || old != before || v.Login != l || v.CheckLogin() != nil {
+			t.Fatalf("AdoptLogin = %v, %v; the vault's dealing %+v", old, err, v.Login)
+		}
+		if _, err := reread(t, v); err != nil {
+			t.Errorf("the vault does not read back: %v", err)
+		}
+	})
+	t.Run("an unfinished enrollment refuses", func(t *testing.T) {
+		v := testVault(t)
+		refused(t, v, adoptable(t, v))
+	})
+	t.Run("a password change under way refuses", func(t *testing.T) {
+		v := changeVault(t, ChangeStaged)
+		refused(t, v, adoptable(t, v))
+	})
+	t.Run("the same epoch refuses", func(t *testing.T) {
+		v := delivered(t)
+		l := adoptable(t, v)
+		l.Epoch = 1
+		refused(t, v, l)
+	})
+	t.Run("a damaged dealing refuses", func(t *testing.T) {
+		v := delivered(t)
+		l := adoptable(t, v)
+		v.Login.Nodes[0].PublicShare[3] ^= 1
+		if _, err := v.AdoptLogin(l); !errors.Is(err, ErrDamagedLogin) {
+			t.Errorf("AdoptLogin over damage: %v, want ErrDamagedLogin", err)
+		}
+	})
+	t.Run("a malformed dealing refuses", func(t *testing.T) {
+		v := delivered(t)
+		l := adoptable(t, v)
+		l.Nodes[1].Index = 1
+		refused(t, v, l)
+	})
+}

@@ -158,7 +158,11 @@ func (s *Service) count(tx *store.Tx, c *Challenge, evaluate bool, share *dealtS
 	d := a.Dealing(c.epoch)
 	switch {
 	case d == nil:
-		return s.refuseAccount(tx, entry, noDealing(c.epoch), fmt.Sprintf("no dealing of epoch %d", c.epoch))
+		outcome, reason := outdated(a, c), fmt.Sprintf("no dealing of epoch %d", c.epoch)
+		if errors.As(outcome, new(*OutdatedEpochError)) {
+			reason += fmt.Sprintf(", handed the dealing note of epoch %d", a.Current.Epoch)
+		}
+		return s.refuseAccount(tx, entry, outcome, reason)
 	case a.Locked:
 		return s.refuseAccount(tx, entry, errLocked, "the account is locked")
 	case a.Failures >= s.cfg.MaxLoginFailures:
@@ -188,6 +192,32 @@ func (s *Service) count(tx *store.Tx, c *Challenge, evaluate bool, share *dealtS
 		entry.Reason += ", with a new-device invite"
 	}
 	return nil, s.record(tx, entry)
+}
+
+// OutdatedEpochError is Hello's refusal (NOT_FOUND, as noDealing) of a
+// login under an epoch older than the account's current one, to a device
+// of the account: Note is the current dealing's note (an encoded
+// api.DealingNote), which lets the device follow the password change that
+// another device of the user made (docs/login.md, "Devices").
+type OutdatedEpochError struct {
+	Note []byte
+	err  error
+}
+
+func (e *OutdatedEpochError) Error() string { return e.err.Error() }
+func (e *OutdatedEpochError) Unwrap() error { return e.err }
+
+// outdated is the refusal of c, whose epoch a does not hold: with the
+// current dealing's note when c's epoch is older and c's device is one of
+// the account's (not one only a new-device invite admitted), and the
+// dealing has a note. Only the current dealing's: a staged one may still
+// be aborted.
+func outdated(a *store.Account, c *Challenge) error {
+	err := noDealing(c.epoch)
+	if c.epoch >= a.Current.Epoch || len(a.Current.Note) == 0 || a.Device([]byte(c.device)) == nil {
+		return err
+	}
+	return &OutdatedEpochError{Note: bytes.Clone(a.Current.Note), err: err}
 }
 
 // noDealing refuses a login under an epoch the account does not hold.

@@ -1,8 +1,11 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/node/store"
@@ -82,6 +85,12 @@ func (s *Service) passwdStep(tx *store.Tx, a *store.Account, req *api.PasswdRequ
 			entry.Reason += ", replacing the dealing staged before"
 		}
 		d := dealing(o, step.Stage.AuthPublicKey)
+		note, err := s.stagedNote(step.Stage)
+		if err != nil {
+			entry.Reason = "stage refused: " + err.Error()
+			return err, nil
+		}
+		d.Note = note
 		a.Staged = &d
 		if err := tx.PutOprfKeyShare(a.User, o.Epoch, o.KeyShare); err != nil {
 			return nil, err
@@ -121,4 +130,22 @@ func (s *Service) settleStaged(tx *store.Tx, a *store.Account, epoch uint32, com
 		entry.Reason = fmt.Sprintf("committed epoch %d, dropped epoch %d", epoch, drop)
 	}
 	return nil, tx.PutAccount(a)
+}
+
+// stagedNote encodes a stage's dealing note (api.PasswdRequest.Validate
+// checked it) for the account, after checking that the share at the
+// stage's index is this node's: a note that names another peer there would
+// send the user's other devices to the wrong node. None without a note.
+func (s *Service) stagedNote(st *api.PasswdStage) ([]byte, error) {
+	if st.Note == nil {
+		return nil, nil
+	}
+	if own := st.Note.Share(st.Oprf.Index); !bytes.Equal(own.GetPeerId(), []byte(s.node)) {
+		return nil, api.Errorf(api.Code_INVALID_ARGUMENT, "the dealing note names another node at index %d", st.Oprf.Index)
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(st.Note)
+	if err != nil {
+		return nil, fmt.Errorf("encode the dealing note: %w", err)
+	}
+	return b, nil
 }

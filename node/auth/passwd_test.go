@@ -39,6 +39,17 @@ func stageRequest(t *testing.T, epoch uint32) (*api.PasswdRequest, toprf.KeyShar
 	return &api.PasswdRequest{Step: &api.PasswdRequest_Stage{Stage: stage}}, shares[0]
 }
 
+// loggedIn is a node where alice is enrolled and logged in, and her session.
+func loggedIn(t *testing.T) (*testNode, *Session) {
+	t.Helper()
+	n := newTestNode(t, config.Default("n1").Auth)
+	alice := n.enroll("alice")
+	if err := n.login(alice); err != nil {
+		t.Fatal(err)
+	}
+	return n, &Session{User: "alice", Peer: alice.id}
+}
+
 func commitRequest(epoch uint32) *api.PasswdRequest {
 	return &api.PasswdRequest{Step: &api.PasswdRequest_Commit{Commit: epoch}}
 }
@@ -66,12 +77,7 @@ func (n *testNode) keyShare(user string, epoch uint32) ([]byte, error) {
 // refused, is a PASSWORD entry naming its epoch, and the answer says the
 // node's epochs after it.
 func TestPasswordChangeKeepsOneDealingUntilTheOtherIsConfirmed(t *testing.T) {
-	n := newTestNode(t, config.Default("n1").Auth)
-	alice := n.enroll("alice")
-	if err := n.login(alice); err != nil {
-		t.Fatal(err)
-	}
-	sess := &Session{User: "alice", Peer: alice.id}
+	n, sess := loggedIn(t)
 	ctx := context.Background()
 	step := func(req *api.PasswdRequest, wantCode api.Code, want Epochs, entryEpoch uint32) {
 		t.Helper()

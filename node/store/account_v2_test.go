@@ -44,3 +44,24 @@ func TestAccountOfVersion2IsReadAsItsOneDevice(t *testing.T) {
 		t.Error("a version 2 record with a device set decoded")
 	}
 }
+
+// A dealing's note is kept with it, current or staged, and one over
+// MaxDealingNoteLen is refused.
+func TestAccountKeepsDealingNotes(t *testing.T) {
+	a := testAccount("alice")
+	a.Current.Note = []byte("the note of epoch 1")
+	a.Staged = testDealing("alice", 2)
+	a.Staged.Note = bytes.Repeat([]byte{2}, MaxDealingNoteLen)
+	b, err := encodeAccount(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeAccount(b)
+	if err != nil || !sameAccount(got, a) {
+		t.Fatalf("decodeAccount = %+v, %v; want %+v", got, err, a)
+	}
+	a.Staged.Note = append(a.Staged.Note, 2)
+	if _, err := encodeAccount(a); err == nil {
+		t.Error("a note over the limit was encoded")
+	}
+}

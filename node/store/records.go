@@ -22,7 +22,11 @@ const (
 	accountVersionV2 = 2
 	inviteVersion    = 1
 
-	maxAccountRecord = 8 << 10
+	// maxAccountRecord leaves room for two dealing notes (the current and
+	// the staged dealing's) at their largest, in base64 as JSON writes
+	// them, beside the rest of an account. An account of a small network
+	// stays well under 8 KiB.
+	maxAccountRecord = 8<<10 + 2*((MaxDealingNoteLen+2)/3*4)
 	maxInviteRecord  = 2 << 10
 )
 
@@ -137,7 +141,15 @@ type Dealing struct {
 	Index          int
 	PublicShare    []byte // R_i, PublicShareLen bytes
 	LoginPublicKey []byte // Ed25519, 32 bytes
+	// Note is the dealing note a password change left with the dealing
+	// (an encoded api.DealingNote, at most MaxDealingNoteLen bytes; none
+	// for a dealing of enrollment): what the user's other devices need to
+	// follow the change. Only its length is checked here.
+	Note []byte
 }
+
+// MaxDealingNoteLen bounds a dealing's note (api.MaxDealingNoteSize).
+const MaxDealingNoteLen = 48 << 10
 
 // Dealing returns the account's dealing of epoch, the current or the
 // staged one, or nil when it holds none of that epoch.
@@ -183,20 +195,21 @@ type dealingRecord struct {
 	Index          int    `json:"index"`
 	PublicShare    []byte `json:"public_share"`
 	LoginPublicKey []byte `json:"login_public_key"`
+	Note           []byte `json:"note,omitempty"`
 }
 
 func (d *Dealing) record() *dealingRecord {
 	if d == nil {
 		return nil
 	}
-	return &dealingRecord{Epoch: d.Epoch, Index: d.Index, PublicShare: d.PublicShare, LoginPublicKey: d.LoginPublicKey}
+	return &dealingRecord{Epoch: d.Epoch, Index: d.Index, PublicShare: d.PublicShare, LoginPublicKey: d.LoginPublicKey, Note: d.Note}
 }
 
 func (r *dealingRecord) dealing() *Dealing {
 	if r == nil {
 		return nil
 	}
-	return &Dealing{Epoch: r.Epoch, Index: r.Index, PublicShare: r.PublicShare, LoginPublicKey: r.LoginPublicKey}
+	return &Dealing{Epoch: r.Epoch, Index: r.Index, PublicShare: r.PublicShare, LoginPublicKey: r.LoginPublicKey, Note: r.Note}
 }
 
 func checkAccount(a *Account) error {
@@ -264,6 +277,8 @@ func checkDealing(which string, d *Dealing) error {
 		return fmt.Errorf("%w: %s public share is %d bytes, want %d", ErrInvalid, which, len(d.PublicShare), PublicShareLen)
 	case len(d.LoginPublicKey) != ed25519.PublicKeySize:
 		return fmt.Errorf("%w: %s login public key is %d bytes, want %d", ErrInvalid, which, len(d.LoginPublicKey), ed25519.PublicKeySize)
+	case len(d.Note) > MaxDealingNoteLen:
+		return fmt.Errorf("%w: %s dealing note is %d bytes, more than %d", ErrInvalid, which, len(d.Note), MaxDealingNoteLen)
 	}
 	return nil
 }

@@ -111,7 +111,8 @@ func sameDealing(a, b *Dealing) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return a.Epoch == b.Epoch && a.Index == b.Index && bytes.Equal(a.PublicShare, b.PublicShare) && bytes.Equal(a.LoginPublicKey, b.LoginPublicKey)
+	return a.Epoch == b.Epoch && a.Index == b.Index && bytes.Equal(a.PublicShare, b.PublicShare) && bytes.Equal(a.LoginPublicKey, b.LoginPublicKey) &&
+		bytes.Equal(a.Note, b.Note)
 }
 
 func unit(b byte) threshold.UnitID { return threshold.UnitID{b, 0xee} }

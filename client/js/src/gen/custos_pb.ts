@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file custos.proto.
  */
 export const file_custos: GenFile = /*@__PURE__*/
-  fileDesc("CgxjdXN0b3MucHJvdG8SCWN1c3Rvcy52MSJPCgVFcnJvchIdCgRjb2RlGAEgASgOMg8uY3VzdG9zLnYxLkNvZGUSDwoHbWVzc2FnZRgCIAEoCRIWCg5yZXRyeV9hZnRlcl9tcxgDIAEoBCIrCgdVbml0UmVmEg8KB3VuaXRfaWQYASABKAwSDwoHdmVyc2lvbhgCIAEoBCJpCg1FbnJvbGxSZXF1ZXN0EgwKBHVzZXIYASABKAkSDQoFdG9rZW4YAiABKAkSFwoPYXV0aF9wdWJsaWNfa2V5GAMgASgMEiIKBG9wcmYYBCABKAsyFC5jdXN0b3MudjEuT3ByZlNoYXJlIlIKCU9wcmZTaGFyZRINCgVlcG9jaBgBIAEoDRINCgVpbmRleBgCIAEoDRIRCglrZXlfc2hhcmUYAyABKAwSFAoMcHVibGljX3NoYXJlGAQgASgMIjEKDkVucm9sbFJlc3BvbnNlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yIlAKCkxvZ2luSGVsbG8SDAoEdXNlchgBIAEoCRINCgVlcG9jaBgCIAEoDRIPCgdibGluZGVkGAMgASgMEhQKDGRldmljZV90b2tlbhgEIAEoCSJ5Cg5Mb2dpbkNoYWxsZW5nZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchINCgVub25jZRgCIAEoDBIRCglldmFsdWF0ZWQYAyABKAwSDQoFcHJvb2YYBCABKAwSFQoNYXR0ZW1wdHNfbGVmdBgFIAEoDSIfCgpMb2dpblByb29mEhEKCXNpZ25hdHVyZRgBIAEoDCJ3CgtMb2dpblJlc3VsdBIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchIXCg9pZGxlX3RpbWVvdXRfbXMYAiABKAQSFwoPZXhwaXJlc191bml4X21zGAMgASgEEhUKDWF0dGVtcHRzX2xlZnQYBCABKA0iYwoNUGFzc3dkUmVxdWVzdBInCgVzdGFnZRgBIAEoCzIWLmN1c3Rvcy52MS5QYXNzd2RTdGFnZUgAEhAKBmNvbW1pdBgCIAEoDUgAEg8KBWFib3J0GAMgASgNSABCBgoEc3RlcCJKCgtQYXNzd2RTdGFnZRIiCgRvcHJmGAEgASgLMhQuY3VzdG9zLnYxLk9wcmZTaGFyZRIXCg9hdXRoX3B1YmxpY19rZXkYAiABKAwiVgoOUGFzc3dkUmVzcG9uc2USHwoFZXJyb3IYASABKAsyEC5jdXN0b3MudjEuRXJyb3ISDQoFZXBvY2gYAiABKA0SFAoMc3RhZ2VkX2Vwb2NoGAMgASgNImYKClB1dFJlcXVlc3QSIAoEdW5pdBgBIAEoCzISLmN1c3Rvcy52MS5Vbml0UmVmEg0KBXNoYXJlGAIgASgMEicKCW9wZXJhdGlvbhgDIAEoDjIULmN1c3Rvcy52MS5PcGVyYXRpb24iQQoLUHV0UmVzcG9uc2USHwoFZXJyb3IYASABKAsyEC5jdXN0b3MudjEuRXJyb3ISEQoJbG9nX2luZGV4GAIgASgEIoYBCg5SZWxlYXNlUmVxdWVzdBIhCgV1bml0cxgBIAMoCzISLmN1c3Rvcy52MS5Vbml0UmVmEhQKDHRpbWVfdW5peF9tcxgCIAEoBBINCgVub25jZRgDIAEoDBIYChBkZXZpY2Vfc2lnbmF0dXJlGAQgASgMEhIKCmtub3duX3NpemUYBSABKAQiYQoNUmVsZWFzZWRTaGFyZRIgCgR1bml0GAEgASgLMhIuY3VzdG9zLnYxLlVuaXRSZWYSDQoFc2hhcmUYAiABKAwSHwoFZXJyb3IYAyABKAsyEC5jdXN0b3MudjEuRXJyb3IilAEKD1JlbGVhc2VSZXNwb25zZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchIoCgZzaGFyZXMYAiADKAsyGC5jdXN0b3MudjEuUmVsZWFzZWRTaGFyZRIRCglsb2dfaW5kZXgYAyABKAQSIwoHcmVjZWlwdBgEIAEoCzISLmN1c3Rvcy52MS5SZWNlaXB0Il8KB1JlY2VpcHQSDQoFaW5kZXgYASABKAQSDQoFZW50cnkYAiABKAwSEgoKY2hlY2twb2ludBgDIAEoDBINCgVwcm9vZhgEIAMoDBITCgtjb25zaXN0ZW5jeRgFIAMoDCJaCg1EZWxldGVSZXF1ZXN0EiAKBHVuaXQYASABKAsyEi5jdXN0b3MudjEuVW5pdFJlZhInCglvcGVyYXRpb24YAiABKA4yFC5jdXN0b3MudjEuT3BlcmF0aW9uIjEKDkRlbGV0ZVJlc3BvbnNlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yIjQKC0xpc3RSZXF1ZXN0EhIKCnBhZ2VfdG9rZW4YASABKAwSEQoJcGFnZV9zaXplGAIgASgNImsKDExpc3RSZXNwb25zZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchIhCgV1bml0cxgCIAMoCzISLmN1c3Rvcy52MS5Vbml0UmVmEhcKD25leHRfcGFnZV90b2tlbhgDIAEoDCI8CgdSZWZ1c2FsEhIKCnVuaXRfaW5kZXgYASABKA0SHQoEY29kZRgCIAEoDjIPLmN1c3Rvcy52MS5Db2RlIpgDCgVFbnRyeRIOCgZmb3JtYXQYASABKA0SFAoMdGltZV91bml4X21zGAIgASgEEiIKBGtpbmQYAyABKA4yFC5jdXN0b3MudjEuRW50cnlLaW5kEgwKBHVzZXIYBCABKAkSFgoOY2xpZW50X3BlZXJfaWQYBSABKAwSIQoFdW5pdHMYBiADKAsyEi5jdXN0b3MudjEuVW5pdFJlZhIgCgdvdXRjb21lGAcgASgOMg8uY3VzdG9zLnYxLkNvZGUSDgoGcmVhc29uGAggASgJEg0KBWFkbWluGAkgASgJEhwKFHJlcXVlc3RfdGltZV91bml4X21zGAogASgEEhUKDXJlcXVlc3Rfbm9uY2UYCyABKAwSGAoQZGV2aWNlX3NpZ25hdHVyZRgMIAEoDBIkCghyZWZ1c2FscxgNIAMoCzISLmN1c3Rvcy52MS5SZWZ1c2FsEg0KBWVwb2NoGA4gASgNEicKCW9wZXJhdGlvbhgPIAEoDjIULmN1c3Rvcy52MS5PcGVyYXRpb24SDgoGZGV2aWNlGBQgASgMIk4KDURldmljZVJlcXVlc3QSJQoEbGlzdBgBIAEoCzIVLmN1c3Rvcy52MS5EZXZpY2VMaXN0SAASEAoGcmV2b2tlGAIgASgMSABCBAoCb3AiDAoKRGV2aWNlTGlzdCJZCg5EZXZpY2VSZXNwb25zZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchImCgdkZXZpY2VzGAIgAygLMhUuY3VzdG9zLnYxLkRldmljZUluZm8iTQoKRGV2aWNlSW5mbxIPCgdwZWVyX2lkGAEgASgMEhUKDWFkZGVkX3VuaXhfbXMYAiABKAQSFwoPcmV2b2tlZF91bml4X21zGAMgASgEIhMKEUNoZWNrcG9pbnRSZXF1ZXN0IkkKEkNoZWNrcG9pbnRSZXNwb25zZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchISCgpjaGVja3BvaW50GAIgASgMIjsKDkVudHJpZXNSZXF1ZXN0Eg0KBXN0YXJ0GAEgASgEEgsKA2VuZBgCIAEoBBINCgVsaW1pdBgDIAEoDSIvCg5JbmNsdXNpb25Qcm9vZhINCgVpbmRleBgBIAEoBBIOCgZoYXNoZXMYAiADKAwinwEKD0VudHJpZXNSZXNwb25zZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchINCgVzdGFydBgCIAEoBBIMCgRuZXh0GAMgASgEEg8KB2VudHJpZXMYBCADKAwSEgoKY2hlY2twb2ludBgFIAEoDBIpCgZwcm9vZnMYBiADKAsyGS5jdXN0b3MudjEuSW5jbHVzaW9uUHJvb2YiLQoOSW5jbHVzaW9uUXVlcnkSDQoFaW5kZXgYASABKAQSDAoEc2l6ZRgCIAEoBCI2ChBDb25zaXN0ZW5jeVF1ZXJ5EhAKCG9sZF9zaXplGAEgASgEEhAKCG5ld19zaXplGAIgASgEInsKDFByb29mUmVxdWVzdBIuCglpbmNsdXNpb24YASABKAsyGS5jdXN0b3MudjEuSW5jbHVzaW9uUXVlcnlIABIyCgtjb25zaXN0ZW5jeRgCIAEoCzIbLmN1c3Rvcy52MS5Db25zaXN0ZW5jeVF1ZXJ5SABCBwoFcXVlcnkiQAoNUHJvb2ZSZXNwb25zZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchIOCgZoYXNoZXMYAiADKAwqmQEKBENvZGUSBgoCT0sQABITCg9VTkFVVEhFTlRJQ0FURUQQARIKCgZMT0NLRUQQAhIQCgxSQVRFX0xJTUlURUQQAxINCglOT1RfRk9VTkQQBBIUChBJTlZBTElEX0FSR1VNRU5UEAUSDwoLVU5BVkFJTEFCTEUQBhIMCghJTlRFUk5BTBAHEhIKDkFMUkVBRFlfRVhJU1RTEAgq1gEKCUVudHJ5S2luZBIVChFFTlRSWV9VTlNQRUNJRklFRBAAEgoKBkVOUk9MTBABEgkKBUxPR0lOEAISCAoETE9DSxADEgoKBlVOTE9DSxAEEgcKA1BVVBAFEgsKB1JFTEVBU0UQBhIKCgZERUxFVEUQBxIKCgZJTlZJVEUQCBILCgdSRUZVU0FMEAkSCQoFQURNSU4QChIOCgpFVkFMVUFUSU9OEAsSDAoIUEFTU1dPUkQQDBIOCgpERVZJQ0VfQUREEBQSEQoNREVWSUNFX1JFVk9LRRAVKn4KCU9wZXJhdGlvbhIZChVPUEVSQVRJT05fVU5TUEVDSUZJRUQQABIVChFPUEVSQVRJT05fUkVQTEFDRRABEhQKEE9QRVJBVElPTl9ST1RBVEUQAhIVChFPUEVSQVRJT05fUkVTSEFSRRADEhIKDk9QRVJBVElPTl9VTkRPEARCJlokZ2l0aHViLmNvbS9jdXN0b3MtbmV0d29yay9jdXN0b3MvYXBpYgZwcm90bzM");
+  fileDesc("CgxjdXN0b3MucHJvdG8SCWN1c3Rvcy52MSJPCgVFcnJvchIdCgRjb2RlGAEgASgOMg8uY3VzdG9zLnYxLkNvZGUSDwoHbWVzc2FnZRgCIAEoCRIWCg5yZXRyeV9hZnRlcl9tcxgDIAEoBCIrCgdVbml0UmVmEg8KB3VuaXRfaWQYASABKAwSDwoHdmVyc2lvbhgCIAEoBCJpCg1FbnJvbGxSZXF1ZXN0EgwKBHVzZXIYASABKAkSDQoFdG9rZW4YAiABKAkSFwoPYXV0aF9wdWJsaWNfa2V5GAMgASgMEiIKBG9wcmYYBCABKAsyFC5jdXN0b3MudjEuT3ByZlNoYXJlIlIKCU9wcmZTaGFyZRINCgVlcG9jaBgBIAEoDRINCgVpbmRleBgCIAEoDRIRCglrZXlfc2hhcmUYAyABKAwSFAoMcHVibGljX3NoYXJlGAQgASgMIjEKDkVucm9sbFJlc3BvbnNlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yIlAKCkxvZ2luSGVsbG8SDAoEdXNlchgBIAEoCRINCgVlcG9jaBgCIAEoDRIPCgdibGluZGVkGAMgASgMEhQKDGRldmljZV90b2tlbhgEIAEoCSKnAQoOTG9naW5DaGFsbGVuZ2USHwoFZXJyb3IYASABKAsyEC5jdXN0b3MudjEuRXJyb3ISDQoFbm9uY2UYAiABKAwSEQoJZXZhbHVhdGVkGAMgASgMEg0KBXByb29mGAQgASgMEhUKDWF0dGVtcHRzX2xlZnQYBSABKA0SLAoMZGVhbGluZ19ub3RlGAYgASgLMhYuY3VzdG9zLnYxLkRlYWxpbmdOb3RlIh8KCkxvZ2luUHJvb2YSEQoJc2lnbmF0dXJlGAEgASgMIncKC0xvZ2luUmVzdWx0Eh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yEhcKD2lkbGVfdGltZW91dF9tcxgCIAEoBBIXCg9leHBpcmVzX3VuaXhfbXMYAyABKAQSFQoNYXR0ZW1wdHNfbGVmdBgEIAEoDSJjCg1QYXNzd2RSZXF1ZXN0EicKBXN0YWdlGAEgASgLMhYuY3VzdG9zLnYxLlBhc3N3ZFN0YWdlSAASEAoGY29tbWl0GAIgASgNSAASDwoFYWJvcnQYAyABKA1IAEIGCgRzdGVwInAKC1Bhc3N3ZFN0YWdlEiIKBG9wcmYYASABKAsyFC5jdXN0b3MudjEuT3ByZlNoYXJlEhcKD2F1dGhfcHVibGljX2tleRgCIAEoDBIkCgRub3RlGAMgASgLMhYuY3VzdG9zLnYxLkRlYWxpbmdOb3RlImkKC0RlYWxpbmdOb3RlEg0KBWVwb2NoGAEgASgNEhEKCXRocmVzaG9sZBgCIAEoDRIrCgZzaGFyZXMYAyADKAsyGy5jdXN0b3MudjEuRGVhbGluZ05vdGVTaGFyZRILCgNtYWMYBCABKAwiSAoQRGVhbGluZ05vdGVTaGFyZRIPCgdwZWVyX2lkGAEgASgMEg0KBWluZGV4GAIgASgNEhQKDHB1YmxpY19zaGFyZRgDIAEoDCJWCg5QYXNzd2RSZXNwb25zZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchINCgVlcG9jaBgCIAEoDRIUCgxzdGFnZWRfZXBvY2gYAyABKA0iZgoKUHV0UmVxdWVzdBIgCgR1bml0GAEgASgLMhIuY3VzdG9zLnYxLlVuaXRSZWYSDQoFc2hhcmUYAiABKAwSJwoJb3BlcmF0aW9uGAMgASgOMhQuY3VzdG9zLnYxLk9wZXJhdGlvbiJBCgtQdXRSZXNwb25zZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchIRCglsb2dfaW5kZXgYAiABKAQihgEKDlJlbGVhc2VSZXF1ZXN0EiEKBXVuaXRzGAEgAygLMhIuY3VzdG9zLnYxLlVuaXRSZWYSFAoMdGltZV91bml4X21zGAIgASgEEg0KBW5vbmNlGAMgASgMEhgKEGRldmljZV9zaWduYXR1cmUYBCABKAwSEgoKa25vd25fc2l6ZRgFIAEoBCJhCg1SZWxlYXNlZFNoYXJlEiAKBHVuaXQYASABKAsyEi5jdXN0b3MudjEuVW5pdFJlZhINCgVzaGFyZRgCIAEoDBIfCgVlcnJvchgDIAEoCzIQLmN1c3Rvcy52MS5FcnJvciKUAQoPUmVsZWFzZVJlc3BvbnNlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yEigKBnNoYXJlcxgCIAMoCzIYLmN1c3Rvcy52MS5SZWxlYXNlZFNoYXJlEhEKCWxvZ19pbmRleBgDIAEoBBIjCgdyZWNlaXB0GAQgASgLMhIuY3VzdG9zLnYxLlJlY2VpcHQiXwoHUmVjZWlwdBINCgVpbmRleBgBIAEoBBINCgVlbnRyeRgCIAEoDBISCgpjaGVja3BvaW50GAMgASgMEg0KBXByb29mGAQgAygMEhMKC2NvbnNpc3RlbmN5GAUgAygMIloKDURlbGV0ZVJlcXVlc3QSIAoEdW5pdBgBIAEoCzISLmN1c3Rvcy52MS5Vbml0UmVmEicKCW9wZXJhdGlvbhgCIAEoDjIULmN1c3Rvcy52MS5PcGVyYXRpb24iMQoORGVsZXRlUmVzcG9uc2USHwoFZXJyb3IYASABKAsyEC5jdXN0b3MudjEuRXJyb3IiNAoLTGlzdFJlcXVlc3QSEgoKcGFnZV90b2tlbhgBIAEoDBIRCglwYWdlX3NpemUYAiABKA0iawoMTGlzdFJlc3BvbnNlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yEiEKBXVuaXRzGAIgAygLMhIuY3VzdG9zLnYxLlVuaXRSZWYSFwoPbmV4dF9wYWdlX3Rva2VuGAMgASgMIjwKB1JlZnVzYWwSEgoKdW5pdF9pbmRleBgBIAEoDRIdCgRjb2RlGAIgASgOMg8uY3VzdG9zLnYxLkNvZGUimAMKBUVudHJ5Eg4KBmZvcm1hdBgBIAEoDRIUCgx0aW1lX3VuaXhfbXMYAiABKAQSIgoEa2luZBgDIAEoDjIULmN1c3Rvcy52MS5FbnRyeUtpbmQSDAoEdXNlchgEIAEoCRIWCg5jbGllbnRfcGVlcl9pZBgFIAEoDBIhCgV1bml0cxgGIAMoCzISLmN1c3Rvcy52MS5Vbml0UmVmEiAKB291dGNvbWUYByABKA4yDy5jdXN0b3MudjEuQ29kZRIOCgZyZWFzb24YCCABKAkSDQoFYWRtaW4YCSABKAkSHAoUcmVxdWVzdF90aW1lX3VuaXhfbXMYCiABKAQSFQoNcmVxdWVzdF9ub25jZRgLIAEoDBIYChBkZXZpY2Vfc2lnbmF0dXJlGAwgASgMEiQKCHJlZnVzYWxzGA0gAygLMhIuY3VzdG9zLnYxLlJlZnVzYWwSDQoFZXBvY2gYDiABKA0SJwoJb3BlcmF0aW9uGA8gASgOMhQuY3VzdG9zLnYxLk9wZXJhdGlvbhIOCgZkZXZpY2UYFCABKAwiTgoNRGV2aWNlUmVxdWVzdBIlCgRsaXN0GAEgASgLMhUuY3VzdG9zLnYxLkRldmljZUxpc3RIABIQCgZyZXZva2UYAiABKAxIAEIECgJvcCIMCgpEZXZpY2VMaXN0IlkKDkRldmljZVJlc3BvbnNlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yEiYKB2RldmljZXMYAiADKAsyFS5jdXN0b3MudjEuRGV2aWNlSW5mbyJNCgpEZXZpY2VJbmZvEg8KB3BlZXJfaWQYASABKAwSFQoNYWRkZWRfdW5peF9tcxgCIAEoBBIXCg9yZXZva2VkX3VuaXhfbXMYAyABKAQiEwoRQ2hlY2twb2ludFJlcXVlc3QiSQoSQ2hlY2twb2ludFJlc3BvbnNlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yEhIKCmNoZWNrcG9pbnQYAiABKAwiOwoORW50cmllc1JlcXVlc3QSDQoFc3RhcnQYASABKAQSCwoDZW5kGAIgASgEEg0KBWxpbWl0GAMgASgNIi8KDkluY2x1c2lvblByb29mEg0KBWluZGV4GAEgASgEEg4KBmhhc2hlcxgCIAMoDCKfAQoPRW50cmllc1Jlc3BvbnNlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yEg0KBXN0YXJ0GAIgASgEEgwKBG5leHQYAyABKAQSDwoHZW50cmllcxgEIAMoDBISCgpjaGVja3BvaW50GAUgASgMEikKBnByb29mcxgGIAMoCzIZLmN1c3Rvcy52MS5JbmNsdXNpb25Qcm9vZiItCg5JbmNsdXNpb25RdWVyeRINCgVpbmRleBgBIAEoBBIMCgRzaXplGAIgASgEIjYKEENvbnNpc3RlbmN5UXVlcnkSEAoIb2xkX3NpemUYASABKAQSEAoIbmV3X3NpemUYAiABKAQiewoMUHJvb2ZSZXF1ZXN0Ei4KCWluY2x1c2lvbhgBIAEoCzIZLmN1c3Rvcy52MS5JbmNsdXNpb25RdWVyeUgAEjIKC2NvbnNpc3RlbmN5GAIgASgLMhsuY3VzdG9zLnYxLkNvbnNpc3RlbmN5UXVlcnlIAEIHCgVxdWVyeSJACg1Qcm9vZlJlc3BvbnNlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yEg4KBmhhc2hlcxgCIAMoDCqZAQoEQ29kZRIGCgJPSxAAEhMKD1VOQVVUSEVOVElDQVRFRBABEgoKBkxPQ0tFRBACEhAKDFJBVEVfTElNSVRFRBADEg0KCU5PVF9GT1VORBAEEhQKEElOVkFMSURfQVJHVU1FTlQQBRIPCgtVTkFWQUlMQUJMRRAGEgwKCElOVEVSTkFMEAcSEgoOQUxSRUFEWV9FWElTVFMQCCrWAQoJRW50cnlLaW5kEhUKEUVOVFJZX1VOU1BFQ0lGSUVEEAASCgoGRU5ST0xMEAESCQoFTE9HSU4QAhIICgRMT0NLEAMSCgoGVU5MT0NLEAQSBwoDUFVUEAUSCwoHUkVMRUFTRRAGEgoKBkRFTEVURRAHEgoKBklOVklURRAIEgsKB1JFRlVTQUwQCRIJCgVBRE1JThAKEg4KCkVWQUxVQVRJT04QCxIMCghQQVNTV09SRBAMEg4KCkRFVklDRV9BREQQFBIRCg1ERVZJQ0VfUkVWT0tFEBUqfgoJT3BlcmF0aW9uEhkKFU9QRVJBVElPTl9VTlNQRUNJRklFRBAAEhUKEU9QRVJBVElPTl9SRVBMQUNFEAESFAoQT1BFUkFUSU9OX1JPVEFURRACEhUKEU9QRVJBVElPTl9SRVNIQVJFEAMSEgoOT1BFUkFUSU9OX1VORE8QBEImWiRnaXRodWIuY29tL2N1c3Rvcy1uZXR3b3JrL2N1c3Rvcy9hcGliBnByb3RvMw");
 
 /**
  * @generated from message custos.v1.Error
@@ -248,6 +248,16 @@ export type LoginChallenge = Message<"custos.v1.LoginChallenge"> & {
    * @generated from field: uint32 attempts_left = 5;
    */
   attemptsLeft: number;
+
+  /**
+   * With a NOT_FOUND refusal of a hello under an epoch older than the
+   * account's current one, to a device enrolled for the user: the note
+   * of the current (committed) dealing, when the password change that
+   * dealt it left one (docs/login.md, "Devices").
+   *
+   * @generated from field: custos.v1.DealingNote dealing_note = 6;
+   */
+  dealingNote?: DealingNote | undefined;
 };
 
 /**
@@ -370,6 +380,15 @@ export type PasswdStage = Message<"custos.v1.PasswdStage"> & {
    * @generated from field: bytes auth_public_key = 2;
    */
   authPublicKey: Uint8Array;
+
+  /**
+   * The new dealing's note, for the user's other devices; optional. The
+   * node keeps it with the dealing and hands it only to a device enrolled
+   * for the user whose login names an older epoch.
+   *
+   * @generated from field: custos.v1.DealingNote note = 3;
+   */
+  note?: DealingNote | undefined;
 };
 
 /**
@@ -378,6 +397,80 @@ export type PasswdStage = Message<"custos.v1.PasswdStage"> & {
  */
 export const PasswdStageSchema: GenMessage<PasswdStage> = /*@__PURE__*/
   messageDesc(file_custos, 10);
+
+/**
+ * DealingNote is what a device needs to log in under a dealing another
+ * device of the same user made (docs/login.md, "Devices"): its epoch,
+ * threshold and every node's public share, with an HMAC-SHA256 under a
+ * key derived from the user's master secret, which nodes do not have.
+ *
+ * @generated from message custos.v1.DealingNote
+ */
+export type DealingNote = Message<"custos.v1.DealingNote"> & {
+  /**
+   * @generated from field: uint32 epoch = 1;
+   */
+  epoch: number;
+
+  /**
+   * @generated from field: uint32 threshold = 2;
+   */
+  threshold: number;
+
+  /**
+   * by index, ascending
+   *
+   * @generated from field: repeated custos.v1.DealingNoteShare shares = 3;
+   */
+  shares: DealingNoteShare[];
+
+  /**
+   * 32 bytes, over api.DealingNoteTranscript
+   *
+   * @generated from field: bytes mac = 4;
+   */
+  mac: Uint8Array;
+};
+
+/**
+ * Describes the message custos.v1.DealingNote.
+ * Use `create(DealingNoteSchema)` to create a new message.
+ */
+export const DealingNoteSchema: GenMessage<DealingNote> = /*@__PURE__*/
+  messageDesc(file_custos, 11);
+
+/**
+ * @generated from message custos.v1.DealingNoteShare
+ */
+export type DealingNoteShare = Message<"custos.v1.DealingNoteShare"> & {
+  /**
+   * the node's peer ID, binary
+   *
+   * @generated from field: bytes peer_id = 1;
+   */
+  peerId: Uint8Array;
+
+  /**
+   * x_i, 1 to 255
+   *
+   * @generated from field: uint32 index = 2;
+   */
+  index: number;
+
+  /**
+   * R_i, 32 bytes
+   *
+   * @generated from field: bytes public_share = 3;
+   */
+  publicShare: Uint8Array;
+};
+
+/**
+ * Describes the message custos.v1.DealingNoteShare.
+ * Use `create(DealingNoteShareSchema)` to create a new message.
+ */
+export const DealingNoteShareSchema: GenMessage<DealingNoteShare> = /*@__PURE__*/
+  messageDesc(file_custos, 12);
 
 /**
  * @generated from message custos.v1.PasswdResponse
@@ -408,7 +501,7 @@ export type PasswdResponse = Message<"custos.v1.PasswdResponse"> & {
  * Use `create(PasswdResponseSchema)` to create a new message.
  */
 export const PasswdResponseSchema: GenMessage<PasswdResponse> = /*@__PURE__*/
-  messageDesc(file_custos, 11);
+  messageDesc(file_custos, 13);
 
 /**
  * /custos/shares/put/2.0.0
@@ -439,7 +532,7 @@ export type PutRequest = Message<"custos.v1.PutRequest"> & {
  * Use `create(PutRequestSchema)` to create a new message.
  */
 export const PutRequestSchema: GenMessage<PutRequest> = /*@__PURE__*/
-  messageDesc(file_custos, 12);
+  messageDesc(file_custos, 14);
 
 /**
  * @generated from message custos.v1.PutResponse
@@ -461,7 +554,7 @@ export type PutResponse = Message<"custos.v1.PutResponse"> & {
  * Use `create(PutResponseSchema)` to create a new message.
  */
 export const PutResponseSchema: GenMessage<PutResponse> = /*@__PURE__*/
-  messageDesc(file_custos, 13);
+  messageDesc(file_custos, 15);
 
 /**
  * /custos/shares/release/2.0.0: the shares of up to 1024 unit versions.
@@ -510,7 +603,7 @@ export type ReleaseRequest = Message<"custos.v1.ReleaseRequest"> & {
  * Use `create(ReleaseRequestSchema)` to create a new message.
  */
 export const ReleaseRequestSchema: GenMessage<ReleaseRequest> = /*@__PURE__*/
-  messageDesc(file_custos, 14);
+  messageDesc(file_custos, 16);
 
 /**
  * @generated from message custos.v1.ReleasedShare
@@ -539,7 +632,7 @@ export type ReleasedShare = Message<"custos.v1.ReleasedShare"> & {
  * Use `create(ReleasedShareSchema)` to create a new message.
  */
 export const ReleasedShareSchema: GenMessage<ReleasedShare> = /*@__PURE__*/
-  messageDesc(file_custos, 15);
+  messageDesc(file_custos, 17);
 
 /**
  * @generated from message custos.v1.ReleaseResponse
@@ -573,7 +666,7 @@ export type ReleaseResponse = Message<"custos.v1.ReleaseResponse"> & {
  * Use `create(ReleaseResponseSchema)` to create a new message.
  */
 export const ReleaseResponseSchema: GenMessage<ReleaseResponse> = /*@__PURE__*/
-  messageDesc(file_custos, 16);
+  messageDesc(file_custos, 18);
 
 /**
  * Receipt proves that a release answer's log entry is in the node's log:
@@ -622,7 +715,7 @@ export type Receipt = Message<"custos.v1.Receipt"> & {
  * Use `create(ReceiptSchema)` to create a new message.
  */
 export const ReceiptSchema: GenMessage<Receipt> = /*@__PURE__*/
-  messageDesc(file_custos, 17);
+  messageDesc(file_custos, 19);
 
 /**
  * /custos/shares/delete/2.0.0
@@ -648,7 +741,7 @@ export type DeleteRequest = Message<"custos.v1.DeleteRequest"> & {
  * Use `create(DeleteRequestSchema)` to create a new message.
  */
 export const DeleteRequestSchema: GenMessage<DeleteRequest> = /*@__PURE__*/
-  messageDesc(file_custos, 18);
+  messageDesc(file_custos, 20);
 
 /**
  * @generated from message custos.v1.DeleteResponse
@@ -665,7 +758,7 @@ export type DeleteResponse = Message<"custos.v1.DeleteResponse"> & {
  * Use `create(DeleteResponseSchema)` to create a new message.
  */
 export const DeleteResponseSchema: GenMessage<DeleteResponse> = /*@__PURE__*/
-  messageDesc(file_custos, 19);
+  messageDesc(file_custos, 21);
 
 /**
  * /custos/shares/list/2.0.0
@@ -699,7 +792,7 @@ export type ListRequest = Message<"custos.v1.ListRequest"> & {
  * Use `create(ListRequestSchema)` to create a new message.
  */
 export const ListRequestSchema: GenMessage<ListRequest> = /*@__PURE__*/
-  messageDesc(file_custos, 20);
+  messageDesc(file_custos, 22);
 
 /**
  * @generated from message custos.v1.ListResponse
@@ -728,7 +821,7 @@ export type ListResponse = Message<"custos.v1.ListResponse"> & {
  * Use `create(ListResponseSchema)` to create a new message.
  */
 export const ListResponseSchema: GenMessage<ListResponse> = /*@__PURE__*/
-  messageDesc(file_custos, 21);
+  messageDesc(file_custos, 23);
 
 /**
  * Refusal says that one unit of a release was not released, and why.
@@ -754,7 +847,7 @@ export type Refusal = Message<"custos.v1.Refusal"> & {
  * Use `create(RefusalSchema)` to create a new message.
  */
 export const RefusalSchema: GenMessage<Refusal> = /*@__PURE__*/
-  messageDesc(file_custos, 22);
+  messageDesc(file_custos, 24);
 
 /**
  * Entry is one record of a node's audit log. It never holds a share, a key
@@ -873,7 +966,7 @@ export type Entry = Message<"custos.v1.Entry"> & {
  * Use `create(EntrySchema)` to create a new message.
  */
 export const EntrySchema: GenMessage<Entry> = /*@__PURE__*/
-  messageDesc(file_custos, 23);
+  messageDesc(file_custos, 25);
 
 /**
  * /custos/device/1.0.0: DeviceRequest, DeviceResponse. A logged-in device
@@ -908,7 +1001,7 @@ export type DeviceRequest = Message<"custos.v1.DeviceRequest"> & {
  * Use `create(DeviceRequestSchema)` to create a new message.
  */
 export const DeviceRequestSchema: GenMessage<DeviceRequest> = /*@__PURE__*/
-  messageDesc(file_custos, 24);
+  messageDesc(file_custos, 26);
 
 /**
  * @generated from message custos.v1.DeviceList
@@ -921,7 +1014,7 @@ export type DeviceList = Message<"custos.v1.DeviceList"> & {
  * Use `create(DeviceListSchema)` to create a new message.
  */
 export const DeviceListSchema: GenMessage<DeviceList> = /*@__PURE__*/
-  messageDesc(file_custos, 25);
+  messageDesc(file_custos, 27);
 
 /**
  * @generated from message custos.v1.DeviceResponse
@@ -945,7 +1038,7 @@ export type DeviceResponse = Message<"custos.v1.DeviceResponse"> & {
  * Use `create(DeviceResponseSchema)` to create a new message.
  */
 export const DeviceResponseSchema: GenMessage<DeviceResponse> = /*@__PURE__*/
-  messageDesc(file_custos, 26);
+  messageDesc(file_custos, 28);
 
 /**
  * @generated from message custos.v1.DeviceInfo
@@ -976,7 +1069,7 @@ export type DeviceInfo = Message<"custos.v1.DeviceInfo"> & {
  * Use `create(DeviceInfoSchema)` to create a new message.
  */
 export const DeviceInfoSchema: GenMessage<DeviceInfo> = /*@__PURE__*/
-  messageDesc(file_custos, 27);
+  messageDesc(file_custos, 29);
 
 /**
  * /custos/audit/checkpoint/2.0.0: the latest signed checkpoint
@@ -992,7 +1085,7 @@ export type CheckpointRequest = Message<"custos.v1.CheckpointRequest"> & {
  * Use `create(CheckpointRequestSchema)` to create a new message.
  */
 export const CheckpointRequestSchema: GenMessage<CheckpointRequest> = /*@__PURE__*/
-  messageDesc(file_custos, 28);
+  messageDesc(file_custos, 30);
 
 /**
  * @generated from message custos.v1.CheckpointResponse
@@ -1014,7 +1107,7 @@ export type CheckpointResponse = Message<"custos.v1.CheckpointResponse"> & {
  * Use `create(CheckpointResponseSchema)` to create a new message.
  */
 export const CheckpointResponseSchema: GenMessage<CheckpointResponse> = /*@__PURE__*/
-  messageDesc(file_custos, 29);
+  messageDesc(file_custos, 31);
 
 /**
  * /custos/audit/entries/2.0.0: the entries with indexes in [start, end), or
@@ -1050,7 +1143,7 @@ export type EntriesRequest = Message<"custos.v1.EntriesRequest"> & {
  * Use `create(EntriesRequestSchema)` to create a new message.
  */
 export const EntriesRequestSchema: GenMessage<EntriesRequest> = /*@__PURE__*/
-  messageDesc(file_custos, 30);
+  messageDesc(file_custos, 32);
 
 /**
  * InclusionProof is the RFC 6962 proof that the entry at index is in the
@@ -1077,7 +1170,7 @@ export type InclusionProof = Message<"custos.v1.InclusionProof"> & {
  * Use `create(InclusionProofSchema)` to create a new message.
  */
 export const InclusionProofSchema: GenMessage<InclusionProof> = /*@__PURE__*/
-  messageDesc(file_custos, 31);
+  messageDesc(file_custos, 33);
 
 /**
  * @generated from message custos.v1.EntriesResponse
@@ -1132,7 +1225,7 @@ export type EntriesResponse = Message<"custos.v1.EntriesResponse"> & {
  * Use `create(EntriesResponseSchema)` to create a new message.
  */
 export const EntriesResponseSchema: GenMessage<EntriesResponse> = /*@__PURE__*/
-  messageDesc(file_custos, 32);
+  messageDesc(file_custos, 34);
 
 /**
  * /custos/audit/proof/2.0.0: an inclusion or a consistency proof, to any
@@ -1159,7 +1252,7 @@ export type InclusionQuery = Message<"custos.v1.InclusionQuery"> & {
  * Use `create(InclusionQuerySchema)` to create a new message.
  */
 export const InclusionQuerySchema: GenMessage<InclusionQuery> = /*@__PURE__*/
-  messageDesc(file_custos, 33);
+  messageDesc(file_custos, 35);
 
 /**
  * @generated from message custos.v1.ConsistencyQuery
@@ -1183,7 +1276,7 @@ export type ConsistencyQuery = Message<"custos.v1.ConsistencyQuery"> & {
  * Use `create(ConsistencyQuerySchema)` to create a new message.
  */
 export const ConsistencyQuerySchema: GenMessage<ConsistencyQuery> = /*@__PURE__*/
-  messageDesc(file_custos, 34);
+  messageDesc(file_custos, 36);
 
 /**
  * @generated from message custos.v1.ProofRequest
@@ -1212,7 +1305,7 @@ export type ProofRequest = Message<"custos.v1.ProofRequest"> & {
  * Use `create(ProofRequestSchema)` to create a new message.
  */
 export const ProofRequestSchema: GenMessage<ProofRequest> = /*@__PURE__*/
-  messageDesc(file_custos, 35);
+  messageDesc(file_custos, 37);
 
 /**
  * @generated from message custos.v1.ProofResponse
@@ -1236,7 +1329,7 @@ export type ProofResponse = Message<"custos.v1.ProofResponse"> & {
  * Use `create(ProofResponseSchema)` to create a new message.
  */
 export const ProofResponseSchema: GenMessage<ProofResponse> = /*@__PURE__*/
-  messageDesc(file_custos, 36);
+  messageDesc(file_custos, 38);
 
 /**
  * Code says why a request failed. A peer shows the message; it never holds

@@ -7,8 +7,13 @@ import (
 	"path/filepath"
 	"testing"
 
+	"go.uber.org/zap"
+
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
+	"github.com/custos-network/custos/node"
+	"github.com/custos-network/custos/node/nodetest"
+	"github.com/custos-network/custos/node/store"
 )
 
 // subnet is the network file of tn's nodes at indexes (from 0), threshold k.
@@ -101,9 +106,10 @@ func TestReshareFrom3Of5To4Of7WithTwoNodesReplaced(t *testing.T) {
 	c.Close()
 
 	for _, i := range []int{3, 4} {
-		if got := status(t, tn.nodes[i]).Shares; got != 0 {
-			t.Fatalf("n%d left the network and still holds %d shares", i+1, got)
+		if st := status(t, tn.nodes[i]); st.Shares != 0 || st.Accounts != 0 {
+			t.Fatalf("n%d left the network and still holds %d shares and %d accounts", i+1, st.Shares, st.Accounts)
 		}
+		heldOnlyInLog(t, tn.nodes[i], "alice")
 	}
 	c = open(t, path, client.Options{})
 	if nw := c.Network(); nw.Threshold != 4 || len(nw.Nodes) != 7 {
@@ -129,6 +135,51 @@ func TestReshareFrom3Of5To4Of7WithTwoNodesReplaced(t *testing.T) {
 	tn.nodes[7].Stop(t)
 	if _, err := c.Get(ctx, "r0"); !errors.Is(err, client.ErrNotEnoughCustodians) {
 		t.Fatalf("get with 3 of 7 nodes up: %v; want ErrNotEnoughCustodians", err)
+	}
+}
+
+// heldOnlyInLog stops node p, which left user's network, and checks in its
+// store that it holds nothing of user's (no account, no OPRF key share of
+// the first epochs, no share) but its log, which records the account's
+// closing.
+func heldOnlyInLog(t *testing.T, p *nodetest.Process, user string) {
+	t.Helper()
+	closed := 0
+	for _, e := range loggedEntries(t, p, user) {
+		if e.Kind == api.EntryKind_ACCOUNT_CLOSE && e.Outcome == api.Code_OK {
+			closed++
+		}
+	}
+	if closed != 1 {
+		t.Errorf("%s's log has %d closings of %s's account; want 1", p.Config.Name, closed, user)
+	}
+	key, err := node.LoadStorageKey(p.Config.Path(p.Config.StorageKey.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clear(key)
+	s, err := store.Open(p.Config.Path(p.Config.DataDir), key, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.View(func(tx *store.Tx) error {
+		if _, err := tx.Account(user); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s's account of %s: %v; want none", p.Config.Name, user, err)
+		}
+		for epoch := uint32(1); epoch <= 4; epoch++ {
+			if _, err := tx.OprfKeyShare(user, epoch); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s's OPRF key share of %s, epoch %d: %v; want none", p.Config.Name, user, epoch, err)
+			}
+		}
+		units, err := tx.Units(user)
+		if err == nil && len(units) != 0 {
+			t.Errorf("%s holds %d shares of %s", p.Config.Name, len(units), user)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

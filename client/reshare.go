@@ -580,9 +580,8 @@ func (r *resharing) move(ctx context.Context) error {
 	n.retryDeletes(ctx)
 	// The nodes that left are asked now, while the old login's sessions
 	// are good (after the commit they may not be).
-	unreached := r.leftBehind(ctx)
-	r.result.Unreached = r.closeLeft(ctx, unreached)
-	return nil
+	r.result.Unreached, err = r.closeLeft(ctx, r.leftBehind(ctx))
+	return err
 }
 
 // closeLeft closes the user's account at each node that left and
@@ -590,8 +589,8 @@ func (r *resharing) move(ctx context.Context) error {
 // the user's but its log, and records each closed one in the vault (a
 // resumed reshare does not ask it again: it no longer knows the user). It
 // returns unreached with the nodes that did not confirm the closing, best
-// effort as the deletes are.
-func (r *resharing) closeLeft(ctx context.Context, unreached []string) []string {
+// effort as the deletes are; its error is only the test hook's.
+func (r *resharing) closeLeft(ctx context.Context, unreached []string) ([]string, error) {
 	c := r.c
 	closed, err := c.vh.ClosedAccounts()
 	if err != nil {
@@ -610,9 +609,12 @@ func (r *resharing) closeLeft(ctx context.Context, unreached []string) []string 
 		if err := c.vh.AddClosedAccount(n.name); err != nil {
 			c.log.Warn("the vault could not record a closed account", zap.String("node", n.name), zap.Error(err))
 		}
+		if err := c.fault("closed " + n.name); err != nil {
+			return nil, err
+		}
 	}
 	slices.Sort(out)
-	return slices.Compact(out)
+	return slices.Compact(out), nil
 }
 
 // closeAccountAt closes the user's account at n (logged in), which holds

@@ -184,7 +184,7 @@ func heldOnlyInLog(t *testing.T, p *nodetest.Process, user string) {
 }
 
 // reshareKills are the steps of a reshare a kill is simulated at.
-var reshareKills = []string{"reshare delivered", "staged", "put n6", "placed", "committed", "deleted", "reshare moved", "reshare finished"}
+var reshareKills = []string{"reshare delivered", "staged", "put n6", "placed", "committed", "deleted", "closed n4", "reshare moved", "reshare finished"}
 
 func TestAReshareKilledAtAnyStepLeavesEveryRecordOpenAndTheNextRunFinishesIt(t *testing.T) {
 	tn := startNet(t, 9, 3, nil)
@@ -236,8 +236,12 @@ func TestAReshareKilledAtAnyStepLeavesEveryRecordOpenAndTheNextRunFinishesIt(t *
 				}
 			}
 			// The next run finishes it.
-			if _, err := c.Reshare(ctx, newFile, password, nil, client.ChangeOptions{}); err != nil {
+			res, err := c.Reshare(ctx, newFile, password, nil, client.ChangeOptions{})
+			if err != nil {
 				t.Fatalf("the reshare after the kill: %v", err)
+			}
+			if len(res.Unreached) != 0 {
+				t.Fatalf("the reshare after the kill names nodes that left unconfirmed: %v", res.Unreached)
 			}
 			c.Close()
 			c = open(t, path, client.Options{})
@@ -258,6 +262,15 @@ func TestAReshareKilledAtAnyStepLeavesEveryRecordOpenAndTheNextRunFinishesIt(t *
 			for _, i := range []int{3, 4} {
 				if got := status(t, tn.nodes[i]).Shares; got != 0 {
 					t.Fatalf("n%d left the network and still holds %d shares", i+1, got)
+				}
+				users, err := tn.nodes[i].Admin().Users(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, a := range users {
+					if a.User == user {
+						t.Fatalf("n%d left the network and still holds the account of %s: %+v", i+1, user, a)
+					}
 				}
 			}
 			total := 2 * (u + 1)

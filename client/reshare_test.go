@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
 	"testing"
 
 	"go.uber.org/zap"
@@ -123,19 +126,64 @@ func TestReshareFrom3Of5To4Of7WithTwoNodesReplaced(t *testing.T) {
 			t.Fatalf("%s after the reshare: %+v", u.Label, u)
 		}
 	}
-	// Any 4 of the 7 open every record; 3 do not.
-	for _, i := range []int{0, 5, 6} {
-		tn.nodes[i].Stop(t)
+	c.Close()
+	// Any 4 of the 7 open every record; 3 do not. The others are stopped
+	// (SIGSTOP): they accept connections and never answer.
+	c = open(t, path, client.Options{})
+	if err := c.Unlock(ctx, password); err != nil {
+		t.Fatal(err)
 	}
-	for l, p := range want {
-		if got := mustGet(t, c, l); got.Password != p {
-			t.Fatalf("%s with 4 of 7 nodes up: %q", l, got.Password)
+	var labels []string
+	for l := range want {
+		labels = append(labels, l)
+	}
+	for _, up := range [][]int{{0, 1, 2, 5}, {5, 6, 7, 8}, {0, 2, 6, 8}} {
+		resume := tn.pauseAllBut(t, newNodes, up)
+		recs, err := c.GetMany(ctx, labels)
+		if err != nil {
+			t.Fatalf("get with only nodes %v of the 7 answering: %v", up, err)
 		}
+		for i, l := range labels {
+			if recs[i].Password != want[l] {
+				t.Fatalf("%s with only nodes %v answering: %q", l, up, recs[i].Password)
+			}
+		}
+		resume()
 	}
-	tn.nodes[7].Stop(t)
+	resume := tn.pauseAllBut(t, newNodes, []int{1, 5, 7})
+	defer resume()
 	if _, err := c.Get(ctx, "r0"); !errors.Is(err, client.ErrNotEnoughCustodians) {
-		t.Fatalf("get with 3 of 7 nodes up: %v; want ErrNotEnoughCustodians", err)
+		t.Fatalf("get with 3 of 7 nodes answering: %v; want ErrNotEnoughCustodians", err)
 	}
+}
+
+// pauseAllBut stops (SIGSTOP) tn's nodes at indexes of, but those of up,
+// and returns what continues them (SIGCONT), which the test's cleanup
+// calls too.
+func (tn *testNet) pauseAllBut(t *testing.T, of, up []int) (resume func()) {
+	t.Helper()
+	var paused []*nodetest.Process
+	for _, i := range of {
+		if slices.Contains(up, i) {
+			continue
+		}
+		if err := tn.nodes[i].Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		paused = append(paused, tn.nodes[i])
+	}
+	var once sync.Once
+	resume = func() {
+		once.Do(func() {
+			for _, p := range paused {
+				if err := p.Signal(syscall.SIGCONT); err != nil {
+					t.Errorf("continue %s: %v", p.Config.Name, err)
+				}
+			}
+		})
+	}
+	t.Cleanup(resume)
+	return resume
 }
 
 // heldOnlyInLog stops node p, which left user's network, and checks in its

@@ -201,17 +201,9 @@ func heldOnlyInLog(t *testing.T, p *nodetest.Process, user string) {
 	if closed != 1 {
 		t.Errorf("%s's log has %d closings of %s's account; want 1", p.Config.Name, closed, user)
 	}
-	key, err := node.LoadStorageKey(p.Config.Path(p.Config.StorageKey.File))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer clear(key)
-	s, err := store.Open(p.Config.Path(p.Config.DataDir), key, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := stoppedStore(t, p)
 	defer s.Close()
-	err = s.View(func(tx *store.Tx) error {
+	err := s.View(func(tx *store.Tx) error {
 		if _, err := tx.Account(user); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s's account of %s: %v; want none", p.Config.Name, user, err)
 		}
@@ -229,6 +221,25 @@ func heldOnlyInLog(t *testing.T, p *nodetest.Process, user string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// stoppedStore stops node p, unless it exited already, and opens its
+// store, which the caller closes.
+func stoppedStore(t *testing.T, p *nodetest.Process) *store.Store {
+	t.Helper()
+	if !p.Exited() {
+		p.Stop(t)
+	}
+	key, err := node.LoadStorageKey(p.Config.Path(p.Config.StorageKey.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clear(key)
+	s, err := store.Open(p.Config.Path(p.Config.DataDir), key, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // reshareKills are the steps of a reshare a kill is simulated at.

@@ -114,6 +114,7 @@ const (
 	EntryKind_PASSWORD          EntryKind = 12 // a password change step: staged, committed or aborted
 	EntryKind_DEVICE_ADD        EntryKind = 20 // a device added to an account with a new-device invite
 	EntryKind_DEVICE_REVOKE     EntryKind = 21 // a device of an account revoked by another of its devices
+	EntryKind_ACCOUNT_CLOSE     EntryKind = 22 // an account closed by a device of its user, its shares gone
 )
 
 // Enum value maps for EntryKind.
@@ -134,6 +135,7 @@ var (
 		12: "PASSWORD",
 		20: "DEVICE_ADD",
 		21: "DEVICE_REVOKE",
+		22: "ACCOUNT_CLOSE",
 	}
 	EntryKind_value = map[string]int32{
 		"ENTRY_UNSPECIFIED": 0,
@@ -151,6 +153,7 @@ var (
 		"PASSWORD":          12,
 		"DEVICE_ADD":        20,
 		"DEVICE_REVOKE":     21,
+		"ACCOUNT_CLOSE":     22,
 	}
 )
 
@@ -2247,6 +2250,157 @@ func (x *DeviceInfo) GetRevokedUnixMs() uint64 {
 	return 0
 }
 
+// /custos/account/1.0.0: AccountRequest, AccountResponse. A logged-in device
+// closes its user's account at the node (a node that leaves the user's
+// network): refused while the user holds shares there; otherwise the
+// account, its OPRF key shares, devices, dealing notes and sessions go, and
+// the log keeps an ACCOUNT_CLOSE entry.
+type AccountRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Op:
+	//
+	//	*AccountRequest_Close
+	Op            isAccountRequest_Op `protobuf_oneof:"op"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AccountRequest) Reset() {
+	*x = AccountRequest{}
+	mi := &file_api_custos_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccountRequest) ProtoMessage() {}
+
+func (x *AccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_api_custos_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccountRequest.ProtoReflect.Descriptor instead.
+func (*AccountRequest) Descriptor() ([]byte, []int) {
+	return file_api_custos_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *AccountRequest) GetOp() isAccountRequest_Op {
+	if x != nil {
+		return x.Op
+	}
+	return nil
+}
+
+func (x *AccountRequest) GetClose() *AccountClose {
+	if x != nil {
+		if x, ok := x.Op.(*AccountRequest_Close); ok {
+			return x.Close
+		}
+	}
+	return nil
+}
+
+type isAccountRequest_Op interface {
+	isAccountRequest_Op()
+}
+
+type AccountRequest_Close struct {
+	Close *AccountClose `protobuf:"bytes,1,opt,name=close,proto3,oneof"`
+}
+
+func (*AccountRequest_Close) isAccountRequest_Op() {}
+
+type AccountClose struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AccountClose) Reset() {
+	*x = AccountClose{}
+	mi := &file_api_custos_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccountClose) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccountClose) ProtoMessage() {}
+
+func (x *AccountClose) ProtoReflect() protoreflect.Message {
+	mi := &file_api_custos_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccountClose.ProtoReflect.Descriptor instead.
+func (*AccountClose) Descriptor() ([]byte, []int) {
+	return file_api_custos_proto_rawDescGZIP(), []int{31}
+}
+
+type AccountResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AccountResponse) Reset() {
+	*x = AccountResponse{}
+	mi := &file_api_custos_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccountResponse) ProtoMessage() {}
+
+func (x *AccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_api_custos_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccountResponse.ProtoReflect.Descriptor instead.
+func (*AccountResponse) Descriptor() ([]byte, []int) {
+	return file_api_custos_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *AccountResponse) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 // /custos/audit/checkpoint/2.0.0: the latest signed checkpoint
 // (api.OpenCheckpoint), to any peer.
 type CheckpointRequest struct {
@@ -2257,7 +2411,7 @@ type CheckpointRequest struct {
 
 func (x *CheckpointRequest) Reset() {
 	*x = CheckpointRequest{}
-	mi := &file_api_custos_proto_msgTypes[30]
+	mi := &file_api_custos_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2269,7 +2423,7 @@ func (x *CheckpointRequest) String() string {
 func (*CheckpointRequest) ProtoMessage() {}
 
 func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[30]
+	mi := &file_api_custos_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2282,7 +2436,7 @@ func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointRequest.ProtoReflect.Descriptor instead.
 func (*CheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{30}
+	return file_api_custos_proto_rawDescGZIP(), []int{33}
 }
 
 type CheckpointResponse struct {
@@ -2295,7 +2449,7 @@ type CheckpointResponse struct {
 
 func (x *CheckpointResponse) Reset() {
 	*x = CheckpointResponse{}
-	mi := &file_api_custos_proto_msgTypes[31]
+	mi := &file_api_custos_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2307,7 +2461,7 @@ func (x *CheckpointResponse) String() string {
 func (*CheckpointResponse) ProtoMessage() {}
 
 func (x *CheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[31]
+	mi := &file_api_custos_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2320,7 +2474,7 @@ func (x *CheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointResponse.ProtoReflect.Descriptor instead.
 func (*CheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{31}
+	return file_api_custos_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CheckpointResponse) GetError() *Error {
@@ -2352,7 +2506,7 @@ type EntriesRequest struct {
 
 func (x *EntriesRequest) Reset() {
 	*x = EntriesRequest{}
-	mi := &file_api_custos_proto_msgTypes[32]
+	mi := &file_api_custos_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2364,7 +2518,7 @@ func (x *EntriesRequest) String() string {
 func (*EntriesRequest) ProtoMessage() {}
 
 func (x *EntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[32]
+	mi := &file_api_custos_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2377,7 +2531,7 @@ func (x *EntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntriesRequest.ProtoReflect.Descriptor instead.
 func (*EntriesRequest) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{32}
+	return file_api_custos_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *EntriesRequest) GetStart() uint64 {
@@ -2413,7 +2567,7 @@ type InclusionProof struct {
 
 func (x *InclusionProof) Reset() {
 	*x = InclusionProof{}
-	mi := &file_api_custos_proto_msgTypes[33]
+	mi := &file_api_custos_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2425,7 +2579,7 @@ func (x *InclusionProof) String() string {
 func (*InclusionProof) ProtoMessage() {}
 
 func (x *InclusionProof) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[33]
+	mi := &file_api_custos_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2438,7 +2592,7 @@ func (x *InclusionProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InclusionProof.ProtoReflect.Descriptor instead.
 func (*InclusionProof) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{33}
+	return file_api_custos_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *InclusionProof) GetIndex() uint64 {
@@ -2476,7 +2630,7 @@ type EntriesResponse struct {
 
 func (x *EntriesResponse) Reset() {
 	*x = EntriesResponse{}
-	mi := &file_api_custos_proto_msgTypes[34]
+	mi := &file_api_custos_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2488,7 +2642,7 @@ func (x *EntriesResponse) String() string {
 func (*EntriesResponse) ProtoMessage() {}
 
 func (x *EntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[34]
+	mi := &file_api_custos_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2501,7 +2655,7 @@ func (x *EntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntriesResponse.ProtoReflect.Descriptor instead.
 func (*EntriesResponse) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{34}
+	return file_api_custos_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *EntriesResponse) GetError() *Error {
@@ -2558,7 +2712,7 @@ type InclusionQuery struct {
 
 func (x *InclusionQuery) Reset() {
 	*x = InclusionQuery{}
-	mi := &file_api_custos_proto_msgTypes[35]
+	mi := &file_api_custos_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2570,7 +2724,7 @@ func (x *InclusionQuery) String() string {
 func (*InclusionQuery) ProtoMessage() {}
 
 func (x *InclusionQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[35]
+	mi := &file_api_custos_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2583,7 +2737,7 @@ func (x *InclusionQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InclusionQuery.ProtoReflect.Descriptor instead.
 func (*InclusionQuery) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{35}
+	return file_api_custos_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *InclusionQuery) GetIndex() uint64 {
@@ -2610,7 +2764,7 @@ type ConsistencyQuery struct {
 
 func (x *ConsistencyQuery) Reset() {
 	*x = ConsistencyQuery{}
-	mi := &file_api_custos_proto_msgTypes[36]
+	mi := &file_api_custos_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2622,7 +2776,7 @@ func (x *ConsistencyQuery) String() string {
 func (*ConsistencyQuery) ProtoMessage() {}
 
 func (x *ConsistencyQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[36]
+	mi := &file_api_custos_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2635,7 +2789,7 @@ func (x *ConsistencyQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsistencyQuery.ProtoReflect.Descriptor instead.
 func (*ConsistencyQuery) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{36}
+	return file_api_custos_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ConsistencyQuery) GetOldSize() uint64 {
@@ -2665,7 +2819,7 @@ type ProofRequest struct {
 
 func (x *ProofRequest) Reset() {
 	*x = ProofRequest{}
-	mi := &file_api_custos_proto_msgTypes[37]
+	mi := &file_api_custos_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2677,7 +2831,7 @@ func (x *ProofRequest) String() string {
 func (*ProofRequest) ProtoMessage() {}
 
 func (x *ProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[37]
+	mi := &file_api_custos_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2690,7 +2844,7 @@ func (x *ProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProofRequest.ProtoReflect.Descriptor instead.
 func (*ProofRequest) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{37}
+	return file_api_custos_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ProofRequest) GetQuery() isProofRequest_Query {
@@ -2744,7 +2898,7 @@ type ProofResponse struct {
 
 func (x *ProofResponse) Reset() {
 	*x = ProofResponse{}
-	mi := &file_api_custos_proto_msgTypes[38]
+	mi := &file_api_custos_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2756,7 +2910,7 @@ func (x *ProofResponse) String() string {
 func (*ProofResponse) ProtoMessage() {}
 
 func (x *ProofResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_custos_proto_msgTypes[38]
+	mi := &file_api_custos_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2769,7 +2923,7 @@ func (x *ProofResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProofResponse.ProtoReflect.Descriptor instead.
 func (*ProofResponse) Descriptor() ([]byte, []int) {
-	return file_api_custos_proto_rawDescGZIP(), []int{38}
+	return file_api_custos_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ProofResponse) GetError() *Error {
@@ -2935,7 +3089,13 @@ const file_api_custos_proto_rawDesc = "" +
 	"DeviceInfo\x12\x17\n" +
 	"\apeer_id\x18\x01 \x01(\fR\x06peerId\x12\"\n" +
 	"\radded_unix_ms\x18\x02 \x01(\x04R\vaddedUnixMs\x12&\n" +
-	"\x0frevoked_unix_ms\x18\x03 \x01(\x04R\rrevokedUnixMs\"\x13\n" +
+	"\x0frevoked_unix_ms\x18\x03 \x01(\x04R\rrevokedUnixMs\"G\n" +
+	"\x0eAccountRequest\x12/\n" +
+	"\x05close\x18\x01 \x01(\v2\x17.custos.v1.AccountCloseH\x00R\x05closeB\x04\n" +
+	"\x02op\"\x0e\n" +
+	"\fAccountClose\"9\n" +
+	"\x0fAccountResponse\x12&\n" +
+	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\"\x13\n" +
 	"\x11CheckpointRequest\"\\\n" +
 	"\x12CheckpointResponse\x12&\n" +
 	"\x05error\x18\x01 \x01(\v2\x10.custos.v1.ErrorR\x05error\x12\x1e\n" +
@@ -2981,7 +3141,7 @@ const file_api_custos_proto_rawDesc = "" +
 	"\x10INVALID_ARGUMENT\x10\x05\x12\x0f\n" +
 	"\vUNAVAILABLE\x10\x06\x12\f\n" +
 	"\bINTERNAL\x10\a\x12\x12\n" +
-	"\x0eALREADY_EXISTS\x10\b*\xd6\x01\n" +
+	"\x0eALREADY_EXISTS\x10\b*\xe9\x01\n" +
 	"\tEntryKind\x12\x15\n" +
 	"\x11ENTRY_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -3004,7 +3164,8 @@ const file_api_custos_proto_rawDesc = "" +
 	"\bPASSWORD\x10\f\x12\x0e\n" +
 	"\n" +
 	"DEVICE_ADD\x10\x14\x12\x11\n" +
-	"\rDEVICE_REVOKE\x10\x15*~\n" +
+	"\rDEVICE_REVOKE\x10\x15\x12\x11\n" +
+	"\rACCOUNT_CLOSE\x10\x16*~\n" +
 	"\tOperation\x12\x19\n" +
 	"\x15OPERATION_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11OPERATION_REPLACE\x10\x01\x12\x14\n" +
@@ -3025,7 +3186,7 @@ func file_api_custos_proto_rawDescGZIP() []byte {
 }
 
 var file_api_custos_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_api_custos_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_api_custos_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_api_custos_proto_goTypes = []any{
 	(Code)(0),                  // 0: custos.v1.Code
 	(EntryKind)(0),             // 1: custos.v1.EntryKind
@@ -3060,15 +3221,18 @@ var file_api_custos_proto_goTypes = []any{
 	(*DeviceList)(nil),         // 30: custos.v1.DeviceList
 	(*DeviceResponse)(nil),     // 31: custos.v1.DeviceResponse
 	(*DeviceInfo)(nil),         // 32: custos.v1.DeviceInfo
-	(*CheckpointRequest)(nil),  // 33: custos.v1.CheckpointRequest
-	(*CheckpointResponse)(nil), // 34: custos.v1.CheckpointResponse
-	(*EntriesRequest)(nil),     // 35: custos.v1.EntriesRequest
-	(*InclusionProof)(nil),     // 36: custos.v1.InclusionProof
-	(*EntriesResponse)(nil),    // 37: custos.v1.EntriesResponse
-	(*InclusionQuery)(nil),     // 38: custos.v1.InclusionQuery
-	(*ConsistencyQuery)(nil),   // 39: custos.v1.ConsistencyQuery
-	(*ProofRequest)(nil),       // 40: custos.v1.ProofRequest
-	(*ProofResponse)(nil),      // 41: custos.v1.ProofResponse
+	(*AccountRequest)(nil),     // 33: custos.v1.AccountRequest
+	(*AccountClose)(nil),       // 34: custos.v1.AccountClose
+	(*AccountResponse)(nil),    // 35: custos.v1.AccountResponse
+	(*CheckpointRequest)(nil),  // 36: custos.v1.CheckpointRequest
+	(*CheckpointResponse)(nil), // 37: custos.v1.CheckpointResponse
+	(*EntriesRequest)(nil),     // 38: custos.v1.EntriesRequest
+	(*InclusionProof)(nil),     // 39: custos.v1.InclusionProof
+	(*EntriesResponse)(nil),    // 40: custos.v1.EntriesResponse
+	(*InclusionQuery)(nil),     // 41: custos.v1.InclusionQuery
+	(*ConsistencyQuery)(nil),   // 42: custos.v1.ConsistencyQuery
+	(*ProofRequest)(nil),       // 43: custos.v1.ProofRequest
+	(*ProofResponse)(nil),      // 44: custos.v1.ProofResponse
 }
 var file_api_custos_proto_depIdxs = []int32{
 	0,  // 0: custos.v1.Error.code:type_name -> custos.v1.Code
@@ -3105,17 +3269,19 @@ var file_api_custos_proto_depIdxs = []int32{
 	30, // 31: custos.v1.DeviceRequest.list:type_name -> custos.v1.DeviceList
 	3,  // 32: custos.v1.DeviceResponse.error:type_name -> custos.v1.Error
 	32, // 33: custos.v1.DeviceResponse.devices:type_name -> custos.v1.DeviceInfo
-	3,  // 34: custos.v1.CheckpointResponse.error:type_name -> custos.v1.Error
-	3,  // 35: custos.v1.EntriesResponse.error:type_name -> custos.v1.Error
-	36, // 36: custos.v1.EntriesResponse.proofs:type_name -> custos.v1.InclusionProof
-	38, // 37: custos.v1.ProofRequest.inclusion:type_name -> custos.v1.InclusionQuery
-	39, // 38: custos.v1.ProofRequest.consistency:type_name -> custos.v1.ConsistencyQuery
-	3,  // 39: custos.v1.ProofResponse.error:type_name -> custos.v1.Error
-	40, // [40:40] is the sub-list for method output_type
-	40, // [40:40] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	34, // 34: custos.v1.AccountRequest.close:type_name -> custos.v1.AccountClose
+	3,  // 35: custos.v1.AccountResponse.error:type_name -> custos.v1.Error
+	3,  // 36: custos.v1.CheckpointResponse.error:type_name -> custos.v1.Error
+	3,  // 37: custos.v1.EntriesResponse.error:type_name -> custos.v1.Error
+	39, // 38: custos.v1.EntriesResponse.proofs:type_name -> custos.v1.InclusionProof
+	41, // 39: custos.v1.ProofRequest.inclusion:type_name -> custos.v1.InclusionQuery
+	42, // 40: custos.v1.ProofRequest.consistency:type_name -> custos.v1.ConsistencyQuery
+	3,  // 41: custos.v1.ProofResponse.error:type_name -> custos.v1.Error
+	42, // [42:42] is the sub-list for method output_type
+	42, // [42:42] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_api_custos_proto_init() }
@@ -3132,7 +3298,10 @@ func file_api_custos_proto_init() {
 		(*DeviceRequest_List)(nil),
 		(*DeviceRequest_Revoke)(nil),
 	}
-	file_api_custos_proto_msgTypes[37].OneofWrappers = []any{
+	file_api_custos_proto_msgTypes[30].OneofWrappers = []any{
+		(*AccountRequest_Close)(nil),
+	}
+	file_api_custos_proto_msgTypes[40].OneofWrappers = []any{
 		(*ProofRequest_Inclusion)(nil),
 		(*ProofRequest_Consistency)(nil),
 	}
@@ -3142,7 +3311,7 @@ func file_api_custos_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_custos_proto_rawDesc), len(file_api_custos_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   39,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -8,12 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
-	"github.com/custos-network/custos/node"
 	"github.com/custos-network/custos/node/config"
 	"github.com/custos-network/custos/node/nodetest"
 	"github.com/custos-network/custos/node/store"
@@ -293,19 +291,10 @@ func TestLoginAgainAfterRestartSendsNoBlindedElement(t *testing.T) {
 // loggedEntries stops node p and returns its log entries about user.
 func loggedEntries(t *testing.T, p *nodetest.Process, user string) []*api.Entry {
 	t.Helper()
-	p.Stop(t)
-	key, err := node.LoadStorageKey(p.Config.Path(p.Config.StorageKey.File))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer clear(key)
-	s, err := store.Open(p.Config.Path(p.Config.DataDir), key, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := stoppedStore(t, p)
 	defer s.Close()
 	var out []*api.Entry
-	err = s.View(func(tx *store.Tx) error {
+	err := s.View(func(tx *store.Tx) error {
 		size, err := tx.LogSize()
 		if err != nil {
 			return err

@@ -8,11 +8,9 @@ import (
 	"github.com/cloudflare/circl/group"
 	"github.com/cloudflare/circl/oprf"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"go.uber.org/zap"
 
 	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/client/vault"
-	"github.com/custos-network/custos/node"
 	"github.com/custos-network/custos/node/nodetest"
 	"github.com/custos-network/custos/node/store"
 	"github.com/custos-network/custos/threshold"
@@ -31,19 +29,10 @@ type stolenNode struct {
 // steal stops node p and reads the user's dealing from its store.
 func steal(t *testing.T, p *nodetest.Process, user string, peerID []byte) stolenNode {
 	t.Helper()
-	p.Stop(t)
-	key, err := node.LoadStorageKey(p.Config.Path(p.Config.StorageKey.File))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer clear(key)
-	s, err := store.Open(p.Config.Path(p.Config.DataDir), key, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := stoppedStore(t, p)
 	defer s.Close()
 	got := stolenNode{peerID: peerID, share: group.Ristretto255.NewScalar()}
-	err = s.View(func(tx *store.Tx) error {
+	err := s.View(func(tx *store.Tx) error {
 		a, err := tx.Account(user)
 		if err != nil {
 			return err

@@ -34,7 +34,8 @@ type ResharePlan struct {
 type ReshareResult struct {
 	Moved int
 	// Unreached are the nodes that left and did not confirm deleting every
-	// share of the user's: their operators should be asked to.
+	// share of the user's, or closing the user's account after: their
+	// operators should be asked to.
 	Unreached []string
 }
 
@@ -579,8 +580,54 @@ func (r *resharing) move(ctx context.Context) error {
 	n.retryDeletes(ctx)
 	// The nodes that left are asked now, while the old login's sessions
 	// are good (after the commit they may not be).
-	r.result.Unreached = r.leftBehind(ctx)
-	return nil
+	r.result.Unreached, err = r.closeLeft(ctx, r.leftBehind(ctx))
+	return err
+}
+
+// closeLeft closes the user's account at each node that left and
+// confirmed every delete (not in unreached), so that it holds nothing of
+// the user's but its log, and records each closed one in the vault (a
+// resumed reshare does not ask it again: it no longer knows the user). It
+// returns unreached with the nodes that did not confirm the closing, best
+// effort as the deletes are; its error is only the test hook's.
+func (r *resharing) closeLeft(ctx context.Context, unreached []string) ([]string, error) {
+	c := r.c
+	closed, err := c.vh.ClosedAccounts()
+	if err != nil {
+		c.log.Warn("the vault's closed accounts could not be read", zap.Error(err))
+	}
+	out := slices.Clone(unreached)
+	for _, n := range c.nodes {
+		if r.next.nodeByPeer(n.idText) != nil || slices.Contains(unreached, n.name) || slices.Contains(closed, n.name) {
+			continue
+		}
+		if err := c.closeAccountAt(ctx, n); err != nil {
+			c.log.Warn("a node that left did not close the user's account", zap.String("node", n.name), zap.Error(err))
+			out = append(out, n.name)
+			continue
+		}
+		if err := c.vh.AddClosedAccount(n.name); err != nil {
+			c.log.Warn("the vault could not record a closed account", zap.String("node", n.name), zap.Error(err))
+		}
+		if err := c.fault("closed " + n.name); err != nil {
+			return nil, err
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// closeAccountAt closes the user's account at n (logged in), which holds
+// none of the user's shares: n refuses otherwise.
+func (c *Client) closeAccountAt(ctx context.Context, n *custodian) error {
+	req := &api.AccountRequest{Op: &api.AccountRequest_Close{Close: &api.AccountClose{}}}
+	return c.authed(ctx, n, func() error {
+		var resp api.AccountResponse
+		if err := c.call(ctx, n, api.ProtocolAccount, req, &resp); err != nil {
+			return err
+		}
+		return api.FromProto(resp.Error)
+	})
 }
 
 // commit commits the new dealing at the nodes that stay, and makes the new

@@ -5,10 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
 	"testing"
+
+	"go.uber.org/zap"
 
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
+	"github.com/custos-network/custos/node"
+	"github.com/custos-network/custos/node/nodetest"
+	"github.com/custos-network/custos/node/store"
 )
 
 // subnet is the network file of tn's nodes at indexes (from 0), threshold k.
@@ -101,9 +109,10 @@ func TestReshareFrom3Of5To4Of7WithTwoNodesReplaced(t *testing.T) {
 	c.Close()
 
 	for _, i := range []int{3, 4} {
-		if got := status(t, tn.nodes[i]).Shares; got != 0 {
-			t.Fatalf("n%d left the network and still holds %d shares", i+1, got)
+		if st := status(t, tn.nodes[i]); st.Shares != 0 || st.Accounts != 0 {
+			t.Fatalf("n%d left the network and still holds %d shares and %d accounts", i+1, st.Shares, st.Accounts)
 		}
+		heldOnlyInLog(t, tn.nodes[i], "alice")
 	}
 	c = open(t, path, client.Options{})
 	if nw := c.Network(); nw.Threshold != 4 || len(nw.Nodes) != 7 {
@@ -117,23 +126,124 @@ func TestReshareFrom3Of5To4Of7WithTwoNodesReplaced(t *testing.T) {
 			t.Fatalf("%s after the reshare: %+v", u.Label, u)
 		}
 	}
-	// Any 4 of the 7 open every record; 3 do not.
-	for _, i := range []int{0, 5, 6} {
-		tn.nodes[i].Stop(t)
+	c.Close()
+	// Any 4 of the 7 open every record; 3 do not. The others are stopped
+	// (SIGSTOP): they accept connections and never answer.
+	c = open(t, path, client.Options{})
+	if err := c.Unlock(ctx, password); err != nil {
+		t.Fatal(err)
 	}
-	for l, p := range want {
-		if got := mustGet(t, c, l); got.Password != p {
-			t.Fatalf("%s with 4 of 7 nodes up: %q", l, got.Password)
+	var labels []string
+	for l := range want {
+		labels = append(labels, l)
+	}
+	for _, up := range [][]int{{0, 1, 2, 5}, {5, 6, 7, 8}, {0, 2, 6, 8}} {
+		resume := tn.pauseAllBut(t, newNodes, up)
+		recs, err := c.GetMany(ctx, labels)
+		if err != nil {
+			t.Fatalf("get with only nodes %v of the 7 answering: %v", up, err)
 		}
+		for i, l := range labels {
+			if recs[i].Password != want[l] {
+				t.Fatalf("%s with only nodes %v answering: %q", l, up, recs[i].Password)
+			}
+		}
+		resume()
 	}
-	tn.nodes[7].Stop(t)
+	resume := tn.pauseAllBut(t, newNodes, []int{1, 5, 7})
+	defer resume()
 	if _, err := c.Get(ctx, "r0"); !errors.Is(err, client.ErrNotEnoughCustodians) {
-		t.Fatalf("get with 3 of 7 nodes up: %v; want ErrNotEnoughCustodians", err)
+		t.Fatalf("get with 3 of 7 nodes answering: %v; want ErrNotEnoughCustodians", err)
 	}
 }
 
+// pauseAllBut stops (SIGSTOP) tn's nodes at indexes of, but those of up,
+// and returns what continues them (SIGCONT), which the test's cleanup
+// calls too.
+func (tn *testNet) pauseAllBut(t *testing.T, of, up []int) (resume func()) {
+	t.Helper()
+	var paused []*nodetest.Process
+	for _, i := range of {
+		if slices.Contains(up, i) {
+			continue
+		}
+		if err := tn.nodes[i].Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		paused = append(paused, tn.nodes[i])
+	}
+	var once sync.Once
+	resume = func() {
+		once.Do(func() {
+			for _, p := range paused {
+				if err := p.Signal(syscall.SIGCONT); err != nil {
+					t.Errorf("continue %s: %v", p.Config.Name, err)
+				}
+			}
+		})
+	}
+	t.Cleanup(resume)
+	return resume
+}
+
+// heldOnlyInLog stops node p, which left user's network, and checks in its
+// store that it holds nothing of user's (no account, no OPRF key share of
+// the first epochs, no share) but its log, which records the account's
+// closing.
+func heldOnlyInLog(t *testing.T, p *nodetest.Process, user string) {
+	t.Helper()
+	closed := 0
+	for _, e := range loggedEntries(t, p, user) {
+		if e.Kind == api.EntryKind_ACCOUNT_CLOSE && e.Outcome == api.Code_OK {
+			closed++
+		}
+	}
+	if closed != 1 {
+		t.Errorf("%s's log has %d closings of %s's account; want 1", p.Config.Name, closed, user)
+	}
+	s := stoppedStore(t, p)
+	defer s.Close()
+	err := s.View(func(tx *store.Tx) error {
+		if _, err := tx.Account(user); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s's account of %s: %v; want none", p.Config.Name, user, err)
+		}
+		for epoch := uint32(1); epoch <= 4; epoch++ {
+			if _, err := tx.OprfKeyShare(user, epoch); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s's OPRF key share of %s, epoch %d: %v; want none", p.Config.Name, user, epoch, err)
+			}
+		}
+		units, err := tx.Units(user)
+		if err == nil && len(units) != 0 {
+			t.Errorf("%s holds %d shares of %s", p.Config.Name, len(units), user)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stoppedStore stops node p, unless it exited already, and opens its
+// store, which the caller closes.
+func stoppedStore(t *testing.T, p *nodetest.Process) *store.Store {
+	t.Helper()
+	if !p.Exited() {
+		p.Stop(t)
+	}
+	key, err := node.LoadStorageKey(p.Config.Path(p.Config.StorageKey.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clear(key)
+	s, err := store.Open(p.Config.Path(p.Config.DataDir), key, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // reshareKills are the steps of a reshare a kill is simulated at.
-var reshareKills = []string{"reshare delivered", "staged", "put n6", "placed", "committed", "deleted", "reshare moved", "reshare finished"}
+var reshareKills = []string{"reshare delivered", "staged", "put n6", "placed", "committed", "deleted", "closed n4", "reshare moved", "reshare finished"}
 
 func TestAReshareKilledAtAnyStepLeavesEveryRecordOpenAndTheNextRunFinishesIt(t *testing.T) {
 	tn := startNet(t, 9, 3, nil)
@@ -185,8 +295,12 @@ func TestAReshareKilledAtAnyStepLeavesEveryRecordOpenAndTheNextRunFinishesIt(t *
 				}
 			}
 			// The next run finishes it.
-			if _, err := c.Reshare(ctx, newFile, password, nil, client.ChangeOptions{}); err != nil {
+			res, err := c.Reshare(ctx, newFile, password, nil, client.ChangeOptions{})
+			if err != nil {
 				t.Fatalf("the reshare after the kill: %v", err)
+			}
+			if len(res.Unreached) != 0 {
+				t.Fatalf("the reshare after the kill names nodes that left unconfirmed: %v", res.Unreached)
 			}
 			c.Close()
 			c = open(t, path, client.Options{})
@@ -207,6 +321,15 @@ func TestAReshareKilledAtAnyStepLeavesEveryRecordOpenAndTheNextRunFinishesIt(t *
 			for _, i := range []int{3, 4} {
 				if got := status(t, tn.nodes[i]).Shares; got != 0 {
 					t.Fatalf("n%d left the network and still holds %d shares", i+1, got)
+				}
+				users, err := tn.nodes[i].Admin().Users(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, a := range users {
+					if a.User == user {
+						t.Fatalf("n%d left the network and still holds the account of %s: %+v", i+1, user, a)
+					}
 				}
 			}
 			total := 2 * (u + 1)

@@ -1,6 +1,8 @@
 package node
 
 import (
+	"errors"
+
 	"github.com/libp2p/go-libp2p/core/host"
 
 	"github.com/custos-network/custos/node/store"
@@ -42,3 +44,29 @@ func (n *Node) StoreStatsForTest() (store.Stats, error) { return n.store.Stats()
 
 // OpsAddrForTest is the address the operations HTTP server listens on.
 func (n *Node) OpsAddrForTest() string { return n.opsListener.Addr().String() }
+
+// HoldsUserForTest reports whether the store holds user's account, and
+// how many of user's OPRF key shares of epochs 1 to maxEpoch it holds.
+func (n *Node) HoldsUserForTest(user string, maxEpoch uint32) (account bool, keyShares int, err error) {
+	err = n.store.View(func(tx *store.Tx) error {
+		_, err := tx.Account(user)
+		switch {
+		case err == nil:
+			account = true
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		for epoch := uint32(1); epoch <= maxEpoch; epoch++ {
+			share, err := tx.OprfKeyShare(user, epoch)
+			switch {
+			case err == nil:
+				clear(share)
+				keyShares++
+			case !errors.Is(err, store.ErrNotFound):
+				return err
+			}
+		}
+		return nil
+	})
+	return account, keyShares, err
+}

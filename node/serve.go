@@ -26,6 +26,7 @@ func (n *Node) serveProtocols() {
 	n.handle(api.ProtocolLogin, n.login)
 	n.handle(api.ProtocolPasswd, n.passwd)
 	n.handle(api.ProtocolDevice, n.device)
+	n.handle(api.ProtocolAccount, n.account)
 	n.handle(api.ProtocolPut, n.put)
 	n.handle(api.ProtocolRelease, n.release)
 	n.handle(api.ProtocolDelete, n.delete)

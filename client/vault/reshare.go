@@ -5,8 +5,12 @@ import (
 	"crypto/hmac"
 	"errors"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/custos-network/custos/api"
+	"github.com/custos-network/custos/threshold"
 )
 
 // A reshare moves the user's records and login to another network file
@@ -58,6 +62,10 @@ type Reshare struct {
 var (
 	bucketReshare = []byte("reshare") // optional: made by the first reshare
 	reshareKey    = []byte("state")
+	// closedKey holds the nodes that left where the user's account was
+	// closed (ClosedAccounts), apart from the state so that its encoding
+	// stays as it was.
+	closedKey = []byte("closed")
 )
 
 // maxNetworkFile bounds the network file a reshare keeps (as the client's
@@ -106,6 +114,90 @@ func (h *Handle) SetReshare(r *Reshare) error {
 		return fmt.Errorf("set the reshare: %w", err)
 	}
 	return nil
+}
+
+// ClosedAccounts returns the names of the nodes that left in the reshare
+// under way where the user's account is closed already, so that a
+// resumed reshare does not ask them again: they no longer know the user.
+func (h *Handle) ClosedAccounts() ([]string, error) {
+	var out []string
+	err := h.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketReshare)
+		if b == nil {
+			return nil
+		}
+		v := b.Get(closedKey)
+		if v == nil {
+			return nil
+		}
+		var err error
+		if out, err = decodeClosed(v); err != nil {
+			return fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the closed accounts of the reshare: %w", err)
+	}
+	return out, nil
+}
+
+// AddClosedAccount records that the user's account at node, which left
+// the network in the reshare under way, is closed.
+func (h *Handle) AddClosedAccount(node string) error {
+	if err := api.CheckNodeName(node); err != nil {
+		return fmt.Errorf("record a closed account: %w: %w", ErrInvalid, err)
+	}
+	err := h.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketReshare)
+		if b == nil || b.Get(reshareKey) == nil {
+			return errors.New("no reshare is under way")
+		}
+		var names []string
+		if v := b.Get(closedKey); v != nil {
+			var err error
+			if names, err = decodeClosed(v); err != nil {
+				return fmt.Errorf("%w: %w", ErrCorrupt, err)
+			}
+		}
+		if slices.Contains(names, node) {
+			return errUnchanged
+		}
+		if len(names) >= threshold.MaxShares {
+			return fmt.Errorf("%w: more than %d closed accounts", ErrInvalid, threshold.MaxShares)
+		}
+		return b.Put(closedKey, encodeClosed(append(names, node)))
+	})
+	if err != nil {
+		return fmt.Errorf("record a closed account: %w", err)
+	}
+	return nil
+}
+
+func encodeClosed(names []string) []byte {
+	b := []byte{byte(len(names))}
+	for _, n := range names {
+		b = putBytes(b, []byte(n))
+	}
+	return b
+}
+
+func decodeClosed(b []byte) ([]string, error) {
+	r := reader{b: b}
+	count := int(r.u8())
+	var names []string
+	for i := 0; i < count && r.err == nil; i++ {
+		names = append(names, r.str(maxNodeName))
+	}
+	if err := r.end(); err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		if err := api.CheckNodeName(n); err != nil {
+			return nil, err
+		}
+	}
+	return names, nil
 }
 
 // FinishReshare makes r's network file and dealing the vault's (saved),

@@ -3,6 +3,7 @@ package vault
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -70,6 +71,56 @@ func FuzzDecodeReshare(f *testing.F) {
 		}
 		if again := encodeReshare(r); !bytes.Equal(again, b) {
 			t.Fatalf("an accepted reshare is not in its one encoding: %x", b)
+		}
+	})
+}
+
+func TestClosedAccountsAreKeptWithTheReshareAndGoWithIt(t *testing.T) {
+	h, path := openNew(t)
+	if err := h.AddClosedAccount("n4"); err == nil {
+		t.Fatal("a closed account recorded with no reshare under way")
+	}
+	r := testReshare(t, h.Vault())
+	if err := h.SetReshare(r); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"n4", "n5", "n4"} {
+		if err := h.AddClosedAccount(n); err != nil {
+			t.Fatalf("AddClosedAccount(%s): %v", n, err)
+		}
+	}
+	if err := h.AddClosedAccount("not a node name!"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a closed account at a bad node name: %v; want ErrInvalid", err)
+	}
+	h.Close()
+	h = mustOpen(t, path)
+	got, err := h.ClosedAccounts()
+	if err != nil || fmt.Sprint(got) != "[n4 n5]" {
+		t.Fatalf("ClosedAccounts after reopening = %v, %v; want [n4 n5]", got, err)
+	}
+	for i := range r.Login.Nodes {
+		r.Login.Nodes[i].KeyShare = nil
+	}
+	if err := h.Vault().SealReshare(r); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.FinishReshare(r); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := h.ClosedAccounts(); err != nil || len(got) != 0 {
+		t.Errorf("ClosedAccounts after the reshare finished = %v, %v; want none", got, err)
+	}
+}
+
+func FuzzDecodeClosed(f *testing.F) {
+	f.Add(encodeClosed([]string{"n4", "n5"}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		names, err := decodeClosed(b)
+		if err != nil {
+			return
+		}
+		if again := encodeClosed(names); !bytes.Equal(again, b) {
+			t.Fatalf("accepted closed accounts are not in their one encoding: %x", b)
 		}
 	})
 }

@@ -71,3 +71,13 @@ func (d *Device) deviceCall(ctx context.Context, node peer.ID, req *api.DeviceRe
 	}
 	return resp.Devices, api.FromProto(resp.Error)
 }
+
+// CloseAccount closes the user's account at node (logged in).
+func (d *Device) CloseAccount(ctx context.Context, node peer.ID) error {
+	var resp api.AccountResponse
+	req := &api.AccountRequest{Op: &api.AccountRequest_Close{Close: &api.AccountClose{}}}
+	if err := d.Call(ctx, node, api.ProtocolAccount, req, &resp); err != nil {
+		return err
+	}
+	return api.FromProto(resp.Error)
+}

@@ -41,6 +41,37 @@ func (tx *Tx) PutAccount(a *Account) error {
 	return tx.set(accountKey(a.User), b)
 }
 
+// DeleteAccount deletes user's account and every OPRF key share of the
+// user's, of any epoch: what closing an account at a node removes (the
+// caller checks that no share of the user's is left). An error wraps
+// ErrNotFound when there is no account.
+func (tx *Tx) DeleteAccount(user string) error {
+	if err := checkUser(user); err != nil {
+		return err
+	}
+	key := accountKey(user)
+	ok, err := tx.exists(key)
+	if err != nil {
+		return fmt.Errorf("delete account: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("delete account: %w", ErrNotFound)
+	}
+	var keys [][]byte
+	if _, err := tx.scan(oprfKeyPrefix(user), nil, true, 0, func(k, _ []byte) error {
+		keys = append(keys, k)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("delete account: list OPRF key shares: %w", err)
+	}
+	for _, k := range append(keys, key) {
+		if err := tx.del(k); err != nil {
+			return fmt.Errorf("delete account: %w", err)
+		}
+	}
+	return nil
+}
+
 // Accounts calls each for every account, in order of user name (bytewise),
 // and stops at the first error, which it returns. each may read and write
 // through tx; accounts it writes after the current one are seen as written.

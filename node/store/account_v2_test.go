@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"testing"
 )
 
@@ -63,5 +64,46 @@ func TestAccountKeepsDealingNotes(t *testing.T) {
 	a.Staged.Note = append(a.Staged.Note, 2)
 	if _, err := encodeAccount(a); err == nil {
 		t.Error("a note over the limit was encoded")
+	}
+}
+
+// DeleteAccount takes the account and its OPRF key shares of every epoch,
+// and nothing of a user whose name it prefixes ("al" and "alice").
+func TestDeleteAccountTakesItsKeySharesAndNoOtherUsers(t *testing.T) {
+	s := openMemory(t)
+	key := bytes.Repeat([]byte{7}, OprfKeyShareLen)
+	update(t, s, func(tx *Tx) error {
+		for _, u := range []string{"al", "alice"} {
+			if err := tx.PutAccount(testAccount(u)); err != nil {
+				return err
+			}
+			for _, epoch := range []uint32{1, 2} {
+				if err := tx.PutOprfKeyShare(u, epoch, key); err != nil {
+					return err
+				}
+			}
+		}
+		return tx.DeleteAccount("al")
+	})
+	view(t, s, func(tx *Tx) error {
+		if _, err := tx.Account("al"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("the closed account: %v, want ErrNotFound", err)
+		}
+		if _, err := tx.Account("alice"); err != nil {
+			t.Errorf("the other account: %v", err)
+		}
+		for _, epoch := range []uint32{1, 2} {
+			if _, err := tx.OprfKeyShare("al", epoch); !errors.Is(err, ErrNotFound) {
+				t.Errorf("the closed account's key share of epoch %d: %v, want ErrNotFound", epoch, err)
+			}
+			if _, err := tx.OprfKeyShare("alice", epoch); err != nil {
+				t.Errorf("the other account's key share of epoch %d: %v", epoch, err)
+			}
+		}
+		return nil
+	})
+	err := s.Update(t.Context(), func(tx *Tx) error { return tx.DeleteAccount("al") })
+	if !errors.Is(err, ErrNotFound) {
+		t.Errorf("deleting a deleted account: %v, want ErrNotFound", err)
 	}
 }

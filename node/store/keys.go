@@ -106,11 +106,15 @@ func parseShareKeyTail(tail []byte) (UnitVersion, error) {
 // oprfKeyKey is the key of user's OPRF key share of epoch. The user is
 // length-prefixed, as in a share key.
 func oprfKeyKey(user string, epoch uint32) []byte {
+	return binary.BigEndian.AppendUint32(oprfKeyPrefix(user), epoch)
+}
+
+// oprfKeyPrefix is the prefix of every OPRF key share key of user.
+func oprfKeyPrefix(user string) []byte {
 	k := make([]byte, 0, 3+len(user)+4)
 	k = append(k, prefixOprfKey)
 	k = binary.BigEndian.AppendUint16(k, uint16(len(user)))
-	k = append(k, user...)
-	return binary.BigEndian.AppendUint32(k, epoch)
+	return append(k, user...)
 }
 
 func logEntryKey(index int64) []byte {

@@ -81,7 +81,7 @@ stdout instead (and the plan as one object with --dry-run).`,
 				return err
 			}
 			for _, n := range res.Unreached {
-				fmt.Fprintf(cmd.ErrOrStderr(), "custos: warning: %s left the network and did not confirm deleting every share of yours: ask its operator to remove your data\n", n)
+				fmt.Fprintf(cmd.ErrOrStderr(), "custos: warning: %s left the network and did not confirm deleting every share of yours and closing your account: ask its operator to remove your data (custosd users shows what it still holds)\n", n)
 			}
 			if !g.json {
 				fmt.Fprintf(out, "moved %d records to %s: the vault's network is %d of %d nodes now\n", res.Moved, netFile, plan.NewThreshold, len(plan.Stay)+len(plan.Join))

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file custos.proto.
  */
 export const file_custos: GenFile = /*@__PURE__*/
-  fileDesc("CgxjdXN0b3MucHJvdG8SCWN1c3Rvcy52MSJPCgVFcnJvchIdCgRjb2RlGAEgASgOMg8uY3VzdG9zLnYxLkNvZGUSDwoHbWVzc2FnZRgCIAEoCRIWCg5yZXRyeV9hZnRlcl9tcxgDIAEoBCIrCgdVbml0UmVmEg8KB3VuaXRfaWQYASABKAwSDwoHdmVyc2lvbhgCIAEoBCJpCg1FbnJvbGxSZXF1ZXN0EgwKBHVzZXIYASABKAkSDQoFdG9rZW4YAiABKAkSFwoPYXV0aF9wdWJsaWNfa2V5GAMgASgMEiIKBG9wcmYYBCABKAsyFC5jdXN0b3MudjEuT3ByZlNoYXJlIlIKCU9wcmZTaGFyZRINCgVlcG9jaBgBIAEoDRINCgVpbmRleBgCIAEoDRIRCglrZXlfc2hhcmUYAyABKAwSFAoMcHVibGljX3NoYXJlGAQgASgMIjEKDkVucm9sbFJlc3BvbnNlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yIlAKCkxvZ2luSGVsbG8SDAoEdXNlchgBIAEoCRINCgVlcG9jaBgCIAEoDRIPCgdibGluZGVkGAMgASgMEhQKDGRldmljZV90b2tlbhgEIAEoCSKnAQoOTG9naW5DaGFsbGVuZ2USHwoFZXJyb3IYASABKAsyEC5jdXN0b3MudjEuRXJyb3ISDQoFbm9uY2UYAiABKAwSEQoJZXZhbHVhdGVkGAMgASgMEg0KBXByb29mGAQgASgMEhUKDWF0dGVtcHRzX2xlZnQYBSABKA0SLAoMZGVhbGluZ19ub3RlGAYgASgLMhYuY3VzdG9zLnYxLkRlYWxpbmdOb3RlIh8KCkxvZ2luUHJvb2YSEQoJc2lnbmF0dXJlGAEgASgMIncKC0xvZ2luUmVzdWx0Eh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yEhcKD2lkbGVfdGltZW91dF9tcxgCIAEoBBIXCg9leHBpcmVzX3VuaXhfbXMYAyABKAQSFQoNYXR0ZW1wdHNfbGVmdBgEIAEoDSJjCg1QYXNzd2RSZXF1ZXN0EicKBXN0YWdlGAEgASgLMhYuY3VzdG9zLnYxLlBhc3N3ZFN0YWdlSAASEAoGY29tbWl0GAIgASgNSAASDwoFYWJvcnQYAyABKA1IAEIGCgRzdGVwInAKC1Bhc3N3ZFN0YWdlEiIKBG9wcmYYASABKAsyFC5jdXN0b3MudjEuT3ByZlNoYXJlEhcKD2F1dGhfcHVibGljX2tleRgCIAEoDBIkCgRub3RlGAMgASgLMhYuY3VzdG9zLnYxLkRlYWxpbmdOb3RlImkKC0RlYWxpbmdOb3RlEg0KBWVwb2NoGAEgASgNEhEKCXRocmVzaG9sZBgCIAEoDRIrCgZzaGFyZXMYAyADKAsyGy5jdXN0b3MudjEuRGVhbGluZ05vdGVTaGFyZRILCgNtYWMYBCABKAwiSAoQRGVhbGluZ05vdGVTaGFyZRIPCgdwZWVyX2lkGAEgASgMEg0KBWluZGV4GAIgASgNEhQKDHB1YmxpY19zaGFyZRgDIAEoDCJWCg5QYXNzd2RSZXNwb25zZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchINCgVlcG9jaBgCIAEoDRIUCgxzdGFnZWRfZXBvY2gYAyABKA0iZgoKUHV0UmVxdWVzdBIgCgR1bml0GAEgASgLMhIuY3VzdG9zLnYxLlVuaXRSZWYSDQoFc2hhcmUYAiABKAwSJwoJb3BlcmF0aW9uGAMgASgOMhQuY3VzdG9zLnYxLk9wZXJhdGlvbiJBCgtQdXRSZXNwb25zZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchIRCglsb2dfaW5kZXgYAiABKAQihgEKDlJlbGVhc2VSZXF1ZXN0EiEKBXVuaXRzGAEgAygLMhIuY3VzdG9zLnYxLlVuaXRSZWYSFAoMdGltZV91bml4X21zGAIgASgEEg0KBW5vbmNlGAMgASgMEhgKEGRldmljZV9zaWduYXR1cmUYBCABKAwSEgoKa25vd25fc2l6ZRgFIAEoBCJhCg1SZWxlYXNlZFNoYXJlEiAKBHVuaXQYASABKAsyEi5jdXN0b3MudjEuVW5pdFJlZhINCgVzaGFyZRgCIAEoDBIfCgVlcnJvchgDIAEoCzIQLmN1c3Rvcy52MS5FcnJvciKUAQoPUmVsZWFzZVJlc3BvbnNlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yEigKBnNoYXJlcxgCIAMoCzIYLmN1c3Rvcy52MS5SZWxlYXNlZFNoYXJlEhEKCWxvZ19pbmRleBgDIAEoBBIjCgdyZWNlaXB0GAQgASgLMhIuY3VzdG9zLnYxLlJlY2VpcHQiXwoHUmVjZWlwdBINCgVpbmRleBgBIAEoBBINCgVlbnRyeRgCIAEoDBISCgpjaGVja3BvaW50GAMgASgMEg0KBXByb29mGAQgAygMEhMKC2NvbnNpc3RlbmN5GAUgAygMIloKDURlbGV0ZVJlcXVlc3QSIAoEdW5pdBgBIAEoCzISLmN1c3Rvcy52MS5Vbml0UmVmEicKCW9wZXJhdGlvbhgCIAEoDjIULmN1c3Rvcy52MS5PcGVyYXRpb24iMQoORGVsZXRlUmVzcG9uc2USHwoFZXJyb3IYASABKAsyEC5jdXN0b3MudjEuRXJyb3IiNAoLTGlzdFJlcXVlc3QSEgoKcGFnZV90b2tlbhgBIAEoDBIRCglwYWdlX3NpemUYAiABKA0iawoMTGlzdFJlc3BvbnNlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yEiEKBXVuaXRzGAIgAygLMhIuY3VzdG9zLnYxLlVuaXRSZWYSFwoPbmV4dF9wYWdlX3Rva2VuGAMgASgMIjwKB1JlZnVzYWwSEgoKdW5pdF9pbmRleBgBIAEoDRIdCgRjb2RlGAIgASgOMg8uY3VzdG9zLnYxLkNvZGUimAMKBUVudHJ5Eg4KBmZvcm1hdBgBIAEoDRIUCgx0aW1lX3VuaXhfbXMYAiABKAQSIgoEa2luZBgDIAEoDjIULmN1c3Rvcy52MS5FbnRyeUtpbmQSDAoEdXNlchgEIAEoCRIWCg5jbGllbnRfcGVlcl9pZBgFIAEoDBIhCgV1bml0cxgGIAMoCzISLmN1c3Rvcy52MS5Vbml0UmVmEiAKB291dGNvbWUYByABKA4yDy5jdXN0b3MudjEuQ29kZRIOCgZyZWFzb24YCCABKAkSDQoFYWRtaW4YCSABKAkSHAoUcmVxdWVzdF90aW1lX3VuaXhfbXMYCiABKAQSFQoNcmVxdWVzdF9ub25jZRgLIAEoDBIYChBkZXZpY2Vfc2lnbmF0dXJlGAwgASgMEiQKCHJlZnVzYWxzGA0gAygLMhIuY3VzdG9zLnYxLlJlZnVzYWwSDQoFZXBvY2gYDiABKA0SJwoJb3BlcmF0aW9uGA8gASgOMhQuY3VzdG9zLnYxLk9wZXJhdGlvbhIOCgZkZXZpY2UYFCABKAwiTgoNRGV2aWNlUmVxdWVzdBIlCgRsaXN0GAEgASgLMhUuY3VzdG9zLnYxLkRldmljZUxpc3RIABIQCgZyZXZva2UYAiABKAxIAEIECgJvcCIMCgpEZXZpY2VMaXN0IlkKDkRldmljZVJlc3BvbnNlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yEiYKB2RldmljZXMYAiADKAsyFS5jdXN0b3MudjEuRGV2aWNlSW5mbyJNCgpEZXZpY2VJbmZvEg8KB3BlZXJfaWQYASABKAwSFQoNYWRkZWRfdW5peF9tcxgCIAEoBBIXCg9yZXZva2VkX3VuaXhfbXMYAyABKAQiEwoRQ2hlY2twb2ludFJlcXVlc3QiSQoSQ2hlY2twb2ludFJlc3BvbnNlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yEhIKCmNoZWNrcG9pbnQYAiABKAwiOwoORW50cmllc1JlcXVlc3QSDQoFc3RhcnQYASABKAQSCwoDZW5kGAIgASgEEg0KBWxpbWl0GAMgASgNIi8KDkluY2x1c2lvblByb29mEg0KBWluZGV4GAEgASgEEg4KBmhhc2hlcxgCIAMoDCKfAQoPRW50cmllc1Jlc3BvbnNlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yEg0KBXN0YXJ0GAIgASgEEgwKBG5leHQYAyABKAQSDwoHZW50cmllcxgEIAMoDBISCgpjaGVja3BvaW50GAUgASgMEikKBnByb29mcxgGIAMoCzIZLmN1c3Rvcy52MS5JbmNsdXNpb25Qcm9vZiItCg5JbmNsdXNpb25RdWVyeRINCgVpbmRleBgBIAEoBBIMCgRzaXplGAIgASgEIjYKEENvbnNpc3RlbmN5UXVlcnkSEAoIb2xkX3NpemUYASABKAQSEAoIbmV3X3NpemUYAiABKAQiewoMUHJvb2ZSZXF1ZXN0Ei4KCWluY2x1c2lvbhgBIAEoCzIZLmN1c3Rvcy52MS5JbmNsdXNpb25RdWVyeUgAEjIKC2NvbnNpc3RlbmN5GAIgASgLMhsuY3VzdG9zLnYxLkNvbnNpc3RlbmN5UXVlcnlIAEIHCgVxdWVyeSJACg1Qcm9vZlJlc3BvbnNlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yEg4KBmhhc2hlcxgCIAMoDCqZAQoEQ29kZRIGCgJPSxAAEhMKD1VOQVVUSEVOVElDQVRFRBABEgoKBkxPQ0tFRBACEhAKDFJBVEVfTElNSVRFRBADEg0KCU5PVF9GT1VORBAEEhQKEElOVkFMSURfQVJHVU1FTlQQBRIPCgtVTkFWQUlMQUJMRRAGEgwKCElOVEVSTkFMEAcSEgoOQUxSRUFEWV9FWElTVFMQCCrWAQoJRW50cnlLaW5kEhUKEUVOVFJZX1VOU1BFQ0lGSUVEEAASCgoGRU5ST0xMEAESCQoFTE9HSU4QAhIICgRMT0NLEAMSCgoGVU5MT0NLEAQSBwoDUFVUEAUSCwoHUkVMRUFTRRAGEgoKBkRFTEVURRAHEgoKBklOVklURRAIEgsKB1JFRlVTQUwQCRIJCgVBRE1JThAKEg4KCkVWQUxVQVRJT04QCxIMCghQQVNTV09SRBAMEg4KCkRFVklDRV9BREQQFBIRCg1ERVZJQ0VfUkVWT0tFEBUqfgoJT3BlcmF0aW9uEhkKFU9QRVJBVElPTl9VTlNQRUNJRklFRBAAEhUKEU9QRVJBVElPTl9SRVBMQUNFEAESFAoQT1BFUkFUSU9OX1JPVEFURRACEhUKEU9QRVJBVElPTl9SRVNIQVJFEAMSEgoOT1BFUkFUSU9OX1VORE8QBEImWiRnaXRodWIuY29tL2N1c3Rvcy1uZXR3b3JrL2N1c3Rvcy9hcGliBnByb3RvMw");
+  fileDesc("CgxjdXN0b3MucHJvdG8SCWN1c3Rvcy52MSJPCgVFcnJvchIdCgRjb2RlGAEgASgOMg8uY3VzdG9zLnYxLkNvZGUSDwoHbWVzc2FnZRgCIAEoCRIWCg5yZXRyeV9hZnRlcl9tcxgDIAEoBCIrCgdVbml0UmVmEg8KB3VuaXRfaWQYASABKAwSDwoHdmVyc2lvbhgCIAEoBCJpCg1FbnJvbGxSZXF1ZXN0EgwKBHVzZXIYASABKAkSDQoFdG9rZW4YAiABKAkSFwoPYXV0aF9wdWJsaWNfa2V5GAMgASgMEiIKBG9wcmYYBCABKAsyFC5jdXN0b3MudjEuT3ByZlNoYXJlIlIKCU9wcmZTaGFyZRINCgVlcG9jaBgBIAEoDRINCgVpbmRleBgCIAEoDRIRCglrZXlfc2hhcmUYAyABKAwSFAoMcHVibGljX3NoYXJlGAQgASgMIjEKDkVucm9sbFJlc3BvbnNlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yIlAKCkxvZ2luSGVsbG8SDAoEdXNlchgBIAEoCRINCgVlcG9jaBgCIAEoDRIPCgdibGluZGVkGAMgASgMEhQKDGRldmljZV90b2tlbhgEIAEoCSKnAQoOTG9naW5DaGFsbGVuZ2USHwoFZXJyb3IYASABKAsyEC5jdXN0b3MudjEuRXJyb3ISDQoFbm9uY2UYAiABKAwSEQoJZXZhbHVhdGVkGAMgASgMEg0KBXByb29mGAQgASgMEhUKDWF0dGVtcHRzX2xlZnQYBSABKA0SLAoMZGVhbGluZ19ub3RlGAYgASgLMhYuY3VzdG9zLnYxLkRlYWxpbmdOb3RlIh8KCkxvZ2luUHJvb2YSEQoJc2lnbmF0dXJlGAEgASgMIncKC0xvZ2luUmVzdWx0Eh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yEhcKD2lkbGVfdGltZW91dF9tcxgCIAEoBBIXCg9leHBpcmVzX3VuaXhfbXMYAyABKAQSFQoNYXR0ZW1wdHNfbGVmdBgEIAEoDSJjCg1QYXNzd2RSZXF1ZXN0EicKBXN0YWdlGAEgASgLMhYuY3VzdG9zLnYxLlBhc3N3ZFN0YWdlSAASEAoGY29tbWl0GAIgASgNSAASDwoFYWJvcnQYAyABKA1IAEIGCgRzdGVwInAKC1Bhc3N3ZFN0YWdlEiIKBG9wcmYYASABKAsyFC5jdXN0b3MudjEuT3ByZlNoYXJlEhcKD2F1dGhfcHVibGljX2tleRgCIAEoDBIkCgRub3RlGAMgASgLMhYuY3VzdG9zLnYxLkRlYWxpbmdOb3RlImkKC0RlYWxpbmdOb3RlEg0KBWVwb2NoGAEgASgNEhEKCXRocmVzaG9sZBgCIAEoDRIrCgZzaGFyZXMYAyADKAsyGy5jdXN0b3MudjEuRGVhbGluZ05vdGVTaGFyZRILCgNtYWMYBCABKAwiSAoQRGVhbGluZ05vdGVTaGFyZRIPCgdwZWVyX2lkGAEgASgMEg0KBWluZGV4GAIgASgNEhQKDHB1YmxpY19zaGFyZRgDIAEoDCJWCg5QYXNzd2RSZXNwb25zZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchINCgVlcG9jaBgCIAEoDRIUCgxzdGFnZWRfZXBvY2gYAyABKA0iZgoKUHV0UmVxdWVzdBIgCgR1bml0GAEgASgLMhIuY3VzdG9zLnYxLlVuaXRSZWYSDQoFc2hhcmUYAiABKAwSJwoJb3BlcmF0aW9uGAMgASgOMhQuY3VzdG9zLnYxLk9wZXJhdGlvbiJBCgtQdXRSZXNwb25zZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvchIRCglsb2dfaW5kZXgYAiABKAQihgEKDlJlbGVhc2VSZXF1ZXN0EiEKBXVuaXRzGAEgAygLMhIuY3VzdG9zLnYxLlVuaXRSZWYSFAoMdGltZV91bml4X21zGAIgASgEEg0KBW5vbmNlGAMgASgMEhgKEGRldmljZV9zaWduYXR1cmUYBCABKAwSEgoKa25vd25fc2l6ZRgFIAEoBCJhCg1SZWxlYXNlZFNoYXJlEiAKBHVuaXQYASABKAsyEi5jdXN0b3MudjEuVW5pdFJlZhINCgVzaGFyZRgCIAEoDBIfCgVlcnJvchgDIAEoCzIQLmN1c3Rvcy52MS5FcnJvciKUAQoPUmVsZWFzZVJlc3BvbnNlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yEigKBnNoYXJlcxgCIAMoCzIYLmN1c3Rvcy52MS5SZWxlYXNlZFNoYXJlEhEKCWxvZ19pbmRleBgDIAEoBBIjCgdyZWNlaXB0GAQgASgLMhIuY3VzdG9zLnYxLlJlY2VpcHQiXwoHUmVjZWlwdBINCgVpbmRleBgBIAEoBBINCgVlbnRyeRgCIAEoDBISCgpjaGVja3BvaW50GAMgASgMEg0KBXByb29mGAQgAygMEhMKC2NvbnNpc3RlbmN5GAUgAygMIloKDURlbGV0ZVJlcXVlc3QSIAoEdW5pdBgBIAEoCzISLmN1c3Rvcy52MS5Vbml0UmVmEicKCW9wZXJhdGlvbhgCIAEoDjIULmN1c3Rvcy52MS5PcGVyYXRpb24iMQoORGVsZXRlUmVzcG9uc2USHwoFZXJyb3IYASABKAsyEC5jdXN0b3MudjEuRXJyb3IiNAoLTGlzdFJlcXVlc3QSEgoKcGFnZV90b2tlbhgBIAEoDBIRCglwYWdlX3NpemUYAiABKA0iawoMTGlzdFJlc3BvbnNlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yEiEKBXVuaXRzGAIgAygLMhIuY3VzdG9zLnYxLlVuaXRSZWYSFwoPbmV4dF9wYWdlX3Rva2VuGAMgASgMIjwKB1JlZnVzYWwSEgoKdW5pdF9pbmRleBgBIAEoDRIdCgRjb2RlGAIgASgOMg8uY3VzdG9zLnYxLkNvZGUimAMKBUVudHJ5Eg4KBmZvcm1hdBgBIAEoDRIUCgx0aW1lX3VuaXhfbXMYAiABKAQSIgoEa2luZBgDIAEoDjIULmN1c3Rvcy52MS5FbnRyeUtpbmQSDAoEdXNlchgEIAEoCRIWCg5jbGllbnRfcGVlcl9pZBgFIAEoDBIhCgV1bml0cxgGIAMoCzISLmN1c3Rvcy52MS5Vbml0UmVmEiAKB291dGNvbWUYByABKA4yDy5jdXN0b3MudjEuQ29kZRIOCgZyZWFzb24YCCABKAkSDQoFYWRtaW4YCSABKAkSHAoUcmVxdWVzdF90aW1lX3VuaXhfbXMYCiABKAQSFQoNcmVxdWVzdF9ub25jZRgLIAEoDBIYChBkZXZpY2Vfc2lnbmF0dXJlGAwgASgMEiQKCHJlZnVzYWxzGA0gAygLMhIuY3VzdG9zLnYxLlJlZnVzYWwSDQoFZXBvY2gYDiABKA0SJwoJb3BlcmF0aW9uGA8gASgOMhQuY3VzdG9zLnYxLk9wZXJhdGlvbhIOCgZkZXZpY2UYFCABKAwiTgoNRGV2aWNlUmVxdWVzdBIlCgRsaXN0GAEgASgLMhUuY3VzdG9zLnYxLkRldmljZUxpc3RIABIQCgZyZXZva2UYAiABKAxIAEIECgJvcCIMCgpEZXZpY2VMaXN0IlkKDkRldmljZVJlc3BvbnNlEh8KBWVycm9yGAEgASgLMhAuY3VzdG9zLnYxLkVycm9yEiYKB2RldmljZXMYAiADKAsyFS5jdXN0b3MudjEuRGV2aWNlSW5mbyJNCgpEZXZpY2VJbmZvEg8KB3BlZXJfaWQYASABKAwSFQoNYWRkZWRfdW5peF9tcxgCIAEoBBIXCg9yZXZva2VkX3VuaXhfbXMYAyABKAQiQAoOQWNjb3VudFJlcXVlc3QSKAoFY2xvc2UYASABKAsyFy5jdXN0b3MudjEuQWNjb3VudENsb3NlSABCBAoCb3AiDgoMQWNjb3VudENsb3NlIjIKD0FjY291bnRSZXNwb25zZRIfCgVlcnJvchgBIAEoCzIQLmN1c3Rvcy52MS5FcnJvciITChFDaGVja3BvaW50UmVxdWVzdCJJChJDaGVja3BvaW50UmVzcG9uc2USHwoFZXJyb3IYASABKAsyEC5jdXN0b3MudjEuRXJyb3ISEgoKY2hlY2twb2ludBgCIAEoDCI7Cg5FbnRyaWVzUmVxdWVzdBINCgVzdGFydBgBIAEoBBILCgNlbmQYAiABKAQSDQoFbGltaXQYAyABKA0iLwoOSW5jbHVzaW9uUHJvb2YSDQoFaW5kZXgYASABKAQSDgoGaGFzaGVzGAIgAygMIp8BCg9FbnRyaWVzUmVzcG9uc2USHwoFZXJyb3IYASABKAsyEC5jdXN0b3MudjEuRXJyb3ISDQoFc3RhcnQYAiABKAQSDAoEbmV4dBgDIAEoBBIPCgdlbnRyaWVzGAQgAygMEhIKCmNoZWNrcG9pbnQYBSABKAwSKQoGcHJvb2ZzGAYgAygLMhkuY3VzdG9zLnYxLkluY2x1c2lvblByb29mIi0KDkluY2x1c2lvblF1ZXJ5Eg0KBWluZGV4GAEgASgEEgwKBHNpemUYAiABKAQiNgoQQ29uc2lzdGVuY3lRdWVyeRIQCghvbGRfc2l6ZRgBIAEoBBIQCghuZXdfc2l6ZRgCIAEoBCJ7CgxQcm9vZlJlcXVlc3QSLgoJaW5jbHVzaW9uGAEgASgLMhkuY3VzdG9zLnYxLkluY2x1c2lvblF1ZXJ5SAASMgoLY29uc2lzdGVuY3kYAiABKAsyGy5jdXN0b3MudjEuQ29uc2lzdGVuY3lRdWVyeUgAQgcKBXF1ZXJ5IkAKDVByb29mUmVzcG9uc2USHwoFZXJyb3IYASABKAsyEC5jdXN0b3MudjEuRXJyb3ISDgoGaGFzaGVzGAIgAygMKpkBCgRDb2RlEgYKAk9LEAASEwoPVU5BVVRIRU5USUNBVEVEEAESCgoGTE9DS0VEEAISEAoMUkFURV9MSU1JVEVEEAMSDQoJTk9UX0ZPVU5EEAQSFAoQSU5WQUxJRF9BUkdVTUVOVBAFEg8KC1VOQVZBSUxBQkxFEAYSDAoISU5URVJOQUwQBxISCg5BTFJFQURZX0VYSVNUUxAIKukBCglFbnRyeUtpbmQSFQoRRU5UUllfVU5TUEVDSUZJRUQQABIKCgZFTlJPTEwQARIJCgVMT0dJThACEggKBExPQ0sQAxIKCgZVTkxPQ0sQBBIHCgNQVVQQBRILCgdSRUxFQVNFEAYSCgoGREVMRVRFEAcSCgoGSU5WSVRFEAgSCwoHUkVGVVNBTBAJEgkKBUFETUlOEAoSDgoKRVZBTFVBVElPThALEgwKCFBBU1NXT1JEEAwSDgoKREVWSUNFX0FERBAUEhEKDURFVklDRV9SRVZPS0UQFRIRCg1BQ0NPVU5UX0NMT1NFEBYqfgoJT3BlcmF0aW9uEhkKFU9QRVJBVElPTl9VTlNQRUNJRklFRBAAEhUKEU9QRVJBVElPTl9SRVBMQUNFEAESFAoQT1BFUkFUSU9OX1JPVEFURRACEhUKEU9QRVJBVElPTl9SRVNIQVJFEAMSEgoOT1BFUkFUSU9OX1VORE8QBEImWiRnaXRodWIuY29tL2N1c3Rvcy1uZXR3b3JrL2N1c3Rvcy9hcGliBnByb3RvMw");
 
 /**
  * @generated from message custos.v1.Error
@@ -1072,6 +1072,65 @@ export const DeviceInfoSchema: GenMessage<DeviceInfo> = /*@__PURE__*/
   messageDesc(file_custos, 29);
 
 /**
+ * /custos/account/1.0.0: AccountRequest, AccountResponse. A logged-in device
+ * closes its user's account at the node (a node that leaves the user's
+ * network): refused while the user holds shares there; otherwise the
+ * account, its OPRF key shares, devices, dealing notes and sessions go, and
+ * the log keeps an ACCOUNT_CLOSE entry.
+ *
+ * @generated from message custos.v1.AccountRequest
+ */
+export type AccountRequest = Message<"custos.v1.AccountRequest"> & {
+  /**
+   * @generated from oneof custos.v1.AccountRequest.op
+   */
+  op: {
+    /**
+     * @generated from field: custos.v1.AccountClose close = 1;
+     */
+    value: AccountClose;
+    case: "close";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message custos.v1.AccountRequest.
+ * Use `create(AccountRequestSchema)` to create a new message.
+ */
+export const AccountRequestSchema: GenMessage<AccountRequest> = /*@__PURE__*/
+  messageDesc(file_custos, 30);
+
+/**
+ * @generated from message custos.v1.AccountClose
+ */
+export type AccountClose = Message<"custos.v1.AccountClose"> & {
+};
+
+/**
+ * Describes the message custos.v1.AccountClose.
+ * Use `create(AccountCloseSchema)` to create a new message.
+ */
+export const AccountCloseSchema: GenMessage<AccountClose> = /*@__PURE__*/
+  messageDesc(file_custos, 31);
+
+/**
+ * @generated from message custos.v1.AccountResponse
+ */
+export type AccountResponse = Message<"custos.v1.AccountResponse"> & {
+  /**
+   * @generated from field: custos.v1.Error error = 1;
+   */
+  error?: Error | undefined;
+};
+
+/**
+ * Describes the message custos.v1.AccountResponse.
+ * Use `create(AccountResponseSchema)` to create a new message.
+ */
+export const AccountResponseSchema: GenMessage<AccountResponse> = /*@__PURE__*/
+  messageDesc(file_custos, 32);
+
+/**
  * /custos/audit/checkpoint/2.0.0: the latest signed checkpoint
  * (api.OpenCheckpoint), to any peer.
  *
@@ -1085,7 +1144,7 @@ export type CheckpointRequest = Message<"custos.v1.CheckpointRequest"> & {
  * Use `create(CheckpointRequestSchema)` to create a new message.
  */
 export const CheckpointRequestSchema: GenMessage<CheckpointRequest> = /*@__PURE__*/
-  messageDesc(file_custos, 30);
+  messageDesc(file_custos, 33);
 
 /**
  * @generated from message custos.v1.CheckpointResponse
@@ -1107,7 +1166,7 @@ export type CheckpointResponse = Message<"custos.v1.CheckpointResponse"> & {
  * Use `create(CheckpointResponseSchema)` to create a new message.
  */
 export const CheckpointResponseSchema: GenMessage<CheckpointResponse> = /*@__PURE__*/
-  messageDesc(file_custos, 31);
+  messageDesc(file_custos, 34);
 
 /**
  * /custos/audit/entries/2.0.0: the entries with indexes in [start, end), or
@@ -1143,7 +1202,7 @@ export type EntriesRequest = Message<"custos.v1.EntriesRequest"> & {
  * Use `create(EntriesRequestSchema)` to create a new message.
  */
 export const EntriesRequestSchema: GenMessage<EntriesRequest> = /*@__PURE__*/
-  messageDesc(file_custos, 32);
+  messageDesc(file_custos, 35);
 
 /**
  * InclusionProof is the RFC 6962 proof that the entry at index is in the
@@ -1170,7 +1229,7 @@ export type InclusionProof = Message<"custos.v1.InclusionProof"> & {
  * Use `create(InclusionProofSchema)` to create a new message.
  */
 export const InclusionProofSchema: GenMessage<InclusionProof> = /*@__PURE__*/
-  messageDesc(file_custos, 33);
+  messageDesc(file_custos, 36);
 
 /**
  * @generated from message custos.v1.EntriesResponse
@@ -1225,7 +1284,7 @@ export type EntriesResponse = Message<"custos.v1.EntriesResponse"> & {
  * Use `create(EntriesResponseSchema)` to create a new message.
  */
 export const EntriesResponseSchema: GenMessage<EntriesResponse> = /*@__PURE__*/
-  messageDesc(file_custos, 34);
+  messageDesc(file_custos, 37);
 
 /**
  * /custos/audit/proof/2.0.0: an inclusion or a consistency proof, to any
@@ -1252,7 +1311,7 @@ export type InclusionQuery = Message<"custos.v1.InclusionQuery"> & {
  * Use `create(InclusionQuerySchema)` to create a new message.
  */
 export const InclusionQuerySchema: GenMessage<InclusionQuery> = /*@__PURE__*/
-  messageDesc(file_custos, 35);
+  messageDesc(file_custos, 38);
 
 /**
  * @generated from message custos.v1.ConsistencyQuery
@@ -1276,7 +1335,7 @@ export type ConsistencyQuery = Message<"custos.v1.ConsistencyQuery"> & {
  * Use `create(ConsistencyQuerySchema)` to create a new message.
  */
 export const ConsistencyQuerySchema: GenMessage<ConsistencyQuery> = /*@__PURE__*/
-  messageDesc(file_custos, 36);
+  messageDesc(file_custos, 39);
 
 /**
  * @generated from message custos.v1.ProofRequest
@@ -1305,7 +1364,7 @@ export type ProofRequest = Message<"custos.v1.ProofRequest"> & {
  * Use `create(ProofRequestSchema)` to create a new message.
  */
 export const ProofRequestSchema: GenMessage<ProofRequest> = /*@__PURE__*/
-  messageDesc(file_custos, 37);
+  messageDesc(file_custos, 40);
 
 /**
  * @generated from message custos.v1.ProofResponse
@@ -1329,7 +1388,7 @@ export type ProofResponse = Message<"custos.v1.ProofResponse"> & {
  * Use `create(ProofResponseSchema)` to create a new message.
  */
 export const ProofResponseSchema: GenMessage<ProofResponse> = /*@__PURE__*/
-  messageDesc(file_custos, 38);
+  messageDesc(file_custos, 41);
 
 /**
  * Code says why a request failed. A peer shows the message; it never holds
@@ -1498,6 +1557,13 @@ export enum EntryKind {
    * @generated from enum value: DEVICE_REVOKE = 21;
    */
   DEVICE_REVOKE = 21,
+
+  /**
+   * an account closed by a device of its user, its shares gone
+   *
+   * @generated from enum value: ACCOUNT_CLOSE = 22;
+   */
+  ACCOUNT_CLOSE = 22,
 }
 
 /**

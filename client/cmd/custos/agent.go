@@ -291,6 +291,9 @@ func useAgent(root *cobra.Command, g *globals) {
 		}
 		direct := cmd.RunE
 		cmd.RunE = func(cmd *cobra.Command, args []string) error {
+			if replace, _ := cmd.Flags().GetBool("replace"); replace {
+				return direct(cmd, args) // put --replace is edit's change: it needs the vault
+			}
 			a, err := g.agent(cmd.Context())
 			if errors.Is(err, agent.ErrNoAgent) {
 				return direct(cmd, args)

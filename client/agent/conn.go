@@ -113,8 +113,8 @@ func (c *Conn) Unlock(ctx context.Context, password []byte) (*Info, error) {
 	return resp.Info, nil
 }
 
-// Lock ends the agent: it forgets its keys, closes the vault and removes
-// its socket.
+// Lock locks the agent: it forgets its keys and closes the vault, and runs
+// on, locked, until its idle time ends it (an unlock under way is undone).
 func (c *Conn) Lock(ctx context.Context) error {
 	return c.do(ctx, &request{Op: OpLock}, &response{})
 }

@@ -149,6 +149,32 @@ func TestAgentWithNodes(t *testing.T) {
 			t.Fatalf("get after lock: %v, want ErrLocked", err)
 		}
 	})
+	t.Run("a lock while an unlock is under way is not undone by it", func(t *testing.T) {
+		path := enrolled(t, nodes, nw, "racer", "acme")
+		s, _ := serve(t, agent.Config{Vault: path})
+		a := dial(t, path)
+		unlocked := make(chan error, 1)
+		go func() {
+			_, err := a.Unlock(context.Background(), password)
+			unlocked <- err
+		}()
+		for !s.Unlocking() {
+			select {
+			case err := <-unlocked:
+				t.Fatalf("the unlock ended (%v) before it was seen under way", err)
+			case <-time.After(time.Millisecond):
+			}
+		}
+		if err := a.Lock(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-unlocked; !errors.Is(err, agent.ErrLocked) {
+			t.Errorf("an unlock that a lock overtook: %v, want ErrLocked", err)
+		}
+		if info, err := a.Info(context.Background()); err != nil || info.Unlocked {
+			t.Fatalf("after custos lock answered, an unlock under way unlocked the agent: %+v, %v", info, err)
+		}
+	})
 	t.Run("parallel clients fail only by the nodes' policy, and every release is logged with the agent's device", func(t *testing.T) {
 		path := enrolled(t, nodes, nw, "alice", "acme", "globex")
 		a, info, _ := unlocked(t, path, agent.Config{})

@@ -71,6 +71,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	c      *client.Client // once unlocked
+	locks  uint64         // times it was locked: an unlock that a lock overtook is undone
 	ends   time.Time      // the end of its maximum lifetime, once unlocked
 	last   time.Time      // when the last request ended
 	active int            // requests being served
@@ -204,6 +205,7 @@ func (s *Server) lockClient(reason string) {
 	s.mu.Lock()
 	c := s.c
 	s.c, s.last = nil, time.Now()
+	s.locks++
 	s.mu.Unlock()
 	if c == nil {
 		return
@@ -332,11 +334,15 @@ func (s *Server) info() *Info {
 }
 
 // unlock opens the vault and logs in with password, unless the agent is
-// unlocked already.
+// unlocked already. A lock that comes while it logs in wins: the unlock
+// is undone (ErrLocked), so that custos lock, once answered, holds.
 func (s *Server) unlock(ctx context.Context, password []byte) error {
 	s.unlocking.Lock()
 	defer s.unlocking.Unlock()
-	if _, err := s.client(); err == nil {
+	s.mu.Lock()
+	unlocked, locks := s.c != nil, s.locks
+	s.mu.Unlock()
+	if unlocked {
 		return nil
 	}
 	c, err := client.Open(s.cfg.Vault, s.cfg.Client)
@@ -348,12 +354,13 @@ func (s *Server) unlock(ctx context.Context, password []byte) error {
 		return err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.reason != "" { // it ended meanwhile
+	if s.reason != "" || s.locks != locks { // it ended, or was locked, meanwhile
+		s.mu.Unlock()
 		c.Close()
 		return ErrLocked
 	}
 	s.c, s.ends = c, time.Now().Add(s.cfg.MaxLifetime)
+	s.mu.Unlock()
 	s.cfg.Logger.Info("agent unlocked", zap.String("user", c.User()))
 	return nil
 }

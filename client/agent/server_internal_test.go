@@ -60,3 +60,13 @@ func (s *Server) serving(n int) bool {
 	defer s.mu.Unlock()
 	return s.active >= n
 }
+
+// Unlocking reports whether an unlock is under way (for the tests of
+// package agent_test).
+func (s *Server) Unlocking() bool {
+	if s.unlocking.TryLock() {
+		s.unlocking.Unlock()
+		return false
+	}
+	return true
+}

@@ -148,10 +148,9 @@ func (g *globals) unlockAgent(ctx context.Context, cmd *cobra.Command, f agentFl
 		return err
 	}
 	a, info, err := agent.Dial(ctx, path)
-	started := false
+	end := func() {}
 	if errors.Is(err, agent.ErrNoAgent) {
-		a, info, err = startAgent(ctx, path, f)
-		started = true
+		a, info, end, err = startAgent(ctx, path, f)
 	}
 	if err != nil {
 		return err
@@ -163,9 +162,7 @@ func (g *globals) unlockAgent(ctx context.Context, cmd *cobra.Command, f agentFl
 			clear(pw)
 		}
 		if err != nil {
-			if started {
-				_ = a.Lock(context.WithoutCancel(ctx))
-			}
+			end() // the agent this unlock started, if any: not another's
 			return err
 		}
 	}
@@ -179,15 +176,17 @@ func (g *globals) unlockAgent(ctx context.Context, cmd *cobra.Command, f agentFl
 }
 
 // startAgent starts custos agent in the background, in its own session,
-// and waits until it answers.
-func startAgent(ctx context.Context, path string, f agentFlags) (*agent.Conn, *agent.Info, error) {
+// and waits until it answers. end ends the agent it started (SIGTERM) and
+// waits for it; it does nothing when another custos unlock's agent
+// answered instead.
+func startAgent(ctx context.Context, path string, f agentFlags) (a *agent.Conn, info *agent.Info, end func(), err error) {
 	self, err := os.Executable()
 	if err != nil {
-		return nil, nil, fmt.Errorf("start the agent: %w", err)
+		return nil, nil, nil, fmt.Errorf("start the agent: %w", err)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	// os.Args[0], not self, names the program: a binary that is several
 	// commands (a test's) tells them apart by it.
@@ -195,31 +194,40 @@ func startAgent(ctx context.Context, path string, f agentFlags) (*agent.Conn, *a
 		"--idle", f.idle.String(), "--max-lifetime", f.maxLifetime.String()},
 		Dir: "/", SysProcAttr: &syscall.SysProcAttr{Setsid: true}}
 	if err := c.Start(); err != nil {
-		return nil, nil, fmt.Errorf("start the agent: %w", err)
+		return nil, nil, nil, fmt.Errorf("start the agent: %w", err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- c.Wait() }()
+	end = func() {
+		_ = c.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+		}
+	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		a, info, err := agent.Dial(ctx, abs)
 		switch {
 		case err == nil:
-			return a, info, nil
+			return a, info, end, nil
 		case !errors.Is(err, agent.ErrNoAgent):
-			return nil, nil, err
+			end()
+			return nil, nil, nil, err
 		case time.Now().After(deadline):
 			c.Process.Kill()
-			return nil, nil, errors.New("start the agent: it did not answer within 15s")
+			return nil, nil, nil, errors.New("start the agent: it did not answer within 15s")
 		}
 		select {
 		case err := <-exited:
 			// Another custos unlock may have started one first.
 			if a, info, derr := agent.Dial(ctx, abs); derr == nil {
-				return a, info, nil
+				return a, info, func() {}, nil
 			}
-			return nil, nil, fmt.Errorf("start the agent: it ended (%v); custos agent in a terminal shows why", err)
+			return nil, nil, nil, fmt.Errorf("start the agent: it ended (%v); custos agent in a terminal shows why", err)
 		case <-ctx.Done():
-			return nil, nil, errInterrupted
+			end()
+			return nil, nil, nil, errInterrupted
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -291,6 +299,9 @@ func useAgent(root *cobra.Command, g *globals) {
 		}
 		direct := cmd.RunE
 		cmd.RunE = func(cmd *cobra.Command, args []string) error {
+			if replace, _ := cmd.Flags().GetBool("replace"); replace {
+				return direct(cmd, args) // put --replace is edit's change: it needs the vault
+			}
 			a, err := g.agent(cmd.Context())
 			if errors.Is(err, agent.ErrNoAgent) {
 				return direct(cmd, args)

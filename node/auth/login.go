@@ -260,25 +260,32 @@ func evaluateShare(index int, key, blinded []byte) (evaluated, proof []byte, err
 // (newDeviceInvite). Otherwise it returns the refusal and why, for the
 // log: "unknown user" and "another device" (both notEnrolled, alike, so
 // that a stranger learns nothing of other people's accounts), "revoked
-// device", or the token's refusal. Any other error is the store's.
+// device", or the token's refusal, which is the same for a user who does
+// not exist, so that a made-up token tells a stranger no more than none.
+// Any other error is the store's.
 func (s *Service) loginAccount(tx *store.Tx, device peer.ID, user string, token *[32]byte) (a *store.Account, why string, err error) {
 	a, err = tx.Account(user)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil, "unknown user", notEnrolled(user)
+		a = nil
 	case err != nil:
 		return nil, "", err
 	}
-	d := a.Device([]byte(device))
+	var d *store.Device
+	if a != nil {
+		d = a.Device([]byte(device))
+	}
 	switch {
 	case d != nil && d.Active():
 		return a, "", nil
 	case d != nil:
 		return nil, whyRevoked, revoked(user)
+	case token == nil && a == nil:
+		return nil, "unknown user", notEnrolled(user)
 	case token == nil:
 		return nil, "another device", notEnrolled(user)
 	}
-	outcome, err := s.newDeviceInvite(tx, a, *token)
+	outcome, err := s.newDeviceInvite(tx, user, a, *token)
 	switch {
 	case err != nil:
 		return nil, "", err

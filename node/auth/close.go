@@ -52,6 +52,7 @@ func (s *Service) Close(ctx context.Context, sess *Session) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.ended++
 	for _, d := range devices {
 		delete(s.devices, peer.ID(d.PeerID))
 	}

@@ -152,6 +152,7 @@ func (s *Service) Revoke(ctx context.Context, sess *Session, target peer.ID) ([]
 	}
 	if changed {
 		s.mu.Lock()
+		s.ended++
 		delete(s.devices, target)
 		if t, ok := s.sessions[target]; ok && t.User == sess.User {
 			delete(s.sessions, target)

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/ed25519"
 	"strings"
 	"testing"
 
@@ -33,5 +34,44 @@ func TestHelloWithABadInviteTellsNothingOfWhetherTheUserExists(t *testing.T) {
 	}
 	if code(known) != api.Code_UNAUTHENTICATED {
 		t.Errorf("a made-up token: %s, want UNAUTHENTICATED (the invite's refusal)", code(known))
+	}
+}
+
+// TestRevokeDuringALoginLeavesTheRevokedDeviceNoSession: a device revoked
+// while its login is being settled (after the node recorded the login's
+// success, before it opened the session) gets no session and no
+// connection room: the revocation wins whenever it commits.
+func TestRevokeDuringALoginLeavesTheRevokedDeviceNoSession(t *testing.T) {
+	n := newTestNode(t, config.Default("n1").Auth)
+	alice := n.enroll("alice")
+	if err := n.login(alice); err != nil {
+		t.Fatal(err)
+	}
+	sess := &Session{User: "alice", Peer: alice.id}
+	ctx := context.Background()
+	token, _, err := n.svc.Invite(ctx, "alice", 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := &testDevice{user: "alice", id: newPeer(t), share: alice.share, key: alice.key}
+	n.svc.settled = func() {
+		n.svc.settled = nil
+		if _, err := n.svc.Revoke(ctx, sess, bob.id); err != nil {
+			t.Errorf("revoke the device logging in: %v", err)
+		}
+	}
+	c, err := n.svc.Hello(ctx, bob.id, &api.LoginHello{User: "alice", Epoch: 1, DeviceToken: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := ed25519.Sign(bob.key, api.LoginTranscript([]byte(n.id), []byte(bob.id), "alice", c.Nonce()))
+	if _, err := n.svc.Login(ctx, c, sig); code(err) != api.Code_UNAUTHENTICATED {
+		t.Errorf("a login whose device was revoked before its session opened: %v, want UNAUTHENTICATED", err)
+	}
+	if _, err := n.svc.Session(bob.id); err == nil {
+		t.Error("the revoked device has a session")
+	}
+	if n.svc.Enrolled(bob.id) {
+		t.Error("the revoked device keeps the connection room of an enrolled one")
 	}
 }

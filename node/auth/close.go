@@ -63,3 +63,16 @@ func (s *Service) Close(ctx context.Context, sess *Session) error {
 	}
 	return nil
 }
+
+// StillAdmits refuses, within tx, a request of sess that checked its
+// session before a closing of the account, or a revocation of its device,
+// committed: what the request would write must not outlive the account
+// (a share no one could release or delete) nor come from a revoked device.
+// err is the store's failure.
+func (s *Service) StillAdmits(tx *store.Tx, sess *Session) (outcome, err error) {
+	_, why, err := s.loginAccount(tx, sess.Peer, sess.User, nil)
+	if why != "" {
+		return err, nil
+	}
+	return nil, err
+}

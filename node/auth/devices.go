@@ -52,8 +52,9 @@ func (s *Service) refuseLogin(tx *store.Tx, entry *api.Entry, outcome error, why
 
 // newDeviceInvite decides whether a device not in account a of user may
 // log in to be added to it with the new-device invite whose token hashes
-// to hash: the invite is a new-device one, for user, not expired, and a
-// has room for another active device. Without a good invite the refusal
+// to hash: the invite is a new-device one, for user, not expired, made
+// for a (not for an account of the same name closed before a was
+// enrolled), and a has room for another active device. Without a good invite the refusal
 // is errBadInvite also when user has no account (a nil): the token is
 // looked at first, so that only the holder of a good one learns whether
 // the account exists. The invite is used up only when the login succeeds
@@ -67,8 +68,9 @@ func (s *Service) newDeviceInvite(tx *store.Tx, user string, a *store.Account, h
 		return nil, err
 	case !inv.NewDevice || !s.inviteFor(inv, user):
 		return errBadInvite, nil
-	case a == nil:
-		// Closed since the invite was made.
+	case a == nil || inv.Created.Before(a.Created):
+		// Closed since the invite was made; or closed, and the name
+		// enrolled again since: the invite was for another account.
 		return errBadInvite, nil
 	case a.ActiveDevices() >= store.MaxActiveDevices:
 		return tooManyDevices(user), nil

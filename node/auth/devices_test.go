@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/node/config"
@@ -73,5 +74,31 @@ func TestRevokeDuringALoginLeavesTheRevokedDeviceNoSession(t *testing.T) {
 	}
 	if n.svc.Enrolled(bob.id) {
 		t.Error("the revoked device keeps the connection room of an enrolled one")
+	}
+}
+
+// TestNewDeviceInviteDiesWithTheAccountItWasMadeFor: a new-device invite
+// made for an account that was closed since does not add a device to the
+// account enrolled later under the same name (someone else's, perhaps).
+func TestNewDeviceInviteDiesWithTheAccountItWasMadeFor(t *testing.T) {
+	n := newTestNode(t, config.Default("n1").Auth)
+	ctx := context.Background()
+	first := n.enroll("alice")
+	if err := n.login(first); err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := n.svc.Invite(ctx, "alice", 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.clock.Advance(time.Minute)
+	if err := n.svc.Close(ctx, &Session{User: "alice", Peer: first.id}); err != nil {
+		t.Fatalf("close the first account: %v", err)
+	}
+	n.clock.Advance(time.Minute)
+	n.enroll("alice")
+	_, err = n.svc.Hello(ctx, newPeer(t), &api.LoginHello{User: "alice", Epoch: 1, DeviceToken: token})
+	if code(err) != api.Code_UNAUTHENTICATED {
+		t.Errorf("a hello with a new-device invite of the closed account: %v, want UNAUTHENTICATED (a bad invite)", err)
 	}
 }

@@ -92,3 +92,27 @@ func TestClosedAccountLeavesOnlyTheLog(t *testing.T) {
 		}
 	}
 }
+
+// TestPutCheckedBeforeAClosingStoresNothing: a put whose session was
+// checked before the account was closed, and that reaches the store after
+// the closing, stores nothing: a closed account holds no share, which no
+// one could release or delete.
+func TestPutCheckedBeforeAClosingStoresNothing(t *testing.T) {
+	c := newDevicesCase(t)
+	if err := c.alice.Delete(c.ctx, c.n.ID(), c.unit); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.n.DropAccountForTest("alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.alice.Put(c.ctx, c.n.ID(), nodetest.Unit(), nodetest.Share()); err == nil {
+		t.Error("a put for a closed account succeeded")
+	}
+	units, err := c.n.UnitsForTest("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(units) != 0 {
+		t.Errorf("the closed account holds %d shares, want none", len(units))
+	}
+}

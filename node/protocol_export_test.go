@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"errors"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -69,4 +70,20 @@ func (n *Node) HoldsUserForTest(user string, maxEpoch uint32) (account bool, key
 		return nil
 	})
 	return account, keyShares, err
+}
+
+// DropAccountForTest deletes user's account from the store as a closing
+// does, but ends no session: what a request that checked its session
+// just before a closing committed meets.
+func (n *Node) DropAccountForTest(user string) error {
+	return n.store.Update(context.Background(), func(tx *store.Tx) error { return tx.DeleteAccount(user) })
+}
+
+// UnitsForTest lists the shares user holds in the store.
+func (n *Node) UnitsForTest(user string) (units []store.UnitVersion, err error) {
+	err = n.store.View(func(tx *store.Tx) error {
+		units, err = tx.Units(user)
+		return err
+	})
+	return units, err
 }

@@ -66,7 +66,15 @@ func (n *Node) doPut(ctx context.Context, device peer.ID, req *api.PutRequest) (
 	}
 	var index int64
 	err = n.store.Decide(ctx, func(tx *store.Tx) (error, error) {
-		var outcome error
+		outcome, err := n.auth.StillAdmits(tx, sess)
+		switch {
+		case err != nil:
+			return nil, err
+		case outcome != nil:
+			entry.Outcome, entry.Reason = api.ToProto(outcome).Code, "the account was closed, or the device revoked, since the session was checked"
+			_, err := n.record(tx, entry)
+			return outcome, err
+		}
 		old, err := tx.Share(sess.User, unitOf(req.Unit), req.Unit.Version)
 		switch {
 		case err == nil:

@@ -86,9 +86,17 @@ type Service struct {
 	// between the count of an attempt and its answer or its check.
 	verify   func(pub ed25519.PublicKey, msg, sig []byte) bool
 	evaluate func(index int, key, blinded []byte) (evaluated, proof []byte, err error)
+	// settled, when not nil, runs after a login's outcome is recorded and
+	// before its session opens: a test's revocation in that gap.
+	settled func()
 
 	mu       sync.Mutex
 	sessions map[peer.ID]*Session
+	// ended counts the times sessions were ended for a change in the
+	// store (a revocation, a closing, a lock), so that a login whose
+	// outcome was recorded before such a change opens no session after
+	// it (openSession).
+	ended uint64
 	// devices holds the peer ID of every active device: the node keeps
 	// connection room for them that strangers cannot take (Enrolled). It
 	// grows with enrollments and added devices, and shrinks with

@@ -52,6 +52,7 @@ func (s *Service) Close(ctx context.Context, sess *Session) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.ended++
 	for _, d := range devices {
 		delete(s.devices, peer.ID(d.PeerID))
 	}
@@ -61,4 +62,17 @@ func (s *Service) Close(ctx context.Context, sess *Session) error {
 		}
 	}
 	return nil
+}
+
+// StillAdmits refuses, within tx, a request of sess that checked its
+// session before a closing of the account, or a revocation of its device,
+// committed: what the request would write must not outlive the account
+// (a share no one could release or delete) nor come from a revoked device.
+// err is the store's failure.
+func (s *Service) StillAdmits(tx *store.Tx, sess *Session) (outcome, err error) {
+	_, why, err := s.loginAccount(tx, sess.Peer, sess.User, nil)
+	if why != "" {
+		return err, nil
+	}
+	return nil, err
 }

@@ -50,22 +50,30 @@ func (s *Service) refuseLogin(tx *store.Tx, entry *api.Entry, outcome error, why
 	return s.refuseAccount(tx, entry, outcome, why)
 }
 
-// newDeviceInvite decides whether a device not in account a may log in to
-// be added to it with the new-device invite whose token hashes to hash:
-// the invite is a new-device one, for a's user, not expired, and a has
-// room for another active device. The invite is used up only when the
-// login succeeds (addDevice): a wrong password leaves it good.
-func (s *Service) newDeviceInvite(tx *store.Tx, a *store.Account, hash [32]byte) (outcome, err error) {
+// newDeviceInvite decides whether a device not in account a of user may
+// log in to be added to it with the new-device invite whose token hashes
+// to hash: the invite is a new-device one, for user, not expired, made
+// for a (not for an account of the same name closed before a was
+// enrolled), and a has room for another active device. Without a good invite the refusal
+// is errBadInvite also when user has no account (a nil): the token is
+// looked at first, so that only the holder of a good one learns whether
+// the account exists. The invite is used up only when the login succeeds
+// (addDevice): a wrong password leaves it good.
+func (s *Service) newDeviceInvite(tx *store.Tx, user string, a *store.Account, hash [32]byte) (outcome, err error) {
 	inv, err := tx.Invite(hash)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return errBadInvite, nil
 	case err != nil:
 		return nil, err
-	case !inv.NewDevice || !s.inviteFor(inv, a.User):
+	case !inv.NewDevice || !s.inviteFor(inv, user):
+		return errBadInvite, nil
+	case a == nil || inv.Created.Before(a.Created):
+		// Closed since the invite was made; or closed, and the name
+		// enrolled again since: the invite was for another account.
 		return errBadInvite, nil
 	case a.ActiveDevices() >= store.MaxActiveDevices:
-		return tooManyDevices(a.User), nil
+		return tooManyDevices(user), nil
 	}
 	return nil, nil
 }
@@ -146,6 +154,7 @@ func (s *Service) Revoke(ctx context.Context, sess *Session, target peer.ID) ([]
 	}
 	if changed {
 		s.mu.Lock()
+		s.ended++
 		delete(s.devices, target)
 		if t, ok := s.sessions[target]; ok && t.User == sess.User {
 			delete(s.sessions, target)

@@ -260,25 +260,32 @@ func evaluateShare(index int, key, blinded []byte) (evaluated, proof []byte, err
 // (newDeviceInvite). Otherwise it returns the refusal and why, for the
 // log: "unknown user" and "another device" (both notEnrolled, alike, so
 // that a stranger learns nothing of other people's accounts), "revoked
-// device", or the token's refusal. Any other error is the store's.
+// device", or the token's refusal, which is the same for a user who does
+// not exist, so that a made-up token tells a stranger no more than none.
+// Any other error is the store's.
 func (s *Service) loginAccount(tx *store.Tx, device peer.ID, user string, token *[32]byte) (a *store.Account, why string, err error) {
 	a, err = tx.Account(user)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil, "unknown user", notEnrolled(user)
+		a = nil
 	case err != nil:
 		return nil, "", err
 	}
-	d := a.Device([]byte(device))
+	var d *store.Device
+	if a != nil {
+		d = a.Device([]byte(device))
+	}
 	switch {
 	case d != nil && d.Active():
 		return a, "", nil
 	case d != nil:
 		return nil, whyRevoked, revoked(user)
+	case token == nil && a == nil:
+		return nil, "unknown user", notEnrolled(user)
 	case token == nil:
 		return nil, "another device", notEnrolled(user)
 	}
-	outcome, err := s.newDeviceInvite(tx, a, *token)
+	outcome, err := s.newDeviceInvite(tx, user, a, *token)
 	switch {
 	case err != nil:
 		return nil, "", err
@@ -317,15 +324,16 @@ func (s *Service) Login(ctx context.Context, c *Challenge, signature []byte) (*S
 	}
 	c.answered = true
 	device := c.device
+	s.mu.Lock()
+	ended := s.ended
+	s.mu.Unlock()
 	good := s.verify(c.pub, api.LoginTranscript([]byte(s.node), []byte(device), c.user, c.nonce), signature)
 	entry := &api.Entry{Kind: api.EntryKind_LOGIN, User: c.user, ClientPeerId: []byte(device)}
 	err := s.store.Decide(ctx, func(tx *store.Tx) (error, error) {
 		return s.settle(tx, c, good, entry)
 	})
-	if err == nil && c.added {
-		s.mu.Lock()
-		s.devices[device] = struct{}{}
-		s.mu.Unlock()
+	if s.settled != nil {
+		s.settled()
 	}
 	if errors.Is(err, errLocked) {
 		// A locked account keeps no session, as after an operator's lock.
@@ -334,12 +342,49 @@ func (s *Service) Login(ctx context.Context, c *Challenge, signature []byte) (*S
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
-	sess := &Session{User: c.user, Peer: device, Created: now, LastUsed: now}
-	s.mu.Lock()
-	s.sessions[device] = sess
-	s.mu.Unlock()
-	return sess, nil
+	return s.openSession(c, ended)
+}
+
+// openSession opens the session of c's device, whose login succeeded in
+// an update that began when s.ended was ended, and gives an added device
+// its connection room. When sessions were ended since (a revocation, a
+// closing or a lock may have committed after the login and ended the
+// sessions before this one existed), it first reads the account again,
+// and opens none for a device that may no longer log in.
+func (s *Service) openSession(c *Challenge, ended uint64) (*Session, error) {
+	for {
+		s.mu.Lock()
+		if s.ended == ended {
+			now := s.now()
+			sess := &Session{User: c.user, Peer: c.device, Created: now, LastUsed: now}
+			s.sessions[c.device] = sess
+			if c.added {
+				s.devices[c.device] = struct{}{}
+			}
+			s.mu.Unlock()
+			return sess, nil
+		}
+		ended = s.ended
+		s.mu.Unlock()
+		if err := s.mayStillLogIn(c.device, c.user); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// mayStillLogIn refuses device a session of user when it is not an active
+// device of the account any more, or the account is locked.
+func (s *Service) mayStillLogIn(device peer.ID, user string) error {
+	return s.store.View(func(tx *store.Tx) error {
+		a, why, err := s.loginAccount(tx, device, user, nil)
+		switch {
+		case why != "" || err != nil:
+			return err
+		case a.Locked:
+			return errLocked
+		}
+		return nil
+	})
 }
 
 // settle records the outcome of c's signature check within tx: reset on
@@ -488,6 +533,7 @@ func (s *Service) setLocked(ctx context.Context, user string, locked bool) error
 func (s *Service) endSessions(user string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.ended++
 	for p, sess := range s.sessions {
 		if sess.User == user {
 			delete(s.sessions, p)

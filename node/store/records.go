@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/custos-network/custos/api"
@@ -110,24 +111,23 @@ func (a *Account) AddDevice(peerID []byte, at time.Time) {
 }
 
 // Revoke revokes the device with this peer ID at time at, and forgets the
-// oldest revoked devices past MaxRevokedDevices. It reports whether the
-// device was active.
+// devices revoked longest ago past MaxRevokedDevices, never this one (it
+// may be the oldest added). It reports whether the device was active.
 func (a *Account) Revoke(peerID []byte, at time.Time) bool {
 	d := a.Device(peerID)
 	if d == nil || !d.Active() {
 		return false
 	}
 	d.Revoked = at
-	revoked := len(a.Devices) - a.ActiveDevices()
-	kept := a.Devices[:0]
-	for _, d := range a.Devices {
-		if !d.Active() && revoked > MaxRevokedDevices {
-			revoked--
-			continue
+	for len(a.Devices)-a.ActiveDevices() > MaxRevokedDevices {
+		oldest := -1
+		for i, e := range a.Devices {
+			if !e.Active() && !bytes.Equal(e.PeerID, peerID) && (oldest < 0 || e.Revoked.Before(a.Devices[oldest].Revoked)) {
+				oldest = i
+			}
 		}
-		kept = append(kept, d)
+		a.Devices = slices.Delete(a.Devices, oldest, oldest+1)
 	}
-	a.Devices = kept
 	return true
 }
 

@@ -832,7 +832,7 @@ export class Client {
             if (c.key !== undefined) {
               start = Date.now()
               await this.#authed(c, signal, async () => {
-                const resp = await call(this.#host, c.node, Protocol.list, ListRequestSchema, {}, ListResponseSchema, signal)
+                const resp = await call(this.#host, c.node, Protocol.list, ListRequestSchema, { pageSize: 1 }, ListResponseSchema, signal)
                 const e = fromProto(resp.error)
                 if (e !== undefined) throw e
               })

@@ -194,7 +194,7 @@ func (r *PutRequest) Validate() error {
 	if len(r.Share) != ShareSize || r.Share[ShareSize-1] == 0 {
 		return Errorf(Code_INVALID_ARGUMENT, "the share is malformed")
 	}
-	return validOperation(r.Operation)
+	return CheckOperation(r.Operation)
 }
 
 // Validate checks a release request: 1 to maxBatch distinct valid units, a
@@ -238,12 +238,12 @@ func (r *DeleteRequest) Validate() error {
 	if err := r.Unit.Validate(); err != nil {
 		return err
 	}
-	return validOperation(r.Operation)
+	return CheckOperation(r.Operation)
 }
 
-// validOperation refuses an Operation this build does not know: the node
+// CheckOperation refuses an Operation this build does not know: a node
 // would log a number no reader can name.
-func validOperation(op Operation) error {
+func CheckOperation(op Operation) error {
 	if _, ok := Operation_name[int32(op)]; !ok {
 		return Errorf(Code_INVALID_ARGUMENT, "unknown operation %d", int32(op))
 	}

@@ -152,7 +152,7 @@ func (c *Client) planChanges(ctx context.Context, job *changeJob, units []vault.
 			return plans, nil, err
 		}
 		if p.redo != nil {
-			abandoned = append(abandoned, vault.PendingDelete{ID: p.redo.ID, Version: p.redo.To, Nodes: p.redo.Nodes})
+			abandoned = append(abandoned, vault.PendingDelete{ID: p.redo.ID, Version: p.redo.To, Nodes: p.redo.Nodes, Operation: api.Operation_OPERATION_UNDO})
 		}
 	}
 	return plans, abandoned, nil
@@ -326,7 +326,7 @@ func (c *Client) settle(ctx context.Context, job *changeJob, plans []*changePlan
 			}
 			continue
 		}
-		commits = append(commits, vault.Commit{Unit: *p.unit, Old: vault.PendingDelete{ID: p.old.ID, Version: p.old.Version, Nodes: storedAt(&p.old)}})
+		commits = append(commits, vault.Commit{Unit: *p.unit, Old: vault.PendingDelete{ID: p.old.ID, Version: p.old.Version, Nodes: storedAt(&p.old), Operation: job.wire}})
 	}
 	if err := c.vh.CommitChanges(commits); err != nil {
 		return err
@@ -382,7 +382,7 @@ func (c *Client) undoPlaced(ctx context.Context, target []*custodian, failed []*
 	var give []vault.PendingDelete
 	for _, p := range failed {
 		ref := &api.UnitRef{UnitId: p.old.ID[:], Version: p.change.To}
-		give = append(give, vault.PendingDelete{ID: p.old.ID, Version: p.change.To, Nodes: c.deleteEach(ctx, target, p.change.Nodes, ref, api.Operation_OPERATION_UNDO)})
+		give = append(give, vault.PendingDelete{ID: p.old.ID, Version: p.change.To, Nodes: c.deleteEach(ctx, target, p.change.Nodes, ref, api.Operation_OPERATION_UNDO), Operation: api.Operation_OPERATION_UNDO})
 	}
 	return c.vh.AbandonChanges(give)
 }
@@ -401,7 +401,7 @@ func (c *Client) deleteOld(ctx context.Context, op api.Operation, commits []vaul
 			defer func() { <-sem }()
 			old := cm.Old
 			ref := &api.UnitRef{UnitId: old.ID[:], Version: old.Version}
-			left[i] = vault.PendingDelete{ID: old.ID, Version: old.Version, Nodes: c.deleteEach(ctx, c.nodes, old.Nodes, ref, op)}
+			left[i] = vault.PendingDelete{ID: old.ID, Version: old.Version, Nodes: c.deleteEach(ctx, c.nodes, old.Nodes, ref, op), Operation: op}
 		}()
 	}
 	wg.Wait()

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
 )
 
@@ -163,4 +166,49 @@ func maps(m map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// A delete of a replaced version that a node missed is retried at the next
+// unlock as part of the replace: the node logs it as what it was.
+func TestRetriedDeleteOfAChangeIsLoggedAsTheChange(t *testing.T) {
+	tn := startNet(t, 4, 2, nil)
+	c, path := tn.unlocked(t, "alice", client.Options{})
+	ctx := context.Background()
+	if err := c.Put(ctx, "acme", &client.Record{Password: "old secret"}, client.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	away := tn.nodes[3]
+	if err := away.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	c = open(t, path, client.Options{Timeout: 2 * time.Second})
+	if err := c.Unlock(ctx, password); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Replace(ctx, "acme", &client.Record{Password: "new secret"}, client.PutOptions{MinAcks: 3}); err != nil {
+		t.Fatalf("a replace that one node missed: %v", err)
+	}
+	c.Close()
+	if err := away.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	c = open(t, path, client.Options{})
+	if err := c.Unlock(ctx, password); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	hist, bad, err := c.History(ctx, "acme")
+	if err != nil || len(bad) != 0 {
+		t.Fatalf("history: %v %v", err, bad)
+	}
+	i := slices.IndexFunc(hist, func(h client.HistoryEntry) bool {
+		return h.Node == "n4" && h.Kind == api.EntryKind_DELETE && h.Version == 1
+	})
+	if i < 0 {
+		t.Fatalf("n4 logged no delete of version 1: %+v", hist)
+	}
+	if got := hist[i].Operation; got != api.Operation_OPERATION_REPLACE {
+		t.Errorf("n4 logged the retried delete of version 1 as %v, want %v", got, api.Operation_OPERATION_REPLACE)
+	}
 }

@@ -172,7 +172,7 @@ func (c *Client) resumeChanges(ctx context.Context) {
 			c.log.Warn("a record with a change under way could not be read", zap.String("label", ch.Label), zap.Error(err))
 			continue
 		case !ok || u.ID != ch.ID || u.Version != ch.From:
-			stale = append(stale, vault.PendingDelete{ID: ch.ID, Version: ch.To, Nodes: ch.Nodes})
+			stale = append(stale, vault.PendingDelete{ID: ch.ID, Version: ch.To, Nodes: ch.Nodes, Operation: api.Operation_OPERATION_UNDO})
 			continue
 		case ch.Op == vault.ChangeReshare:
 			continue

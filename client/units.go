@@ -846,7 +846,7 @@ func (c *Client) retryDeletes(ctx context.Context) {
 				}
 				continue // the node left the network
 			}
-			if err := c.deleteAt(ctx, n, ref); err != nil {
+			if err := c.deleteOp(ctx, n, ref, p.Operation); err != nil {
 				still = append(still, name)
 			}
 		}

@@ -156,6 +156,9 @@ func encodePending(p *PendingDelete) []byte {
 	for _, n := range p.Nodes {
 		b = putBytes(b, []byte(n))
 	}
+	if p.Operation != api.Operation_OPERATION_UNSPECIFIED {
+		b = append(b, byte(p.Operation))
+	}
 	return b
 }
 
@@ -170,6 +173,11 @@ func decodePending(key, b []byte) (PendingDelete, error) {
 	count := int(r.u8())
 	for i := 0; i < count && r.err == nil; i++ {
 		p.Nodes = append(p.Nodes, r.str(maxNodeName))
+	}
+	if r.err == nil && len(r.b) > 0 { // the operation, when there is one
+		if p.Operation = api.Operation(r.u8()); p.Operation == api.Operation_OPERATION_UNSPECIFIED {
+			r.fail(errors.New("an unspecified operation is written as none"))
+		}
 	}
 	if err := r.end(); err != nil {
 		return PendingDelete{}, err

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/custos-network/custos/api"
 )
 
 func TestPutUnit(t *testing.T) {
@@ -301,5 +303,32 @@ func TestReceiptsAddedDuringASaveAreKept(t *testing.T) {
 	}
 	if err := h.Verify(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A pending delete keeps the operation it is part of, so that a retry is
+// logged as what it was; one written before operations were kept reads as
+// a plain delete, and an operation no build knows is refused.
+func TestPendingDeleteKeepsItsOperation(t *testing.T) {
+	p := PendingDelete{ID: testUnitID(0x21), Version: 3, Nodes: []string{"cove"}, Operation: api.Operation_OPERATION_RESHARE}
+	key := pendingKey(p.ID, p.Version)
+	got, err := decodePending(key, encodePending(&p))
+	if err != nil || got.Operation != api.Operation_OPERATION_RESHARE {
+		t.Fatalf("decoded %+v, %v; want the reshare kept", got, err)
+	}
+	plain := p
+	plain.Operation = api.Operation_OPERATION_UNSPECIFIED
+	old := encodePending(&plain)
+	if got, err := decodePending(key, old); err != nil || got.Operation != api.Operation_OPERATION_UNSPECIFIED {
+		t.Fatalf("a pending delete with no operation: %+v, %v", got, err)
+	}
+	for name, b := range map[string][]byte{
+		"unknown operation":         append(bytes.Clone(old), 0x7f),
+		"unspecified written out":   append(bytes.Clone(old), 0),
+		"bytes after the operation": append(bytes.Clone(old), byte(api.Operation_OPERATION_ROTATE), 1),
+	} {
+		if _, err := decodePending(key, b); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }

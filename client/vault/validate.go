@@ -129,6 +129,8 @@ func checkPending(d *PendingDelete) error {
 		return fmt.Errorf("%s: no nodes left to confirm; the entry should have been dropped", at)
 	case len(d.Nodes) > threshold.MaxShares:
 		return fmt.Errorf("%s: %d nodes; a unit has at most %d", at, len(d.Nodes), threshold.MaxShares)
+	case api.CheckOperation(d.Operation) != nil:
+		return fmt.Errorf("%s: %w", at, api.CheckOperation(d.Operation))
 	}
 	names := make(map[string]bool, len(d.Nodes))
 	for _, n := range d.Nodes {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/threshold"
 )
 
@@ -102,6 +103,10 @@ type PendingDelete struct {
 	Version uint64           `json:"version"`
 	// Nodes are the names of the nodes still to confirm.
 	Nodes []string `json:"nodes"`
+	// Operation is what the delete is part of (a replace, a rotation, a
+	// reshare or an undo; unspecified for custos rm), sent again with every
+	// retry so that the node logs it as what it was.
+	Operation api.Operation `json:"operation,omitempty"`
 }
 
 // Receipt is a node's verified proof that it logged a release of the

@@ -51,16 +51,22 @@ func (v *Vault) CheckUnit(u *Unit) error {
 // unitMAC is HMAC-SHA256(HKDF-SHA256(M, no salt, unitMACLabel), the unit's
 // fields as unitMACInput writes them).
 func (v *Vault) unitMAC(u *Unit) ([]byte, error) {
+	return v.mac(unitMACLabel, unitMACInput(u))
+}
+
+// mac is HMAC-SHA256(HKDF-SHA256(M, no salt, label), input): each label
+// gives the vault's MACs of one kind of value a key of their own.
+func (v *Vault) mac(label string, input []byte) ([]byte, error) {
 	if len(v.MasterSecret) != threshold.KeySize {
 		return nil, errors.New("the vault's master secret is missing (wiped?)")
 	}
-	key, err := hkdf.Key(sha256.New, v.MasterSecret, nil, unitMACLabel, threshold.KeySize)
+	key, err := hkdf.Key(sha256.New, v.MasterSecret, nil, label, threshold.KeySize)
 	if err != nil {
 		panic("vault: internal error: hkdf: " + err.Error())
 	}
 	defer clear(key)
 	m := hmac.New(sha256.New, key)
-	m.Write(unitMACInput(u))
+	m.Write(input)
 	return m.Sum(nil), nil
 }
 

@@ -2,9 +2,7 @@ package vault
 
 import (
 	"bytes"
-	"crypto/hkdf"
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -134,19 +132,9 @@ func (v *Vault) MarkDelivered(node string) (bool, error) {
 // loginMAC is HMAC-SHA256(HKDF-SHA256(M, no salt, loginMACLabel), the
 // dealing's fields as loginMACInput writes them).
 func (v *Vault) loginMAC(l *Login) ([]byte, error) {
-	if len(v.MasterSecret) != threshold.KeySize {
-		return nil, errors.New("the vault's master secret is missing (wiped?)")
-	}
-	key, err := hkdf.Key(sha256.New, v.MasterSecret, nil, loginMACLabel, threshold.KeySize)
-	if err != nil {
-		panic("vault: internal error: hkdf: " + err.Error())
-	}
-	defer clear(key)
-	m := hmac.New(sha256.New, key)
 	in := loginMACInput(l)
 	defer clear(in) // it holds the key shares
-	m.Write(in)
-	return m.Sum(nil), nil
+	return v.mac(loginMACLabel, in)
 }
 
 // loginMACInput writes every field of the dealing but its MAC:

@@ -1,14 +1,11 @@
 package vault
 
 import (
-	"crypto/hkdf"
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 
-	"github.com/custos-network/custos/threshold"
 	"github.com/custos-network/custos/threshold/toprf"
 )
 
@@ -153,17 +150,7 @@ func (v *Vault) FinishChange() error {
 // changeMAC is HMAC-SHA256(HKDF-SHA256(M, no salt, changeMACLabel), the
 // change's fields as changeMACInput writes them).
 func (v *Vault) changeMAC(p *PasswordChange) ([]byte, error) {
-	if len(v.MasterSecret) != threshold.KeySize {
-		return nil, errors.New("the vault's master secret is missing (wiped?)")
-	}
-	key, err := hkdf.Key(sha256.New, v.MasterSecret, nil, changeMACLabel, threshold.KeySize)
-	if err != nil {
-		panic("vault: internal error: hkdf: " + err.Error())
-	}
-	defer clear(key)
-	m := hmac.New(sha256.New, key)
-	m.Write(changeMACInput(p))
-	return m.Sum(nil), nil
+	return v.mac(changeMACLabel, changeMACInput(p))
 }
 
 // changeMACInput writes every field of the change but its MAC:

@@ -409,25 +409,53 @@ func (c *Client) progress(node string, step PasswdStep, epoch uint32) {
 // every node staged it. A node that fails does not stop the others; the
 // change then stays being staged, and the error names the nodes.
 func (c *Client) stageAll(ctx context.Context, nd *newDealing) error {
-	var failed []*NodeError
-	for i, n := range c.nodes {
-		if err := c.stageAt(ctx, n, nd, i); err != nil {
-			failed = append(failed, &NodeError{Node: n.name, Err: err})
-			continue
-		}
-		c.progress(n.name, StepStaged, nd.epoch)
-		if err := c.recordChange(func(p *vault.PasswordChange) { p.Nodes[i].Staged = true }); err != nil {
-			return err
-		}
-	}
-	if len(failed) > 0 {
-		return &QuorumError{Op: "stage the new password", Need: len(c.nodes), Have: len(c.nodes) - len(failed), Nodes: failed}
+	err := c.eachNode("stage the new password", StepStaged, nd.epoch,
+		func(int) bool { return true },
+		func(i int, n *custodian) error { return c.stageAt(ctx, n, nd, i) },
+		func(p *vault.PasswordChange, i int) { p.Nodes[i].Staged = true })
+	if err != nil {
+		return err
 	}
 	if err := c.recordChange(func(p *vault.PasswordChange) { p.State = vault.ChangeStaged }); err != nil {
 		return err
 	}
 	c.progress("", StepStaged, nd.epoch)
 	return nil
+}
+
+// eachNode takes one step of a password change at every node need names,
+// in turn: a node whose step (at) succeeds is reported and marked in the
+// vault's change at once, so that a kill loses none; one that fails does
+// not stop the others and is named in the QuorumError (op) returned after
+// them.
+func (c *Client) eachNode(op string, step PasswdStep, epoch uint32, need func(i int) bool, at func(i int, n *custodian) error, mark func(p *vault.PasswordChange, i int)) error {
+	var failed []*NodeError
+	for i, n := range c.nodes {
+		if !need(i) {
+			continue
+		}
+		if err := at(i, n); err != nil {
+			failed = append(failed, &NodeError{Node: n.name, Err: err})
+			continue
+		}
+		c.progress(n.name, step, epoch)
+		if err := c.recordChange(func(p *vault.PasswordChange) { mark(p, i) }); err != nil {
+			return err
+		}
+	}
+	if len(failed) > 0 {
+		return &QuorumError{Op: op, Need: len(c.nodes), Have: len(c.nodes) - len(failed), Nodes: failed}
+	}
+	return nil
+}
+
+// loggedIn is the error of the login at node i before a step, if any
+// (logins nil: every node is logged in).
+func loggedIn(logins []error, i int) error {
+	if logins == nil {
+		return nil
+	}
+	return logins[i]
 }
 
 // stageAt sends node i (n) its share of the new dealing and its login
@@ -516,26 +544,17 @@ func (c *Client) commitAll(ctx context.Context, logins []error) error {
 			return err
 		}
 	}
-	var failed []*NodeError
-	for i, n := range c.nodes {
-		if s.committed[i] {
-			continue
-		}
-		if logins != nil && logins[i] != nil {
-			failed = append(failed, &NodeError{Node: n.name, Err: logins[i]})
-			continue
-		}
-		if err := c.commitAt(ctx, n, s.epoch); err != nil {
-			failed = append(failed, &NodeError{Node: n.name, Err: err})
-			continue
-		}
-		c.progress(n.name, StepCommitted, s.epoch)
-		if err := c.recordChange(func(p *vault.PasswordChange) { p.Nodes[i].Committed = true }); err != nil {
-			return err
-		}
-	}
-	if len(failed) > 0 {
-		return &QuorumError{Op: "commit the new password", Need: len(c.nodes), Have: len(c.nodes) - len(failed), Nodes: failed}
+	err = c.eachNode("commit the new password", StepCommitted, s.epoch,
+		func(i int) bool { return !s.committed[i] },
+		func(i int, n *custodian) error {
+			if err := loggedIn(logins, i); err != nil {
+				return err
+			}
+			return c.commitAt(ctx, n, s.epoch)
+		},
+		func(p *vault.PasswordChange, i int) { p.Nodes[i].Committed = true })
+	if err != nil {
+		return err
 	}
 	c.mu.Lock()
 	err = c.v.FinishChange()
@@ -620,30 +639,21 @@ func (c *Client) AbortPasswordChange(ctx context.Context, oldPassword []byte) er
 // abortAll asks each node that has not confirmed the abort to drop the
 // staged dealing, recording each, and then drops the change.
 func (c *Client) abortAll(ctx context.Context, s changeSnapshot, logins []error) error {
-	var failed []*NodeError
-	for i, n := range c.nodes {
-		if !s.staged[i] {
-			continue
-		}
-		err := logins[i]
-		if err == nil {
-			err = c.abortAt(ctx, n, s.epoch)
-		}
-		if err != nil {
-			failed = append(failed, &NodeError{Node: n.name, Err: err})
-			continue
-		}
-		c.progress(n.name, StepAborted, s.epoch)
-		if err := c.recordChange(func(p *vault.PasswordChange) { p.Nodes[i].Staged = false }); err != nil {
-			return err
-		}
-	}
-	if len(failed) > 0 {
-		return &QuorumError{Op: "abort the password change", Need: len(c.nodes), Have: len(c.nodes) - len(failed), Nodes: failed}
+	err := c.eachNode("abort the password change", StepAborted, s.epoch,
+		func(i int) bool { return s.staged[i] },
+		func(i int, n *custodian) error {
+			if err := loggedIn(logins, i); err != nil {
+				return err
+			}
+			return c.abortAt(ctx, n, s.epoch)
+		},
+		func(p *vault.PasswordChange, i int) { p.Nodes[i].Staged = false })
+	if err != nil {
+		return err
 	}
 	c.mu.Lock()
 	c.v.PasswordChange = nil
-	err := c.vh.Save()
+	err = c.vh.Save()
 	c.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("drop the password change from the vault: %w", err)

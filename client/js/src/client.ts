@@ -39,6 +39,8 @@ import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { Releaser } from './release.js'
 import { readHistory, type HistoryEntry } from './history.js'
 import type { Request } from './vault/journal.js'
+import type { LoginDealing } from './vault/vault.js'
+import * as passwd from './passwd.js'
 
 import type { Logger } from './log.js'
 export type { Logger }
@@ -53,6 +55,8 @@ export interface ClientOptions {
   /** The longest login backoff unlock waits out itself, once (default 5 s; negative: never). */
   maxLoginWaitMs?: number
   logger?: Logger
+  /** Told each step of a password change (src/passwd.ts); a returned promise is awaited. */
+  passwdProgress?: (p: passwd.PasswdProgress) => void | Promise<void>
 }
 
 /** Record is what a unit holds: a vendor username and its password (or any secret). */
@@ -128,7 +132,7 @@ export class Client {
   readonly network: Network
   readonly #host: Host
   readonly #nodes: Custodian[]
-  readonly #opts: Required<Omit<ClientOptions, 'logger'>> & { logger: Logger }
+  readonly #opts: Required<Omit<ClientOptions, 'logger' | 'passwdProgress'>> & Pick<ClientOptions, 'passwdProgress'> & { logger: Logger }
   #unlocked = false
   #closed = false
   #ops = 0
@@ -152,6 +156,7 @@ export class Client {
       idleTimeoutMs: opts.idleTimeoutMs ?? 5 * 60_000,
       maxLoginWaitMs: opts.maxLoginWaitMs ?? 5_000,
       logger: opts.logger ?? { warn: () => {} },
+      passwdProgress: opts.passwdProgress,
     }
     this.#releaser = new Releaser({
       host,
@@ -279,23 +284,25 @@ export class Client {
 
   // --- login
 
-  #share(node: Node) {
-    const s = this.#v.login?.shares.find((x) => x.node === node.name && x.peerId === node.peerIdText)
+  #share(node: Node, login: LoginDealing) {
+    const s = login.shares.find((x) => x.node === node.name && x.peerId === node.peerIdText)
     return s
   }
 
-  #loginContext() {
-    return { host: this.#host, user: this.#v.user, epoch: this.#v.login?.epoch ?? 1 }
+  /** #loginContext names the epoch of the dealing logins use: a password change's new one once every node holds it (src/passwd.ts). */
+  #loginContext(epoch = passwd.dealingInUse(this.#v)?.epoch ?? 1) {
+    return { host: this.#host, user: this.#v.user, epoch }
   }
 
   /**
    * #loginRound logs in at nodes with a fresh blinded password hash and
    * returns each node's error (undefined for a session), in the order of
    * nodes. It returns once every login ended, or a moment after need of
-   * them succeeded: logins still running go on in the background.
+   * them succeeded: logins still running go on in the background. The
+   * dealing is the one logins use, unless a password change names another.
    */
-  async #loginRound(pwh: Uint8Array, nodes: Custodian[], need: number, signal: AbortSignal | undefined): Promise<(Error | undefined)[]> {
-    const login = this.#v.login
+  async #loginRound(pwh: Uint8Array, nodes: Custodian[], need: number, signal: AbortSignal | undefined, dealing?: LoginDealing): Promise<(Error | undefined)[]> {
+    const login = dealing ?? passwd.dealingInUse(this.#v)
     if (login === null) return nodes.map(() => new NotEnrolledError('this vault has not enrolled yet; call enroll'))
     const m = this.#v.masterSecret
     const round = new LoginRound(pwh, login.threshold, nodes.length, (rwd) => deriveLoginKeys(rwd, m, this.network.nodes))
@@ -305,14 +312,14 @@ export class Client {
     let graceDone: () => void = () => {}
     const grace = new Promise<void>((res) => (graceDone = res))
     const all = nodes.map(async (c, i) => {
-      const share = this.#share(c.node)
+      const share = this.#share(c.node, login)
       const sig = withTimeout(undefined, this.#opts.timeoutMs)
       try {
         if (share === undefined) {
           round.fail()
           throw new NotEnrolledError('the vault holds no public share of this node: it was not enrolled with this vault')
         }
-        const got = await loginFull(this.#loginContext(), c.node, share, round, sig)
+        const got = await loginFull(this.#loginContext(login.epoch), c.node, share, round, sig)
         c.key?.wipe()
         c.key = got.key
         c.session = got.session
@@ -465,6 +472,7 @@ export class Client {
     const done = this.#begin(false)
     const pw = passwordBytes(password)
     try {
+      passwd.refuseDuringChange(this.#v)
       if (this.#v.login !== null) return await this.#probeEnrolled(pw, opts.signal)
       const missing = this.#nodes.filter((c) => !(c.node.name in tokens))
       if (missing.length > 0) {
@@ -564,6 +572,91 @@ export class Client {
     for (const [name, tok] of Object.entries(tokens)) {
       if (!this.#nodes.some((c) => c.node.name === name)) throw new CustosError(`a token names node ${JSON.stringify(name).slice(0, 40)}, which is not in the network file`)
       if (utf8(tok).length > MAX_TOKEN_LEN) throw new CustosError(`the token for ${name} is too long`)
+    }
+  }
+
+  // --- password change (src/passwd.ts)
+
+  #passwdRun: Promise<unknown> = Promise.resolve()
+
+  /**
+   * changePassword changes the user's password from oldPassword to
+   * newPassword at every node, the Go client's way (docs/client.md,
+   * "Changing the password"): it logs in with oldPassword at every node,
+   * deals a new login key and records it in the vault (saved) before any
+   * node is sent a share, stages it at each node in turn, records that it
+   * commits, commits at each node in turn, and makes the new dealing the
+   * vault's. Every step a node takes is recorded at once. Until every node
+   * staged, oldPassword logs in and a new call starts again; from then on
+   * newPassword logs in and a call finishes the change (oldPassword is not
+   * used and may be empty). A node that fails is named in a
+   * NotEnoughCustodiansError and the change stays pending. It leaves the
+   * client locked.
+   */
+  async changePassword(oldPassword: string | Uint8Array, newPassword: string | Uint8Array, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const [o, n] = [passwordBytes(oldPassword), passwordBytes(newPassword)]
+    try {
+      await this.#passwd(opts.signal, (ctx) => passwd.changePassword(ctx, o, n))
+    } finally {
+      wipe(o, n)
+    }
+  }
+
+  /**
+   * abortPasswordChange rolls back a change no node was asked to commit
+   * (else ChangeCommittedError; NoPasswordChangeError when none is
+   * pending): it logs in with oldPassword, records that it aborts (logins
+   * take oldPassword from then on) and asks every node that may hold the
+   * new dealing to drop it. A node that fails is named and a later call
+   * finishes the abort. It leaves the client locked.
+   */
+  async abortPasswordChange(oldPassword: string | Uint8Array, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const o = passwordBytes(oldPassword)
+    try {
+      await this.#passwd(opts.signal, (ctx) => passwd.abortPasswordChange(ctx, o))
+    } finally {
+      wipe(o)
+    }
+  }
+
+  /** pendingPasswordChange describes the password change under way, or returns null when there is none. */
+  pendingPasswordChange(): passwd.PendingChange | null {
+    return passwd.pendingPasswordChange(this.#v)
+  }
+
+  /** checkPasswordChange says, asking no node, whether changePassword can run (NotEnrolledError, DamagedLoginError). */
+  checkPasswordChange(): void {
+    passwd.checkPasswordChange(this.#v)
+  }
+
+  /** #passwd runs one change operation at a time, from a locked client, and leaves the client locked. */
+  async #passwd(signal: AbortSignal | undefined, fn: (ctx: passwd.PasswdContext) => Promise<void>): Promise<void> {
+    const done = this.#begin(false)
+    const run = this.#passwdRun.then(async () => {
+      this.lock()
+      try {
+        await fn({
+          v: this.#v,
+          save: () => this.#vh.save(),
+          nodes: this.#nodes,
+          threshold: this.network.threshold,
+          host: this.#host,
+          timeoutMs: this.#opts.timeoutMs,
+          signal,
+          login: (pwh, dealing, sig) => this.#loginRound(pwh, this.#nodes, this.#nodes.length, sig, dealing),
+          quorum: (op, need, errs) => this.#quorum(op, need, errs),
+          authed: (c, sig, f) => this.#authed(c, sig, f),
+          progress: this.#opts.passwdProgress,
+        })
+      } finally {
+        this.lock()
+      }
+    })
+    this.#passwdRun = run.catch(() => {})
+    try {
+      await run
+    } finally {
+      done()
     }
   }
 

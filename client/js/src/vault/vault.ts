@@ -9,6 +9,7 @@ import { concat, ctEqual, fromBase64, fromHex, lp, toBase64, toHex, u32, u64, ut
 import { validUser } from '../api/protocol.js'
 import { validNodeName } from '../network.js'
 import { checkPasswordKDF, vaultUnitKey, type PasswordKDF } from '../threshold/keys.js'
+import { CHANGE_KEYS, decodeChange, encodeChange, type PasswordChange } from './change.js'
 
 export const VAULT_FORMAT = 'custos-js-vault/1'
 const MAX_VAULT = 64 << 20
@@ -83,6 +84,8 @@ export interface VaultData {
   pendingDeletes: PendingDelete[]
   receipts: Receipt[]
   checkpoints: { node: string; checkpoint: Uint8Array }[]
+  /** A password change under way (src/passwd.ts); absent or null: none. */
+  passwordChange?: PasswordChange | null
 }
 
 /** DamagedError: a record's fields in the vault do not match their MAC; no node was asked for it. */
@@ -182,6 +185,8 @@ export function encodeVault(v: VaultData): Uint8Array {
       evidence: r.evidence,
     })),
     checkpoints: [...v.checkpoints].sort((a, b) => (a.node < b.node ? -1 : 1)).map((c) => ({ node: c.node, checkpoint: toBase64(c.checkpoint) })),
+    // A password change: written only while one is under way.
+    ...(v.passwordChange ? { password_change: encodeChange(v.passwordChange) } : {}),
   }
   return utf8(JSON.stringify(doc, null, 2) + '\n')
 }
@@ -280,7 +285,7 @@ export function decodeVault(doc: Uint8Array): VaultData {
   }
   const format = (j as J | null)?.format
   if (format !== VAULT_FORMAT) throw new VaultFormatError(`unknown vault format ${JSON.stringify(String(format)).slice(0, 60)}`)
-  const f = Fields.of(j, 'vault', ['format', 'user', 'network', 'device_key', 'master_secret', 'password_kdf', 'login', 'units', 'pending_deletes', 'receipts', 'checkpoints'])
+  const f = Fields.of(j, 'vault', ['format', 'user', 'network', 'device_key', 'master_secret', 'password_kdf', 'login', 'units', 'pending_deletes', 'receipts', 'checkpoints', ...optional(j, ['password_change'])])
   const user = f.str('user')
   if (!validUser(user)) f.bad('user', 'is not a valid user name')
   const kdf = Fields.of(f.o.password_kdf, 'vault.password_kdf', ['salt', 'time', 'memory_kib', 'threads'])
@@ -325,6 +330,8 @@ export function decodeVault(doc: Uint8Array): VaultData {
     return { node: g.nodeName('node'), checkpoint: g.b64('checkpoint', 1, 4096) }
   })
   if (new Set(checkpoints.map((c) => c.node)).size !== checkpoints.length) f.bad('checkpoints', 'holds a node twice')
+  // A password change (optional): checked against the login dealing it changes.
+  const passwordChange = 'password_change' in f.o ? decodeChange(Fields.of(f.o.password_change, 'vault.password_change', CHANGE_KEYS), Fields.of, login) : null
   return {
     user,
     network: f.b64('network', 1, 1 << 20),
@@ -336,5 +343,11 @@ export function decodeVault(doc: Uint8Array): VaultData {
     pendingDeletes,
     receipts,
     checkpoints,
+    passwordChange,
   }
+}
+
+/** optional lists the keys of names that o holds: fields a vault written before them lacks. */
+function optional(o: unknown, names: string[]): string[] {
+  return typeof o === 'object' && o !== null ? names.filter((k) => k in o) : []
 }

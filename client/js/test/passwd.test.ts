@@ -1,0 +1,433 @@
+// Changing the password at every node against a real local network of five
+// custosd processes (threshold 3), as the Go client's tests do
+// (client/passwd_test.go): the new password logs in and the old one is
+// refused; a node down before, while staging and while committing, then
+// back; an abort keeps the old password; a change stopped after staging,
+// after the first commit, and after a node committed but before the vault
+// recorded it, and which password logs in then; an auditor's
+// `custos audit verify --full` over the nodes after it. Then the vault's
+// record of a change: written and read back, sealed, and checked.
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  ChangeCommittedError,
+  Client,
+  DamagedLoginError,
+  MemoryStorage,
+  NoPasswordChangeError,
+  NotEnoughCustodiansError,
+  PasswordChangePendingError,
+  VaultFormatError,
+  VaultLockedError,
+  WrongPasswordError,
+  type PasswdProgress,
+} from '../src/index.js'
+import { FileStorage, nodeTransports } from '../src/node/index.js'
+import { utf8 } from '../src/bytes.js'
+import { changeMac, checkChangeMac, sealChange, type PasswordChange } from '../src/vault/change.js'
+import { decodeVault, encodeVault, type VaultData } from '../src/vault/vault.js'
+import { dealingInUse } from '../src/passwd.js'
+import { binaries, Devnet } from './devnet.js'
+
+const password = 'correct horse battery staple'
+const newPassword = 'tr0ub4dor&3 is not the new password'
+const third = 'a third password, for epoch 3'
+let net: Devnet
+let dir: string
+let auditKey: string
+let auditor = ''
+
+/** custos runs the Go CLI with a home of its own. */
+function custos(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  return binaries().then(
+    (bin) =>
+      new Promise((resolve) => {
+        const env = { ...process.env, HOME: dir, XDG_CONFIG_HOME: dir }
+        execFile(join(bin, 'custos'), args, { env, cwd: dir }, (err, stdout, stderr) => resolve({ stdout, stderr, code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1 }))
+      }),
+  )
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'custos-js-passwd-'))
+  auditKey = join(dir, 'auditor.key')
+  const init = await custos(['audit', 'init', '--key', auditKey])
+  assert.equal(init.code, 0, init.stderr)
+  auditor = init.stdout.split('\n').find((l) => l.startsWith('12D3KooW'))!
+  net = await Devnet.start({ n: 5, k: 3, auditors: [auditor] })
+})
+
+after(async () => {
+  await net?.stop()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+/** Steps records the progress of changes as "node step" lines ("all step" for the change as a whole) and runs the hook set for a line, once. */
+class Steps {
+  seen: string[] = []
+  hooks = new Map<string, () => void | Promise<void>>()
+  on(line: string, hook: () => void | Promise<void>): void {
+    this.hooks.set(line, hook)
+  }
+  progress = async (p: PasswdProgress): Promise<void> => {
+    const line = `${p.node || 'all'} ${p.step}`
+    this.seen.push(line)
+    const hook = this.hooks.get(line)
+    this.hooks.delete(line)
+    await hook?.()
+  }
+  take(): string[] {
+    const out = this.seen
+    this.seen = []
+    return out
+  }
+}
+
+function open(storage: FileStorage, steps?: Steps): Promise<Client> {
+  return Client.open(storage, { transports: nodeTransports(), timeoutMs: 5000, ...(steps ? { passwdProgress: steps.progress } : {}) })
+}
+
+/** enrolled makes a vault for user, enrolled at every node, with one record. */
+async function enrolled(user: string): Promise<FileStorage> {
+  const storage = new FileStorage(join(dir, user, 'vault.json'))
+  await Client.init(storage, net.networkFile, user)
+  const c = await open(storage)
+  try {
+    const res = await c.enroll(password, await net.invite(user))
+    assert.ok(res.every((r) => r.state === 'enrolled now'), JSON.stringify(res))
+    await c.unlock(password)
+    await c.put('acme-portal', { username: 'svc-acme', password: 'hunter2' })
+  } finally {
+    await c.close()
+  }
+  return storage
+}
+
+/** logsIn checks that pw opens the vault (want true, and the record with it) or is refused as a wrong password, in a client of its own. */
+async function logsIn(storage: FileStorage, pw: string, want: boolean): Promise<void> {
+  const c = await open(storage)
+  try {
+    const err = await c.unlock(pw).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    if (want) {
+      assert.equal(err, undefined, `the password that should log in is refused: ${String(err)}`)
+      assert.deepEqual(await c.get('acme-portal'), { username: 'svc-acme', password: 'hunter2' })
+    } else {
+      assert.ok(err instanceof NotEnoughCustodiansError && err.reason === WrongPasswordError, `the password that should be refused: ${String(err)}`)
+    }
+  } finally {
+    await c.close()
+  }
+}
+
+/** failure awaits p, which must fail, and returns its error. */
+async function failure(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => assert.fail('it worked'),
+    (e: unknown) => e,
+  )
+}
+
+/** named checks that err is a NotEnoughCustodiansError naming exactly names. */
+function named(err: unknown, names: string[]): NotEnoughCustodiansError {
+  assert.ok(err instanceof NotEnoughCustodiansError, String(err))
+  assert.deepEqual(err.nodes.map((n) => n.node), names, err.message)
+  return err
+}
+
+test('a password change retires the old password and keeps the records', async () => {
+  const storage = await enrolled('alice')
+  const steps = new Steps()
+  const c = await open(storage, steps)
+  try {
+    await c.unlock(password)
+    await c.changePassword(password, newPassword)
+    const all = net.nodes.map((n) => n.name)
+    assert.deepEqual(steps.take(), [...all.map((n) => `${n} staged`), 'all staged', ...all.map((n) => `${n} committed`), 'all committed'])
+    assert.equal(c.pendingPasswordChange(), null)
+    await assert.rejects(c.get('acme-portal'), VaultLockedError, 'the client is left locked')
+    await c.unlock(newPassword)
+    assert.deepEqual(await c.get('acme-portal'), { username: 'svc-acme', password: 'hunter2' })
+  } finally {
+    await c.close()
+  }
+  await logsIn(storage, password, false)
+  await logsIn(storage, newPassword, true)
+  // Every node logged the stage and the commit of epoch 2 as PASSWORD entries: the auditor verifies them.
+  const verify = await custos(['audit', 'verify', '--network', join(net.dir, 'network.yaml'), '--key', auditKey, '--state', join(dir, 'audit'), '--full'])
+  assert.equal(verify.code, 0, verify.stderr)
+  for (const n of net.nodes) assert.match(verify.stdout, new RegExp(`^${n.name}: OK`, 'm'))
+})
+
+test('a node down before, while staging and while committing: one password logs in, and the next call finishes', async () => {
+  const storage = await enrolled('bob')
+  const steps = new Steps()
+  let c = await open(storage, steps)
+  try {
+    // Down before the change: it needs every node, and records nothing.
+    await net.kill('n5')
+    named(await failure(c.changePassword(password, newPassword)), ['n5'])
+    assert.equal(c.pendingPasswordChange(), null, 'a change that reached no node is recorded')
+    await net.restart('n5')
+
+    // Down while staging: the old password stays.
+    steps.on('n1 staged', () => net.kill('n5'))
+    named(await failure(c.changePassword(password, newPassword)), ['n5'])
+    const staging = c.pendingPasswordChange()
+    assert.deepEqual(staging && [staging.state, staging.epoch, staging.staged, staging.newPassword, staging.canAbort], ['staging', 2, ['n1', 'n2', 'n3', 'n4'], false, true])
+  } finally {
+    await c.close()
+  }
+  await logsIn(storage, password, true)
+  await logsIn(storage, newPassword, false)
+  await net.restart('n5')
+  steps.take()
+  c = await open(storage, steps)
+  try {
+    await c.changePassword(password, newPassword)
+    const got = steps.take()
+    assert.equal(got.length, 12, `the change again took ${got}; want it dealt and staged anew at every node, then committed`)
+    assert.equal(got[0], 'n1 staged')
+  } finally {
+    await c.close()
+  }
+  await logsIn(storage, newPassword, true)
+  await logsIn(storage, password, false)
+
+  // Down while committing: only finishing, with the new password.
+  c = await open(storage, steps)
+  try {
+    steps.on('n2 committed', () => net.kill('n5'))
+    named(await failure(c.changePassword(newPassword, third)), ['n5'])
+    const p = c.pendingPasswordChange()
+    assert.deepEqual(p && [p.state, p.epoch, p.committed, p.newPassword, p.canAbort], ['committing', 3, ['n1', 'n2', 'n3', 'n4'], true, false])
+    await assert.rejects(c.abortPasswordChange(newPassword), ChangeCommittedError)
+  } finally {
+    await c.close()
+  }
+  await logsIn(storage, third, true) // n1 to n4 hold it
+  await logsIn(storage, newPassword, false)
+  await net.restart('n5')
+  steps.take()
+  c = await open(storage, steps)
+  try {
+    await c.changePassword('', third)
+    assert.deepEqual(steps.take(), ['n5 committed', 'all committed'])
+  } finally {
+    await c.close()
+  }
+  await logsIn(storage, third, true)
+  await logsIn(storage, newPassword, false)
+})
+
+test('a change every node staged can be aborted with the old password, which then logs in again', async () => {
+  const storage = await enrolled('carol')
+  const steps = new Steps()
+  let c = await open(storage, steps)
+  try {
+    const stop = new AbortController()
+    steps.on('all staged', () => stop.abort())
+    await assert.rejects(c.changePassword(password, newPassword, { signal: stop.signal }), { name: 'AbortError' })
+    const p = c.pendingPasswordChange()
+    assert.deepEqual(p && [p.state, p.newPassword, p.canAbort], ['staged', true, true])
+    await assert.rejects(c.enroll(password, {}), PasswordChangePendingError)
+
+    // With n5 down no commit is sent: the change stays abortable.
+    await net.kill('n5')
+    named(await failure(c.changePassword('', newPassword)), ['n5'])
+    assert.equal(c.pendingPasswordChange()?.state, 'staged', 'finishing with n5 down sent a commit')
+  } finally {
+    await c.close()
+  }
+  await logsIn(storage, newPassword, true)
+
+  c = await open(storage, steps)
+  try {
+    const wrong = await failure(c.abortPasswordChange('not the password'))
+    assert.ok(wrong instanceof NotEnoughCustodiansError && wrong.reason === WrongPasswordError, String(wrong))
+    assert.equal(c.pendingPasswordChange()?.state, 'staged', 'a refused abort changed the change')
+    steps.take()
+    named(await failure(c.abortPasswordChange(password)), ['n5'])
+    const p = c.pendingPasswordChange()
+    assert.deepEqual(p && [p.state, p.staged, p.newPassword], ['aborting', ['n5'], false])
+    assert.deepEqual(steps.take(), ['n1 aborted', 'n2 aborted', 'n3 aborted', 'n4 aborted'])
+  } finally {
+    await c.close()
+  }
+  await logsIn(storage, password, true)
+
+  await net.restart('n5')
+  c = await open(storage, steps)
+  try {
+    await c.abortPasswordChange(password)
+    assert.deepEqual(steps.take(), ['n5 aborted', 'all aborted'])
+    assert.equal(c.pendingPasswordChange(), null)
+    await assert.rejects(c.abortPasswordChange(password), NoPasswordChangeError)
+  } finally {
+    await c.close()
+  }
+  await logsIn(storage, password, true)
+  await logsIn(storage, newPassword, false)
+})
+
+test('a change stopped after the first commit, or after a node committed but before the vault recorded it, is finished with the new password', async () => {
+  const storage = await enrolled('dave')
+  const steps = new Steps()
+  let c = await open(storage, steps)
+  try {
+    const stop = new AbortController()
+    steps.on('n1 committed', () => stop.abort())
+    await assert.rejects(c.changePassword(password, newPassword, { signal: stop.signal }), { name: 'AbortError' })
+    const p = c.pendingPasswordChange()
+    assert.deepEqual(p && [p.state, p.committed, p.newPassword, p.canAbort], ['committing', ['n1'], true, false])
+    await assert.rejects(c.abortPasswordChange(password), ChangeCommittedError)
+  } finally {
+    await c.close()
+  }
+  await logsIn(storage, newPassword, true)
+  await logsIn(storage, password, false)
+
+  // A crash after n3 answered its commit, before the vault recorded it: told first, recorded after.
+  c = await open(storage, steps)
+  try {
+    steps.on('n3 committed', () => {
+      throw new Error('stopped here')
+    })
+    await assert.rejects(c.changePassword('', newPassword), /stopped here/)
+    assert.deepEqual(c.pendingPasswordChange()?.committed, ['n1', 'n2'])
+  } finally {
+    await c.close()
+  }
+  await logsIn(storage, newPassword, true)
+  steps.take()
+  c = await open(storage, steps)
+  try {
+    await c.changePassword('', newPassword)
+    assert.deepEqual(steps.take(), ['n3 committed', 'n4 committed', 'n5 committed', 'all committed'], 'n3, which committed before, is taken as committed')
+    assert.equal(c.pendingPasswordChange(), null)
+  } finally {
+    await c.close()
+  }
+  await logsIn(storage, newPassword, true)
+  await logsIn(storage, password, false)
+})
+
+// --- the vault's record of a change, with no network
+
+const network = utf8(`version: 1
+threshold: 2
+nodes:
+  - name: acme
+    peer_id: 12D3KooWNW98jY6oC8EEaFFbYCc24HPRaNAJaEY7eiAvspiAgFak
+    addrs: [/ip4/127.0.0.1/tcp/1/ws]
+  - name: bolt
+    peer_id: 12D3KooWGgBPd8bW7cuVEJorcjE3yai4ZK7maXiEr5SLvXyMFLkK
+    addrs: [/ip4/127.0.0.1/tcp/2/ws]
+  - name: cove
+    peer_id: 12D3KooWMTTaprnNL24L79cgi1AeQnVbGiKcCva2J8JX2FcUu8ak
+    addrs: [/ip4/127.0.0.1/tcp/3/ws]
+`)
+
+// Three distinct ristretto255 elements (2G, 3G, 4G).
+const elements = ['6a493210f7499cd17fecb510ae0cea23a110e8d5b901f8acadd3095c73a3b919', '94741f5d5d52755ece4f23f044ee27d5d1ea1e2bd196b462166b16152a9d0259', 'da80862773358b466ffadfe0b3293ab3d9fd53c5ea6c955358f568322daf6a57']
+const hex = (s: string) => Uint8Array.from(s.match(/../g)!.map((b) => parseInt(b, 16)))
+
+/** aVault is a vault enrolled at acme, bolt and cove, read from storage as the client reads it. */
+async function aVault(): Promise<VaultData> {
+  const s = new MemoryStorage()
+  await Client.init(s, network, 'alice')
+  const v = decodeVault((await s.load())!)
+  v.login = {
+    epoch: 1,
+    threshold: 2,
+    shares: [
+      { node: 'acme', peerId: '12D3KooWNW98jY6oC8EEaFFbYCc24HPRaNAJaEY7eiAvspiAgFak', index: 1, publicShare: hex(elements[0]!) },
+      { node: 'bolt', peerId: '12D3KooWGgBPd8bW7cuVEJorcjE3yai4ZK7maXiEr5SLvXyMFLkK', index: 2, publicShare: hex(elements[1]!) },
+      { node: 'cove', peerId: '12D3KooWMTTaprnNL24L79cgi1AeQnVbGiKcCva2J8JX2FcUu8ak', index: 3, publicShare: hex(elements[2]!) },
+    ],
+  }
+  return v
+}
+
+function aChange(v: VaultData, state: PasswordChange['state'], staged: boolean[], committed: boolean[]): PasswordChange {
+  const p: PasswordChange = {
+    state,
+    epoch: 2,
+    threshold: 2,
+    nodes: v.login!.shares.map((s, i) => ({ name: s.node, peerId: s.peerId, index: s.index, publicShare: hex(elements[(i + 1) % 3]!), staged: staged[i]!, committed: committed[i]! })),
+    mac: new Uint8Array(0),
+  }
+  sealChange(v.masterSecret, p)
+  return p
+}
+
+test('the vault writes a change under way and reads it back; a vault without one is written as before', async () => {
+  const v = await aVault()
+  const plain = encodeVault(v)
+  assert.ok(!new TextDecoder().decode(plain).includes('password_change'), 'a vault with no change names one')
+  assert.equal(decodeVault(plain).passwordChange, null)
+  for (const [state, staged, committed] of [
+    ['staging', [true, false, false], [false, false, false]],
+    ['staged', [true, true, true], [false, false, false]],
+    ['committing', [true, true, true], [true, false, true]],
+    ['aborting', [false, true, false], [false, false, false]],
+  ] as const) {
+    v.passwordChange = aChange(v, state, [...staged], [...committed])
+    const back = decodeVault(encodeVault(v))
+    assert.deepEqual(back.passwordChange, v.passwordChange, state)
+    assert.deepEqual(encodeVault(back), encodeVault(v), `${state}: written again the same`)
+    checkChangeMac(back.masterSecret, back.passwordChange!)
+    // Which dealing logins use follows from the state.
+    assert.equal(dealingInUse(back)!.epoch, state === 'staged' || state === 'committing' ? 2 : 1, state)
+  }
+})
+
+test("a change's fields that do not match its MAC are refused before any node is asked", async () => {
+  const v = await aVault()
+  v.passwordChange = aChange(v, 'staged', [true, true, true], [false, false, false])
+  const doc = JSON.parse(new TextDecoder().decode(encodeVault(v)))
+  doc.password_change.nodes[1].public_share = elements[0]
+  const tampered = decodeVault(utf8(JSON.stringify(doc)))
+  assert.throws(() => checkChangeMac(tampered.masterSecret, tampered.passwordChange!), DamagedLoginError)
+  assert.throws(() => dealingInUse(tampered), DamagedLoginError)
+  // The MAC covers the state too: an aborting change made to look staged would name the new password.
+  v.passwordChange = aChange(v, 'aborting', [true, true, true], [false, false, false])
+  const moved = { ...v.passwordChange, state: 'staged' as const }
+  assert.notDeepEqual(changeMac(v.masterSecret, moved), v.passwordChange.mac)
+  const s = new MemoryStorage()
+  await Client.init(s, network, 'alice')
+  const c = await Client.open(s, { transports: nodeTransports() })
+  try {
+    assert.throws(() => c.checkPasswordChange(), /not enrolled/)
+  } finally {
+    await c.close()
+  }
+})
+
+test('a change that breaks a rule of the format is refused, naming the rule', async () => {
+  const v = await aVault()
+  const bad = (f: (d: Record<string, any>) => void, why: RegExp) => {
+    v.passwordChange = aChange(v, 'committing', [true, true, true], [true, false, false])
+    const doc = JSON.parse(new TextDecoder().decode(encodeVault(v)))
+    f(doc)
+    assert.throws(() => decodeVault(utf8(JSON.stringify(doc))), (e: Error) => e instanceof VaultFormatError && why.test(e.message), why.source)
+  }
+  bad((d) => (d.password_change.state = 'done'), /password_change\.state is not a known state/)
+  bad((d) => (d.password_change.epoch = 3), /epoch is not the login dealing's plus one/)
+  bad((d) => (d.password_change.threshold = 3), /threshold is not the login dealing's/)
+  bad((d) => d.password_change.nodes.pop(), /nodes is not a list of 3 to 3/)
+  bad((d) => (d.password_change.nodes[0].name = 'bolt'), /nodes\[0\]\.name is not the login dealing's node/)
+  bad((d) => (d.password_change.nodes[2].public_share = 'ff'.repeat(32)), /public_share is not a ristretto255 element/)
+  bad((d) => (d.password_change.nodes[1].staged = false), /committing, yet not staged at every node/)
+  bad((d) => ((d.password_change.nodes[1].committed = true), (d.password_change.nodes[1].staged = false)), /committed is set, but not staged/)
+  bad((d) => (d.password_change.state = 'staged'), /staged, yet .* committed at one/)
+  bad((d) => (d.password_change.state = 'aborting'), /aborting, yet committed at a node/)
+  bad((d) => (d.password_change.extra = 1), /unknown field "extra"/)
+  bad((d) => (d.login = null), /password change of a vault with no login dealing/)
+})

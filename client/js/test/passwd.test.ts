@@ -7,7 +7,7 @@
 // recorded it, and which password logs in then; an auditor's
 // `custos audit verify --full` over the nodes after it. Then the vault's
 // record of a change: written and read back, sealed, and checked.
-import { after, before, test } from 'node:test'
+import { after, afterEach, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -59,6 +59,11 @@ before(async () => {
   assert.equal(init.code, 0, init.stderr)
   auditor = init.stdout.split('\n').find((l) => l.startsWith('12D3KooW'))!
   net = await Devnet.start({ n: 5, k: 3, auditors: [auditor] })
+})
+
+// A test that failed with a node down does not take the next one with it.
+afterEach(async () => {
+  for (const n of net?.nodes ?? []) if (n.proc === undefined || n.proc.exitCode !== null || n.proc.signalCode !== null) await net.restart(n.name)
 })
 
 after(async () => {

@@ -558,7 +558,7 @@ export class Client {
         if (e === undefined) return { node: c.node.name, state: 'already enrolled' }
         if (e instanceof WrongPasswordError || e instanceof LockedError) return { node: c.node.name, state: 'already enrolled', error: e }
         if (e instanceof NotEnrolledError) {
-          return { node: c.node.name, state: 'not enrolled', error: new NotEnrolledError('not enrolled here; a node joins an enrolled vault only with a new login dealing (a password change), which this SDK does not make yet') }
+          return { node: c.node.name, state: 'not enrolled', error: new NotEnrolledError('not enrolled here; this SDK enrolls a vault at every node at once, and cannot add a node to a vault enrolled elsewhere') }
         }
         return { node: c.node.name, state: 'not enrolled', error: e }
       })

@@ -286,19 +286,25 @@ async function dealChange(ctx: PasswdContext, password: Uint8Array): Promise<New
 const DEALING_NOTE_KEY_LABEL = 'custos/v2/dealing-note-key'
 const DEALING_NOTE_LABEL = 'custos/v2/dealing-note'
 
-/**
- * makeNote is the new dealing's note for the user's other devices
- * (docs/login.md, "the dealing note"), sealed with HMAC-SHA256 under
- * HKDF-SHA256(M, no salt, "custos/v2/dealing-note-key") over the note's
- * transcript, as the Go client seals it.
- */
+/** makeNote is the new dealing's note for the user's other devices (docs/login.md, "the dealing note"). */
 function makeNote(ctx: PasswdContext, nd: NewDealing): NewDealing['note'] {
   const shares = ctx.nodes.map((c, i) => ({ peerId: c.node.peerId, index: nd.shares[i]!.index, publicShare: nd.shares[i]!.publicShare }))
-  const parts = [lp(DEALING_NOTE_LABEL), lp(ctx.v.user), u32(nd.epoch), u32(ctx.threshold), u32(shares.length)]
-  for (const s of shares) parts.push(lp(s.peerId), u32(s.index), lp(s.publicShare))
-  const key = hkdf(sha256, ctx.v.masterSecret, new Uint8Array(0), utf8(DEALING_NOTE_KEY_LABEL), 32)
+  const note = { epoch: nd.epoch, threshold: ctx.threshold, shares }
+  return { ...note, mac: noteMac(ctx.v.masterSecret, ctx.v.user, note) }
+}
+
+/**
+ * noteMac seals a dealing note as the Go client does: HMAC-SHA256 under
+ * HKDF-SHA256(M, no salt, "custos/v2/dealing-note-key") over
+ * lp("custos/v2/dealing-note") ‖ lp(user) ‖ u32(epoch) ‖ u32(threshold) ‖
+ * u32(share count) ‖ (lp(peer ID) ‖ u32(index) ‖ lp(public share)) per share.
+ */
+export function noteMac(masterSecret: Uint8Array, user: string, note: { epoch: number; threshold: number; shares: { peerId: Uint8Array; index: number; publicShare: Uint8Array }[] }): Uint8Array {
+  const parts = [lp(DEALING_NOTE_LABEL), lp(user), u32(note.epoch), u32(note.threshold), u32(note.shares.length)]
+  for (const s of note.shares) parts.push(lp(s.peerId), u32(s.index), lp(s.publicShare))
+  const key = hkdf(sha256, masterSecret, new Uint8Array(0), utf8(DEALING_NOTE_KEY_LABEL), 32)
   try {
-    return { epoch: nd.epoch, threshold: ctx.threshold, shares, mac: hmac(sha256, key, concat(...parts)) }
+    return hmac(sha256, key, concat(...parts))
   } finally {
     key.fill(0)
   }

@@ -27,10 +27,10 @@ import {
   type PasswdProgress,
 } from '../src/index.js'
 import { FileStorage, nodeTransports } from '../src/node/index.js'
-import { utf8 } from '../src/bytes.js'
+import { toHex, utf8 } from '../src/bytes.js'
 import { changeMac, checkChangeMac, sealChange, type PasswordChange } from '../src/vault/change.js'
 import { decodeVault, encodeVault, type VaultData } from '../src/vault/vault.js'
-import { dealingInUse } from '../src/passwd.js'
+import { dealingInUse, noteMac } from '../src/passwd.js'
 import { binaries, Devnet } from './devnet.js'
 
 const password = 'correct horse battery staple'
@@ -435,4 +435,21 @@ test('a change that breaks a rule of the format is refused, naming the rule', as
   bad((d) => (d.password_change.state = 'aborting'), /aborting, yet committed at a node/)
   bad((d) => (d.password_change.extra = 1), /unknown field "extra"/)
   bad((d) => (d.login = null), /password change of a vault with no login dealing/)
+})
+
+test("the change's MAC and the dealing note's MAC are the Go client's (known answers computed with client/vault and client)", () => {
+  const m = Uint8Array.from({ length: 32 }, (_, i) => i + 1)
+  const [a, b] = [hex(elements[0]!), hex(elements[1]!)]
+  const note = { epoch: 2, threshold: 2, shares: [{ peerId: utf8('peer-a'), index: 1, publicShare: a }, { peerId: utf8('peer-b'), index: 2, publicShare: b }] }
+  assert.equal(toHex(noteMac(m, 'alice', note)), 'aafbad5a1a130fa8d26e71da536c220113365b3cdd116ded6d8e7c4304136e0e')
+  const change = {
+    state: 'committing' as const,
+    epoch: 2,
+    threshold: 2,
+    nodes: [
+      { name: 'acme', peerId: 'peer-a', index: 1, publicShare: a, staged: true, committed: true },
+      { name: 'bolt', peerId: 'peer-b', index: 2, publicShare: b, staged: true, committed: false },
+    ],
+  }
+  assert.equal(toHex(changeMac(m, change)), 'f3023f039dfbac61b962ec6cf959f0798f1db72d0d8d9879fc1a0546c55f93de')
 })

@@ -195,12 +195,7 @@ export async function abortPasswordChange(ctx: PasswdContext, oldPassword: Uint8
   )
   const before = ctx.v.passwordChange
   ctx.v.passwordChange = null
-  try {
-    await ctx.save()
-  } catch (e) {
-    ctx.v.passwordChange = before
-    throw new CustosError(`drop the password change from the vault: ${(e as Error).message}`)
-  }
+  await saveOrUndo(ctx, 'drop the password change from the vault', () => (ctx.v.passwordChange = before))
   await ctx.progress?.({ node: '', step: 'aborted', epoch })
 }
 
@@ -270,12 +265,7 @@ async function dealChange(ctx: PasswdContext, password: Uint8Array): Promise<New
     sealChange(ctx.v.masterSecret, p)
     const before = ctx.v.passwordChange
     ctx.v.passwordChange = p
-    try {
-      await ctx.save()
-    } catch (e) {
-      ctx.v.passwordChange = before
-      throw new CustosError(`save the vault with the new login dealing: ${(e as Error).message}`)
-    }
+    await saveOrUndo(ctx, 'save the vault with the new login dealing', () => (ctx.v.passwordChange = before))
     return nd
   } catch (e) {
     nd.wipe()
@@ -323,11 +313,16 @@ async function recordChange(ctx: PasswdContext, f: (p: PasswordChange) => void):
   f(next)
   sealChange(ctx.v.masterSecret, next)
   ctx.v.passwordChange = next
+  await saveOrUndo(ctx, "record the password change's progress in the vault", () => (ctx.v.passwordChange = before))
+}
+
+/** saveOrUndo saves the vault; if it cannot, it undoes the change in memory too, and throws (what failed). */
+async function saveOrUndo(ctx: PasswdContext, what: string, undo: () => void): Promise<void> {
   try {
     await ctx.save()
   } catch (e) {
-    ctx.v.passwordChange = before
-    throw new CustosError(`record the password change's progress in the vault: ${(e as Error).message}`)
+    undo()
+    throw new CustosError(`${what}: ${(e as Error).message}`)
   }
 }
 
@@ -458,13 +453,10 @@ async function commitAll(ctx: PasswdContext, logins: (Error | undefined)[] | und
   const old = ctx.v.login
   ctx.v.login = changeDealing(done)
   ctx.v.passwordChange = null
-  try {
-    await ctx.save()
-  } catch (e) {
+  await saveOrUndo(ctx, "make the new login dealing the vault's", () => {
     ctx.v.login = old
     ctx.v.passwordChange = done
-    throw new CustosError(`make the new login dealing the vault's: ${(e as Error).message}`)
-  }
+  })
   await ctx.progress?.({ node: '', step: 'committed', epoch: done.epoch })
 }
 

@@ -28,6 +28,8 @@ import {
 } from '../src/index.js'
 import { FileStorage, nodeTransports } from '../src/node/index.js'
 import { toHex, utf8 } from '../src/bytes.js'
+import { parseNetwork } from '../src/network.js'
+import { encodeScalar, publicShare } from '../src/threshold/toprf.js'
 import { changeMac, checkChangeMac, sealChange, type PasswordChange } from '../src/vault/change.js'
 import { decodeVault, encodeVault, type VaultData } from '../src/vault/vault.js'
 import { dealingInUse, noteMac } from '../src/passwd.js'
@@ -96,6 +98,16 @@ function open(storage: FileStorage, steps?: Steps): Promise<Client> {
   return Client.open(storage, { transports: nodeTransports(), timeoutMs: 5000, ...(steps ? { passwdProgress: steps.progress } : {}) })
 }
 
+/** session runs fn with a client of storage's vault, closed after. */
+async function session(storage: FileStorage, steps: Steps, fn: (c: Client) => Promise<void>): Promise<void> {
+  const c = await open(storage, steps)
+  try {
+    await fn(c)
+  } finally {
+    await c.close()
+  }
+}
+
 /** enrolled makes a vault for user, enrolled at every node, with one record. */
 async function enrolled(user: string): Promise<FileStorage> {
   const storage = new FileStorage(join(dir, user, 'vault.json'))
@@ -149,8 +161,7 @@ function named(err: unknown, names: string[]): NotEnoughCustodiansError {
 test('a password change retires the old password and keeps the records', async () => {
   const storage = await enrolled('alice')
   const steps = new Steps()
-  const c = await open(storage, steps)
-  try {
+  await session(storage, steps, async (c) => {
     await c.unlock(password)
     await c.changePassword(password, newPassword)
     const all = net.nodes.map((n) => n.name)
@@ -159,9 +170,7 @@ test('a password change retires the old password and keeps the records', async (
     await assert.rejects(c.get('acme-portal'), VaultLockedError, 'the client is left locked')
     await c.unlock(newPassword)
     assert.deepEqual(await c.get('acme-portal'), { username: 'svc-acme', password: 'hunter2' })
-  } finally {
-    await c.close()
-  }
+  })
   await logsIn(storage, password, false)
   await logsIn(storage, newPassword, true)
   // Every node logged the stage and the commit of epoch 2 as PASSWORD entries: the auditor verifies them.
@@ -173,8 +182,7 @@ test('a password change retires the old password and keeps the records', async (
 test('a node down before, while staging and while committing: one password logs in, and the next call finishes', async () => {
   const storage = await enrolled('bob')
   const steps = new Steps()
-  let c = await open(storage, steps)
-  try {
+  await session(storage, steps, async (c) => {
     // Down before the change: it needs every node, and records nothing.
     await net.kill('n5')
     named(await failure(c.changePassword(password, newPassword)), ['n5'])
@@ -186,47 +194,36 @@ test('a node down before, while staging and while committing: one password logs 
     named(await failure(c.changePassword(password, newPassword)), ['n5'])
     const staging = c.pendingPasswordChange()
     assert.deepEqual(staging && [staging.state, staging.epoch, staging.staged, staging.newPassword, staging.canAbort], ['staging', 2, ['n1', 'n2', 'n3', 'n4'], false, true])
-  } finally {
-    await c.close()
-  }
+  })
   await logsIn(storage, password, true)
   await logsIn(storage, newPassword, false)
   await net.restart('n5')
   steps.take()
-  c = await open(storage, steps)
-  try {
+  await session(storage, steps, async (c) => {
     await c.changePassword(password, newPassword)
     const got = steps.take()
     assert.equal(got.length, 12, `the change again took ${got}; want it dealt and staged anew at every node, then committed`)
     assert.equal(got[0], 'n1 staged')
-  } finally {
-    await c.close()
-  }
+  })
   await logsIn(storage, newPassword, true)
   await logsIn(storage, password, false)
 
   // Down while committing: only finishing, with the new password.
-  c = await open(storage, steps)
-  try {
+  await session(storage, steps, async (c) => {
     steps.on('n2 committed', () => net.kill('n5'))
     named(await failure(c.changePassword(newPassword, third)), ['n5'])
     const p = c.pendingPasswordChange()
     assert.deepEqual(p && [p.state, p.epoch, p.committed, p.newPassword, p.canAbort], ['committing', 3, ['n1', 'n2', 'n3', 'n4'], true, false])
     await assert.rejects(c.abortPasswordChange(newPassword), ChangeCommittedError)
-  } finally {
-    await c.close()
-  }
+  })
   await logsIn(storage, third, true) // n1 to n4 hold it
   await logsIn(storage, newPassword, false)
   await net.restart('n5')
   steps.take()
-  c = await open(storage, steps)
-  try {
+  await session(storage, steps, async (c) => {
     await c.changePassword('', third)
     assert.deepEqual(steps.take(), ['n5 committed', 'all committed'])
-  } finally {
-    await c.close()
-  }
+  })
   await logsIn(storage, third, true)
   await logsIn(storage, newPassword, false)
 })
@@ -234,8 +231,7 @@ test('a node down before, while staging and while committing: one password logs 
 test('a change every node staged can be aborted with the old password, which then logs in again', async () => {
   const storage = await enrolled('carol')
   const steps = new Steps()
-  let c = await open(storage, steps)
-  try {
+  await session(storage, steps, async (c) => {
     const stop = new AbortController()
     steps.on('all staged', () => stop.abort())
     await assert.rejects(c.changePassword(password, newPassword, { signal: stop.signal }), { name: 'AbortError' })
@@ -247,13 +243,10 @@ test('a change every node staged can be aborted with the old password, which the
     await net.kill('n5')
     named(await failure(c.changePassword('', newPassword)), ['n5'])
     assert.equal(c.pendingPasswordChange()?.state, 'staged', 'finishing with n5 down sent a commit')
-  } finally {
-    await c.close()
-  }
+  })
   await logsIn(storage, newPassword, true)
 
-  c = await open(storage, steps)
-  try {
+  await session(storage, steps, async (c) => {
     const wrong = await failure(c.abortPasswordChange('not the password'))
     assert.ok(wrong instanceof NotEnoughCustodiansError && wrong.reason === WrongPasswordError, String(wrong))
     assert.equal(c.pendingPasswordChange()?.state, 'staged', 'a refused abort changed the change')
@@ -262,21 +255,16 @@ test('a change every node staged can be aborted with the old password, which the
     const p = c.pendingPasswordChange()
     assert.deepEqual(p && [p.state, p.staged, p.newPassword], ['aborting', ['n5'], false])
     assert.deepEqual(steps.take(), ['n1 aborted', 'n2 aborted', 'n3 aborted', 'n4 aborted'])
-  } finally {
-    await c.close()
-  }
+  })
   await logsIn(storage, password, true)
 
   await net.restart('n5')
-  c = await open(storage, steps)
-  try {
+  await session(storage, steps, async (c) => {
     await c.abortPasswordChange(password)
     assert.deepEqual(steps.take(), ['n5 aborted', 'all aborted'])
     assert.equal(c.pendingPasswordChange(), null)
     await assert.rejects(c.abortPasswordChange(password), NoPasswordChangeError)
-  } finally {
-    await c.close()
-  }
+  })
   await logsIn(storage, password, true)
   await logsIn(storage, newPassword, false)
 })
@@ -284,88 +272,58 @@ test('a change every node staged can be aborted with the old password, which the
 test('a change stopped after the first commit, or after a node committed but before the vault recorded it, is finished with the new password', async () => {
   const storage = await enrolled('dave')
   const steps = new Steps()
-  let c = await open(storage, steps)
-  try {
+  await session(storage, steps, async (c) => {
     const stop = new AbortController()
     steps.on('n1 committed', () => stop.abort())
     await assert.rejects(c.changePassword(password, newPassword, { signal: stop.signal }), { name: 'AbortError' })
     const p = c.pendingPasswordChange()
     assert.deepEqual(p && [p.state, p.committed, p.newPassword, p.canAbort], ['committing', ['n1'], true, false])
     await assert.rejects(c.abortPasswordChange(password), ChangeCommittedError)
-  } finally {
-    await c.close()
-  }
+  })
   await logsIn(storage, newPassword, true)
   await logsIn(storage, password, false)
 
   // A crash after n3 answered its commit, before the vault recorded it: told first, recorded after.
-  c = await open(storage, steps)
-  try {
+  await session(storage, steps, async (c) => {
     steps.on('n3 committed', () => {
       throw new Error('stopped here')
     })
     await assert.rejects(c.changePassword('', newPassword), /stopped here/)
     assert.deepEqual(c.pendingPasswordChange()?.committed, ['n1', 'n2'])
-  } finally {
-    await c.close()
-  }
+  })
   await logsIn(storage, newPassword, true)
   steps.take()
-  c = await open(storage, steps)
-  try {
+  await session(storage, steps, async (c) => {
     await c.changePassword('', newPassword)
     assert.deepEqual(steps.take(), ['n3 committed', 'n4 committed', 'n5 committed', 'all committed'], 'n3, which committed before, is taken as committed')
     assert.equal(c.pendingPasswordChange(), null)
-  } finally {
-    await c.close()
-  }
+  })
   await logsIn(storage, newPassword, true)
   await logsIn(storage, password, false)
 })
 
 // --- the vault's record of a change, with no network
 
-const network = utf8(`version: 1
-threshold: 2
-nodes:
-  - name: acme
-    peer_id: 12D3KooWNW98jY6oC8EEaFFbYCc24HPRaNAJaEY7eiAvspiAgFak
-    addrs: [/ip4/127.0.0.1/tcp/1/ws]
-  - name: bolt
-    peer_id: 12D3KooWGgBPd8bW7cuVEJorcjE3yai4ZK7maXiEr5SLvXyMFLkK
-    addrs: [/ip4/127.0.0.1/tcp/2/ws]
-  - name: cove
-    peer_id: 12D3KooWMTTaprnNL24L79cgi1AeQnVbGiKcCva2J8JX2FcUu8ak
-    addrs: [/ip4/127.0.0.1/tcp/3/ws]
-`)
+/** element is i·G, a ristretto255 element. */
+const element = (i: number) => publicShare(encodeScalar(BigInt(i)))
 
-// Three distinct ristretto255 elements (2G, 3G, 4G).
-const elements = ['6a493210f7499cd17fecb510ae0cea23a110e8d5b901f8acadd3095c73a3b919', '94741f5d5d52755ece4f23f044ee27d5d1ea1e2bd196b462166b16152a9d0259', 'da80862773358b466ffadfe0b3293ab3d9fd53c5ea6c955358f568322daf6a57']
-const hex = (s: string) => Uint8Array.from(s.match(/../g)!.map((b) => parseInt(b, 16)))
-
-/** aVault is a vault enrolled at acme, bolt and cove, read from storage as the client reads it. */
+/** aVault is a vault enrolled at the devnet's five nodes (epoch 1), read from storage as the client reads it. */
 async function aVault(): Promise<VaultData> {
   const s = new MemoryStorage()
-  await Client.init(s, network, 'alice')
+  await Client.init(s, net.networkFile, 'alice')
   const v = decodeVault((await s.load())!)
-  v.login = {
-    epoch: 1,
-    threshold: 2,
-    shares: [
-      { node: 'acme', peerId: '12D3KooWNW98jY6oC8EEaFFbYCc24HPRaNAJaEY7eiAvspiAgFak', index: 1, publicShare: hex(elements[0]!) },
-      { node: 'bolt', peerId: '12D3KooWGgBPd8bW7cuVEJorcjE3yai4ZK7maXiEr5SLvXyMFLkK', index: 2, publicShare: hex(elements[1]!) },
-      { node: 'cove', peerId: '12D3KooWMTTaprnNL24L79cgi1AeQnVbGiKcCva2J8JX2FcUu8ak', index: 3, publicShare: hex(elements[2]!) },
-    ],
-  }
+  v.login = { epoch: 1, threshold: 3, shares: parseNetwork(net.networkFile).nodes.map((n, i) => ({ node: n.name, peerId: n.peerIdText, index: i + 1, publicShare: element(i + 2) })) }
   return v
 }
+
+const all = (b: boolean) => [b, b, b, b, b]
 
 function aChange(v: VaultData, state: PasswordChange['state'], staged: boolean[], committed: boolean[]): PasswordChange {
   const p: PasswordChange = {
     state,
     epoch: 2,
-    threshold: 2,
-    nodes: v.login!.shares.map((s, i) => ({ name: s.node, peerId: s.peerId, index: s.index, publicShare: hex(elements[(i + 1) % 3]!), staged: staged[i]!, committed: committed[i]! })),
+    threshold: 3,
+    nodes: v.login!.shares.map((s, i) => ({ name: s.node, peerId: s.peerId, index: s.index, publicShare: element(i + 10), staged: staged[i]!, committed: committed[i]! })),
     mac: new Uint8Array(0),
   }
   sealChange(v.masterSecret, p)
@@ -378,10 +336,10 @@ test('the vault writes a change under way and reads it back; a vault without one
   assert.ok(!new TextDecoder().decode(plain).includes('password_change'), 'a vault with no change names one')
   assert.equal(decodeVault(plain).passwordChange, null)
   for (const [state, staged, committed] of [
-    ['staging', [true, false, false], [false, false, false]],
-    ['staged', [true, true, true], [false, false, false]],
-    ['committing', [true, true, true], [true, false, true]],
-    ['aborting', [false, true, false], [false, false, false]],
+    ['staging', [true, false, false, true, false], [false, false, false, false, false]],
+    ['staged', [true, true, true, true, true], [false, false, false, false, false]],
+    ['committing', [true, true, true, true, true], [true, false, true, false, false]],
+    ['aborting', [false, true, false, false, false], [false, false, false, false, false]],
   ] as const) {
     v.passwordChange = aChange(v, state, [...staged], [...committed])
     const back = decodeVault(encodeVault(v))
@@ -395,18 +353,18 @@ test('the vault writes a change under way and reads it back; a vault without one
 
 test("a change's fields that do not match its MAC are refused before any node is asked", async () => {
   const v = await aVault()
-  v.passwordChange = aChange(v, 'staged', [true, true, true], [false, false, false])
+  v.passwordChange = aChange(v, 'staged', all(true), all(false))
   const doc = JSON.parse(new TextDecoder().decode(encodeVault(v)))
-  doc.password_change.nodes[1].public_share = elements[0]
+  doc.password_change.nodes[1].public_share = toHex(element(2))
   const tampered = decodeVault(utf8(JSON.stringify(doc)))
   assert.throws(() => checkChangeMac(tampered.masterSecret, tampered.passwordChange!), DamagedLoginError)
   assert.throws(() => dealingInUse(tampered), DamagedLoginError)
   // The MAC covers the state too: an aborting change made to look staged would name the new password.
-  v.passwordChange = aChange(v, 'aborting', [true, true, true], [false, false, false])
+  v.passwordChange = aChange(v, 'aborting', all(true), all(false))
   const moved = { ...v.passwordChange, state: 'staged' as const }
   assert.notDeepEqual(changeMac(v.masterSecret, moved), v.passwordChange.mac)
   const s = new MemoryStorage()
-  await Client.init(s, network, 'alice')
+  await Client.init(s, net.networkFile, 'alice')
   const c = await Client.open(s, { transports: nodeTransports() })
   try {
     assert.throws(() => c.checkPasswordChange(), /not enrolled/)
@@ -418,15 +376,15 @@ test("a change's fields that do not match its MAC are refused before any node is
 test('a change that breaks a rule of the format is refused, naming the rule', async () => {
   const v = await aVault()
   const bad = (f: (d: Record<string, any>) => void, why: RegExp) => {
-    v.passwordChange = aChange(v, 'committing', [true, true, true], [true, false, false])
+    v.passwordChange = aChange(v, 'committing', all(true), [true, false, false, false, false])
     const doc = JSON.parse(new TextDecoder().decode(encodeVault(v)))
     f(doc)
     assert.throws(() => decodeVault(utf8(JSON.stringify(doc))), (e: Error) => e instanceof VaultFormatError && why.test(e.message), why.source)
   }
   bad((d) => (d.password_change.state = 'done'), /password_change\.state is not a known state/)
   bad((d) => (d.password_change.epoch = 3), /epoch is not the login dealing's plus one/)
-  bad((d) => (d.password_change.threshold = 3), /threshold is not the login dealing's/)
-  bad((d) => d.password_change.nodes.pop(), /nodes is not a list of 3 to 3/)
+  bad((d) => (d.password_change.threshold = 4), /threshold is not the login dealing's/)
+  bad((d) => d.password_change.nodes.pop(), /nodes is not a list of 5 to 5/)
   bad((d) => (d.password_change.nodes[0].name = 'bolt'), /nodes\[0\]\.name is not the login dealing's node/)
   bad((d) => (d.password_change.nodes[2].public_share = 'ff'.repeat(32)), /public_share is not a ristretto255 element/)
   bad((d) => (d.password_change.nodes[1].staged = false), /committing, yet not staged at every node/)
@@ -439,7 +397,7 @@ test('a change that breaks a rule of the format is refused, naming the rule', as
 
 test("the change's MAC and the dealing note's MAC are the Go client's (known answers computed with client/vault and client)", () => {
   const m = Uint8Array.from({ length: 32 }, (_, i) => i + 1)
-  const [a, b] = [hex(elements[0]!), hex(elements[1]!)]
+  const [a, b] = [element(2), element(3)]
   const note = { epoch: 2, threshold: 2, shares: [{ peerId: utf8('peer-a'), index: 1, publicShare: a }, { peerId: utf8('peer-b'), index: 2, publicShare: b }] }
   assert.equal(toHex(noteMac(m, 'alice', note)), 'aafbad5a1a130fa8d26e71da536c220113365b3cdd116ded6d8e7c4304136e0e')
   const change = {

@@ -411,3 +411,38 @@ test("the change's MAC and the dealing note's MAC are the Go client's (known ans
   }
   assert.equal(toHex(changeMac(m, change)), 'f3023f039dfbac61b962ec6cf959f0798f1db72d0d8d9879fc1a0546c55f93de')
 })
+
+test('a vault whose password_change holds anything at any place is read or refused with a VaultFormatError, never another error', async () => {
+  const v = await aVault()
+  v.passwordChange = aChange(v, 'committing', all(true), [true, false, true, false, false])
+  const text = new TextDecoder().decode(encodeVault(v))
+  const values: unknown[] = [null, -1, 0, 1, 2, 3, 2 ** 32, 2 ** 53, 1.5, '', 'x', 'staged', 'ff'.repeat(32), toHex(element(7)), [], [{}], {}, true, false]
+  const rand = (n: number) => Math.floor(Math.random() * n)
+  const read = (doc: Uint8Array, what: string) => {
+    try {
+      decodeVault(doc)
+    } catch (e) {
+      assert.ok(e instanceof VaultFormatError, `${what}: ${String(e)}`)
+    }
+  }
+  for (let i = 0; i < 3000; i++) {
+    const doc = JSON.parse(text)
+    // Walk to a random place under password_change and put a random value there.
+    let at: any = doc
+    let key: string | number = 'password_change'
+    for (let depth = 0; depth < 1 + rand(3) && typeof at[key] === 'object' && at[key] !== null; depth++) {
+      at = at[key]
+      const keys: (string | number)[] = Array.isArray(at) ? [...at.keys()] : Object.keys(at)
+      if (keys.length === 0) break
+      key = keys[rand(keys.length)]!
+    }
+    at[key] = values[rand(values.length)]
+    read(utf8(JSON.stringify(doc)), `${String(key)}`)
+  }
+  const start = text.indexOf('"password_change"')
+  for (let i = 0; i < 3000; i++) {
+    const b = utf8(text)
+    b[start + rand(b.length - start)] = rand(256)
+    read(b, 'a byte changed')
+  }
+})

@@ -620,7 +620,7 @@ export class Client {
   }
 
   /** pendingPasswordChange describes the password change under way, or returns null when there is none. */
-  pendingPasswordChange(): passwd.PendingChange | null {
+  pendingPasswordChange(): passwd.PendingPasswordChange | null {
     return passwd.pendingPasswordChange(this.#v)
   }
 

@@ -21,7 +21,7 @@ import type { Host } from './host.js'
 import { call, withTimeout } from './rpc.js'
 import { loginKeyV2, passwordKey } from './threshold/keys.js'
 import { dealLogin, type OprfShare } from './threshold/toprf.js'
-import { changeDealing, checkChangeMac, sealChange, usesNewPassword, type ChangeState, type PasswordChange } from './vault/change.js'
+import { passwdDealing, checkPasswdMac, sealPasswdChange, usesNewPassword, type PasswdState, type PasswordChange } from './vault/passwd.js'
 import type { LoginDealing, VaultData } from './vault/vault.js'
 import type { Custodian } from './client.js'
 
@@ -69,9 +69,9 @@ export interface PasswdProgress {
   epoch: number
 }
 
-/** PendingChange is a password change under way, as the vault records it. */
-export interface PendingChange {
-  state: ChangeState
+/** PendingPasswordChange is a password change under way, as the vault records it. */
+export interface PendingPasswordChange {
+  state: PasswdState
   epoch: number
   /** The nodes known to hold the new dealing; while aborting, those that have not confirmed the abort yet. */
   staged: string[]
@@ -109,8 +109,8 @@ export interface PasswdContext {
 export function dealingInUse(v: VaultData): LoginDealing | null {
   const p = v.passwordChange
   if (p == null) return v.login
-  checkChangeMac(v.masterSecret, p)
-  return usesNewPassword(p) ? changeDealing(p) : v.login
+  checkPasswdMac(v.masterSecret, p)
+  return usesNewPassword(p) ? passwdDealing(p) : v.login
 }
 
 /** refuseDuringChange throws PasswordChangePendingError while a change is under way. */
@@ -119,7 +119,7 @@ export function refuseDuringChange(v: VaultData): void {
 }
 
 /** pendingPasswordChange describes the change under way, or returns null when there is none. */
-export function pendingPasswordChange(v: VaultData): PendingChange | null {
+export function pendingPasswordChange(v: VaultData): PendingPasswordChange | null {
   const p = v.passwordChange
   if (p == null) return null
   return {
@@ -140,7 +140,7 @@ export function pendingPasswordChange(v: VaultData): PendingChange | null {
  */
 export function checkPasswordChange(v: VaultData): boolean {
   if (v.login === null) throw new NotEnrolledError('this vault has not enrolled yet; call enroll')
-  if (v.passwordChange != null) checkChangeMac(v.masterSecret, v.passwordChange)
+  if (v.passwordChange != null) checkPasswdMac(v.masterSecret, v.passwordChange)
   return usesNewPassword(v.passwordChange)
 }
 
@@ -164,7 +164,7 @@ export async function changePassword(ctx: PasswdContext, oldPassword: Uint8Array
 export async function abortPasswordChange(ctx: PasswdContext, oldPassword: Uint8Array): Promise<void> {
   const p = ctx.v.passwordChange
   if (p == null) throw new NoPasswordChangeError()
-  checkChangeMac(ctx.v.masterSecret, p)
+  checkPasswdMac(ctx.v.masterSecret, p)
   if (p.state === 'committing') {
     const names = p.nodes.filter((n) => n.committed).map((n) => n.name)
     throw new ChangeCommittedError(names.length > 0 ? ` (committed at ${names.join(', ')})` : '')
@@ -262,7 +262,7 @@ async function dealChange(ctx: PasswdContext, password: Uint8Array): Promise<New
       nodes: ctx.nodes.map((c, i) => ({ name: c.node.name, peerId: c.node.peerIdText, index: nd.shares[i]!.index, publicShare: nd.shares[i]!.publicShare, staged: false, committed: false })),
       mac: new Uint8Array(0),
     }
-    sealChange(ctx.v.masterSecret, p)
+    sealPasswdChange(ctx.v.masterSecret, p)
     const before = ctx.v.passwordChange
     ctx.v.passwordChange = p
     await saveOrUndo(ctx, 'save the vault with the new login dealing', () => (ctx.v.passwordChange = before))
@@ -308,10 +308,10 @@ export function noteMac(masterSecret: Uint8Array, user: string, note: { epoch: n
 async function recordChange(ctx: PasswdContext, f: (p: PasswordChange) => void): Promise<void> {
   const before = ctx.v.passwordChange
   if (before == null) throw new CustosError("the vault's password change is gone")
-  checkChangeMac(ctx.v.masterSecret, before)
+  checkPasswdMac(ctx.v.masterSecret, before)
   const next: PasswordChange = { ...before, nodes: before.nodes.map((n) => ({ ...n })) }
   f(next)
-  sealChange(ctx.v.masterSecret, next)
+  sealPasswdChange(ctx.v.masterSecret, next)
   ctx.v.passwordChange = next
   await saveOrUndo(ctx, "record the password change's progress in the vault", () => (ctx.v.passwordChange = before))
 }
@@ -417,7 +417,7 @@ async function finishChange(ctx: PasswdContext, newPassword: Uint8Array): Promis
   const left = p.nodes.filter((n) => !n.committed).length
   let logins: (Error | undefined)[] | undefined
   if (left > 0) {
-    logins = await loginWith(ctx, newPassword, changeDealing(p))
+    logins = await loginWith(ctx, newPassword, passwdDealing(p))
     const ok = logins.filter((e, i) => e === undefined && !p.nodes[i]!.committed).length
     // No commit is sent before every node can take one: until the first, the change can still be rolled back.
     if (ok === 0 || (p.state === 'staged' && ok < left)) throw ctx.quorum('finish the password change', ctx.nodes.length, logins)!
@@ -449,9 +449,9 @@ async function commitAll(ctx: PasswdContext, logins: (Error | undefined)[] | und
     (q, i) => (q.nodes[i]!.committed = true),
   )
   const done = ctx.v.passwordChange!
-  checkChangeMac(ctx.v.masterSecret, done)
+  checkPasswdMac(ctx.v.masterSecret, done)
   const old = ctx.v.login
-  ctx.v.login = changeDealing(done)
+  ctx.v.login = passwdDealing(done)
   ctx.v.passwordChange = null
   await saveOrUndo(ctx, "make the new login dealing the vault's", () => {
     ctx.v.login = old

@@ -30,7 +30,7 @@ import { FileStorage, nodeTransports } from '../src/node/index.js'
 import { toHex, utf8 } from '../src/bytes.js'
 import { parseNetwork } from '../src/network.js'
 import { encodeScalar, publicShare } from '../src/threshold/toprf.js'
-import { changeMac, checkChangeMac, sealChange, type PasswordChange } from '../src/vault/change.js'
+import { passwdMac, checkPasswdMac, sealPasswdChange, type PasswordChange } from '../src/vault/passwd.js'
 import { decodeVault, encodeVault, type VaultData } from '../src/vault/vault.js'
 import { dealingInUse, noteMac } from '../src/passwd.js'
 import { binaries, Devnet } from './devnet.js'
@@ -326,7 +326,7 @@ function aChange(v: VaultData, state: PasswordChange['state'], staged: boolean[]
     nodes: v.login!.shares.map((s, i) => ({ name: s.node, peerId: s.peerId, index: s.index, publicShare: element(i + 10), staged: staged[i]!, committed: committed[i]! })),
     mac: new Uint8Array(0),
   }
-  sealChange(v.masterSecret, p)
+  sealPasswdChange(v.masterSecret, p)
   return p
 }
 
@@ -345,7 +345,7 @@ test('the vault writes a change under way and reads it back; a vault without one
     const back = decodeVault(encodeVault(v))
     assert.deepEqual(back.passwordChange, v.passwordChange, state)
     assert.deepEqual(encodeVault(back), encodeVault(v), `${state}: written again the same`)
-    checkChangeMac(back.masterSecret, back.passwordChange!)
+    checkPasswdMac(back.masterSecret, back.passwordChange!)
     // Which dealing logins use follows from the state.
     assert.equal(dealingInUse(back)!.epoch, state === 'staged' || state === 'committing' ? 2 : 1, state)
   }
@@ -357,12 +357,12 @@ test("a change's fields that do not match its MAC are refused before any node is
   const doc = JSON.parse(new TextDecoder().decode(encodeVault(v)))
   doc.password_change.nodes[1].public_share = toHex(element(2))
   const tampered = decodeVault(utf8(JSON.stringify(doc)))
-  assert.throws(() => checkChangeMac(tampered.masterSecret, tampered.passwordChange!), DamagedLoginError)
+  assert.throws(() => checkPasswdMac(tampered.masterSecret, tampered.passwordChange!), DamagedLoginError)
   assert.throws(() => dealingInUse(tampered), DamagedLoginError)
   // The MAC covers the state too: an aborting change made to look staged would name the new password.
   v.passwordChange = aChange(v, 'aborting', all(true), all(false))
   const moved = { ...v.passwordChange, state: 'staged' as const }
-  assert.notDeepEqual(changeMac(v.masterSecret, moved), v.passwordChange.mac)
+  assert.notDeepEqual(passwdMac(v.masterSecret, moved), v.passwordChange.mac)
   const s = new MemoryStorage()
   await Client.init(s, net.networkFile, 'alice')
   const c = await Client.open(s, { transports: nodeTransports() })
@@ -409,7 +409,7 @@ test("the change's MAC and the dealing note's MAC are the Go client's (known ans
       { name: 'bolt', peerId: 'peer-b', index: 2, publicShare: b, staged: true, committed: false },
     ],
   }
-  assert.equal(toHex(changeMac(m, change)), 'f3023f039dfbac61b962ec6cf959f0798f1db72d0d8d9879fc1a0546c55f93de')
+  assert.equal(toHex(passwdMac(m, change)), 'f3023f039dfbac61b962ec6cf959f0798f1db72d0d8d9879fc1a0546c55f93de')
 })
 
 test('a vault whose password_change holds anything at any place is read or refused with a VaultFormatError, never another error', async () => {

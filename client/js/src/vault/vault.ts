@@ -9,7 +9,7 @@ import { concat, ctEqual, fromBase64, fromHex, lp, toBase64, toHex, u32, u64, ut
 import { validUser } from '../api/protocol.js'
 import { validNodeName } from '../network.js'
 import { checkPasswordKDF, vaultUnitKey, type PasswordKDF } from '../threshold/keys.js'
-import { CHANGE_KEYS, decodeChange, encodeChange, type PasswordChange } from './change.js'
+import { PASSWD_KEYS, decodePasswordChange, encodePasswordChange, type PasswordChange } from './passwd.js'
 
 export const VAULT_FORMAT = 'custos-js-vault/1'
 const MAX_VAULT = 64 << 20
@@ -186,7 +186,7 @@ export function encodeVault(v: VaultData): Uint8Array {
     })),
     checkpoints: [...v.checkpoints].sort((a, b) => (a.node < b.node ? -1 : 1)).map((c) => ({ node: c.node, checkpoint: toBase64(c.checkpoint) })),
     // A password change: written only while one is under way.
-    ...(v.passwordChange ? { password_change: encodeChange(v.passwordChange) } : {}),
+    ...(v.passwordChange ? { password_change: encodePasswordChange(v.passwordChange) } : {}),
   }
   return utf8(JSON.stringify(doc, null, 2) + '\n')
 }
@@ -331,7 +331,7 @@ export function decodeVault(doc: Uint8Array): VaultData {
   })
   if (new Set(checkpoints.map((c) => c.node)).size !== checkpoints.length) f.bad('checkpoints', 'holds a node twice')
   // A password change (optional): checked against the login dealing it changes.
-  const passwordChange = 'password_change' in f.o ? decodeChange(Fields.of(f.o.password_change, 'vault.password_change', CHANGE_KEYS), Fields.of, login) : null
+  const passwordChange = 'password_change' in f.o ? decodePasswordChange(Fields.of(f.o.password_change, 'vault.password_change', PASSWD_KEYS), Fields.of, login) : null
   return {
     user,
     network: f.b64('network', 1, 1 << 20),

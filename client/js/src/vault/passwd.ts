@@ -16,10 +16,10 @@ import type { LoginDealing } from './vault.js'
  * one while staging or aborting, the new one once staged (every node holds
  * the new dealing) and while committing.
  */
-export type ChangeState = 'staging' | 'staged' | 'committing' | 'aborting'
+export type PasswdState = 'staging' | 'staged' | 'committing' | 'aborting'
 
 /** One node's part of a change: the login dealing's node, its public share R'_i of the new dealing, and its progress. */
-export interface ChangeNode {
+export interface PasswdNode {
   name: string
   peerId: string
   index: number
@@ -32,10 +32,10 @@ export interface ChangeNode {
 
 /** PasswordChange is the vault's record of a change: the new dealing of epoch login.epoch+1 and each node's progress. */
 export interface PasswordChange {
-  state: ChangeState
+  state: PasswdState
   epoch: number
   threshold: number
-  nodes: ChangeNode[]
+  nodes: PasswdNode[]
   mac: Uint8Array
 }
 
@@ -47,31 +47,31 @@ export class DamagedLoginError extends Error {
   }
 }
 
-const CHANGE_MAC_LABEL = 'custos/v2/vault-passwd'
-const STATES: ChangeState[] = ['staging', 'staged', 'committing', 'aborting']
+const PASSWD_MAC_LABEL = 'custos/v2/vault-passwd'
+const STATES: PasswdState[] = ['staging', 'staged', 'committing', 'aborting']
 
 /** usesNewPassword: logins take the new dealing (and password) once every node holds it and no abort began. */
 export function usesNewPassword(p: PasswordChange | null | undefined): boolean {
   return p?.state === 'staged' || p?.state === 'committing'
 }
 
-/** changeDealing is the change's new dealing as logins use it. */
-export function changeDealing(p: PasswordChange): LoginDealing {
+/** passwdDealing is the change's new dealing as logins use it. */
+export function passwdDealing(p: PasswordChange): LoginDealing {
   return { epoch: p.epoch, threshold: p.threshold, shares: p.nodes.map((n) => ({ node: n.name, peerId: n.peerId, index: n.index, publicShare: n.publicShare })) }
 }
 
 /**
- * changeMac is HMAC-SHA256(HKDF-SHA256(M, no salt, "custos/v2/vault-passwd"), input), input:
+ * passwdMac is HMAC-SHA256(HKDF-SHA256(M, no salt, "custos/v2/vault-passwd"), input), input:
  *
  *	lp(state) ‖ u32(epoch) ‖ u64(threshold) ‖ u32(node count) ‖
  *	(lp(name) ‖ lp(peer ID text) ‖ u64(index) ‖ lp(public share) ‖ u8(staged) ‖ u8(committed)) per node
  *
  * the Go vault's, byte for byte.
  */
-export function changeMac(masterSecret: Uint8Array, p: Omit<PasswordChange, 'mac'>): Uint8Array {
+export function passwdMac(masterSecret: Uint8Array, p: Omit<PasswordChange, 'mac'>): Uint8Array {
   const parts = [lp(p.state), u32(p.epoch), u64(BigInt(p.threshold)), u32(p.nodes.length)]
   for (const n of p.nodes) parts.push(lp(n.name), lp(n.peerId), u64(BigInt(n.index)), lp(n.publicShare), Uint8Array.of(n.staged ? 1 : 0, n.committed ? 1 : 0))
-  const key = hkdf(sha256, masterSecret, new Uint8Array(0), utf8(CHANGE_MAC_LABEL), 32)
+  const key = hkdf(sha256, masterSecret, new Uint8Array(0), utf8(PASSWD_MAC_LABEL), 32)
   try {
     return hmac(sha256, key, concat(...parts))
   } finally {
@@ -79,18 +79,18 @@ export function changeMac(masterSecret: Uint8Array, p: Omit<PasswordChange, 'mac
   }
 }
 
-/** sealChange sets p's MAC from its fields; only a change the caller vouches for may be sealed. */
-export function sealChange(masterSecret: Uint8Array, p: PasswordChange): void {
-  p.mac = changeMac(masterSecret, p)
+/** sealPasswdChange sets p's MAC from its fields; only a change the caller vouches for may be sealed. */
+export function sealPasswdChange(masterSecret: Uint8Array, p: PasswordChange): void {
+  p.mac = passwdMac(masterSecret, p)
 }
 
-/** checkChangeMac checks p against its MAC, in constant time (DamagedLoginError). */
-export function checkChangeMac(masterSecret: Uint8Array, p: PasswordChange): void {
-  if (!ctEqual(changeMac(masterSecret, p), p.mac)) throw new DamagedLoginError()
+/** checkPasswdMac checks p against its MAC, in constant time (DamagedLoginError). */
+export function checkPasswdMac(masterSecret: Uint8Array, p: PasswordChange): void {
+  if (!ctEqual(passwdMac(masterSecret, p), p.mac)) throw new DamagedLoginError()
 }
 
-/** encodeChange is the change's JSON form: public shares in hex, the MAC in base64. */
-export function encodeChange(p: PasswordChange): Record<string, unknown> {
+/** encodePasswordChange is the change's JSON form: public shares in hex, the MAC in base64. */
+export function encodePasswordChange(p: PasswordChange): Record<string, unknown> {
   return {
     state: p.state,
     epoch: p.epoch,
@@ -114,21 +114,21 @@ export interface FieldReader {
 }
 
 /**
- * decodeChange reads a change and checks it against the login dealing it
+ * decodePasswordChange reads a change and checks it against the login dealing it
  * changes, as the Go vault does: a known state whose nodes' progress fits
  * it, the next epoch, the login dealing's threshold and nodes at their
  * places, every public share a ristretto255 element. The MAC is checked
- * when the client uses the change (checkChangeMac).
+ * when the client uses the change (checkPasswdMac).
  */
-export function decodeChange(f: FieldReader, fields: (x: unknown, at: string, keys: string[]) => FieldReader, login: LoginDealing | null): PasswordChange {
-  const state = f.str('state') as ChangeState
+export function decodePasswordChange(f: FieldReader, fields: (x: unknown, at: string, keys: string[]) => FieldReader, login: LoginDealing | null): PasswordChange {
+  const state = f.str('state') as PasswdState
   if (!STATES.includes(state)) f.bad('state', 'is not a known state')
   if (login === null) f.bad('state', 'is a password change of a vault with no login dealing')
   const epoch = f.int('epoch', 2, 2 ** 32 - 1)
   if (epoch !== login.epoch + 1) f.bad('epoch', "is not the login dealing's plus one")
   const threshold = f.int('threshold', 2, 255)
   if (threshold !== login.threshold) f.bad('threshold', "is not the login dealing's")
-  const nodes = f.list('nodes', login.shares.length, login.shares.length).map((x, i): ChangeNode => {
+  const nodes = f.list('nodes', login.shares.length, login.shares.length).map((x, i): PasswdNode => {
     const g = fields(x, `vault.password_change.nodes[${i}]`, ['name', 'peer_id', 'index', 'public_share', 'staged', 'committed'])
     const n = { name: g.nodeName('name'), peerId: g.str('peer_id'), index: g.int('index', 1, 255), publicShare: g.hex('public_share', 32), staged: g.bool('staged'), committed: g.bool('committed') }
     const l = login.shares[i]!
@@ -149,4 +149,4 @@ export function decodeChange(f: FieldReader, fields: (x: unknown, at: string, ke
   return { state, epoch, threshold, nodes, mac: f.b64('mac', 32, 32) }
 }
 
-export const CHANGE_KEYS = ['state', 'epoch', 'threshold', 'nodes', 'mac']
+export const PASSWD_KEYS = ['state', 'epoch', 'threshold', 'nodes', 'mac']

@@ -10,11 +10,11 @@ import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Client, NotEnoughCustodiansError, NotFoundError, type HistoryEntry, type SecretRecord } from '../src/index.js'
+import { Client, MemoryStorage, NotEnoughCustodiansError, NotFoundError, VaultFormatError, type HistoryEntry, type SecretRecord } from '../src/index.js'
 import { FileStorage, nodeTransports } from '../src/node/index.js'
 import { changeHooks } from '../src/change.js'
-import { decodeVault, type VaultData } from '../src/vault/vault.js'
-import { toHex } from '../src/bytes.js'
+import { decodeVault, encodeVault, type VaultData } from '../src/vault/vault.js'
+import { toHex, utf8 } from '../src/bytes.js'
 import { binaries, Devnet } from './devnet.js'
 
 const password = 'change tests password'
@@ -97,6 +97,41 @@ function each(nodes: string[], what: string): string[] {
 }
 
 const all = ['n1', 'n2', 'n3', 'n4', 'n5']
+
+test("the vault keeps a change under way and a pending delete's operation, reads a vault from before them, and refuses bad ones", async () => {
+  const s = new MemoryStorage()
+  await Client.init(s, net.networkFile, 'vera')
+  const v = decodeVault(s.doc!)
+  const id = new Uint8Array(16).fill(7)
+  v.changes = [{ op: 'replace', label: 'acme', id, from: 1n, to: 2n, nodes: ['n1', 'n2'], content: new Uint8Array(40).fill(1), started: new Date('2026-01-21T12:53:20.123Z') }]
+  v.pendingDeletes = [
+    { id, version: 1n, nodes: ['n3'], operation: 1 },
+    { id: new Uint8Array(16).fill(8), version: 4n, nodes: ['n1'] },
+  ]
+  const back = decodeVault(encodeVault(v))
+  assert.deepEqual(back.changes, v.changes)
+  assert.deepEqual(back.pendingDeletes, v.pendingDeletes)
+
+  const good = JSON.parse(new TextDecoder().decode(encodeVault(v))) as Record<string, unknown>
+  const old = structuredClone(good)
+  delete old.changes
+  assert.deepEqual(decodeVault(utf8(JSON.stringify(old))).changes, [])
+  const change = (j: Record<string, unknown>) => (j.changes as Record<string, unknown>[])[0]!
+  const cases: [string, (j: Record<string, unknown>) => void, RegExp][] = [
+    ['an unknown change', (j) => (change(j).op = 'reshare'), /changes\[0\]\.op is not replace or rotate/],
+    ['a change to an older version', (j) => (change(j).to = 1), /changes\[0\]\.to is not a whole number from 2/],
+    ['a replace without its record', (j) => (change(j).content = ''), /changes\[0\]\.content is not 1 to/],
+    ['a rotation with a record', (j) => (change(j).op = 'rotate'), /changes\[0\]\.content is not 0 to 0 bytes/],
+    ['a change sent to a node twice', (j) => (change(j).nodes = ['n1', 'n1']), /changes\[0\]\.nodes names a node twice/],
+    ['two changes of a unit', (j) => (j.changes = [change(j), change(j)]), /changes holds a unit ID twice/],
+    ['an unknown operation', (j) => ((j.pending_deletes as Record<string, unknown>[])[0]!.operation = 5), /pending_deletes\[0\]\.operation is not a whole number from 1 to 4/],
+  ]
+  for (const [what, edit, want] of cases) {
+    const j = structuredClone(good)
+    edit(j)
+    assert.throws(() => decodeVault(utf8(JSON.stringify(j))), (e: unknown) => e instanceof VaultFormatError && want.test(e.message), what)
+  }
+})
 
 test('replace makes a new version that get returns, deletes the old one at every node as part of a replace, and survives the vault round trip', async () => {
   const c = await enrolled('rita', { acme: { username: 'svc', password: 'old secret' }, globex: { password: 'other' } })

@@ -130,6 +130,25 @@ test("the vault keeps a change under way and a pending delete's operation, reads
     const j = structuredClone(good)
     edit(j)
     assert.throws(() => decodeVault(utf8(JSON.stringify(j))), (e: unknown) => e instanceof VaultFormatError && want.test(e.message), what)
+  }  // Whatever a field of a change or a pending delete holds, the read
+  // refuses it with a VaultFormatError, or takes it: it never fails otherwise.
+  const odd: unknown[] = [null, -1, 0, 1.5, 2 ** 60, '', 'zz', '=', [], ['n1', 7], {}, true]
+  const targets: [string, (j: Record<string, unknown>) => Record<string, unknown>][] = [
+    ['change', change],
+    ['pending delete', (j) => (j.pending_deletes as Record<string, unknown>[])[0]!],
+  ]
+  for (const [what, at] of targets) {
+    for (const field of [...Object.keys(at(good)), 'extra']) {
+      for (const value of odd) {
+        const j = structuredClone(good)
+        at(j)[field] = value
+        try {
+          decodeVault(utf8(JSON.stringify(j)))
+        } catch (e) {
+          assert.ok(e instanceof VaultFormatError, `${what}.${field} = ${JSON.stringify(value)}: ${String(e)}`)
+        }
+      }
+    }
   }
 })
 

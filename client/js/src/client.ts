@@ -4,7 +4,7 @@
 // (client/*.go, docs/client.md): unlock at least k nodes in parallel, put
 // at every node (or minAcks ≥ k+1), get with every share checked against its
 // commitment and every receipt checked, typed errors naming each node.
-import { Code, DeleteRequestSchema, DeleteResponseSchema, EnrollRequestSchema, EnrollResponseSchema, ListRequestSchema, ListResponseSchema, PutRequestSchema, PutResponseSchema } from './gen/custos_pb.js'
+import { Code, Operation, DeleteRequestSchema, DeleteResponseSchema, EnrollRequestSchema, EnrollResponseSchema, ListRequestSchema, ListResponseSchema, PutRequestSchema, PutResponseSchema } from './gen/custos_pb.js'
 import { ctEqual, randomBytes, utf8, wipe } from './bytes.js'
 import { MAX_TOKEN_LEN, Protocol, validUser } from './api/protocol.js'
 import { fromProto, isCode, StatusError } from './api/status.js'
@@ -39,6 +39,7 @@ import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { Releaser } from './release.js'
 import { readHistory, type HistoryEntry } from './history.js'
 import type { Request } from './vault/journal.js'
+import { Changer, type ChangeProgress, type PendingChange } from './change.js'
 import type { LoginDealing } from './vault/vault.js'
 import * as passwd from './passwd.js'
 
@@ -143,6 +144,7 @@ export class Client {
   /** The receipts' save under way, if one is. */
   #saving: Promise<void> | undefined
   readonly #releaser: Releaser<Custodian>
+  readonly #changer: Changer<Custodian>
 
   private constructor(vh: VaultHandle, network: Network, host: Host, opts: ClientOptions) {
     this.#vh = vh
@@ -169,6 +171,25 @@ export class Client {
       keep: (rs) => this.#keepReceipts(rs),
       background: (p) => this.#track(p),
     })
+    this.#changer = new Changer({
+      host,
+      vault: vh,
+      user: this.#v.user,
+      nodes: this.#nodes,
+      threshold: network.threshold,
+      timeoutMs: this.#opts.timeoutMs,
+      logger: this.#opts.logger,
+      authed: (c, signal, fn) => this.#authed(c, signal, fn),
+      release: async (units, signal, keys) => {
+        const opened = await this.#releaser.release(units, this.#v.masterSecret, signal, keys)
+        await this.#markLost(opened.lost)
+        return opened.records
+      },
+      seal: (label, rec, id, version) => this.#seal(label, rec, id, version),
+      deleteAt: (c, ref, signal, op) => this.#deleteAt(c, ref, signal, op),
+      marshal: marshalRecord,
+      parse: parseRecord,
+    })
   }
 
   /**
@@ -189,6 +210,7 @@ export class Client {
       login: null,
       units: [],
       pendingDeletes: [],
+      changes: [],
       receipts: [],
       checkpoints: [],
     }
@@ -377,6 +399,7 @@ export class Client {
         pwh.wipe()
       }
       this.#unlocked = true
+      await this.#changer.resume(opts.signal)
       await this.#retryDeletes(opts.signal)
     } finally {
       wipe(pw)
@@ -669,10 +692,15 @@ export class Client {
 
   /** checkPut checks, on this device alone, what put would refuse before it asks any node. */
   checkPut(label: string, rec: SecretRecord): void {
+    this.#checkRecord(label, rec)
+    if (this.#v.units.some((u) => u.label === label)) throw new ExistsError(label)
+  }
+
+  /** #checkRecord checks a label and a record, on this device alone. */
+  #checkRecord(label: string, rec: SecretRecord): void {
     if (!validLabel(label)) throw new CustosError(`${JSON.stringify(label).slice(0, 140)} is not a valid label: 1 to 128 printable characters, no space at either end`)
     if (!validUsername(rec.username ?? '')) throw new CustosError('the username is not valid: up to 256 printable characters (no newline or other control character), no space at either end')
     if (typeof rec.password !== 'string') throw new CustosError('the password is not a string')
-    if (this.#v.units.some((u) => u.label === label)) throw new ExistsError(label)
   }
 
   /**
@@ -734,14 +762,12 @@ export class Client {
     }
   }
 
-  async #seal(label: string, rec: SecretRecord): Promise<{ unit: Omit<Unit, 'mac'>; shares: Uint8Array[] }> {
-    const id = randomBytes(16)
-    const version = 1n
+  async #seal(label: string, rec: SecretRecord, id = randomBytes(16), version = 1n): Promise<{ unit: Omit<Unit, 'mac'>; shares: Uint8Array[] }> {
     const s = randomBytes(32)
     try {
       const dealt = await deal(s, id, version, this.network.threshold, this.#nodes.map((c) => c.node.peerId))
       const key = recordKey(this.#v.masterSecret, s, id, version)
-      const plain = utf8(JSON.stringify(rec.username ? { format: RECORD_FORMAT, username: rec.username, password: rec.password } : { format: RECORD_FORMAT, password: rec.password }))
+      const plain = marshalRecord(rec)
       try {
         const sealed = seal(key, this.#v.user, id, version, plain)
         const now = new Date()
@@ -770,10 +796,11 @@ export class Client {
     await Promise.all(this.#nodes.filter((_, i) => errs[i] === undefined).map((c) => this.#deleteAt(c, ref, undefined).catch(() => {})))
   }
 
-  async #deleteAt(c: Custodian, ref: { unitId: Uint8Array; version: bigint }, signal: AbortSignal | undefined): Promise<void> {
+  /** #deleteAt deletes one version's share at c, as part of op (a change's; a plain delete by default). */
+  async #deleteAt(c: Custodian, ref: { unitId: Uint8Array; version: bigint }, signal: AbortSignal | undefined, op = Operation.UNSPECIFIED): Promise<void> {
     const sig = withTimeout(signal, this.#opts.timeoutMs)
     await this.#authed(c, sig, async () => {
-      const resp = await call(this.#host, c.node, Protocol.delete, DeleteRequestSchema, { unit: ref }, DeleteResponseSchema, sig)
+      const resp = await call(this.#host, c.node, Protocol.delete, DeleteRequestSchema, { unit: ref, operation: op }, DeleteResponseSchema, sig)
       const e = fromProto(resp.error)
       if (e !== undefined && e.code !== Code.NOT_FOUND) throw e
     })
@@ -853,6 +880,57 @@ export class Client {
     }
   }
 
+  // --- changing records (change.ts)
+
+  /**
+   * replace makes a new version of the record labelled label holding rec,
+   * under a new server key (docs/client.md, "Changing records"): it
+   * releases the current version, records the change in the vault (the new
+   * record sealed under a key only the current version's server key gives),
+   * places the new version's shares at every node (or at minAcks, at least
+   * threshold+1: the record is then degraded), makes it the record's, and
+   * only then deletes the old version at its nodes. If too few nodes store
+   * the new version, it is given up, the record stays as it was and a
+   * NotEnoughCustodiansError names each node that failed. An interrupted
+   * replace leaves the old version, which opens, and the next unlock makes
+   * it again. The nodes log each put and delete as part of a replace.
+   */
+  async replace(label: string, rec: SecretRecord, opts: { minAcks?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const done = this.#begin(true)
+    try {
+      this.#checkRecord(label, rec)
+      const need = this.#changer.needAcks(opts.minAcks)
+      const u = this.#units([label])[0]!
+      await this.#changer.replace(u, rec, need, opts.signal)
+    } finally {
+      done()
+    }
+  }
+
+  /**
+   * rotate gives the records labelled labels (every record when labels is
+   * empty) new server keys, their contents unchanged: a replace of each
+   * with its own record, released 256 at a time. It stops at the first
+   * record too few nodes stored the new version of (NotEnoughCustodiansError);
+   * the records done before it keep their new versions. progress is told
+   * (done, total) before the first batch and after each.
+   */
+  async rotate(labels: string[] = [], opts: { minAcks?: number; progress?: ChangeProgress; signal?: AbortSignal } = {}): Promise<void> {
+    const done = this.#begin(true)
+    try {
+      const need = this.#changer.needAcks(opts.minAcks)
+      const units = this.#units(labels.length > 0 ? labels : this.#v.units.map((u) => u.label))
+      await this.#changer.rotate(units, need, opts.progress, opts.signal)
+    } finally {
+      done()
+    }
+  }
+
+  /** pendingChanges lists the changes of records under way in the vault: those an interrupted run left, which the next unlock makes again. */
+  pendingChanges(): PendingChange[] {
+    return this.#changer.pending()
+  }
+
   async #retryDeletes(signal: AbortSignal | undefined): Promise<void> {
     if (this.#v.pendingDeletes.length === 0) return
     const left = []
@@ -861,7 +939,7 @@ export class Client {
       for (const name of p.nodes) {
         const c = this.#nodes.find((x) => x.node.name === name)
         if (c === undefined) continue
-        await this.#deleteAt(c, { unitId: p.id, version: p.version }, signal).catch(() => still.push(name))
+        await this.#deleteAt(c, { unitId: p.id, version: p.version }, signal, p.operation).catch(() => still.push(name))
       }
       if (still.length > 0) left.push({ ...p, nodes: still })
     }
@@ -981,6 +1059,11 @@ export class Client {
 
 function hexId(id: Uint8Array): string {
   return [...id].map((b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+/** marshalRecord writes a record's plaintext, "custos-record/1" JSON; the caller wipes it. */
+function marshalRecord(rec: SecretRecord): Uint8Array {
+  return utf8(JSON.stringify(rec.username ? { format: RECORD_FORMAT, username: rec.username, password: rec.password } : { format: RECORD_FORMAT, password: rec.password }))
 }
 
 /** parseRecord reads a record's plaintext, "custos-record/1" JSON, and wipes it. */

@@ -6,6 +6,7 @@
 export { Client, validUsername, MAX_USERNAME_LEN } from './client.js'
 export type { ClientOptions, SecretRecord, UnitInfo, EnrollResult, EnrollState, NodeStatus, Logger } from './client.js'
 export type { HistoryEntry } from './history.js'
+export type { ChangeProgress, PendingChange } from './change.js'
 export { ChangeCommittedError, NoPasswordChangeError, PasswordChangePendingError, type PasswdProgress, type PasswdStep, type PendingPasswordChange } from './passwd.js'
 export { DamagedLoginError, type PasswdState } from './vault/passwd.js'
 export { parseNetwork, type Network, type Node } from './network.js'

@@ -42,6 +42,8 @@ import type { Request } from './vault/journal.js'
 import { Changer, type ChangeProgress, type PendingChange } from './change.js'
 import type { LoginDealing } from './vault/vault.js'
 import * as passwd from './passwd.js'
+import { adoptLogin, followNote } from './dealingnote.js'
+import * as vaultmove from './vaultmove.js'
 
 import type { Logger } from './log.js'
 export type { Logger }
@@ -313,7 +315,8 @@ export class Client {
 
   /** #loginContext names the epoch of the dealing logins use: a password change's new one once every node holds it (src/passwd.ts). */
   #loginContext(epoch = passwd.dealingInUse(this.#v)?.epoch ?? 1) {
-    return { host: this.#host, user: this.#v.user, epoch }
+    const tokens = this.#deviceTokens
+    return { host: this.#host, user: this.#v.user, epoch, ...(tokens ? { deviceToken: (n: Node) => tokens[n.name] ?? '' } : {}) }
   }
 
   /**
@@ -382,14 +385,26 @@ export class Client {
    * proof failed, …). A login backoff up to maxLoginWaitMs is waited out once.
    */
   async unlock(password: string | Uint8Array, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.#unlock(password, this.network.threshold, opts.signal)
+  }
+
+  /**
+   * #unlock is unlock, waiting for wait of the logins (addDevice waits for
+   * every node). A login refused under a dealing another device's password
+   * change replaced is made again under the new one (src/dealingnote.ts).
+   * It returns each node's error, in network order.
+   */
+  async #unlock(password: string | Uint8Array, wait: number, signal: AbortSignal | undefined): Promise<(Error | undefined)[]> {
     const done = this.#begin(false)
     const pw = passwordBytes(password)
+    let errs: (Error | undefined)[]
     try {
       const pwh = await passwordKey(pw, this.#v.passwordKdf)
       try {
         const k = this.network.threshold
-        let errs = await this.#loginRound(pwh.bytes(), this.#nodes, k, opts.signal)
-        errs = await this.#waitBackoff(pwh.bytes(), errs, k, opts.signal)
+        errs = await this.#loginRound(pwh.bytes(), this.#nodes, wait, signal)
+        errs = await this.#waitBackoff(pwh.bytes(), errs, k, signal)
+        errs = await this.#followChange(pwh.bytes(), errs, wait, signal)
         const q = this.#quorum('unlock', k, errs)
         if (q !== undefined) {
           this.lock()
@@ -399,12 +414,89 @@ export class Client {
         pwh.wipe()
       }
       this.#unlocked = true
-      await this.#changer.resume(opts.signal)
-      await this.#retryDeletes(opts.signal)
+      await this.#changer.resume(signal)
+      await this.#retryDeletes(signal)
+      return errs
     } finally {
       wipe(pw)
       done()
     }
+  }
+
+  // --- a second device (src/vaultmove.ts)
+
+  /** The new-device tokens of an addDevice under way, by node name. */
+  #deviceTokens: Record<string, string> | undefined
+
+  /**
+   * exportVault returns the vault for another device of the user,
+   * encrypted with age to recipients (age1…, or age1pq1… as from
+   * newRecoveryKey): every record, the login dealing and the master
+   * secret, but not the device key nor the request journal. It asks no
+   * node. The export and a key it is encrypted to open every record with
+   * the password: keep them offline. Client.importVault reads it; the Go
+   * client's `custos vault import` does not (docs/js.md).
+   */
+  async exportVault(recipients: string[]): Promise<Uint8Array> {
+    const done = this.#begin(false)
+    try {
+      return await vaultmove.exportVault(this.#v, this.device, recipients)
+    } finally {
+      done()
+    }
+  }
+
+  /**
+   * importVault makes a vault in storage from an export (exportVault),
+   * decrypted with the age identity, under a fresh device key; the nodes do
+   * not know that device until addDevice. It refuses to overwrite a vault,
+   * and an export that breaks its format (ExportFormatError) or holds a
+   * damaged record (DamagedError). It returns the export's user and the
+   * device it came from.
+   */
+  static async importVault(storage: VaultStorage, bytes: Uint8Array, identity: string): Promise<{ user: string; device: string; created: Date }> {
+    return vaultmove.importVault(storage, bytes, identity)
+  }
+
+  /**
+   * addDevice enrolls this device for the vault's user at the nodes tokens
+   * names, each with its new-device invite token (`custosd invite --user U
+   * --new-device`), by logging in there with password, as the Go client's
+   * AddDevice: a node adds the device once the login's signature is good,
+   * so a token without the password and the vault's master secret adds
+   * nothing. Nodes where this device is enrolled already ignore their
+   * token. It waits for every node, unlocks the client as unlock does, and
+   * returns each node's outcome (no error: enrolled there now, or before).
+   * Fewer than the threshold accepting is unlock's NotEnoughCustodiansError;
+   * a refused token is a TokenRefusedError.
+   */
+  async addDevice(password: string | Uint8Array, tokens: Record<string, string>, opts: { signal?: AbortSignal } = {}): Promise<{ node: string; error?: Error }[]> {
+    this.checkTokens(tokens)
+    this.#deviceTokens = tokens
+    try {
+      const errs = await this.#unlock(password, this.#nodes.length, opts.signal)
+      return this.#nodes.map((c, i) => (errs[i] === undefined ? { node: c.node.name } : { node: c.node.name, error: errs[i] }))
+    } finally {
+      this.#deviceTokens = undefined
+    }
+  }
+
+  // --- following another device's password change (src/dealingnote.ts)
+
+  /**
+   * #followChange logs in again at every node, under the dealing another
+   * device's password change made, when the logins (errs) handed out its
+   * note and the vault took it; otherwise it returns errs as they are.
+   */
+  async #followChange(pwh: Uint8Array, errs: (Error | undefined)[], wait: number, signal: AbortSignal | undefined): Promise<(Error | undefined)[]> {
+    if (this.#quorum('unlock', this.network.threshold, errs) === undefined) return errs
+    const from = passwd.dealingInUse(this.#v)
+    if (from === null) return errs
+    const login = followNote(this.#v, this.network.nodes, this.network.threshold, from.epoch, errs, this.#opts.logger)
+    if (login === null) return errs
+    await adoptLogin(this.#v, login, () => this.#vh.save(), this.#opts.logger)
+    for (const c of this.#nodes) c.forget() // keys of the old dealing's rwd
+    return this.#loginRound(pwh, this.#nodes, wait, signal)
   }
 
   /** #waitBackoff waits out, once, the login backoff that keeps the logins from need successes, and logs in there again. */

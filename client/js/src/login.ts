@@ -4,11 +4,12 @@
 // fresh challenge. Once k proofs verify, the client combines their
 // evaluations into rwd, derives every node's login key and signs each
 // challenge. A LoginRound is the shared state of one unlock's logins.
-import { Code, LoginChallengeSchema, LoginHelloSchema, LoginProofSchema, LoginResultSchema } from './gen/custos_pb.js'
+import { Code, type DealingNote, LoginChallengeSchema, LoginHelloSchema, LoginProofSchema, LoginResultSchema } from './gen/custos_pb.js'
 import { NONCE_SIZE, Protocol } from './api/protocol.js'
 import { fromProto, type StatusError } from './api/status.js'
 import { loginTranscript } from './api/transcript.js'
-import { BadEvaluationError, LockedError, NotEnrolledError, RateLimitedError, WrongPasswordError } from './errors.js'
+import { BadEvaluationError, LockedError, NotEnrolledError, RateLimitedError, TokenRefusedError, WrongPasswordError } from './errors.js'
+import { StaleDealingError } from './dealingnote.js'
 import type { Host } from './host.js'
 import type { Node } from './network.js'
 import { decode, encode } from './rpc.js'
@@ -128,6 +129,20 @@ export interface LoginContext {
   host: Host
   user: string
   epoch: number
+  /** The new-device invite token to send each node (addDevice), or none. */
+  deviceToken?: (node: Node) => string
+}
+
+/**
+ * helloRefusal files a node's refusal of a login hello: NOT_FOUND with a
+ * dealing note is a dealing another device's password change replaced
+ * (src/dealingnote.ts); UNAUTHENTICATED for a hello with a new-device
+ * token is that token refused.
+ */
+function helloRefusal(e: StatusError, ch: { attemptsLeft: number; dealingNote?: DealingNote }, token: string): Error {
+  if (e.code === Code.NOT_FOUND && ch.dealingNote !== undefined) return new StaleDealingError(ch.dealingNote)
+  if (e.code === Code.UNAUTHENTICATED && token !== '') return new TokenRefusedError(`new-device token refused: ${e.nodeMessage || e.message}`)
+  return loginRefusal(e, ch.attemptsLeft)
 }
 
 /**
@@ -139,10 +154,11 @@ export async function loginFull(ctx: LoginContext, node: Node, share: LoginShare
   let gave = false
   try {
     return await ctx.host.converse(node, Protocol.login, signal, async (c) => {
-      c.write(encode(LoginHelloSchema, { user: ctx.user, epoch: ctx.epoch, blinded: round.req.blinded }))
+      const deviceToken = ctx.deviceToken?.(node) ?? ''
+      c.write(encode(LoginHelloSchema, { user: ctx.user, epoch: ctx.epoch, blinded: round.req.blinded, deviceToken }))
       const ch = decode(LoginChallengeSchema, await c.read())
       const refused = fromProto(ch.error)
-      if (refused !== undefined) throw loginRefusal(refused, ch.attemptsLeft)
+      if (refused !== undefined) throw helloRefusal(refused, ch, deviceToken)
       if (ch.nonce.length !== NONCE_SIZE) throw new Error('the node sent a malformed challenge')
       if (!round.req.verify(share.publicShare, ch.evaluated, ch.proof)) throw new BadEvaluationError()
       gave = true

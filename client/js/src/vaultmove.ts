@@ -16,6 +16,8 @@ import type { VaultStorage } from './vault/storage.js'
 import { checkUnit, decodeVault, encodeVault, VaultFormatError, type VaultData } from './vault/vault.js'
 
 export const EXPORT_FORMAT = 'custos-js-vault-export/1'
+/** The first line of a Go client's export (docs/vault.md, "Export"), named when one is given here. */
+const GO_EXPORT_FORMAT = utf8('custos-vault-export/1\n')
 /** An export holds one vault (at most 64 MiB as JSON), encrypted; more is refused before it is decrypted. */
 const MAX_EXPORT = (64 << 20) + (1 << 20)
 
@@ -106,6 +108,7 @@ export async function importVault(storage: VaultStorage, bytes: Uint8Array, iden
 
 /** parseExport reads the export's JSON: exactly its header's fields and the vault (checked by the caller). */
 function parseExport(plain: Uint8Array): { header: { user: string; device: string; created: Date }; vault: Record<string, unknown> } {
+  if (startsWith(plain, GO_EXPORT_FORMAT)) throw new ExportFormatError("import vault: this is a Go client's export (custos vault export): import it with custos vault import; the SDK reads only its own exports")
   let j: unknown
   try {
     j = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(plain))
@@ -122,4 +125,8 @@ function parseExport(plain: Uint8Array): { header: { user: string; device: strin
   const vault = o.vault as Record<string, unknown> | null
   if (typeof vault !== 'object' || vault === null || Array.isArray(vault) || 'device_key' in vault) throw new ExportFormatError('import vault: the export holds no vault, or one with a device key')
   return { header: { user: o.user, device: o.device, created }, vault }
+}
+
+function startsWith(b: Uint8Array, prefix: Uint8Array): boolean {
+  return b.length >= prefix.length && prefix.every((x, i) => b[i] === x)
 }

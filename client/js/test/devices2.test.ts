@@ -6,13 +6,22 @@
 // follows through the dealing note, both ways, and a forged note named.
 import { after, afterEach, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Client, DamagedError, ExportFormatError, ForgedNoteError, newRecoveryKey, NotEnoughCustodiansError, NotEnrolledError, TokenRefusedError, WrongPasswordError } from '../src/index.js'
+import { generateX25519Identity, identityToRecipient } from 'age-encryption'
+import { Client, DamagedError, DamagedLoginError, ExportFormatError, MemoryStorage, ForgedNoteError, newRecoveryKey, NotEnoughCustodiansError, NotEnrolledError, TokenRefusedError, WrongPasswordError } from '../src/index.js'
 import { FileStorage, nodeTransports } from '../src/node/index.js'
-import { decodeVault } from '../src/vault/vault.js'
-import { Devnet } from './devnet.js'
+import { create, equals, fromBinary, toBinary } from '@bufbuild/protobuf'
+import { DealingNoteSchema } from '../src/gen/custos_pb.js'
+import { noteLogin } from '../src/dealingnote.js'
+import { parseNetwork } from '../src/network.js'
+import { noteMac } from '../src/passwd.js'
+import { randomBytes } from '../src/bytes.js'
+import { dealLogin } from '../src/threshold/toprf.js'
+import { decodeVault, type VaultData } from '../src/vault/vault.js'
+import { binaries, Devnet } from './devnet.js'
 
 const password = 'correct horse battery staple'
 const newPassword = 'tr0ub4dor&3 is not the new password'
@@ -35,6 +44,14 @@ after(async () => {
   await net?.stop()
   rmSync(dir, { recursive: true, force: true })
 })
+
+/** custos runs the Go CLI with a home of its own; a failure is the test's. */
+async function custos(args: string[]): Promise<void> {
+  const bin = await binaries()
+  await new Promise<void>((resolve, reject) =>
+    execFile(join(bin, 'custos'), args, { env: { ...process.env, HOME: dir, XDG_CONFIG_HOME: dir } }, (err, _out, stderr) => (err === null ? resolve() : reject(new Error(`custos ${args[0]}: ${stderr}`)))),
+  )
+}
 
 function open(storage: FileStorage, warnings: string[] = []): Promise<Client> {
   return Client.open(storage, { transports: nodeTransports(), timeoutMs: 5000, logger: { warn: (m) => warnings.push(m) } })
@@ -156,7 +173,13 @@ test('an export that is not this SDK’s, or holds a damaged record, is refused 
   const enc = new Encrypter()
   enc.addRecipient(key.recipient)
   const target = new FileStorage(join(dir, user, 'second', 'vault.json'))
-  await assert.rejects(Client.importVault(target, await enc.encrypt('custos-vault-export/1\n{}\n'), key.identity), ExportFormatError)
+  // A Go client's export, of a vault the Go CLI made, is named as one.
+  const goKey = await generateX25519Identity()
+  const goVault = join(dir, user, 'go', 'vault.db')
+  writeFileSync(join(dir, 'network.yaml'), net.networkFile)
+  await custos(['init', '--vault', goVault, '--network', join(dir, 'network.yaml'), '--user', user])
+  await custos(['vault', 'export', '--vault', goVault, '--out', join(dir, user, 'go', 'export.age'), '--recipient', await identityToRecipient(goKey)])
+  await assert.rejects(Client.importVault(target, readFileSync(join(dir, user, 'go', 'export.age')), goKey), (e: unknown) => e instanceof ExportFormatError && /Go client's export/.test(e.message))
   const exported = await session(first, (c) => c.exportVault([key.recipient]))
   const { Decrypter } = await import('age-encryption')
   const dec = new Decrypter()
@@ -174,6 +197,18 @@ test('an export that is not this SDK’s, or holds a damaged record, is refused 
   good.vault.units[0]!.label = 'acme-portal-2'
   await assert.rejects(Client.importVault(target, await enc.encrypt(JSON.stringify(good)), key.identity), DamagedError)
   assert.equal(await target.load(), undefined)
+  // Damaged at any one place (a character replaced), an export is imported or refused with a named error, never another.
+  const text = JSON.stringify(JSON.parse(await dec.decrypt(await session(first, (c) => c.exportVault([key.recipient])), 'text')))
+  const named = [ExportFormatError, DamagedError, DamagedLoginError]
+  for (let i = 0; i < 150; i++) {
+    const at = Math.floor(Math.random() * text.length)
+    const damaged = text.slice(0, at) + String.fromCharCode(32 + Math.floor(Math.random() * 95)) + text.slice(at + 1)
+    const err = await Client.importVault(new MemoryStorage(), await enc.encrypt(damaged), key.identity).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    assert.ok(err === undefined || named.some((k) => err instanceof k), `damaged at ${at}: ${String(err)}`)
+  }
 })
 
 test('a device follows a password change made on the other device, both ways', async () => {
@@ -224,4 +259,36 @@ test('a dealing note no device of the user made is named and not followed', asyn
   assert.equal(await epochOf(first), 2)
   assert.ok(warnings.some((w) => w.includes('n1') && /no device of this user made/.test(w)), warnings.join('\n'))
   await net.restart('n1')
+})
+
+test('a dealing note is taken only as its device sealed it: changed at any byte, it is a ForgedNoteError', () => {
+  const nodes = parseNetwork(net.networkFile).nodes
+  const v = { user: 'note-erin', masterSecret: randomBytes(32) } as VaultData
+  const dealt = dealLogin(randomBytes(32), 2, nodes.length)
+  dealt.rwd.wipe()
+  const shares = nodes.map((n, i) => ({ peerId: n.peerId, index: dealt.shares[i]!.index, publicShare: dealt.shares[i]!.publicShare }))
+  const note = create(DealingNoteSchema, { epoch: 2, threshold: 2, shares, mac: noteMac(v.masterSecret, v.user, { epoch: 2, threshold: 2, shares }) })
+  assert.deepEqual(noteLogin(v, nodes, 2, note), {
+    epoch: 2,
+    threshold: 2,
+    shares: nodes.map((n, i) => ({ node: n.name, peerId: n.peerIdText, index: i + 1, publicShare: dealt.shares[i]!.publicShare })),
+  })
+  assert.throws(() => noteLogin({ ...v, user: 'note-frank' }, nodes, 2, note), ForgedNoteError)
+  assert.throws(() => noteLogin({ ...v, masterSecret: randomBytes(32) }, nodes, 2, note), ForgedNoteError)
+  assert.throws(() => noteLogin(v, nodes, 3, note), ForgedNoteError)
+  assert.throws(() => noteLogin(v, [...nodes].reverse(), 2, note), ForgedNoteError)
+  const wire = toBinary(DealingNoteSchema, note)
+  for (let i = 0; i < 2000; i++) {
+    const b = wire.slice()
+    const at = Math.floor(Math.random() * b.length)
+    b[at] = b[at]! ^ (1 + Math.floor(Math.random() * 255))
+    let m
+    try {
+      m = fromBinary(DealingNoteSchema, b)
+    } catch {
+      continue // the wire decoder's refusal
+    }
+    if (equals(DealingNoteSchema, m, note)) continue
+    assert.throws(() => noteLogin(v, nodes, 2, m), ForgedNoteError, `changed: ${Buffer.from(b).toString('hex')}`)
+  }
 })

@@ -383,6 +383,9 @@ export class Client {
    * reason (WrongPasswordError with the attempts left, LockedError,
    * NotEnrolledError, RateLimitedError, BadEvaluationError for a node whose
    * proof failed, …). A login backoff up to maxLoginWaitMs is waited out once.
+   * A password change made on another device of the user is followed: the
+   * vault takes the new dealing from the nodes' dealing note, once it
+   * verifies, and the login is made again (src/dealingnote.ts).
    */
   async unlock(password: string | Uint8Array, opts: { signal?: AbortSignal } = {}): Promise<void> {
     await this.#unlock(password, this.network.threshold, opts.signal)

@@ -8,6 +8,7 @@
 // (Client.addDevice).
 import { Decrypter, Encrypter, generateHybridIdentity, identityToRecipient } from 'age-encryption'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { toBase64, utf8, wipe } from './bytes.js'
 import { CustosError } from './errors.js'
 import { VaultHandle } from './vault/handle.js'
@@ -122,6 +123,11 @@ function parseExport(plain: Uint8Array): { header: { user: string; device: strin
   if (Object.keys(o).length !== keys.length || !keys.every((k) => k in o)) throw new ExportFormatError(`import vault: the export's fields are not ${keys.join(', ')}`)
   const created = new Date(String(o.created))
   if (typeof o.user !== 'string' || typeof o.device !== 'string' || typeof o.created !== 'string' || Number.isNaN(created.getTime())) throw new ExportFormatError('import vault: the export header breaks its format')
+  try {
+    peerIdFromString(o.device)
+  } catch {
+    throw new ExportFormatError("import vault: the export's device is not a peer ID")
+  }
   const vault = o.vault as Record<string, unknown> | null
   if (typeof vault !== 'object' || vault === null || Array.isArray(vault) || 'device_key' in vault) throw new ExportFormatError('import vault: the export holds no vault, or one with a device key')
   return { header: { user: o.user, device: o.device, created }, vault }

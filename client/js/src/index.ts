@@ -6,6 +6,8 @@
 export { Client, validUsername, MAX_USERNAME_LEN } from './client.js'
 export type { ClientOptions, SecretRecord, UnitInfo, EnrollResult, EnrollState, NodeStatus, Logger } from './client.js'
 export type { HistoryEntry } from './history.js'
+export type { Device, NodeDevices } from './devices.js'
+export { NeedsReshareError, type NodeUpdate } from './networkupdate.js'
 export { parseNetwork, type Network, type Node } from './network.js'
 export { MemoryStorage, VaultBusyError, type VaultStorage } from './vault/storage.js'
 export { IndexedDBStorage } from './browser/indexeddb.js'

@@ -37,7 +37,7 @@ import { checkUnit, unitMac, validLabel, type Receipt, type Unit, type VaultData
 import type { VaultStorage } from './vault/storage.js'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { Releaser } from './release.js'
-import { readHistory, type HistoryEntry } from './history.js'
+import { readHistory, readUserLog, type HistoryDeps, type HistoryEntry, type LoggedEntry } from './history.js'
 import type { Request } from './vault/journal.js'
 import { deviceOp, devicePeerId, type NodeDevices } from './devices.js'
 import { adopted, changes, sameCustodians, type NodeUpdate } from './networkupdate.js'
@@ -972,21 +972,43 @@ export class Client {
       const only = label === undefined ? undefined : this.#v.units.find((u) => u.label === label)
       if (label !== undefined && only === undefined) throw new NotFoundError(label)
       this.#unsaved++ // a newer checkpoint is saved with the receipts
-      return await readHistory(
-        {
-          host: this.#host,
-          user: this.#v.user,
-          nodes: this.#nodes,
-          timeoutMs: this.#opts.timeoutMs,
-          authed: (c, signal, fn) => this.#authed(c, signal, fn),
-          kept: (c) => this.#releaser.kept(c.node),
-          advance: (c, sent, got, signal) => this.#releaser.advance(c, sent, got, signal),
-          prove: (c, a, b, signal) => this.#releaser.proveExtends(c, a, b, signal),
-          labels: new Map(this.#v.units.map((u) => [hexId(u.id), u.label])),
-        },
-        only?.id,
-        opts.signal,
-      )
+      return await readHistory(this.#historyDeps(), only?.id, opts.signal)
+    } finally {
+      done()
+    }
+  }
+
+  #historyDeps(): HistoryDeps<Custodian> {
+    return {
+      host: this.#host,
+      user: this.#v.user,
+      nodes: this.#nodes,
+      timeoutMs: this.#opts.timeoutMs,
+      authed: (c, signal, fn) => this.#authed(c, signal, fn),
+      kept: (c) => this.#releaser.kept(c.node),
+      advance: (c, sent, got, signal) => this.#releaser.advance(c, sent, got, signal),
+      prove: (c, a, b, signal) => this.#releaser.proveExtends(c, a, b, signal),
+      labels: new Map(this.#v.units.map((u) => [hexId(u.id), u.label])),
+    }
+  }
+
+  /**
+   * log reads, at every node in parallel, every entry of the node's audit
+   * log about the user (logins, puts, releases, deletes, device changes, …)
+   * and the node's restore entries, as the user's own session may, each
+   * checked as history checks them (inclusion proof against a checkpoint
+   * signed by the pinned key, consistent with the one the vault keeps, the
+   * newest kept). A node whose answers do not verify is in failed
+   * (BadLogError, ForkedLogError), with none of its entries; so is one that
+   * cannot be asked. Entries are in network-file order of their nodes, then
+   * in log order. It is what custos audit report reads (client.Log).
+   */
+  async log(opts: { signal?: AbortSignal } = {}): Promise<{ entries: LoggedEntry[]; failed: NodeError[] }> {
+    const done = this.#begin(true)
+    try {
+      this.#unsaved++ // a newer checkpoint is saved with the receipts
+      const { entries, failed } = await readUserLog(this.#historyDeps(), opts.signal)
+      return { entries: entries.flat(), failed }
     } finally {
       done()
     }

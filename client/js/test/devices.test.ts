@@ -1,19 +1,21 @@
 // The user's devices and network updates against real custosd processes:
 // this device listed; a second device (a copy of the vault with a key of
 // its own, added with new-device tokens) listed, revoked from JS, then
-// refused at every node; the last active device kept; a node moved to a new
+// refused at every node, the account's log showing both; the last active
+// device kept; a node moved to a new
 // port reached through an updated network file; updates that change the
 // custodians or the threshold refused, the vault untouched.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
 import { Client, CustosError, DeviceRevokedError, LastDeviceError, MemoryStorage, NeedsReshareError, NotEnoughCustodiansError, NotEnrolledError } from '../src/index.js'
 import { nodeTransports } from '../src/node/index.js'
-import { toBase64 } from '../src/bytes.js'
+import { toBase64, toHex } from '../src/bytes.js'
+import { EntryKind } from '../src/gen/custos_pb.js'
 import { Devnet } from './devnet.js'
 
 const password = 'devices test password'
@@ -121,6 +123,24 @@ test('a second device is added with new-device tokens, listed, revoked from JS, 
   // Its session ended at once: the next request logs in again, and the hello is refused.
   for (const n of await second.devices()) assert.ok(n.error instanceof DeviceRevokedError, `${n.node}: ${n.error?.message}`)
   await closeClient(second)
+
+  // The account's log at every node shows the addition and the revocation,
+  // each entry verified in the node's tree, in network order then log order.
+  const { entries, failed } = await first.log()
+  assert.deepEqual(failed, [])
+  const bin = (id: string) => toHex(peerIdFromString(id).toMultihash().bytes)
+  for (const n of net.nodes) {
+    const mine = entries.filter((e) => e.node === n.name)
+    assert.ok(mine.length > 0 && mine.every((e, i) => i === 0 || e.index > mine[i - 1]!.index), `${n.name}: in log order`)
+    assert.ok(mine.every((e) => e.entry.user === 'erin' && e.raw.length > 0))
+    const added = mine.filter((e) => e.entry.kind === EntryKind.DEVICE_ADD)
+    const revokes = mine.filter((e) => e.entry.kind === EntryKind.DEVICE_REVOKE)
+    assert.deepEqual(added.map((e) => toHex(e.entry.device)), [bin(second.device)], n.name)
+    assert.deepEqual(revokes.map((e) => [toHex(e.entry.clientPeerId), toHex(e.entry.device)]), [[bin(first.device), bin(second.device)]], n.name)
+    assert.ok(mine.some((e) => e.entry.kind === EntryKind.PUT))
+  }
+  assert.ok(entries.some((e) => e.entry.kind === EntryKind.RELEASE))
+  assert.deepEqual([...new Set(entries.map((e) => e.node))], ['n1', 'n2', 'n3'])
 
   // Revoking it again answers as a revocation (it stays revoked).
   await first.revokeDevice(second.device)

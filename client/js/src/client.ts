@@ -960,7 +960,8 @@ export class Client {
 
   /**
    * history reads, at every node in parallel, the release entries of the
-   * user's records from the node's audit log, each checked by its inclusion
+   * user's records and, without label, the additions and revocations of the
+   * user's devices from the node's audit log, each checked by its inclusion
    * proof against a checkpoint signed by the node's pinned key and
    * consistent with the one the vault keeps. A node whose answers do not
    * verify is in failed (BadLogError, ForkedLogError), with none of its

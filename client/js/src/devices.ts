@@ -55,16 +55,21 @@ export function devicePeerId(id: string): Uint8Array {
   }
 }
 
+/** peerIdText is a binary peer ID in text (base58), or undefined for bytes that are not a peer ID. */
+export function peerIdText(b: Uint8Array): string | undefined {
+  try {
+    return peerIdFromMultihash(decodeDigest(b)).toString()
+  } catch {
+    return undefined
+  }
+}
+
 /** parseDevices checks a node's device list: at most MAX_DEVICES, each a peer ID. */
 function parseDevices(infos: DeviceInfo[], self: string): Device[] {
   if (infos.length > MAX_DEVICES) throw new CustosError(`the node listed ${infos.length} devices, more than ${MAX_DEVICES}`)
   return infos.map((d) => {
-    let id: string
-    try {
-      id = peerIdFromMultihash(decodeDigest(d.peerId)).toString()
-    } catch {
-      throw new CustosError('the node listed a device that is not a peer ID')
-    }
+    const id = peerIdText(d.peerId)
+    if (id === undefined) throw new CustosError('the node listed a device that is not a peer ID')
     const dev: Device = { id, added: new Date(Number(d.addedUnixMs)), this: id === self }
     if (d.revokedUnixMs !== 0n) dev.revoked = new Date(Number(d.revokedUnixMs))
     return dev

@@ -11,6 +11,7 @@ import { proofHashes, verifyInclusion } from './api/tlog.js'
 import { BadLogError, NodeError } from './errors.js'
 import type { Host } from './host.js'
 import type { Node } from './network.js'
+import { peerIdText } from './devices.js'
 import { openNodeCheckpoint, type Kept } from './receipts.js'
 import { call, withTimeout } from './rpc.js'
 
@@ -26,6 +27,10 @@ export interface HistoryEntry {
   released: boolean
   outcome: Code
   reason: string
+  /** The device that asked for the release (peer ID); for a device change, the device added or revoked. */
+  device: string
+  /** '' for a release, else the device change the entry is, with no unit (label and unitId '', version 0). */
+  change: '' | 'device added' | 'device revoked'
 }
 
 /** LoggedEntry is an entry of a node's log whose inclusion in the node's signed tree was verified. */
@@ -143,12 +148,22 @@ function releases(node: string, index: bigint, e: Entry, labels: Map<string, str
   return e.units.flatMap((u, i) => {
     if (only !== undefined && (u.unitId.length !== only.length || !ctEqual(u.unitId, only))) return []
     const id = toHex(u.unitId)
-    const h: HistoryEntry = { time: new Date(Number(e.timeUnixMs)), node, index, label: labels.get(id) ?? '', unitId: id, version: u.version, released: true, outcome: Code.OK, reason: '' }
+    const h: HistoryEntry = { time: new Date(Number(e.timeUnixMs)), node, index, label: labels.get(id) ?? '', unitId: id, version: u.version, released: true, outcome: Code.OK, reason: '', device: peerIdText(e.clientPeerId) ?? '', change: '' }
     const code = refused.get(i)
     if (code !== undefined) Object.assign(h, { released: false, outcome: code })
     if (e.outcome !== Code.OK) Object.assign(h, { released: false, outcome: e.outcome, reason: e.reason })
     return [h]
   })
+}
+
+const deviceChangeOf = { [EntryKind.DEVICE_ADD]: 'device added', [EntryKind.DEVICE_REVOKE]: 'device revoked' } as const
+
+/** deviceChanges turns a device change entry (one of the user's devices added or revoked) into its HistoryEntry; other entries give none. */
+function deviceChanges(x: LoggedEntry): HistoryEntry[] {
+  const e = x.entry
+  if ((e.kind !== EntryKind.DEVICE_ADD && e.kind !== EntryKind.DEVICE_REVOKE) || e.outcome !== Code.OK) return []
+  const h: HistoryEntry = { time: new Date(Number(e.timeUnixMs)), node: x.node, index: x.index, label: '', unitId: '', version: 0n, released: false, outcome: Code.OK, reason: e.reason, device: peerIdText(e.device) ?? '', change: deviceChangeOf[e.kind] }
+  return [h]
 }
 
 /**
@@ -181,6 +196,6 @@ export async function readUserLog<C extends Custodian>(d: HistoryDeps<C>, signal
 /** readHistory reads every node's log in parallel; see Client.history. */
 export async function readHistory<C extends Custodian>(d: HistoryDeps<C>, only: Uint8Array | undefined, signal: AbortSignal | undefined): Promise<{ entries: HistoryEntry[]; failed: NodeError[] }> {
   const { entries: per, failed } = await readUserLog(d, signal)
-  const entries = per.flat().flatMap((x) => releases(x.node, x.index, x.entry, d.labels, only)).sort((a, b) => b.time.getTime() - a.time.getTime() || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0) || Number(b.index - a.index))
+  const entries = per.flat().flatMap((x) => [...releases(x.node, x.index, x.entry, d.labels, only), ...(only === undefined ? deviceChanges(x) : [])]).sort((a, b) => b.time.getTime() - a.time.getTime() || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0) || Number(b.index - a.index))
   return { entries, failed }
 }

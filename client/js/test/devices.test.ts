@@ -142,6 +142,22 @@ test('a second device is added with new-device tokens, listed, revoked from JS, 
   assert.ok(entries.some((e) => e.entry.kind === EntryKind.RELEASE))
   assert.deepEqual([...new Set(entries.map((e) => e.node))], ['n1', 'n2', 'n3'])
 
+  // history shows the device changes too, with the device each names, and
+  // each release with the device that asked; a record's history shows its
+  // releases alone.
+  await first.get('acme')
+  const h = await first.history()
+  assert.deepEqual(h.failed, [])
+  for (const n of net.nodes) {
+    const changes = h.entries.filter((e) => e.node === n.name && e.change !== '')
+    assert.deepEqual(changes.map((e) => [e.change, e.device, e.label]), [
+      ['device revoked', second.device, ''],
+      ['device added', second.device, ''],
+    ])
+  }
+  assert.deepEqual(new Set(h.entries.filter((e) => e.change === '').map((e) => [e.label, e.device].join(' '))), new Set([`acme ${first.device}`, `acme ${second.device}`]))
+  assert.ok((await first.history('acme')).entries.every((e) => e.change === '' && e.label === 'acme'))
+
   // Revoking it again answers as a revocation (it stays revoked).
   await first.revokeDevice(second.device)
 

@@ -173,14 +173,14 @@ test('a second device is added with new-device tokens, listed, revoked from JS, 
   await closeClient(first)
 })
 
-test('a revoked device is refused at login at every node, as a revoked device', async () => {
+test('a device may revoke itself while another is active; it is then refused at login at every node, as a revoked device', async () => {
   const { storage, client: first } = await enrolled('fay')
   const copy = await copyWithNewKey(storage)
   const second = await openClient(copy)
   assert.deepEqual(await second.addDevice(password, await newDeviceTokens('fay')), [undefined, undefined, undefined])
-  const id = second.device
+  const lists = await second.revokeDevice(second.device)
+  for (const n of lists) assert.deepEqual(n.devices.map((d) => [d.this, d.revoked === undefined]), [[false, true], [true, false]], n.node)
   await closeClient(second)
-  await first.revokeDevice(id)
   const back = await openClient(copy)
   await assert.rejects(back.unlock(password), (e: unknown) => {
     assert.ok(e instanceof NotEnoughCustodiansError)
@@ -189,6 +189,7 @@ test('a revoked device is refused at login at every node, as a revoked device', 
     return true
   })
   await closeClient(back)
+  for (const n of await first.devices()) assert.equal(n.devices.filter((d) => d.revoked === undefined).length, 1, n.node)
   await closeClient(first)
 })
 

@@ -65,7 +65,7 @@ export function peerIdText(b: Uint8Array): string | undefined {
 }
 
 /** parseDevices checks a node's device list: at most MAX_DEVICES, each a peer ID. */
-function parseDevices(infos: DeviceInfo[], self: string): Device[] {
+export function parseDevices(infos: DeviceInfo[], self: string): Device[] {
   if (infos.length > MAX_DEVICES) throw new CustosError(`the node listed ${infos.length} devices, more than ${MAX_DEVICES}`)
   return infos.map((d) => {
     const id = peerIdText(d.peerId)

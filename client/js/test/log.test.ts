@@ -1,12 +1,17 @@
-// The restore entries the account's log keeps beside the user's own
-// (Client.log): read as strictly as the Go side (api/restore.go,
+// What the account's log and the device list read from a node, read
+// strictly: restore entries as the Go side reads them (api/restore.go,
 // ParseRestore, TestRestoreEntryText), so that the SDK and the Go client
-// show the same entries of a node's log.
+// show the same entries of a node's log; a node's device list, peer IDs
+// only. Both also under random mutations (the Go side's fuzz targets).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { create } from '@bufbuild/protobuf'
-import { EntryKind, EntrySchema } from '../src/gen/custos_pb.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { DeviceInfoSchema, EntryKind, EntrySchema } from '../src/gen/custos_pb.js'
 import { isRestore } from '../src/history.js'
+import { MAX_DEVICES, parseDevices } from '../src/devices.js'
+import { CustosError } from '../src/errors.js'
 
 const root = new Uint8Array(32)
 root[0] = 0xfe
@@ -39,4 +44,53 @@ test('restore entries are read as strictly as the Go side reads them', () => {
   for (const [name, text, want] of cases) assert.equal(isRestore(admin(text)), want, name)
   assert.equal(isRestore(admin('restore: backup of log size 12', { user: 'alice' })), false, "a user's entry is not a restore entry")
   assert.equal(isRestore(admin('restore: backup of log size 12', { kind: EntryKind.LOGIN })), false, 'only an ADMIN entry is')
+})
+
+test('mutated restore texts never throw, and every one accepted is in canonical form', () => {
+  const seeds = ['restore: backup of log size 12', replaces + r64, 'restore: backup of log size 0']
+  const alphabet = 'restore: backuplgsizwhtARS0123456789+/=-_ '
+  let accepted = 0
+  for (let i = 0; i < 20000; i++) {
+    const chars = [...seeds[i % seeds.length]!]
+    for (let m = 1 + (i % 3); m > 0; m--) {
+      const at = Math.floor(Math.random() * (chars.length + 1))
+      const c = alphabet[Math.floor(Math.random() * alphabet.length)]!
+      const op = Math.floor(Math.random() * 3)
+      if (op === 0) chars.splice(at, 1)
+      else if (op === 1) chars.splice(at, 0, c)
+      else chars[Math.min(at, chars.length - 1)] = c
+    }
+    const text = chars.join('')
+    if (!isRestore(admin(text))) continue
+    accepted++
+    const m = /^restore: backup of log size (\d+)(?: replaces a log of size (\d+) with root (\S+))?$/.exec(text)!
+    let canonical = `restore: backup of log size ${BigInt(m[1]!)}`
+    if (m[2] !== undefined) canonical += ` replaces a log of size ${BigInt(m[2])} with root ${Buffer.from(Buffer.from(m[3]!, 'base64')).toString('base64')}`
+    assert.equal(text, canonical)
+    assert.equal(Buffer.from(m[3] ?? r64, 'base64').length, 32)
+  }
+  assert.ok(accepted > 0)
+})
+
+test("a node's device list is read strictly: peer IDs only, at most 16 devices", async () => {
+  const id = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+  const good = id.toMultihash().bytes
+  const info = (peerId: Uint8Array, revoked = 0n) => create(DeviceInfoSchema, { peerId, addedUnixMs: 1000n, revokedUnixMs: revoked })
+  assert.deepEqual(parseDevices([info(good), info(good, 2000n)], id.toString()), [
+    { id: id.toString(), added: new Date(1000), this: true },
+    { id: id.toString(), added: new Date(1000), revoked: new Date(2000), this: true },
+  ])
+  assert.throws(() => parseDevices(Array.from({ length: MAX_DEVICES + 1 }, () => info(good)), ''), CustosError)
+  for (let i = 0; i < 5000; i++) {
+    const b = good.slice(0, Math.floor(Math.random() * (good.length + 4)))
+    const j = Math.floor(Math.random() * b.length)
+    if (b.length > 0) b[j] = b[j]! ^ (1 << Math.floor(Math.random() * 8))
+    try {
+      const [d] = parseDevices([info(b)], '')
+      assert.equal(d!.id.length > 0, true)
+    } catch (e) {
+      assert.ok(e instanceof CustosError, String(e))
+      assert.equal((e as Error).message, 'the node listed a device that is not a peer ID')
+    }
+  }
 })

@@ -4,7 +4,7 @@
 // (client/*.go, docs/client.md): unlock at least k nodes in parallel, put
 // at every node (or minAcks ≥ k+1), get with every share checked against its
 // commitment and every receipt checked, typed errors naming each node.
-import { Code, DeleteRequestSchema, DeleteResponseSchema, EnrollRequestSchema, EnrollResponseSchema, ListRequestSchema, ListResponseSchema, PutRequestSchema, PutResponseSchema } from './gen/custos_pb.js'
+import { Code, Operation, DeleteRequestSchema, DeleteResponseSchema, EnrollRequestSchema, EnrollResponseSchema, ListRequestSchema, ListResponseSchema, PutRequestSchema, PutResponseSchema } from './gen/custos_pb.js'
 import { ctEqual, randomBytes, utf8, wipe } from './bytes.js'
 import { MAX_TOKEN_LEN, Protocol, validUser } from './api/protocol.js'
 import { fromProto, isCode, StatusError } from './api/status.js'
@@ -39,6 +39,9 @@ import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { Releaser } from './release.js'
 import { readHistory, readUserLog, type HistoryDeps, type HistoryEntry, type LoggedEntry } from './history.js'
 import type { Request } from './vault/journal.js'
+import { Changer, type ChangeProgress, type PendingChange } from './change.js'
+import type { LoginDealing } from './vault/vault.js'
+import * as passwd from './passwd.js'
 import { deviceOp, devicePeerId, type NodeDevices } from './devices.js'
 import { adopted, changes, sameCustodians, type NodeUpdate } from './networkupdate.js'
 
@@ -55,6 +58,8 @@ export interface ClientOptions {
   /** The longest login backoff unlock waits out itself, once (default 5 s; negative: never). */
   maxLoginWaitMs?: number
   logger?: Logger
+  /** Told each step of a password change (src/passwd.ts); a returned promise is awaited. */
+  passwdProgress?: (p: passwd.PasswdProgress) => void | Promise<void>
 }
 
 /** Record is what a unit holds: a vendor username and its password (or any secret). */
@@ -130,7 +135,7 @@ export class Client {
   readonly network: Network
   readonly #host: Host
   readonly #nodes: Custodian[]
-  readonly #opts: Required<Omit<ClientOptions, 'logger'>> & { logger: Logger }
+  readonly #opts: Required<Omit<ClientOptions, 'logger' | 'passwdProgress'>> & Pick<ClientOptions, 'passwdProgress'> & { logger: Logger }
   #unlocked = false
   #closed = false
   #ops = 0
@@ -141,6 +146,7 @@ export class Client {
   /** The receipts' save under way, if one is. */
   #saving: Promise<void> | undefined
   readonly #releaser: Releaser<Custodian>
+  readonly #changer: Changer<Custodian>
   /** New-device invite tokens by node name while addDevice runs. */
   #tokens: Record<string, string> | undefined
 
@@ -156,6 +162,7 @@ export class Client {
       idleTimeoutMs: opts.idleTimeoutMs ?? 5 * 60_000,
       maxLoginWaitMs: opts.maxLoginWaitMs ?? 5_000,
       logger: opts.logger ?? { warn: () => {} },
+      passwdProgress: opts.passwdProgress,
     }
     this.#releaser = new Releaser({
       host,
@@ -167,6 +174,25 @@ export class Client {
       authed: (c, signal, fn) => this.#authed(c, signal, fn),
       keep: (rs) => this.#keepReceipts(rs),
       background: (p) => this.#track(p),
+    })
+    this.#changer = new Changer({
+      host,
+      vault: vh,
+      user: this.#v.user,
+      nodes: this.#nodes,
+      threshold: network.threshold,
+      timeoutMs: this.#opts.timeoutMs,
+      logger: this.#opts.logger,
+      authed: (c, signal, fn) => this.#authed(c, signal, fn),
+      release: async (units, signal, keys) => {
+        const opened = await this.#releaser.release(units, this.#v.masterSecret, signal, keys)
+        await this.#markLost(opened.lost)
+        return opened.records
+      },
+      seal: (label, rec, id, version) => this.#seal(label, rec, id, version),
+      deleteAt: (c, ref, signal, op) => this.#deleteAt(c, ref, signal, op),
+      marshal: marshalRecord,
+      parse: parseRecord,
     })
   }
 
@@ -188,6 +214,7 @@ export class Client {
       login: null,
       units: [],
       pendingDeletes: [],
+      changes: [],
       receipts: [],
       checkpoints: [],
     }
@@ -283,23 +310,25 @@ export class Client {
 
   // --- login
 
-  #share(node: Node) {
-    const s = this.#v.login?.shares.find((x) => x.node === node.name && x.peerId === node.peerIdText)
+  #share(node: Node, login: LoginDealing) {
+    const s = login.shares.find((x) => x.node === node.name && x.peerId === node.peerIdText)
     return s
   }
 
-  #loginContext() {
-    return { host: this.#host, user: this.#v.user, epoch: this.#v.login?.epoch ?? 1, tokens: this.#tokens }
+  /** #loginContext names the epoch of the dealing logins use: a password change's new one once every node holds it (src/passwd.ts). */
+  #loginContext(epoch = passwd.dealingInUse(this.#v)?.epoch ?? 1) {
+    return { host: this.#host, user: this.#v.user, epoch, tokens: this.#tokens }
   }
 
   /**
    * #loginRound logs in at nodes with a fresh blinded password hash and
    * returns each node's error (undefined for a session), in the order of
    * nodes. It returns once every login ended, or a moment after need of
-   * them succeeded: logins still running go on in the background.
+   * them succeeded: logins still running go on in the background. The
+   * dealing is the one logins use, unless a password change names another.
    */
-  async #loginRound(pwh: Uint8Array, nodes: Custodian[], need: number, signal: AbortSignal | undefined): Promise<(Error | undefined)[]> {
-    const login = this.#v.login
+  async #loginRound(pwh: Uint8Array, nodes: Custodian[], need: number, signal: AbortSignal | undefined, dealing?: LoginDealing): Promise<(Error | undefined)[]> {
+    const login = dealing ?? passwd.dealingInUse(this.#v)
     if (login === null) return nodes.map(() => new NotEnrolledError('this vault has not enrolled yet; call enroll'))
     const m = this.#v.masterSecret
     const round = new LoginRound(pwh, login.threshold, nodes.length, (rwd) => deriveLoginKeys(rwd, m, this.network.nodes))
@@ -309,14 +338,14 @@ export class Client {
     let graceDone: () => void = () => {}
     const grace = new Promise<void>((res) => (graceDone = res))
     const all = nodes.map(async (c, i) => {
-      const share = this.#share(c.node)
+      const share = this.#share(c.node, login)
       const sig = withTimeout(undefined, this.#opts.timeoutMs)
       try {
         if (share === undefined) {
           round.fail()
           throw new NotEnrolledError('the vault holds no public share of this node: it was not enrolled with this vault')
         }
-        const got = await loginFull(this.#loginContext(), c.node, share, round, sig)
+        const got = await loginFull(this.#loginContext(login.epoch), c.node, share, round, sig)
         c.key?.wipe()
         c.key = got.key
         c.session = got.session
@@ -380,6 +409,7 @@ export class Client {
         pwh.wipe()
       }
       this.#unlocked = true
+      await this.#changer.resume(signal)
       await this.#retryDeletes(signal)
       return errs
     } finally {
@@ -476,6 +506,7 @@ export class Client {
     const done = this.#begin(false)
     const pw = passwordBytes(password)
     try {
+      passwd.refuseDuringChange(this.#v)
       if (this.#v.login !== null) return await this.#probeEnrolled(pw, opts.signal)
       const missing = this.#nodes.filter((c) => !(c.node.name in tokens))
       if (missing.length > 0) {
@@ -561,7 +592,7 @@ export class Client {
         if (e === undefined) return { node: c.node.name, state: 'already enrolled' }
         if (e instanceof WrongPasswordError || e instanceof LockedError) return { node: c.node.name, state: 'already enrolled', error: e }
         if (e instanceof NotEnrolledError) {
-          return { node: c.node.name, state: 'not enrolled', error: new NotEnrolledError('not enrolled here; a node joins an enrolled vault only with a new login dealing (a password change), which this SDK does not make yet') }
+          return { node: c.node.name, state: 'not enrolled', error: new NotEnrolledError('not enrolled here; this SDK enrolls a vault at every node at once, and cannot add a node to a vault enrolled elsewhere') }
         }
         return { node: c.node.name, state: 'not enrolled', error: e }
       })
@@ -575,6 +606,91 @@ export class Client {
     for (const [name, tok] of Object.entries(tokens)) {
       if (!this.#nodes.some((c) => c.node.name === name)) throw new CustosError(`a token names node ${JSON.stringify(name).slice(0, 40)}, which is not in the network file`)
       if (utf8(tok).length > MAX_TOKEN_LEN) throw new CustosError(`the token for ${name} is too long`)
+    }
+  }
+
+  // --- password change (src/passwd.ts)
+
+  #passwdRun: Promise<unknown> = Promise.resolve()
+
+  /**
+   * changePassword changes the user's password from oldPassword to
+   * newPassword at every node, the Go client's way (docs/client.md,
+   * "Changing the password"): it logs in with oldPassword at every node,
+   * deals a new login key and records it in the vault (saved) before any
+   * node is sent a share, stages it at each node in turn, records that it
+   * commits, commits at each node in turn, and makes the new dealing the
+   * vault's. Every step a node takes is recorded at once. Until every node
+   * staged, oldPassword logs in and a new call starts again; from then on
+   * newPassword logs in and a call finishes the change (oldPassword is not
+   * used and may be empty). A node that fails is named in a
+   * NotEnoughCustodiansError and the change stays pending. It leaves the
+   * client locked.
+   */
+  async changePassword(oldPassword: string | Uint8Array, newPassword: string | Uint8Array, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const [o, n] = [passwordBytes(oldPassword), passwordBytes(newPassword)]
+    try {
+      await this.#passwd(opts.signal, (ctx) => passwd.changePassword(ctx, o, n))
+    } finally {
+      wipe(o, n)
+    }
+  }
+
+  /**
+   * abortPasswordChange rolls back a change no node was asked to commit
+   * (else ChangeCommittedError; NoPasswordChangeError when none is
+   * pending): it logs in with oldPassword, records that it aborts (logins
+   * take oldPassword from then on) and asks every node that may hold the
+   * new dealing to drop it. A node that fails is named and a later call
+   * finishes the abort. It leaves the client locked.
+   */
+  async abortPasswordChange(oldPassword: string | Uint8Array, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const o = passwordBytes(oldPassword)
+    try {
+      await this.#passwd(opts.signal, (ctx) => passwd.abortPasswordChange(ctx, o))
+    } finally {
+      wipe(o)
+    }
+  }
+
+  /** pendingPasswordChange describes the password change under way, or returns null when there is none. */
+  pendingPasswordChange(): passwd.PendingPasswordChange | null {
+    return passwd.pendingPasswordChange(this.#v)
+  }
+
+  /** checkPasswordChange says, asking no node, whether changePassword can run (NotEnrolledError, DamagedLoginError). */
+  checkPasswordChange(): void {
+    passwd.checkPasswordChange(this.#v)
+  }
+
+  /** #passwd runs one change operation at a time, from a locked client, and leaves the client locked. */
+  async #passwd(signal: AbortSignal | undefined, fn: (ctx: passwd.PasswdContext) => Promise<void>): Promise<void> {
+    const done = this.#begin(false)
+    const run = this.#passwdRun.then(async () => {
+      this.lock()
+      try {
+        await fn({
+          v: this.#v,
+          save: () => this.#vh.save(),
+          nodes: this.#nodes,
+          threshold: this.network.threshold,
+          host: this.#host,
+          timeoutMs: this.#opts.timeoutMs,
+          signal,
+          login: (pwh, dealing, sig) => this.#loginRound(pwh, this.#nodes, this.#nodes.length, sig, dealing),
+          quorum: (op, need, errs) => this.#quorum(op, need, errs),
+          authed: (c, sig, f) => this.#authed(c, sig, f),
+          progress: this.#opts.passwdProgress,
+        })
+      } finally {
+        this.lock()
+      }
+    })
+    this.#passwdRun = run.catch(() => {})
+    try {
+      await run
+    } finally {
+      done()
     }
   }
 
@@ -646,7 +762,8 @@ export class Client {
    * as the vault's: new addresses and new names, which need no reshare. A
    * renamed node is renamed wherever the vault names it. Any other
    * difference throws a NeedsReshareError saying what differs. It returns
-   * what changed of each node (nothing when the files agree). This client
+   * what changed of each node (nothing when the files agree). It refuses
+   * while a change of records or a password change is under way. This client
    * keeps the network it was opened with: close it and open the vault again
    * to dial the new addresses.
    */
@@ -656,6 +773,8 @@ export class Client {
       const next = parseNetwork(file)
       const current = parseNetwork(this.#v.network)
       sameCustodians(current, next)
+      if (this.#v.changes.length > 0) throw new CustosError(`${this.#v.changes.length} records have a change under way: unlock to finish them first`)
+      if (passwd.pendingPasswordChange(this.#v) !== null) throw new passwd.PasswordChangePendingError()
       const out = changes(current, next)
       if (out.length === 0) return []
       const names = new Map(next.nodes.filter((n, i) => n.name !== current.nodes[i]!.name).map((n) => [n.peerIdText, n.name]))
@@ -683,10 +802,15 @@ export class Client {
 
   /** checkPut checks, on this device alone, what put would refuse before it asks any node. */
   checkPut(label: string, rec: SecretRecord): void {
+    this.#checkRecord(label, rec)
+    if (this.#v.units.some((u) => u.label === label)) throw new ExistsError(label)
+  }
+
+  /** #checkRecord checks a label and a record, on this device alone. */
+  #checkRecord(label: string, rec: SecretRecord): void {
     if (!validLabel(label)) throw new CustosError(`${JSON.stringify(label).slice(0, 140)} is not a valid label: 1 to 128 printable characters, no space at either end`)
     if (!validUsername(rec.username ?? '')) throw new CustosError('the username is not valid: up to 256 printable characters (no newline or other control character), no space at either end')
     if (typeof rec.password !== 'string') throw new CustosError('the password is not a string')
-    if (this.#v.units.some((u) => u.label === label)) throw new ExistsError(label)
   }
 
   /**
@@ -748,14 +872,12 @@ export class Client {
     }
   }
 
-  async #seal(label: string, rec: SecretRecord): Promise<{ unit: Omit<Unit, 'mac'>; shares: Uint8Array[] }> {
-    const id = randomBytes(16)
-    const version = 1n
+  async #seal(label: string, rec: SecretRecord, id = randomBytes(16), version = 1n): Promise<{ unit: Omit<Unit, 'mac'>; shares: Uint8Array[] }> {
     const s = randomBytes(32)
     try {
       const dealt = await deal(s, id, version, this.network.threshold, this.#nodes.map((c) => c.node.peerId))
       const key = recordKey(this.#v.masterSecret, s, id, version)
-      const plain = utf8(JSON.stringify(rec.username ? { format: RECORD_FORMAT, username: rec.username, password: rec.password } : { format: RECORD_FORMAT, password: rec.password }))
+      const plain = marshalRecord(rec)
       try {
         const sealed = seal(key, this.#v.user, id, version, plain)
         const now = new Date()
@@ -784,10 +906,11 @@ export class Client {
     await Promise.all(this.#nodes.filter((_, i) => errs[i] === undefined).map((c) => this.#deleteAt(c, ref, undefined).catch(() => {})))
   }
 
-  async #deleteAt(c: Custodian, ref: { unitId: Uint8Array; version: bigint }, signal: AbortSignal | undefined): Promise<void> {
+  /** #deleteAt deletes one version's share at c, as part of op (a change's; a plain delete by default). */
+  async #deleteAt(c: Custodian, ref: { unitId: Uint8Array; version: bigint }, signal: AbortSignal | undefined, op = Operation.UNSPECIFIED): Promise<void> {
     const sig = withTimeout(signal, this.#opts.timeoutMs)
     await this.#authed(c, sig, async () => {
-      const resp = await call(this.#host, c.node, Protocol.delete, DeleteRequestSchema, { unit: ref }, DeleteResponseSchema, sig)
+      const resp = await call(this.#host, c.node, Protocol.delete, DeleteRequestSchema, { unit: ref, operation: op }, DeleteResponseSchema, sig)
       const e = fromProto(resp.error)
       if (e !== undefined && e.code !== Code.NOT_FOUND) throw e
     })
@@ -867,6 +990,57 @@ export class Client {
     }
   }
 
+  // --- changing records (change.ts)
+
+  /**
+   * replace makes a new version of the record labelled label holding rec,
+   * under a new server key (docs/client.md, "Changing records"): it
+   * releases the current version, records the change in the vault (the new
+   * record sealed under a key only the current version's server key gives),
+   * places the new version's shares at every node (or at minAcks, at least
+   * threshold+1: the record is then degraded), makes it the record's, and
+   * only then deletes the old version at its nodes. If too few nodes store
+   * the new version, it is given up, the record stays as it was and a
+   * NotEnoughCustodiansError names each node that failed. An interrupted
+   * replace leaves the old version, which opens, and the next unlock makes
+   * it again. The nodes log each put and delete as part of a replace.
+   */
+  async replace(label: string, rec: SecretRecord, opts: { minAcks?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const done = this.#begin(true)
+    try {
+      this.#checkRecord(label, rec)
+      const need = this.#changer.needAcks(opts.minAcks)
+      const u = this.#units([label])[0]!
+      await this.#changer.replace(u, rec, need, opts.signal)
+    } finally {
+      done()
+    }
+  }
+
+  /**
+   * rotate gives the records labelled labels (every record when labels is
+   * empty) new server keys, their contents unchanged: a replace of each
+   * with its own record, released 256 at a time. It stops at the first
+   * record too few nodes stored the new version of (NotEnoughCustodiansError);
+   * the records done before it keep their new versions. progress is told
+   * (done, total) before the first batch and after each.
+   */
+  async rotate(labels: string[] = [], opts: { minAcks?: number; progress?: ChangeProgress; signal?: AbortSignal } = {}): Promise<void> {
+    const done = this.#begin(true)
+    try {
+      const need = this.#changer.needAcks(opts.minAcks)
+      const units = this.#units(labels.length > 0 ? labels : this.#v.units.map((u) => u.label))
+      await this.#changer.rotate(units, need, opts.progress, opts.signal)
+    } finally {
+      done()
+    }
+  }
+
+  /** pendingChanges lists the changes of records under way in the vault: those an interrupted run left, which the next unlock makes again. */
+  pendingChanges(): PendingChange[] {
+    return this.#changer.pending()
+  }
+
   async #retryDeletes(signal: AbortSignal | undefined): Promise<void> {
     if (this.#v.pendingDeletes.length === 0) return
     const left = []
@@ -875,7 +1049,7 @@ export class Client {
       for (const name of p.nodes) {
         const c = this.#nodes.find((x) => x.node.name === name)
         if (c === undefined) continue
-        await this.#deleteAt(c, { unitId: p.id, version: p.version }, signal).catch(() => still.push(name))
+        await this.#deleteAt(c, { unitId: p.id, version: p.version }, signal, p.operation).catch(() => still.push(name))
       }
       if (still.length > 0) left.push({ ...p, nodes: still })
     }
@@ -1018,6 +1192,11 @@ export class Client {
 
 function hexId(id: Uint8Array): string {
   return [...id].map((b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+/** marshalRecord writes a record's plaintext, "custos-record/1" JSON; the caller wipes it. */
+function marshalRecord(rec: SecretRecord): Uint8Array {
+  return utf8(JSON.stringify(rec.username ? { format: RECORD_FORMAT, username: rec.username, password: rec.password } : { format: RECORD_FORMAT, password: rec.password }))
 }
 
 /** parseRecord reads a record's plaintext, "custos-record/1" JSON, and wipes it. */

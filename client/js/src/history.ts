@@ -2,7 +2,7 @@
 // its audit log about the user, each with its inclusion proof against a
 // checkpoint signed by the node's pinned key; every checkpoint read must
 // extend the one the vault keeps of the node, and the newest is kept.
-import { CheckpointRequestSchema, CheckpointResponseSchema, Code, EntriesRequestSchema, EntriesResponseSchema, EntryKind, type Entry } from './gen/custos_pb.js'
+import { CheckpointRequestSchema, CheckpointResponseSchema, Code, EntriesRequestSchema, EntriesResponseSchema, EntryKind, Operation, type Entry } from './gen/custos_pb.js'
 import { ctEqual, toHex } from './bytes.js'
 import { Protocol } from './api/protocol.js'
 import { fromProto } from './api/status.js'
@@ -15,8 +15,12 @@ import { peerIdText } from './devices.js'
 import { openNodeCheckpoint, type Kept } from './receipts.js'
 import { call, withTimeout } from './rpc.js'
 
-/** One unit of one release request, as a node logged it. */
+/** One unit of one release request, or one put or delete of a change of a record, as a node logged it. */
 export interface HistoryEntry {
+  /** A release, or a change's put (a new version stored) or delete (a version deleted), or a change of the user's devices (change says which). */
+  kind: 'release' | 'put' | 'delete' | 'device'
+  /** For a put or a delete, the change it was part of: 'replace', 'rotate', 'reshare' or 'undo'; '' for a release. */
+  operation: string
   time: Date
   node: string
   index: bigint
@@ -27,7 +31,7 @@ export interface HistoryEntry {
   released: boolean
   outcome: Code
   reason: string
-  /** The device that asked for the release (peer ID); for a device change, the device added or revoked. */
+  /** The device that asked for the release, put or delete (peer ID); for a device change, the device added or revoked. */
   device: string
   /** '' for a release, else the device change the entry is, with no unit (label and unitId '', version 0). */
   change: '' | 'device added' | 'device revoked'
@@ -142,13 +146,24 @@ async function readLog<C extends Custodian>(d: HistoryDeps<C>, c: C, top: Kept, 
   return { entries: out, newest }
 }
 
+/** changes turns the put or delete of a change of a record (client/history_changes.go) into a HistoryEntry. */
+function changes(node: string, index: bigint, e: Entry, labels: Map<string, string>, only: Uint8Array | undefined): HistoryEntry[] {
+  const u = e.units[0]
+  if ((e.kind !== EntryKind.PUT && e.kind !== EntryKind.DELETE) || e.operation === Operation.UNSPECIFIED || e.units.length !== 1 || u === undefined) return []
+  if (only !== undefined && (u.unitId.length !== only.length || !ctEqual(u.unitId, only))) return []
+  const id = toHex(u.unitId)
+  const kind = e.kind === EntryKind.PUT ? 'put' : 'delete'
+  const operation = (Operation[e.operation] ?? String(e.operation)).toLowerCase()
+  return [{ kind, operation, time: new Date(Number(e.timeUnixMs)), node, index, label: labels.get(id) ?? '', unitId: id, version: u.version, released: false, outcome: e.outcome, reason: e.reason, device: peerIdText(e.clientPeerId) ?? '', change: '' }]
+}
+
 function releases(node: string, index: bigint, e: Entry, labels: Map<string, string>, only: Uint8Array | undefined): HistoryEntry[] {
-  if (e.kind !== EntryKind.RELEASE) return []
+  if (e.kind !== EntryKind.RELEASE) return changes(node, index, e, labels, only)
   const refused = new Map(e.refusals.map((r) => [r.unitIndex, r.code]))
   return e.units.flatMap((u, i) => {
     if (only !== undefined && (u.unitId.length !== only.length || !ctEqual(u.unitId, only))) return []
     const id = toHex(u.unitId)
-    const h: HistoryEntry = { time: new Date(Number(e.timeUnixMs)), node, index, label: labels.get(id) ?? '', unitId: id, version: u.version, released: true, outcome: Code.OK, reason: '', device: peerIdText(e.clientPeerId) ?? '', change: '' }
+    const h: HistoryEntry = { kind: 'release', operation: '', time: new Date(Number(e.timeUnixMs)), node, index, label: labels.get(id) ?? '', unitId: id, version: u.version, released: true, outcome: Code.OK, reason: '', device: peerIdText(e.clientPeerId) ?? '', change: '' }
     const code = refused.get(i)
     if (code !== undefined) Object.assign(h, { released: false, outcome: code })
     if (e.outcome !== Code.OK) Object.assign(h, { released: false, outcome: e.outcome, reason: e.reason })
@@ -162,7 +177,7 @@ const deviceChangeOf = { [EntryKind.DEVICE_ADD]: 'device added', [EntryKind.DEVI
 function deviceChanges(x: LoggedEntry): HistoryEntry[] {
   const e = x.entry
   if ((e.kind !== EntryKind.DEVICE_ADD && e.kind !== EntryKind.DEVICE_REVOKE) || e.outcome !== Code.OK) return []
-  const h: HistoryEntry = { time: new Date(Number(e.timeUnixMs)), node: x.node, index: x.index, label: '', unitId: '', version: 0n, released: false, outcome: Code.OK, reason: e.reason, device: peerIdText(e.device) ?? '', change: deviceChangeOf[e.kind] }
+  const h: HistoryEntry = { kind: 'device', operation: '', time: new Date(Number(e.timeUnixMs)), node: x.node, index: x.index, label: '', unitId: '', version: 0n, released: false, outcome: Code.OK, reason: e.reason, device: peerIdText(e.device) ?? '', change: deviceChangeOf[e.kind] }
   return [h]
 }
 

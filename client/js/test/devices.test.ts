@@ -12,7 +12,7 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
-import { Client, CustosError, DeviceRevokedError, LastDeviceError, MemoryStorage, NeedsReshareError, NotEnoughCustodiansError, NotEnrolledError } from '../src/index.js'
+import { Client, CustosError, DeviceRevokedError, LastDeviceError, MemoryStorage, NeedsReshareError, NotEnoughCustodiansError, NotEnrolledError, PasswordChangePendingError } from '../src/index.js'
 import { nodeTransports } from '../src/node/index.js'
 import { toBase64, toHex } from '../src/bytes.js'
 import { EntryKind } from '../src/gen/custos_pb.js'
@@ -226,6 +226,22 @@ test('network files that change the custodians, their order or the threshold are
   await assert.rejects(client.updateNetwork(new TextEncoder().encode('version: 1\nthreshold: 2\nnodes: []\n')), /network file: a network has 2 to 255 nodes/)
   assert.deepEqual(storage.doc, was)
   await closeClient(client)
+})
+
+test('a network update is refused while a password change is under way', async () => {
+  const { storage, client } = await enrolled('joe')
+  await closeClient(client)
+  const stop = new AbortController()
+  const c = await Client.open(storage, { ...opts, passwdProgress: (p) => void (p.step === 'staged' && p.node === '' ? stop.abort() : undefined) })
+  open.push(c)
+  await assert.rejects(c.changePassword(password, 'the next password', { signal: stop.signal }), { name: 'AbortError' })
+  assert.equal(c.pendingPasswordChange()?.state, 'staged')
+  const was = storage.doc!.slice()
+  await assert.rejects(c.updateNetwork(net.networkFile), PasswordChangePendingError)
+  assert.deepEqual(storage.doc, was)
+  await c.abortPasswordChange(password)
+  assert.deepEqual(await c.updateNetwork(net.networkFile), [])
+  await closeClient(c)
 })
 
 test('a network file with a node at a new address is taken without a reshare, and the node is reached through it', async () => {

@@ -17,6 +17,7 @@ import { nodeTransports } from '../src/node/index.js'
 import { toBase64, toHex } from '../src/bytes.js'
 import { EntryKind } from '../src/gen/custos_pb.js'
 import { Devnet } from './devnet.js'
+import { changeHooks } from '../src/change.js'
 
 const password = 'devices test password'
 const opts = { transports: nodeTransports(), timeoutMs: 20_000 }
@@ -228,9 +229,24 @@ test('network files that change the custodians, their order or the threshold are
   await closeClient(client)
 })
 
-test('a network update is refused while a password change is under way', async () => {
+test('a network update is refused while a change of records or a password change is under way', async () => {
   const { storage, client } = await enrolled('joe')
+  await client.put('acme', { password: 'v1' })
+  const killed = new Error('killed once staged')
+  changeHooks.fault = (step) => (step === 'staged' ? killed : undefined)
+  try {
+    await assert.rejects(client.replace('acme', { password: 'v2' }), (e) => e === killed)
+  } finally {
+    changeHooks.fault = undefined
+  }
+  assert.equal(client.pendingChanges().length, 1)
+  await assert.rejects(client.updateNetwork(net.networkFile), /^CustosError: 1 records have a change under way: unlock to finish them first$/)
+  client.lock()
+  await client.unlock(password) // finishes the replace
+  assert.deepEqual(client.pendingChanges(), [])
+  assert.deepEqual(await client.updateNetwork(net.networkFile), [])
   await closeClient(client)
+
   const stop = new AbortController()
   const c = await Client.open(storage, { ...opts, passwdProgress: (p) => void (p.step === 'staged' && p.node === '' ? stop.abort() : undefined) })
   open.push(c)

@@ -96,7 +96,7 @@ export async function deviceOp<C extends Custodian>(d: DeviceDeps<C>, req: Messa
         })
         return { node: c.node.name, devices: parseDevices(resp.devices, d.host.peerIdText) }
       } catch (e) {
-        if (revoking && isCode(e, Code.INVALID_ARGUMENT)) return { node: c.node.name, devices: [], error: new LastDeviceError(e.nodeMessage || undefined) }
+        if (revoking && isCode(e, Code.INVALID_ARGUMENT)) return { node: c.node.name, devices: [], error: new LastDeviceError(e.nodeMessage || 'the last active device of the user cannot be revoked') }
         return { node: c.node.name, devices: [], error: e as Error }
       }
     }),

@@ -78,17 +78,11 @@ export class OtherDeviceError extends RefusalError {
 /** DeviceRevokedError: another device of the user revoked this one at the node (Client.revokeDevice); it does not come back. */
 export class DeviceRevokedError extends RefusalError {
   override name = 'DeviceRevokedError'
-  constructor(message = 'this device was revoked for the user at this node') {
-    super(message)
-  }
 }
 
 /** LastDeviceError: the node refused to revoke the user's last active device there: no one could log in to the account again. */
 export class LastDeviceError extends RefusalError {
   override name = 'LastDeviceError'
-  constructor(message = 'the last active device of the user cannot be revoked') {
-    super(message)
-  }
 }
 
 /** A node that lied or failed a check: none of its answer was used. */

@@ -47,7 +47,7 @@ export function loginRefusal(e: StatusError, attemptsLeft?: number): Error {
 function helloRefusal(e: StatusError, token: string, attemptsLeft?: number): Error {
   if (e.code !== Code.UNAUTHENTICATED) return loginRefusal(e, attemptsLeft)
   if (token !== '') return new TokenRefusedError(`new-device invite token refused: ${e.nodeMessage || e.message}`)
-  return new DeviceRevokedError()
+  return new DeviceRevokedError('this device was revoked for the user at this node')
 }
 
 /**

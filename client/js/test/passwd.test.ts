@@ -302,6 +302,24 @@ test('a change stopped after the first commit, or after a node committed but bef
   await logsIn(storage, password, false)
 })
 
+test('a node that restarts between its stage and its commit is logged in again under the dealing of the key the client holds, and the change goes on', async () => {
+  const storage = await enrolled('erin')
+  const steps = new Steps()
+  await session(storage, steps, async (c) => {
+    // Every node staged, so the vault's logins now take the new dealing; the
+    // client's sessions and keys are still the old password's, and n3 must
+    // be logged in again with them (under epoch 1) for its commit.
+    steps.on('all staged', () => net.restart('n3'))
+    await c.changePassword(password, newPassword)
+    assert.equal(c.pendingPasswordChange(), null)
+  })
+  await logsIn(storage, newPassword, true)
+  await logsIn(storage, password, false)
+  // No login at n3 was refused on the way: its log holds no wrong signature.
+  const verify = await custos(['audit', 'verify', '--network', join(net.dir, 'network.yaml'), '--key', auditKey, '--state', join(dir, 'audit'), '--full'])
+  assert.equal(verify.code, 0, verify.stderr)
+})
+
 // --- the vault's record of a change, with no network
 
 /** element is i·G, a ristretto255 element. */

@@ -413,6 +413,21 @@ test('a change that breaks a rule of the format is refused, naming the rule', as
   bad((d) => (d.login = null), /password change of a vault with no login dealing/)
 })
 
+test('a login dealing that a change is checked against is read as the Go vault reads it: each node once, indexes ascending, every public share an element', async () => {
+  const v = await aVault()
+  const bad = (f: (d: Record<string, any>) => void, why: RegExp) => {
+    const doc = JSON.parse(new TextDecoder().decode(encodeVault(v)))
+    f(doc)
+    assert.throws(() => decodeVault(utf8(JSON.stringify(doc))), (e: Error) => e instanceof VaultFormatError && why.test(e.message), why.source)
+  }
+  decodeVault(encodeVault(v))
+  bad((d) => (d.login.shares[1].node = d.login.shares[0].node), /vault\.login\.shares names a node twice/)
+  bad((d) => (d.login.shares[1].peer_id = d.login.shares[0].peer_id), /vault\.login\.shares names a node twice/)
+  bad((d) => (d.login.shares[1].index = 1), /index is not above the one before/)
+  bad((d) => ([d.login.shares[0].index, d.login.shares[1].index] = [2, 1]), /index is not above the one before/)
+  bad((d) => (d.login.shares[3].public_share = 'ff'.repeat(32)), /shares\[3\]\.public_share is not a ristretto255 element/)
+})
+
 test("the change's MAC and the dealing note's MAC are the Go client's (known answers computed with client/vault and client)", () => {
   const m = Uint8Array.from({ length: 32 }, (_, i) => i + 1)
   const [a, b] = [element(2), element(3)]

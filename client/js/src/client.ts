@@ -37,11 +37,13 @@ import { checkUnit, unitMac, validLabel, type Receipt, type Unit, type VaultData
 import type { VaultStorage } from './vault/storage.js'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { Releaser } from './release.js'
-import { readHistory, type HistoryEntry } from './history.js'
+import { readHistory, readUserLog, type HistoryDeps, type HistoryEntry, type LoggedEntry } from './history.js'
 import type { Request } from './vault/journal.js'
 import { Changer, type ChangeProgress, type PendingChange } from './change.js'
 import type { LoginDealing } from './vault/vault.js'
 import * as passwd from './passwd.js'
+import { deviceOp, devicePeerId, type NodeDevices } from './devices.js'
+import { adopted, changes, sameCustodians, type NodeUpdate } from './networkupdate.js'
 
 import type { Logger } from './log.js'
 export type { Logger }
@@ -147,6 +149,8 @@ export class Client {
   #saving: Promise<void> | undefined
   readonly #releaser: Releaser<Custodian>
   readonly #changer: Changer<Custodian>
+  /** New-device invite tokens by node name while addDevice runs. */
+  #tokens: Record<string, string> | undefined
 
   private constructor(vh: VaultHandle, network: Network, host: Host, opts: ClientOptions) {
     this.#vh = vh
@@ -315,7 +319,7 @@ export class Client {
 
   /** #loginContext names the epoch of a login: the dealing's a full login evaluates, or the one a kept login key is of (Custodian.epoch). */
   #loginContext(epoch: number) {
-    return { host: this.#host, user: this.#v.user, epoch }
+    return { host: this.#host, user: this.#v.user, epoch, tokens: this.#tokens }
   }
 
   /**
@@ -387,14 +391,20 @@ export class Client {
    * proof failed, …). A login backoff up to maxLoginWaitMs is waited out once.
    */
   async unlock(password: string | Uint8Array, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.#unlock(password, this.network.threshold, opts.signal)
+  }
+
+  /** #unlock is unlock that waits for wait nodes to accept (or fail) rather than the threshold, and returns each node's error in network order. */
+  async #unlock(password: string | Uint8Array, wait: number, signal: AbortSignal | undefined): Promise<(Error | undefined)[]> {
     const done = this.#begin(false)
     const pw = passwordBytes(password)
     try {
       const pwh = await passwordKey(pw, this.#v.passwordKdf)
+      let errs
       try {
         const k = this.network.threshold
-        let errs = await this.#loginRound(pwh.bytes(), this.#nodes, k, opts.signal)
-        errs = await this.#waitBackoff(pwh.bytes(), errs, k, opts.signal)
+        errs = await this.#loginRound(pwh.bytes(), this.#nodes, wait, signal)
+        errs = await this.#waitBackoff(pwh.bytes(), errs, k, signal)
         const q = this.#quorum('unlock', k, errs)
         if (q !== undefined) {
           this.lock()
@@ -404,8 +414,9 @@ export class Client {
         pwh.wipe()
       }
       this.#unlocked = true
-      await this.#changer.resume(opts.signal)
-      await this.#retryDeletes(opts.signal)
+      await this.#changer.resume(signal)
+      await this.#retryDeletes(signal)
+      return errs
     } finally {
       wipe(pw)
       done()
@@ -683,6 +694,105 @@ export class Client {
     this.#passwdRun = run.catch(() => {})
     try {
       await run
+    } finally {
+      done()
+    }
+  }
+
+  // --- devices and the network file (client/devices.go, client/networkupdate.go)
+
+  /**
+   * addDevice enrolls this device for the vault's user at the nodes named
+   * in tokens, each with its new-device invite token (custosd invite
+   * --new-device), by logging in there with password: a node adds the
+   * device once the login's signature is good, so a token is worth nothing
+   * without the password and the vault's master secret. The vault is a copy
+   * of one of the user's devices' with a key of its own. It waits for every
+   * node, unlocks as unlock does, and returns each node's error in network
+   * order (undefined: this device is enrolled there now, or was; a node
+   * where it was enrolled already ignores its token). It throws as unlock
+   * does when fewer than the threshold accepted.
+   */
+  async addDevice(password: string | Uint8Array, tokens: Record<string, string>, opts: { signal?: AbortSignal } = {}): Promise<(Error | undefined)[]> {
+    this.checkTokens(tokens)
+    this.#tokens = tokens
+    try {
+      return await this.#unlock(password, this.#nodes.length, opts.signal)
+    } finally {
+      this.#tokens = undefined
+    }
+  }
+
+  #deviceDeps() {
+    return { host: this.#host, nodes: this.#nodes, timeoutMs: this.#opts.timeoutMs, authed: <T>(c: Custodian, signal: AbortSignal, fn: () => Promise<T>) => this.#authed(c, signal, fn) }
+  }
+
+  /** devices lists the user's devices at every node (unlocked), in network order; a node that failed has its error. */
+  async devices(opts: { signal?: AbortSignal } = {}): Promise<NodeDevices[]> {
+    const done = this.#begin(true)
+    try {
+      return await deviceOp(this.#deviceDeps(), { op: { case: 'list', value: {} } }, opts.signal)
+    } finally {
+      done()
+    }
+  }
+
+  /**
+   * revokeDevice revokes the user's device id (a peer ID) at every node and
+   * returns each node's list after it. From then on every node refuses that
+   * device's logins (DeviceRevokedError) and its session ends. It must reach
+   * every node: when some did not take it, it throws a
+   * NotEnoughCustodiansError naming each, and calling it again finishes the
+   * work (a node where the device is revoked already answers as for a
+   * revocation). A node never revokes the last active device of the account
+   * there (LastDeviceError). This device may revoke itself while another is
+   * active.
+   */
+  async revokeDevice(id: string, opts: { signal?: AbortSignal } = {}): Promise<NodeDevices[]> {
+    const done = this.#begin(true)
+    try {
+      const bin = devicePeerId(id)
+      const out = await deviceOp(this.#deviceDeps(), { op: { case: 'revoke', value: bin } }, opts.signal)
+      const q = this.#quorum(`revoke device ${id}`, this.#nodes.length, out.map((n) => n.error))
+      if (q !== undefined) throw q
+      return out
+    } finally {
+      done()
+    }
+  }
+
+  /**
+   * updateNetwork makes file the vault's network file when it lists the
+   * same custodians (peer IDs, in the same order) with the same threshold
+   * as the vault's: new addresses and new names, which need no reshare. A
+   * renamed node is renamed wherever the vault names it. Any other
+   * difference throws a NeedsReshareError saying what differs. It returns
+   * what changed of each node (nothing when the files agree). It refuses
+   * while a change of records or a password change is under way. This client
+   * keeps the network it was opened with: close it and open the vault again
+   * to dial the new addresses.
+   */
+  async updateNetwork(file: Uint8Array): Promise<NodeUpdate[]> {
+    const done = this.#begin(false)
+    try {
+      const next = parseNetwork(file)
+      const current = parseNetwork(this.#v.network)
+      sameCustodians(current, next)
+      if (this.#v.changes.length > 0) throw new CustosError(`${this.#v.changes.length} records have a change under way: unlock to finish them first`)
+      if (passwd.pendingPasswordChange(this.#v) !== null) throw new passwd.PasswordChangePendingError()
+      const out = changes(current, next)
+      if (out.length === 0) return []
+      const names = new Map(next.nodes.filter((n, i) => n.name !== current.nodes[i]!.name).map((n) => [n.peerIdText, n.name]))
+      const v = this.#v
+      const before = { network: v.network, units: v.units, pendingDeletes: v.pendingDeletes, login: v.login, checkpoints: v.checkpoints }
+      Object.assign(v, adopted(v, current, file, names))
+      try {
+        await this.#vh.save()
+      } catch (e) {
+        Object.assign(v, before)
+        throw e
+      }
+      return out
     } finally {
       done()
     }
@@ -1029,7 +1139,8 @@ export class Client {
 
   /**
    * history reads, at every node in parallel, the release entries of the
-   * user's records from the node's audit log, each checked by its inclusion
+   * user's records and, without label, the additions and revocations of the
+   * user's devices from the node's audit log, each checked by its inclusion
    * proof against a checkpoint signed by the node's pinned key and
    * consistent with the one the vault keeps. A node whose answers do not
    * verify is in failed (BadLogError, ForkedLogError), with none of its
@@ -1041,21 +1152,43 @@ export class Client {
       const only = label === undefined ? undefined : this.#v.units.find((u) => u.label === label)
       if (label !== undefined && only === undefined) throw new NotFoundError(label)
       this.#unsaved++ // a newer checkpoint is saved with the receipts
-      return await readHistory(
-        {
-          host: this.#host,
-          user: this.#v.user,
-          nodes: this.#nodes,
-          timeoutMs: this.#opts.timeoutMs,
-          authed: (c, signal, fn) => this.#authed(c, signal, fn),
-          kept: (c) => this.#releaser.kept(c.node),
-          advance: (c, sent, got, signal) => this.#releaser.advance(c, sent, got, signal),
-          prove: (c, a, b, signal) => this.#releaser.proveExtends(c, a, b, signal),
-          labels: new Map(this.#v.units.map((u) => [hexId(u.id), u.label])),
-        },
-        only?.id,
-        opts.signal,
-      )
+      return await readHistory(this.#historyDeps(), only?.id, opts.signal)
+    } finally {
+      done()
+    }
+  }
+
+  #historyDeps(): HistoryDeps<Custodian> {
+    return {
+      host: this.#host,
+      user: this.#v.user,
+      nodes: this.#nodes,
+      timeoutMs: this.#opts.timeoutMs,
+      authed: (c, signal, fn) => this.#authed(c, signal, fn),
+      kept: (c) => this.#releaser.kept(c.node),
+      advance: (c, sent, got, signal) => this.#releaser.advance(c, sent, got, signal),
+      prove: (c, a, b, signal) => this.#releaser.proveExtends(c, a, b, signal),
+      labels: new Map(this.#v.units.map((u) => [hexId(u.id), u.label])),
+    }
+  }
+
+  /**
+   * log reads, at every node in parallel, every entry of the node's audit
+   * log about the user (logins, puts, releases, deletes, device changes, …)
+   * and the node's restore entries, as the user's own session may, each
+   * checked as history checks them (inclusion proof against a checkpoint
+   * signed by the pinned key, consistent with the one the vault keeps, the
+   * newest kept). A node whose answers do not verify is in failed
+   * (BadLogError, ForkedLogError), with none of its entries; so is one that
+   * cannot be asked. Entries are in network-file order of their nodes, then
+   * in log order. It is what custos audit report reads (client.Log).
+   */
+  async log(opts: { signal?: AbortSignal } = {}): Promise<{ entries: LoggedEntry[]; failed: NodeError[] }> {
+    const done = this.#begin(true)
+    try {
+      this.#unsaved++ // a newer checkpoint is saved with the receipts
+      const { entries, failed } = await readUserLog(this.#historyDeps(), opts.signal)
+      return { entries: entries.flat(), failed }
     } finally {
       done()
     }

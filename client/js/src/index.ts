@@ -5,10 +5,12 @@
 // IndexedDBStorage here and the browser's own WebSocket and WebTransport.
 export { Client, validUsername, MAX_USERNAME_LEN } from './client.js'
 export type { ClientOptions, SecretRecord, UnitInfo, EnrollResult, EnrollState, NodeStatus, Logger } from './client.js'
-export type { HistoryEntry } from './history.js'
+export type { HistoryEntry, LoggedEntry } from './history.js'
 export type { ChangeProgress, PendingChange } from './change.js'
 export { ChangeCommittedError, NoPasswordChangeError, PasswordChangePendingError, type PasswdProgress, type PasswdStep, type PendingPasswordChange } from './passwd.js'
 export { DamagedLoginError, type PasswdState } from './vault/passwd.js'
+export type { Device, NodeDevices } from './devices.js'
+export { NeedsReshareError, type NodeUpdate } from './networkupdate.js'
 export { parseNetwork, type Network, type Node } from './network.js'
 export { MemoryStorage, VaultBusyError, type VaultStorage } from './vault/storage.js'
 export { IndexedDBStorage } from './browser/indexeddb.js'

@@ -8,7 +8,7 @@ import { Code, LoginChallengeSchema, LoginHelloSchema, LoginProofSchema, LoginRe
 import { NONCE_SIZE, Protocol } from './api/protocol.js'
 import { fromProto, type StatusError } from './api/status.js'
 import { loginTranscript } from './api/transcript.js'
-import { BadEvaluationError, LockedError, NotEnrolledError, RateLimitedError, WrongPasswordError } from './errors.js'
+import { BadEvaluationError, DeviceRevokedError, LockedError, NotEnrolledError, RateLimitedError, TokenRefusedError, WrongPasswordError } from './errors.js'
 import type { Host } from './host.js'
 import type { Node } from './network.js'
 import { decode, encode } from './rpc.js'
@@ -36,6 +36,18 @@ export function loginRefusal(e: StatusError, attemptsLeft?: number): Error {
       return new WrongPasswordError(e.nodeMessage || 'wrong password', attemptsLeft)
   }
   return e
+}
+
+/**
+ * helloRefusal files a node's refusal of a login hello: there,
+ * UNAUTHENTICATED is not a wrong password (nothing was checked yet) but a
+ * revoked device or, when the hello carried a new-device token, a refused
+ * token (client/devices.go, helloRefusal).
+ */
+function helloRefusal(e: StatusError, token: string, attemptsLeft?: number): Error {
+  if (e.code !== Code.UNAUTHENTICATED) return loginRefusal(e, attemptsLeft)
+  if (token !== '') return new TokenRefusedError(`new-device invite token refused: ${e.nodeMessage || e.message}`)
+  return new DeviceRevokedError('this device was revoked for the user at this node')
 }
 
 /**
@@ -128,6 +140,8 @@ export interface LoginContext {
   host: Host
   user: string
   epoch: number
+  /** New-device invite tokens by node name, while Client.addDevice runs. */
+  tokens?: Record<string, string> | undefined
 }
 
 /**
@@ -139,10 +153,11 @@ export async function loginFull(ctx: LoginContext, node: Node, share: LoginShare
   let gave = false
   try {
     return await ctx.host.converse(node, Protocol.login, signal, async (c) => {
-      c.write(encode(LoginHelloSchema, { user: ctx.user, epoch: ctx.epoch, blinded: round.req.blinded }))
+      const token = ctx.tokens?.[node.name] ?? ''
+      c.write(encode(LoginHelloSchema, { user: ctx.user, epoch: ctx.epoch, blinded: round.req.blinded, deviceToken: token }))
       const ch = decode(LoginChallengeSchema, await c.read())
       const refused = fromProto(ch.error)
-      if (refused !== undefined) throw loginRefusal(refused, ch.attemptsLeft)
+      if (refused !== undefined) throw helloRefusal(refused, token, ch.attemptsLeft)
       if (ch.nonce.length !== NONCE_SIZE) throw new Error('the node sent a malformed challenge')
       if (!round.req.verify(share.publicShare, ch.evaluated, ch.proof)) throw new BadEvaluationError()
       gave = true
@@ -163,7 +178,7 @@ export async function loginAgain(ctx: LoginContext, node: Node, key: LoginKey, s
     c.write(encode(LoginHelloSchema, { user: ctx.user, epoch: ctx.epoch }))
     const ch = decode(LoginChallengeSchema, await c.read())
     const refused = fromProto(ch.error)
-    if (refused !== undefined) throw loginRefusal(refused, ch.attemptsLeft)
+    if (refused !== undefined) throw helloRefusal(refused, '', ch.attemptsLeft)
     if (ch.nonce.length !== NONCE_SIZE) throw new Error('the node sent a malformed challenge')
     return prove(ctx, node, c, ch.nonce, key)
   })

@@ -117,6 +117,8 @@ function validLabelLike(s: string, max: number): boolean {
 export class Custodian {
   session: Session | undefined
   key: LoginKey | undefined
+  /** The epoch of the dealing key is of: a login again names it, whatever dealing the vault's logins take meanwhile (a password change under way). */
+  epoch = 0
   relogin: Promise<void> | undefined
   constructor(readonly node: Node) {}
 
@@ -317,8 +319,8 @@ export class Client {
     return s
   }
 
-  /** #loginContext names the epoch of the dealing logins use: a password change's new one once every node holds it (src/passwd.ts). */
-  #loginContext(epoch = passwd.dealingInUse(this.#v)?.epoch ?? 1) {
+  /** #loginContext names the epoch of a login: the dealing's a full login evaluates, or the one a kept login key is of (Custodian.epoch). */
+  #loginContext(epoch: number) {
     return { host: this.#host, user: this.#v.user, epoch, tokens: this.#tokens }
   }
 
@@ -350,6 +352,7 @@ export class Client {
         const got = await loginFull(this.#loginContext(login.epoch), c.node, share, round, sig)
         c.key?.wipe()
         c.key = got.key
+        c.epoch = login.epoch
         c.session = got.session
         errs[i] = undefined
         if (++ok === need) setTimeout(graceDone, LOGIN_GRACE_MS)
@@ -366,8 +369,10 @@ export class Client {
     const keys = await round.keys().catch(() => undefined)
     if (keys !== undefined) {
       for (const c of this.#nodes) {
-        if (c.key === undefined) c.key = keys.get(c.node.name)
-        else if (keys.get(c.node.name) !== c.key) keys.get(c.node.name)?.wipe()
+        if (c.key === undefined) {
+          c.key = keys.get(c.node.name)
+          c.epoch = login.epoch
+        } else if (keys.get(c.node.name) !== c.key) keys.get(c.node.name)?.wipe()
       }
     }
     return [...errs]
@@ -497,7 +502,7 @@ export class Client {
     await Promise.all(
       withKeys.map(async (c) => {
         try {
-          c.session = await loginAgain(this.#loginContext(), c.node, c.key!, withTimeout(signal, this.#opts.timeoutMs))
+          c.session = await loginAgain(this.#loginContext(c.epoch), c.node, c.key!, withTimeout(signal, this.#opts.timeoutMs))
           out[this.#nodes.indexOf(c)] = undefined
         } catch (e) {
           out[this.#nodes.indexOf(c)] = e as Error
@@ -527,7 +532,7 @@ export class Client {
     if (c.key === undefined) throw new VaultLockedError()
     c.relogin ??= (async () => {
       try {
-        c.session = await loginAgain(this.#loginContext(), c.node, c.key!, withTimeout(undefined, this.#opts.timeoutMs))
+        c.session = await loginAgain(this.#loginContext(c.epoch), c.node, c.key!, withTimeout(undefined, this.#opts.timeoutMs))
       } finally {
         c.relogin = undefined
       }

@@ -98,6 +98,7 @@ func BenchmarkWarmUnlock(b *testing.B) {
 		entry := make([]byte, 512) // about one log entry
 		var lat latencies
 		b.ResetTimer()
+		cpu := tn.cpu()
 		for b.Loop() {
 			lat.time(func() {
 				var wg sync.WaitGroup
@@ -125,6 +126,7 @@ func BenchmarkWarmUnlock(b *testing.B) {
 				}
 			})
 		}
+		cpu.report(b)
 		lat.report(b)
 		floor = lat
 	})
@@ -155,6 +157,7 @@ func BenchmarkWarmUnlock(b *testing.B) {
 		}
 		var lat latencies
 		b.ResetTimer()
+		cpu := tn.cpu()
 		for b.Loop() {
 			lat.time(func() {
 				var wg sync.WaitGroup
@@ -170,6 +173,7 @@ func BenchmarkWarmUnlock(b *testing.B) {
 				}
 			})
 		}
+		cpu.report(b)
 		lat.report(b)
 		lat.reportOver(b, floor, "xB")
 	})
@@ -180,6 +184,7 @@ func BenchmarkWarmUnlock(b *testing.B) {
 			defer c.Close()
 			var lat latencies
 			b.ResetTimer()
+			cpu := tn.cpu()
 			for i := 0; b.Loop(); i++ {
 				lat.time(func() {
 					rec, err := c.Get(ctx, fmt.Sprintf("real-%d", i%10))
@@ -189,9 +194,50 @@ func BenchmarkWarmUnlock(b *testing.B) {
 					rec.Wipe()
 				})
 			}
+			cpu.report(b)
 			lat.report(b)
 			lat.reportOver(b, floor, "xB")
 		})
+	}
+}
+
+// cpuMark is where the CPU time of the benchmark's process (the client's
+// side) and of the network's nodes stood when a benchmark started.
+type cpuMark struct {
+	tn           *testNet
+	client, node time.Duration
+	nodeOK       bool
+}
+
+// cpu marks the CPU time used so far, for report.
+func (tn *testNet) cpu() cpuMark {
+	node, ok := tn.nodeCPU()
+	return cpuMark{tn: tn, client: clientCPU(), node: node, nodeOK: ok}
+}
+
+// nodeCPU is the CPU time all of tn's node processes have used so far.
+func (tn *testNet) nodeCPU() (time.Duration, bool) {
+	var sum time.Duration
+	for _, p := range tn.nodes {
+		d, ok := p.CPU()
+		if !ok {
+			return 0, false
+		}
+		sum += d
+	}
+	return sum, true
+}
+
+// report reports the CPU time used since m per iteration: client-cpu-ns,
+// the benchmark's process (the client library, or the bare device of
+// release-k), and node-cpu-ns, all the nodes together (to their clock
+// tick, 10 ms over the run; Linux).
+func (m cpuMark) report(b *testing.B) {
+	if used := clientCPU() - m.client; used > 0 {
+		b.ReportMetric(float64(used.Nanoseconds())/float64(b.N), "client-cpu-ns/op")
+	}
+	if used, ok := m.tn.nodeCPU(); ok && m.nodeOK {
+		b.ReportMetric(float64((used-m.node).Nanoseconds())/float64(b.N), "node-cpu-ns/op")
 	}
 }
 

@@ -200,7 +200,8 @@ func (c *Client) Get(ctx context.Context, label string) (*Record, error) {
 // call with a *QuorumError naming each node and why. The verified receipts
 // are kept in the vault (vault.MaxReceipts, the newest), also of an unlock
 // that failed, and saved with it every 64 unlocks, at the first unlock a
-// minute after the last save, and on Close.
+// minute after the last save (in the background: no unlock waits for it),
+// and on Close.
 func (c *Client) GetMany(ctx context.Context, labels []string) ([]*Record, error) {
 	done, err := c.begin(true)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/custos-network/custos/client"
-	"github.com/custos-network/custos/client/vault"
 )
 
 // The receipts of every unlock reach the disk by Close, those that a save
@@ -28,14 +27,7 @@ func TestReceiptsOfEveryUnlockAreOnDiskAfterClose(t *testing.T) {
 		rec.Wipe()
 	}
 	kept := c.Checkpoints()
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
-	h, err := vault.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := closeAndOpen(t, c, path)
 	rs, err := h.Receipts()
 	if err != nil {
 		t.Fatal(err)

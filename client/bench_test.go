@@ -17,6 +17,7 @@ import (
 
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
+	"github.com/custos-network/custos/internal/cputime"
 	"github.com/custos-network/custos/node/nodetest"
 	"github.com/custos-network/custos/threshold/toprf"
 )
@@ -231,7 +232,7 @@ type cpuMark struct {
 // cpu marks the CPU time used so far, for report.
 func (tn *testNet) cpu() cpuMark {
 	node, ok := tn.nodeCPU()
-	return cpuMark{tn: tn, client: clientCPU(), node: node, nodeOK: ok}
+	return cpuMark{tn: tn, client: cputime.Self(), node: node, nodeOK: ok}
 }
 
 // nodeCPU is the CPU time all of tn's node processes have used so far.
@@ -252,7 +253,7 @@ func (tn *testNet) nodeCPU() (time.Duration, bool) {
 // release-k), and node-cpu-ns, all the nodes together (to their clock
 // tick, 10 ms over the run; Linux).
 func (m cpuMark) report(b *testing.B) {
-	if used := clientCPU() - m.client; used > 0 {
+	if used := cputime.Self() - m.client; used > 0 {
 		b.ReportMetric(float64(used.Nanoseconds())/float64(b.N), "client-cpu-ns/op")
 	}
 	if used, ok := m.tn.nodeCPU(); ok && m.nodeOK {

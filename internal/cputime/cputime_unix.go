@@ -1,15 +1,15 @@
 //go:build unix
 
-package client_test
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// clientCPU is the CPU time, user and system, the benchmark's process (the
-// client's side) has used so far.
-func clientCPU() time.Duration {
+// Self is the CPU time, user and system, this process has used so far;
+// 0 when it cannot be read.
+func Self() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

@@ -33,10 +33,11 @@ import { deal } from './threshold/shares.js'
 import { seal } from './threshold/seal.js'
 import { dealLogin } from './threshold/toprf.js'
 import { VaultHandle } from './vault/handle.js'
-import { checkUnit, unitMac, validLabel, type Receipt, type Unit, type VaultData } from './vault/vault.js'
+import { checkUnit, unitMac, validLabel, type Receipt, type Restore, type Unit, type VaultData } from './vault/vault.js'
 import type { VaultStorage } from './vault/storage.js'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { Releaser } from './release.js'
+import { Restorer } from './restore.js'
 import { readHistory, readUserLog, type HistoryDeps, type HistoryEntry, type LoggedEntry } from './history.js'
 import type { Request } from './vault/journal.js'
 import { Changer, type ChangeProgress, type PendingChange } from './change.js'
@@ -146,6 +147,7 @@ export class Client {
   /** The receipts' save under way, if one is. */
   #saving: Promise<void> | undefined
   readonly #releaser: Releaser<Custodian>
+  readonly #restorer: Restorer<Custodian>
   readonly #changer: Changer<Custodian>
   /** New-device invite tokens by node name while addDevice runs. */
   #tokens: Record<string, string> | undefined
@@ -164,6 +166,7 @@ export class Client {
       logger: opts.logger ?? { warn: () => {} },
       passwdProgress: opts.passwdProgress,
     }
+    this.#restorer = new Restorer({ vault: vh, logger: this.#opts.logger, history: () => this.#historyDeps() })
     this.#releaser = new Releaser({
       host,
       vault: vh,
@@ -173,6 +176,7 @@ export class Client {
       logger: this.#opts.logger,
       authed: (c, signal, fn) => this.#authed(c, signal, fn),
       keep: (rs) => this.#keepReceipts(rs),
+      restored: (c, kept, got, signal) => this.#restorer.restoredSince(c, kept, got, signal),
       background: (p) => this.#track(p),
     })
     this.#changer = new Changer({
@@ -217,6 +221,7 @@ export class Client {
       changes: [],
       receipts: [],
       checkpoints: [],
+      restores: [],
     }
     try {
       await VaultHandle.create(storage, data)
@@ -1087,6 +1092,15 @@ export class Client {
     return this.#v.receipts.map((r) => ({ ...r, units: [...r.units] }))
   }
 
+  /**
+   * restores returns the restores of nodes from a backup that the client
+   * accepted (a node's log that no longer extends the checkpoint kept of it,
+   * explained by its restore entry; docs/js.md), oldest first.
+   */
+  restores(): Restore[] {
+    return this.#restorer.restores()
+  }
+
   /** checkpoints returns the newest verified checkpoint of each node's log the vault keeps. */
   checkpoints(): { node: string; checkpoint: Uint8Array }[] {
     return this.#v.checkpoints.map((c) => ({ node: c.node, checkpoint: c.checkpoint.slice() }))
@@ -1163,6 +1177,7 @@ export class Client {
       kept: (c) => this.#releaser.kept(c.node),
       advance: (c, sent, got, signal) => this.#releaser.advance(c, sent, got, signal),
       prove: (c, a, b, signal) => this.#releaser.proveExtends(c, a, b, signal),
+      explain: (c, kept, newest, entries, signal) => this.#restorer.explainFork(c, kept, newest, entries, signal),
       labels: new Map(this.#v.units.map((u) => [hexId(u.id), u.label])),
     }
   }

@@ -37,6 +37,8 @@ export interface ReleaserDeps<C extends Custodian> {
   logger: Logger
   authed<T>(c: C, signal: AbortSignal, fn: () => Promise<T>): Promise<T>
   keep(rs: Receipt[]): Promise<void>
+  /** restored reports whether a restore of c explains why got does not extend kept, and if so has accepted it (restore.ts). */
+  restored(c: C, kept: Kept, got: Kept, signal: AbortSignal): Promise<boolean>
   background(p: Promise<unknown>): void
 }
 
@@ -287,8 +289,7 @@ export class Releaser<C extends Custodian> {
       throw e
     }
     try {
-      extendedBy(kept, got.cp, r.consistency)
-      await this.advance(c, kept, got, signal)
+      if (!(await this.#restored(c, kept, got, r.consistency, signal))) await this.advance(c, kept, got, signal)
     } catch (e) {
       if (e instanceof ForkedLogError) return evidence('fork', e)
       throw e
@@ -296,6 +297,28 @@ export class Releaser<C extends Custodian> {
     const lie = matchEntry(entry, this.d.host.peerId, this.d.user, req, resp.shares)
     if (lie !== undefined) return evidence(lie.evidence, lie.error)
     return rcpt
+  }
+
+  /**
+   * #restored checks that got extends kept, as proof proves, or reports
+   * true when a restore of c explains why not (the vault then keeps a
+   * checkpoint of c that extends got); a fork nothing explains is thrown.
+   */
+  async #restored(c: C, kept: Kept | undefined, got: Kept, proof: Uint8Array[], signal: AbortSignal): Promise<boolean> {
+    try {
+      extendedBy(kept, got.cp, proof)
+      return false
+    } catch (e) {
+      if (!(e instanceof ForkedLogError) || kept === undefined) throw e
+      let restored: boolean
+      try {
+        restored = await this.d.restored(c, kept, got, signal)
+      } catch (rerr) {
+        throw new BadReceiptError(`${e.message}, and its log could not be read for a restore entry: ${(rerr as Error).message}`)
+      }
+      if (!restored) throw e
+      return true
+    }
   }
 
   /** #batch asks c for its shares of units in one signed request with the journal's nonce. */

@@ -177,6 +177,7 @@ export class Client {
       authed: (c, signal, fn) => this.#authed(c, signal, fn),
       keep: (rs) => this.#keepReceipts(rs),
       restored: (c, kept, got, signal) => this.#restorer.restoredSince(c, kept, got, signal),
+      markLost: (lost) => this.#markLost(lost),
       background: (p) => this.#track(p),
     })
     this.#changer = new Changer({
@@ -190,7 +191,6 @@ export class Client {
       authed: (c, signal, fn) => this.#authed(c, signal, fn),
       release: async (units, signal, keys) => {
         const opened = await this.#releaser.release(units, this.#v.masterSecret, signal, keys)
-        await this.#markLost(opened.lost)
         return opened.records
       },
       seal: (label, rec, id, version) => this.#seal(label, rec, id, version),
@@ -952,7 +952,6 @@ export class Client {
     try {
       const units = this.#units(labels)
       const opened = await this.#releaser.release(units, this.#v.masterSecret, opts.signal)
-      await this.#markLost(opened.lost)
       return opened.records.map(parseRecord)
     } finally {
       done()

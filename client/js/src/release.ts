@@ -39,6 +39,8 @@ export interface ReleaserDeps<C extends Custodian> {
   keep(rs: Receipt[]): Promise<void>
   /** restored reports whether a restore of c explains why got does not extend kept, and if so has accepted it (restore.ts). */
   restored(c: C, kept: Kept, got: Kept, signal: AbortSignal): Promise<boolean>
+  /** markLost records the shares nodes proved lost (the records degrade), before any record is opened: also when one cannot be. */
+  markLost(lost: Lost[]): Promise<void>
   background(p: Promise<unknown>): void
 }
 
@@ -413,6 +415,7 @@ export class Releaser<C extends Custodian> {
     await Promise.race([all, new Promise<void>((res) => stop.signal.addEventListener('abort', () => res(), { once: true })), ...(signal ? [new Promise<void>((res) => signal.addEventListener('abort', () => res(), { once: true }))] : [])])
     col.closed = true
     try {
+      await this.d.markLost(lost)
       const records: Uint8Array[] = []
       for (const [j, u] of units.entries()) records.push(await this.#open(u, j, col, masterSecret, keys))
       return { records, lost }

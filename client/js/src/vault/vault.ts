@@ -394,7 +394,7 @@ export function decodeVault(doc: Uint8Array): VaultData {
     return { node: g.nodeName('node'), checkpoint: g.b64('checkpoint', 1, 4096) }
   })
   if (new Set(checkpoints.map((c) => c.node)).size !== checkpoints.length) f.bad('checkpoints', 'holds a node twice')
-  const restores = f.o.restores === undefined ? [] : f.list('restores', 1, MAX_RESTORES).map((r, i) => decodeRestore(r, `vault.restores[${i}]`))
+  const restores = f.o.restores === undefined ? [] : f.list('restores', 0, MAX_RESTORES).map((r, i) => decodeRestore(r, `vault.restores[${i}]`))
   // A password change (optional): checked against the login dealing it changes.
   const passwordChange = 'password_change' in f.o ? decodePasswordChange(Fields.of(f.o.password_change, 'vault.password_change', PASSWD_KEYS), Fields.of, login) : null
   return {

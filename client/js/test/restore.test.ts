@@ -16,7 +16,8 @@ import { Code } from '../src/gen/custos_pb.js'
 import { parseEntry } from '../src/api/entry.js'
 import { restoreOf } from '../src/history.js'
 import { openNodeCheckpoint } from '../src/receipts.js'
-import { decodeVault, encodeVault, MAX_RESTORES, type VaultData } from '../src/vault/vault.js'
+import { explains } from '../src/restore.js'
+import { addRestore, decodeVault, encodeVault, MAX_RESTORES, type VaultData } from '../src/vault/vault.js'
 import { Devnet } from './devnet.js'
 
 const password = 'correct horse battery staple'
@@ -208,6 +209,67 @@ test('a node showing a forked log without a restore entry is named ForkedLogErro
   }
 })
 
+// n1 is restored, and the restore accepted; alice's vault then keeps
+// checkpoints of n1's log after the restore entry. n1's data directory is
+// copied and run on, as in the test above: the restore entry is in both
+// branches, but it was in the log the vault kept already, so it explains
+// nothing: n1 is named a fork, and no second restore is recorded.
+test('a restore already in the kept log does not explain a new fork', async () => {
+  const net = await Devnet.start({ n: 3, k: 2 })
+  const warnings: string[] = []
+  let alice: Client | undefined
+  let bob: Client | undefined
+  try {
+    alice = (await enrolled(net, 'alice', warnings)).c
+    bob = (await enrolled(net, 'bob', warnings)).c
+    await alice.put('acme-portal', acme)
+    await bob.put('globex-api', globex)
+    const backup = join(net.dir, 'n1.backup')
+    await net.custosd('n1', 'backup', '--out', backup)
+    await net.kill('n2')
+    assert.deepEqual(await alice.get('acme-portal'), acme)
+    assert.deepEqual(await alice.get('acme-portal'), acme)
+    await restoreNode(net, 'n1', backup, false)
+    assert.deepEqual(await alice.get('acme-portal'), acme)
+    assert.equal(alice.restores().length, 1)
+
+    const data = join(net.node('n1').dir, 'data')
+    const snapshot = join(net.dir, 'n1-copy')
+    await net.kill('n1')
+    cpSync(data, snapshot, { recursive: true })
+    await net.restart('n1')
+    for (let i = 0; i < 3; i++) assert.deepEqual(await alice.get('acme-portal'), acme)
+    const seen = await keptSize(alice, 'n1')
+
+    await net.kill('n1')
+    rmSync(data, { recursive: true, force: true })
+    cpSync(snapshot, data, { recursive: true })
+    await net.restart('n1')
+    while ((await logSize(net, 'n1')) <= seen) assert.deepEqual(await bob.get('globex-api'), globex)
+
+    const err = await failure(() => alice!.get('acme-portal'))
+    assert.ok(causeOf(err, 'n1') instanceof ForkedLogError, String(causeOf(err, 'n1')))
+    assert.equal(alice.restores().length, 1)
+    assert.equal(warnings.filter((w) => w.includes('node n1 was restored')).length, 1, warnings.join('\n'))
+  } finally {
+    await alice?.close()
+    await bob?.close()
+    await net.stop()
+  }
+})
+
+test('a restore entry explains a fork only by its rules', () => {
+  const root = new Uint8Array(32).fill(5)
+  const old = { origin: 'custos/n1', size: 10n, root }
+  assert.equal(explains({ backupSize: 4n }, 4n, old), '')
+  assert.equal(explains({ backupSize: 4n, replaced: { size: 12n, root: new Uint8Array(32) } }, 4n, old), '')
+  assert.equal(explains({ backupSize: 4n, replaced: { size: 10n, root: root.slice() } }, 4n, old), '')
+  assert.match(explains({ backupSize: 4n }, 5n, old), /does not directly follow/)
+  assert.match(explains({ backupSize: 10n }, 10n, old), /not smaller than the size 10/)
+  assert.match(explains({ backupSize: 4n, replaced: { size: 9n, root } }, 4n, old), /smaller than the size 10/)
+  assert.match(explains({ backupSize: 4n, replaced: { size: 10n, root: new Uint8Array(32) } }, 4n, old), /another root/)
+})
+
 function restore(i: number): Restore {
   return { node: 'acme', accepted: new Date(1_700_000_000_000 + i), replaced: Uint8Array.of(1, 2, i & 0xff), index: BigInt(i), entry: Uint8Array.of(8, i & 0xff), checkpoint: Uint8Array.of(3, 4) }
 }
@@ -255,4 +317,11 @@ test("the vault's restores survive a round trip and are read strictly", () => {
     ['not a list', (j) => ((j as unknown as Record<string, unknown>).restores = {})],
   ]
   for (const [why, f] of bad) assert.throws(() => decodeVault(edit(f)), VaultFormatError, why)
+
+  // The vault keeps the newest MAX_RESTORES.
+  const v = vaultWith([])
+  for (let i = 0; i <= MAX_RESTORES; i++) addRestore(v, restore(i))
+  assert.equal(v.restores.length, MAX_RESTORES)
+  assert.equal(v.restores[0]!.index, 1n)
+  assert.equal(decodeVault(encodeVault(v)).restores.length, MAX_RESTORES)
 })

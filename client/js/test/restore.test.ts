@@ -18,6 +18,8 @@ import { restoreOf } from '../src/history.js'
 import { openNodeCheckpoint } from '../src/receipts.js'
 import { explains } from '../src/restore.js'
 import { addRestore, decodeVault, encodeVault, MAX_RESTORES, type VaultData } from '../src/vault/vault.js'
+import { parseNetwork } from '../src/network.js'
+import { adopted } from '../src/networkupdate.js'
 import { Devnet } from './devnet.js'
 
 const password = 'correct horse battery staple'
@@ -324,4 +326,25 @@ test("the vault's restores survive a round trip and are read strictly", () => {
   assert.equal(v.restores.length, MAX_RESTORES)
   assert.equal(v.restores[0]!.index, 1n)
   assert.equal(decodeVault(encodeVault(v)).restores.length, MAX_RESTORES)
+})
+
+test('an accepted restore follows its node when the network file renames it', () => {
+  const file = (n2: string) =>
+    new TextEncoder().encode(`version: 1
+threshold: 2
+nodes:
+  - name: acme
+    peer_id: 12D3KooWNW98jY6oC8EEaFFbYCc24HPRaNAJaEY7eiAvspiAgFak
+    addrs: [/ip4/127.0.0.1/tcp/1/ws]
+  - name: ${n2}
+    peer_id: 12D3KooWGgBPd8bW7cuVEJorcjE3yai4ZK7maXiEr5SLvXyMFLkK
+    addrs: [/ip4/127.0.0.1/tcp/2/ws]
+`)
+  const v = vaultWith([{ ...restore(1), node: 'bolt' }, restore(2)])
+  const old = parseNetwork(file('bolt'))
+  const got = adopted(v, old, file('volt'), new Map([[old.nodes[1]!.peerIdText, 'volt']]))
+  assert.deepEqual(
+    got.restores.map((r) => r.node),
+    ['volt', 'acme'],
+  )
 })

@@ -74,6 +74,47 @@ async function restoreNode(net: Devnet, name: string, backup: string, replace: b
   await net.restart(name)
 }
 
+/** withAliceAndBob runs fn on three nodes (threshold 2) where alice stored acme-portal and bob globex-api, and stops them after. */
+async function withAliceAndBob(fn: (net: Devnet, alice: Client, bob: Client, warnings: string[]) => Promise<void>): Promise<void> {
+  const net = await Devnet.start({ n: 3, k: 2 })
+  const warnings: string[] = []
+  let alice: Client | undefined
+  let bob: Client | undefined
+  try {
+    alice = (await enrolled(net, 'alice', warnings)).c
+    bob = (await enrolled(net, 'bob', warnings)).c
+    await alice.put('acme-portal', acme)
+    await bob.put('globex-api', globex)
+    await fn(net, alice, bob, warnings)
+  } finally {
+    await alice?.close()
+    await bob?.close()
+    await net.stop()
+  }
+}
+
+/**
+ * fork makes n1 show alice a fork (n2 stopped, so that n1 answers each
+ * get): n1 is stopped and its data directory copied; alice's gets grow
+ * n1's log past the copy (her vault keeps that branch's checkpoint); then
+ * n1's identity runs on the copy, where bob's gets grow another branch
+ * past alice's.
+ */
+async function fork(net: Devnet, alice: Client, bob: Client): Promise<void> {
+  const data = join(net.node('n1').dir, 'data')
+  const snapshot = join(net.dir, 'n1-copy')
+  await net.kill('n1')
+  cpSync(data, snapshot, { recursive: true })
+  await net.restart('n1')
+  for (let i = 0; i < 3; i++) assert.deepEqual(await alice.get('acme-portal'), acme)
+  const seen = await keptSize(alice, 'n1')
+  await net.kill('n1')
+  rmSync(data, { recursive: true, force: true })
+  cpSync(snapshot, data, { recursive: true })
+  await net.restart('n1')
+  while ((await logSize(net, 'n1')) <= seen) assert.deepEqual(await bob.get('globex-api'), globex)
+}
+
 async function restoredNodeIsAccepted(replace: boolean, history: boolean): Promise<void> {
   const net = await Devnet.start({ n: 3, k: 2 })
   const warnings: string[] = []
@@ -157,39 +198,14 @@ test('a restored node is accepted and its lost shares degrade (empty data direct
 
 test('a restored node is accepted and its lost shares degrade (over the store it replaces, met by a history read)', () => restoredNodeIsAccepted(true, true))
 
-// n1 is stopped and its data directory copied; alice's releases grow n1's
-// log past the copy (her vault keeps that branch's checkpoint); then n1's
-// identity runs on the copy, where bob's releases grow another branch past
-// alice's. No restore entry explains it: n1 is named a fork.
-test('a node showing a forked log without a restore entry is named ForkedLogError', async () => {
-  const net = await Devnet.start({ n: 3, k: 2 })
-  const warnings: string[] = []
-  let alice: Client | undefined
-  let bob: Client | undefined
-  try {
-    alice = (await enrolled(net, 'alice', warnings)).c
-    bob = (await enrolled(net, 'bob', warnings)).c
-    await alice.put('acme-portal', acme)
-    await bob.put('globex-api', globex)
-    const data = join(net.node('n1').dir, 'data')
-    const snapshot = join(net.dir, 'n1-copy')
-    await net.kill('n1')
-    cpSync(data, snapshot, { recursive: true })
-    await net.restart('n1')
-
-    // Branch A: alice's gets, with n2 stopped so that n1 answers each.
+// n1's data directory is copied and run on under its identity (fork): no
+// restore entry explains it, so n1 is named a fork.
+test('a node showing a forked log without a restore entry is named ForkedLogError', () =>
+  withAliceAndBob(async (net, alice, bob, warnings) => {
     await net.kill('n2')
-    for (let i = 0; i < 3; i++) assert.deepEqual(await alice.get('acme-portal'), acme)
-    const seen = await keptSize(alice, 'n1')
+    await fork(net, alice, bob)
 
-    // Branch B, on the copy, grown past A by bob's gets.
-    await net.kill('n1')
-    rmSync(data, { recursive: true, force: true })
-    cpSync(snapshot, data, { recursive: true })
-    await net.restart('n1')
-    while ((await logSize(net, 'n1')) <= seen) assert.deepEqual(await bob.get('globex-api'), globex)
-
-    const err = await failure(() => alice!.get('acme-portal'))
+    const err = await failure(() => alice.get('acme-portal'))
     assert.ok(causeOf(err, 'n1') instanceof ForkedLogError, String(causeOf(err, 'n1')))
     assert.equal(causeOf(err, 'n3'), undefined)
     assert.ok(
@@ -202,30 +218,17 @@ test('a node showing a forked log without a restore entry is named ForkedLogErro
     // A history read names it too; the next request still does.
     const { failed } = await alice.history()
     assert.ok(failed.find((f) => f.node === 'n1')?.cause instanceof ForkedLogError, failed.map((f) => f.message).join('; '))
-    const again = await failure(() => alice!.get('acme-portal'))
+    const again = await failure(() => alice.get('acme-portal'))
     assert.ok(causeOf(again, 'n1') instanceof ForkedLogError)
-  } finally {
-    await alice?.close()
-    await bob?.close()
-    await net.stop()
-  }
-})
+  }))
 
 // n1 is restored, and the restore accepted; alice's vault then keeps
 // checkpoints of n1's log after the restore entry. n1's data directory is
-// copied and run on, as in the test above: the restore entry is in both
+// copied and run on (fork): the restore entry is in both
 // branches, but it was in the log the vault kept already, so it explains
 // nothing: n1 is named a fork, and no second restore is recorded.
-test('a restore already in the kept log does not explain a new fork', async () => {
-  const net = await Devnet.start({ n: 3, k: 2 })
-  const warnings: string[] = []
-  let alice: Client | undefined
-  let bob: Client | undefined
-  try {
-    alice = (await enrolled(net, 'alice', warnings)).c
-    bob = (await enrolled(net, 'bob', warnings)).c
-    await alice.put('acme-portal', acme)
-    await bob.put('globex-api', globex)
+test('a restore already in the kept log does not explain a new fork', () =>
+  withAliceAndBob(async (net, alice, bob, warnings) => {
     const backup = join(net.dir, 'n1.backup')
     await net.custosd('n1', 'backup', '--out', backup)
     await net.kill('n2')
@@ -235,30 +238,13 @@ test('a restore already in the kept log does not explain a new fork', async () =
     assert.deepEqual(await alice.get('acme-portal'), acme)
     assert.equal(alice.restores().length, 1)
 
-    const data = join(net.node('n1').dir, 'data')
-    const snapshot = join(net.dir, 'n1-copy')
-    await net.kill('n1')
-    cpSync(data, snapshot, { recursive: true })
-    await net.restart('n1')
-    for (let i = 0; i < 3; i++) assert.deepEqual(await alice.get('acme-portal'), acme)
-    const seen = await keptSize(alice, 'n1')
+    await fork(net, alice, bob)
 
-    await net.kill('n1')
-    rmSync(data, { recursive: true, force: true })
-    cpSync(snapshot, data, { recursive: true })
-    await net.restart('n1')
-    while ((await logSize(net, 'n1')) <= seen) assert.deepEqual(await bob.get('globex-api'), globex)
-
-    const err = await failure(() => alice!.get('acme-portal'))
+    const err = await failure(() => alice.get('acme-portal'))
     assert.ok(causeOf(err, 'n1') instanceof ForkedLogError, String(causeOf(err, 'n1')))
     assert.equal(alice.restores().length, 1)
     assert.equal(warnings.filter((w) => w.includes('node n1 was restored')).length, 1, warnings.join('\n'))
-  } finally {
-    await alice?.close()
-    await bob?.close()
-    await net.stop()
-  }
-})
+  }))
 
 test('a restore entry explains a fork only by its rules', () => {
   const root = new Uint8Array(32).fill(5)

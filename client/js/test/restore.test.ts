@@ -12,7 +12,8 @@ import { cpSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { Client, ForkedLogError, MemoryStorage, NotEnoughCustodiansError, StatusError, VaultFormatError, type Restore } from '../src/index.js'
 import { nodeTransports } from '../src/node/index.js'
-import { Code } from '../src/gen/custos_pb.js'
+import { create } from '@bufbuild/protobuf'
+import { Code, EntryKind, EntrySchema } from '../src/gen/custos_pb.js'
 import { parseEntry } from '../src/api/entry.js'
 import { restoreOf } from '../src/history.js'
 import { openNodeCheckpoint } from '../src/receipts.js'
@@ -333,4 +334,39 @@ nodes:
     got.restores.map((r) => r.node),
     ['volt', 'acme'],
   )
+})
+
+test("a vault document's restores under random mutations decode or are refused as VaultFormatError", () => {
+  const good = new TextDecoder().decode(encodeVault(vaultWith([restore(1), restore(2)])))
+  const at = good.indexOf('"restores"')
+  const alphabet = '{}[]",:0123456789-abcdefghijklmnopqrstuvwxyzAZ+/= \n'
+  for (let i = 0; i < 3000; i++) {
+    const chars = [...good]
+    for (let m = 1 + Math.floor(Math.random() * 3); m > 0; m--) {
+      const p = at + Math.floor(Math.random() * (chars.length - at))
+      const c = alphabet[Math.floor(Math.random() * alphabet.length)]!
+      const op = Math.floor(Math.random() * 3)
+      if (op === 0) chars.splice(p, 1)
+      else if (op === 1) chars.splice(p, 0, c)
+      else chars[p] = c
+    }
+    const doc = new TextEncoder().encode(chars.join(''))
+    let v: VaultData
+    try {
+      v = decodeVault(doc)
+    } catch (e) {
+      assert.ok(e instanceof VaultFormatError, String(e))
+      continue
+    }
+    assert.deepEqual(decodeVault(encodeVault(v)).restores, v.restores)
+  }
+})
+
+test("a restore entry's text says what restoreOf reads", () => {
+  const root = new Uint8Array(32).map((_, i) => i)
+  const entry = (admin: string) => create(EntrySchema, { kind: EntryKind.ADMIN, admin })
+  assert.deepEqual(restoreOf(entry('restore: backup of log size 4')), { backupSize: 4n })
+  assert.deepEqual(restoreOf(entry(`restore: backup of log size 4 replaces a log of size 9 with root ${Buffer.from(root).toString('base64')}`)), { backupSize: 4n, replaced: { size: 9n, root } })
+  assert.equal(restoreOf(entry('restore: backup of log size 04')), undefined)
+  assert.equal(restoreOf(create(EntrySchema, { kind: EntryKind.ADMIN, admin: 'restore: backup of log size 4', user: 'alice' })), undefined)
 })

@@ -43,6 +43,8 @@ import type { Request } from './vault/journal.js'
 import { Changer, type ChangeProgress, type PendingChange } from './change.js'
 import type { LoginDealing } from './vault/vault.js'
 import * as passwd from './passwd.js'
+import { adoptLogin, followNote } from './dealingnote.js'
+import * as vaultmove from './vaultmove.js'
 import { deviceOp, devicePeerId, type NodeDevices } from './devices.js'
 import { adopted, changes, sameCustodians, type NodeUpdate } from './networkupdate.js'
 
@@ -116,6 +118,8 @@ function validLabelLike(s: string, max: number): boolean {
 export class Custodian {
   session: Session | undefined
   key: LoginKey | undefined
+  /** The epoch of the dealing key is of: a login again names it, whatever dealing the vault's logins take meanwhile (a password change under way). */
+  epoch = 0
   relogin: Promise<void> | undefined
   constructor(readonly node: Node) {}
 
@@ -320,8 +324,8 @@ export class Client {
     return s
   }
 
-  /** #loginContext names the epoch of the dealing logins use: a password change's new one once every node holds it (src/passwd.ts). */
-  #loginContext(epoch = passwd.dealingInUse(this.#v)?.epoch ?? 1) {
+  /** #loginContext names the epoch of a login: the dealing's a full login evaluates, or the one a kept login key is of (Custodian.epoch). */
+  #loginContext(epoch: number) {
     return { host: this.#host, user: this.#v.user, epoch, tokens: this.#tokens }
   }
 
@@ -353,6 +357,7 @@ export class Client {
         const got = await loginFull(this.#loginContext(login.epoch), c.node, share, round, sig)
         c.key?.wipe()
         c.key = got.key
+        c.epoch = login.epoch
         c.session = got.session
         errs[i] = undefined
         if (++ok === need) setTimeout(graceDone, LOGIN_GRACE_MS)
@@ -369,8 +374,10 @@ export class Client {
     const keys = await round.keys().catch(() => undefined)
     if (keys !== undefined) {
       for (const c of this.#nodes) {
-        if (c.key === undefined) c.key = keys.get(c.node.name)
-        else if (keys.get(c.node.name) !== c.key) keys.get(c.node.name)?.wipe()
+        if (c.key === undefined) {
+          c.key = keys.get(c.node.name)
+          c.epoch = login.epoch
+        } else if (keys.get(c.node.name) !== c.key) keys.get(c.node.name)?.wipe()
       }
     }
     return [...errs]
@@ -389,12 +396,20 @@ export class Client {
    * reason (WrongPasswordError with the attempts left, LockedError,
    * NotEnrolledError, RateLimitedError, BadEvaluationError for a node whose
    * proof failed, …). A login backoff up to maxLoginWaitMs is waited out once.
+   * A password change made on another device of the user is followed: the
+   * vault takes the new dealing from the nodes' dealing note, once it
+   * verifies, and the login is made again (src/dealingnote.ts).
    */
   async unlock(password: string | Uint8Array, opts: { signal?: AbortSignal } = {}): Promise<void> {
     await this.#unlock(password, this.network.threshold, opts.signal)
   }
 
-  /** #unlock is unlock that waits for wait nodes to accept (or fail) rather than the threshold, and returns each node's error in network order. */
+  /**
+   * #unlock is unlock, waiting for wait of the logins (addDevice waits for
+   * every node). A login refused under a dealing another device's password
+   * change replaced is made again under the new one (src/dealingnote.ts).
+   * It returns each node's error, in network order.
+   */
   async #unlock(password: string | Uint8Array, wait: number, signal: AbortSignal | undefined): Promise<(Error | undefined)[]> {
     const done = this.#begin(false)
     const pw = passwordBytes(password)
@@ -405,6 +420,7 @@ export class Client {
         const k = this.network.threshold
         errs = await this.#loginRound(pwh.bytes(), this.#nodes, wait, signal)
         errs = await this.#waitBackoff(pwh.bytes(), errs, k, signal)
+        errs = await this.#followChange(pwh.bytes(), errs, wait, signal)
         const q = this.#quorum('unlock', k, errs)
         if (q !== undefined) {
           this.lock()
@@ -421,6 +437,56 @@ export class Client {
       wipe(pw)
       done()
     }
+  }
+
+  // --- a second device (src/vaultmove.ts)
+
+  /**
+   * exportVault returns the vault for another device of the user,
+   * encrypted with age to recipients (age1…, or age1pq1… as from
+   * newRecoveryKey): every record, the login dealing and the master
+   * secret, but not the device key nor the request journal. It asks no
+   * node. The export and a key it is encrypted to open every record with
+   * the password: keep them offline. Client.importVault reads it; the Go
+   * client's `custos vault import` does not (docs/js.md).
+   */
+  async exportVault(recipients: string[]): Promise<Uint8Array> {
+    const done = this.#begin(false)
+    try {
+      return await vaultmove.exportVault(this.#v, this.device, recipients)
+    } finally {
+      done()
+    }
+  }
+
+  /**
+   * importVault makes a vault in storage from an export (exportVault),
+   * decrypted with the age identity, under a fresh device key; the nodes do
+   * not know that device until addDevice. It refuses to overwrite a vault,
+   * and an export that breaks its format (ExportFormatError) or holds a
+   * damaged record (DamagedError). It returns the export's user and the
+   * device it came from.
+   */
+  static async importVault(storage: VaultStorage, bytes: Uint8Array, identity: string): Promise<{ user: string; device: string; created: Date }> {
+    return vaultmove.importVault(storage, bytes, identity)
+  }
+
+  // --- following another device's password change (src/dealingnote.ts)
+
+  /**
+   * #followChange logs in again at every node, under the dealing another
+   * device's password change made, when the logins (errs) handed out its
+   * note and the vault took it; otherwise it returns errs as they are.
+   */
+  async #followChange(pwh: Uint8Array, errs: (Error | undefined)[], wait: number, signal: AbortSignal | undefined): Promise<(Error | undefined)[]> {
+    if (this.#quorum('unlock', this.network.threshold, errs) === undefined) return errs
+    const from = passwd.dealingInUse(this.#v)
+    if (from === null) return errs
+    const login = followNote(this.#v, this.network.nodes, this.network.threshold, from.epoch, errs, this.#opts.logger)
+    if (login === null) return errs
+    await adoptLogin(this.#v, login, () => this.#vh.save(), this.#opts.logger)
+    for (const c of this.#nodes) c.forget() // keys of the old dealing's rwd
+    return this.#loginRound(pwh, this.#nodes, wait, signal)
   }
 
   /** #waitBackoff waits out, once, the login backoff that keeps the logins from need successes, and logs in there again. */
@@ -441,7 +507,7 @@ export class Client {
     await Promise.all(
       withKeys.map(async (c) => {
         try {
-          c.session = await loginAgain(this.#loginContext(), c.node, c.key!, withTimeout(signal, this.#opts.timeoutMs))
+          c.session = await loginAgain(this.#loginContext(c.epoch), c.node, c.key!, withTimeout(signal, this.#opts.timeoutMs))
           out[this.#nodes.indexOf(c)] = undefined
         } catch (e) {
           out[this.#nodes.indexOf(c)] = e as Error
@@ -471,7 +537,7 @@ export class Client {
     if (c.key === undefined) throw new VaultLockedError()
     c.relogin ??= (async () => {
       try {
-        c.session = await loginAgain(this.#loginContext(), c.node, c.key!, withTimeout(undefined, this.#opts.timeoutMs))
+        c.session = await loginAgain(this.#loginContext(c.epoch), c.node, c.key!, withTimeout(undefined, this.#opts.timeoutMs))
       } finally {
         c.relogin = undefined
       }

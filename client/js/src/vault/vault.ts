@@ -10,6 +10,7 @@ import { validUser } from '../api/protocol.js'
 import { validNodeName } from '../network.js'
 import { checkPasswordKDF, vaultUnitKey, type PasswordKDF } from '../threshold/keys.js'
 import { PASSWD_KEYS, decodePasswordChange, encodePasswordChange, type PasswordChange } from './passwd.js'
+import { decodeElement } from '../threshold/toprf.js'
 
 export const VAULT_FORMAT = 'custos-js-vault/1'
 const MAX_VAULT = 64 << 20
@@ -356,10 +357,21 @@ export function decodeVault(doc: Uint8Array): VaultData {
   let login: LoginDealing | null = null
   if (f.o.login !== null) {
     const l = Fields.of(f.o.login, 'vault.login', ['epoch', 'threshold', 'shares'])
+    // As the Go vault's login: each node once, indexes ascending, every R_i an element (a password change is checked against it).
+    let last = 0
     const shares = l.list('shares', 2, 255).map((s, i) => {
       const g = Fields.of(s, `vault.login.shares[${i}]`, ['node', 'peer_id', 'index', 'public_share'])
-      return { node: g.nodeName('node'), peerId: g.str('peer_id'), index: g.int('index', 1, 255), publicShare: g.hex('public_share', 32) }
+      const share = { node: g.nodeName('node'), peerId: g.str('peer_id'), index: g.int('index', 1, 255), publicShare: g.hex('public_share', 32) }
+      if (share.index <= last) g.bad('index', 'is not above the one before')
+      last = share.index
+      try {
+        decodeElement(share.publicShare)
+      } catch {
+        g.bad('public_share', 'is not a ristretto255 element')
+      }
+      return share
     })
+    if (new Set(shares.map((s) => s.node)).size !== shares.length || new Set(shares.map((s) => s.peerId)).size !== shares.length) l.bad('shares', 'names a node twice')
     login = { epoch: l.int('epoch', 1, 2 ** 32 - 1), threshold: l.int('threshold', 2, shares.length), shares }
   }
   const units = f.list('units', 0, 1 << 20).map((u, i) => decodeUnit(u, `vault.units[${i}]`))

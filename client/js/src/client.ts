@@ -33,10 +33,11 @@ import { deal } from './threshold/shares.js'
 import { seal } from './threshold/seal.js'
 import { dealLogin } from './threshold/toprf.js'
 import { VaultHandle } from './vault/handle.js'
-import { checkUnit, unitMac, validLabel, type Receipt, type Unit, type VaultData } from './vault/vault.js'
+import { checkUnit, unitMac, validLabel, type Receipt, type Restore, type Unit, type VaultData } from './vault/vault.js'
 import type { VaultStorage } from './vault/storage.js'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { Releaser } from './release.js'
+import { Restorer } from './restore.js'
 import { readHistory, readUserLog, type HistoryDeps, type HistoryEntry, type LoggedEntry } from './history.js'
 import type { Request } from './vault/journal.js'
 import { Changer, type ChangeProgress, type PendingChange } from './change.js'
@@ -150,6 +151,7 @@ export class Client {
   /** The receipts' save under way, if one is. */
   #saving: Promise<void> | undefined
   readonly #releaser: Releaser<Custodian>
+  readonly #restorer: Restorer<Custodian>
   readonly #changer: Changer<Custodian>
   /** New-device invite tokens by node name while addDevice runs. */
   #tokens: Record<string, string> | undefined
@@ -168,6 +170,7 @@ export class Client {
       logger: opts.logger ?? { warn: () => {} },
       passwdProgress: opts.passwdProgress,
     }
+    this.#restorer = new Restorer({ vault: vh, logger: this.#opts.logger, history: () => this.#historyDeps() })
     this.#releaser = new Releaser({
       host,
       vault: vh,
@@ -177,6 +180,8 @@ export class Client {
       logger: this.#opts.logger,
       authed: (c, signal, fn) => this.#authed(c, signal, fn),
       keep: (rs) => this.#keepReceipts(rs),
+      restored: (c, kept, got, signal) => this.#restorer.restoredSince(c, kept, got, signal),
+      markLost: (lost) => this.#markLost(lost),
       background: (p) => this.#track(p),
     })
     this.#changer = new Changer({
@@ -190,7 +195,6 @@ export class Client {
       authed: (c, signal, fn) => this.#authed(c, signal, fn),
       release: async (units, signal, keys) => {
         const opened = await this.#releaser.release(units, this.#v.masterSecret, signal, keys)
-        await this.#markLost(opened.lost)
         return opened.records
       },
       seal: (label, rec, id, version) => this.#seal(label, rec, id, version),
@@ -221,6 +225,7 @@ export class Client {
       changes: [],
       receipts: [],
       checkpoints: [],
+      restores: [],
     }
     try {
       await VaultHandle.create(storage, data)
@@ -1013,7 +1018,6 @@ export class Client {
     try {
       const units = this.#units(labels)
       const opened = await this.#releaser.release(units, this.#v.masterSecret, opts.signal)
-      await this.#markLost(opened.lost)
       return opened.records.map(parseRecord)
     } finally {
       done()
@@ -1153,6 +1157,15 @@ export class Client {
     return this.#v.receipts.map((r) => ({ ...r, units: [...r.units] }))
   }
 
+  /**
+   * restores returns the restores of nodes from a backup that the client
+   * accepted (a node's log that no longer extends the checkpoint kept of it,
+   * explained by its restore entry; docs/js.md), oldest first.
+   */
+  restores(): Restore[] {
+    return this.#restorer.restores()
+  }
+
   /** checkpoints returns the newest verified checkpoint of each node's log the vault keeps. */
   checkpoints(): { node: string; checkpoint: Uint8Array }[] {
     return this.#v.checkpoints.map((c) => ({ node: c.node, checkpoint: c.checkpoint.slice() }))
@@ -1229,6 +1242,7 @@ export class Client {
       kept: (c) => this.#releaser.kept(c.node),
       advance: (c, sent, got, signal) => this.#releaser.advance(c, sent, got, signal),
       prove: (c, a, b, signal) => this.#releaser.proveExtends(c, a, b, signal),
+      explain: (c, kept, newest, entries, signal) => this.#restorer.explainFork(c, kept, newest, entries, signal),
       labels: new Map(this.#v.units.map((u) => [hexId(u.id), u.label])),
     }
   }

@@ -78,6 +78,30 @@ export interface Receipt {
   evidence: Evidence
 }
 
+/** A node's restore from a backup that the client accepted (docs/vault.md#a-restore): the evidence of what the node showed before. */
+export interface Restore {
+  node: string
+  /** When the client accepted the restore. */
+  accepted: Date
+  /** The checkpoint the vault kept of the node until then, of the rolled-back log. */
+  replaced: Uint8Array
+  /** The restore entry's index in the node's log: the size of the restored log. */
+  index: bigint
+  /** The restore entry as the node stored it. */
+  entry: Uint8Array
+  /** The node's checkpoint of a tree that holds the entry, kept from then on. */
+  checkpoint: Uint8Array
+}
+
+/** The vault keeps the newest MAX_RESTORES restores (Go's vault.MaxRestores). */
+export const MAX_RESTORES = 100
+
+/** addRestore records r in v, keeping the newest MAX_RESTORES. */
+export function addRestore(v: VaultData, r: Restore): void {
+  v.restores.push(r)
+  v.restores.splice(0, Math.max(v.restores.length - MAX_RESTORES, 0))
+}
+
 /** One custodian's public share of the login dealing: R_i at index i. */
 export interface LoginShare {
   node: string
@@ -105,6 +129,8 @@ export interface VaultData {
   changes: Change[]
   receipts: Receipt[]
   checkpoints: { node: string; checkpoint: Uint8Array }[]
+  /** The nodes' restores the client accepted, oldest first. */
+  restores: Restore[]
   /** A password change under way (src/passwd.ts); absent or null: none. */
   passwordChange?: PasswordChange | null
 }
@@ -216,6 +242,8 @@ export function encodeVault(v: VaultData): Uint8Array {
       evidence: r.evidence,
     })),
     checkpoints: [...v.checkpoints].sort((a, b) => (a.node < b.node ? -1 : 1)).map((c) => ({ node: c.node, checkpoint: toBase64(c.checkpoint) })),
+    // Restores: written once there is one (older vaults have none).
+    ...(v.restores.length > 0 ? { restores: v.restores.map(encodeRestore) } : {}),
     // A password change: written only while one is under way.
     ...(v.passwordChange ? { password_change: encodePasswordChange(v.passwordChange) } : {}),
   }
@@ -318,7 +346,7 @@ export function decodeVault(doc: Uint8Array): VaultData {
   const format = (j as J | null)?.format
   if (format !== VAULT_FORMAT) throw new VaultFormatError(`unknown vault format ${JSON.stringify(String(format)).slice(0, 60)}`)
   // changes and password_change came after the first vaults of this format: a vault without them has none under way.
-  const f = Fields.of(j, 'vault', ['format', 'user', 'network', 'device_key', 'master_secret', 'password_kdf', 'login', 'units', 'pending_deletes', 'receipts', 'checkpoints'], ['changes', 'password_change'])
+  const f = Fields.of(j, 'vault', ['format', 'user', 'network', 'device_key', 'master_secret', 'password_kdf', 'login', 'units', 'pending_deletes', 'receipts', 'checkpoints'], ['changes', 'password_change', 'restores'])
   const user = f.str('user')
   if (!validUser(user)) f.bad('user', 'is not a valid user name')
   const kdf = Fields.of(f.o.password_kdf, 'vault.password_kdf', ['salt', 'time', 'memory_kib', 'threads'])
@@ -378,6 +406,7 @@ export function decodeVault(doc: Uint8Array): VaultData {
     return { node: g.nodeName('node'), checkpoint: g.b64('checkpoint', 1, 4096) }
   })
   if (new Set(checkpoints.map((c) => c.node)).size !== checkpoints.length) f.bad('checkpoints', 'holds a node twice')
+  const restores = f.o.restores === undefined ? [] : f.list('restores', 0, MAX_RESTORES).map((r, i) => decodeRestore(r, `vault.restores[${i}]`))
   // A password change (optional): checked against the login dealing it changes.
   const passwordChange = 'password_change' in f.o ? decodePasswordChange(Fields.of(f.o.password_change, 'vault.password_change', PASSWD_KEYS), Fields.of, login) : null
   return {
@@ -392,7 +421,24 @@ export function decodeVault(doc: Uint8Array): VaultData {
     changes,
     receipts,
     checkpoints,
+    restores,
     passwordChange,
+  }
+}
+
+function encodeRestore(r: Restore): J {
+  return { node: r.node, accepted: r.accepted.toISOString(), replaced: toBase64(r.replaced), index: Number(r.index), entry: toBase64(r.entry), checkpoint: toBase64(r.checkpoint) }
+}
+
+function decodeRestore(x: unknown, at: string): Restore {
+  const g = Fields.of(x, at, ['node', 'accepted', 'replaced', 'index', 'entry', 'checkpoint'])
+  return {
+    node: g.nodeName('node'),
+    accepted: g.time('accepted'),
+    replaced: g.b64('replaced', 1, 4096),
+    index: BigInt(g.int('index', 0, 2 ** 48 - 1)),
+    entry: g.b64('entry', 1, 64 << 10),
+    checkpoint: g.b64('checkpoint', 1, 4096),
   }
 }
 

@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { concat, fromBase64, fromHex, utf8 } from '../src/bytes.js'
+import { concat, fromBase64, fromHex, toBase64, utf8 } from '../src/bytes.js'
 import { FrameReader, FrameTooLargeError, ShortStreamError, frame, varint } from '../src/api/frame.js'
 import { CheckpointError, openCheckpoint } from '../src/api/checkpoint.js'
 import { verifyEd25519 } from '../src/ed25519.js'
@@ -118,4 +118,16 @@ test('inclusion and consistency proofs verify for every index and size up to 17,
       }
     }
   }
+})
+
+test('base64 is standard with padding both ways, and only its canonical form is read', () => {
+  for (let n = 0; n < 70; n++) {
+    const b = Uint8Array.from({ length: n }, (_, i) => (i * 37 + n) & 255)
+    const s = Buffer.from(b).toString('base64')
+    assert.equal(toBase64(b), s)
+    assert.deepEqual(fromBase64(s), b)
+  }
+  const big = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 7) & 255)
+  assert.deepEqual(fromBase64(toBase64(big)), big)
+  for (const bad of ['QR==', 'QUF=', 'QUE', 'QU E=', 'QUE=\n', 'QUE-', '=QUE', 'Q===']) assert.throws(() => fromBase64(bad), /base64/, bad)
 })

@@ -1,5 +1,6 @@
 // VaultHandle is an open vault: its contents, held against other clients
-// through the storage's lock, saved whole, and its request journal.
+// through the storage's lock, saved whole (each receipt rendered once), and
+// its request journal.
 import { encodeVault, decodeVault, type VaultData } from './vault.js'
 import { compacted, parseJournal, renderJournal, renderLines, type JournalState, type Request } from './journal.js'
 import type { VaultStorage } from './storage.js'
@@ -26,9 +27,7 @@ export class VaultHandle {
 
   /** create writes a new vault; it refuses to overwrite one. */
   static async create(storage: VaultStorage, data: VaultData): Promise<void> {
-    const doc = encodeVault(data)
-    decodeVault(doc) // a save writes only what a read accepts
-    await storage.create(doc)
+    await storage.create(encodeVault(data)) // only what a read accepts
   }
 
   /** open takes the storage's lock and reads the vault, checking every rule. */
@@ -46,9 +45,7 @@ export class VaultHandle {
 
   /** save writes the whole vault anew, atomically; only a vault that passes the read's checks. */
   async save(): Promise<void> {
-    const doc = encodeVault(this.data)
-    decodeVault(doc)
-    await this.#storage.save(doc)
+    await this.#storage.save(encodeVault(this.data))
   }
 
   async #readJournal(): Promise<JournalState> {

@@ -46,12 +46,15 @@ export class Host {
   readonly peerId: Uint8Array
   readonly peerIdText: string
   readonly #key: PrivateKey
+  /** The device key in the platform's Web Crypto, when it has Ed25519: signing with it skips libp2p's key conversion per signature. */
+  readonly #signer: CryptoKey | undefined
   /** The open connection to each node, by name: requests open streams on it. */
   readonly #conns = new Map<string, Connection>()
 
-  private constructor(p2p: Libp2p, key: PrivateKey) {
+  private constructor(p2p: Libp2p, key: PrivateKey, signer: CryptoKey | undefined) {
     this.#p2p = p2p
     this.#key = key
+    this.#signer = signer
     this.peerId = p2p.peerId.toMultihash().bytes
     this.peerIdText = p2p.peerId.toString()
   }
@@ -69,12 +72,13 @@ export class Host {
       connectionGater: { denyDialMultiaddr: async () => false },
       connectionManager: { maxConnections: 300 },
     })
-    return new Host(p2p, key)
+    return new Host(p2p, key, await webCryptoSigner(key))
   }
 
   /** sign signs msg with the device key (release requests). */
   async sign(msg: Uint8Array): Promise<Uint8Array> {
-    return this.#key.sign(msg)
+    if (this.#signer === undefined) return this.#key.sign(msg)
+    return new Uint8Array(await globalThis.crypto.subtle.sign({ name: 'Ed25519' }, this.#signer, msg.slice()))
   }
 
   async stop(): Promise<void> {
@@ -153,6 +157,29 @@ function dialError(e: unknown, signal: AbortSignal): Error {
   if (signal.aborted) return new TimeoutError()
   if (/ECONNREFUSED/.test(msg) || /ECONNREFUSED/.test(String((e as { cause?: unknown })?.cause))) return new UnreachableError('cannot reach it: connection refused')
   return new UnreachableError(`cannot reach it: ${msg.split('\n')[0]!.slice(0, 200)}`)
+}
+
+/** The PKCS #8 (RFC 8410) prefix of an Ed25519 private key; its 32-byte seed follows. */
+const PKCS8_ED25519 = Uint8Array.of(0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20)
+
+/**
+ * webCryptoSigner imports key, not extractable, into the platform's Web
+ * Crypto (Node.js 20, Chromium 137 and later have Ed25519; Ed25519
+ * signatures are deterministic, so either way signs the same bytes). It is
+ * undefined where the platform lacks Ed25519: libp2p's key signs then.
+ */
+async function webCryptoSigner(key: PrivateKey): Promise<CryptoKey | undefined> {
+  // libp2p's raw form of an Ed25519 private key: the seed, then the public key.
+  const der = new Uint8Array(PKCS8_ED25519.length + 32)
+  der.set(PKCS8_ED25519)
+  der.set(key.raw.subarray(0, 32), PKCS8_ED25519.length)
+  try {
+    return await globalThis.crypto.subtle.importKey('pkcs8', der, { name: 'Ed25519' }, false, ['sign'])
+  } catch {
+    return undefined
+  } finally {
+    der.fill(0)
+  }
 }
 
 /** deviceKeyFromProtobuf checks a stored device key: an Ed25519 key in libp2p's protobuf form. */

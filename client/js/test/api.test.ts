@@ -10,6 +10,9 @@ import { CheckpointError, openCheckpoint } from '../src/api/checkpoint.js'
 import { verifyEd25519 } from '../src/ed25519.js'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { leafHash, verifyConsistency, verifyInclusion } from '../src/api/tlog.js'
+import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { Host } from '../src/host.js'
+import { nodeTransports } from '../src/node/index.js'
 
 const vectors = JSON.parse(readFileSync(new URL('../../../../api/testdata/checkpoint_vectors.json', import.meta.url), 'utf8'))
 
@@ -130,4 +133,18 @@ test('base64 is standard with padding both ways, and only its canonical form is 
   const big = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 7) & 255)
   assert.deepEqual(fromBase64(toBase64(big)), big)
   for (const bad of ['QR==', 'QUF=', 'QUE', 'QU E=', 'QUE=\n', 'QUE-', '=QUE', 'Q===']) assert.throws(() => fromBase64(bad), /base64/, bad)
+})
+
+test("the host signs with the device key what libp2p's key and @noble/curves sign (the same deterministic Ed25519 signature)", async () => {
+  const key = await generateKeyPair('Ed25519')
+  const host = await Host.start(privateKeyToProtobuf(key), nodeTransports())
+  try {
+    for (const msg of [new Uint8Array(0), utf8('custos release transcript'), new Uint8Array(5000).fill(7)]) {
+      const sig = await host.sign(msg)
+      assert.deepEqual(sig, new Uint8Array(await key.sign(msg)))
+      assert.deepEqual(sig, ed25519.sign(msg, key.raw.subarray(0, 32)))
+    }
+  } finally {
+    await host.stop()
+  }
 })

@@ -11,7 +11,9 @@ import { verifyEd25519 } from '../src/ed25519.js'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { leafHash, verifyConsistency, verifyInclusion } from '../src/api/tlog.js'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import { Host } from '../src/host.js'
+import { Host, skipKnownProtocolMerges } from '../src/host.js'
+import { createLibp2p } from 'libp2p'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { nodeTransports } from '../src/node/index.js'
 
 const vectors = JSON.parse(readFileSync(new URL('../../../../api/testdata/checkpoint_vectors.json', import.meta.url), 'utf8'))
@@ -146,5 +148,34 @@ test("the host signs with the device key what libp2p's key and @noble/curves sig
     }
   } finally {
     await host.stop()
+  }
+})
+
+test('a merge into the peer store of protocols merged for the peer before is skipped; any other merge is made', async () => {
+  const p2p = await createLibp2p({ addresses: { listen: [] } })
+  try {
+    const store = p2p.peerStore
+    const made: string[][] = []
+    const merge = store.merge.bind(store)
+    store.merge = async (id, data, options) => {
+      made.push(Object.keys(data))
+      return merge(id, data, options)
+    }
+    skipKnownProtocolMerges(store)
+    const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    await store.merge(peer, { protocols: ['/custos/release/1'] })
+    await store.merge(peer, { protocols: ['/custos/release/1'] })
+    assert.equal(made.length, 1, 'the same protocol again is skipped')
+    assert.deepEqual((await store.get(peer)).protocols, ['/custos/release/1'])
+    await store.merge(peer, { protocols: ['/custos/release/1', '/custos/list/1'] })
+    await store.merge(other, { protocols: ['/custos/release/1'] })
+    await store.merge(peer, { protocols: ['/custos/list/1'], tags: { kept: { value: 1 } } })
+    assert.equal(made.length, 4, 'a new protocol, another peer, and a merge of more than protocols are made')
+    await store.merge(peer, { protocols: ['/custos/list/1'] })
+    assert.equal(made.length, 4)
+    assert.deepEqual((await store.get(peer)).protocols.sort(), ['/custos/list/1', '/custos/release/1'])
+  } finally {
+    await p2p.stop()
   }
 })

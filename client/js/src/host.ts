@@ -8,11 +8,18 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import type { Connection, Libp2p, Peer, PeerStore, PrivateKey, Stream } from '@libp2p/interface'
 import { FrameReader, frame } from './api/frame.js'
+import { concat, utf8 } from './bytes.js'
 import { MAX_MESSAGE_SIZE } from './api/protocol.js'
 import type { Node } from './network.js'
 
 /** The transports a platform adapter gives the host. */
 export type Transports = NonNullable<Libp2pOptions['transports']>
+
+type MuxerFactory = NonNullable<Libp2pOptions['streamMuxers']>[number]
+
+/** multistream-select 1.0.0 (libp2p's protocol negotiation): its header line, and the longest line read. */
+const MSS_HEADER = '/multistream/1.0.0'
+const MAX_MSS_LINE = 1024
 
 /** ImpostorError: a node presented another key than the network file pins; it was sent nothing. */
 export class ImpostorError extends Error {
@@ -68,7 +75,7 @@ export class Host {
       addresses: { listen: [] },
       transports,
       connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
+      streamMuxers: [preNegotiating(yamux())],
       connectionGater: { denyDialMultiaddr: async () => false },
       connectionManager: { maxConnections: 300 },
     })
@@ -115,14 +122,18 @@ export class Host {
    * request's messages, then the end of the stream. The stream is
    * half-closed after the last write and aborted when anything fails or
    * signal ends; a node that sends more than the answer is a failure.
+   *
+   * The protocol is negotiated here, as go-libp2p's streams do it: the
+   * multistream-select header and the protocol go with the request's first
+   * bytes, and the node's two answering lines are read before its answer
+   * (js-libp2p would wait for them before sending the request: a round
+   * trip more per request; see preNegotiating).
    */
   async converse<T>(node: Node, protocol: string, signal: AbortSignal, fn: (c: Conversation) => Promise<T>): Promise<T> {
     const conn = await this.connect(node, signal)
     let stream: Stream
     try {
-      // One protocol is proposed, so its name goes with the request's first
-      // bytes (no round trip for the negotiation alone).
-      stream = await conn.newStream(protocol, { signal, negotiateFully: false })
+      stream = await conn.newStream(protocol, { signal })
     } catch (e) {
       this.#conns.delete(node.name)
       throw dialError(e, signal)
@@ -130,14 +141,28 @@ export class Host {
     const onAbort = () => stream.abort(new TimeoutError())
     signal.addEventListener('abort', onAbort, { once: true })
     const reader = new FrameReader(stream)
+    let proposed = false
+    let negotiated = false
+    const negotiate = async () => {
+      if (negotiated) return
+      await expectLine(reader, MSS_HEADER, 'the node does not speak multistream-select')
+      await expectLine(reader, protocol, `the node does not speak ${protocol}`)
+      negotiated = true
+    }
     try {
       const out = await fn({
         write: (msg) => {
-          stream.send(frame(msg, MAX_MESSAGE_SIZE))
+          const body = frame(msg, MAX_MESSAGE_SIZE)
+          stream.send(proposed ? body : concat(mssLine(MSS_HEADER), mssLine(protocol), body))
+          proposed = true
         },
-        read: () => reader.read(MAX_MESSAGE_SIZE),
+        read: async () => {
+          await negotiate()
+          return reader.read(MAX_MESSAGE_SIZE)
+        },
       })
       await stream.close({ signal })
+      await negotiate()
       if (!(await reader.atEnd())) throw new UnreachableError('the node sent more than its answer')
       return out
     } catch (e) {
@@ -146,6 +171,45 @@ export class Host {
       throw e
     } finally {
       signal.removeEventListener('abort', onAbort)
+    }
+  }
+}
+
+/** mssLine is a multistream-select message: a varint length, then the line and its newline. */
+function mssLine(s: string): Uint8Array {
+  return frame(utf8(s + '\n'), MAX_MSS_LINE)
+}
+
+/** expectLine reads a multistream-select line; another one than want (the node's "na") is an UnreachableError saying why. */
+async function expectLine(reader: FrameReader, want: string, why: string): Promise<void> {
+  const got = await reader.read(MAX_MSS_LINE)
+  if (new TextDecoder().decode(got) !== want + '\n') throw new UnreachableError(why)
+}
+
+/**
+ * preNegotiating wraps a stream muxer so that a stream opened for one
+ * protocol is marked as of that protocol when it is made. js-libp2p 3 then
+ * takes it as negotiated (as with a muxer that negotiates protocols
+ * itself) and does not run multistream-select, which it runs to the end
+ * before the stream is handed over; Host.converse, the only opener of
+ * this host's streams, negotiates instead, without the wait. Streams
+ * opened by the node are untouched.
+ */
+function preNegotiating(muxer: MuxerFactory): MuxerFactory {
+  return (components) => {
+    const f = muxer(components)
+    return {
+      protocol: f.protocol,
+      createStreamMuxer: (maConn) => {
+        const m = f.createStreamMuxer(maConn)
+        const create = m.createStream.bind(m)
+        m.createStream = async (options) => {
+          const s = await create(options)
+          if (options?.protocol !== undefined) s.protocol = options.protocol
+          return s
+        }
+        return m
+      },
     }
   }
 }

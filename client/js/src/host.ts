@@ -141,8 +141,9 @@ export class Host {
     const onAbort = () => stream.abort(new TimeoutError())
     signal.addEventListener('abort', onAbort, { once: true })
     const reader = new FrameReader(stream)
-    let proposed = false
-    let negotiated = false
+    // A stream of another muxer (WebTransport's) was negotiated by js-libp2p.
+    let negotiated = !unnegotiated.has(stream)
+    let proposed = negotiated
     const negotiate = async () => {
       if (negotiated) return
       await expectLine(reader, MSS_HEADER, 'the node does not speak multistream-select')
@@ -186,6 +187,9 @@ async function expectLine(reader: FrameReader, want: string, why: string): Promi
   if (new TextDecoder().decode(got) !== want + '\n') throw new UnreachableError(why)
 }
 
+/** The streams preNegotiating marked: their protocol is still to be negotiated, by converse. */
+const unnegotiated = new WeakSet<Stream>()
+
 /**
  * preNegotiating wraps a stream muxer so that a stream opened for one
  * protocol is marked as of that protocol when it is made. js-libp2p 3 then
@@ -193,7 +197,8 @@ async function expectLine(reader: FrameReader, want: string, why: string): Promi
  * itself) and does not run multistream-select, which it runs to the end
  * before the stream is handed over; Host.converse, the only opener of
  * this host's streams, negotiates instead, without the wait. Streams
- * opened by the node are untouched.
+ * opened by the node are untouched, and so are WebTransport's (its
+ * sessions bring their own muxer): js-libp2p negotiates those.
  */
 function preNegotiating(muxer: MuxerFactory): MuxerFactory {
   return (components) => {
@@ -205,7 +210,10 @@ function preNegotiating(muxer: MuxerFactory): MuxerFactory {
         const create = m.createStream.bind(m)
         m.createStream = async (options) => {
           const s = await create(options)
-          if (options?.protocol !== undefined) s.protocol = options.protocol
+          if (options?.protocol !== undefined) {
+            s.protocol = options.protocol
+            unnegotiated.add(s)
+          }
           return s
         }
         return m

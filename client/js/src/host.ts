@@ -146,8 +146,15 @@ export class Host {
     let proposed = negotiated
     const negotiate = async () => {
       if (negotiated) return
-      await expectLine(reader, MSS_HEADER, 'the node does not speak multistream-select')
-      await expectLine(reader, protocol, `the node does not speak ${protocol}`)
+      try {
+        await expectLine(reader, MSS_HEADER, 'the node does not speak multistream-select')
+        await expectLine(reader, protocol, `the node does not speak ${protocol}`)
+      } catch (e) {
+        // A node that refuses the protocol may reset the stream (it read
+        // the request as its next proposal) before its "na" is read.
+        if (e instanceof UnreachableError) throw e
+        throw new UnreachableError(`the node did not accept ${protocol}: ${e instanceof Error ? e.message : String(e)}`)
+      }
       negotiated = true
     }
     try {
@@ -163,7 +170,7 @@ export class Host {
         },
       })
       await stream.close({ signal })
-      await negotiate()
+      if (proposed) await negotiate()
       if (!(await reader.atEnd())) throw new UnreachableError('the node sent more than its answer')
       return out
     } catch (e) {

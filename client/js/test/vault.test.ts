@@ -217,4 +217,8 @@ test('receipts are saved each on a line of its own and read back whole; one that
   vh.data.receipts.push(...Array.from({ length: 998 }, (_, i) => receipt(i)))
   await assert.rejects(vh.save(), /more than 1000 receipts/)
   await vh.close()
+  const again = await VaultHandle.open(s)
+  await again.save()
+  assert.deepEqual(s.doc, before, 'a vault read and saved again is the same document')
+  await again.close()
 })

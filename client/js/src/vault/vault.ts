@@ -350,7 +350,12 @@ export function decodeVault(doc: Uint8Array): VaultData {
     const nodes = g.list('nodes', 1, 255).map((n) => (typeof n === 'string' && validNodeName(n) ? n : g.bad('nodes', 'holds something other than a node name')))
     return { id: g.hex('id', 16), version: BigInt(g.int('version', 1, Number.MAX_SAFE_INTEGER)), nodes }
   })
-  const receipts = f.list('receipts', 0, MAX_RECEIPTS).map((r, i) => decodeReceipt(r, `vault.receipts[${i}]`))
+  const receipts = f.list('receipts', 0, MAX_RECEIPTS).map((r, i) => {
+    const receipt = decodeReceipt(r, `vault.receipts[${i}]`)
+    // Checked, and of the known fields only: its text is that of the next save.
+    receiptTexts.set(receipt, JSON.stringify(r))
+    return receipt
+  })
   const checkpoints = f.list('checkpoints', 0, 1024).map((c, i) => {
     const g = Fields.of(c, `vault.checkpoints[${i}]`, ['node', 'checkpoint'])
     return { node: g.nodeName('node'), checkpoint: g.b64('checkpoint', 1, 4096) }

@@ -4,7 +4,7 @@
 // (client/*.go, docs/client.md): unlock at least k nodes in parallel, put
 // at every node (or minAcks ≥ k+1), get with every share checked against its
 // commitment and every receipt checked, typed errors naming each node.
-import { Code, DeleteRequestSchema, DeleteResponseSchema, EnrollRequestSchema, EnrollResponseSchema, ListRequestSchema, ListResponseSchema, PutRequestSchema, PutResponseSchema } from './gen/custos_pb.js'
+import { Code, Operation, DeleteRequestSchema, DeleteResponseSchema, EnrollRequestSchema, EnrollResponseSchema, ListRequestSchema, ListResponseSchema, PutRequestSchema, PutResponseSchema } from './gen/custos_pb.js'
 import { ctEqual, randomBytes, utf8, wipe } from './bytes.js'
 import { MAX_TOKEN_LEN, Protocol, validUser } from './api/protocol.js'
 import { fromProto, isCode, StatusError } from './api/status.js'
@@ -37,8 +37,15 @@ import { checkUnit, unitMac, validLabel, type Receipt, type Unit, type VaultData
 import type { VaultStorage } from './vault/storage.js'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { Releaser } from './release.js'
-import { readHistory, type HistoryEntry } from './history.js'
+import { readHistory, readUserLog, type HistoryDeps, type HistoryEntry, type LoggedEntry } from './history.js'
 import type { Request } from './vault/journal.js'
+import { Changer, type ChangeProgress, type PendingChange } from './change.js'
+import type { LoginDealing } from './vault/vault.js'
+import * as passwd from './passwd.js'
+import { adoptLogin, followNote } from './dealingnote.js'
+import * as vaultmove from './vaultmove.js'
+import { deviceOp, devicePeerId, type NodeDevices } from './devices.js'
+import { adopted, changes, sameCustodians, type NodeUpdate } from './networkupdate.js'
 
 import type { Logger } from './log.js'
 export type { Logger }
@@ -53,6 +60,8 @@ export interface ClientOptions {
   /** The longest login backoff unlock waits out itself, once (default 5 s; negative: never). */
   maxLoginWaitMs?: number
   logger?: Logger
+  /** Told each step of a password change (src/passwd.ts); a returned promise is awaited. */
+  passwdProgress?: (p: passwd.PasswdProgress) => void | Promise<void>
 }
 
 /** Record is what a unit holds: a vendor username and its password (or any secret). */
@@ -108,6 +117,8 @@ function validLabelLike(s: string, max: number): boolean {
 export class Custodian {
   session: Session | undefined
   key: LoginKey | undefined
+  /** The epoch of the dealing key is of: a login again names it, whatever dealing the vault's logins take meanwhile (a password change under way). */
+  epoch = 0
   relogin: Promise<void> | undefined
   constructor(readonly node: Node) {}
 
@@ -128,7 +139,7 @@ export class Client {
   readonly network: Network
   readonly #host: Host
   readonly #nodes: Custodian[]
-  readonly #opts: Required<Omit<ClientOptions, 'logger'>> & { logger: Logger }
+  readonly #opts: Required<Omit<ClientOptions, 'logger' | 'passwdProgress'>> & Pick<ClientOptions, 'passwdProgress'> & { logger: Logger }
   #unlocked = false
   #closed = false
   #ops = 0
@@ -139,6 +150,9 @@ export class Client {
   /** The receipts' save under way, if one is. */
   #saving: Promise<void> | undefined
   readonly #releaser: Releaser<Custodian>
+  readonly #changer: Changer<Custodian>
+  /** New-device invite tokens by node name while addDevice runs. */
+  #tokens: Record<string, string> | undefined
 
   private constructor(vh: VaultHandle, network: Network, host: Host, opts: ClientOptions) {
     this.#vh = vh
@@ -152,6 +166,7 @@ export class Client {
       idleTimeoutMs: opts.idleTimeoutMs ?? 5 * 60_000,
       maxLoginWaitMs: opts.maxLoginWaitMs ?? 5_000,
       logger: opts.logger ?? { warn: () => {} },
+      passwdProgress: opts.passwdProgress,
     }
     this.#releaser = new Releaser({
       host,
@@ -163,6 +178,25 @@ export class Client {
       authed: (c, signal, fn) => this.#authed(c, signal, fn),
       keep: (rs) => this.#keepReceipts(rs),
       background: (p) => this.#track(p),
+    })
+    this.#changer = new Changer({
+      host,
+      vault: vh,
+      user: this.#v.user,
+      nodes: this.#nodes,
+      threshold: network.threshold,
+      timeoutMs: this.#opts.timeoutMs,
+      logger: this.#opts.logger,
+      authed: (c, signal, fn) => this.#authed(c, signal, fn),
+      release: async (units, signal, keys) => {
+        const opened = await this.#releaser.release(units, this.#v.masterSecret, signal, keys)
+        await this.#markLost(opened.lost)
+        return opened.records
+      },
+      seal: (label, rec, id, version) => this.#seal(label, rec, id, version),
+      deleteAt: (c, ref, signal, op) => this.#deleteAt(c, ref, signal, op),
+      marshal: marshalRecord,
+      parse: parseRecord,
     })
   }
 
@@ -184,6 +218,7 @@ export class Client {
       login: null,
       units: [],
       pendingDeletes: [],
+      changes: [],
       receipts: [],
       checkpoints: [],
     }
@@ -279,23 +314,25 @@ export class Client {
 
   // --- login
 
-  #share(node: Node) {
-    const s = this.#v.login?.shares.find((x) => x.node === node.name && x.peerId === node.peerIdText)
+  #share(node: Node, login: LoginDealing) {
+    const s = login.shares.find((x) => x.node === node.name && x.peerId === node.peerIdText)
     return s
   }
 
-  #loginContext() {
-    return { host: this.#host, user: this.#v.user, epoch: this.#v.login?.epoch ?? 1 }
+  /** #loginContext names the epoch of a login: the dealing's a full login evaluates, or the one a kept login key is of (Custodian.epoch). */
+  #loginContext(epoch: number) {
+    return { host: this.#host, user: this.#v.user, epoch, tokens: this.#tokens }
   }
 
   /**
    * #loginRound logs in at nodes with a fresh blinded password hash and
    * returns each node's error (undefined for a session), in the order of
    * nodes. It returns once every login ended, or a moment after need of
-   * them succeeded: logins still running go on in the background.
+   * them succeeded: logins still running go on in the background. The
+   * dealing is the one logins use, unless a password change names another.
    */
-  async #loginRound(pwh: Uint8Array, nodes: Custodian[], need: number, signal: AbortSignal | undefined): Promise<(Error | undefined)[]> {
-    const login = this.#v.login
+  async #loginRound(pwh: Uint8Array, nodes: Custodian[], need: number, signal: AbortSignal | undefined, dealing?: LoginDealing): Promise<(Error | undefined)[]> {
+    const login = dealing ?? passwd.dealingInUse(this.#v)
     if (login === null) return nodes.map(() => new NotEnrolledError('this vault has not enrolled yet; call enroll'))
     const m = this.#v.masterSecret
     const round = new LoginRound(pwh, login.threshold, nodes.length, (rwd) => deriveLoginKeys(rwd, m, this.network.nodes))
@@ -305,16 +342,17 @@ export class Client {
     let graceDone: () => void = () => {}
     const grace = new Promise<void>((res) => (graceDone = res))
     const all = nodes.map(async (c, i) => {
-      const share = this.#share(c.node)
+      const share = this.#share(c.node, login)
       const sig = withTimeout(undefined, this.#opts.timeoutMs)
       try {
         if (share === undefined) {
           round.fail()
           throw new NotEnrolledError('the vault holds no public share of this node: it was not enrolled with this vault')
         }
-        const got = await loginFull(this.#loginContext(), c.node, share, round, sig)
+        const got = await loginFull(this.#loginContext(login.epoch), c.node, share, round, sig)
         c.key?.wipe()
         c.key = got.key
+        c.epoch = login.epoch
         c.session = got.session
         errs[i] = undefined
         if (++ok === need) setTimeout(graceDone, LOGIN_GRACE_MS)
@@ -331,8 +369,10 @@ export class Client {
     const keys = await round.keys().catch(() => undefined)
     if (keys !== undefined) {
       for (const c of this.#nodes) {
-        if (c.key === undefined) c.key = keys.get(c.node.name)
-        else if (keys.get(c.node.name) !== c.key) keys.get(c.node.name)?.wipe()
+        if (c.key === undefined) {
+          c.key = keys.get(c.node.name)
+          c.epoch = login.epoch
+        } else if (keys.get(c.node.name) !== c.key) keys.get(c.node.name)?.wipe()
       }
     }
     return [...errs]
@@ -351,16 +391,31 @@ export class Client {
    * reason (WrongPasswordError with the attempts left, LockedError,
    * NotEnrolledError, RateLimitedError, BadEvaluationError for a node whose
    * proof failed, …). A login backoff up to maxLoginWaitMs is waited out once.
+   * A password change made on another device of the user is followed: the
+   * vault takes the new dealing from the nodes' dealing note, once it
+   * verifies, and the login is made again (src/dealingnote.ts).
    */
   async unlock(password: string | Uint8Array, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.#unlock(password, this.network.threshold, opts.signal)
+  }
+
+  /**
+   * #unlock is unlock, waiting for wait of the logins (addDevice waits for
+   * every node). A login refused under a dealing another device's password
+   * change replaced is made again under the new one (src/dealingnote.ts).
+   * It returns each node's error, in network order.
+   */
+  async #unlock(password: string | Uint8Array, wait: number, signal: AbortSignal | undefined): Promise<(Error | undefined)[]> {
     const done = this.#begin(false)
     const pw = passwordBytes(password)
     try {
       const pwh = await passwordKey(pw, this.#v.passwordKdf)
+      let errs
       try {
         const k = this.network.threshold
-        let errs = await this.#loginRound(pwh.bytes(), this.#nodes, k, opts.signal)
-        errs = await this.#waitBackoff(pwh.bytes(), errs, k, opts.signal)
+        errs = await this.#loginRound(pwh.bytes(), this.#nodes, wait, signal)
+        errs = await this.#waitBackoff(pwh.bytes(), errs, k, signal)
+        errs = await this.#followChange(pwh.bytes(), errs, wait, signal)
         const q = this.#quorum('unlock', k, errs)
         if (q !== undefined) {
           this.lock()
@@ -370,11 +425,63 @@ export class Client {
         pwh.wipe()
       }
       this.#unlocked = true
-      await this.#retryDeletes(opts.signal)
+      await this.#changer.resume(signal)
+      await this.#retryDeletes(signal)
+      return errs
     } finally {
       wipe(pw)
       done()
     }
+  }
+
+  // --- a second device (src/vaultmove.ts)
+
+  /**
+   * exportVault returns the vault for another device of the user,
+   * encrypted with age to recipients (age1…, or age1pq1… as from
+   * newRecoveryKey): every record, the login dealing and the master
+   * secret, but not the device key nor the request journal. It asks no
+   * node. The export and a key it is encrypted to open every record with
+   * the password: keep them offline. Client.importVault reads it; the Go
+   * client's `custos vault import` does not (docs/js.md).
+   */
+  async exportVault(recipients: string[]): Promise<Uint8Array> {
+    const done = this.#begin(false)
+    try {
+      return await vaultmove.exportVault(this.#v, this.device, recipients)
+    } finally {
+      done()
+    }
+  }
+
+  /**
+   * importVault makes a vault in storage from an export (exportVault),
+   * decrypted with the age identity, under a fresh device key; the nodes do
+   * not know that device until addDevice. It refuses to overwrite a vault,
+   * and an export that breaks its format (ExportFormatError) or holds a
+   * damaged record (DamagedError). It returns the export's user and the
+   * device it came from.
+   */
+  static async importVault(storage: VaultStorage, bytes: Uint8Array, identity: string): Promise<{ user: string; device: string; created: Date }> {
+    return vaultmove.importVault(storage, bytes, identity)
+  }
+
+  // --- following another device's password change (src/dealingnote.ts)
+
+  /**
+   * #followChange logs in again at every node, under the dealing another
+   * device's password change made, when the logins (errs) handed out its
+   * note and the vault took it; otherwise it returns errs as they are.
+   */
+  async #followChange(pwh: Uint8Array, errs: (Error | undefined)[], wait: number, signal: AbortSignal | undefined): Promise<(Error | undefined)[]> {
+    if (this.#quorum('unlock', this.network.threshold, errs) === undefined) return errs
+    const from = passwd.dealingInUse(this.#v)
+    if (from === null) return errs
+    const login = followNote(this.#v, this.network.nodes, this.network.threshold, from.epoch, errs, this.#opts.logger)
+    if (login === null) return errs
+    await adoptLogin(this.#v, login, () => this.#vh.save(), this.#opts.logger)
+    for (const c of this.#nodes) c.forget() // keys of the old dealing's rwd
+    return this.#loginRound(pwh, this.#nodes, wait, signal)
   }
 
   /** #waitBackoff waits out, once, the login backoff that keeps the logins from need successes, and logs in there again. */
@@ -395,7 +502,7 @@ export class Client {
     await Promise.all(
       withKeys.map(async (c) => {
         try {
-          c.session = await loginAgain(this.#loginContext(), c.node, c.key!, withTimeout(signal, this.#opts.timeoutMs))
+          c.session = await loginAgain(this.#loginContext(c.epoch), c.node, c.key!, withTimeout(signal, this.#opts.timeoutMs))
           out[this.#nodes.indexOf(c)] = undefined
         } catch (e) {
           out[this.#nodes.indexOf(c)] = e as Error
@@ -425,7 +532,7 @@ export class Client {
     if (c.key === undefined) throw new VaultLockedError()
     c.relogin ??= (async () => {
       try {
-        c.session = await loginAgain(this.#loginContext(), c.node, c.key!, withTimeout(undefined, this.#opts.timeoutMs))
+        c.session = await loginAgain(this.#loginContext(c.epoch), c.node, c.key!, withTimeout(undefined, this.#opts.timeoutMs))
       } finally {
         c.relogin = undefined
       }
@@ -465,6 +572,7 @@ export class Client {
     const done = this.#begin(false)
     const pw = passwordBytes(password)
     try {
+      passwd.refuseDuringChange(this.#v)
       if (this.#v.login !== null) return await this.#probeEnrolled(pw, opts.signal)
       const missing = this.#nodes.filter((c) => !(c.node.name in tokens))
       if (missing.length > 0) {
@@ -550,7 +658,7 @@ export class Client {
         if (e === undefined) return { node: c.node.name, state: 'already enrolled' }
         if (e instanceof WrongPasswordError || e instanceof LockedError) return { node: c.node.name, state: 'already enrolled', error: e }
         if (e instanceof NotEnrolledError) {
-          return { node: c.node.name, state: 'not enrolled', error: new NotEnrolledError('not enrolled here; a node joins an enrolled vault only with a new login dealing (a password change), which this SDK does not make yet') }
+          return { node: c.node.name, state: 'not enrolled', error: new NotEnrolledError('not enrolled here; this SDK enrolls a vault at every node at once, and cannot add a node to a vault enrolled elsewhere') }
         }
         return { node: c.node.name, state: 'not enrolled', error: e }
       })
@@ -567,6 +675,190 @@ export class Client {
     }
   }
 
+  // --- password change (src/passwd.ts)
+
+  #passwdRun: Promise<unknown> = Promise.resolve()
+
+  /**
+   * changePassword changes the user's password from oldPassword to
+   * newPassword at every node, the Go client's way (docs/client.md,
+   * "Changing the password"): it logs in with oldPassword at every node,
+   * deals a new login key and records it in the vault (saved) before any
+   * node is sent a share, stages it at each node in turn, records that it
+   * commits, commits at each node in turn, and makes the new dealing the
+   * vault's. Every step a node takes is recorded at once. Until every node
+   * staged, oldPassword logs in and a new call starts again; from then on
+   * newPassword logs in and a call finishes the change (oldPassword is not
+   * used and may be empty). A node that fails is named in a
+   * NotEnoughCustodiansError and the change stays pending. It leaves the
+   * client locked.
+   */
+  async changePassword(oldPassword: string | Uint8Array, newPassword: string | Uint8Array, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const [o, n] = [passwordBytes(oldPassword), passwordBytes(newPassword)]
+    try {
+      await this.#passwd(opts.signal, (ctx) => passwd.changePassword(ctx, o, n))
+    } finally {
+      wipe(o, n)
+    }
+  }
+
+  /**
+   * abortPasswordChange rolls back a change no node was asked to commit
+   * (else ChangeCommittedError; NoPasswordChangeError when none is
+   * pending): it logs in with oldPassword, records that it aborts (logins
+   * take oldPassword from then on) and asks every node that may hold the
+   * new dealing to drop it. A node that fails is named and a later call
+   * finishes the abort. It leaves the client locked.
+   */
+  async abortPasswordChange(oldPassword: string | Uint8Array, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const o = passwordBytes(oldPassword)
+    try {
+      await this.#passwd(opts.signal, (ctx) => passwd.abortPasswordChange(ctx, o))
+    } finally {
+      wipe(o)
+    }
+  }
+
+  /** pendingPasswordChange describes the password change under way, or returns null when there is none. */
+  pendingPasswordChange(): passwd.PendingPasswordChange | null {
+    return passwd.pendingPasswordChange(this.#v)
+  }
+
+  /** checkPasswordChange says, asking no node, whether changePassword can run (NotEnrolledError, DamagedLoginError). */
+  checkPasswordChange(): void {
+    passwd.checkPasswordChange(this.#v)
+  }
+
+  /** #passwd runs one change operation at a time, from a locked client, and leaves the client locked. */
+  async #passwd(signal: AbortSignal | undefined, fn: (ctx: passwd.PasswdContext) => Promise<void>): Promise<void> {
+    const done = this.#begin(false)
+    const run = this.#passwdRun.then(async () => {
+      this.lock()
+      try {
+        await fn({
+          v: this.#v,
+          save: () => this.#vh.save(),
+          nodes: this.#nodes,
+          threshold: this.network.threshold,
+          host: this.#host,
+          timeoutMs: this.#opts.timeoutMs,
+          signal,
+          login: (pwh, dealing, sig) => this.#loginRound(pwh, this.#nodes, this.#nodes.length, sig, dealing),
+          quorum: (op, need, errs) => this.#quorum(op, need, errs),
+          authed: (c, sig, f) => this.#authed(c, sig, f),
+          progress: this.#opts.passwdProgress,
+        })
+      } finally {
+        this.lock()
+      }
+    })
+    this.#passwdRun = run.catch(() => {})
+    try {
+      await run
+    } finally {
+      done()
+    }
+  }
+
+  // --- devices and the network file (client/devices.go, client/networkupdate.go)
+
+  /**
+   * addDevice enrolls this device for the vault's user at the nodes named
+   * in tokens, each with its new-device invite token (custosd invite
+   * --new-device), by logging in there with password: a node adds the
+   * device once the login's signature is good, so a token is worth nothing
+   * without the password and the vault's master secret. The vault is a copy
+   * of one of the user's devices' with a key of its own. It waits for every
+   * node, unlocks as unlock does, and returns each node's error in network
+   * order (undefined: this device is enrolled there now, or was; a node
+   * where it was enrolled already ignores its token). It throws as unlock
+   * does when fewer than the threshold accepted.
+   */
+  async addDevice(password: string | Uint8Array, tokens: Record<string, string>, opts: { signal?: AbortSignal } = {}): Promise<(Error | undefined)[]> {
+    this.checkTokens(tokens)
+    this.#tokens = tokens
+    try {
+      return await this.#unlock(password, this.#nodes.length, opts.signal)
+    } finally {
+      this.#tokens = undefined
+    }
+  }
+
+  #deviceDeps() {
+    return { host: this.#host, nodes: this.#nodes, timeoutMs: this.#opts.timeoutMs, authed: <T>(c: Custodian, signal: AbortSignal, fn: () => Promise<T>) => this.#authed(c, signal, fn) }
+  }
+
+  /** devices lists the user's devices at every node (unlocked), in network order; a node that failed has its error. */
+  async devices(opts: { signal?: AbortSignal } = {}): Promise<NodeDevices[]> {
+    const done = this.#begin(true)
+    try {
+      return await deviceOp(this.#deviceDeps(), { op: { case: 'list', value: {} } }, opts.signal)
+    } finally {
+      done()
+    }
+  }
+
+  /**
+   * revokeDevice revokes the user's device id (a peer ID) at every node and
+   * returns each node's list after it. From then on every node refuses that
+   * device's logins (DeviceRevokedError) and its session ends. It must reach
+   * every node: when some did not take it, it throws a
+   * NotEnoughCustodiansError naming each, and calling it again finishes the
+   * work (a node where the device is revoked already answers as for a
+   * revocation). A node never revokes the last active device of the account
+   * there (LastDeviceError). This device may revoke itself while another is
+   * active.
+   */
+  async revokeDevice(id: string, opts: { signal?: AbortSignal } = {}): Promise<NodeDevices[]> {
+    const done = this.#begin(true)
+    try {
+      const bin = devicePeerId(id)
+      const out = await deviceOp(this.#deviceDeps(), { op: { case: 'revoke', value: bin } }, opts.signal)
+      const q = this.#quorum(`revoke device ${id}`, this.#nodes.length, out.map((n) => n.error))
+      if (q !== undefined) throw q
+      return out
+    } finally {
+      done()
+    }
+  }
+
+  /**
+   * updateNetwork makes file the vault's network file when it lists the
+   * same custodians (peer IDs, in the same order) with the same threshold
+   * as the vault's: new addresses and new names, which need no reshare. A
+   * renamed node is renamed wherever the vault names it. Any other
+   * difference throws a NeedsReshareError saying what differs. It returns
+   * what changed of each node (nothing when the files agree). It refuses
+   * while a change of records or a password change is under way. This client
+   * keeps the network it was opened with: close it and open the vault again
+   * to dial the new addresses.
+   */
+  async updateNetwork(file: Uint8Array): Promise<NodeUpdate[]> {
+    const done = this.#begin(false)
+    try {
+      const next = parseNetwork(file)
+      const current = parseNetwork(this.#v.network)
+      sameCustodians(current, next)
+      if (this.#v.changes.length > 0) throw new CustosError(`${this.#v.changes.length} records have a change under way: unlock to finish them first`)
+      if (passwd.pendingPasswordChange(this.#v) !== null) throw new passwd.PasswordChangePendingError()
+      const out = changes(current, next)
+      if (out.length === 0) return []
+      const names = new Map(next.nodes.filter((n, i) => n.name !== current.nodes[i]!.name).map((n) => [n.peerIdText, n.name]))
+      const v = this.#v
+      const before = { network: v.network, units: v.units, pendingDeletes: v.pendingDeletes, login: v.login, checkpoints: v.checkpoints }
+      Object.assign(v, adopted(v, current, file, names))
+      try {
+        await this.#vh.save()
+      } catch (e) {
+        Object.assign(v, before)
+        throw e
+      }
+      return out
+    } finally {
+      done()
+    }
+  }
+
   // --- records
 
   /** list describes the vault's records, by label. It needs no unlock and asks no node. */
@@ -576,10 +868,15 @@ export class Client {
 
   /** checkPut checks, on this device alone, what put would refuse before it asks any node. */
   checkPut(label: string, rec: SecretRecord): void {
+    this.#checkRecord(label, rec)
+    if (this.#v.units.some((u) => u.label === label)) throw new ExistsError(label)
+  }
+
+  /** #checkRecord checks a label and a record, on this device alone. */
+  #checkRecord(label: string, rec: SecretRecord): void {
     if (!validLabel(label)) throw new CustosError(`${JSON.stringify(label).slice(0, 140)} is not a valid label: 1 to 128 printable characters, no space at either end`)
     if (!validUsername(rec.username ?? '')) throw new CustosError('the username is not valid: up to 256 printable characters (no newline or other control character), no space at either end')
     if (typeof rec.password !== 'string') throw new CustosError('the password is not a string')
-    if (this.#v.units.some((u) => u.label === label)) throw new ExistsError(label)
   }
 
   /**
@@ -641,14 +938,12 @@ export class Client {
     }
   }
 
-  async #seal(label: string, rec: SecretRecord): Promise<{ unit: Omit<Unit, 'mac'>; shares: Uint8Array[] }> {
-    const id = randomBytes(16)
-    const version = 1n
+  async #seal(label: string, rec: SecretRecord, id = randomBytes(16), version = 1n): Promise<{ unit: Omit<Unit, 'mac'>; shares: Uint8Array[] }> {
     const s = randomBytes(32)
     try {
       const dealt = await deal(s, id, version, this.network.threshold, this.#nodes.map((c) => c.node.peerId))
       const key = recordKey(this.#v.masterSecret, s, id, version)
-      const plain = utf8(JSON.stringify(rec.username ? { format: RECORD_FORMAT, username: rec.username, password: rec.password } : { format: RECORD_FORMAT, password: rec.password }))
+      const plain = marshalRecord(rec)
       try {
         const sealed = seal(key, this.#v.user, id, version, plain)
         const now = new Date()
@@ -677,10 +972,11 @@ export class Client {
     await Promise.all(this.#nodes.filter((_, i) => errs[i] === undefined).map((c) => this.#deleteAt(c, ref, undefined).catch(() => {})))
   }
 
-  async #deleteAt(c: Custodian, ref: { unitId: Uint8Array; version: bigint }, signal: AbortSignal | undefined): Promise<void> {
+  /** #deleteAt deletes one version's share at c, as part of op (a change's; a plain delete by default). */
+  async #deleteAt(c: Custodian, ref: { unitId: Uint8Array; version: bigint }, signal: AbortSignal | undefined, op = Operation.UNSPECIFIED): Promise<void> {
     const sig = withTimeout(signal, this.#opts.timeoutMs)
     await this.#authed(c, sig, async () => {
-      const resp = await call(this.#host, c.node, Protocol.delete, DeleteRequestSchema, { unit: ref }, DeleteResponseSchema, sig)
+      const resp = await call(this.#host, c.node, Protocol.delete, DeleteRequestSchema, { unit: ref, operation: op }, DeleteResponseSchema, sig)
       const e = fromProto(resp.error)
       if (e !== undefined && e.code !== Code.NOT_FOUND) throw e
     })
@@ -760,6 +1056,57 @@ export class Client {
     }
   }
 
+  // --- changing records (change.ts)
+
+  /**
+   * replace makes a new version of the record labelled label holding rec,
+   * under a new server key (docs/client.md, "Changing records"): it
+   * releases the current version, records the change in the vault (the new
+   * record sealed under a key only the current version's server key gives),
+   * places the new version's shares at every node (or at minAcks, at least
+   * threshold+1: the record is then degraded), makes it the record's, and
+   * only then deletes the old version at its nodes. If too few nodes store
+   * the new version, it is given up, the record stays as it was and a
+   * NotEnoughCustodiansError names each node that failed. An interrupted
+   * replace leaves the old version, which opens, and the next unlock makes
+   * it again. The nodes log each put and delete as part of a replace.
+   */
+  async replace(label: string, rec: SecretRecord, opts: { minAcks?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const done = this.#begin(true)
+    try {
+      this.#checkRecord(label, rec)
+      const need = this.#changer.needAcks(opts.minAcks)
+      const u = this.#units([label])[0]!
+      await this.#changer.replace(u, rec, need, opts.signal)
+    } finally {
+      done()
+    }
+  }
+
+  /**
+   * rotate gives the records labelled labels (every record when labels is
+   * empty) new server keys, their contents unchanged: a replace of each
+   * with its own record, released 256 at a time. It stops at the first
+   * record too few nodes stored the new version of (NotEnoughCustodiansError);
+   * the records done before it keep their new versions. progress is told
+   * (done, total) before the first batch and after each.
+   */
+  async rotate(labels: string[] = [], opts: { minAcks?: number; progress?: ChangeProgress; signal?: AbortSignal } = {}): Promise<void> {
+    const done = this.#begin(true)
+    try {
+      const need = this.#changer.needAcks(opts.minAcks)
+      const units = this.#units(labels.length > 0 ? labels : this.#v.units.map((u) => u.label))
+      await this.#changer.rotate(units, need, opts.progress, opts.signal)
+    } finally {
+      done()
+    }
+  }
+
+  /** pendingChanges lists the changes of records under way in the vault: those an interrupted run left, which the next unlock makes again. */
+  pendingChanges(): PendingChange[] {
+    return this.#changer.pending()
+  }
+
   async #retryDeletes(signal: AbortSignal | undefined): Promise<void> {
     if (this.#v.pendingDeletes.length === 0) return
     const left = []
@@ -768,7 +1115,7 @@ export class Client {
       for (const name of p.nodes) {
         const c = this.#nodes.find((x) => x.node.name === name)
         if (c === undefined) continue
-        await this.#deleteAt(c, { unitId: p.id, version: p.version }, signal).catch(() => still.push(name))
+        await this.#deleteAt(c, { unitId: p.id, version: p.version }, signal, p.operation).catch(() => still.push(name))
       }
       if (still.length > 0) left.push({ ...p, nodes: still })
     }
@@ -854,7 +1201,8 @@ export class Client {
 
   /**
    * history reads, at every node in parallel, the release entries of the
-   * user's records from the node's audit log, each checked by its inclusion
+   * user's records and, without label, the additions and revocations of the
+   * user's devices from the node's audit log, each checked by its inclusion
    * proof against a checkpoint signed by the node's pinned key and
    * consistent with the one the vault keeps. A node whose answers do not
    * verify is in failed (BadLogError, ForkedLogError), with none of its
@@ -866,21 +1214,43 @@ export class Client {
       const only = label === undefined ? undefined : this.#v.units.find((u) => u.label === label)
       if (label !== undefined && only === undefined) throw new NotFoundError(label)
       this.#unsaved++ // a newer checkpoint is saved with the receipts
-      return await readHistory(
-        {
-          host: this.#host,
-          user: this.#v.user,
-          nodes: this.#nodes,
-          timeoutMs: this.#opts.timeoutMs,
-          authed: (c, signal, fn) => this.#authed(c, signal, fn),
-          kept: (c) => this.#releaser.kept(c.node),
-          advance: (c, sent, got, signal) => this.#releaser.advance(c, sent, got, signal),
-          prove: (c, a, b, signal) => this.#releaser.proveExtends(c, a, b, signal),
-          labels: new Map(this.#v.units.map((u) => [hexId(u.id), u.label])),
-        },
-        only?.id,
-        opts.signal,
-      )
+      return await readHistory(this.#historyDeps(), only?.id, opts.signal)
+    } finally {
+      done()
+    }
+  }
+
+  #historyDeps(): HistoryDeps<Custodian> {
+    return {
+      host: this.#host,
+      user: this.#v.user,
+      nodes: this.#nodes,
+      timeoutMs: this.#opts.timeoutMs,
+      authed: (c, signal, fn) => this.#authed(c, signal, fn),
+      kept: (c) => this.#releaser.kept(c.node),
+      advance: (c, sent, got, signal) => this.#releaser.advance(c, sent, got, signal),
+      prove: (c, a, b, signal) => this.#releaser.proveExtends(c, a, b, signal),
+      labels: new Map(this.#v.units.map((u) => [hexId(u.id), u.label])),
+    }
+  }
+
+  /**
+   * log reads, at every node in parallel, every entry of the node's audit
+   * log about the user (logins, puts, releases, deletes, device changes, …)
+   * and the node's restore entries, as the user's own session may, each
+   * checked as history checks them (inclusion proof against a checkpoint
+   * signed by the pinned key, consistent with the one the vault keeps, the
+   * newest kept). A node whose answers do not verify is in failed
+   * (BadLogError, ForkedLogError), with none of its entries; so is one that
+   * cannot be asked. Entries are in network-file order of their nodes, then
+   * in log order. It is what custos audit report reads (client.Log).
+   */
+  async log(opts: { signal?: AbortSignal } = {}): Promise<{ entries: LoggedEntry[]; failed: NodeError[] }> {
+    const done = this.#begin(true)
+    try {
+      this.#unsaved++ // a newer checkpoint is saved with the receipts
+      const { entries, failed } = await readUserLog(this.#historyDeps(), opts.signal)
+      return { entries: entries.flat(), failed }
     } finally {
       done()
     }
@@ -889,6 +1259,11 @@ export class Client {
 
 function hexId(id: Uint8Array): string {
   return [...id].map((b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+/** marshalRecord writes a record's plaintext, "custos-record/1" JSON; the caller wipes it. */
+function marshalRecord(rec: SecretRecord): Uint8Array {
+  return utf8(JSON.stringify(rec.username ? { format: RECORD_FORMAT, username: rec.username, password: rec.password } : { format: RECORD_FORMAT, password: rec.password }))
 }
 
 /** parseRecord reads a record's plaintext, "custos-record/1" JSON, and wipes it. */

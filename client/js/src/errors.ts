@@ -75,6 +75,16 @@ export class OtherDeviceError extends RefusalError {
   override name = 'OtherDeviceError'
 }
 
+/** DeviceRevokedError: another device of the user revoked this one at the node (Client.revokeDevice); it does not come back. */
+export class DeviceRevokedError extends RefusalError {
+  override name = 'DeviceRevokedError'
+}
+
+/** LastDeviceError: the node refused to revoke the user's last active device there: no one could log in to the account again. */
+export class LastDeviceError extends RefusalError {
+  override name = 'LastDeviceError'
+}
+
 /** A node that lied or failed a check: none of its answer was used. */
 export class BadNodeError extends CustosError {
   override name = 'BadNodeError'
@@ -148,6 +158,8 @@ const refusalKinds: [RefusalClass, string][] = [
   [TokenRefusedError, 'invite token refused by'],
   [NoTokenError, 'no invite token given for'],
   [OtherDeviceError, 'enrolled with another device at'],
+  [DeviceRevokedError, 'device revoked at'],
+  [LastDeviceError, 'last active device at'],
   [WrongPasswordError, 'password refused by'],
   [RateLimitedError, 'asked to wait by'],
 ]

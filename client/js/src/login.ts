@@ -4,11 +4,12 @@
 // fresh challenge. Once k proofs verify, the client combines their
 // evaluations into rwd, derives every node's login key and signs each
 // challenge. A LoginRound is the shared state of one unlock's logins.
-import { Code, LoginChallengeSchema, LoginHelloSchema, LoginProofSchema, LoginResultSchema } from './gen/custos_pb.js'
+import { Code, type DealingNote, LoginChallengeSchema, LoginHelloSchema, LoginProofSchema, LoginResultSchema } from './gen/custos_pb.js'
 import { NONCE_SIZE, Protocol } from './api/protocol.js'
 import { fromProto, type StatusError } from './api/status.js'
 import { loginTranscript } from './api/transcript.js'
-import { BadEvaluationError, LockedError, NotEnrolledError, RateLimitedError, WrongPasswordError } from './errors.js'
+import { BadEvaluationError, DeviceRevokedError, LockedError, NotEnrolledError, RateLimitedError, TokenRefusedError, WrongPasswordError } from './errors.js'
+import { StaleDealingError } from './dealingnote.js'
 import type { Host } from './host.js'
 import type { Node } from './network.js'
 import { decode, encode } from './rpc.js'
@@ -36,6 +37,21 @@ export function loginRefusal(e: StatusError, attemptsLeft?: number): Error {
       return new WrongPasswordError(e.nodeMessage || 'wrong password', attemptsLeft)
   }
   return e
+}
+
+/**
+ * helloRefusal files a node's refusal of a login hello: there,
+ * UNAUTHENTICATED is not a wrong password (nothing was checked yet) but a
+ * revoked device or, when the hello carried a new-device token, a refused
+ * token (client/devices.go, helloRefusal); NOT_FOUND with a dealing note
+ * is a dealing another device's password change replaced
+ * (src/dealingnote.ts).
+ */
+function helloRefusal(e: StatusError, token: string, attemptsLeft?: number, note?: DealingNote): Error {
+  if (e.code === Code.NOT_FOUND && note !== undefined) return new StaleDealingError(note)
+  if (e.code !== Code.UNAUTHENTICATED) return loginRefusal(e, attemptsLeft)
+  if (token !== '') return new TokenRefusedError(`new-device invite token refused: ${e.nodeMessage || e.message}`)
+  return new DeviceRevokedError('this device was revoked for the user at this node')
 }
 
 /**
@@ -128,6 +144,8 @@ export interface LoginContext {
   host: Host
   user: string
   epoch: number
+  /** New-device invite tokens by node name, while Client.addDevice runs. */
+  tokens?: Record<string, string> | undefined
 }
 
 /**
@@ -139,10 +157,11 @@ export async function loginFull(ctx: LoginContext, node: Node, share: LoginShare
   let gave = false
   try {
     return await ctx.host.converse(node, Protocol.login, signal, async (c) => {
-      c.write(encode(LoginHelloSchema, { user: ctx.user, epoch: ctx.epoch, blinded: round.req.blinded }))
+      const token = ctx.tokens?.[node.name] ?? ''
+      c.write(encode(LoginHelloSchema, { user: ctx.user, epoch: ctx.epoch, blinded: round.req.blinded, deviceToken: token }))
       const ch = decode(LoginChallengeSchema, await c.read())
       const refused = fromProto(ch.error)
-      if (refused !== undefined) throw loginRefusal(refused, ch.attemptsLeft)
+      if (refused !== undefined) throw helloRefusal(refused, token, ch.attemptsLeft, ch.dealingNote)
       if (ch.nonce.length !== NONCE_SIZE) throw new Error('the node sent a malformed challenge')
       if (!round.req.verify(share.publicShare, ch.evaluated, ch.proof)) throw new BadEvaluationError()
       gave = true
@@ -163,7 +182,7 @@ export async function loginAgain(ctx: LoginContext, node: Node, key: LoginKey, s
     c.write(encode(LoginHelloSchema, { user: ctx.user, epoch: ctx.epoch }))
     const ch = decode(LoginChallengeSchema, await c.read())
     const refused = fromProto(ch.error)
-    if (refused !== undefined) throw loginRefusal(refused, ch.attemptsLeft)
+    if (refused !== undefined) throw helloRefusal(refused, '', ch.attemptsLeft, ch.dealingNote)
     if (ch.nonce.length !== NONCE_SIZE) throw new Error('the node sent a malformed challenge')
     return prove(ctx, node, c, ch.nonce, key)
   })

@@ -360,9 +360,10 @@ export class Releaser<C extends Custodian> {
    * see #hedge) and returns each record's plaintext (the caller wipes
    * them), and the shares nodes proved lost. Every node's request is in the
    * journal, durably, before any is sent; all of one unlock's requests carry
-   * the same time, its own.
+   * the same time, its own. With keys, each record's data key is added
+   * to them too (the caller wipes them).
    */
-  async release(units: Unit[], masterSecret: Uint8Array, signal: AbortSignal | undefined): Promise<{ records: Uint8Array[]; lost: Lost[] }> {
+  async release(units: Unit[], masterSecret: Uint8Array, signal: AbortSignal | undefined, keys?: Uint8Array[]): Promise<{ records: Uint8Array[]; lost: Lost[] }> {
     const { asked, nonces } = await this.#journaled(Math.ceil(units.length / MAX_BATCH))
 
     const stop = new AbortController()
@@ -390,7 +391,7 @@ export class Releaser<C extends Custodian> {
     col.closed = true
     try {
       const records: Uint8Array[] = []
-      for (const [j, u] of units.entries()) records.push(await this.#open(u, j, col, masterSecret))
+      for (const [j, u] of units.entries()) records.push(await this.#open(u, j, col, masterSecret, keys))
       return { records, lost }
     } finally {
       for (const a of col.answers) a?.shares.forEach((s) => wipe(s))
@@ -515,7 +516,8 @@ export class Releaser<C extends Custodian> {
     }
   }
 
-  async #open(u: Unit, j: number, col: Collector, masterSecret: Uint8Array): Promise<Uint8Array> {
+  /** #open combines unit j's shares and opens its record; with keys, a copy of its data key is added to them (a change seals under it). */
+  async #open(u: Unit, j: number, col: Collector, masterSecret: Uint8Array, keys?: Uint8Array[]): Promise<Uint8Array> {
     // A reason is an Error, or the message of a CustosError made only if
     // the record cannot be opened (most gets leave nodes unasked, and an
     // Error costs its stack trace).
@@ -552,7 +554,9 @@ export class Releaser<C extends Custodian> {
     }
     const k = recordKey(masterSecret, key, u.id, u.version)
     try {
-      return open(k, this.d.user, u.id, u.version, u.sealed)
+      const plain = open(k, this.d.user, u.id, u.version, u.sealed)
+      keys?.push(k.slice())
+      return plain
     } catch (e) {
       throw new CustosError(`get ${u.label}: ${(e as Error).message}`)
     } finally {

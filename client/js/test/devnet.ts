@@ -171,6 +171,23 @@ export class Devnet {
     await this.#spawn(this.node(name), fault)
   }
 
+  /**
+   * move restarts a node on a new port, as an operator moving it would: its
+   * card (node(name).card) lists the new address; networkFile is left as it
+   * was, naming the old one.
+   */
+  async move(name: string): Promise<void> {
+    const node = this.node(name)
+    const yaml = join(node.dir, 'node.yaml')
+    const old = node.card.addrs.find((a) => a.endsWith('/ws'))!
+    await this.kill(name)
+    writeFileSync(yaml, readFileSync(yaml, 'utf8').replace(old, '/ip4/127.0.0.1/tcp/0/ws'))
+    await this.#spawn(node, undefined)
+    const card = parse((await run(join(this.bin, 'custosd'), ['card', '--config', yaml])).stdout) as NodeProc['card']
+    node.card = { name: card.name, peer_id: card.peer_id, addrs: card.addrs }
+    writeFileSync(yaml, readFileSync(yaml, 'utf8').replace('/ip4/127.0.0.1/tcp/0/ws', card.addrs.find((a) => a.endsWith('/ws'))!))
+  }
+
   /** custosd runs an admin command of a node. */
   async custosd(name: string, ...args: string[]): Promise<string> {
     return (await run(join(this.bin, 'custosd'), [...args, '--config', join(this.node(name).dir, 'node.yaml')])).stdout

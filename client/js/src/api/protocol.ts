@@ -12,6 +12,7 @@ export const Protocol = {
   checkpoint: '/custos/audit/checkpoint/2.0.0',
   entries: '/custos/audit/entries/2.0.0',
   proof: '/custos/audit/proof/2.0.0',
+  device: '/custos/device/1.0.0',
 } as const
 
 /** The largest message the client reads, checked before anything is allocated for it. */

@@ -1,7 +1,7 @@
 // VaultHandle is an open vault: its contents, held against other clients
 // through the storage's lock, saved whole (each receipt rendered once), and
 // its request journal.
-import { encodeVault, decodeVault, type VaultData } from './vault.js'
+import { encodeCheckedVault, decodeVault, type VaultData } from './vault.js'
 import { compacted, parseJournal, renderJournal, renderLines, type JournalState, type Request } from './journal.js'
 import type { VaultStorage } from './storage.js'
 
@@ -27,7 +27,7 @@ export class VaultHandle {
 
   /** create writes a new vault; it refuses to overwrite one. */
   static async create(storage: VaultStorage, data: VaultData): Promise<void> {
-    await storage.create(encodeVault(data)) // only what a read accepts
+    await storage.create(encodeCheckedVault(data))
   }
 
   /** open takes the storage's lock and reads the vault, checking every rule. */
@@ -43,9 +43,20 @@ export class VaultHandle {
     }
   }
 
-  /** save writes the whole vault anew, atomically; only a vault that passes the read's checks. */
+  /** The last save asked for: saves are written one at a time, in the order asked (a storage writes through one temporary file). */
+  #saving: Promise<void> = Promise.resolve()
+
+  /**
+   * save writes the whole vault anew, atomically; only a vault that passes
+   * the read's checks. Saves that overlap (two operations of one client)
+   * are written in the order they were asked, each with the contents of its
+   * time, so that the file ends with the newest.
+   */
   async save(): Promise<void> {
-    await this.#storage.save(encodeVault(this.data))
+    const doc = encodeCheckedVault(this.data)
+    const write = this.#saving.then(() => this.#storage.save(doc))
+    this.#saving = write.catch(() => {})
+    await write
   }
 
   async #readJournal(): Promise<JournalState> {

@@ -9,6 +9,8 @@ import { concat, ctEqual, fromBase64, fromHex, lp, toBase64, toHex, u32, u64, ut
 import { validUser } from '../api/protocol.js'
 import { validNodeName } from '../network.js'
 import { checkPasswordKDF, vaultUnitKey, type PasswordKDF } from '../threshold/keys.js'
+import { PASSWD_KEYS, decodePasswordChange, encodePasswordChange, type PasswordChange } from './passwd.js'
+import { decodeElement } from '../threshold/toprf.js'
 
 export const VAULT_FORMAT = 'custos-js-vault/1'
 const MAX_VAULT = 64 << 20
@@ -43,6 +45,25 @@ export interface PendingDelete {
   id: Uint8Array
   version: bigint
   nodes: string[]
+  /** What the delete is part of (the wire's Operation: 1 replace, 2 rotate, 3 reshare, 4 undo), sent again with every retry; absent for a plain delete. */
+  operation?: number
+}
+
+/** What a change under way makes of a unit (docs/vault.md#a-change-under-way). */
+export type ChangeOp = 'replace' | 'rotate'
+
+/** A change of a unit under way: recorded before any share of its new version is sent, dropped when the new version is the unit's or given up. */
+export interface Change {
+  op: ChangeOp
+  label: string
+  id: Uint8Array
+  from: bigint
+  to: bigint
+  /** The nodes the new version's shares are sent to. */
+  nodes: string[]
+  /** For a replace, the new record sealed under the data key of version from, with version to in its associated data; empty otherwise. */
+  content: Uint8Array
+  started: Date
 }
 
 export type Evidence = '' | 'refusal' | 'other-entry' | 'fork'
@@ -81,8 +102,11 @@ export interface VaultData {
   login: LoginDealing | null
   units: Unit[]
   pendingDeletes: PendingDelete[]
+  changes: Change[]
   receipts: Receipt[]
   checkpoints: { node: string; checkpoint: Uint8Array }[]
+  /** A password change under way (src/passwd.ts); absent or null: none. */
+  passwordChange?: PasswordChange | null
 }
 
 /** DamagedError: a record's fields in the vault do not match their MAC; no node was asked for it. */
@@ -178,13 +202,22 @@ function receiptText(r: Receipt): string {
   return s
 }
 
-/**
- * encodeVault writes the vault document, only one that decodeVault
- * accepts: every field but the receipts is read back whole, each receipt
- * once (receiptText). A receipt is written on a line of its own.
- */
+/** encodeVault writes the vault document; a receipt is written on a line of its own. */
 export function encodeVault(v: VaultData): Uint8Array {
-  if (v.receipts.length > MAX_RECEIPTS) throw new VaultFormatError(`the vault holds more than ${MAX_RECEIPTS} receipts`)
+  return utf8(renderVault(v, false))
+}
+
+/**
+ * encodeCheckedVault writes the vault document, only one that decodeVault
+ * accepts: every field but the receipts is read back whole, each receipt
+ * once (receiptText).
+ */
+export function encodeCheckedVault(v: VaultData): Uint8Array {
+  return utf8(renderVault(v, true))
+}
+
+function renderVault(v: VaultData, check: boolean): string {
+  if (check && v.receipts.length > MAX_RECEIPTS) throw new VaultFormatError(`the vault holds more than ${MAX_RECEIPTS} receipts`)
   const doc = {
     format: VAULT_FORMAT,
     user: v.user,
@@ -201,18 +234,30 @@ export function encodeVault(v: VaultData): Uint8Array {
             shares: v.login.shares.map((s) => ({ node: s.node, peer_id: s.peerId, index: s.index, public_share: toHex(s.publicShare) })),
           },
     units: [...v.units].sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0)).map(encodeUnit),
-    pending_deletes: v.pendingDeletes.map((p) => ({ id: toHex(p.id), version: Number(p.version), nodes: p.nodes })),
+    pending_deletes: v.pendingDeletes.map((p) => ({ id: toHex(p.id), version: Number(p.version), nodes: p.nodes, ...(p.operation ? { operation: p.operation } : {}) })),
+    changes: v.changes.map((c) => ({
+      op: c.op,
+      label: c.label,
+      id: toHex(c.id),
+      from: Number(c.from),
+      to: Number(c.to),
+      nodes: c.nodes,
+      content: toBase64(c.content),
+      started: c.started.toISOString(),
+    })),
     receipts: [],
     checkpoints: [...v.checkpoints].sort((a, b) => (a.node < b.node ? -1 : 1)).map((c) => ({ node: c.node, checkpoint: toBase64(c.checkpoint) })),
+    // A password change: written only while one is under way.
+    ...(v.passwordChange ? { password_change: encodePasswordChange(v.passwordChange) } : {}),
   }
   const rest = JSON.stringify(doc, null, 2) + '\n'
-  decodeVault(utf8(rest))
-  if (v.receipts.length === 0) return utf8(rest)
+  if (check) decodeVault(utf8(rest))
+  if (v.receipts.length === 0) return rest
   // The empty list at the top level (a string holding these characters
   // would have its line break escaped) takes the receipts' texts.
   const at = rest.indexOf('\n  "receipts": []')
   const list = '\n  "receipts": [\n    ' + v.receipts.map(receiptText).join(',\n    ') + '\n  ]'
-  return utf8(rest.slice(0, at) + list + rest.slice(at + '\n  "receipts": []'.length))
+  return rest.slice(0, at) + list + rest.slice(at + '\n  "receipts": []'.length)
 }
 
 /** Reader checks one JSON object's fields strictly: each key listed, none missing or unknown. */
@@ -221,9 +266,10 @@ class Fields {
     readonly o: J,
     readonly at: string,
   ) {}
-  static of(x: unknown, at: string, keys: string[]): Fields {
+  /** of checks x's fields: every one of keys, and those of optional it has. */
+  static of(x: unknown, at: string, keys: string[], optional: string[] = []): Fields {
     if (typeof x !== 'object' || x === null || Array.isArray(x)) throw new VaultFormatError(`the vault file is damaged: ${at} is not an object`)
-    for (const k of Object.keys(x)) if (!keys.includes(k)) throw new VaultFormatError(`the vault file is damaged: ${at} has an unknown field ${JSON.stringify(k).slice(0, 40)}`)
+    for (const k of Object.keys(x)) if (!keys.includes(k) && !optional.includes(k)) throw new VaultFormatError(`the vault file is damaged: ${at} has an unknown field ${JSON.stringify(k).slice(0, 40)}`)
     for (const k of keys) if (!(k in x)) throw new VaultFormatError(`the vault file is damaged: ${at} has no field ${JSON.stringify(k)}`)
     return new Fields(x as J, at)
   }
@@ -326,7 +372,8 @@ export function decodeVault(doc: Uint8Array): VaultData {
   }
   const format = (j as J | null)?.format
   if (format !== VAULT_FORMAT) throw new VaultFormatError(`unknown vault format ${JSON.stringify(String(format)).slice(0, 60)}`)
-  const f = Fields.of(j, 'vault', ['format', 'user', 'network', 'device_key', 'master_secret', 'password_kdf', 'login', 'units', 'pending_deletes', 'receipts', 'checkpoints'])
+  // changes and password_change came after the first vaults of this format: a vault without them has none under way.
+  const f = Fields.of(j, 'vault', ['format', 'user', 'network', 'device_key', 'master_secret', 'password_kdf', 'login', 'units', 'pending_deletes', 'receipts', 'checkpoints'], ['changes', 'password_change'])
   const user = f.str('user')
   if (!validUser(user)) f.bad('user', 'is not a valid user name')
   const kdf = Fields.of(f.o.password_kdf, 'vault.password_kdf', ['salt', 'time', 'memory_kib', 'threads'])
@@ -337,19 +384,34 @@ export function decodeVault(doc: Uint8Array): VaultData {
   let login: LoginDealing | null = null
   if (f.o.login !== null) {
     const l = Fields.of(f.o.login, 'vault.login', ['epoch', 'threshold', 'shares'])
+    // As the Go vault's login: each node once, indexes ascending, every R_i an element (a password change is checked against it).
+    let last = 0
     const shares = l.list('shares', 2, 255).map((s, i) => {
       const g = Fields.of(s, `vault.login.shares[${i}]`, ['node', 'peer_id', 'index', 'public_share'])
-      return { node: g.nodeName('node'), peerId: g.str('peer_id'), index: g.int('index', 1, 255), publicShare: g.hex('public_share', 32) }
+      const share = { node: g.nodeName('node'), peerId: g.str('peer_id'), index: g.int('index', 1, 255), publicShare: g.hex('public_share', 32) }
+      if (share.index <= last) g.bad('index', 'is not above the one before')
+      last = share.index
+      try {
+        decodeElement(share.publicShare)
+      } catch {
+        g.bad('public_share', 'is not a ristretto255 element')
+      }
+      return share
     })
+    if (new Set(shares.map((s) => s.node)).size !== shares.length || new Set(shares.map((s) => s.peerId)).size !== shares.length) l.bad('shares', 'names a node twice')
     login = { epoch: l.int('epoch', 1, 2 ** 32 - 1), threshold: l.int('threshold', 2, shares.length), shares }
   }
   const units = f.list('units', 0, 1 << 20).map((u, i) => decodeUnit(u, `vault.units[${i}]`))
   if (new Set(units.map((u) => u.label)).size !== units.length || new Set(units.map((u) => toHex(u.id))).size !== units.length) f.bad('units', 'holds a label or unit ID twice')
   const pendingDeletes = f.list('pending_deletes', 0, 1 << 20).map((p, i) => {
-    const g = Fields.of(p, `vault.pending_deletes[${i}]`, ['id', 'version', 'nodes'])
+    const g = Fields.of(p, `vault.pending_deletes[${i}]`, ['id', 'version', 'nodes'], ['operation'])
     const nodes = g.list('nodes', 1, 255).map((n) => (typeof n === 'string' && validNodeName(n) ? n : g.bad('nodes', 'holds something other than a node name')))
-    return { id: g.hex('id', 16), version: BigInt(g.int('version', 1, Number.MAX_SAFE_INTEGER)), nodes }
+    const pd: PendingDelete = { id: g.hex('id', 16), version: BigInt(g.int('version', 1, Number.MAX_SAFE_INTEGER)), nodes }
+    if ('operation' in g.o) pd.operation = g.int('operation', 1, 4)
+    return pd
   })
+  const changes = f.o.changes === undefined ? [] : f.list('changes', 0, 1 << 20).map((c, i) => decodeChange(c, `vault.changes[${i}]`))
+  if (new Set(changes.map((c) => toHex(c.id))).size !== changes.length) f.bad('changes', 'holds a unit ID twice')
   const receipts = f.list('receipts', 0, MAX_RECEIPTS).map((r, i) => {
     const receipt = decodeReceipt(r, `vault.receipts[${i}]`)
     // Checked, and of the known fields only: its text is that of the next save.
@@ -361,6 +423,8 @@ export function decodeVault(doc: Uint8Array): VaultData {
     return { node: g.nodeName('node'), checkpoint: g.b64('checkpoint', 1, 4096) }
   })
   if (new Set(checkpoints.map((c) => c.node)).size !== checkpoints.length) f.bad('checkpoints', 'holds a node twice')
+  // A password change (optional): checked against the login dealing it changes.
+  const passwordChange = 'password_change' in f.o ? decodePasswordChange(Fields.of(f.o.password_change, 'vault.password_change', PASSWD_KEYS), Fields.of, login) : null
   return {
     user,
     network: f.b64('network', 1, 1 << 20),
@@ -370,7 +434,23 @@ export function decodeVault(doc: Uint8Array): VaultData {
     login,
     units,
     pendingDeletes,
+    changes,
     receipts,
     checkpoints,
+    passwordChange,
   }
+}
+
+function decodeChange(x: unknown, at: string): Change {
+  const g = Fields.of(x, at, ['op', 'label', 'id', 'from', 'to', 'nodes', 'content', 'started'])
+  const op = g.str('op')
+  if (op !== 'replace' && op !== 'rotate') return g.bad('op', 'is not replace or rotate')
+  const label = g.str('label')
+  if (!validLabel(label)) g.bad('label', 'is not a valid label')
+  const nodes = g.list('nodes', 1, 255).map((n) => (typeof n === 'string' && validNodeName(n) ? n : g.bad('nodes', 'holds something other than a node name')))
+  if (new Set(nodes).size !== nodes.length) g.bad('nodes', 'names a node twice')
+  const from = g.int('from', 1, Number.MAX_SAFE_INTEGER - 1)
+  const to = g.int('to', from + 1, Number.MAX_SAFE_INTEGER)
+  const content = op === 'replace' ? g.b64('content', 1, MAX_SEALED) : g.b64('content', 0, 0)
+  return { op, label, id: g.hex('id', 16), from: BigInt(from), to: BigInt(to), nodes, content, started: g.time('started') }
 }

@@ -39,16 +39,19 @@ async function main(): Promise<void> {
     await Client.init(storage, net.networkFile, 'jsbench')
     const c = await Client.open(storage, { transports: nodeTransports() })
     const times: number[] = []
+    let cpu = { user: 0, system: 0 }
     try {
       await c.enroll('bench password', await net.invite('jsbench'))
       await c.unlock('bench password')
       await c.put('bench', { username: 'svc', password: 'bench-secret' })
       await c.get('bench')
+      const cpu0 = process.cpuUsage()
       for (let i = 0; i < N; i++) {
         const start = performance.now()
         await c.get('bench')
         times.push(performance.now() - start)
       }
+      cpu = process.cpuUsage(cpu0)
     } finally {
       await c.close()
     }
@@ -57,7 +60,7 @@ async function main(): Promise<void> {
     const f = (x: number) => x.toFixed(2)
     console.log(`warm get, ${N} gets each, 5 nodes, threshold 3, same nodes:`)
     console.log(`  Go client   p50 ${f(go.p50_ms)} ms  mean ${f(go.mean_ms)} ms`)
-    console.log(`  JS Node.js  p50 ${f(js.p50_ms)} ms  mean ${f(js.mean_ms)} ms`)
+    console.log(`  JS Node.js  p50 ${f(js.p50_ms)} ms  mean ${f(js.mean_ms)} ms  CPU per get ${f((cpu.user + cpu.system) / 1000 / N)} ms (user ${f(cpu.user / 1000 / N)})`)
     console.log(`  ratio JS/Go p50 ${f(js.p50_ms / go.p50_ms)}  mean ${f(js.mean_ms / go.mean_ms)}  (aim: at most 2)`)
   } finally {
     await net.stop()

@@ -72,16 +72,13 @@ export function fromHex(s: string): Uint8Array {
 
 const b64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
 
-/** toBase64 is b in standard base64 with padding (RFC 4648 §4). */
+/** toBase64 is b in standard base64 with padding (RFC 4648 §4), through the platform's btoa (Node.js 16 and browsers). */
 export function toBase64(b: Uint8Array): string {
-  let s = ''
-  for (let i = 0; i < b.length; i += 3) {
-    const n = ((b[i] ?? 0) << 16) | ((b[i + 1] ?? 0) << 8) | (b[i + 2] ?? 0)
-    s += b64[(n >> 18) & 63]! + b64[(n >> 12) & 63]!
-    s += i + 1 < b.length ? b64[(n >> 6) & 63]! : '='
-    s += i + 2 < b.length ? b64[n & 63]! : '='
-  }
-  return s
+  // btoa takes a "binary string", one character per byte; it is built in
+  // chunks, as an argument list has a limit.
+  let bin = ''
+  for (let i = 0; i < b.length; i += 0x2000) bin += String.fromCharCode.apply(null, b.subarray(i, i + 0x2000) as unknown as number[])
+  return btoa(bin)
 }
 
 /**
@@ -92,18 +89,12 @@ export function toBase64(b: Uint8Array): string {
 export function fromBase64(s: string): Uint8Array {
   if (s.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) throw new Error('not base64')
   const pad = s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0
-  const out = new Uint8Array((s.length / 4) * 3 - pad)
-  let o = 0
-  for (let i = 0; i < s.length; i += 4) {
-    let n = 0
-    for (let j = 0; j < 4; j++) {
-      const c = s[i + j]!
-      n = (n << 6) | (c === '=' ? 0 : b64.indexOf(c))
-    }
-    const bytes = [(n >> 16) & 255, (n >> 8) & 255, n & 255]
-    for (const x of bytes) if (o < out.length) out[o++] = x
-  }
-  if (toBase64(out) !== s) throw new Error('not canonical base64')
+  // The bits the last character before the padding holds beyond the bytes
+  // must be zero: one '=' leaves 2 such bits, two leave 4.
+  if (pad > 0 && (b64.indexOf(s[s.length - pad - 1]!) & (pad === 1 ? 3 : 15)) !== 0) throw new Error('not canonical base64')
+  const bin = atob(s)
+  const out = new Uint8Array(bin.length)
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i)
   return out
 }
 

@@ -1154,7 +1154,8 @@ export class Client {
 
   /** receipts returns the release receipts the vault keeps, oldest first. */
   receipts(): Receipt[] {
-    return this.#v.receipts.map((r) => ({ ...r, units: [...r.units] }))
+    // Copies: a kept receipt is saved as it was kept (vault.ts renders each once).
+    return this.#v.receipts.map((r) => ({ ...r, units: r.units.map((u) => ({ id: u.id.slice(), version: u.version })), checkpoint: r.checkpoint.slice(), entry: r.entry.slice() }))
   }
 
   /**

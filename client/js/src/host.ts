@@ -6,13 +6,20 @@ import { createLibp2p, type Libp2pOptions } from 'libp2p'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
-import type { Connection, Libp2p, PrivateKey, Stream } from '@libp2p/interface'
+import type { Connection, Libp2p, Peer, PeerStore, PrivateKey, Stream } from '@libp2p/interface'
 import { FrameReader, frame } from './api/frame.js'
+import { concat, utf8 } from './bytes.js'
 import { MAX_MESSAGE_SIZE } from './api/protocol.js'
 import type { Node } from './network.js'
 
 /** The transports a platform adapter gives the host. */
 export type Transports = NonNullable<Libp2pOptions['transports']>
+
+type MuxerFactory = NonNullable<Libp2pOptions['streamMuxers']>[number]
+
+/** multistream-select 1.0.0 (libp2p's protocol negotiation): its header line, and the longest line read. */
+const MSS_HEADER = '/multistream/1.0.0'
+const MAX_MSS_LINE = 1024
 
 /** ImpostorError: a node presented another key than the network file pins; it was sent nothing. */
 export class ImpostorError extends Error {
@@ -46,12 +53,15 @@ export class Host {
   readonly peerId: Uint8Array
   readonly peerIdText: string
   readonly #key: PrivateKey
+  /** The device key in the platform's Web Crypto, when it has Ed25519: signing with it skips libp2p's key conversion per signature. */
+  readonly #signer: CryptoKey | undefined
   /** The open connection to each node, by name: requests open streams on it. */
   readonly #conns = new Map<string, Connection>()
 
-  private constructor(p2p: Libp2p, key: PrivateKey) {
+  private constructor(p2p: Libp2p, key: PrivateKey, signer: CryptoKey | undefined) {
     this.#p2p = p2p
     this.#key = key
+    this.#signer = signer
     this.peerId = p2p.peerId.toMultihash().bytes
     this.peerIdText = p2p.peerId.toString()
   }
@@ -65,16 +75,18 @@ export class Host {
       addresses: { listen: [] },
       transports,
       connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
+      streamMuxers: [preNegotiating(yamux())],
       connectionGater: { denyDialMultiaddr: async () => false },
       connectionManager: { maxConnections: 300 },
     })
-    return new Host(p2p, key)
+    skipKnownProtocolMerges(p2p.peerStore)
+    return new Host(p2p, key, await webCryptoSigner(key))
   }
 
   /** sign signs msg with the device key (release requests). */
   async sign(msg: Uint8Array): Promise<Uint8Array> {
-    return this.#key.sign(msg)
+    if (this.#signer === undefined) return this.#key.sign(msg)
+    return new Uint8Array(await globalThis.crypto.subtle.sign({ name: 'Ed25519' }, this.#signer, msg.slice()))
   }
 
   async stop(): Promise<void> {
@@ -110,14 +122,18 @@ export class Host {
    * request's messages, then the end of the stream. The stream is
    * half-closed after the last write and aborted when anything fails or
    * signal ends; a node that sends more than the answer is a failure.
+   *
+   * The protocol is negotiated here, as go-libp2p's streams do it: the
+   * multistream-select header and the protocol go with the request's first
+   * bytes, and the node's two answering lines are read before its answer
+   * (js-libp2p would wait for them before sending the request: a round
+   * trip more per request; see preNegotiating).
    */
   async converse<T>(node: Node, protocol: string, signal: AbortSignal, fn: (c: Conversation) => Promise<T>): Promise<T> {
     const conn = await this.connect(node, signal)
     let stream: Stream
     try {
-      // One protocol is proposed, so its name goes with the request's first
-      // bytes (no round trip for the negotiation alone).
-      stream = await conn.newStream(protocol, { signal, negotiateFully: false })
+      stream = await conn.newStream(protocol, { signal })
     } catch (e) {
       this.#conns.delete(node.name)
       throw dialError(e, signal)
@@ -125,14 +141,36 @@ export class Host {
     const onAbort = () => stream.abort(new TimeoutError())
     signal.addEventListener('abort', onAbort, { once: true })
     const reader = new FrameReader(stream)
+    // A stream of another muxer (WebTransport's) was negotiated by js-libp2p.
+    let negotiated = !unnegotiated.has(stream)
+    let proposed = negotiated
+    const negotiate = async () => {
+      if (negotiated) return
+      try {
+        await expectLine(reader, MSS_HEADER, 'the node does not speak multistream-select')
+        await expectLine(reader, protocol, `the node does not speak ${protocol}`)
+      } catch (e) {
+        // A node that refuses the protocol may reset the stream (it read
+        // the request as its next proposal) before its "na" is read.
+        if (e instanceof UnreachableError) throw e
+        throw new UnreachableError(`the node did not accept ${protocol}: ${e instanceof Error ? e.message : String(e)}`)
+      }
+      negotiated = true
+    }
     try {
       const out = await fn({
         write: (msg) => {
-          stream.send(frame(msg, MAX_MESSAGE_SIZE))
+          const body = frame(msg, MAX_MESSAGE_SIZE)
+          stream.send(proposed ? body : concat(mssLine(MSS_HEADER), mssLine(protocol), body))
+          proposed = true
         },
-        read: () => reader.read(MAX_MESSAGE_SIZE),
+        read: async () => {
+          await negotiate()
+          return reader.read(MAX_MESSAGE_SIZE)
+        },
       })
       await stream.close({ signal })
+      if (proposed) await negotiate()
       if (!(await reader.atEnd())) throw new UnreachableError('the node sent more than its answer')
       return out
     } catch (e) {
@@ -145,6 +183,52 @@ export class Host {
   }
 }
 
+/** mssLine is a multistream-select message: a varint length, then the line and its newline. */
+function mssLine(s: string): Uint8Array {
+  return frame(utf8(s + '\n'), MAX_MSS_LINE)
+}
+
+/** expectLine reads a multistream-select line; another one than want (the node's "na") is an UnreachableError saying why. */
+async function expectLine(reader: FrameReader, want: string, why: string): Promise<void> {
+  const got = await reader.read(MAX_MSS_LINE)
+  if (new TextDecoder().decode(got) !== want + '\n') throw new UnreachableError(why)
+}
+
+/** The streams preNegotiating marked: their protocol is still to be negotiated, by converse. */
+const unnegotiated = new WeakSet<Stream>()
+
+/**
+ * preNegotiating wraps a stream muxer so that a stream opened for one
+ * protocol is marked as of that protocol when it is made. js-libp2p 3 then
+ * takes it as negotiated (as with a muxer that negotiates protocols
+ * itself) and does not run multistream-select, which it runs to the end
+ * before the stream is handed over; Host.converse, the only opener of
+ * this host's streams, negotiates instead, without the wait. Streams
+ * opened by the node are untouched, and so are WebTransport's (its
+ * sessions bring their own muxer): js-libp2p negotiates those.
+ */
+function preNegotiating(muxer: MuxerFactory): MuxerFactory {
+  return (components) => {
+    const f = muxer(components)
+    return {
+      protocol: f.protocol,
+      createStreamMuxer: (maConn) => {
+        const m = f.createStreamMuxer(maConn)
+        const create = m.createStream.bind(m)
+        m.createStream = async (options) => {
+          const s = await create(options)
+          if (options?.protocol !== undefined) {
+            s.protocol = options.protocol
+            unnegotiated.add(s)
+          }
+          return s
+        }
+        return m
+      },
+    }
+  }
+}
+
 /** dialError shortens libp2p's dial errors to their cause, and names an impostor. */
 function dialError(e: unknown, signal: AbortSignal): Error {
   const msg = e instanceof Error ? e.message : String(e)
@@ -153,6 +237,53 @@ function dialError(e: unknown, signal: AbortSignal): Error {
   if (signal.aborted) return new TimeoutError()
   if (/ECONNREFUSED/.test(msg) || /ECONNREFUSED/.test(String((e as { cause?: unknown })?.cause))) return new UnreachableError('cannot reach it: connection refused')
   return new UnreachableError(`cannot reach it: ${msg.split('\n')[0]!.slice(0, 200)}`)
+}
+
+/**
+ * skipKnownProtocolMerges makes store skip a merge that records for a peer
+ * only protocols a merge recorded for it before. js-libp2p merges the
+ * protocol of every stream a connection opens into the peer store, under a
+ * lock, decoding and re-encoding the peer's record to find it unchanged:
+ * about a tenth of a warm get's CPU time, for a record the host never
+ * reads (it dials the network file's addresses at pinned peer IDs). Every
+ * other merge is the store's own.
+ */
+export function skipKnownProtocolMerges(store: PeerStore): void {
+  const merge = store.merge.bind(store)
+  const merged = new Map<string, { protocols: Set<string>; peer: Peer }>()
+  store.merge = async (id, data, options) => {
+    const only = Object.keys(data).length === 1 && data.protocols !== undefined
+    const known = merged.get(id.toString())
+    if (only && known !== undefined && data.protocols!.every((p) => known.protocols.has(p))) return known.peer
+    const peer = await merge(id, data, options)
+    const protocols = known?.protocols ?? new Set<string>()
+    if (only) for (const p of data.protocols!) protocols.add(p)
+    merged.set(id.toString(), { protocols, peer })
+    return peer
+  }
+}
+
+/** The PKCS #8 (RFC 8410) prefix of an Ed25519 private key; its 32-byte seed follows. */
+const PKCS8_ED25519 = Uint8Array.of(0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20)
+
+/**
+ * webCryptoSigner imports key, not extractable, into the platform's Web
+ * Crypto (Node.js 20, Chromium 137 and later have Ed25519; Ed25519
+ * signatures are deterministic, so either way signs the same bytes). It is
+ * undefined where the platform lacks Ed25519: libp2p's key signs then.
+ */
+async function webCryptoSigner(key: PrivateKey): Promise<CryptoKey | undefined> {
+  // libp2p's raw form of an Ed25519 private key: the seed, then the public key.
+  const der = new Uint8Array(PKCS8_ED25519.length + 32)
+  der.set(PKCS8_ED25519)
+  der.set(key.raw.subarray(0, 32), PKCS8_ED25519.length)
+  try {
+    return await globalThis.crypto.subtle.importKey('pkcs8', der, { name: 'Ed25519' }, false, ['sign'])
+  } catch {
+    return undefined
+  } finally {
+    der.fill(0)
+  }
 }
 
 /** deviceKeyFromProtobuf checks a stored device key: an Ed25519 key in libp2p's protobuf form. */

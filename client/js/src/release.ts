@@ -544,15 +544,18 @@ export class Releaser<C extends Custodian> {
 
   /** #open combines unit j's shares and opens its record; with keys, a copy of its data key is added to them (a change seals under it). */
   async #open(u: Unit, j: number, col: Collector, masterSecret: Uint8Array, keys?: Uint8Array[]): Promise<Uint8Array> {
-    const reasons = new Map<string, Error>()
+    // A reason is an Error, or the message of a CustosError made only if
+    // the record cannot be opened (most gets leave nodes unasked, and an
+    // Error costs its stack trace).
+    const reasons = new Map<string, Error | string>()
     const slots: Slot[] = u.nodes.map((un) => {
       const i = this.d.nodes.findIndex((c) => c.node.peerIdText === un.peerId)
       const c = this.d.nodes[i]
       const slot: Slot = { node: un.name, peerId: c?.node.peerId ?? new Uint8Array(0), commitment: un.commitment }
       const a = col.answers[i]
-      if (c === undefined) reasons.set(un.name, new CustosError('not in the network file any more'))
-      else if (a === undefined && col.asked[i] === 'not asked') reasons.set(un.name, new CustosError(col.holds(i, j) ? 'not asked' : 'not asked: the vault has no share of this record stored there'))
-      else if (a === undefined) reasons.set(un.name, new CustosError('no answer was waited for'))
+      if (c === undefined) reasons.set(un.name, 'not in the network file any more')
+      else if (a === undefined && col.asked[i] === 'not asked') reasons.set(un.name, col.holds(i, j) ? 'not asked' : 'not asked: the vault has no share of this record stored there')
+      else if (a === undefined) reasons.set(un.name, 'no answer was waited for')
       else if (a.err !== undefined) reasons.set(un.name, a.err)
       else if (a.unitErrs[j] !== undefined) reasons.set(un.name, a.unitErrs[j]!)
       else slot.share = a.shares[j]
@@ -572,7 +575,7 @@ export class Releaser<C extends Custodian> {
         reasons.set(name, new BadShareError())
         this.d.logger.warn(`custodian ${name} sent a share of ${u.label} that does not match its commitment`)
       }
-      const nodes = [...reasons.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, err]) => new NodeError(n, err))
+      const nodes = [...reasons.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, err]) => new NodeError(n, typeof err === 'string' ? new CustosError(err) : err))
       throw new NotEnoughCustodiansError(`get ${u.label}`, u.threshold, e.have, nodes)
     }
     const k = recordKey(masterSecret, key, u.id, u.version)

@@ -4,12 +4,17 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { concat, fromBase64, fromHex, utf8 } from '../src/bytes.js'
+import { concat, fromBase64, fromHex, toBase64, utf8 } from '../src/bytes.js'
 import { FrameReader, FrameTooLargeError, ShortStreamError, frame, varint } from '../src/api/frame.js'
 import { CheckpointError, openCheckpoint } from '../src/api/checkpoint.js'
 import { verifyEd25519 } from '../src/ed25519.js'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { leafHash, verifyConsistency, verifyInclusion } from '../src/api/tlog.js'
+import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { Host, skipKnownProtocolMerges } from '../src/host.js'
+import { createLibp2p } from 'libp2p'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { nodeTransports } from '../src/node/index.js'
 
 const vectors = JSON.parse(readFileSync(new URL('../../../../api/testdata/checkpoint_vectors.json', import.meta.url), 'utf8'))
 
@@ -117,5 +122,60 @@ test('inclusion and consistency proofs verify for every index and size up to 17,
         assert.ok(!verifyConsistency(p, BigInt(m), mth(entries.slice(1, m + 1)), BigInt(n), root), 'another old tree')
       }
     }
+  }
+})
+
+test('base64 is standard with padding both ways, and only its canonical form is read', () => {
+  for (let n = 0; n < 70; n++) {
+    const b = Uint8Array.from({ length: n }, (_, i) => (i * 37 + n) & 255)
+    const s = Buffer.from(b).toString('base64')
+    assert.equal(toBase64(b), s)
+    assert.deepEqual(fromBase64(s), b)
+  }
+  const big = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 7) & 255)
+  assert.deepEqual(fromBase64(toBase64(big)), big)
+  for (const bad of ['QR==', 'QUF=', 'QUE', 'QU E=', 'QUE=\n', 'QUE-', '=QUE', 'Q===']) assert.throws(() => fromBase64(bad), /base64/, bad)
+})
+
+test("the host signs with the device key what libp2p's key and @noble/curves sign (the same deterministic Ed25519 signature)", async () => {
+  const key = await generateKeyPair('Ed25519')
+  const host = await Host.start(privateKeyToProtobuf(key), nodeTransports())
+  try {
+    for (const msg of [new Uint8Array(0), utf8('custos release transcript'), new Uint8Array(5000).fill(7)]) {
+      const sig = await host.sign(msg)
+      assert.deepEqual(sig, new Uint8Array(await key.sign(msg)))
+      assert.deepEqual(sig, ed25519.sign(msg, key.raw.subarray(0, 32)))
+    }
+  } finally {
+    await host.stop()
+  }
+})
+
+test('a merge into the peer store of protocols merged for the peer before is skipped; any other merge is made', async () => {
+  const p2p = await createLibp2p({ addresses: { listen: [] } })
+  try {
+    const store = p2p.peerStore
+    const made: string[][] = []
+    const merge = store.merge.bind(store)
+    store.merge = async (id, data, options) => {
+      made.push(Object.keys(data))
+      return merge(id, data, options)
+    }
+    skipKnownProtocolMerges(store)
+    const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    await store.merge(peer, { protocols: ['/custos/release/1'] })
+    await store.merge(peer, { protocols: ['/custos/release/1'] })
+    assert.equal(made.length, 1, 'the same protocol again is skipped')
+    assert.deepEqual((await store.get(peer)).protocols, ['/custos/release/1'])
+    await store.merge(peer, { protocols: ['/custos/release/1', '/custos/list/1'] })
+    await store.merge(other, { protocols: ['/custos/release/1'] })
+    await store.merge(peer, { protocols: ['/custos/list/1'], tags: { kept: { value: 1 } } })
+    assert.equal(made.length, 4, 'a new protocol, another peer, and a merge of more than protocols are made')
+    await store.merge(peer, { protocols: ['/custos/list/1'] })
+    assert.equal(made.length, 4)
+    assert.deepEqual((await store.get(peer)).protocols.sort(), ['/custos/list/1', '/custos/release/1'])
+  } finally {
+    await p2p.stop()
   }
 })

@@ -11,7 +11,12 @@ import { Client, NotEnoughCustodiansError, NotFoundError, VaultLockedError } fro
 import { FileStorage, nodeTransports } from '../src/node/index.js'
 import { Devnet } from './devnet.js'
 import { fromBinary } from '@bufbuild/protobuf'
-import { EntrySchema } from '../src/gen/custos_pb.js'
+import { CheckpointRequestSchema, CheckpointResponseSchema, EntrySchema } from '../src/gen/custos_pb.js'
+import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { Host, UnreachableError } from '../src/host.js'
+import { parseNetwork } from '../src/network.js'
+import { call } from '../src/rpc.js'
+import { Protocol } from '../src/api/protocol.js'
 import { toHex } from '../src/bytes.js'
 
 const password = 'correct horse battery staple'
@@ -125,6 +130,27 @@ test('a get sends requests journaled before it began, and each unlock signs a ti
   for (const r of fresh) assert.ok(journaled.has(`${r.node} ${toHex(fromBinary(EntrySchema, r.entry).requestNonce)}`), `${r.node} was sent a request journaled during the get`)
   const times = (await journal()).map((r) => r.time.getTime())
   assert.equal(new Set(times).size, times.length / 5, 'the five requests of an unlock share its time, and no other unlock has it')
+})
+
+test("a stream's protocol is proposed with the request's first bytes; one the node does not speak is refused by name, and the connection serves the next stream", async () => {
+  const host = await Host.start(privateKeyToProtobuf(await generateKeyPair('Ed25519')), nodeTransports())
+  try {
+    const node = parseNetwork(net.networkFile).nodes[0]!
+    const nope = '/custos/nope/1.0.0'
+    await assert.rejects(
+      host.converse(node, nope, AbortSignal.timeout(20_000), async (c) => {
+        c.write(Uint8Array.of(1, 2, 3))
+        return c.read()
+      }),
+      // The node answers "na", and may reset the stream before that is read.
+      (e: unknown) => e instanceof UnreachableError && (e.message === `the node does not speak ${nope}` || e.message.startsWith(`the node did not accept ${nope}: `)),
+    )
+    assert.ok(host.connected(node))
+    const resp = await call(host, node, Protocol.checkpoint, CheckpointRequestSchema, {}, CheckpointResponseSchema, AbortSignal.timeout(20_000))
+    assert.ok(resp.checkpoint.length > 0)
+  } finally {
+    await host.stop()
+  }
 })
 
 test('two nodes killed, get still works; a third killed, a clean error names the nodes', async () => {

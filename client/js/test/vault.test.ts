@@ -12,7 +12,7 @@ import { FileStorage } from '../src/node/index.js'
 import { utf8 } from '../src/bytes.js'
 import { VaultHandle } from '../src/vault/handle.js'
 import { JournalError, parseJournal } from '../src/vault/journal.js'
-import { checkUnit, decodeVault, unitMac, type Unit } from '../src/vault/vault.js'
+import { checkUnit, decodeVault, unitMac, type Receipt, type Unit } from '../src/vault/vault.js'
 
 const network = utf8(`version: 1
 threshold: 2
@@ -206,4 +206,41 @@ test('a unit checks against its MAC, and any changed field fails it', () => {
     { nodes: unit.nodes.map((n, i) => (i === 1 ? { ...n, stored: false } : n)) },
   ]
   for (const c of changes) assert.throws(() => checkUnit(m, { ...unit, ...c, mac }), DamagedError, JSON.stringify(Object.keys(c)))
+})
+
+test('receipts are saved each on a line of its own and read back whole; one that breaks a rule is refused at the save', async () => {
+  const s = new MemoryStorage()
+  await Client.init(s, network, 'alice')
+  const vh = await VaultHandle.open(s)
+  const receipt = (i: number): Receipt => ({
+    node: ['acme', 'bolt', 'cove'][i % 3]!,
+    units: [{ id: new Uint8Array(16).fill(i + 1), version: BigInt(i + 1) }],
+    index: BigInt(i),
+    checkpoint: utf8(`custos/acme\n${i}\nroot\n\n— custos/acme sig\n`),
+    entry: new Uint8Array(100 + i).fill(i),
+    evidence: i === 2 ? 'fork' : '',
+  })
+  vh.data.receipts.push(receipt(0), receipt(1))
+  await vh.save()
+  vh.data.receipts.push(receipt(2))
+  await vh.save()
+  const text = new TextDecoder().decode(s.doc!)
+  assert.equal(text.split('\n').filter((l) => l.startsWith('    {"node":')).length, 3)
+  assert.deepEqual(decodeVault(s.doc!).receipts, [receipt(0), receipt(1), receipt(2)])
+  assert.deepEqual(JSON.parse(text).checkpoints, [], 'the fields after the receipts are there')
+
+  const before = s.doc!.slice()
+  for (const bad of [{ ...receipt(3), entry: new Uint8Array((64 << 10) + 1) }, { ...receipt(3), node: 'not a name' }, { ...receipt(3), units: [] }]) {
+    vh.data.receipts.push(bad)
+    await assert.rejects(vh.save(), VaultFormatError)
+    vh.data.receipts.pop()
+  }
+  assert.deepEqual(s.doc, before, 'a refused save leaves the vault as it was')
+  vh.data.receipts.push(...Array.from({ length: 998 }, (_, i) => receipt(i)))
+  await assert.rejects(vh.save(), /more than 1000 receipts/)
+  await vh.close()
+  const again = await VaultHandle.open(s)
+  await again.save()
+  assert.deepEqual(s.doc, before, 'a vault read and saved again is the same document')
+  await again.close()
 })

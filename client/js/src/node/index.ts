@@ -13,11 +13,16 @@ import type { Transports } from '../host.js'
 export { FileStorage } from './file-storage.js'
 
 /**
- * CoalescingWebSocket sends the binary messages given it in one task as one
- * WebSocket message. js-libp2p sends every piece of a Noise message (its
- * length, then its ciphertext) as a message of its own, and undici writes
- * each to the socket: about fourteen writes for one request. The node reads
- * the WebSocket as a byte stream, so where messages begin does not matter.
+ * CoalescingWebSocket sends the binary messages given it in one turn of the
+ * event loop as one WebSocket message. js-libp2p sends every piece of a
+ * Noise message (its length, then its ciphertext) as a message of its own,
+ * and undici writes each to the socket: about fourteen writes for one
+ * request. The node reads the WebSocket as a byte stream, so where messages
+ * begin does not matter. The flush is a setImmediate, not a microtask: a
+ * request's stream opening, data and close are written in several
+ * microtask runs of one turn, and setImmediate runs right after that turn's
+ * I/O callbacks, before any timer, so it delays nothing that waits (a
+ * warm get of three nodes wrote 15 times with a microtask, 9 with this).
  */
 class CoalescingWebSocket extends NodeWebSocket {
   #pending: Uint8Array[] = []
@@ -30,7 +35,7 @@ class CoalescingWebSocket extends NodeWebSocket {
       return
     }
     const b = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-    if (this.#pending.length === 0) queueMicrotask(() => this.#flush())
+    if (this.#pending.length === 0) setImmediate(() => this.#flush())
     this.#pending.push(b.slice())
     this.#pendingBytes += b.length
   }

@@ -1,6 +1,7 @@
 // VaultHandle is an open vault: its contents, held against other clients
-// through the storage's lock, saved whole, and its request journal.
-import { encodeVault, decodeVault, type VaultData } from './vault.js'
+// through the storage's lock, saved whole (each receipt rendered once), and
+// its request journal.
+import { encodeCheckedVault, decodeVault, type VaultData } from './vault.js'
 import { compacted, parseJournal, renderJournal, renderLines, type JournalState, type Request } from './journal.js'
 import type { VaultStorage } from './storage.js'
 
@@ -26,9 +27,7 @@ export class VaultHandle {
 
   /** create writes a new vault; it refuses to overwrite one. */
   static async create(storage: VaultStorage, data: VaultData): Promise<void> {
-    const doc = encodeVault(data)
-    decodeVault(doc) // a save writes only what a read accepts
-    await storage.create(doc)
+    await storage.create(encodeCheckedVault(data))
   }
 
   /** open takes the storage's lock and reads the vault, checking every rule. */
@@ -54,8 +53,7 @@ export class VaultHandle {
    * time, so that the file ends with the newest.
    */
   async save(): Promise<void> {
-    const doc = encodeVault(this.data)
-    decodeVault(doc)
+    const doc = encodeCheckedVault(this.data)
     const write = this.#saving.then(() => this.#storage.save(doc))
     this.#saving = write.catch(() => {})
     await write

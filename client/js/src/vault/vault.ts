@@ -204,8 +204,46 @@ function encodeUnit(u: Unit): J {
   }
 }
 
-/** encodeVault writes the vault document. */
+/**
+ * The JSON text of each receipt kept, made and checked by the reader's
+ * rules once: a receipt is not changed once kept, and a vault holds up to
+ * a thousand of them, so a save renders and checks only the new ones.
+ */
+const receiptTexts = new WeakMap<Receipt, string>()
+
+function receiptText(r: Receipt): string {
+  let s = receiptTexts.get(r)
+  if (s === undefined) {
+    s = JSON.stringify({
+      node: r.node,
+      units: r.units.map((u) => ({ id: toHex(u.id), version: Number(u.version) })),
+      index: Number(r.index),
+      checkpoint: toBase64(r.checkpoint),
+      entry: toBase64(r.entry),
+      evidence: r.evidence,
+    })
+    decodeReceipt(JSON.parse(s), 'vault.receipts[new]')
+    receiptTexts.set(r, s)
+  }
+  return s
+}
+
+/** encodeVault writes the vault document; a receipt is written on a line of its own. */
 export function encodeVault(v: VaultData): Uint8Array {
+  return utf8(renderVault(v, false))
+}
+
+/**
+ * encodeCheckedVault writes the vault document, only one that decodeVault
+ * accepts: every field but the receipts is read back whole, each receipt
+ * once (receiptText).
+ */
+export function encodeCheckedVault(v: VaultData): Uint8Array {
+  return utf8(renderVault(v, true))
+}
+
+function renderVault(v: VaultData, check: boolean): string {
+  if (check && v.receipts.length > MAX_RECEIPTS) throw new VaultFormatError(`the vault holds more than ${MAX_RECEIPTS} receipts`)
   const doc = {
     format: VAULT_FORMAT,
     user: v.user,
@@ -233,21 +271,21 @@ export function encodeVault(v: VaultData): Uint8Array {
       content: toBase64(c.content),
       started: c.started.toISOString(),
     })),
-    receipts: v.receipts.map((r) => ({
-      node: r.node,
-      units: r.units.map((u) => ({ id: toHex(u.id), version: Number(u.version) })),
-      index: Number(r.index),
-      checkpoint: toBase64(r.checkpoint),
-      entry: toBase64(r.entry),
-      evidence: r.evidence,
-    })),
+    receipts: [],
     checkpoints: [...v.checkpoints].sort((a, b) => (a.node < b.node ? -1 : 1)).map((c) => ({ node: c.node, checkpoint: toBase64(c.checkpoint) })),
     // Restores: written once there is one (older vaults have none).
     ...(v.restores.length > 0 ? { restores: v.restores.map(encodeRestore) } : {}),
     // A password change: written only while one is under way.
     ...(v.passwordChange ? { password_change: encodePasswordChange(v.passwordChange) } : {}),
   }
-  return utf8(JSON.stringify(doc, null, 2) + '\n')
+  const rest = JSON.stringify(doc, null, 2) + '\n'
+  if (check) decodeVault(utf8(rest))
+  if (v.receipts.length === 0) return rest
+  // The empty list at the top level (a string holding these characters
+  // would have its line break escaped) takes the receipts' texts.
+  const at = rest.indexOf('\n  "receipts": []')
+  const list = '\n  "receipts": [\n    ' + v.receipts.map(receiptText).join(',\n    ') + '\n  ]'
+  return rest.slice(0, at) + list + rest.slice(at + '\n  "receipts": []'.length)
 }
 
 /** Reader checks one JSON object's fields strictly: each key listed, none missing or unknown. */
@@ -334,6 +372,23 @@ function decodeUnit(x: unknown, at: string): Unit {
   return u
 }
 
+function decodeReceipt(x: unknown, at: string): Receipt {
+  const g = Fields.of(x, at, ['node', 'units', 'index', 'checkpoint', 'entry', 'evidence'])
+  const evidence = g.str('evidence')
+  if (!['', 'refusal', 'other-entry', 'fork'].includes(evidence)) g.bad('evidence', 'is not a known kind of evidence')
+  return {
+    node: g.nodeName('node'),
+    units: g.list('units', 1, 1024).map((u, j) => {
+      const h = Fields.of(u, `${at}.units[${j}]`, ['id', 'version'])
+      return { id: h.hex('id', 16), version: BigInt(h.int('version', 1, Number.MAX_SAFE_INTEGER)) }
+    }),
+    index: BigInt(g.int('index', 0, 2 ** 48 - 1)),
+    checkpoint: g.b64('checkpoint', 1, 4096),
+    entry: g.b64('entry', 1, 64 << 10),
+    evidence: evidence as Evidence,
+  }
+}
+
 /** decodeVault reads and checks a vault document; a broken rule is a VaultFormatError naming it. */
 export function decodeVault(doc: Uint8Array): VaultData {
   if (doc.length > MAX_VAULT) throw new VaultFormatError('the vault file is too large')
@@ -386,20 +441,10 @@ export function decodeVault(doc: Uint8Array): VaultData {
   const changes = f.o.changes === undefined ? [] : f.list('changes', 0, 1 << 20).map((c, i) => decodeChange(c, `vault.changes[${i}]`))
   if (new Set(changes.map((c) => toHex(c.id))).size !== changes.length) f.bad('changes', 'holds a unit ID twice')
   const receipts = f.list('receipts', 0, MAX_RECEIPTS).map((r, i) => {
-    const g = Fields.of(r, `vault.receipts[${i}]`, ['node', 'units', 'index', 'checkpoint', 'entry', 'evidence'])
-    const evidence = g.str('evidence')
-    if (!['', 'refusal', 'other-entry', 'fork'].includes(evidence)) g.bad('evidence', 'is not a known kind of evidence')
-    return {
-      node: g.nodeName('node'),
-      units: g.list('units', 1, 1024).map((u, j) => {
-        const h = Fields.of(u, `vault.receipts[${i}].units[${j}]`, ['id', 'version'])
-        return { id: h.hex('id', 16), version: BigInt(h.int('version', 1, Number.MAX_SAFE_INTEGER)) }
-      }),
-      index: BigInt(g.int('index', 0, 2 ** 48 - 1)),
-      checkpoint: g.b64('checkpoint', 1, 4096),
-      entry: g.b64('entry', 1, 64 << 10),
-      evidence: evidence as Evidence,
-    }
+    const receipt = decodeReceipt(r, `vault.receipts[${i}]`)
+    // Checked, and of the known fields only: its text is that of the next save.
+    receiptTexts.set(receipt, JSON.stringify(r))
+    return receipt
   })
   const checkpoints = f.list('checkpoints', 0, 1024).map((c, i) => {
     const g = Fields.of(c, `vault.checkpoints[${i}]`, ['node', 'checkpoint'])

@@ -4,7 +4,7 @@
 // (client/*.go, docs/client.md): unlock at least k nodes in parallel, put
 // at every node (or minAcks ≥ k+1), get with every share checked against its
 // commitment and every receipt checked, typed errors naming each node.
-import { Code, Operation, DeleteRequestSchema, DeleteResponseSchema, EnrollRequestSchema, EnrollResponseSchema, ListRequestSchema, ListResponseSchema, PutRequestSchema, PutResponseSchema } from './gen/custos_pb.js'
+import { Code, Operation, DeleteRequestSchema, DeleteResponseSchema, ListRequestSchema, ListResponseSchema, PutRequestSchema, PutResponseSchema } from './gen/custos_pb.js'
 import { ctEqual, randomBytes, utf8, wipe } from './bytes.js'
 import { MAX_TOKEN_LEN, Protocol, validUser } from './api/protocol.js'
 import { fromProto, isCode, StatusError } from './api/status.js'
@@ -18,9 +18,7 @@ import {
   NotEnoughCustodiansError,
   NotEnrolledError,
   NotFoundError,
-  OtherDeviceError,
   RateLimitedError,
-  TokenRefusedError,
   VaultLockedError,
   WrongPasswordError,
 } from './errors.js'
@@ -447,6 +445,7 @@ export class Client {
   async exportVault(recipients: string[]): Promise<Uint8Array> {
     const done = this.#begin(false)
     try {
+      reshare.refuseDuringReshare(this.#v) // a copy would hold records at nodes its network file does not list
       return await vaultmove.exportVault(this.#v, this.device, recipients)
     } finally {
       done()

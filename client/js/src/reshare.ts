@@ -19,7 +19,7 @@ import { MAX_TOKEN_LEN, Protocol } from './api/protocol.js'
 import { fromProto } from './api/status.js'
 import { changeFault, type ChangeProgress, type ChangeSource, type Changer } from './change.js'
 import { enrollAt } from './enrollat.js'
-import { CustosError, NodeError, NoTokenError, type NotEnoughCustodiansError, NotEnoughCustodiansError as QuorumError } from './errors.js'
+import { CustosError, NodeError, NoTokenError, NotEnoughCustodiansError } from './errors.js'
 import type { Host } from './host.js'
 import type { Logger } from './log.js'
 import { parseNetwork, type Network } from './network.js'
@@ -319,7 +319,7 @@ class Resharing {
       })
     }
     const n = this.st.nodes.length
-    if (failed.length > 0) throw new QuorumError("give the new network's nodes the new login key", n, n - failed.length, failed)
+    if (failed.length > 0) throw new NotEnoughCustodiansError("give the new network's nodes the new login key", n, n - failed.length, failed)
   }
 
   /**
@@ -444,7 +444,7 @@ class Resharing {
       }
     }
     const n = next.nodes.length
-    if (failed.length > 0) throw new QuorumError('commit the new login key', n, n - failed.length, failed)
+    if (failed.length > 0) throw new NotEnoughCustodiansError('commit the new login key', n, n - failed.length, failed)
     changeFault('reshare commit')
     const v = ctx.v
     const done = this.st

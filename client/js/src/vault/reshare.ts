@@ -6,13 +6,10 @@
 // dealing makes for it (public), so that a resumed reshare delivers the
 // rest without the whole key. The names of the nodes that left where the
 // user's account was closed are kept beside it.
-import { hkdf } from '@noble/hashes/hkdf.js'
-import { hmac } from '@noble/hashes/hmac.js'
-import { sha256 } from '@noble/hashes/sha2.js'
-import { concat, ctEqual, lp, toBase64, toHex, u32, u64, utf8 } from '../bytes.js'
+import { ctEqual, lp, toBase64, toHex, u32, u64 } from '../bytes.js'
 import { parseNetwork } from '../network.js'
 import { decodeElement } from '../threshold/toprf.js'
-import type { FieldReader } from './passwd.js'
+import { vaultMac, type FieldReader } from './passwd.js'
 import type { LoginDealing } from './vault.js'
 
 /** How far a reshare got: 1 dealing the new login key, 2 moving the records, 3 committing the new login key (Go's vault.ReshareStage). */
@@ -73,12 +70,7 @@ const MAX_NETWORK = 1 << 20
 export function reshareMac(masterSecret: Uint8Array, r: Omit<Reshare, 'mac' | 'stage'>): Uint8Array {
   const parts = [lp(r.network), u32(r.epoch), u64(BigInt(r.threshold)), u32(r.nodes.length)]
   for (const n of r.nodes) parts.push(lp(n.name), lp(n.peerId), u64(BigInt(n.index)), lp(n.publicShare), lp(n.authPublicKey))
-  const key = hkdf(sha256, masterSecret, new Uint8Array(0), utf8(RESHARE_MAC_LABEL), 32)
-  try {
-    return hmac(sha256, key, concat(...parts))
-  } finally {
-    key.fill(0)
-  }
+  return vaultMac(masterSecret, RESHARE_MAC_LABEL, parts)
 }
 
 /** sealReshare sets r's MAC from its fields; only a reshare the caller vouches for may be sealed. */

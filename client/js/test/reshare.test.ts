@@ -148,6 +148,18 @@ test('the vault keeps a reshare under way, round trip, and refuses a damaged one
     const j = structuredClone(good)
     spoil(j)
     assert.throws(() => decodeVault(utf8(JSON.stringify(j))), (e: Error) => e instanceof VaultFormatError && want.test(e.message), what)
+  }  // Any one character of the reshare changed: read, or refused with a VaultFormatError, nothing else.
+  const doc = new TextDecoder().decode(encodeVault(v))
+  const from = doc.indexOf('"reshare"')
+  for (let i = from; i < doc.length; i++) {
+    for (const ch of ['0', '"', 'z', '}']) {
+      if (doc[i] === ch) continue
+      try {
+        decodeVault(utf8(doc.slice(0, i) + ch + doc.slice(i + 1)))
+      } catch (e) {
+        assert.ok(e instanceof VaultFormatError, `at ${i} (${ch}): ${(e as Error).name}: ${(e as Error).message}`)
+      }
+    }
   }
 })
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -71,6 +72,9 @@ type Client struct {
 	ops      sync.WaitGroup // operations admitted by begin
 	unsaved  int            // unlocks whose receipts are not saved yet
 	saved    time.Time      // when receipts were last saved
+	// unsavedFailed says a save in the background failed: Close saves
+	// again.
+	unsavedFailed atomic.Bool
 
 	// Logins that an Unlock stopped waiting for go on under bg, until
 	// Close cancels it and waits for them.
@@ -218,7 +222,7 @@ func (c *Client) Close() error {
 	c.bgWait.Wait()
 	var errs []error
 	c.mu.Lock()
-	if c.unsaved > 0 {
+	if c.unsaved > 0 || c.unsavedFailed.Load() {
 		errs = append(errs, c.saveReceipts())
 	}
 	c.mu.Unlock()

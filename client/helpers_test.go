@@ -190,3 +190,18 @@ func receiptsOf(t testing.TB, c *client.Client) []vault.Receipt {
 	}
 	return rs
 }
+
+// closeAndOpen closes c and opens its vault at path, as the next run
+// would find it; the vault is closed when the test ends.
+func closeAndOpen(t testing.TB, c *client.Client, path string) *vault.Handle {
+	t.Helper()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h, err := vault.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}

@@ -650,14 +650,7 @@ func TestReleaseWithoutValidReceiptIsRefused(t *testing.T) {
 				t.Errorf("logged %s %q %v; want a warning naming n2", e.Level, e.Message, e.ContextMap())
 			}
 		}
-		if err := c.Close(); err != nil {
-			t.Fatal(err)
-		}
-		h, err := vault.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer h.Close()
+		h := closeAndOpen(t, c, path)
 		unit, _, err := h.Describe("acme-portal")
 		if err != nil {
 			t.Fatal(err)

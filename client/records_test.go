@@ -14,7 +14,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/custos-network/custos/client"
-	"github.com/custos-network/custos/client/vault"
 	"github.com/custos-network/custos/node/nodetest"
 )
 
@@ -90,14 +89,7 @@ func TestShareLostInARestoreMakesTheRecordDegraded(t *testing.T) {
 	}
 
 	// The vault on disk says so, and the changed unit is sealed again.
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
-	h, err := vault.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := closeAndOpen(t, c, path)
 	v := h.Vault()
 	u, _, err := h.Unit("globex-api")
 	if err != nil {

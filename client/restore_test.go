@@ -20,7 +20,6 @@ import (
 
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
-	"github.com/custos-network/custos/client/vault"
 	"github.com/custos-network/custos/node/config"
 	"github.com/custos-network/custos/node/nodetest"
 )
@@ -139,14 +138,7 @@ func restoredNodeIsAccepted(t *testing.T, replace, history bool) {
 	sameRecord(t, rec, globex)
 
 	// The vault on disk keeps the checkpoint the restore replaced.
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
-	h, err := vault.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := closeAndOpen(t, c, path)
 	v := h.Vault()
 	if len(v.Restores) != 1 || !bytes.Equal(v.Restores[0].Replaced, before) || bytes.Equal(v.Checkpoint("n1"), before) {
 		t.Errorf("the saved vault keeps %d restores; want n1's, with the checkpoint it replaced", len(v.Restores))

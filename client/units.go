@@ -200,7 +200,8 @@ func (c *Client) Get(ctx context.Context, label string) (*Record, error) {
 // call with a *QuorumError naming each node and why. The verified receipts
 // are kept in the vault (vault.MaxReceipts, the newest), also of an unlock
 // that failed, and saved with it every 64 unlocks, at the first unlock a
-// minute after the last save, and on Close.
+// minute after the last save (in the background: no unlock waits for it),
+// and on Close.
 func (c *Client) GetMany(ctx context.Context, labels []string) ([]*Record, error) {
 	done, err := c.begin(true)
 	if err != nil {
@@ -258,17 +259,20 @@ func (c *Client) units(labels []string) ([]vault.Unit, error) {
 // Receipts are saved with the vault after receiptBatch unlocks, or at the
 // first unlock receiptDelay after the last save, and when the client
 // closes: a save is a transaction of the database, synced to disk, which
-// an unlock need not wait for each time. The request journal, not the
-// receipts, is what an audit needs to tell this vault's releases from
-// others'.
+// an unlock does not wait for (vault.Handle.SaveInBackground; the next
+// save, and Close, wait for it). A crash may lose the receipts not saved
+// yet, and the newer checkpoints they brought: they are evidence that the
+// nodes' logs also hold, not records acknowledged to the user. The request
+// journal, not the receipts, is what an audit needs to tell this vault's
+// releases from others'.
 const (
 	receiptBatch = 64
 	receiptDelay = time.Minute
 )
 
 // keepReceipts adds the verified receipts of an unlock to the vault, and
-// saves it when it is time to. A vault that cannot be saved is logged, not
-// made the unlock's failure.
+// starts saving it when it is time to. A vault that cannot be saved is
+// logged, not made the unlock's failure.
 func (c *Client) keepReceipts(got *released) {
 	if len(got.receipts) == 0 {
 		return
@@ -280,19 +284,39 @@ func (c *Client) keepReceipts(got *released) {
 		return
 	}
 	if c.unsaved++; c.unsaved >= receiptBatch || time.Since(c.saved) >= receiptDelay {
-		if err := c.saveReceipts(); err != nil {
-			c.log.Warn("the release receipts could not be kept in the vault", zap.Error(err))
-		}
+		c.saveReceiptsInBackground()
 	}
 }
 
-// saveReceipts saves the vault for the receipts not saved yet. The caller
-// holds c.mu.
+// saveReceiptsInBackground starts saving the vault for the receipts not
+// saved yet, and returns once the vault has taken what to write. Close
+// waits for the write (bgWait); one that fails is logged, and Close tries
+// again. The caller holds c.mu.
+func (c *Client) saveReceiptsInBackground() {
+	c.bgWait.Add(1)
+	err := c.vh.SaveInBackground(func(err error) {
+		defer c.bgWait.Done()
+		if err != nil {
+			c.unsavedFailed.Store(true)
+			c.log.Warn("the release receipts could not be kept in the vault", zap.Error(err))
+		}
+	})
+	if err != nil {
+		c.bgWait.Done()
+		c.log.Warn("the release receipts could not be kept in the vault", zap.Error(err))
+		return
+	}
+	c.unsaved, c.saved = 0, time.Now()
+}
+
+// saveReceipts saves the vault for the receipts not saved yet, and waits
+// for the write. The caller holds c.mu.
 func (c *Client) saveReceipts() error {
 	if err := c.vh.Save(); err != nil {
 		return fmt.Errorf("save the release receipts: %w", err)
 	}
 	c.unsaved, c.saved = 0, time.Now()
+	c.unsavedFailed.Store(false)
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/custos-network/custos/api"
+	"github.com/custos-network/custos/internal/cputime"
 	"github.com/custos-network/custos/node/admin"
 	"github.com/custos-network/custos/node/config"
 	"github.com/custos-network/custos/node/nodetest"
@@ -184,11 +185,11 @@ func BenchmarkDurableRelease(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		cpu := processCPU()
+		cpu := cputime.Self()
 		b.StartTimer()
 		releaseLoop(b, inProcess)
 		b.StopTimer()
-		if used := processCPU() - cpu; used > 0 {
+		if used := cputime.Self() - cpu; used > 0 {
 			b.ReportMetric(float64(used.Nanoseconds())/float64(b.N), "cpu-ns/op")
 		}
 		after, err := n.StoreStatsForTest()

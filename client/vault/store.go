@@ -102,7 +102,7 @@ type Handle struct {
 	// opened, saved or dropped: the number of queue[0].
 	queued uint64
 
-	saveMu sync.Mutex          // one Save at a time
+	saveMu sync.Mutex          // one save at a time, held until its write ends (SaveInBackground)
 	saved  map[string][32]byte // SHA-256 of each header value as stored, by key
 
 	jmu     sync.Mutex // one journal read or append at a time
@@ -528,26 +528,74 @@ func (h *Handle) Vault() *Vault { return h.v }
 // it since it was read or last saved, with the receipts AddReceipts queued,
 // in one transaction: all of it is on disk when Save returns, or none. It
 // writes nothing when nothing changed. A vault found damaged is not written
-// to (ErrCorrupt).
+// to (ErrCorrupt). A save still under way (SaveInBackground) is waited for
+// first.
 func (h *Handle) Save() error {
 	h.saveMu.Lock()
 	defer h.saveMu.Unlock()
-	if err := h.writable(); err != nil {
-		return fmt.Errorf("save vault: %w", err)
+	s, err := h.prepareSave()
+	if err != nil || s == nil {
+		return err
 	}
-	if err := h.v.check(); err != nil {
-		return fmt.Errorf("save vault: %w: %w", ErrInvalid, err)
+	return s.write()
+}
+
+// SaveInBackground is Save with the write, and the sync that makes it
+// durable, left to another goroutine: it checks the header and takes what
+// to write of it, and the receipts queued, before it returns, so that the
+// caller may change the Vault again at once. A save still under way is
+// waited for first. The next Save or SaveInBackground waits for this one,
+// and so does Close. done, if not nil, is called once: with the write's
+// error (nil once all of it is on disk) from the goroutine that wrote, or
+// with nil before SaveInBackground returns when nothing changed; not at
+// all when SaveInBackground returns an error. A crash before the write
+// ends loses all of it, as if it had not been asked for: it is for what
+// may be lost (receipts, a node's newest checkpoint), not for what a
+// caller acknowledges.
+func (h *Handle) SaveInBackground(done func(error)) error {
+	h.saveMu.Lock()
+	s, err := h.prepareSave()
+	if err != nil || s == nil {
+		h.saveMu.Unlock()
+		if err == nil && done != nil {
+			done(nil)
+		}
+		return err
 	}
-	values := h.headerValues()
-	defer func() {
-		for _, w := range values {
-			clear(w.value)
+	go func() {
+		err := s.write()
+		h.saveMu.Unlock()
+		if done != nil {
+			done(err)
 		}
 	}()
-	changed := map[string][32]byte{}
-	var writes []headerValue
+	return nil
+}
+
+// pendingSave is what one save writes: the header values that changed, with
+// the sums to remember once they are written, and the receipts queued from
+// number first on.
+type pendingSave struct {
+	h       *Handle
+	values  []headerValue // every header value, to wipe when written
+	writes  []headerValue
+	changed map[string][32]byte
+	queued  []Receipt
+	first   uint64
+}
+
+// prepareSave checks the header and takes what a save writes of it, and of
+// the receipts queued; nil when nothing changed. The caller holds saveMu.
+func (h *Handle) prepareSave() (*pendingSave, error) {
+	if err := h.writable(); err != nil {
+		return nil, fmt.Errorf("save vault: %w", err)
+	}
+	if err := h.v.check(); err != nil {
+		return nil, fmt.Errorf("save vault: %w: %w", ErrInvalid, err)
+	}
+	s := &pendingSave{h: h, values: h.headerValues(), changed: map[string][32]byte{}}
 	current := map[string]bool{}
-	for _, w := range values {
+	for _, w := range s.values {
 		k := w.bucket2key()
 		current[k] = true
 		sum := sha256.Sum256(w.value)
@@ -555,32 +603,41 @@ func (h *Handle) Save() error {
 			sum = [32]byte{}
 		}
 		if old, ok := h.saved[k]; (ok || w.value != nil) && old != sum {
-			writes, changed[k] = append(writes, w), sum
+			s.writes, s.changed[k] = append(s.writes, w), sum
 		}
 	}
 	for k := range h.saved {
 		if name, ok := strings.CutPrefix(k, string(bucketCheckpoints)+"/"); ok && !current[k] {
-			writes, changed[k] = append(writes, headerValue{bucketCheckpoints, name, nil}), [32]byte{}
+			s.writes, s.changed[k] = append(s.writes, headerValue{bucketCheckpoints, name, nil}), [32]byte{}
 		}
 	}
 	h.mu.Lock()
-	queued, first := slices.Clone(h.queue), h.queued
+	s.queued, s.first = slices.Clone(h.queue), h.queued
 	h.mu.Unlock()
-	if len(writes) == 0 && len(queued) == 0 {
-		return nil
+	if len(s.writes) == 0 && len(s.queued) == 0 {
+		s.wipe()
+		return nil, nil
 	}
+	return s, nil
+}
+
+// write writes s in one transaction, and then notes what is saved. The
+// caller holds saveMu.
+func (s *pendingSave) write() error {
+	defer s.wipe()
+	h := s.h
 	err := h.update(func(tx *bolt.Tx) error {
-		for _, w := range writes {
+		for _, w := range s.writes {
 			if err := writeHeaderValue(tx, w); err != nil {
 				return err
 			}
 		}
-		return appendReceipts(tx, queued)
+		return appendReceipts(tx, s.queued)
 	})
 	if err != nil {
 		return fmt.Errorf("save vault: %w", err)
 	}
-	for k, sum := range changed {
+	for k, sum := range s.changed {
 		if sum == ([32]byte{}) {
 			delete(h.saved, k)
 		} else {
@@ -590,12 +647,19 @@ func (h *Handle) Save() error {
 	// Receipts added meanwhile stay queued; those of the snapshot that
 	// AddReceipts dropped meanwhile are gone already.
 	h.mu.Lock()
-	if end := first + uint64(len(queued)); end > h.queued {
+	if end := s.first + uint64(len(s.queued)); end > h.queued {
 		n := min(end-h.queued, uint64(len(h.queue)))
 		h.queue, h.queued = h.queue[n:], h.queued+n
 	}
 	h.mu.Unlock()
 	return nil
+}
+
+// wipe clears the header values s took: they hold the vault's secrets.
+func (s *pendingSave) wipe() {
+	for _, w := range s.values {
+		clear(w.value)
+	}
 }
 
 // writeHeaderValue puts or deletes one header value. The restores are
@@ -626,10 +690,12 @@ func writeHeaderValue(tx *bolt.Tx, w headerValue) error {
 	return b.SetSequence(n)
 }
 
-// Close releases the vault. It does not wipe the header in memory (see
-// Vault.Wipe), and drops receipts that were queued and not saved. Closing
-// twice is not an error.
+// Close releases the vault, once a save under way (SaveInBackground) has
+// ended. It does not wipe the header in memory (see Vault.Wipe), and drops
+// receipts that were queued and not saved. Closing twice is not an error.
 func (h *Handle) Close() error {
+	h.saveMu.Lock()
+	defer h.saveMu.Unlock()
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()

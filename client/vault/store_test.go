@@ -250,6 +250,12 @@ func TestDamageFoundStopsEveryWrite(t *testing.T) {
 			}
 			return h.Save()
 		},
+		"SaveInBackground": func() error {
+			if err := h.AddReceipts(testReceipt(98)); err != nil {
+				return err
+			}
+			return h.SaveInBackground(nil)
+		},
 		"AppendRequests": func() error { return h.AppendRequests(testRequest("acme", 1)) },
 	} {
 		if err := write(); !errors.Is(err, ErrCorrupt) {

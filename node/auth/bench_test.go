@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/custos-network/custos/api"
+	"github.com/custos-network/custos/internal/cputime"
 	"github.com/custos-network/custos/node/audit"
 	"github.com/custos-network/custos/node/config"
 	"github.com/custos-network/custos/node/store"
@@ -76,11 +77,11 @@ func BenchmarkLoginEvaluation(b *testing.B) {
 
 // withCPU runs f b.N times and reports the process CPU per run.
 func withCPU(b *testing.B, f func()) {
-	cpu := processCPU()
+	cpu := cputime.Self()
 	for b.Loop() {
 		f()
 	}
-	if used := processCPU() - cpu; used > 0 && cpu > 0 {
+	if used := cputime.Self() - cpu; used > 0 && cpu > 0 {
 		b.ReportMetric(float64(used.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }

@@ -31,10 +31,11 @@ import { deal } from './threshold/shares.js'
 import { seal } from './threshold/seal.js'
 import { dealLogin } from './threshold/toprf.js'
 import { VaultHandle } from './vault/handle.js'
-import { checkUnit, unitMac, validLabel, type Receipt, type Unit, type VaultData } from './vault/vault.js'
+import { checkUnit, unitMac, validLabel, type Receipt, type Restore, type Unit, type VaultData } from './vault/vault.js'
 import type { VaultStorage } from './vault/storage.js'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { Releaser } from './release.js'
+import { Restorer } from './restore.js'
 import { readHistory, readUserLog, type HistoryDeps, type HistoryEntry, type LoggedEntry } from './history.js'
 import type { Request } from './vault/journal.js'
 import { Changer, type ChangeProgress, type PendingChange } from './change.js'
@@ -117,6 +118,8 @@ function validLabelLike(s: string, max: number): boolean {
 export class Custodian {
   session: Session | undefined
   key: LoginKey | undefined
+  /** The epoch of the dealing key is of: a login again names it, whatever dealing the vault's logins take meanwhile (a password change under way). */
+  epoch = 0
   relogin: Promise<void> | undefined
   constructor(readonly node: Node) {}
 
@@ -148,11 +151,10 @@ export class Client {
   /** The receipts' save under way, if one is. */
   #saving: Promise<void> | undefined
   readonly #releaser: Releaser<Custodian>
+  readonly #restorer: Restorer<Custodian>
   readonly #changer: Changer<Custodian>
   /** New-device invite tokens by node name while addDevice runs. */
   #tokens: Record<string, string> | undefined
-  /** The epoch a reshare's view of the new network logs in under (src/reshare.ts); otherwise the vault's. */
-  #epoch: number | undefined
 
   private constructor(vh: VaultHandle, network: Network, host: Host, opts: ClientOptions) {
     this.#vh = vh
@@ -168,6 +170,7 @@ export class Client {
       logger: opts.logger ?? { warn: () => {} },
       passwdProgress: opts.passwdProgress,
     }
+    this.#restorer = new Restorer({ vault: vh, logger: this.#opts.logger, history: () => this.#historyDeps() })
     this.#releaser = new Releaser({
       host,
       vault: vh,
@@ -177,6 +180,8 @@ export class Client {
       logger: this.#opts.logger,
       authed: (c, signal, fn) => this.#authed(c, signal, fn),
       keep: (rs) => this.#keepReceipts(rs),
+      restored: (c, kept, got, signal) => this.#restorer.restoredSince(c, kept, got, signal),
+      markLost: (lost) => this.#markLost(lost),
       background: (p) => this.#track(p),
     })
     this.#changer = new Changer({
@@ -190,7 +195,6 @@ export class Client {
       authed: (c, signal, fn) => this.#authed(c, signal, fn),
       release: async (units, signal, keys) => {
         const opened = await this.#releaser.release(units, this.#v.masterSecret, signal, keys)
-        await this.#markLost(opened.lost)
         return opened.records
       },
       seal: (label, rec, id, version) => this.#seal(label, rec, id, version),
@@ -221,6 +225,7 @@ export class Client {
       changes: [],
       receipts: [],
       checkpoints: [],
+      restores: [],
     }
     try {
       await VaultHandle.create(storage, data)
@@ -319,8 +324,8 @@ export class Client {
     return s
   }
 
-  /** #loginContext names the epoch of the dealing logins use: a password change's new one once every node holds it (src/passwd.ts). */
-  #loginContext(epoch = this.#epoch ?? passwd.dealingInUse(this.#v)?.epoch ?? 1) {
+  /** #loginContext names the epoch of a login: the dealing's a full login evaluates, or the one a kept login key is of (Custodian.epoch). */
+  #loginContext(epoch: number) {
     return { host: this.#host, user: this.#v.user, epoch, tokens: this.#tokens }
   }
 
@@ -352,6 +357,7 @@ export class Client {
         const got = await loginFull(this.#loginContext(login.epoch), c.node, share, round, sig)
         c.key?.wipe()
         c.key = got.key
+        c.epoch = login.epoch
         c.session = got.session
         errs[i] = undefined
         if (++ok === need) setTimeout(graceDone, LOGIN_GRACE_MS)
@@ -368,8 +374,10 @@ export class Client {
     const keys = await round.keys().catch(() => undefined)
     if (keys !== undefined) {
       for (const c of this.#nodes) {
-        if (c.key === undefined) c.key = keys.get(c.node.name)
-        else if (keys.get(c.node.name) !== c.key) keys.get(c.node.name)?.wipe()
+        if (c.key === undefined) {
+          c.key = keys.get(c.node.name)
+          c.epoch = login.epoch
+        } else if (keys.get(c.node.name) !== c.key) keys.get(c.node.name)?.wipe()
       }
     }
     return [...errs]
@@ -500,7 +508,7 @@ export class Client {
     await Promise.all(
       withKeys.map(async (c) => {
         try {
-          c.session = await loginAgain(this.#loginContext(), c.node, c.key!, withTimeout(signal, this.#opts.timeoutMs))
+          c.session = await loginAgain(this.#loginContext(c.epoch), c.node, c.key!, withTimeout(signal, this.#opts.timeoutMs))
           out[this.#nodes.indexOf(c)] = undefined
         } catch (e) {
           out[this.#nodes.indexOf(c)] = e as Error
@@ -530,7 +538,7 @@ export class Client {
     if (c.key === undefined) throw new VaultLockedError()
     c.relogin ??= (async () => {
       try {
-        c.session = await loginAgain(this.#loginContext(), c.node, c.key!, withTimeout(undefined, this.#opts.timeoutMs))
+        c.session = await loginAgain(this.#loginContext(c.epoch), c.node, c.key!, withTimeout(undefined, this.#opts.timeoutMs))
       } finally {
         c.relogin = undefined
       }
@@ -906,11 +914,8 @@ export class Client {
       unlockOld: async (pw, signal) => {
         await this.#unlock(pw, this.network.threshold, signal)
       },
-      view: (nw, epoch) => {
-        const view = new Client(this.#vh, nw, this.#host, { ...this.#opts, idleTimeoutMs: 0 })
-        view.#epoch = epoch
-        return view.#side()
-      },
+      // Its logins name the new dealing's epoch, and its kept keys are of it (Custodian.epoch).
+      view: (nw) => new Client(this.#vh, nw, this.#host, { ...this.#opts, idleTimeoutMs: 0 }).#side(),
     }
   }
 
@@ -1082,7 +1087,6 @@ export class Client {
     try {
       const units = this.#units(labels)
       const opened = await this.#releaser.release(units, this.#v.masterSecret, opts.signal)
-      await this.#markLost(opened.lost)
       return opened.records.map(parseRecord)
     } finally {
       done()
@@ -1228,6 +1232,15 @@ export class Client {
     return this.#v.receipts.map((r) => ({ ...r, units: [...r.units] }))
   }
 
+  /**
+   * restores returns the restores of nodes from a backup that the client
+   * accepted (a node's log that no longer extends the checkpoint kept of it,
+   * explained by its restore entry; docs/js.md), oldest first.
+   */
+  restores(): Restore[] {
+    return this.#restorer.restores()
+  }
+
   /** checkpoints returns the newest verified checkpoint of each node's log the vault keeps. */
   checkpoints(): { node: string; checkpoint: Uint8Array }[] {
     return this.#v.checkpoints.map((c) => ({ node: c.node, checkpoint: c.checkpoint.slice() }))
@@ -1304,6 +1317,7 @@ export class Client {
       kept: (c) => this.#releaser.kept(c.node),
       advance: (c, sent, got, signal) => this.#releaser.advance(c, sent, got, signal),
       prove: (c, a, b, signal) => this.#releaser.proveExtends(c, a, b, signal),
+      explain: (c, kept, newest, entries, signal) => this.#restorer.explainFork(c, kept, newest, entries, signal),
       labels: new Map(this.#v.units.map((u) => [hexId(u.id), u.label])),
     }
   }

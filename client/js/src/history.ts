@@ -3,12 +3,12 @@
 // checkpoint signed by the node's pinned key; every checkpoint read must
 // extend the one the vault keeps of the node, and the newest is kept.
 import { CheckpointRequestSchema, CheckpointResponseSchema, Code, EntriesRequestSchema, EntriesResponseSchema, EntryKind, Operation, type Entry } from './gen/custos_pb.js'
-import { ctEqual, toHex } from './bytes.js'
+import { ctEqual, fromBase64, toHex } from './bytes.js'
 import { Protocol } from './api/protocol.js'
 import { fromProto } from './api/status.js'
 import { parseEntry } from './api/entry.js'
 import { proofHashes, verifyInclusion } from './api/tlog.js'
-import { BadLogError, NodeError } from './errors.js'
+import { BadLogError, ForkedLogError, NodeError } from './errors.js'
 import type { Host } from './host.js'
 import type { Node } from './network.js'
 import { peerIdText } from './devices.js'
@@ -53,16 +53,30 @@ export interface LoggedEntry {
  * ParseRestore): sizes in canonical decimal, the replaced root in canonical
  * standard base64 of 32 bytes.
  */
-const restoreText = /^restore: backup of log size (0|[1-9][0-9]{0,18})( replaces a log of size (0|[1-9][0-9]{0,18}) with root [A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=)?$/
+const restoreText = /^restore: backup of log size (0|[1-9][0-9]{0,18})( replaces a log of size (0|[1-9][0-9]{0,18}) with root ([A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=))?$/
 
 function size(s: string | undefined): boolean {
   return s === undefined || BigInt(s) <= 2n ** 63n - 1n
 }
 
-/** isRestore reports whether e is a restore entry: an ADMIN entry of no user whose text is a restore's (api.RestoreOf). */
-export function isRestore(e: Entry): boolean {
+/** What a restore entry says (api.Restore): the restored log's size, and the log it replaced if it names one. */
+export interface RestoreText {
+  backupSize: bigint
+  replaced?: { size: bigint; root: Uint8Array }
+}
+
+/** restoreOf returns what e says if it is a restore entry: an ADMIN entry of no user whose text is a restore's (api.RestoreOf). */
+export function restoreOf(e: Entry): RestoreText | undefined {
   const m = e.kind === EntryKind.ADMIN && e.user === '' ? restoreText.exec(e.admin) : null
-  return m !== null && size(m[1]) && size(m[3])
+  if (m === null || !size(m[1]) || !size(m[3])) return undefined
+  const r: RestoreText = { backupSize: BigInt(m[1]!) }
+  if (m[2] !== undefined) r.replaced = { size: BigInt(m[3]!), root: fromBase64(m[4]!) }
+  return r
+}
+
+/** isRestore reports whether e is a restore entry (restoreOf). */
+export function isRestore(e: Entry): boolean {
+  return restoreOf(e) !== undefined
 }
 
 interface Custodian {
@@ -79,6 +93,8 @@ export interface HistoryDeps<C extends Custodian> {
   advance(c: C, sent: Kept | undefined, got: Kept, signal: AbortSignal): Promise<boolean>
   /** prove checks that b extends a (ForkedLogError if not), asking the node for a consistency proof. */
   prove(c: C, a: Kept, b: Kept, signal: AbortSignal): Promise<void>
+  /** explain reports whether a restore entry among entries explains why newest does not extend kept, and if so has accepted it (restore.ts). */
+  explain?(c: C, kept: Kept, newest: Kept, entries: LoggedEntry[], signal: AbortSignal): Promise<boolean>
   labels: Map<string, string>
 }
 
@@ -93,11 +109,15 @@ async function head<C extends Custodian>(d: HistoryDeps<C>, c: C, signal: AbortS
   }
 }
 
-/** readLog pages through c's log up to top's size with the user's session, checking every page, and returns the user's entries. */
-async function readLog<C extends Custodian>(d: HistoryDeps<C>, c: C, top: Kept, signal: AbortSignal): Promise<{ entries: LoggedEntry[]; newest: Kept }> {
+/**
+ * readLog pages through c's log from from up to top's size with the
+ * user's session, checking every page, and returns the user's entries and
+ * the restore entries.
+ */
+export async function readLog<C extends Custodian>(d: HistoryDeps<C>, c: C, top: Kept, signal: AbortSignal, from = 0n): Promise<{ entries: LoggedEntry[]; newest: Kept }> {
   let newest = top
   const out: LoggedEntry[] = []
-  let start = 0n
+  let start = from
   while (start < top.cp.size) {
     const er = await d.authed(c, signal, async () => {
       const resp = await call(d.host, c.node, Protocol.entries, EntriesRequestSchema, { start, end: top.cp.size }, EntriesResponseSchema, signal)
@@ -195,7 +215,15 @@ export async function readUserLog<C extends Custodian>(d: HistoryDeps<C>, signal
         const top = await head(d, c, sig)
         const kept = await d.kept(c)
         const { entries, newest } = await readLog(d, c, top, sig)
-        if (kept !== undefined) await d.prove(c, kept, newest, sig)
+        if (kept !== undefined) {
+          try {
+            await d.prove(c, kept, newest, sig)
+          } catch (e) {
+            // A restore explains the fork: the vault now keeps newest.
+            if (e instanceof ForkedLogError && (await d.explain?.(c, kept, newest, entries, sig)) === true) return entries
+            throw e
+          }
+        }
         await d.advance(c, kept, newest, sig)
         return entries
       } catch (e) {

@@ -58,9 +58,10 @@ export function changes(a: Network, b: Network): NodeUpdate[] {
  * (checked against its MAC first, DamagedError, and sealed with its MAC
  * again), the pending deletes and the login dealing. The checkpoint kept
  * of a renamed node is dropped: the node signs its log under its new name.
+ * Accepted restores are renamed.
  * Receipts keep the names they were verified under. v is not changed.
  */
-export function adopted(v: VaultData, old: Network, file: Uint8Array, names: Map<string, string>): Pick<VaultData, 'network' | 'units' | 'pendingDeletes' | 'login' | 'checkpoints'> {
+export function adopted(v: VaultData, old: Network, file: Uint8Array, names: Map<string, string>): Pick<VaultData, 'network' | 'units' | 'pendingDeletes' | 'login' | 'checkpoints' | 'restores'> {
   // old name → new name, for what names nodes by name alone
   const byName = new Map(old.nodes.flatMap((n) => (names.has(n.peerIdText) ? [[n.name, names.get(n.peerIdText)!] as const] : [])))
   const units = v.units.map((u) => {
@@ -87,5 +88,7 @@ export function adopted(v: VaultData, old: Network, file: Uint8Array, names: Map
   }
   const pendingDeletes = v.pendingDeletes.map((p) => ({ ...p, nodes: p.nodes.map((n) => byName.get(n) ?? n) }))
   const checkpoints = v.checkpoints.filter((c) => !byName.has(c.node) || byName.get(c.node) === c.node)
-  return { network: file.slice(), units, pendingDeletes, login, checkpoints }
+  // An accepted restore names its node by name, as Go's vault does.
+  const restores = v.restores.map((r) => ({ ...r, node: byName.get(r.node) ?? r.node }))
+  return { network: file.slice(), units, pendingDeletes, login, checkpoints, restores }
 }

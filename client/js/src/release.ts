@@ -37,6 +37,10 @@ export interface ReleaserDeps<C extends Custodian> {
   logger: Logger
   authed<T>(c: C, signal: AbortSignal, fn: () => Promise<T>): Promise<T>
   keep(rs: Receipt[]): Promise<void>
+  /** restored reports whether a restore of c explains why got does not extend kept, and if so has accepted it (restore.ts). */
+  restored(c: C, kept: Kept, got: Kept, signal: AbortSignal): Promise<boolean>
+  /** markLost records the shares nodes proved lost (the records degrade), before any record is opened: also when one cannot be. */
+  markLost(lost: Lost[]): Promise<void>
   background(p: Promise<unknown>): void
 }
 
@@ -287,8 +291,7 @@ export class Releaser<C extends Custodian> {
       throw e
     }
     try {
-      extendedBy(kept, got.cp, r.consistency)
-      await this.advance(c, kept, got, signal)
+      if (!(await this.#restored(c, kept, got, r.consistency, signal))) await this.advance(c, kept, got, signal)
     } catch (e) {
       if (e instanceof ForkedLogError) return evidence('fork', e)
       throw e
@@ -296,6 +299,28 @@ export class Releaser<C extends Custodian> {
     const lie = matchEntry(entry, this.d.host.peerId, this.d.user, req, resp.shares)
     if (lie !== undefined) return evidence(lie.evidence, lie.error)
     return rcpt
+  }
+
+  /**
+   * #restored checks that got extends kept, as proof proves, or reports
+   * true when a restore of c explains why not (the vault then keeps a
+   * checkpoint of c that extends got); a fork nothing explains is thrown.
+   */
+  async #restored(c: C, kept: Kept | undefined, got: Kept, proof: Uint8Array[], signal: AbortSignal): Promise<boolean> {
+    try {
+      extendedBy(kept, got.cp, proof)
+      return false
+    } catch (e) {
+      if (!(e instanceof ForkedLogError) || kept === undefined) throw e
+      let restored: boolean
+      try {
+        restored = await this.d.restored(c, kept, got, signal)
+      } catch (rerr) {
+        throw new BadReceiptError(`${e.message}, and its log could not be read for a restore entry: ${(rerr as Error).message}`)
+      }
+      if (!restored) throw e
+      return true
+    }
   }
 
   /** #batch asks c for its shares of units in one signed request with the journal's nonce. */
@@ -390,6 +415,7 @@ export class Releaser<C extends Custodian> {
     await Promise.race([all, new Promise<void>((res) => stop.signal.addEventListener('abort', () => res(), { once: true })), ...(signal ? [new Promise<void>((res) => signal.addEventListener('abort', () => res(), { once: true }))] : [])])
     col.closed = true
     try {
+      await this.d.markLost(lost)
       const records: Uint8Array[] = []
       for (const [j, u] of units.entries()) records.push(await this.#open(u, j, col, masterSecret, keys))
       return { records, lost }

@@ -98,8 +98,8 @@ export interface ReshareContext {
   old: Side
   /** unlockOld logs in with password at the old network, as unlock does. */
   unlockOld(password: Uint8Array, signal: AbortSignal | undefined): Promise<void>
-  /** view is a client of the same vault, device and host on the new network, logging in under the dealing of epoch. */
-  view(nw: Network, epoch: number): Side
+  /** view is a client of the same vault, device and host on the new network; it logs in under the dealing it is given. */
+  view(nw: Network): Side
 }
 
 /** target parses file and returns the reshare under way to it, if any (checked against its MAC); one to another file is ReshareUnderWayError. */
@@ -214,7 +214,7 @@ class Resharing {
       const pwh = await passwordKey(password, ctx.v.passwordKdf)
       try {
         if (st === null) await this.#deal(file, pwh.bytes())
-        this.#next = ctx.view(this.nw, this.st.epoch)
+        this.#next = ctx.view(this.nw)
         const steps: [ReshareStage, () => Promise<void>, string][] = [
           [RESHARE_DEALING, () => this.#deliver(), 'reshare delivered'],
           [RESHARE_MOVING, () => this.#move(pwh.bytes()), 'reshare moved'],

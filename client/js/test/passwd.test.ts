@@ -302,6 +302,24 @@ test('a change stopped after the first commit, or after a node committed but bef
   await logsIn(storage, password, false)
 })
 
+test('a node that restarts between its stage and its commit is logged in again under the dealing of the key the client holds, and the change goes on', async () => {
+  const storage = await enrolled('erin')
+  const steps = new Steps()
+  await session(storage, steps, async (c) => {
+    // Every node staged, so the vault's logins now take the new dealing; the
+    // client's sessions and keys are still the old password's, and n3 must
+    // be logged in again with them (under epoch 1) for its commit.
+    steps.on('all staged', () => net.restart('n3'))
+    await c.changePassword(password, newPassword)
+    assert.equal(c.pendingPasswordChange(), null)
+  })
+  await logsIn(storage, newPassword, true)
+  await logsIn(storage, password, false)
+  // No login at n3 was refused on the way: its log holds no wrong signature.
+  const verify = await custos(['audit', 'verify', '--network', join(net.dir, 'network.yaml'), '--key', auditKey, '--state', join(dir, 'audit'), '--full'])
+  assert.equal(verify.code, 0, verify.stderr)
+})
+
 // --- the vault's record of a change, with no network
 
 /** element is i·G, a ristretto255 element. */
@@ -393,6 +411,21 @@ test('a change that breaks a rule of the format is refused, naming the rule', as
   bad((d) => (d.password_change.state = 'aborting'), /aborting, yet committed at a node/)
   bad((d) => (d.password_change.extra = 1), /unknown field "extra"/)
   bad((d) => (d.login = null), /password change of a vault with no login dealing/)
+})
+
+test('a login dealing that a change is checked against is read as the Go vault reads it: each node once, indexes ascending, every public share an element', async () => {
+  const v = await aVault()
+  const bad = (f: (d: Record<string, any>) => void, why: RegExp) => {
+    const doc = JSON.parse(new TextDecoder().decode(encodeVault(v)))
+    f(doc)
+    assert.throws(() => decodeVault(utf8(JSON.stringify(doc))), (e: Error) => e instanceof VaultFormatError && why.test(e.message), why.source)
+  }
+  decodeVault(encodeVault(v))
+  bad((d) => (d.login.shares[1].node = d.login.shares[0].node), /vault\.login\.shares names a node twice/)
+  bad((d) => (d.login.shares[1].peer_id = d.login.shares[0].peer_id), /vault\.login\.shares names a node twice/)
+  bad((d) => (d.login.shares[1].index = 1), /index is not above the one before/)
+  bad((d) => ([d.login.shares[0].index, d.login.shares[1].index] = [2, 1]), /index is not above the one before/)
+  bad((d) => (d.login.shares[3].public_share = 'ff'.repeat(32)), /shares\[3\]\.public_share is not a ristretto255 element/)
 })
 
 test("the change's MAC and the dealing note's MAC are the Go client's (known answers computed with client/vault and client)", () => {

@@ -97,6 +97,28 @@ test('the file adapter writes 0600 files in a 0700 directory and refuses a vault
   }
 })
 
+test("saves that overlap (two operations of one client) each succeed, one after the other, and the file holds the vault's last contents", async () => {
+  const dir = tmp()
+  try {
+    const s = new FileStorage(join(dir, 'vault.json'))
+    await Client.init(s, network, 'alice')
+    const vh = await VaultHandle.open(s)
+    try {
+      const saves = []
+      for (let i = 1; i <= 8; i++) {
+        vh.data.pendingDeletes.push({ id: Uint8Array.from({ length: 16 }, () => i), version: 1n, nodes: ['acme'] })
+        saves.push(vh.save())
+      }
+      await Promise.all(saves)
+      assert.equal(decodeVault((await s.load())!).pendingDeletes.length, 8)
+    } finally {
+      await vh.close()
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 test('a vault document that breaks a rule is refused with what is wrong', async () => {
   const s = new MemoryStorage()
   await Client.init(s, network, 'alice')

@@ -44,11 +44,21 @@ export class VaultHandle {
     }
   }
 
-  /** save writes the whole vault anew, atomically; only a vault that passes the read's checks. */
+  /** The last save asked for: saves are written one at a time, in the order asked (a storage writes through one temporary file). */
+  #saving: Promise<void> = Promise.resolve()
+
+  /**
+   * save writes the whole vault anew, atomically; only a vault that passes
+   * the read's checks. Saves that overlap (two operations of one client)
+   * are written in the order they were asked, each with the contents of its
+   * time, so that the file ends with the newest.
+   */
   async save(): Promise<void> {
     const doc = encodeVault(this.data)
     decodeVault(doc)
-    await this.#storage.save(doc)
+    const write = this.#saving.then(() => this.#storage.save(doc))
+    this.#saving = write.catch(() => {})
+    await write
   }
 
   async #readJournal(): Promise<JournalState> {

@@ -11,6 +11,7 @@ import { validNodeName } from '../network.js'
 import { checkPasswordKDF, vaultUnitKey, type PasswordKDF } from '../threshold/keys.js'
 import { PASSWD_KEYS, decodePasswordChange, encodePasswordChange, type PasswordChange } from './passwd.js'
 import { RESHARE_KEYS, decodeReshare, encodeReshare, type Reshare } from './reshare.js'
+import { decodeElement } from '../threshold/toprf.js'
 
 export const VAULT_FORMAT = 'custos-js-vault/1'
 const MAX_VAULT = 64 << 20
@@ -78,6 +79,30 @@ export interface Receipt {
   evidence: Evidence
 }
 
+/** A node's restore from a backup that the client accepted (docs/vault.md#a-restore): the evidence of what the node showed before. */
+export interface Restore {
+  node: string
+  /** When the client accepted the restore. */
+  accepted: Date
+  /** The checkpoint the vault kept of the node until then, of the rolled-back log. */
+  replaced: Uint8Array
+  /** The restore entry's index in the node's log: the size of the restored log. */
+  index: bigint
+  /** The restore entry as the node stored it. */
+  entry: Uint8Array
+  /** The node's checkpoint of a tree that holds the entry, kept from then on. */
+  checkpoint: Uint8Array
+}
+
+/** The vault keeps the newest MAX_RESTORES restores (Go's vault.MaxRestores). */
+export const MAX_RESTORES = 100
+
+/** addRestore records r in v, keeping the newest MAX_RESTORES. */
+export function addRestore(v: VaultData, r: Restore): void {
+  v.restores.push(r)
+  v.restores.splice(0, Math.max(v.restores.length - MAX_RESTORES, 0))
+}
+
 /** One custodian's public share of the login dealing: R_i at index i. */
 export interface LoginShare {
   node: string
@@ -105,6 +130,8 @@ export interface VaultData {
   changes: Change[]
   receipts: Receipt[]
   checkpoints: { node: string; checkpoint: Uint8Array }[]
+  /** The nodes' restores the client accepted, oldest first. */
+  restores: Restore[]
   /** A password change under way (src/passwd.ts); absent or null: none. */
   passwordChange?: PasswordChange | null
   /** A reshare under way (src/reshare.ts); absent or null: none. */
@@ -220,6 +247,8 @@ export function encodeVault(v: VaultData): Uint8Array {
       evidence: r.evidence,
     })),
     checkpoints: [...v.checkpoints].sort((a, b) => (a.node < b.node ? -1 : 1)).map((c) => ({ node: c.node, checkpoint: toBase64(c.checkpoint) })),
+    // Restores: written once there is one (older vaults have none).
+    ...(v.restores.length > 0 ? { restores: v.restores.map(encodeRestore) } : {}),
     // A password change: written only while one is under way.
     ...(v.passwordChange ? { password_change: encodePasswordChange(v.passwordChange) } : {}),
     // A reshare: written only while one is under way.
@@ -324,7 +353,7 @@ export function decodeVault(doc: Uint8Array): VaultData {
   const format = (j as J | null)?.format
   if (format !== VAULT_FORMAT) throw new VaultFormatError(`unknown vault format ${JSON.stringify(String(format)).slice(0, 60)}`)
   // changes and password_change came after the first vaults of this format: a vault without them has none under way.
-  const f = Fields.of(j, 'vault', ['format', 'user', 'network', 'device_key', 'master_secret', 'password_kdf', 'login', 'units', 'pending_deletes', 'receipts', 'checkpoints'], ['changes', 'password_change', 'reshare', 'closed_accounts'])
+  const f = Fields.of(j, 'vault', ['format', 'user', 'network', 'device_key', 'master_secret', 'password_kdf', 'login', 'units', 'pending_deletes', 'receipts', 'checkpoints'], ['changes', 'password_change', 'restores', 'reshare', 'closed_accounts'])
   const user = f.str('user')
   if (!validUser(user)) f.bad('user', 'is not a valid user name')
   const kdf = Fields.of(f.o.password_kdf, 'vault.password_kdf', ['salt', 'time', 'memory_kib', 'threads'])
@@ -335,10 +364,21 @@ export function decodeVault(doc: Uint8Array): VaultData {
   let login: LoginDealing | null = null
   if (f.o.login !== null) {
     const l = Fields.of(f.o.login, 'vault.login', ['epoch', 'threshold', 'shares'])
+    // As the Go vault's login: each node once, indexes ascending, every R_i an element (a password change is checked against it).
+    let last = 0
     const shares = l.list('shares', 2, 255).map((s, i) => {
       const g = Fields.of(s, `vault.login.shares[${i}]`, ['node', 'peer_id', 'index', 'public_share'])
-      return { node: g.nodeName('node'), peerId: g.str('peer_id'), index: g.int('index', 1, 255), publicShare: g.hex('public_share', 32) }
+      const share = { node: g.nodeName('node'), peerId: g.str('peer_id'), index: g.int('index', 1, 255), publicShare: g.hex('public_share', 32) }
+      if (share.index <= last) g.bad('index', 'is not above the one before')
+      last = share.index
+      try {
+        decodeElement(share.publicShare)
+      } catch {
+        g.bad('public_share', 'is not a ristretto255 element')
+      }
+      return share
     })
+    if (new Set(shares.map((s) => s.node)).size !== shares.length || new Set(shares.map((s) => s.peerId)).size !== shares.length) l.bad('shares', 'names a node twice')
     login = { epoch: l.int('epoch', 1, 2 ** 32 - 1), threshold: l.int('threshold', 2, shares.length), shares }
   }
   const units = f.list('units', 0, 1 << 20).map((u, i) => decodeUnit(u, `vault.units[${i}]`))
@@ -373,6 +413,7 @@ export function decodeVault(doc: Uint8Array): VaultData {
     return { node: g.nodeName('node'), checkpoint: g.b64('checkpoint', 1, 4096) }
   })
   if (new Set(checkpoints.map((c) => c.node)).size !== checkpoints.length) f.bad('checkpoints', 'holds a node twice')
+  const restores = f.o.restores === undefined ? [] : f.list('restores', 0, MAX_RESTORES).map((r, i) => decodeRestore(r, `vault.restores[${i}]`))
   // A password change (optional): checked against the login dealing it changes.
   const passwordChange = 'password_change' in f.o ? decodePasswordChange(Fields.of(f.o.password_change, 'vault.password_change', PASSWD_KEYS), Fields.of, login) : null
   // A reshare (optional): checked against its own network file and the login dealing.
@@ -392,9 +433,26 @@ export function decodeVault(doc: Uint8Array): VaultData {
     changes,
     receipts,
     checkpoints,
+    restores,
     passwordChange,
     reshare,
     closedAccounts,
+  }
+}
+
+function encodeRestore(r: Restore): J {
+  return { node: r.node, accepted: r.accepted.toISOString(), replaced: toBase64(r.replaced), index: Number(r.index), entry: toBase64(r.entry), checkpoint: toBase64(r.checkpoint) }
+}
+
+function decodeRestore(x: unknown, at: string): Restore {
+  const g = Fields.of(x, at, ['node', 'accepted', 'replaced', 'index', 'entry', 'checkpoint'])
+  return {
+    node: g.nodeName('node'),
+    accepted: g.time('accepted'),
+    replaced: g.b64('replaced', 1, 4096),
+    index: BigInt(g.int('index', 0, 2 ** 48 - 1)),
+    entry: g.b64('entry', 1, 64 << 10),
+    checkpoint: g.b64('checkpoint', 1, 4096),
   }
 }
 

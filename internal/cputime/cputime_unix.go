@@ -1,14 +1,15 @@
 //go:build unix
 
-package node_test
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU is the CPU time, user and system, this process has used.
-func processCPU() time.Duration {
+// Self is the CPU time, user and system, this process has used so far;
+// 0 when it cannot be read.
+func Self() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

@@ -4,7 +4,8 @@
 // new network (also with a node of it down, so the joining nodes hold
 // shares), n1 holds no account nor share of the user, a reshare stopped at
 // each stage is finished by the next call, a joining node without a token
-// stops it until one is given, and the plan refuses bad files and tokens.
+// stops it until one is given, the plan refuses bad files and tokens, and a
+// reshare to the vault's own file mends its degraded records.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -272,4 +273,42 @@ test('a reshare stopped at any step is finished by the next call', async () => {
     await opensOnNewNetwork(user)
   }
   assert.deepEqual(await nodeStatus('n1'), { accounts: 0, shares: 0 })
+})
+
+test('a reshare to the network the vault is on mends its degraded records, and refuses the same nodes at other addresses', async () => {
+  const file = fileOf(['n1', 'n2', 'n3', 'n4'], 2)
+  await Client.init(storageOf('dave'), file, 'dave')
+  const c = await reopen('dave', false)
+  await c.enroll(password, await invite('dave', ['n1', 'n2', 'n3', 'n4']))
+  await c.unlock(password)
+  await c.put('acme', records.acme!)
+  await net.kill('n4')
+  try {
+    await c.put('globex', records.globex!, { minAcks: 3 })
+  } finally {
+    await net.restart('n4')
+  }
+  assert.deepEqual(
+    c.list().map((u) => [u.label, u.degraded]),
+    [
+      ['acme', false],
+      ['globex', true],
+    ],
+  )
+  const plan = c.planReshare(file)
+  assert.deepEqual([plan.stay, plan.join, plan.leave, plan.records, plan.degraded], [['n1', 'n2', 'n3', 'n4'], [], [], 1, 1])
+  const moved = utf8(new TextDecoder().decode(file).replace(/\n/g, '\n\n'))
+  await assert.rejects(c.reshare(moved, password), /with other addresses or names: adopt it with updateNetwork/)
+  assert.deepEqual(await c.reshare(file, password), { moved: 1, unreached: [] })
+  await close(c)
+  const d = await reopen('dave')
+  assert.deepEqual(
+    d.list().map((u) => [u.label, u.degraded, u.version]),
+    [
+      ['acme', false, 1n],
+      ['globex', false, 2n],
+    ],
+  )
+  assert.deepEqual(await d.get('globex'), records.globex)
+  await close(d)
 })

@@ -69,6 +69,9 @@ function fault(step: string): void {
   if (e !== undefined) throw e
 }
 
+/** changeFault asks the test hook at a step of a reshare (src/reshare.ts), as fault does at a change's. */
+export { fault as changeFault }
+
 interface Custodian {
   node: Node
 }
@@ -93,14 +96,27 @@ export interface ChangerDeps<C extends Custodian> {
   parse(plain: Uint8Array): ChangeRecord
 }
 
+/**
+ * ChangeSource is where a reshare's units are now (another network's
+ * client, src/reshare.ts): their current versions are released from its
+ * nodes and deleted there, while the new versions go to this changer's.
+ */
+export interface ChangeSource<C extends Custodian> {
+  nodes: C[]
+  release: ChangerDeps<C>['release']
+  deleteAt: ChangerDeps<C>['deleteAt']
+}
+
 /** What a change makes of each unit. */
-interface Job {
+interface Job<C extends Custodian> {
   op: ChangeOp
   wire: Operation
   need: number
   progress: ChangeProgress | undefined
   total: number
   done: number
+  /** Where the units are, when not at this changer's nodes (a reshare). */
+  from?: ChangeSource<C>
 }
 
 /** One unit's change in a round. */
@@ -116,7 +132,7 @@ interface Plan {
 
 /** wireOp is the Operation the nodes log for a change. */
 export function wireOp(op: ChangeOp): Operation {
-  return op === 'replace' ? Operation.REPLACE : Operation.ROTATE
+  return op === 'replace' ? Operation.REPLACE : op === 'rotate' ? Operation.ROTATE : Operation.RESHARE
 }
 
 export class Changer<C extends Custodian> {
@@ -148,14 +164,27 @@ export class Changer<C extends Custodian> {
 
   /** replace makes a new version of unit u holding rec (Client.replace). */
   async replace(u: Unit, rec: ChangeRecord, need: number, signal: AbortSignal | undefined): Promise<void> {
-    const job: Job = { op: 'replace', wire: Operation.REPLACE, need, progress: undefined, total: 1, done: 0 }
+    const job: Job<C> = { op: 'replace', wire: Operation.REPLACE, need, progress: undefined, total: 1, done: 0 }
     await this.#rewrite(job, [u], new Map([[u, rec]]), this.#changesOf([u]), signal)
   }
 
   /** rotate gives units new server keys, their contents unchanged (Client.rotate). */
   async rotate(units: Unit[], need: number, progress: ChangeProgress | undefined, signal: AbortSignal | undefined): Promise<void> {
-    const job: Job = { op: 'rotate', wire: Operation.ROTATE, need, progress, total: units.length, done: 0 }
+    const job: Job<C> = { op: 'rotate', wire: Operation.ROTATE, need, progress, total: units.length, done: 0 }
     await this.#rewrite(job, units, new Map(), this.#changesOf(units), signal)
+  }
+
+  /**
+   * reshare moves units to this changer's nodes (their new versions dealt
+   * with its threshold), from source's nodes when given, and otherwise
+   * mends them at these nodes (degraded records): the nodes log each put
+   * and delete as part of a reshare. A reshare interrupted before is made
+   * again, its new version given up.
+   */
+  async reshare(units: Unit[], need: number, progress: ChangeProgress | undefined, signal: AbortSignal | undefined, from?: ChangeSource<C>): Promise<number> {
+    const job: Job<C> = { op: 'reshare', wire: Operation.RESHARE, need, progress, total: units.length, done: 0, ...(from !== undefined ? { from } : {}) }
+    await this.#rewrite(job, units, new Map(), this.#changesOf(units), signal)
+    return job.done
   }
 
   /**
@@ -171,6 +200,7 @@ export class Changer<C extends Custodian> {
     const byOp = new Map<ChangeOp, Unit[]>()
     const redo = new Map<Unit, Change>()
     for (const ch of v.changes) {
+      if (ch.op === 'reshare') continue // only the reshare under way makes it again (src/reshare.ts)
       const u = v.units.find((x) => x.label === ch.label)
       if (u === undefined || !sameId(u.id, ch.id) || u.version !== ch.from) {
         stale.push({ id: ch.id, version: ch.to, nodes: ch.nodes, operation: Operation.UNDO })
@@ -191,7 +221,7 @@ export class Changer<C extends Custodian> {
       this.d.logger.warn(`the vault could not give up stale changes: ${(e as Error).message}`)
     }
     for (const [op, units] of byOp) {
-      const job: Job = { op, wire: wireOp(op), need: this.d.nodes.length, progress: undefined, total: units.length, done: 0 }
+      const job: Job<C> = { op, wire: wireOp(op), need: this.d.nodes.length, progress: undefined, total: units.length, done: 0 }
       try {
         await this.#rewrite(job, units, new Map(), redo, signal)
       } catch (e) {
@@ -201,7 +231,7 @@ export class Changer<C extends Custodian> {
   }
 
   /** #rewrite changes units in rounds of CHANGE_BATCH; recs are a replace's new records, redo the changes under way these make again. */
-  async #rewrite(job: Job, units: Unit[], recs: Map<Unit, ChangeRecord>, redo: Map<Unit, Change>, signal: AbortSignal | undefined): Promise<void> {
+  async #rewrite(job: Job<C>, units: Unit[], recs: Map<Unit, ChangeRecord>, redo: Map<Unit, Change>, signal: AbortSignal | undefined): Promise<void> {
     job.progress?.(job.done, job.total)
     for (let start = 0; start < units.length; start += CHANGE_BATCH) {
       signal?.throwIfAborted()
@@ -209,7 +239,7 @@ export class Changer<C extends Custodian> {
     }
   }
 
-  async #round(job: Job, units: Unit[], recs: Map<Unit, ChangeRecord>, redo: Map<Unit, Change>, signal: AbortSignal | undefined): Promise<void> {
+  async #round(job: Job<C>, units: Unit[], recs: Map<Unit, ChangeRecord>, redo: Map<Unit, Change>, signal: AbortSignal | undefined): Promise<void> {
     const plans = await this.#plan(job, units, recs, redo, signal)
     const abandoned: PendingDelete[] = plans.flatMap((p) => (p.redo === undefined ? [] : [{ id: p.redo.id, version: p.redo.to, nodes: p.redo.nodes, operation: Operation.UNDO }]))
     await saveStep(this.d.vault, (v) =>
@@ -226,18 +256,18 @@ export class Changer<C extends Custodian> {
   }
 
   /** #plan releases the units' current versions and makes each unit's change: its record (recs', a redone replace's, or its own) and its new version. */
-  async #plan(job: Job, units: Unit[], recs: Map<Unit, ChangeRecord>, redo: Map<Unit, Change>, signal: AbortSignal | undefined): Promise<Plan[]> {
+  async #plan(job: Job<C>, units: Unit[], recs: Map<Unit, ChangeRecord>, redo: Map<Unit, Change>, signal: AbortSignal | undefined): Promise<Plan[]> {
     const keys: Uint8Array[] = []
     let plains: Uint8Array[] = []
     try {
-      plains = await this.d.release(units, signal, keys)
+      plains = await (job.from?.release ?? this.d.release)(units, signal, keys)
       return units.map((u, i) => this.#planOne(job, u, recs.get(u), redo.get(u), plains[i]!, keys[i]!))
     } finally {
       wipe(...plains, ...keys)
     }
   }
 
-  #planOne(job: Job, u: Unit, rec: ChangeRecord | undefined, redo: Change | undefined, plain: Uint8Array, key: Uint8Array): Plan {
+  #planOne(job: Job<C>, u: Unit, rec: ChangeRecord | undefined, redo: Change | undefined, plain: Uint8Array, key: Uint8Array): Plan {
     const to = this.#nextVersion(u, redo)
     let op = job.op
     if (rec === undefined && redo !== undefined && redo.op === 'replace' && redo.from === u.version) {
@@ -277,7 +307,7 @@ export class Changer<C extends Custodian> {
   }
 
   /** #placeAll seals each plan's new version and puts its shares at every node, PLACE_WORKERS units at a time. */
-  async #placeAll(job: Job, plans: Plan[], signal: AbortSignal | undefined): Promise<void> {
+  async #placeAll(job: Job<C>, plans: Plan[], signal: AbortSignal | undefined): Promise<void> {
     let next = 0
     let stop: unknown
     const worker = async () => {
@@ -295,7 +325,7 @@ export class Changer<C extends Custodian> {
   }
 
   /** #placeOne seals p's new version and puts its shares; a node's failure is in p.errs, and only a fault hook's error is thrown. */
-  async #placeOne(job: Job, p: Plan, signal: AbortSignal | undefined): Promise<void> {
+  async #placeOne(job: Job<C>, p: Plan, signal: AbortSignal | undefined): Promise<void> {
     let sealed
     try {
       sealed = await this.d.seal(p.old.label, p.rec!, p.old.id, p.change.to)
@@ -341,7 +371,7 @@ export class Changer<C extends Custodian> {
   }
 
   /** #settle commits the plans whose new version enough nodes stored, gives up the others, and deletes the versions they replace. */
-  async #settle(job: Job, plans: Plan[], signal: AbortSignal | undefined): Promise<void> {
+  async #settle(job: Job<C>, plans: Plan[], signal: AbortSignal | undefined): Promise<void> {
     const commits: Commit[] = []
     const failed: Plan[] = []
     let firstErr: Error | undefined
@@ -357,13 +387,13 @@ export class Changer<C extends Custodian> {
     if (commits.length > 0) await saveStep(this.d.vault, (v) => commitChanges(v, commits))
     fault('committed')
     await this.#undoPlaced(failed, signal)
-    await this.#deleteOld(commits, signal)
+    await this.#deleteOld(job, commits, signal)
     job.done += commits.length
     job.progress?.(job.done, job.total)
     if (firstErr !== undefined) throw firstErr
   }
 
-  #quorum(job: Job, p: Plan): NotEnoughCustodiansError | undefined {
+  #quorum(job: Job<C>, p: Plan): NotEnoughCustodiansError | undefined {
     const failed = p.errs.flatMap((e, i) => (e === undefined ? [] : [new NodeError(this.d.nodes[i]!.node.name, e)]))
     const have = p.errs.length - failed.length
     return have >= job.need ? undefined : new NotEnoughCustodiansError(`change ${p.old.label}`, job.need, Math.min(have, job.need - 1), failed)
@@ -382,14 +412,14 @@ export class Changer<C extends Custodian> {
   }
 
   /** #deleteOld deletes the versions commits replaced at the nodes that held them, and records the nodes that did not confirm. */
-  async #deleteOld(commits: Commit[], signal: AbortSignal | undefined): Promise<void> {
+  async #deleteOld(job: Job<C>, commits: Commit[], signal: AbortSignal | undefined): Promise<void> {
     if (commits.length === 0) return
     const left: PendingDelete[] = []
     let next = 0
     const worker = async () => {
       while (next < commits.length) {
         const old = commits[next++]!.old
-        const nodes = await this.#deleteEach(old.nodes, { unitId: old.id, version: old.version }, old.operation!, signal)
+        const nodes = await this.#deleteEach(old.nodes, { unitId: old.id, version: old.version }, old.operation!, signal, job.from)
         left.push({ ...old, nodes })
       }
     }
@@ -398,14 +428,14 @@ export class Changer<C extends Custodian> {
     await saveStep(this.d.vault, (v) => setPendingDeletes(v, left))
   }
 
-  /** #deleteEach deletes ref at the nodes named, in parallel, and returns those that did not confirm (a name not in the network too). */
-  async #deleteEach(names: string[], ref: { unitId: Uint8Array; version: bigint }, op: Operation, signal: AbortSignal | undefined): Promise<string[]> {
+  /** #deleteEach deletes ref at the nodes named (of at: this changer's, or a reshare's source), in parallel, and returns those that did not confirm (a name not in the network too). */
+  async #deleteEach(names: string[], ref: { unitId: Uint8Array; version: bigint }, op: Operation, signal: AbortSignal | undefined, at: Pick<ChangeSource<C>, 'nodes' | 'deleteAt'> = this.d): Promise<string[]> {
     const left: string[] = []
     await Promise.all(
       names.map(async (name) => {
-        const c = this.d.nodes.find((x) => x.node.name === name)
+        const c = at.nodes.find((x) => x.node.name === name)
         if (c === undefined) return left.push(name)
-        await this.d.deleteAt(c, ref, signal, op).catch(() => left.push(name))
+        await at.deleteAt(c, ref, signal, op).catch(() => left.push(name))
       }),
     )
     return left

@@ -4,7 +4,7 @@
 // (client/*.go, docs/client.md): unlock at least k nodes in parallel, put
 // at every node (or minAcks ≥ k+1), get with every share checked against its
 // commitment and every receipt checked, typed errors naming each node.
-import { Code, Operation, DeleteRequestSchema, DeleteResponseSchema, EnrollRequestSchema, EnrollResponseSchema, ListRequestSchema, ListResponseSchema, PutRequestSchema, PutResponseSchema } from './gen/custos_pb.js'
+import { Code, Operation, DeleteRequestSchema, DeleteResponseSchema, ListRequestSchema, ListResponseSchema, PutRequestSchema, PutResponseSchema } from './gen/custos_pb.js'
 import { ctEqual, randomBytes, utf8, wipe } from './bytes.js'
 import { MAX_TOKEN_LEN, Protocol, validUser } from './api/protocol.js'
 import { fromProto, isCode, StatusError } from './api/status.js'
@@ -18,9 +18,7 @@ import {
   NotEnoughCustodiansError,
   NotEnrolledError,
   NotFoundError,
-  OtherDeviceError,
   RateLimitedError,
-  TokenRefusedError,
   VaultLockedError,
   WrongPasswordError,
 } from './errors.js'
@@ -47,6 +45,8 @@ import { adoptLogin, followNote } from './dealingnote.js'
 import * as vaultmove from './vaultmove.js'
 import { deviceOp, devicePeerId, type NodeDevices } from './devices.js'
 import { adopted, changes, sameCustodians, type NodeUpdate } from './networkupdate.js'
+import { enrollAt, type EnrollState } from './enrollat.js'
+import * as reshare from './reshare.js'
 
 import type { Logger } from './log.js'
 export type { Logger }
@@ -82,7 +82,7 @@ export interface UnitInfo {
   created: Date
 }
 
-export type EnrollState = 'not enrolled' | 'already enrolled' | 'enrolled now'
+export type { EnrollState }
 
 export interface EnrollResult {
   node: string
@@ -453,6 +453,7 @@ export class Client {
   async exportVault(recipients: string[]): Promise<Uint8Array> {
     const done = this.#begin(false)
     try {
+      reshare.refuseDuringReshare(this.#v) // a copy would hold records at nodes its network file does not list
       return await vaultmove.exportVault(this.#v, this.device, recipients)
     } finally {
       done()
@@ -615,23 +616,7 @@ export class Client {
           const key = loginKeyV2(dealing.rwd.bytes(), this.#v.masterSecret, c.node.peerId)
           const token = tokens[c.node.name] ?? ''
           try {
-            const resp = await call(
-              this.#host,
-              c.node,
-              Protocol.enroll,
-              EnrollRequestSchema,
-              { user: this.#v.user, token, authPublicKey: key.publicKey, oprf: { epoch, index: share.index, keyShare: share.keyShare, publicShare: share.publicShare } },
-              EnrollResponseSchema,
-              withTimeout(signal, this.#opts.timeoutMs),
-            )
-            const err = fromProto(resp.error)
-            if (err === undefined) return { node: c.node.name, state: 'enrolled now' }
-            if (err.code === Code.ALREADY_EXISTS) return { node: c.node.name, state: 'already enrolled', error: new CustosError('enrolled here with another login dealing') }
-            if (err.code === Code.UNAUTHENTICATED) {
-              return { node: c.node.name, state: 'not enrolled', error: new TokenRefusedError(token === '' ? 'needs an invite token (it does not enroll openly)' : `invite token refused: ${err.message}`) }
-            }
-            if (err.code === Code.INVALID_ARGUMENT) return { node: c.node.name, state: 'not enrolled', error: new OtherDeviceError(err.message) }
-            return { node: c.node.name, state: 'not enrolled', error: err }
+            return { node: c.node.name, ...(await enrollAt(this.#host, c.node, this.#v.user, token, epoch, share, key.publicKey, withTimeout(signal, this.#opts.timeoutMs))) }
           } catch (e) {
             return { node: c.node.name, state: 'not enrolled', error: e as Error }
           } finally {
@@ -740,6 +725,7 @@ export class Client {
     const run = this.#passwdRun.then(async () => {
       this.lock()
       try {
+        reshare.refuseDuringReshare(this.#v)
         await fn({
           v: this.#v,
           save: () => this.#vh.save(),
@@ -844,6 +830,7 @@ export class Client {
       const next = parseNetwork(file)
       const current = parseNetwork(this.#v.network)
       sameCustodians(current, next)
+      reshare.refuseDuringReshare(this.#v)
       if (this.#v.changes.length > 0) throw new CustosError(`${this.#v.changes.length} records have a change under way: unlock to finish them first`)
       if (passwd.pendingPasswordChange(this.#v) !== null) throw new passwd.PasswordChangePendingError()
       const out = changes(current, next)
@@ -861,6 +848,88 @@ export class Client {
       return out
     } finally {
       done()
+    }
+  }
+
+  // --- reshare to a new network file (src/reshare.ts)
+
+  /**
+   * planReshare says, asking no node, what reshare of file with tokens
+   * (node name → invite token, for the nodes that join) would do: the
+   * nodes that stay, join and leave, the records to move or mend, the
+   * joining nodes that still need a token, and how far a reshare to file
+   * got. It refuses a file that does not parse, tokens for nodes that do
+   * not join, and a reshare under way to another file (ReshareUnderWayError).
+   */
+  planReshare(file: Uint8Array, tokens: Record<string, string> = {}): reshare.ResharePlan {
+    return reshare.planReshare(this.#v, this.network, file, tokens)
+  }
+
+  /**
+   * reshare moves every record and the login to the network file file
+   * (docs/client.md, "Moving to another network"): custodians added,
+   * removed or replaced, the threshold changed, with the Go client's
+   * stages. It logs in at the old network with password, deals a new login
+   * key over the new network (recorded in the vault before any node gets a
+   * share), stages it at the nodes that stay and enrolls at the nodes that
+   * join (tokens: their invite tokens), moves every record not on the new
+   * network and mends every degraded one (each a change, operation
+   * RESHARE: the new version at every new node, or minAcks of them, the
+   * old one then deleted), closes the user's account at the nodes that
+   * left, commits the new login key at the nodes that stay and makes the
+   * new file and dealing the vault's. Each step is recorded first: a call
+   * interrupted anywhere is finished by a call with the same file; another
+   * file, and other changes, are refused meanwhile (ReshareUnderWayError).
+   * A joining node without a token is named (NoTokenError) and the reshare
+   * waits for a call that gives it. To the vault's own file, it mends the
+   * degraded records. The client is locked and keeps the old network when
+   * it returns: open the vault again to use the new one.
+   */
+  async reshare(file: Uint8Array, password: string | Uint8Array, tokens: Record<string, string> = {}, opts: reshare.ReshareOptions = {}): Promise<reshare.ReshareResult> {
+    const done = this.#begin(false)
+    const pw = passwordBytes(password)
+    const run = this.#passwdRun.then(() => reshare.reshare(this.#reshareContext(), file, pw, tokens, opts))
+    this.#passwdRun = run.catch(() => {})
+    try {
+      return await run
+    } finally {
+      wipe(pw)
+      done()
+    }
+  }
+
+  /** pendingReshare says how far a reshare under way got (1 dealing, 2 moving, 3 committing), or 0 when none is. */
+  pendingReshare(): reshare.ReshareStage | 0 {
+    return reshare.pendingReshare(this.#v)
+  }
+
+  #reshareContext(): reshare.ReshareContext {
+    return {
+      v: this.#v,
+      save: () => this.#vh.save(),
+      host: this.#host,
+      timeoutMs: this.#opts.timeoutMs,
+      logger: this.#opts.logger,
+      old: this.#side(),
+      unlockOld: async (pw, signal) => {
+        await this.#unlock(pw, this.network.threshold, signal)
+      },
+      // Its logins name the new dealing's epoch, and its kept keys are of it (Custodian.epoch).
+      view: (nw) => new Client(this.#vh, nw, this.#host, { ...this.#opts, idleTimeoutMs: 0 }).#side(),
+    }
+  }
+
+  /** #side is this client as one network of a reshare. */
+  #side(): reshare.Side {
+    return {
+      network: this.network,
+      nodes: this.#nodes,
+      authed: (c, signal, fn) => this.#authed(c, signal, fn),
+      login: (pwh, dealing, signal) => this.#loginRound(pwh, this.#nodes, this.#nodes.length, signal, dealing),
+      quorum: (op, need, errs) => this.#quorum(op, need, errs),
+      changer: this.#changer,
+      retryDeletes: (signal) => this.#retryDeletes(signal),
+      lock: () => this.lock(),
     }
   }
 
@@ -1079,6 +1148,7 @@ export class Client {
     const done = this.#begin(true)
     try {
       this.#checkRecord(label, rec)
+      reshare.refuseDuringReshare(this.#v)
       const need = this.#changer.needAcks(opts.minAcks)
       const u = this.#units([label])[0]!
       await this.#changer.replace(u, rec, need, opts.signal)
@@ -1098,6 +1168,7 @@ export class Client {
   async rotate(labels: string[] = [], opts: { minAcks?: number; progress?: ChangeProgress; signal?: AbortSignal } = {}): Promise<void> {
     const done = this.#begin(true)
     try {
+      reshare.refuseDuringReshare(this.#v)
       const need = this.#changer.needAcks(opts.minAcks)
       const units = this.#units(labels.length > 0 ? labels : this.#v.units.map((u) => u.label))
       await this.#changer.rotate(units, need, opts.progress, opts.signal)
@@ -1118,7 +1189,11 @@ export class Client {
       const still: string[] = []
       for (const name of p.nodes) {
         const c = this.#nodes.find((x) => x.node.name === name)
-        if (c === undefined) continue
+        // A node of the other network of a reshare under way: that network's client asks it.
+        if (c === undefined) {
+          if (this.#v.reshare != null) still.push(name)
+          continue
+        }
         await this.#deleteAt(c, { unitId: p.id, version: p.version }, signal, p.operation).catch(() => still.push(name))
       }
       if (still.length > 0) left.push({ ...p, nodes: still })

@@ -373,10 +373,14 @@ async function stageAll(ctx: PasswdContext, nd: NewDealing): Promise<void> {
   await ctx.progress?.({ node: '', step: 'staged', epoch: nd.epoch })
 }
 
-/** stageAt sends node i its share of the new dealing, its login public key and the dealing note. */
-async function stageAt(ctx: PasswdContext, c: Custodian, nd: NewDealing, i: number, signal: AbortSignal): Promise<void> {
+/** What one step at a node needs of the client: a password change's context, or a reshare's (src/reshare.ts). */
+export type StepContext = Pick<PasswdContext, 'host' | 'authed'>
+
+/** stageAt sends node i its share of the new dealing, its login public key and the dealing note (none in a reshare's). */
+export async function stageAt(ctx: StepContext, c: Custodian, nd: Pick<NewDealing, 'epoch' | 'shares' | 'auth'> & { note?: NewDealing['note'] }, i: number, signal: AbortSignal): Promise<void> {
   const s = nd.shares[i]!
-  const { resp, err } = await passwdStep(ctx, c, { step: { case: 'stage', value: { oprf: { epoch: nd.epoch, index: s.index, keyShare: s.keyShare, publicShare: s.publicShare }, authPublicKey: nd.auth[i]!, note: nd.note } } }, signal)
+  const note = nd.note !== undefined ? { note: nd.note } : {}
+  const { resp, err } = await passwdStep(ctx, c, { step: { case: 'stage', value: { oprf: { epoch: nd.epoch, index: s.index, keyShare: s.keyShare, publicShare: s.publicShare }, authPublicKey: nd.auth[i]!, ...note } } }, signal)
   if (err === undefined) return
   if (isCode(err, Code.INVALID_ARGUMENT) && resp !== undefined && resp.epoch >= nd.epoch) {
     // Only a change this vault does not know of (made from a copy of it) moves a node to this epoch.
@@ -390,7 +394,7 @@ async function stageAt(ctx: PasswdContext, c: Custodian, nd: NewDealing, i: numb
  * the node's answer also with a refusal (the answer then says the node's
  * epochs), and the refusal as err.
  */
-async function passwdStep(ctx: PasswdContext, c: Custodian, req: MessageInitShape<typeof PasswdRequestSchema>, signal: AbortSignal): Promise<{ resp?: PasswdResponse; err?: Error }> {
+async function passwdStep(ctx: StepContext, c: Custodian, req: MessageInitShape<typeof PasswdRequestSchema>, signal: AbortSignal): Promise<{ resp?: PasswdResponse; err?: Error }> {
   let resp: PasswdResponse | undefined
   try {
     await ctx.authed(c, signal, async () => {
@@ -465,7 +469,7 @@ async function commitAll(ctx: PasswdContext, logins: (Error | undefined)[] | und
  * while epoch is its current one committed before (the answer was lost,
  * or the client stopped before it recorded it).
  */
-async function commitAt(ctx: PasswdContext, c: Custodian, epoch: number, signal: AbortSignal): Promise<void> {
+export async function commitAt(ctx: StepContext, c: Custodian, epoch: number, signal: AbortSignal): Promise<void> {
   const { resp, err } = await passwdStep(ctx, c, { step: { case: 'commit', value: epoch } }, signal)
   if (err === undefined || (isCode(err, Code.NOT_FOUND) && resp?.epoch === epoch)) return
   throw err

@@ -118,7 +118,7 @@ test("the vault keeps a change under way and a pending delete's operation, reads
   assert.deepEqual(decodeVault(utf8(JSON.stringify(old))).changes, [])
   const change = (j: Record<string, unknown>) => (j.changes as Record<string, unknown>[])[0]!
   const cases: [string, (j: Record<string, unknown>) => void, RegExp][] = [
-    ['an unknown change', (j) => (change(j).op = 'reshare'), /changes\[0\]\.op is not replace or rotate/],
+    ['an unknown change', (j) => (change(j).op = 'move'), /changes\[0\]\.op is not replace, rotate or reshare/],
     ['a change to an older version', (j) => (change(j).to = 1), /changes\[0\]\.to is not a whole number from 2/],
     ['a replace without its record', (j) => (change(j).content = ''), /changes\[0\]\.content is not 1 to/],
     ['a rotation with a record', (j) => (change(j).op = 'rotate'), /changes\[0\]\.content is not 0 to 0 bytes/],

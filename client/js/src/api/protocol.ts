@@ -13,6 +13,7 @@ export const Protocol = {
   entries: '/custos/audit/entries/2.0.0',
   proof: '/custos/audit/proof/2.0.0',
   device: '/custos/device/1.0.0',
+  account: '/custos/account/1.0.0',
 } as const
 
 /** The largest message the client reads, checked before anything is allocated for it. */

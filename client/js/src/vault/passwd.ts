@@ -71,7 +71,12 @@ export function passwdDealing(p: PasswordChange): LoginDealing {
 export function passwdMac(masterSecret: Uint8Array, p: Omit<PasswordChange, 'mac'>): Uint8Array {
   const parts = [lp(p.state), u32(p.epoch), u64(BigInt(p.threshold)), u32(p.nodes.length)]
   for (const n of p.nodes) parts.push(lp(n.name), lp(n.peerId), u64(BigInt(n.index)), lp(n.publicShare), Uint8Array.of(n.staged ? 1 : 0, n.committed ? 1 : 0))
-  const key = hkdf(sha256, masterSecret, new Uint8Array(0), utf8(PASSWD_MAC_LABEL), 32)
+  return vaultMac(masterSecret, PASSWD_MAC_LABEL, parts)
+}
+
+/** vaultMac is HMAC-SHA256(HKDF-SHA256(M, no salt, label), parts concatenated): a MAC of the vault's under a key of the master secret for one purpose. */
+export function vaultMac(masterSecret: Uint8Array, label: string, parts: Uint8Array[]): Uint8Array {
+  const key = hkdf(sha256, masterSecret, new Uint8Array(0), utf8(label), 32)
   try {
     return hmac(sha256, key, concat(...parts))
   } finally {

@@ -10,6 +10,7 @@ import { validUser } from '../api/protocol.js'
 import { validNodeName } from '../network.js'
 import { checkPasswordKDF, vaultUnitKey, type PasswordKDF } from '../threshold/keys.js'
 import { PASSWD_KEYS, decodePasswordChange, encodePasswordChange, type PasswordChange } from './passwd.js'
+import { RESHARE_KEYS, decodeReshare, encodeReshare, type Reshare } from './reshare.js'
 import { decodeElement } from '../threshold/toprf.js'
 
 export const VAULT_FORMAT = 'custos-js-vault/1'
@@ -50,7 +51,7 @@ export interface PendingDelete {
 }
 
 /** What a change under way makes of a unit (docs/vault.md#a-change-under-way). */
-export type ChangeOp = 'replace' | 'rotate'
+export type ChangeOp = 'replace' | 'rotate' | 'reshare'
 
 /** A change of a unit under way: recorded before any share of its new version is sent, dropped when the new version is the unit's or given up. */
 export interface Change {
@@ -133,6 +134,10 @@ export interface VaultData {
   restores: Restore[]
   /** A password change under way (src/passwd.ts); absent or null: none. */
   passwordChange?: PasswordChange | null
+  /** A reshare under way (src/reshare.ts); absent or null: none. */
+  reshare?: Reshare | null
+  /** The nodes that left in the reshare under way where the user's account was closed. */
+  closedAccounts?: string[]
 }
 
 /** DamagedError: a record's fields in the vault do not match their MAC; no node was asked for it. */
@@ -277,6 +282,8 @@ function renderVault(v: VaultData, check: boolean): string {
     ...(v.restores.length > 0 ? { restores: v.restores.map(encodeRestore) } : {}),
     // A password change: written only while one is under way.
     ...(v.passwordChange ? { password_change: encodePasswordChange(v.passwordChange) } : {}),
+    // A reshare: written only while one is under way.
+    ...(v.reshare ? { reshare: encodeReshare(v.reshare), closed_accounts: v.closedAccounts ?? [] } : {}),
   }
   const rest = JSON.stringify(doc, null, 2) + '\n'
   if (check) decodeVault(utf8(rest))
@@ -401,7 +408,7 @@ export function decodeVault(doc: Uint8Array): VaultData {
   const format = (j as J | null)?.format
   if (format !== VAULT_FORMAT) throw new VaultFormatError(`unknown vault format ${JSON.stringify(String(format)).slice(0, 60)}`)
   // changes and password_change came after the first vaults of this format: a vault without them has none under way.
-  const f = Fields.of(j, 'vault', ['format', 'user', 'network', 'device_key', 'master_secret', 'password_kdf', 'login', 'units', 'pending_deletes', 'receipts', 'checkpoints'], ['changes', 'password_change', 'restores'])
+  const f = Fields.of(j, 'vault', ['format', 'user', 'network', 'device_key', 'master_secret', 'password_kdf', 'login', 'units', 'pending_deletes', 'receipts', 'checkpoints'], ['changes', 'password_change', 'restores', 'reshare', 'closed_accounts'])
   const user = f.str('user')
   if (!validUser(user)) f.bad('user', 'is not a valid user name')
   const kdf = Fields.of(f.o.password_kdf, 'vault.password_kdf', ['salt', 'time', 'memory_kib', 'threads'])
@@ -454,6 +461,11 @@ export function decodeVault(doc: Uint8Array): VaultData {
   const restores = f.o.restores === undefined ? [] : f.list('restores', 0, MAX_RESTORES).map((r, i) => decodeRestore(r, `vault.restores[${i}]`))
   // A password change (optional): checked against the login dealing it changes.
   const passwordChange = 'password_change' in f.o ? decodePasswordChange(Fields.of(f.o.password_change, 'vault.password_change', PASSWD_KEYS), Fields.of, login) : null
+  // A reshare (optional): checked against its own network file and the login dealing.
+  const reshare = 'reshare' in f.o ? decodeReshare(Fields.of(f.o.reshare, 'vault.reshare', RESHARE_KEYS), Fields.of, login) : null
+  if ('closed_accounts' in f.o !== (reshare !== null)) f.bad('closed_accounts', 'is there without a reshare under way, or missing with one')
+  const closedAccounts = reshare === null ? [] : f.list('closed_accounts', 0, 255).map((n) => (typeof n === 'string' && validNodeName(n) ? n : f.bad('closed_accounts', 'holds something other than a node name')))
+  if (reshare !== null && passwordChange !== null) f.bad('reshare', 'is under way with a password change')
   return {
     user,
     network: f.b64('network', 1, 1 << 20),
@@ -468,6 +480,8 @@ export function decodeVault(doc: Uint8Array): VaultData {
     checkpoints,
     restores,
     passwordChange,
+    reshare,
+    closedAccounts,
   }
 }
 
@@ -490,7 +504,7 @@ function decodeRestore(x: unknown, at: string): Restore {
 function decodeChange(x: unknown, at: string): Change {
   const g = Fields.of(x, at, ['op', 'label', 'id', 'from', 'to', 'nodes', 'content', 'started'])
   const op = g.str('op')
-  if (op !== 'replace' && op !== 'rotate') return g.bad('op', 'is not replace or rotate')
+  if (op !== 'replace' && op !== 'rotate' && op !== 'reshare') return g.bad('op', 'is not replace, rotate or reshare')
   const label = g.str('label')
   if (!validLabel(label)) g.bad('label', 'is not a valid label')
   const nodes = g.list('nodes', 1, 255).map((n) => (typeof n === 'string' && validNodeName(n) ? n : g.bad('nodes', 'holds something other than a node name')))

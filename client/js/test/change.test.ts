@@ -11,20 +11,21 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Client, MemoryStorage, NotEnoughCustodiansError, NotFoundError, VaultFormatError, type HistoryEntry, type SecretRecord } from '../src/index.js'
-import { FileStorage, nodeTransports } from '../src/node/index.js'
 import { changeHooks } from '../src/change.js'
 import { decodeVault, encodeVault, type VaultData } from '../src/vault/vault.js'
 import { toHex, utf8 } from '../src/bytes.js'
+import { Clients } from './clients.js'
 import { binaries, Devnet } from './devnet.js'
 
 const password = 'change tests password'
 let net: Devnet
 let dir: string
 let auditorKey: string
-const open: Client[] = []
+let clients: Clients
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'custos-js-change-'))
+  clients = new Clients(dir, password)
   auditorKey = join(dir, 'auditor.key')
   const init = await custos(['audit', 'init', '--key', auditorKey])
   assert.equal(init.code, 0, init.stderr)
@@ -34,7 +35,7 @@ before(async () => {
 
 after(async () => {
   changeHooks.fault = undefined
-  for (const c of open) await c.close().catch(() => {})
+  await clients?.closeAll()
   await net?.stop()
   rmSync(dir, { recursive: true, force: true })
 })
@@ -50,22 +51,11 @@ async function custos(args: string[], input = ''): Promise<{ stdout: string; std
   })
 }
 
-function storageOf(user: string): FileStorage {
-  return new FileStorage(join(dir, user, 'vault.json'))
-}
 
-/** reopen opens user's vault in a new client (the vault round trip) and unlocks it, unless told not to. */
-async function reopen(user: string, unlock = true): Promise<Client> {
-  const c = await Client.open(storageOf(user), { transports: nodeTransports() })
-  open.push(c)
-  if (unlock) await c.unlock(password)
-  return c
-}
 
-async function close(c: Client): Promise<void> {
-  await c.close()
-  open.splice(open.indexOf(c), 1)
-}
+const storageOf = (user: string) => clients.storageOf(user)
+const reopen = (user: string, unlock = true) => clients.reopen(user, unlock)
+const close = (c: Client) => clients.close(c)
 
 /** enrolled makes user's vault, enrolls it, unlocks it and puts recs. */
 async function enrolled(user: string, recs: Record<string, SecretRecord>): Promise<Client> {

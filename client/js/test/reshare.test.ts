@@ -13,11 +13,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
 import { Client, MemoryStorage, NoTokenError, NotEnoughCustodiansError, ReshareUnderWayError, VaultFormatError, type SecretRecord } from '../src/index.js'
-import { FileStorage, nodeTransports } from '../src/node/index.js'
 import { changeHooks } from '../src/change.js'
 import { utf8 } from '../src/bytes.js'
 import { decodeVault, encodeVault, type VaultData } from '../src/vault/vault.js'
 import { sealReshare } from '../src/vault/reshare.js'
+import { Clients } from './clients.js'
 import { Devnet } from './devnet.js'
 
 const password = 'reshare tests password'
@@ -25,7 +25,7 @@ let net: Devnet
 let dir: string
 let oldFile: Uint8Array
 let newFile: Uint8Array
-const open: Client[] = []
+let clients: Clients
 
 /** fileOf is a network file of the named nodes with threshold k. */
 function fileOf(names: string[], k: number): Uint8Array {
@@ -34,6 +34,7 @@ function fileOf(names: string[], k: number): Uint8Array {
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'custos-js-reshare-'))
+  clients = new Clients(dir, password)
   net = await Devnet.start({ n: 5, k: 2 })
   oldFile = fileOf(['n1', 'n2', 'n3'], 2)
   newFile = fileOf(['n2', 'n3', 'n4', 'n5'], 3)
@@ -41,26 +42,16 @@ before(async () => {
 
 after(async () => {
   changeHooks.fault = undefined
-  for (const c of open) await c.close().catch(() => {})
+  await clients?.closeAll()
   await net?.stop()
   rmSync(dir, { recursive: true, force: true })
 })
 
-function storageOf(user: string): FileStorage {
-  return new FileStorage(join(dir, user, 'vault.json'))
-}
 
-async function reopen(user: string, unlock = true): Promise<Client> {
-  const c = await Client.open(storageOf(user), { transports: nodeTransports() })
-  open.push(c)
-  if (unlock) await c.unlock(password)
-  return c
-}
 
-async function close(c: Client): Promise<void> {
-  await c.close()
-  open.splice(open.indexOf(c), 1)
-}
+const storageOf = (user: string) => clients.storageOf(user)
+const reopen = (user: string, unlock = true) => clients.reopen(user, unlock)
+const close = (c: Client) => clients.close(c)
 
 function onDisk(user: string): VaultData {
   return decodeVault(readFileSync(join(dir, user, 'vault.json')))

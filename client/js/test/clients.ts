@@ -1,0 +1,39 @@
+// Clients are the file vaults a test opens, by user, under one directory,
+// and the clients open on them, so that the test's end closes what is
+// left open, also when it fails.
+import { join } from 'node:path'
+import { Client } from '../src/index.js'
+import { FileStorage, nodeTransports } from '../src/node/index.js'
+
+export class Clients {
+  readonly #open: Client[] = []
+
+  constructor(
+    readonly dir: string,
+    readonly password: string,
+  ) {}
+
+  /** storageOf is user's vault file under dir. */
+  storageOf(user: string): FileStorage {
+    return new FileStorage(join(this.dir, user, 'vault.json'))
+  }
+
+  /** reopen opens user's vault in a new client (the vault round trip) and unlocks it, unless told not to. */
+  async reopen(user: string, unlock = true): Promise<Client> {
+    const c = await Client.open(this.storageOf(user), { transports: nodeTransports() })
+    this.#open.push(c)
+    if (unlock) await c.unlock(this.password)
+    return c
+  }
+
+  /** close closes c, one reopen made. */
+  async close(c: Client): Promise<void> {
+    await c.close()
+    this.#open.splice(this.#open.indexOf(c), 1)
+  }
+
+  /** closeAll closes every client still open, whatever fails. */
+  async closeAll(): Promise<void> {
+    for (const c of this.#open.splice(0)) await c.close().catch(() => {})
+  }
+}

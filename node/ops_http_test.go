@@ -50,7 +50,19 @@ func TestOpsHTTP(t *testing.T) {
 	if _, err := d.Put(ctx, n.ID(), nodetest.Unit(), nodetest.Share()); err != nil {
 		t.Fatal(err)
 	}
-	code, body := get(t, base+"/metrics")
+	// A request is counted once its answer is written, so the put's count
+	// may land just after the device has read the answer: read /metrics
+	// until it is there (or a while has passed, and the checks below say
+	// what is missing).
+	var code int
+	var body string
+	putCounted := regexp.MustCompile(`(?m)^custos_requests_total\{code="OK",protocol="/custos/shares/put/2\.0\.0"\} 1$`)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		code, body = get(t, base+"/metrics")
+		if code != 200 || putCounted.MatchString(body) || time.Now().After(deadline) {
+			break
+		}
+	}
 	if code != 200 {
 		t.Fatalf("/metrics = %d", code)
 	}

@@ -39,6 +39,7 @@ import { Restorer } from './restore.js'
 import { readHistory, readUserLog, type HistoryDeps, type HistoryEntry, type LoggedEntry } from './history.js'
 import type { Request } from './vault/journal.js'
 import { Changer, type ChangeProgress, type PendingChange } from './change.js'
+import { dropConfirmed, type ConfirmedDelete } from './vault/changes.js'
 import type { LoginDealing } from './vault/vault.js'
 import * as passwd from './passwd.js'
 import { adoptLogin, followNote } from './dealingnote.js'
@@ -49,6 +50,15 @@ import { enrollAt, type EnrollState } from './enrollat.js'
 import * as reshare from './reshare.js'
 
 import type { Logger } from './log.js'
+
+/**
+ * retryHooks.beforeDelete, when a test sets it, is awaited before each
+ * delete a retry of the pending deletes sends (with the node's name), so
+ * that a test can change the vault's list while a retry is under way. Only
+ * tests set it.
+ */
+export const retryHooks: { beforeDelete: ((node: string) => Promise<void>) | undefined } = { beforeDelete: undefined }
+
 export type { Logger }
 
 export interface ClientOptions {
@@ -1182,23 +1192,35 @@ export class Client {
     return this.#changer.pending()
   }
 
+  /**
+   * #retryDeletes asks again for the deletes the vault records as pending,
+   * one node at a time, and then takes off the list only what the nodes
+   * confirmed: the list is read again at the end, because another operation
+   * (a change, its roll back) may have replaced it while a delete was on its
+   * way, and its entries must not be lost.
+   */
   async #retryDeletes(signal: AbortSignal | undefined): Promise<void> {
-    if (this.#v.pendingDeletes.length === 0) return
-    const left = []
-    for (const p of this.#v.pendingDeletes) {
-      const still: string[] = []
+    const todo = [...this.#v.pendingDeletes]
+    if (todo.length === 0) return
+    const confirmed: ConfirmedDelete[] = []
+    for (const p of todo) {
       for (const name of p.nodes) {
+        await retryHooks.beforeDelete?.(name)
         const c = this.#nodes.find((x) => x.node.name === name)
-        // A node of the other network of a reshare under way: that network's client asks it.
+        // A node of the other network of a reshare under way: that network's
+        // client asks it. A node no network has any more: nothing to delete.
         if (c === undefined) {
-          if (this.#v.reshare != null) still.push(name)
+          if (this.#v.reshare == null) confirmed.push({ id: p.id, version: p.version, node: name })
           continue
         }
-        await this.#deleteAt(c, { unitId: p.id, version: p.version }, signal, p.operation).catch(() => still.push(name))
+        const ok = await this.#deleteAt(c, { unitId: p.id, version: p.version }, signal, p.operation).then(
+          () => true,
+          () => false,
+        )
+        if (ok) confirmed.push({ id: p.id, version: p.version, node: name })
       }
-      if (still.length > 0) left.push({ ...p, nodes: still })
     }
-    this.#v.pendingDeletes = left
+    dropConfirmed(this.#v, confirmed)
     await this.#vh.save().catch(() => this.#opts.logger.warn('the vault could not be saved after retrying deletions'))
   }
 

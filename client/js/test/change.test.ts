@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Client, MemoryStorage, NotEnoughCustodiansError, NotFoundError, VaultFormatError, type HistoryEntry, type SecretRecord } from '../src/index.js'
 import { changeHooks } from '../src/change.js'
+import { retryHooks } from '../src/client.js'
 import { decodeVault, encodeVault, type VaultData } from '../src/vault/vault.js'
 import { toHex, utf8 } from '../src/bytes.js'
 import { Clients } from './clients.js'
@@ -35,6 +36,7 @@ before(async () => {
 
 after(async () => {
   changeHooks.fault = undefined
+  retryHooks.beforeDelete = undefined
   await clients?.closeAll()
   await net?.stop()
   rmSync(dir, { recursive: true, force: true })
@@ -247,6 +249,55 @@ test('a node down during a replace: given up without minAcks (its shares undone)
   const n5 = (await changesAt(c, 'acme')).filter((l) => l.startsWith('n5 ')).map((l) => l.split(' ').slice(0, 4).join(' '))
   assert.deepEqual(n5, ['n5 delete replace 1', 'n5 delete undo 2'])
   assert.deepEqual(await c.get('acme'), { password: 'v3' })
+  await close(c)
+})
+
+test('a retry of pending deletes keeps what another operation recorded meanwhile: only the deletes it confirmed leave the list', async () => {
+  const c = await enrolled('lea', { a: { password: 'a1' }, b: { password: 'b1' }, c: { password: 'c1' } })
+  const [a, b] = ['a', 'b'].map((l) => c.list().find((u) => u.label === l)!.id)
+  // A pending delete of a's version 1 at n5.
+  await net.kill('n5')
+  try {
+    await c.replace('a', { password: 'a2' }, { minAcks: 4 })
+  } finally {
+    await net.restart('n5')
+  }
+  assert.deepEqual(
+    onDisk('lea').pendingDeletes.map((p) => [toHex(p.id), p.version, p.nodes]),
+    [[a!, 1n, ['n5']]],
+  )
+  // The retry the next unlock makes is held before its delete at n5 while
+  // two replaces run: c's, whose old version is deleted everywhere (the list
+  // is rebuilt without it), then b's with n5 down (its old version is left
+  // pending at n5 in the rebuilt list).
+  let held = false
+  retryHooks.beforeDelete = async () => {
+    if (held) return
+    held = true
+    await c.replace('c', { password: 'c2' })
+    await net.kill('n5')
+    try {
+      await c.replace('b', { password: 'b2' }, { minAcks: 4 })
+    } finally {
+      await net.restart('n5')
+    }
+  }
+  try {
+    c.lock()
+    await c.unlock(password)
+  } finally {
+    retryHooks.beforeDelete = undefined
+  }
+  assert.ok(held, 'the retry did not run')
+  assert.deepEqual(
+    onDisk('lea').pendingDeletes.map((p) => [toHex(p.id), p.version, p.nodes]),
+    [[b!, 1n, ['n5']]],
+  )
+  // The next retry deletes it.
+  c.lock()
+  await c.unlock(password)
+  assert.deepEqual(onDisk('lea').pendingDeletes, [])
+  assert.deepEqual(await c.getMany(['a', 'b', 'c']), [{ password: 'a2' }, { password: 'b2' }, { password: 'c2' }])
   await close(c)
 })
 

@@ -92,6 +92,29 @@ export function setPendingDeletes(v: VaultData, ps: PendingDelete[]): void {
   }
 }
 
+/** A share version's delete a node confirmed. */
+export interface ConfirmedDelete {
+  id: Uint8Array
+  version: bigint
+  node: string
+}
+
+/**
+ * dropConfirmed takes each confirmed node off the pending delete of its
+ * version, and drops a pending delete no node is left on. It works on the
+ * list as it is now, not as it was when the deletes were sent: another
+ * operation may have replaced the list meanwhile, and what it recorded
+ * must stay.
+ */
+export function dropConfirmed(v: VaultData, confirmed: ConfirmedDelete[]): void {
+  if (confirmed.length === 0) return
+  v.pendingDeletes = v.pendingDeletes.flatMap((p) => {
+    const nodes = p.nodes.filter((n) => !confirmed.some((c) => c.node === n && c.version === p.version && sameId(c.id, p.id)))
+    if (nodes.length === p.nodes.length) return [p]
+    return nodes.length === 0 ? [] : [{ ...p, nodes }]
+  })
+}
+
 /**
  * saveStep applies step to the vault's contents and saves the vault; if
  * the step or the save fails, the contents are put back as they were, so

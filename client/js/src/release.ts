@@ -44,6 +44,13 @@ export interface ReleaserDeps<C extends Custodian> {
   background(p: Promise<unknown>): void
 }
 
+/**
+ * releaseHooks.opened, when a test sets it, is told each record's plaintext
+ * as a release opens it, so that a test can see it wiped when a later record
+ * of the same release fails to open. Only tests set it.
+ */
+export const releaseHooks: { opened: ((plain: Uint8Array) => void) | undefined } = { opened: undefined }
+
 /** How long requests journaled ahead are used: they sign the time they were journaled at, and a node refuses one more than 5 minutes off. */
 const SPARE_FRESH_MS = 60_000
 
@@ -417,7 +424,17 @@ export class Releaser<C extends Custodian> {
     try {
       await this.d.markLost(lost)
       const records: Uint8Array[] = []
-      for (const [j, u] of units.entries()) records.push(await this.#open(u, j, col, masterSecret, keys))
+      try {
+        for (const [j, u] of units.entries()) {
+          records.push(await this.#open(u, j, col, masterSecret, keys))
+          releaseHooks.opened?.(records[j]!)
+        }
+      } catch (e) {
+        // The records opened before the one that failed are never handed
+        // out: their plaintexts (up to 255 of a rotation's batch) go now.
+        wipe(...records)
+        throw e
+      }
       return { records, lost }
     } finally {
       for (const a of col.answers) a?.shares.forEach((s) => wipe(s))

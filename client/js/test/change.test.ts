@@ -7,12 +7,13 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Client, MemoryStorage, NotEnoughCustodiansError, NotFoundError, VaultFormatError, type HistoryEntry, type SecretRecord } from '../src/index.js'
 import { changeHooks } from '../src/change.js'
 import { retryHooks } from '../src/client.js'
+import { releaseHooks } from '../src/release.js'
 import { decodeVault, encodeVault, type VaultData } from '../src/vault/vault.js'
 import { toHex, utf8 } from '../src/bytes.js'
 import { Clients } from './clients.js'
@@ -37,6 +38,7 @@ before(async () => {
 after(async () => {
   changeHooks.fault = undefined
   retryHooks.beforeDelete = undefined
+  releaseHooks.opened = undefined
   await clients?.closeAll()
   await net?.stop()
   rmSync(dir, { recursive: true, force: true })
@@ -299,6 +301,29 @@ test('a retry of pending deletes keeps what another operation recorded meanwhile
   assert.deepEqual(onDisk('lea').pendingDeletes, [])
   assert.deepEqual(await c.getMany(['a', 'b', 'c']), [{ password: 'a2' }, { password: 'b2' }, { password: 'c2' }])
   await close(c)
+})
+
+test('a get that fails at a later record wipes the plaintexts of the records it opened before it', async () => {
+  const c = await enrolled('max', { a: { password: 'pa' }, b: { password: 'pb' } })
+  await close(c)
+  // A copy of the vault from before b is replaced: the nodes no longer hold
+  // the version of b it knows, so a get of a then b opens a and fails at b.
+  mkdirSync(join(dir, 'max-old'), { recursive: true })
+  copyFileSync(join(dir, 'max', 'vault.json'), join(dir, 'max-old', 'vault.json'))
+  const now = await reopen('max')
+  await now.replace('b', { password: 'pb2' })
+  await close(now)
+  const old = await reopen('max-old')
+  const opened: Uint8Array[] = []
+  releaseHooks.opened = (p) => opened.push(p)
+  try {
+    await assert.rejects(old.getMany(['a', 'b']), NotEnoughCustodiansError)
+  } finally {
+    releaseHooks.opened = undefined
+  }
+  assert.equal(opened.length, 1, 'a was not opened')
+  assert.ok(opened[0]!.length > 0 && opened[0]!.every((x) => x === 0), "a's plaintext was not wiped")
+  await close(old)
 })
 
 /** The steps of a change a kill is simulated at: before any share is placed, with one node's share placed, with every share placed, after the commit, after the old versions' deletes. */

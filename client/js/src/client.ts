@@ -71,7 +71,7 @@ export interface ClientOptions {
   /** The longest login backoff unlock waits out itself, once (default 5 s; negative: never). */
   maxLoginWaitMs?: number
   logger?: Logger
-  /** Told each step of a password change (src/passwd.ts); a returned promise is awaited. */
+  /** Told each step of a password change (src/passwd.ts); a returned promise is awaited. A throw at the last step is logged, not thrown: the change is done then. */
   passwdProgress?: (p: passwd.PasswdProgress) => void | Promise<void>
 }
 
@@ -748,6 +748,7 @@ export class Client {
           quorum: (op, need, errs) => this.#quorum(op, need, errs),
           authed: (c, sig, f) => this.#authed(c, sig, f),
           progress: this.#opts.passwdProgress,
+          logger: this.#opts.logger,
         })
       } finally {
         this.lock()

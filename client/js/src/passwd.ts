@@ -24,6 +24,7 @@ import { dealLogin, type OprfShare } from './threshold/toprf.js'
 import { passwdDealing, checkPasswdMac, sealPasswdChange, usesNewPassword, type PasswdState, type PasswordChange } from './vault/passwd.js'
 import type { LoginDealing, VaultData } from './vault/vault.js'
 import type { Custodian } from './client.js'
+import type { Logger } from './log.js'
 
 /** PasswordChangePendingError: the operation waits for the password change under way to be finished or aborted (enroll). */
 export class PasswordChangePendingError extends CustosError {
@@ -97,6 +98,26 @@ export interface PasswdContext {
   quorum(op: string, need: number, errs: (Error | undefined)[]): NotEnoughCustodiansError | undefined
   authed<T>(c: Custodian, signal: AbortSignal, fn: () => Promise<T>): Promise<T>
   progress: ((p: PasswdProgress) => void | Promise<void>) | undefined
+  /** Told of a progress callback that threw. */
+  logger: Logger
+}
+
+/**
+ * tellDone tells the progress callback of p, the last step of a change or an
+ * abort, told once the vault has saved its end: the change is done then,
+ * and as in the Go client (whose callback cannot fail) a callback that
+ * throws cannot fail it. It is logged instead. (A callback that throws at an
+ * earlier step stops the change there, as an interruption would: the next
+ * call finishes it.)
+ */
+async function tellDone(ctx: PasswdContext, p: PasswdProgress): Promise<void> {
+  if (ctx.progress === undefined) return
+  try {
+    await ctx.progress(p)
+  } catch {
+    // Its error is the application's, and is not logged: it may say anything.
+    ctx.logger.warn(`the password change's progress callback threw at its last step (${p.step}); the change is done`)
+  }
 }
 
 /**
@@ -196,7 +217,7 @@ export async function abortPasswordChange(ctx: PasswdContext, oldPassword: Uint8
   const before = ctx.v.passwordChange
   ctx.v.passwordChange = null
   await saveOrUndo(ctx, 'drop the password change from the vault', () => (ctx.v.passwordChange = before))
-  await ctx.progress?.({ node: '', step: 'aborted', epoch })
+  await tellDone(ctx, { node: '', step: 'aborted', epoch })
 }
 
 /** loginWith hashes password (Argon2id) and logs in with it at every node under dealing; it returns each node's error. */
@@ -461,7 +482,7 @@ async function commitAll(ctx: PasswdContext, logins: (Error | undefined)[] | und
     ctx.v.login = old
     ctx.v.passwordChange = done
   })
-  await ctx.progress?.({ node: '', step: 'committed', epoch: done.epoch })
+  await tellDone(ctx, { node: '', step: 'committed', epoch: done.epoch })
 }
 
 /**

@@ -302,6 +302,41 @@ test('a change stopped after the first commit, or after a node committed but bef
   await logsIn(storage, password, false)
 })
 
+test('a progress callback that throws at the last step of a change or an abort is logged, and the change or abort is done', async () => {
+  const storage = await enrolled('erin')
+  const warnings: string[] = []
+  const stop = new AbortController()
+  let stopStaged = false
+  const c = await Client.open(storage, {
+    transports: nodeTransports(),
+    timeoutMs: 5000,
+    logger: { warn: (m) => warnings.push(m) },
+    passwdProgress: (p) => {
+      if (p.node !== '') return
+      if (p.step === 'staged') return stopStaged ? stop.abort() : undefined
+      // A rejected promise for one, a throw for the other.
+      if (p.step === 'committed') return Promise.reject(new Error('callback secret'))
+      throw new Error('callback secret')
+    },
+  })
+  try {
+    await c.changePassword(password, newPassword)
+    assert.equal(c.pendingPasswordChange(), null)
+    // A change staged everywhere, then aborted.
+    stopStaged = true
+    await assert.rejects(c.changePassword(newPassword, third, { signal: stop.signal }), { name: 'AbortError' })
+    assert.equal(c.pendingPasswordChange()?.state, 'staged')
+    await c.abortPasswordChange(newPassword)
+    assert.equal(c.pendingPasswordChange(), null)
+  } finally {
+    await c.close()
+  }
+  assert.equal(warnings.filter((w) => /progress callback threw/.test(w)).length, 2, warnings.join('\n'))
+  assert.ok(!warnings.some((w) => w.includes('callback secret')), 'the callback\'s error was logged')
+  await logsIn(storage, newPassword, true)
+  await logsIn(storage, third, false)
+})
+
 test('a node that restarts between its stage and its commit is logged in again under the dealing of the key the client holds, and the change goes on', async () => {
   const storage = await enrolled('erin')
   const steps = new Steps()

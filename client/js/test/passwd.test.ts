@@ -303,7 +303,7 @@ test('a change stopped after the first commit, or after a node committed but bef
 })
 
 test('a progress callback that throws at the last step of a change or an abort is logged, and the change or abort is done', async () => {
-  const storage = await enrolled('erin')
+  const storage = await enrolled('fiona')
   const warnings: string[] = []
   const stop = new AbortController()
   let stopStaged = false

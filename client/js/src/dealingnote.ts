@@ -73,11 +73,13 @@ export function noteLogin(v: VaultData, nodes: Node[], threshold: number, note: 
  * at least threshold nodes refused it with the same note, of a later
  * epoch, that verifies. A node whose note does not verify gets a
  * ForgedNoteError in errs instead, named at warn level. It returns the
- * dealing to adopt, or null; a vault with a password change of its own
- * under way follows none (its change comes first).
+ * dealing to adopt, or null; a vault with a password change or a reshare
+ * of its own under way follows none (its own comes first: a reshare's new
+ * dealing is of the epoch after the vault's, and a vault that took another
+ * dealing of that epoch would no longer pass its own checks).
  */
 export function followNote(v: VaultData, nodes: Node[], threshold: number, epoch: number, errs: (Error | undefined)[], log: Logger): LoginDealing | null {
-  if (v.passwordChange != null || v.login === null) return null
+  if (v.passwordChange != null || v.reshare != null || v.login === null) return null
   const groups = new Map<string, { login: LoginDealing; count: number }>()
   let best: { login: LoginDealing; count: number } | undefined
   errs.forEach((e, i) => {

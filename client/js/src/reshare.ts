@@ -313,10 +313,10 @@ class Resharing {
         failed.push(new NodeError(nn.name, e instanceof Error ? e : new Error(String(e))))
         continue
       }
-      await this.#record((r) => {
-        wipe(r.nodes[i]!.keyShare!)
-        r.nodes[i]!.keyShare = null
-      })
+      // Wiped once the vault says the node holds it: until the save is
+      // made, the reshare put back on a failure still needs it.
+      await this.#record((r) => (r.nodes[i]!.keyShare = null))
+      wipe(nn.keyShare)
     }
     const n = this.st.nodes.length
     if (failed.length > 0) throw new NotEnoughCustodiansError("give the new network's nodes the new login key", n, n - failed.length, failed)

@@ -5,10 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { create } from '@bufbuild/protobuf'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { stringify } from 'yaml'
-import { randomBytes, utf8 } from '../src/bytes.js'
+import { randomBytes } from '../src/bytes.js'
 import { followNote, StaleDealingError } from '../src/dealingnote.js'
 import { DealingNoteSchema } from '../src/gen/custos_pb.js'
 import type { Logger } from '../src/log.js'
@@ -17,16 +14,12 @@ import { noteMac } from '../src/passwd.js'
 import { dealLogin } from '../src/threshold/toprf.js'
 import type { Reshare } from '../src/vault/reshare.js'
 import type { VaultData } from '../src/vault/vault.js'
+import { cards, networkFile } from './netfile.js'
 
 const quiet: Logger = { warn() {} }
 
 async function network(n: number, k: number): Promise<Node[]> {
-  const nodes = []
-  for (let i = 1; i <= n; i++) {
-    const id = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
-    nodes.push({ name: `n${i}`, peer_id: id.toString(), addrs: [`/ip4/127.0.0.1/tcp/${4000 + i}`] })
-  }
-  return parseNetwork(utf8(stringify({ version: 1, threshold: k, nodes }))).nodes
+  return parseNetwork(networkFile(await cards(Array.from({ length: n }, (_, i) => `n${i + 1}`)), k)).nodes
 }
 
 /** noteOf is a dealing note of epoch over nodes, sealed as v's device would seal it. */

@@ -1,12 +1,13 @@
 // Following another device's password change through its dealing note,
 // without a network: a vault with its own reshare under way follows no
 // note (the reshare's new dealing is of the next epoch; a vault that took
-// another dealing of that epoch could not be saved).
+// another dealing of that epoch could not be saved), nor does a vault whose
+// master secret was wiped (a MAC under zeros is anyone's).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { create } from '@bufbuild/protobuf'
 import { randomBytes } from '../src/bytes.js'
-import { followNote, StaleDealingError } from '../src/dealingnote.js'
+import { followNote, ForgedNoteError, noteLogin, StaleDealingError } from '../src/dealingnote.js'
 import { DealingNoteSchema } from '../src/gen/custos_pb.js'
 import type { Logger } from '../src/log.js'
 import { parseNetwork, type Node } from '../src/network.js'
@@ -39,4 +40,13 @@ test('a vault with a reshare under way follows no dealing note, however many nod
   assert.equal(followNote(v, nodes, 2, 1, errs(), quiet)?.epoch, 2, 'a true note of the threshold of nodes is followed')
   const resharing = { ...v, reshare: { stage: 1, epoch: 2 } as Reshare } as VaultData
   assert.equal(followNote(resharing, nodes, 2, 1, errs(), quiet), null)
+})
+
+test('a vault whose master secret was wiped takes no dealing note, not even one sealed under the wiped key', async () => {
+  const nodes = await network(3, 2)
+  const v = { user: 'note-heidi', masterSecret: new Uint8Array(32), passwordChange: null, reshare: null, login: { epoch: 1, threshold: 2, shares: [] } } as unknown as VaultData
+  const forged = noteOf(v, nodes, 2, 2) // what anyone can seal: the key is zeros
+  assert.throws(() => noteLogin(v, nodes, 2, forged), (e: Error) => !(e instanceof ForgedNoteError) && /master secret is missing/.test(e.message))
+  assert.throws(() => followNote(v, nodes, 2, 1, nodes.map(() => new StaleDealingError(forged)), quiet), /master secret is missing/)
+  assert.equal(v.login!.epoch, 1)
 })

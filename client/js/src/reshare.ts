@@ -123,7 +123,8 @@ function checkTokens(old: Network, nw: Network, tokens: Record<string, string>):
     const n = nw.nodes.find((x) => x.name === name)
     if (n === undefined) throw new CustosError(`a token names node ${JSON.stringify(name).slice(0, 40)}, which is not in the new network file`)
     if (old.nodes.some((x) => x.peerIdText === n.peerIdText)) throw new CustosError(`a token names node ${JSON.stringify(name)}, which is in the network already: only nodes that join need one`)
-    if (typeof tok !== 'string' || utf8(tok).length > MAX_TOKEN_LEN) throw new CustosError(`the token for ${name} is not a string, or too long`)
+    if (typeof tok !== 'string') throw new CustosError(`the token for ${name} is not a string`)
+    if (utf8(tok).length > MAX_TOKEN_LEN) throw new CustosError(`the token for ${name} is too long`)
   }
 }
 

@@ -307,7 +307,7 @@ test('a reshare to the network the vault is on mends its degraded records, and r
 })
 
 test('a reshare whose vault could not record a delivered key share delivers the same share again, not a wiped one', async () => {
-  const user = 'dave'
+  const user = 'walter'
   await enrolled(user)
   const tokens = await joinTokens(user)
   // The save that records the first node's key share as delivered fails, once.

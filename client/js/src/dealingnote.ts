@@ -10,7 +10,7 @@
 import { toBinary } from '@bufbuild/protobuf'
 import { DealingNoteSchema, type DealingNote } from './gen/custos_pb.js'
 import { ctEqual, toHex } from './bytes.js'
-import { BadNodeError, NotEnrolledError } from './errors.js'
+import { BadNodeError, CustosError, NotEnrolledError } from './errors.js'
 import type { Logger } from './log.js'
 import type { Node } from './network.js'
 import { noteMac } from './passwd.js'
@@ -20,6 +20,7 @@ import type { LoginDealing, VaultData } from './vault/vault.js'
 /** The largest dealing note a node may send (api.MaxDealingNoteSize). */
 const MAX_NOTE_SIZE = 64 << 10
 const NOTE_MAC_SIZE = 32
+const MASTER_SECRET_SIZE = 32
 
 /**
  * StaleDealingError: a node refused a login under a dealing it holds no
@@ -45,9 +46,12 @@ export class ForgedNoteError extends BadNodeError {
  * noteLogin is the login dealing a note describes, once checked: its MAC
  * under the vault's master secret, its threshold the network's, its shares
  * the network file's nodes, each at its position, each public share an
- * element. Any failure is a ForgedNoteError.
+ * element. Any failure is a ForgedNoteError; a vault whose master secret
+ * was wiped checks none (CustosError).
  */
 export function noteLogin(v: VaultData, nodes: Node[], threshold: number, note: DealingNote): LoginDealing {
+  // A MAC under a wiped master secret (zeros, after close) is one anyone can make.
+  if (v.masterSecret.length !== MASTER_SECRET_SIZE || v.masterSecret.every((b) => b === 0)) throw new CustosError("the vault's master secret is missing (wiped?): no dealing note is checked")
   if (toBinary(DealingNoteSchema, note).length > MAX_NOTE_SIZE || note.epoch < 2 || note.mac.length !== NOTE_MAC_SIZE) throw new ForgedNoteError()
   if (note.threshold !== threshold || note.shares.length !== nodes.length) throw new ForgedNoteError()
   if (!ctEqual(noteMac(v.masterSecret, v.user, note), note.mac)) throw new ForgedNoteError()
@@ -73,11 +77,13 @@ export function noteLogin(v: VaultData, nodes: Node[], threshold: number, note: 
  * at least threshold nodes refused it with the same note, of a later
  * epoch, that verifies. A node whose note does not verify gets a
  * ForgedNoteError in errs instead, named at warn level. It returns the
- * dealing to adopt, or null; a vault with a password change of its own
- * under way follows none (its change comes first).
+ * dealing to adopt, or null; a vault with a password change or a reshare
+ * of its own under way follows none (its own comes first: a reshare's new
+ * dealing is of the epoch after the vault's, and a vault that took another
+ * dealing of that epoch would no longer pass its own checks).
  */
 export function followNote(v: VaultData, nodes: Node[], threshold: number, epoch: number, errs: (Error | undefined)[], log: Logger): LoginDealing | null {
-  if (v.passwordChange != null || v.login === null) return null
+  if (v.passwordChange != null || v.reshare != null || v.login === null) return null
   const groups = new Map<string, { login: LoginDealing; count: number }>()
   let best: { login: LoginDealing; count: number } | undefined
   errs.forEach((e, i) => {

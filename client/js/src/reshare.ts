@@ -123,6 +123,7 @@ function checkTokens(old: Network, nw: Network, tokens: Record<string, string>):
     const n = nw.nodes.find((x) => x.name === name)
     if (n === undefined) throw new CustosError(`a token names node ${JSON.stringify(name).slice(0, 40)}, which is not in the new network file`)
     if (old.nodes.some((x) => x.peerIdText === n.peerIdText)) throw new CustosError(`a token names node ${JSON.stringify(name)}, which is in the network already: only nodes that join need one`)
+    if (typeof tok !== 'string') throw new CustosError(`the token for ${name} is not a string`)
     if (utf8(tok).length > MAX_TOKEN_LEN) throw new CustosError(`the token for ${name} is too long`)
   }
 }
@@ -149,7 +150,7 @@ export function planReshare(v: VaultData, old: Network, file: Uint8Array, tokens
     leave: old.nodes.filter((n) => !inNew.has(n.peerIdText)).map((n) => n.name),
     records: moving.length,
     degraded: moving.filter((u) => u.degraded).length,
-    missingTokens: join.filter((name) => !(name in tokens) && held(name)),
+    missingTokens: join.filter((name) => !Object.hasOwn(tokens, name) && held(name)),
     underWay: st?.stage ?? 0,
   }
 }
@@ -313,10 +314,10 @@ class Resharing {
         failed.push(new NodeError(nn.name, e instanceof Error ? e : new Error(String(e))))
         continue
       }
-      await this.#record((r) => {
-        wipe(r.nodes[i]!.keyShare!)
-        r.nodes[i]!.keyShare = null
-      })
+      // Wiped once the vault says the node holds it: until the save is
+      // made, the reshare put back on a failure still needs it.
+      await this.#record((r) => (r.nodes[i]!.keyShare = null))
+      wipe(nn.keyShare)
     }
     const n = this.st.nodes.length
     if (failed.length > 0) throw new NotEnoughCustodiansError("give the new network's nodes the new login key", n, n - failed.length, failed)
@@ -329,8 +330,9 @@ class Resharing {
    * new network that follows tells which.
    */
   async #enroll(c: Custodian, share: { index: number; keyShare: Uint8Array; publicShare: Uint8Array }, auth: Uint8Array, signal: AbortSignal): Promise<void> {
-    const token = this.tokens[c.node.name]
-    if (token === undefined) throw new NoTokenError()
+    // Own keys only: a node may be named constructor, which every object has.
+    const token = Object.hasOwn(this.tokens, c.node.name) ? this.tokens[c.node.name] : undefined
+    if (typeof token !== 'string') throw new NoTokenError()
     const got = await enrollAt(this.ctx.host, c.node, this.ctx.v.user, token, this.st.epoch, share, auth, signal)
     if (got.state === 'not enrolled') throw got.error ?? new CustosError('not enrolled')
   }

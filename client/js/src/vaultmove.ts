@@ -47,11 +47,14 @@ export async function newRecoveryKey(): Promise<{ identity: string; recipient: s
 export async function exportVault(v: VaultData, device: string, recipients: string[]): Promise<Uint8Array> {
   if (recipients.length === 0) throw new CustosError('export vault: no recipient to encrypt to')
   const enc = new Encrypter()
-  for (const r of recipients) {
+  for (const [i, r] of recipients.entries()) {
+    // The message never quotes what was given: an identity passed by
+    // mistake is the secret that opens the export.
+    if (/^AGE-SECRET-KEY-/i.test(r.trim())) throw new CustosError(`export vault: recipient ${i + 1} is an age identity (a secret key), not a recipient: give its recipient (age1…)`)
     try {
       enc.addRecipient(r)
     } catch (e) {
-      throw new CustosError(`export vault: ${JSON.stringify(r).slice(0, 80)} is not an age recipient: ${(e as Error).message}`)
+      throw new CustosError(`export vault: recipient ${i + 1} is not an age recipient: ${(e as Error).message}`)
     }
   }
   // The device key never enters the document: a placeholder, then no field at all.

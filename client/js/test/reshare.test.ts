@@ -5,7 +5,8 @@
 // shares), n1 holds no account nor share of the user, a reshare stopped at
 // each stage is finished by the next call, a joining node without a token
 // stops it until one is given, the plan refuses bad files and tokens, and a
-// reshare to the vault's own file mends its degraded records.
+// reshare to the vault's own file mends its degraded records, and a
+// key share whose delivery the vault could not record is delivered again.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -18,6 +19,7 @@ import { utf8 } from '../src/bytes.js'
 import { decodeVault, encodeVault, type VaultData } from '../src/vault/vault.js'
 import { sealReshare } from '../src/vault/reshare.js'
 import { Clients } from './clients.js'
+import { FileStorage, nodeTransports } from '../src/node/index.js'
 import { Devnet } from './devnet.js'
 
 const password = 'reshare tests password'
@@ -302,4 +304,33 @@ test('a reshare to the network the vault is on mends its degraded records, and r
   )
   assert.deepEqual(await d.get('globex'), records.globex)
   await close(d)
+})
+
+test('a reshare whose vault could not record a delivered key share delivers the same share again, not a wiped one', async () => {
+  const user = 'walter'
+  await enrolled(user)
+  const tokens = await joinTokens(user)
+  // The save that records the first node's key share as delivered fails, once.
+  let failed = false
+  const storage = new (class extends FileStorage {
+    override async save(doc: Uint8Array) {
+      const r = (JSON.parse(new TextDecoder().decode(doc)) as { reshare?: { nodes: object[] } }).reshare
+      if (!failed && r !== undefined && r.nodes.filter((n) => 'key_share' in n).length === r.nodes.length - 1) {
+        failed = true
+        throw new Error('disk full')
+      }
+      await super.save(doc)
+    }
+  })(storageOf(user).path)
+  const c = await Client.open(storage, { transports: nodeTransports() })
+  try {
+    await assert.rejects(c.reshare(newFile, password, tokens), /disk full/)
+    assert.ok(failed)
+    assert.equal(c.pendingReshare(), 1)
+    // The same client (the vault in memory) finishes it.
+    assert.deepEqual(await c.reshare(newFile, password, tokens), { moved: 3, unreached: [] })
+  } finally {
+    await c.close()
+  }
+  await opensOnNewNetwork(user)
 })

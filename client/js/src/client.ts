@@ -46,7 +46,7 @@ import { adoptLogin, followNote } from './dealingnote.js'
 import * as vaultmove from './vaultmove.js'
 import { deviceOp, devicePeerId, type NodeDevices } from './devices.js'
 import { adopted, changes, sameCustodians, type NodeUpdate } from './networkupdate.js'
-import { enrollAt, type EnrollState } from './enrollat.js'
+import { enrollAt, tokenFor, type EnrollState } from './enrollat.js'
 import * as reshare from './reshare.js'
 
 import type { Logger } from './log.js'
@@ -590,7 +590,7 @@ export class Client {
     try {
       passwd.refuseDuringChange(this.#v)
       if (this.#v.login !== null) return await this.#probeEnrolled(pw, opts.signal)
-      const missing = this.#nodes.filter((c) => !(c.node.name in tokens))
+      const missing = this.#nodes.filter((c) => tokenFor(tokens, c.node.name) === undefined)
       if (missing.length > 0) {
         return this.#nodes.map((c) => (missing.includes(c) ? { node: c.node.name, state: 'not enrolled' as const, error: new NoTokenError() } : { node: c.node.name, state: 'not enrolled' as const }))
       }
@@ -624,7 +624,7 @@ export class Client {
         this.#nodes.map(async (c, i): Promise<EnrollResult> => {
           const share = dealing.shares[i]!
           const key = loginKeyV2(dealing.rwd.bytes(), this.#v.masterSecret, c.node.peerId)
-          const token = tokens[c.node.name] ?? ''
+          const token = tokenFor(tokens, c.node.name) ?? ''
           try {
             return { node: c.node.name, ...(await enrollAt(this.#host, c.node, this.#v.user, token, epoch, share, key.publicKey, withTimeout(signal, this.#opts.timeoutMs))) }
           } catch (e) {
@@ -670,6 +670,7 @@ export class Client {
   /** checkTokens checks that every node tokens names is in the network file, and each token's length, asking no node. */
   checkTokens(tokens: Record<string, string>): void {
     for (const [name, tok] of Object.entries(tokens)) {
+      if (typeof tok !== 'string') throw new CustosError(`the token for ${JSON.stringify(name).slice(0, 40)} is not a string`)
       if (!this.#nodes.some((c) => c.node.name === name)) throw new CustosError(`a token names node ${JSON.stringify(name).slice(0, 40)}, which is not in the network file`)
       if (utf8(tok).length > MAX_TOKEN_LEN) throw new CustosError(`the token for ${name} is too long`)
     }

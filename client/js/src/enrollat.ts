@@ -11,6 +11,17 @@ import type { Node } from './network.js'
 import { call } from './rpc.js'
 import type { OprfShare } from './threshold/toprf.js'
 
+/**
+ * tokenFor is the token tokens gives the node named name: its own entries
+ * only (a node may be named constructor or toString, which every object
+ * has), and only a string.
+ */
+export function tokenFor(tokens: Record<string, string> | undefined, name: string): string | undefined {
+  if (tokens === undefined || !Object.hasOwn(tokens, name)) return undefined
+  const t: unknown = tokens[name]
+  return typeof t === 'string' ? t : undefined
+}
+
 /** How an enrollment at a node ended. */
 export type EnrollState = 'not enrolled' | 'already enrolled' | 'enrolled now'
 

@@ -16,6 +16,7 @@ import { decode, encode } from './rpc.js'
 import { loginKeyV2, type LoginKey } from './threshold/keys.js'
 import { LoginRequest } from './threshold/toprf.js'
 import type { LoginShare } from './vault/vault.js'
+import { tokenFor } from './enrollat.js'
 
 /** A session at one node, as the client sees it. */
 export interface Session {
@@ -157,7 +158,7 @@ export async function loginFull(ctx: LoginContext, node: Node, share: LoginShare
   let gave = false
   try {
     return await ctx.host.converse(node, Protocol.login, signal, async (c) => {
-      const token = ctx.tokens?.[node.name] ?? ''
+      const token = tokenFor(ctx.tokens, node.name) ?? ''
       c.write(encode(LoginHelloSchema, { user: ctx.user, epoch: ctx.epoch, blinded: round.req.blinded, deviceToken: token }))
       const ch = decode(LoginChallengeSchema, await c.read())
       const refused = fromProto(ch.error)

@@ -18,7 +18,7 @@ import { utf8, wipe } from './bytes.js'
 import { MAX_TOKEN_LEN, Protocol } from './api/protocol.js'
 import { fromProto } from './api/status.js'
 import { changeFault, type ChangeProgress, type ChangeSource, type Changer } from './change.js'
-import { enrollAt } from './enrollat.js'
+import { enrollAt, tokenFor } from './enrollat.js'
 import { CustosError, NodeError, NoTokenError, NotEnoughCustodiansError } from './errors.js'
 import type { Host } from './host.js'
 import type { Logger } from './log.js'
@@ -330,9 +330,8 @@ class Resharing {
    * new network that follows tells which.
    */
   async #enroll(c: Custodian, share: { index: number; keyShare: Uint8Array; publicShare: Uint8Array }, auth: Uint8Array, signal: AbortSignal): Promise<void> {
-    // Own keys only: a node may be named constructor, which every object has.
-    const token = Object.hasOwn(this.tokens, c.node.name) ? this.tokens[c.node.name] : undefined
-    if (typeof token !== 'string') throw new NoTokenError()
+    const token = tokenFor(this.tokens, c.node.name)
+    if (token === undefined) throw new NoTokenError()
     const got = await enrollAt(this.ctx.host, c.node, this.ctx.v.user, token, this.st.epoch, share, auth, signal)
     if (got.state === 'not enrolled') throw got.error ?? new CustosError('not enrolled')
   }

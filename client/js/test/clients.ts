@@ -1,8 +1,9 @@
-// Clients are the file vaults a test opens, by user, under one directory,
-// and the clients open on them, so that the test's end closes what is
-// left open, also when it fails.
+// Helpers of the tests that run clients. Clients are the file vaults a
+// test opens, by user, under one directory, and the clients open on them,
+// so that the test's end closes what is left open, also when it fails.
+import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { Client } from '../src/index.js'
+import { Client, NotEnoughCustodiansError } from '../src/index.js'
 import { FileStorage, nodeTransports } from '../src/node/index.js'
 
 export class Clients {
@@ -36,4 +37,14 @@ export class Clients {
   async closeAll(): Promise<void> {
     for (const c of this.#open.splice(0)) await c.close().catch(() => {})
   }
+}
+
+/** failure runs fn, which must fail with a NotEnoughCustodiansError, and returns it. */
+export async function failure(fn: () => Promise<unknown>): Promise<NotEnoughCustodiansError> {
+  const err = await fn().then(
+    () => assert.fail('it worked'),
+    (e: unknown) => e,
+  )
+  assert.ok(err instanceof NotEnoughCustodiansError, String(err))
+  return err
 }

@@ -19,6 +19,7 @@ import {
   WrongPasswordError,
 } from '../src/index.js'
 import { nodeTransports } from '../src/node/index.js'
+import { failure } from './clients.js'
 import { Devnet } from './devnet.js'
 
 const password = 'correct horse battery staple'
@@ -43,16 +44,6 @@ after(async () => {
   await client?.close()
   await net?.stop()
 })
-
-/** failure runs fn, which must fail with a NotEnoughCustodiansError, and returns it. */
-async function failure(fn: () => Promise<unknown>): Promise<NotEnoughCustodiansError> {
-  const err = await fn().then(
-    () => assert.fail('it worked'),
-    (e: unknown) => e,
-  )
-  assert.ok(err instanceof NotEnoughCustodiansError, String(err))
-  return err
-}
 
 function causeOf(err: NotEnoughCustodiansError, node: string): Error | undefined {
   return err.nodes.find((n) => n.node === node)?.cause

@@ -21,6 +21,7 @@ import { explains } from '../src/restore.js'
 import { addRestore, decodeVault, encodeVault, MAX_RESTORES, type VaultData } from '../src/vault/vault.js'
 import { parseNetwork } from '../src/network.js'
 import { adopted } from '../src/networkupdate.js'
+import { failure } from './clients.js'
 import { Devnet } from './devnet.js'
 
 const password = 'correct horse battery staple'
@@ -52,16 +53,6 @@ async function enrolled(net: Devnet, user: string, warnings: string[]): Promise<
   await c.enroll(password, await net.invite(user))
   await c.unlock(password)
   return { c, storage }
-}
-
-/** failure runs fn, which must fail with a NotEnoughCustodiansError, and returns it. */
-async function failure(fn: () => Promise<unknown>): Promise<NotEnoughCustodiansError> {
-  const err = await fn().then(
-    () => assert.fail('it worked'),
-    (e: unknown) => e,
-  )
-  assert.ok(err instanceof NotEnoughCustodiansError, String(err))
-  return err
 }
 
 const causeOf = (err: NotEnoughCustodiansError, node: string) => err.nodes.find((n) => n.node === node)?.cause

@@ -6,25 +6,29 @@
 // transport. Screenshots are kept under a temporary directory (printed).
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Network, launch, serve } from './harness.mjs'
 
 const password = 'correct horse battery staple'
-const artifacts = process.env.CUSTOS_ARTIFACTS ?? mkdtempSync(join(tmpdir(), 'custos-web-screenshots-'))
+// The screenshots go to CUSTOS_ARTIFACTS, kept; else to a temporary
+// directory removed at the end.
+const kept = process.env.CUSTOS_ARTIFACTS
+const artifacts = kept ?? mkdtempSync(join(tmpdir(), 'custos-web-screenshots-'))
 let net
 let app
 
 before(async () => {
   net = await Network.start({ n: 5, k: 3 })
   app = await serve(net.networkFile)
-  console.log(`screenshots in ${artifacts}`)
+  console.log(kept ? `screenshots in ${artifacts}` : 'screenshots are removed at the end: set CUSTOS_ARTIFACTS=DIR to keep them')
 })
 
 after(async () => {
   await app?.stop()
   await net?.stop()
+  if (kept === undefined) rmSync(artifacts, { recursive: true, force: true })
 })
 
 /** journey runs the whole user journey in a fresh browser profile, with one transport. */

@@ -10,11 +10,8 @@ import (
 	"syscall"
 	"testing"
 
-	"go.uber.org/zap"
-
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
-	"github.com/custos-network/custos/node"
 	"github.com/custos-network/custos/node/nodetest"
 	"github.com/custos-network/custos/node/store"
 )
@@ -230,16 +227,7 @@ func stoppedStore(t *testing.T, p *nodetest.Process) *store.Store {
 	if !p.Exited() {
 		p.Stop(t)
 	}
-	key, err := node.LoadStorageKey(p.Config.Path(p.Config.StorageKey.File))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer clear(key)
-	s, err := store.Open(p.Config.Path(p.Config.DataDir), key, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return p.OpenStore(t)
 }
 
 // reshareKills are the steps of a reshare a kill is simulated at.

@@ -11,12 +11,10 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"go.uber.org/zap"
 
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
 	"github.com/custos-network/custos/client/auditor"
-	"github.com/custos-network/custos/node"
 	"github.com/custos-network/custos/node/config"
 	"github.com/custos-network/custos/node/nodetest"
 	"github.com/custos-network/custos/node/store"
@@ -168,16 +166,8 @@ func (n *auditNet) tamper(i int, fn func(tx *store.Tx, size int64) error) {
 	n.t.Helper()
 	p := n.procs[i]
 	p.Stop(n.t)
-	key, err := node.LoadStorageKey(p.Config.Path(p.Config.StorageKey.File))
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	defer clear(key)
-	s, err := store.Open(p.Config.Path(p.Config.DataDir), key, zap.NewNop())
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	err = s.Update(context.Background(), func(tx *store.Tx) error {
+	s := p.OpenStore(n.t)
+	err := s.Update(context.Background(), func(tx *store.Tx) error {
 		size, err := tx.LogSize()
 		if err != nil {
 			return err

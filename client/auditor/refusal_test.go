@@ -9,7 +9,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"go.uber.org/zap"
 
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/client"
@@ -39,15 +38,7 @@ func withLog(t *testing.T, p *nodetest.Process, fn func(tx *store.Tx, l *audit.L
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := node.LoadStorageKey(p.Config.Path(p.Config.StorageKey.File))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer clear(key)
-	s, err := store.Open(p.Config.Path(p.Config.DataDir), key, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := p.OpenStore(t)
 	err = s.Update(context.Background(), func(tx *store.Tx) error { return fn(tx, l) })
 	if cerr := s.Close(); err == nil {
 		err = cerr

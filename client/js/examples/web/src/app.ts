@@ -112,9 +112,11 @@ async function reveal(li: HTMLElement, label: string, button: HTMLButtonElement)
 
 function parseTokens(text: string): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const line of text.split('\n').map((l) => l.trim()).filter((l) => l !== '')) {
+  for (const [n, line] of text.split('\n').map((l) => l.trim()).entries()) {
+    if (line === '') continue
     const i = line.indexOf('=')
-    if (i <= 0) throw new Error(`"${line}" is not node=token`)
+    // The line may be a token alone: it is named by its number, never shown.
+    if (i <= 0) throw new Error(`line ${n + 1} of the tokens is not node=token`)
     out[line.slice(0, i).trim()] = line.slice(i + 1).trim()
   }
   return out

@@ -45,6 +45,8 @@ export class TimeoutError extends Error {
 /** A Conversation is one stream's messages: write one, read one, end. */
 export interface Conversation {
   write(msg: Uint8Array): void
+  /** writeLast writes the stream's last message and half-closes it in the same write (one frame less to send after the answer). */
+  writeLast(msg: Uint8Array): void
   read(): Promise<Uint8Array>
 }
 
@@ -157,19 +159,28 @@ export class Host {
       }
       negotiated = true
     }
+    let closing: Promise<void> | undefined
+    const write = (msg: Uint8Array) => {
+      if (closing !== undefined) throw new Error('a write after the last one')
+      const body = frame(msg, MAX_MESSAGE_SIZE)
+      stream.send(proposed ? body : concat(mssLine(MSS_HEADER), mssLine(protocol), body))
+      proposed = true
+    }
     try {
       const out = await fn({
-        write: (msg) => {
-          const body = frame(msg, MAX_MESSAGE_SIZE)
-          stream.send(proposed ? body : concat(mssLine(MSS_HEADER), mssLine(protocol), body))
-          proposed = true
+        write,
+        writeLast: (msg) => {
+          write(msg)
+          closing = stream.close({ signal })
+          // Awaited below; until then a failure of it must not go unhandled.
+          closing.catch(() => {})
         },
         read: async () => {
           await negotiate()
           return reader.read(MAX_MESSAGE_SIZE)
         },
       })
-      await stream.close({ signal })
+      await (closing ?? stream.close({ signal }))
       if (proposed) await negotiate()
       if (!(await reader.atEnd())) throw new UnreachableError('the node sent more than its answer')
       return out
@@ -217,6 +228,7 @@ function preNegotiating(muxer: MuxerFactory): MuxerFactory {
         const create = m.createStream.bind(m)
         m.createStream = async (options) => {
           const s = await create(options)
+          lazyWindowUpdates(s)
           if (options?.protocol !== undefined) {
             s.protocol = options.protocol
             unnegotiated.add(s)
@@ -226,6 +238,36 @@ function preNegotiating(muxer: MuxerFactory): MuxerFactory {
         return m
       },
     }
+  }
+}
+
+/** What lazyWindowUpdates needs of a yamux stream (@chainsafe/libp2p-yamux 8's fields). */
+interface YamuxWindow {
+  state: number
+  recvWindow: number
+  recvWindowCapacity: number
+  sendWindowUpdate(): void
+}
+
+/** @chainsafe/libp2p-yamux's stream states that send window updates without flags: SYNSent, Established, Finished. */
+const PLAIN_UPDATE_STATES = new Set([1, 3, 4])
+
+/**
+ * lazyWindowUpdates makes a yamux stream announce its receive window again
+ * only once half of it is used, as go-yamux and the yamux spec's
+ * implementations do, or when the update carries a flag (the SYN). The
+ * js-libp2p muxer sends one after every data frame it receives: three
+ * frames per answer that the node must decrypt and nothing needs, each a
+ * socket write of its own (about a third of a warm get's writes).
+ */
+function lazyWindowUpdates(s: Stream): void {
+  const w = s as unknown as Partial<YamuxWindow>
+  if (typeof w.sendWindowUpdate !== 'function' || typeof w.state !== 'number' || typeof w.recvWindow !== 'number' || typeof w.recvWindowCapacity !== 'number') return
+  const y = w as YamuxWindow
+  const update = y.sendWindowUpdate.bind(y)
+  y.sendWindowUpdate = () => {
+    if (PLAIN_UPDATE_STATES.has(y.state) && y.recvWindow - y.recvWindowCapacity < y.recvWindow / 2) return
+    update()
   }
 }
 

@@ -21,7 +21,7 @@ export async function call<Req extends DescMessage, Resp extends DescMessage>(
   signal: AbortSignal,
 ): Promise<MessageShape<Resp>> {
   return host.converse(node, protocol, signal, async (c) => {
-    c.write(toBinary(reqSchema, create(reqSchema, req)))
+    c.writeLast(toBinary(reqSchema, create(reqSchema, req)))
     return decode(respSchema, await c.read())
   })
 }

@@ -10,6 +10,7 @@ import type { Connection, Libp2p, Peer, PeerStore, PrivateKey, Stream } from '@l
 import { FrameReader, frame } from './api/frame.js'
 import { concat, utf8 } from './bytes.js'
 import { MAX_MESSAGE_SIZE } from './api/protocol.js'
+import { platformSigner, type Signer } from './ed25519.js'
 import type { Node } from './network.js'
 
 /** The transports a platform adapter gives the host. */
@@ -55,12 +56,12 @@ export class Host {
   readonly peerId: Uint8Array
   readonly peerIdText: string
   readonly #key: PrivateKey
-  /** The device key in the platform's Web Crypto, when it has Ed25519: signing with it skips libp2p's key conversion per signature. */
-  readonly #signer: CryptoKey | undefined
+  /** The device key as the platform's (ed25519.ts), when it has Ed25519: signing with it skips libp2p's key conversion per signature. */
+  readonly #signer: Signer | undefined
   /** The open connection to each node, by name: requests open streams on it. */
   readonly #conns = new Map<string, Connection>()
 
-  private constructor(p2p: Libp2p, key: PrivateKey, signer: CryptoKey | undefined) {
+  private constructor(p2p: Libp2p, key: PrivateKey, signer: Signer | undefined) {
     this.#p2p = p2p
     this.#key = key
     this.#signer = signer
@@ -82,13 +83,14 @@ export class Host {
       connectionManager: { maxConnections: 300 },
     })
     skipKnownProtocolMerges(p2p.peerStore)
-    return new Host(p2p, key, await webCryptoSigner(key))
+    // libp2p's raw form of an Ed25519 private key: the seed, then the public key.
+    return new Host(p2p, key, await platformSigner(key.raw.subarray(0, 32)))
   }
 
   /** sign signs msg with the device key (release requests). */
   async sign(msg: Uint8Array): Promise<Uint8Array> {
     if (this.#signer === undefined) return this.#key.sign(msg)
-    return new Uint8Array(await globalThis.crypto.subtle.sign({ name: 'Ed25519' }, this.#signer, msg.slice()))
+    return this.#signer(msg)
   }
 
   async stop(): Promise<void> {
@@ -302,29 +304,6 @@ export function skipKnownProtocolMerges(store: PeerStore): void {
     if (only) for (const p of data.protocols!) protocols.add(p)
     merged.set(id.toString(), { protocols, peer })
     return peer
-  }
-}
-
-/** The PKCS #8 (RFC 8410) prefix of an Ed25519 private key; its 32-byte seed follows. */
-const PKCS8_ED25519 = Uint8Array.of(0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20)
-
-/**
- * webCryptoSigner imports key, not extractable, into the platform's Web
- * Crypto (Node.js 20, Chromium 137 and later have Ed25519; Ed25519
- * signatures are deterministic, so either way signs the same bytes). It is
- * undefined where the platform lacks Ed25519: libp2p's key signs then.
- */
-async function webCryptoSigner(key: PrivateKey): Promise<CryptoKey | undefined> {
-  // libp2p's raw form of an Ed25519 private key: the seed, then the public key.
-  const der = new Uint8Array(PKCS8_ED25519.length + 32)
-  der.set(PKCS8_ED25519)
-  der.set(key.raw.subarray(0, 32), PKCS8_ED25519.length)
-  try {
-    return await globalThis.crypto.subtle.importKey('pkcs8', der, { name: 'Ed25519' }, false, ['sign'])
-  } catch {
-    return undefined
-  } finally {
-    der.fill(0)
   }
 }
 

@@ -4,7 +4,7 @@
 // "custos/<node name>". A client needs nothing but the node's public key
 // (pinned through its peer ID) and its name to open one.
 import { verifyEd25519 } from '../ed25519.js'
-import { sha256 } from '@noble/hashes/sha2.js'
+import { sha256 } from '../platform.js'
 import { concat, fromBase64, utf8 } from '../bytes.js'
 
 export const MAX_CHECKPOINT_SIZE = 4 << 10

@@ -2,7 +2,7 @@
 // entries as stored, leaf hash SHA-256(0x00 ‖ entry), node hash SHA-256(0x01
 // ‖ left ‖ right); inclusion and consistency proofs as RFC 9162 §2.1.3.2 and
 // §2.1.4.2 verify them.
-import { sha256 } from '@noble/hashes/sha2.js'
+import { sha256 } from '../platform.js'
 import { concat, ctEqual } from '../bytes.js'
 
 /** The largest tree size or index a proof check takes (api.MaxLogSize). */

@@ -3,7 +3,7 @@
 // over GF(2^8) comes from shamir-secret-sharing, whose shares are
 // byte-compatible with hashicorp/vault/shamir's: y_1 … y_32 ‖ x.
 import { combine, split } from 'shamir-secret-sharing'
-import { sha256 } from '@noble/hashes/sha2.js'
+import { sha256 } from '../platform.js'
 import { concat, ctEqual, lp, u64, wipe } from '../bytes.js'
 import { KEY_SIZE } from './keys.js'
 

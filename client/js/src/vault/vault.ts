@@ -3,8 +3,7 @@
 // VaultStorage. It is not encrypted under the password (a password-wrapped
 // vault on a stolen device would be an offline password oracle); its
 // protection at rest is the storage's (file mode 0600 in Node.js).
-import { hmac } from '@noble/hashes/hmac.js'
-import { sha256 } from '@noble/hashes/sha2.js'
+import { hmacSha256 } from '../platform.js'
 import { concat, ctEqual, fromBase64, fromHex, lp, toBase64, toHex, u32, u64, utf8 } from '../bytes.js'
 import { validUser } from '../api/protocol.js'
 import { validNodeName } from '../network.js'
@@ -177,7 +176,7 @@ export function unitMac(masterSecret: Uint8Array, u: Omit<Unit, 'mac'>): Uint8Ar
   parts.push(u.keyCommit, lp(u.sealed), Uint8Array.of(u.degraded ? 1 : 0), timeBytes(u.created), timeBytes(u.updated))
   const key = vaultUnitKey(masterSecret)
   try {
-    return hmac(sha256, key, concat(...parts))
+    return hmacSha256(key, concat(...parts))
   } finally {
     key.fill(0)
   }

@@ -137,7 +137,7 @@ export class Host {
     const conn = await this.connect(node, signal)
     let stream: Stream
     try {
-      stream = await conn.newStream(protocol, { signal })
+      stream = await openStream(conn, protocol, signal)
     } catch (e) {
       this.#conns.delete(node.name)
       throw dialError(e, signal)
@@ -196,6 +196,26 @@ export class Host {
   }
 }
 
+/** What openStream needs of a js-libp2p 3 connection beyond its interface: its stream muxer. */
+interface Muxed {
+  muxer?: { createStream(options: { protocol: string; signal: AbortSignal }): Promise<Stream> }
+}
+
+/**
+ * openStream opens a stream for protocol on conn with its stream muxer
+ * (wrapped by preNegotiating). js-libp2p's Connection.newStream would add,
+ * for every stream, a look-up of the host's own handler for protocol (this
+ * host has none, so an error with a stack trace is made and caught), a
+ * count of the connection's streams, a peer-store merge, and a middleware
+ * chain: none of which this host uses, a tenth of a warm get's CPU time.
+ * A connection of another muxer (WebTransport's) opens its streams itself.
+ */
+async function openStream(conn: Connection, protocol: string, signal: AbortSignal): Promise<Stream> {
+  const m = (conn as unknown as Muxed).muxer
+  if (m === undefined || conn.status !== 'open' || !muxedByPreNegotiating.has(m)) return conn.newStream(protocol, { signal })
+  return m.createStream({ protocol, signal })
+}
+
 /** mssLine is a multistream-select message: a varint length, then the line and its newline. */
 function mssLine(s: string): Uint8Array {
   return frame(utf8(s + '\n'), MAX_MSS_LINE)
@@ -209,6 +229,9 @@ async function expectLine(reader: FrameReader, want: string, why: string): Promi
 
 /** The streams preNegotiating marked: their protocol is still to be negotiated, by converse. */
 const unnegotiated = new WeakSet<Stream>()
+
+/** The stream muxers preNegotiating wrapped: openStream uses them directly. */
+const muxedByPreNegotiating = new WeakSet<object>()
 
 /**
  * preNegotiating wraps a stream muxer so that a stream opened for one
@@ -227,6 +250,7 @@ function preNegotiating(muxer: MuxerFactory): MuxerFactory {
       protocol: f.protocol,
       createStreamMuxer: (maConn) => {
         const m = f.createStreamMuxer(maConn)
+        muxedByPreNegotiating.add(m)
         const create = m.createStream.bind(m)
         m.createStream = async (options) => {
           const s = await create(options)

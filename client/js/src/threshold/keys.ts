@@ -2,7 +2,8 @@
 // (Argon2id), the client and data keys of a record, the login keys and the
 // vault's unit MAC key. Every HKDF output is 32 bytes.
 import { argon2id } from 'hash-wasm'
-import { hkdfSha256 } from '../platform.js'
+import { hkdf } from '@noble/hashes/hkdf.js'
+import { sha256 } from '@noble/hashes/sha2.js'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { concat, u64, utf8, wipe } from '../bytes.js'
 import { Secret } from '../secret.js'
@@ -65,7 +66,7 @@ export async function passwordKey(password: Uint8Array, p: PasswordKDF): Promise
 
 /** derive is HKDF-SHA256(ikm, salt, info) to 32 bytes; an empty salt is "salt = none". */
 export function derive(ikm: Uint8Array, salt: Uint8Array, info: string): Uint8Array {
-  return hkdfSha256(ikm, salt, utf8(info), KEY_SIZE)
+  return hkdf(sha256, ikm, salt, utf8(info), KEY_SIZE)
 }
 
 const none = new Uint8Array(0)

@@ -283,8 +283,8 @@ const PLAIN_UPDATE_STATES = new Set([1, 3, 4])
  * only once half of it is used, as go-yamux and the yamux spec's
  * implementations do, or when the update carries a flag (the SYN). The
  * js-libp2p muxer sends one after every data frame it receives: three
- * frames per answer that the node must decrypt and nothing needs, each a
- * socket write of its own (about a third of a warm get's writes).
+ * frames per answer that the node must decrypt and nothing needs, and two
+ * of the eight socket writes a warm get made.
  */
 function lazyWindowUpdates(s: Stream): void {
   const w = s as unknown as Partial<YamuxWindow>

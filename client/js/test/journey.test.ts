@@ -5,6 +5,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Client, NotEnoughCustodiansError, NotFoundError, VaultLockedError } from '../src/index.js'
@@ -109,6 +110,31 @@ test('a warm get asks its threshold of nodes, not all of them', async () => {
   // On a loaded machine a node is slower than usual often enough that some
   // gets hedge; asking all five would make 5 each.
   assert.ok(asked >= 3 * gets && asked < 4 * gets, `${gets} gets made ${asked} releases; want 3 each, and fewer hedged ones than gets`)
+})
+
+test("a warm get's request to a node leaves in one socket write: stream open, request and close together, and no window update per answer frame", async () => {
+  for (let i = 0; i < 4; i++) await client.get('acme-portal')
+  let writes = 0
+  const write = Socket.prototype.write
+  Socket.prototype.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
+    writes++
+    return write.apply(this, args)
+  } as Socket['write']
+  const perGet: number[] = []
+  try {
+    for (let i = 0; i < 21; i++) {
+      writes = 0
+      await client.get('acme-portal')
+      perGet.push(writes)
+    }
+  } finally {
+    Socket.prototype.write = write
+  }
+  perGet.sort((a, b) => a - b)
+  // Three nodes asked, a write each (js-libp2p alone made eight: the open,
+  // the close after the answer and a window update per answer frame, each
+  // its own write); a get that hedges asks a fourth and resets a stream.
+  assert.ok(perGet[10]! <= 4, `socket writes per get: ${perGet.join(' ')}`)
 })
 
 test('a get sends requests journaled before it began, and each unlock signs a time of its own', async () => {

@@ -8,10 +8,11 @@
 // get's p50 falls from about 5.3 ms in the first 100 gets to 3.2 ms after
 // 500 here), where Go compiles before it runs. The p50 of the first
 // FIRST gets of each is printed too. Then the clients take turns, ROUNDS
-// times: BENCH_N/ROUNDS gets of the JS client, then as many of the Go
-// client (bench/gowarm.go, a process of its own), so that neither meets the
-// nodes in a state the other left. The figure is the ratio of the p50
-// latencies over all turns (aim: at most 2).
+// times: BENCH_N/ROUNDS gets of the JS client and as many of the Go client
+// (bench/gowarm.go, a process of its own), the first of the two
+// alternating, so that neither meets the nodes in a state the other left.
+// The figure is the ratio of the p50 latencies over all turns (aim: at
+// most 2).
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -33,6 +34,12 @@ class GoClient {
 
   constructor(args: string[], env: NodeJS.ProcessEnv) {
     this.#p = spawn('go', ['run', './client/js/bench/gowarm.go', ...args], { cwd: repoRoot, env, stdio: ['pipe', 'pipe', 'inherit'] })
+    // A failed start (no go) or a write to a client that ended shows as its output ending early.
+    this.#p.on('error', (e) => {
+      console.error(`the Go client: ${e.message}`)
+      this.#p.stdout.destroy()
+    })
+    this.#p.stdin.on('error', () => {})
     this.#lines = createInterface({ input: this.#p.stdout })[Symbol.asyncIterator]()
   }
 
@@ -52,9 +59,13 @@ class GoClient {
     return JSON.parse(await this.#line()) as number[]
   }
 
+  /** close ends the Go client's input, and kills it if it has not ended 10 s later. */
   async close(): Promise<void> {
     this.#p.stdin.end()
-    if (this.#p.exitCode === null) await new Promise((resolve) => this.#p.once('exit', resolve))
+    if (this.#p.exitCode !== null || this.#p.signalCode !== null) return
+    const kill = setTimeout(() => this.#p.kill('SIGKILL'), 10_000)
+    await new Promise((resolve) => this.#p.once('exit', resolve))
+    clearTimeout(kill)
   }
 }
 
@@ -101,7 +112,10 @@ async function main(): Promise<void> {
         if (i < FIRST) jsFirst.push(performance.now() - start)
       }
       const block = Math.max(1, Math.ceil(N / ROUNDS))
+      // Which client goes first alternates: work one leaves running (the
+      // journal's next append, a stopped request) falls on the other's turn.
       for (let r = 0; r < ROUNDS; r++) {
+        if (r % 2 === 1) go.push(...(await goc.gets(block)))
         const cpu0 = process.cpuUsage()
         for (let i = 0; i < block; i++) {
           const start = performance.now()
@@ -110,7 +124,7 @@ async function main(): Promise<void> {
         }
         const cpu = process.cpuUsage(cpu0)
         cpuMicros += cpu.user + cpu.system
-        go.push(...(await goc.gets(block)))
+        if (r % 2 === 0) go.push(...(await goc.gets(block)))
       }
     } finally {
       await c.close()

@@ -144,6 +144,8 @@ export class Host {
     }
     const onAbort = () => stream.abort(new TimeoutError())
     signal.addEventListener('abort', onAbort, { once: true })
+    // The signal may have ended while the stream was being opened: its event is gone.
+    if (signal.aborted) onAbort()
     const reader = new FrameReader(stream)
     // A stream of another muxer (WebTransport's) was negotiated by js-libp2p.
     let negotiated = !unnegotiated.has(stream)
@@ -208,11 +210,13 @@ interface Muxed {
  * host has none, so an error with a stack trace is made and caught), a
  * count of the connection's streams, a peer-store merge, and a middleware
  * chain: none of which this host uses, a tenth of a warm get's CPU time.
- * A connection of another muxer (WebTransport's) opens its streams itself.
+ * A connection of another muxer (WebTransport's) opens its streams itself,
+ * and so does a limited (relayed) one, which newStream refuses; so does
+ * one no longer open, which newStream names.
  */
 async function openStream(conn: Connection, protocol: string, signal: AbortSignal): Promise<Stream> {
   const m = (conn as unknown as Muxed).muxer
-  if (m === undefined || conn.status !== 'open' || !muxedByPreNegotiating.has(m)) return conn.newStream(protocol, { signal })
+  if (m === undefined || conn.status !== 'open' || conn.limits != null || !muxedByPreNegotiating.has(m)) return conn.newStream(protocol, { signal })
   return m.createStream({ protocol, signal })
 }
 

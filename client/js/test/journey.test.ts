@@ -14,7 +14,7 @@ import { Devnet } from './devnet.js'
 import { fromBinary } from '@bufbuild/protobuf'
 import { CheckpointRequestSchema, CheckpointResponseSchema, EntrySchema } from '../src/gen/custos_pb.js'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import { Host, UnreachableError } from '../src/host.js'
+import { Host, TimeoutError, UnreachableError } from '../src/host.js'
 import { parseNetwork } from '../src/network.js'
 import { call } from '../src/rpc.js'
 import { Protocol } from '../src/api/protocol.js'
@@ -174,6 +174,19 @@ test("a stream's protocol is proposed with the request's first bytes; one the no
     assert.ok(host.connected(node))
     const resp = await call(host, node, Protocol.checkpoint, CheckpointRequestSchema, {}, CheckpointResponseSchema, AbortSignal.timeout(20_000))
     assert.ok(resp.checkpoint.length > 0)
+  } finally {
+    await host.stop()
+  }
+})
+
+test('a request whose signal ended before its stream was open is not waited for', async () => {
+  const host = await Host.start(privateKeyToProtobuf(await generateKeyPair('Ed25519')), nodeTransports())
+  try {
+    const node = parseNetwork(net.networkFile).nodes[0]!
+    await call(host, node, Protocol.checkpoint, CheckpointRequestSchema, {}, CheckpointResponseSchema, AbortSignal.timeout(20_000))
+    // The connection is open, so nothing before the stream looks at the signal.
+    await assert.rejects(call(host, node, Protocol.checkpoint, CheckpointRequestSchema, {}, CheckpointResponseSchema, AbortSignal.abort()), TimeoutError)
+    assert.ok(host.connected(node))
   } finally {
     await host.stop()
   }

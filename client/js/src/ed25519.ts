@@ -66,7 +66,7 @@ export type Signer = (msg: Uint8Array) => Uint8Array | Promise<Uint8Array>
  * platformSigner makes the private key whose 32-byte seed is given a key of
  * the platform's (not extractable, where Web Crypto holds it), or returns
  * undefined where the platform has no Ed25519: the caller signs otherwise.
- * The seed is not kept; the caller wipes it.
+ * The seed is not kept, and the DER copy of it made here is wiped.
  */
 export async function platformSigner(seed: Uint8Array): Promise<Signer | undefined> {
   const d = der(PKCS8_ED25519, seed)

@@ -15,7 +15,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
-	"go.uber.org/zap"
 
 	"github.com/custos-network/custos/api"
 	"github.com/custos-network/custos/node"
@@ -208,8 +207,9 @@ type offline struct {
 
 // openOffline opens the store of the stopped node p; it is closed when the
 // test ends.
-func openOffline(t testing.TB, cfg *config.Config) *offline {
+func openOffline(t testing.TB, p *nodetest.Process) *offline {
 	t.Helper()
+	cfg := p.Config
 	priv, err := node.LoadIdentity(cfg.Path(cfg.IdentityKey))
 	if err != nil {
 		t.Fatal(err)
@@ -222,15 +222,7 @@ func openOffline(t testing.TB, cfg *config.Config) *offline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := node.LoadStorageKey(cfg.Path(cfg.StorageKey.File))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer clear(key)
-	s, err := store.Open(cfg.Path(cfg.DataDir), key, zap.NewNop())
-	if err != nil {
-		t.Fatalf("open the stopped node's store: %v", err)
-	}
+	s := p.OpenStore(t)
 	t.Cleanup(func() { s.Close() })
 	origin := api.LogOrigin(cfg.Name)
 	l, err := audit.New(origin, ed25519.PrivateKey(raw))

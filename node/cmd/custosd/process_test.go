@@ -148,7 +148,7 @@ func TestProcessRateLimitGrantsExactlyBurstUnderRace(t *testing.T) {
 	}
 
 	stop(t, p)
-	o := openOffline(t, p.Config)
+	o := openOffline(t, p)
 	entries := o.entries(t)
 	releases := 0
 	for _, e := range entries {
@@ -218,7 +218,7 @@ func TestProcessKillMidStreamLosesNothingAcknowledged(t *testing.T) {
 		checkShares(t, d, id, s.puts)
 	}
 	stop(t, p)
-	o := openOffline(t, p.Config)
+	o := openOffline(t, p)
 	s.checkEntries(t, o.entries(t), o.peerID)
 	o.checkLog(t, cps)
 }
@@ -241,7 +241,7 @@ func TestProcessSIGTERMWithRequestsInFlightLosesNothing(t *testing.T) {
 		t.Fatal("the stream got nothing acknowledged before the SIGTERM")
 	}
 
-	o := openOffline(t, p.Config)
+	o := openOffline(t, p)
 	s.checkEntries(t, o.entries(t), o.peerID)
 	o.checkLog(t, nil)
 	o.store.Close()
@@ -534,7 +534,7 @@ func TestProcessRestoreBringsTheBackupBackAndLogsTheRollback(t *testing.T) {
 		t.Errorf("release of the unit put after the backup: %v, %v; want NOT_FOUND", resp, err)
 	}
 	stop(t, p)
-	o := openOffline(t, p.Config)
+	o := openOffline(t, p)
 	o.checkLog(t, []string{atBackup.Checkpoint})
 	if entries := o.entries(t); entries[atBackup.LogSize].Kind != api.EntryKind_ADMIN || entries[atBackup.LogSize].Admin != entry {
 		t.Errorf("entry %d after the restore is %v, want the ADMIN entry %q", atBackup.LogSize, entries[atBackup.LogSize], entry)
@@ -637,7 +637,7 @@ func TestProcessDiskFullIsAnErrorNotACrash(t *testing.T) {
 	checkShares(t, d, id, acked)
 	put(t, d, id)
 	stop(t, p)
-	openOffline(t, p.Config).checkLog(t, nil)
+	openOffline(t, p).checkLog(t, nil)
 }
 
 // mountTmpfs mounts a tmpfs of size under the test's temporary directory

@@ -45,7 +45,7 @@ export function lp(x: Uint8Array | string): Uint8Array {
   return concat(u32(b.length), b)
 }
 
-/** ctEqual compares two byte strings in time that depends only on their lengths. */
+/** ctEqual compares two byte strings in time that depends only on their lengths; strings of two lengths are unequal. */
 export function ctEqual(a: Uint8Array, b: Uint8Array): boolean {
   return equalBytes(a, b)
 }

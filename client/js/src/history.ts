@@ -170,7 +170,7 @@ export async function readLog<C extends Custodian>(d: HistoryDeps<C>, c: C, top:
 function changes(node: string, index: bigint, e: Entry, labels: Map<string, string>, only: Uint8Array | undefined): HistoryEntry[] {
   const u = e.units[0]
   if ((e.kind !== EntryKind.PUT && e.kind !== EntryKind.DELETE) || e.operation === Operation.UNSPECIFIED || e.units.length !== 1 || u === undefined) return []
-  if (only !== undefined && (u.unitId.length !== only.length || !ctEqual(u.unitId, only))) return []
+  if (only !== undefined && !ctEqual(u.unitId, only)) return []
   const id = toHex(u.unitId)
   const kind = e.kind === EntryKind.PUT ? 'put' : 'delete'
   const operation = (Operation[e.operation] ?? String(e.operation)).toLowerCase()
@@ -181,7 +181,7 @@ function releases(node: string, index: bigint, e: Entry, labels: Map<string, str
   if (e.kind !== EntryKind.RELEASE) return changes(node, index, e, labels, only)
   const refused = new Map(e.refusals.map((r) => [r.unitIndex, r.code]))
   return e.units.flatMap((u, i) => {
-    if (only !== undefined && (u.unitId.length !== only.length || !ctEqual(u.unitId, only))) return []
+    if (only !== undefined && !ctEqual(u.unitId, only)) return []
     const id = toHex(u.unitId)
     const h: HistoryEntry = { kind: 'release', operation: '', time: new Date(Number(e.timeUnixMs)), node, index, label: labels.get(id) ?? '', unitId: id, version: u.version, released: true, outcome: Code.OK, reason: '', device: peerIdText(e.clientPeerId) ?? '', change: '' }
     const code = refused.get(i)

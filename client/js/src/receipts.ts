@@ -66,8 +66,6 @@ function loggedCodes(e: Entry, n: number): Code[] | undefined {
   return codes
 }
 
-const eq = (a: Uint8Array, b: Uint8Array) => a.length === b.length && ctEqual(a, b)
-
 /**
  * matchEntry checks that e is the log entry of req, a release request of
  * device for user, as answered. A mismatch is a FalseReceiptError with the
@@ -77,14 +75,14 @@ const eq = (a: Uint8Array, b: Uint8Array) => a.length === b.length && ctEqual(a,
 export function matchEntry(e: Entry, device: Uint8Array, user: string, req: ReleaseRequest, answer: ReleasedShare[]): { evidence: Evidence; error: FalseReceiptError } | undefined {
   const other = (why: string) => ({ evidence: 'other-entry' as const, error: new FalseReceiptError(why) })
   if (e.kind !== 6 /* RELEASE */) return other('the entry is not of a release')
-  if (!eq(e.clientPeerId, device) || e.user !== user) return other('the entry is of another device or user')
-  if (!eq(e.requestNonce, req.nonce) || e.requestTimeUnixMs !== req.timeUnixMs) return other('the entry is of another request')
-  if (!wholeRefusal(e) && !eq(e.deviceSignature, req.deviceSignature)) return other('the entry is of another request')
+  if (!ctEqual(e.clientPeerId, device) || e.user !== user) return other('the entry is of another device or user')
+  if (!ctEqual(e.requestNonce, req.nonce) || e.requestTimeUnixMs !== req.timeUnixMs) return other('the entry is of another request')
+  if (!wholeRefusal(e) && !ctEqual(e.deviceSignature, req.deviceSignature)) return other('the entry is of another request')
   const logged = loggedCodes(e, req.units.length)
   if (logged === undefined) return other("the entry's units or refusals are not those of the request")
   for (const [i, u] of req.units.entries()) {
     const lu = e.units[i]
-    if (e.units.length > 0 && (lu === undefined || lu.version !== u.version || !eq(lu.unitId, u.unitId))) return other('the entry names other units')
+    if (e.units.length > 0 && (lu === undefined || lu.version !== u.version || !ctEqual(lu.unitId, u.unitId))) return other('the entry names other units')
   }
   let refused = false
   let otherwise = false

@@ -237,7 +237,7 @@ export class Releaser<C extends Custodian> {
   async advance(c: C, sent: Kept | undefined, got: Kept, signal: AbortSignal): Promise<boolean> {
     for (;;) {
       const raw = this.d.vault.data.checkpoints.find((x) => x.node === c.node.name)?.checkpoint
-      if (raw !== undefined && (sent === undefined || !ctEqual(raw, sent.raw) || raw.length !== sent.raw.length)) {
+      if (raw !== undefined && (sent === undefined || !ctEqual(raw, sent.raw))) {
         let cur: Kept | undefined
         try {
           const memo = this.#opened.get(c.node.name)
@@ -356,7 +356,7 @@ export class Releaser<C extends Custodian> {
       resp.shares.forEach((s, i) => {
         const u = units[i]!
         let err: Error | undefined
-        if (s.unit === undefined || s.unit.version !== u.version || !ctEqual(s.unit.unitId, u.id) || s.unit.unitId.length !== u.id.length) err = new CustosError('the node answered for another unit')
+        if (s.unit === undefined || s.unit.version !== u.version || !ctEqual(s.unit.unitId, u.id)) err = new CustosError('the node answered for another unit')
         else err = fromProto(s.error)
         if (err !== undefined) {
           wipe(s.share)

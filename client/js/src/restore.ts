@@ -51,11 +51,9 @@ export function explains(r: RestoreText, index: bigint, old: Checkpoint): string
   if (index !== r.backupSize) return `the restore entry ${index} does not directly follow the restored log of size ${r.backupSize}`
   if (r.backupSize >= old.size) return `the restore entry ${index} restored a log of size ${r.backupSize}, not smaller than the size ${old.size} kept before`
   if (rep !== undefined && rep.size < old.size) return `the restore entry ${index} replaced a log of size ${rep.size}, smaller than the size ${old.size} kept before`
-  if (rep !== undefined && rep.size === old.size && !(rep.root.length === old.root.length && ctEqual(rep.root, old.root))) return `the restore entry ${index} replaced a log of the size ${old.size} kept before, with another root than the one kept`
+  if (rep !== undefined && rep.size === old.size && !ctEqual(rep.root, old.root)) return `the restore entry ${index} replaced a log of the size ${old.size} kept before, with another root than the one kept`
   return ''
 }
-
-const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && ctEqual(a, b)
 
 /**
  * Restorer recognises the restores of nodes. It remembers, per node, how
@@ -91,7 +89,7 @@ export class Restorer<C extends Custodian> {
   async restoredSince(c: C, kept: Kept, head: Kept, signal: AbortSignal): Promise<boolean> {
     let from = 0n
     const scan = this.#scans.get(c.node.name)
-    if (scan !== undefined && same(scan.kept, kept.raw)) {
+    if (scan !== undefined && ctEqual(scan.kept, kept.raw)) {
       const seen = scan.seen
       if (head.cp.size <= seen.cp.size && (await this.#proves(c, head, seen, signal))) return false // every entry of head was read
       if (head.cp.size > seen.cp.size && (await this.#proves(c, seen, head, signal))) {
@@ -135,7 +133,7 @@ export class Restorer<C extends Custodian> {
   async #explainFork(c: C, kept: Kept, newest: Kept, entries: LoggedEntry[], signal: AbortSignal): Promise<boolean> {
     const now = await this.d.history().kept(c)
     if (now === undefined) return false
-    if (!same(now.raw, kept.raw)) {
+    if (!ctEqual(now.raw, kept.raw)) {
       const [a, b] = newest.cp.size < now.cp.size ? [newest, now] : [now, newest]
       return this.#proves(c, a, b, signal)
     }
@@ -170,7 +168,7 @@ export class Restorer<C extends Custodian> {
    */
   #inKeptLog(c: C, le: LoggedEntry): boolean {
     const v = this.d.vault.data
-    if (v.restores.some((r) => r.node === name(c) && r.index === le.index && same(r.entry, le.raw))) return true
+    if (v.restores.some((r) => r.node === name(c) && r.index === le.index && ctEqual(r.entry, le.raw))) return true
     return v.receipts.some((r) => {
       if (r.node !== name(c) || r.evidence === 'fork' || r.index < le.index) return false
       try {

@@ -14,7 +14,7 @@ export interface Commit {
 
 /** sameId reports whether two unit IDs are the same. */
 export function sameId(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && ctEqual(a, b)
+  return ctEqual(a, b)
 }
 
 function unitOf(v: VaultData, id: Uint8Array): Unit | undefined {

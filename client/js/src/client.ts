@@ -180,7 +180,7 @@ export class Client {
       logger: opts.logger ?? { warn: () => {} },
       passwdProgress: opts.passwdProgress,
     }
-    this.#restorer = new Restorer({ vault: vh, logger: this.#opts.logger, history: () => this.#historyDeps() })
+    this.#restorer = new Restorer({ vault: vh, logger: this.#opts.logger, history: () => this.#historyDeps(), setKept: (node, got) => this.#releaser.setKept(node, got) })
     this.#releaser = new Releaser({
       host,
       vault: vh,

@@ -210,7 +210,8 @@ export class Releaser<C extends Custodian> {
     }
   }
 
-  #setKept(node: Node, got: Kept): void {
+  /** setKept keeps got, a verified checkpoint of node, as the vault's checkpoint of it (not saved here). */
+  setKept(node: Node, got: Kept): void {
     const raw = got.raw
     this.#opened.set(node.name, got)
     const cps = this.d.vault.data.checkpoints
@@ -259,7 +260,7 @@ export class Releaser<C extends Custodian> {
       } else if (raw !== undefined && sent !== undefined && got.cp.size <= sent.cp.size) {
         return false
       }
-      this.#setKept(c.node, got)
+      this.setKept(c.node, got)
       return true
     }
   }

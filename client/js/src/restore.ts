@@ -36,6 +36,8 @@ export interface RestorerDeps<C extends Custodian> {
   logger: Logger
   /** The log reads' dependencies (history.ts): the user's session, the kept checkpoints, consistency proofs. */
   history(): HistoryDeps<C>
+  /** setKept keeps a verified checkpoint of a node as the vault's (Releaser.setKept). */
+  setKept(node: Node, got: Kept): void
 }
 
 /**
@@ -141,7 +143,7 @@ export class Restorer<C extends Custodian> {
     if (le === undefined) return false
     const r = restoreOf(le.entry)!
     addRestore(this.d.vault.data, { node: name(c), accepted: new Date(), replaced: kept.raw, index: le.index, entry: le.raw, checkpoint: newest.raw })
-    setCheckpoint(this.d.vault, name(c), newest.raw)
+    this.d.setKept(c.node, newest)
     // Saved at once: the evidence of what the node showed before is the
     // user's only copy.
     await this.d.vault.save().catch((e: unknown) => this.d.logger.warn(`the vault could not be saved with ${name(c)}'s accepted restore: ${(e as Error).message}`))
@@ -189,10 +191,3 @@ function name(c: Custodian): string {
   return c.node.name
 }
 
-/** setCheckpoint keeps raw as node's checkpoint in the vault. */
-function setCheckpoint(vh: VaultHandle, node: string, raw: Uint8Array): void {
-  const cps = vh.data.checkpoints
-  const i = cps.findIndex((x) => x.node === node)
-  if (i >= 0) cps[i] = { node, checkpoint: raw }
-  else cps.push({ node, checkpoint: raw })
-}

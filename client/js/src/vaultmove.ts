@@ -58,13 +58,16 @@ export async function exportVault(v: VaultData, device: string, recipients: stri
     }
   }
   // The device key never enters the document: a placeholder, then no field at all.
-  const doc = JSON.parse(new TextDecoder().decode(encodeVault({ ...v, deviceKey: new Uint8Array(0) }))) as Record<string, unknown>
-  delete doc.device_key
-  const plain = utf8(JSON.stringify({ format: EXPORT_FORMAT, user: v.user, device, created: new Date().toISOString(), vault: doc }))
+  const encoded = encodeVault({ ...v, deviceKey: new Uint8Array(0) })
+  let plain: Uint8Array | undefined
   try {
+    const doc = JSON.parse(new TextDecoder().decode(encoded)) as Record<string, unknown>
+    delete doc.device_key
+    plain = utf8(JSON.stringify({ format: EXPORT_FORMAT, user: v.user, device, created: new Date().toISOString(), vault: doc }))
     return await enc.encrypt(plain)
   } finally {
-    wipe(plain)
+    // Both hold the master secret (strings cannot be wiped: docs/js.md).
+    wipe(encoded, plain)
   }
 }
 
@@ -91,11 +94,13 @@ export async function importVault(storage: VaultStorage, bytes: Uint8Array, iden
   }
   const key = privateKeyToProtobuf(await generateKeyPair('Ed25519'))
   let data: VaultData | undefined
+  let doc: Uint8Array | undefined
   try {
     const { header, vault } = parseExport(plain)
     vault.device_key = toBase64(key)
+    doc = utf8(JSON.stringify(vault))
     try {
-      data = decodeVault(utf8(JSON.stringify(vault)))
+      data = decodeVault(doc)
     } catch (e) {
       if (e instanceof VaultFormatError) throw new ExportFormatError(`import vault: ${e.message}`)
       throw e
@@ -106,7 +111,7 @@ export async function importVault(storage: VaultStorage, bytes: Uint8Array, iden
     await VaultHandle.create(storage, data)
     return header
   } finally {
-    wipe(plain, key, data?.masterSecret)
+    wipe(plain, doc, key, data?.masterSecret)
   }
 }
 

@@ -94,7 +94,7 @@ export interface HistoryDeps<C extends Custodian> {
   /** prove checks that b extends a (ForkedLogError if not), asking the node for a consistency proof. */
   prove(c: C, a: Kept, b: Kept, signal: AbortSignal): Promise<void>
   /** explain reports whether a restore entry among entries explains why newest does not extend kept, and if so has accepted it (restore.ts). */
-  explain?(c: C, kept: Kept, newest: Kept, entries: LoggedEntry[], signal: AbortSignal): Promise<boolean>
+  explain(c: C, kept: Kept, newest: Kept, entries: LoggedEntry[], signal: AbortSignal): Promise<boolean>
   labels: Map<string, string>
 }
 
@@ -220,7 +220,7 @@ export async function readUserLog<C extends Custodian>(d: HistoryDeps<C>, signal
             await d.prove(c, kept, newest, sig)
           } catch (e) {
             // A restore explains the fork: the vault now keeps newest.
-            if (e instanceof ForkedLogError && (await d.explain?.(c, kept, newest, entries, sig)) === true) return entries
+            if (e instanceof ForkedLogError && (await d.explain(c, kept, newest, entries, sig))) return entries
             throw e
           }
         }

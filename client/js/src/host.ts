@@ -315,10 +315,12 @@ function dialError(e: unknown, signal: AbortSignal): Error {
  * skipKnownProtocolMerges makes store skip a merge that records for a peer
  * only protocols a merge recorded for it before. js-libp2p merges the
  * protocol of every stream a connection opens into the peer store, under a
- * lock, decoding and re-encoding the peer's record to find it unchanged:
- * about a tenth of a warm get's CPU time, for a record the host never
- * reads (it dials the network file's addresses at pinned peer IDs). Every
- * other merge is the store's own.
+ * lock, decoding and re-encoding the peer's record to find it unchanged,
+ * for a record the host never reads (it dials the network file's addresses
+ * at pinned peer IDs). Streams openStream opens skip newStream and so the
+ * merge; those of WebTransport and of limited connections do not (it was
+ * about a tenth of a warm get's CPU time). Every other merge is the
+ * store's own.
  */
 export function skipKnownProtocolMerges(store: PeerStore): void {
   const merge = store.merge.bind(store)

@@ -17,6 +17,7 @@ import { nodeTransports } from '../src/node/index.js'
 import { toBase64, toHex } from '../src/bytes.js'
 import { EntryKind } from '../src/gen/custos_pb.js'
 import { Devnet } from './devnet.js'
+import { networkFile, type NodeCard } from './netfile.js'
 import { changeHooks } from '../src/change.js'
 
 const password = 'devices test password'
@@ -67,12 +68,6 @@ async function copyWithNewKey(s: MemoryStorage): Promise<MemoryStorage> {
   return copy
 }
 
-async function newDeviceTokens(user: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {}
-  for (const n of net.nodes) out[n.name] = (await net.custosd(n.name, 'invite', '--user', user, '--new-device')).trim().split('\n').pop()!.trim()
-  return out
-}
-
 test('devices lists this device, active, at every node', async () => {
   const { client } = await enrolled('dana')
   const got = await client.devices()
@@ -99,7 +94,7 @@ test('a second device is added with new-device tokens, listed, revoked from JS, 
   // Not enrolled yet: every node says so, and no token was spent.
   await assert.rejects(second.unlock(password), (e: unknown) => e instanceof NotEnoughCustodiansError && e.reason === NotEnrolledError)
 
-  const errs = await second.addDevice(password, await newDeviceTokens('erin'))
+  const errs = await second.addDevice(password, await net.invite('erin', { newDevice: true }))
   assert.deepEqual(errs, [undefined, undefined, undefined])
   assert.deepEqual(await second.get('acme'), { username: 'svc', password: 'acme-s3cret' })
 
@@ -178,7 +173,7 @@ test('a device may revoke itself while another is active; it is then refused at 
   const { storage, client: first } = await enrolled('fay')
   const copy = await copyWithNewKey(storage)
   const second = await openClient(copy)
-  assert.deepEqual(await second.addDevice(password, await newDeviceTokens('fay')), [undefined, undefined, undefined])
+  assert.deepEqual(await second.addDevice(password, await net.invite('fay', { newDevice: true })), [undefined, undefined, undefined])
   const lists = await second.revokeDevice(second.device)
   for (const n of lists) assert.deepEqual(n.devices.map((d) => [d.this, d.revoked === undefined]), [[false, true], [true, false]], n.node)
   await closeClient(second)
@@ -196,7 +191,7 @@ test('a device may revoke itself while another is active; it is then refused at 
 
 test('network files that change the custodians, their order or the threshold are refused with what differs; the vault is left as it was', async () => {
   const { storage, client } = await enrolled('ivy')
-  const base = () => parse(new TextDecoder().decode(net.networkFile)) as { threshold: number; nodes: { name: string; peer_id: string; addrs: string[] }[] }
+  const base = () => parse(new TextDecoder().decode(net.networkFile)) as { threshold: number; nodes: NodeCard[] }
   const was = storage.doc!.slice()
   const stranger = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
 
@@ -274,7 +269,7 @@ test('a network file with a node at a new address is taken without a reshare, an
   let c = await openClient(storage)
   await assert.rejects(c.unlock(password), NotEnoughCustodiansError)
 
-  const file = new TextEncoder().encode(stringify({ version: 1, threshold: net.k, nodes: net.nodes.map((n) => n.card) }))
+  const file = networkFile(net.nodes.map((n) => n.card), net.k)
   assert.deepEqual(await c.updateNetwork(file), [{ node: 'n3', readdress: true }])
   await closeClient(c)
 

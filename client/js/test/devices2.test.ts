@@ -67,13 +67,6 @@ async function session<T>(storage: FileStorage, fn: (c: Client) => Promise<T>, w
   }
 }
 
-/** newDeviceTokens returns a fresh new-device token of every node for user. */
-async function newDeviceTokens(user: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {}
-  for (const n of net.nodes) out[n.name] = (await net.custosd(n.name, 'invite', '--user', user, '--new-device')).trim().split('\n').pop()!.trim()
-  return out
-}
-
 /** twoDevices makes user's first device (enrolled, with one record) and a second one, imported from its export and added at every node. */
 async function twoDevices(user: string): Promise<{ first: FileStorage; second: FileStorage }> {
   const first = new FileStorage(join(dir, user, 'first', 'vault.json'))
@@ -89,7 +82,7 @@ async function twoDevices(user: string): Promise<{ first: FileStorage; second: F
   const second = new FileStorage(join(dir, user, 'second', 'vault.json'))
   const hdr = await Client.importVault(second, exported, key.identity)
   assert.equal(hdr.user, user)
-  const added = await session(second, async (c) => c.addDevice(password, await newDeviceTokens(user)))
+  const added = await session(second, async (c) => c.addDevice(password, await net.invite(user, { newDevice: true })))
   assert.deepEqual(
     added.map((e) => e?.message),
     net.nodes.map(() => undefined),
@@ -148,11 +141,11 @@ test('an imported vault is the same vault under a new device key, which the node
   )
   assert.ok(err instanceof NotEnoughCustodiansError && err.reason === NotEnrolledError, String(err))
   // A refused token is named; the good ones add the device.
-  const tokens = await newDeviceTokens(user)
+  const tokens = await net.invite(user, { newDevice: true })
   const bad = await session(second, (c) => c.addDevice(password, { ...tokens, n1: 'not-a-token' }))
   assert.ok(bad[0] instanceof TokenRefusedError, String(bad[0]))
   assert.deepEqual(bad.slice(1), [undefined, undefined])
-  const rest = await session(second, async (c) => c.addDevice(password, { n1: (await newDeviceTokens(user)).n1! }))
+  const rest = await session(second, async (c) => c.addDevice(password, { n1: (await net.invite(user, { newDevice: true })).n1! }))
   assert.deepEqual(rest, [undefined, undefined, undefined])
   await opens(second, password)
   await opens(first, password)

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import { parse, stringify } from 'yaml'
+import { parse } from 'yaml'
+import { networkFile, type NodeCard } from './netfile.js'
 
 const run = promisify(execFile)
 export const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url))
@@ -52,7 +53,7 @@ export interface NodeProc {
   name: string
   dir: string
   proc: ChildProcess | undefined
-  card: { name: string; peer_id: string; addrs: string[] }
+  card: NodeCard
 }
 
 export interface DevnetOptions {
@@ -79,7 +80,7 @@ async function waitReady(bin: string, yaml: string, p: ChildProcess): Promise<vo
 
 export class Devnet {
   readonly nodes: NodeProc[] = []
-  networkFile = new Uint8Array(0)
+  networkFile: Uint8Array = new Uint8Array(0)
 
   private constructor(
     readonly dir: string,
@@ -92,8 +93,7 @@ export class Devnet {
     const net = new Devnet(mkdtempSync(join(tmpdir(), 'custos-js-net-')), bin, o.k ?? 3)
     try {
       for (let i = 1; i <= (o.n ?? 5); i++) await net.#startNode(`n${i}`, o)
-      const network = { version: 1, threshold: net.k, nodes: net.nodes.map((n) => n.card) }
-      net.networkFile = new TextEncoder().encode(stringify(network))
+      net.networkFile = networkFile(net.nodes.map((n) => n.card), net.k)
       writeFileSync(join(net.dir, 'network.yaml'), net.networkFile)
       return net
     } catch (e) {
@@ -120,9 +120,14 @@ export class Devnet {
     const node: NodeProc = { name, dir, proc: undefined, card: { name, peer_id: '', addrs: [] } }
     this.nodes.push(node)
     await this.#spawn(node, o.faults?.[name])
-    const card = parse((await run(custosd, ['card', '--config', yaml])).stdout) as NodeProc['card']
+    await this.#pinCard(node)
+  }
+
+  /** #pinCard reads the card of node, started on a fresh port, and writes that port into its node.yaml: a restart keeps the port the card names. */
+  async #pinCard(node: NodeProc): Promise<void> {
+    const yaml = join(node.dir, 'node.yaml')
+    const card = parse((await run(join(this.bin, 'custosd'), ['card', '--config', yaml])).stdout) as NodeCard
     node.card = { name: card.name, peer_id: card.peer_id, addrs: card.addrs }
-    // A restart keeps the port the network file names.
     writeFileSync(yaml, readFileSync(yaml, 'utf8').replace('/ip4/127.0.0.1/tcp/0/ws', card.addrs.find((a) => a.endsWith('/ws'))!))
   }
 
@@ -146,12 +151,12 @@ export class Devnet {
     return n
   }
 
-  /** invite returns a fresh invite token of every node for user. */
-  async invite(user: string): Promise<Record<string, string>> {
+  /** invite returns a fresh invite token for user of every node, or of the nodes named; a new-device token with newDevice. */
+  async invite(user: string, o: { names?: string[]; newDevice?: boolean } = {}): Promise<Record<string, string>> {
     const out: Record<string, string> = {}
-    for (const n of this.nodes) {
-      const { stdout } = await run(join(this.bin, 'custosd'), ['invite', '--user', user, '--config', join(n.dir, 'node.yaml')])
-      out[n.name] = stdout.trim().split('\n').pop()!.trim()
+    for (const name of o.names ?? this.nodes.map((n) => n.name)) {
+      const stdout = await this.custosd(name, 'invite', '--user', user, ...(o.newDevice === true ? ['--new-device'] : []))
+      out[name] = stdout.trim().split('\n').pop()!.trim()
     }
     return out
   }
@@ -183,9 +188,7 @@ export class Devnet {
     await this.kill(name)
     writeFileSync(yaml, readFileSync(yaml, 'utf8').replace(old, '/ip4/127.0.0.1/tcp/0/ws'))
     await this.#spawn(node, undefined)
-    const card = parse((await run(join(this.bin, 'custosd'), ['card', '--config', yaml])).stdout) as NodeProc['card']
-    node.card = { name: card.name, peer_id: card.peer_id, addrs: card.addrs }
-    writeFileSync(yaml, readFileSync(yaml, 'utf8').replace('/ip4/127.0.0.1/tcp/0/ws', card.addrs.find((a) => a.endsWith('/ws'))!))
+    await this.#pinCard(node)
   }
 
   /** custosd runs an admin command of a node. */

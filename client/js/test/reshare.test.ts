@@ -12,7 +12,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { stringify } from 'yaml'
+import { networkFile } from './netfile.js'
 import { Client, MemoryStorage, NoTokenError, NotEnoughCustodiansError, ReshareUnderWayError, VaultFormatError, type SecretRecord } from '../src/index.js'
 import { changeHooks } from '../src/change.js'
 import { utf8 } from '../src/bytes.js'
@@ -31,7 +31,7 @@ let clients: Clients
 
 /** fileOf is a network file of the named nodes with threshold k. */
 function fileOf(names: string[], k: number): Uint8Array {
-  return utf8(stringify({ version: 1, threshold: k, nodes: names.map((n) => net.node(n).card) }))
+  return networkFile(names.map((n) => net.node(n).card), k)
 }
 
 before(async () => {
@@ -65,7 +65,7 @@ const records: Record<string, SecretRecord> = { acme: { username: 'svc', passwor
 async function enrolled(user: string): Promise<void> {
   await Client.init(storageOf(user), oldFile, user)
   const c = await reopen(user, false)
-  const res = await c.enroll(password, await invite(user, ['n1', 'n2', 'n3']))
+  const res = await c.enroll(password, await net.invite(user, { names: ['n1', 'n2', 'n3'] }))
   assert.deepEqual(
     res.map((r) => r.state),
     ['enrolled now', 'enrolled now', 'enrolled now'],
@@ -75,16 +75,9 @@ async function enrolled(user: string): Promise<void> {
   await close(c)
 }
 
-/** invite returns a fresh invite token of each node named for user. */
-async function invite(user: string, names: string[]): Promise<Record<string, string>> {
-  const out: Record<string, string> = {}
-  for (const n of names) out[n] = (await net.custosd(n, 'invite', '--user', user)).trim().split('\n').pop()!.trim()
-  return out
-}
-
 /** joinTokens are fresh invite tokens of the joining nodes for user. */
 async function joinTokens(user: string): Promise<Record<string, string>> {
-  return invite(user, ['n4', 'n5'])
+  return net.invite(user, { names: ['n4', 'n5'] })
 }
 
 /** opensOnNewNetwork checks that user's vault is on the new network and every record opens there. */
@@ -272,7 +265,7 @@ test('a reshare to the network the vault is on mends its degraded records, and r
   const file = fileOf(['n1', 'n2', 'n3', 'n4'], 2)
   await Client.init(storageOf('dave'), file, 'dave')
   const c = await reopen('dave', false)
-  await c.enroll(password, await invite('dave', ['n1', 'n2', 'n3', 'n4']))
+  await c.enroll(password, await net.invite('dave', { names: ['n1', 'n2', 'n3', 'n4'] }))
   await c.unlock(password)
   await c.put('acme', records.acme!)
   await net.kill('n4')

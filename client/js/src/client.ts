@@ -849,8 +849,10 @@ export class Client {
       if (out.length === 0) return []
       const names = new Map(next.nodes.filter((n, i) => n.name !== current.nodes[i]!.name).map((n) => [n.peerIdText, n.name]))
       const v = this.#v
-      const before = { network: v.network, units: v.units, pendingDeletes: v.pendingDeletes, login: v.login, checkpoints: v.checkpoints }
-      Object.assign(v, adopted(v, current, file, names))
+      const fields = adopted(v, current, file, names)
+      // What the save failing puts back: every field adopted replaces.
+      const before = Object.fromEntries(Object.keys(fields).map((k) => [k, v[k as keyof VaultData]]))
+      Object.assign(v, fields)
       try {
         await this.#vh.save()
       } catch (e) {

@@ -14,7 +14,7 @@
 //  4. commit the new dealing at the nodes that stay, and make the new
 //     network file and dealing the vault's.
 import { AccountRequestSchema, AccountResponseSchema } from './gen/custos_pb.js'
-import { utf8, wipe } from './bytes.js'
+import { ctEqual, utf8, wipe } from './bytes.js'
 import { MAX_TOKEN_LEN, Protocol } from './api/protocol.js'
 import { fromProto } from './api/status.js'
 import { changeFault, type ChangeProgress, type ChangeSource, type Changer } from './change.js'
@@ -107,14 +107,10 @@ function target(v: VaultData, file: Uint8Array): { nw: Network; st: Reshare | nu
   const nw = parseNetwork(file)
   const st = v.reshare ?? null
   if (st !== null) {
-    if (!sameBytes(st.network, file)) throw new ReshareUnderWayError(`a reshare is under way, to another network file (${stageName(st.stage)}); finish it with that file first`)
+    if (!ctEqual(st.network, file)) throw new ReshareUnderWayError(`a reshare is under way, to another network file (${stageName(st.stage)}); finish it with that file first`)
     checkReshareMac(v.masterSecret, st)
   }
   return { nw, st }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i])
 }
 
 /** checkTokens checks that tokens name nodes that join nw, each token no longer than a node takes. */
@@ -183,7 +179,7 @@ function isSameCustodians(a: Network, b: Network): boolean {
  * same nodes is for updateNetwork.
  */
 async function mend(ctx: ReshareContext, file: Uint8Array, password: Uint8Array, o: ReshareOptions): Promise<ReshareResult> {
-  if (!sameBytes(file, ctx.v.network)) throw new CustosError("the new network file lists the vault's custodians and threshold, with other addresses or names: adopt it with updateNetwork")
+  if (!ctEqual(file, ctx.v.network)) throw new CustosError("the new network file lists the vault's custodians and threshold, with other addresses or names: adopt it with updateNetwork")
   await ctx.unlockOld(password, o.signal)
   const degraded = ctx.v.units.filter((u) => u.degraded)
   for (const u of degraded) checkUnit(ctx.v.masterSecret, u)
@@ -473,4 +469,3 @@ export function refuseDuringReshare(v: VaultData): void {
   if (v.reshare != null) throw new ReshareUnderWayError('a reshare is under way: finish it (reshare, with its network file) first')
 }
 
-export { RESHARE_COMMITTING, RESHARE_DEALING, RESHARE_MOVING }

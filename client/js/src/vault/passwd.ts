@@ -4,10 +4,9 @@
 // (client/vault/passwd.go). The client records each step here before it
 // asks any node to take it, so that an interruption anywhere leaves a
 // state from which one of the two passwords logs in.
-import { hkdf } from '@noble/hashes/hkdf.js'
-import { hmac } from '@noble/hashes/hmac.js'
-import { sha256 } from '@noble/hashes/sha2.js'
-import { concat, ctEqual, lp, toBase64, toHex, u32, u64, utf8 } from '../bytes.js'
+import { hmacSha256 } from '../platform.js'
+import { derive } from '../threshold/keys.js'
+import { concat, ctEqual, lp, toBase64, toHex, u32, u64 } from '../bytes.js'
 import { decodeElement } from '../threshold/toprf.js'
 import type { LoginDealing } from './vault.js'
 
@@ -76,9 +75,9 @@ export function passwdMac(masterSecret: Uint8Array, p: Omit<PasswordChange, 'mac
 
 /** vaultMac is HMAC-SHA256(HKDF-SHA256(M, no salt, label), parts concatenated): a MAC of the vault's under a key of the master secret for one purpose. */
 export function vaultMac(masterSecret: Uint8Array, label: string, parts: Uint8Array[]): Uint8Array {
-  const key = hkdf(sha256, masterSecret, new Uint8Array(0), utf8(label), 32)
+  const key = derive(masterSecret, new Uint8Array(0), label)
   try {
-    return hmac(sha256, key, concat(...parts))
+    return hmacSha256(key, concat(...parts))
   } finally {
     key.fill(0)
   }
